@@ -1,0 +1,229 @@
+//! `api-keys`: signed-in users mint, list, revoke and delete the workspace's API keys
+//! (`/v1/api-keys`). API keys cannot manage keys.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use http::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use switchboard::auth::secret;
+use switchboard::crud::Deleted;
+use switchboard::http::{Access, Call, QueryParam, Reply, Route};
+use switchboard::ids::{self, prefix};
+use switchboard::model::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
+use switchboard::ports::{ApiKeyStore, CredentialKind, NewApiKey, StoreError};
+use switchboard::{ApiError, ErrorCode, validate};
+use utoipa::ToSchema;
+
+pub struct State {
+    pub keys: Arc<dyn ApiKeyStore>,
+}
+
+const TAG: &str = "API keys";
+/// Active keys a workspace may hold.
+pub const MAX_ACTIVE_KEYS: u32 = 10;
+const MAX_LIFETIME_DAYS: i64 = 3650;
+
+pub fn routes() -> Vec<Route<State>> {
+    vec![
+        Route::new(Method::GET, "/v1/api-keys", list)
+            .access(Access::Session(Scope::Read))
+            .doc(TAG, "listApiKeys", "List API keys")
+            .describe("Every key of the workspace (active, expired, revoked), newest first. Secrets are never returned.")
+            .query(QueryParam::pagination())
+            .returns_list::<ApiKey>("A page of keys."),
+        Route::new(Method::POST, "/v1/api-keys", create)
+            .access(Access::Session(Scope::Write))
+            .doc(TAG, "createApiKey", "Create an API key")
+            .describe("The secret is in this response only. At most 10 active keys per workspace; a key's scope cannot exceed its creator's role.")
+            .body::<CreateApiKey>(|| json!({"name": "CRM sync", "scope": "write", "expires_in_days": 90}))
+            .returns::<CreatedApiKey>(201, "The key, with its secret."),
+        Route::new(Method::POST, "/v1/api-keys/{id}/revoke", revoke)
+            .access(Access::Session(Scope::Admin))
+            .doc(TAG, "revokeApiKey", "Revoke an API key")
+            .describe("The very next request with the key is refused. Revoking a revoked key changes nothing.")
+            .body::<RevokeApiKey>(|| json!({"reason": "rotated"}))
+            .returns::<ApiKey>(200, "The revoked key."),
+        Route::new(Method::DELETE, "/v1/api-keys/{id}", delete)
+            .access(Access::Session(Scope::Admin))
+            .doc(TAG, "deleteApiKey", "Delete a revoked API key")
+            .returns::<Deleted>(200, "The key was deleted."),
+    ]
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKey {
+    #[schema(max_length = 120)]
+    pub name: String,
+    /// Default `admin`.
+    pub scope: Option<Scope>,
+    /// Days until the key expires (1 to 3650). Leave out both expiry fields for a key that never expires.
+    #[schema(minimum = 1, maximum = 3650)]
+    pub expires_in_days: Option<i64>,
+    /// When the key expires; not with `expires_in_days`.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeApiKey {
+    #[schema(max_length = 80)]
+    pub reason: Option<String>,
+}
+
+/// A new key with its secret, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The full key. Store it now: it is never shown again.
+    #[schema(example = "sb_live_aB3xYzQ9...")]
+    pub secret: String,
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    e.into_api(ErrorCode::ApiKeyNotFound)
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(
+        ErrorCode::ApiKeyNotFound,
+        ErrorCode::ApiKeyNotFound.description(),
+    )
+}
+
+async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let page = call.page("")?;
+    let found = state
+        .keys
+        .list_keys(call.workspace_id()?, page.limit, page.after)
+        .await
+        .map_err(store_error)?;
+    let keys = found
+        .items
+        .into_iter()
+        .map(|k| k.with_status_at(call.now))
+        .collect();
+    Ok(call.list(keys, found.next, ""))
+}
+
+fn expiry(input: &CreateApiKey, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let latest = now + Duration::days(MAX_LIFETIME_DAYS);
+    match (input.expires_in_days, input.expires_at) {
+        (Some(_), Some(_)) => Err(ApiError::validation(
+            "expires_at",
+            "Give `expires_in_days` or `expires_at`, not both.",
+        )),
+        (Some(days), None) => Ok(Some(
+            now + Duration::days(validate::range(
+                "expires_in_days",
+                days,
+                1,
+                MAX_LIFETIME_DAYS,
+            )?),
+        )),
+        (None, Some(at)) if at <= now || at > latest => Err(ApiError::validation(
+            "expires_at",
+            "`expires_at` must be in the future and within 10 years.",
+        )),
+        (None, at) => Ok(at.map(switchboard::clock::api_time)),
+    }
+}
+
+async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let input: CreateApiKey = call.json()?;
+    let principal = call.principal()?;
+    let CredentialKind::Session { user_id, role, .. } = &principal.kind else {
+        return Err(ApiError::new(
+            ErrorCode::SessionRequired,
+            ErrorCode::SessionRequired.description(),
+        ));
+    };
+    let scope = input.scope.unwrap_or(Scope::Admin);
+    if scope > role.scope() {
+        return Err(ApiError::param(
+            ErrorCode::InsufficientScope,
+            "scope",
+            "A key's scope cannot exceed your role's.",
+        ));
+    }
+    let secret = secret::new_api_key();
+    let key = ApiKey {
+        id: ids::new_id_at(prefix::API_KEY, call.now),
+        object: ApiKeyObject,
+        name: validate::text("name", &input.name, 1, 120)?,
+        prefix: secret::display_prefix(&secret),
+        scope,
+        status: ApiKeyStatus::Active,
+        created_at: switchboard::clock::api_time(call.now),
+        created_by_user_id: user_id.clone(),
+        expires_at: expiry(&input, call.now)?,
+        last_used_at: None,
+        last_used_ip: None,
+        revoked_at: None,
+        revoked_reason: None,
+    };
+    let new = NewApiKey {
+        key: key.clone(),
+        workspace_id: principal.workspace_id.clone(),
+        plan: principal.plan,
+        secret_hash: secret::sha256_hex(&secret),
+    };
+    state
+        .keys
+        .create_key(&new, MAX_ACTIVE_KEYS)
+        .await
+        .map_err(|e| match e {
+            StoreError::LimitReached => ApiError::new(
+                ErrorCode::LimitReached,
+                format!(
+                    "A workspace may have {MAX_ACTIVE_KEYS} active API keys; revoke one first."
+                ),
+            ),
+            e => store_error(e),
+        })?;
+    Ok(Reply::created(&CreatedApiKey { key, secret }))
+}
+
+async fn revoke(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let input: RevokeApiKey = if call.body.is_empty() {
+        RevokeApiKey::default()
+    } else {
+        call.json()?
+    };
+    let reason = input
+        .reason
+        .map(|r| validate::text("reason", &r, 1, 80))
+        .transpose()?;
+    let id = call.param("id");
+    if !ids::is_valid(prefix::API_KEY, id) {
+        return Err(not_found());
+    }
+    let key = state
+        .keys
+        .revoke_key(call.workspace_id()?, id, reason, call.now)
+        .await
+        .map_err(store_error)?;
+    Ok(Reply::ok(&key.with_status_at(call.now)))
+}
+
+async fn delete(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let id = call.param("id");
+    if !ids::is_valid(prefix::API_KEY, id) {
+        return Err(not_found());
+    }
+    state
+        .keys
+        .delete_key(call.workspace_id()?, id)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(ErrorCode::KeyStillActive) => ApiError::new(
+                ErrorCode::KeyStillActive,
+                "Revoke the key (POST /v1/api-keys/{id}/revoke) before deleting it.",
+            ),
+            e => store_error(e),
+        })?;
+    Ok(Reply::ok(&Deleted::new(id, "api_key")))
+}

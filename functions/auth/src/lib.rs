@@ -1,0 +1,392 @@
+//! `auth`: sign up, verify email, log in and out, and who am I (`/v1/auth/*`).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use http::{Method, header};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use switchboard::auth::jwt::{JwtKeys, SESSION_TTL, SessionClaims};
+use switchboard::auth::{password, secret};
+use switchboard::clock::api_time;
+use switchboard::http::{Access, Call, QueryParam, Reply, Route, SESSION_COOKIE};
+use switchboard::ids::{self, prefix};
+use switchboard::model::{
+    Plan, Role, Scope, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus,
+};
+use switchboard::ports::{
+    AccountStore, CredentialKind, Mail, Mailer, NewAccount, NewSession, StoreError,
+};
+use switchboard::{ApiError, ErrorCode, validate};
+use utoipa::ToSchema;
+
+pub struct State {
+    pub accounts: Arc<dyn AccountStore>,
+    pub mailer: Arc<dyn Mailer>,
+    pub jwt: JwtKeys,
+    /// Where users reach the API, for the link in the verification email.
+    pub public_base_url: String,
+    pub signup_plan: Plan,
+}
+
+const TAG: &str = "Auth";
+/// Trial credit on a new workspace's wallet, in cents.
+const TRIAL_CREDIT_MINOR: i64 = 500;
+const VERIFICATION_TTL: Duration = Duration::hours(24);
+
+pub fn routes() -> Vec<Route<State>> {
+    vec![
+        Route::new(Method::POST, "/v1/auth/signup", signup)
+            .access(Access::PublicLimited)
+            .doc(TAG, "signup", "Sign up")
+            .describe("Creates a workspace and its owner, credits the trial, and sends a verification email.")
+            .body::<Signup>(|| json!({"email": "ada@example.com", "password": "correct horse battery", "full_name": "Ada Lovelace", "country": "US"}))
+            .returns::<SignedUp>(201, "The new workspace and owner."),
+        Route::new(Method::GET, "/v1/auth/verify-email", verify_email)
+            .access(Access::PublicLimited)
+            .doc(TAG, "verifyEmail", "Verify an email address")
+            .describe("Idempotent: verifying again answers the same. Tokens last 24 hours.")
+            .query([QueryParam::string("token", "The token from the verification email.").required()])
+            .returns::<Verified>(200, "The address is verified."),
+        Route::new(Method::POST, "/v1/auth/login", login)
+            .access(Access::PublicLimited)
+            .doc(TAG, "login", "Log in")
+            .describe("Returns a JWT (7 days) and sets the `sb_session` cookie.")
+            .body::<Login>(|| json!({"email": "ada@example.com", "password": "correct horse battery"}))
+            .returns::<LoggedIn>(200, "A session."),
+        Route::new(Method::POST, "/v1/auth/logout", logout)
+            .access(Access::Session(Scope::Read))
+            .doc(TAG, "logout", "Log out")
+            .describe("Ends the session: its token and cookie stop working at once.")
+            .returns_nothing(204, "The session is ended."),
+        Route::new(Method::GET, "/v1/auth/me", me)
+            .access(Access::Session(Scope::Read))
+            .doc(TAG, "me", "The signed-in user")
+            .returns::<Me>(200, "The user, their workspace and when the session ends."),
+    ]
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Signup {
+    pub email: String,
+    /// At least 10 characters.
+    #[schema(min_length = 10, max_length = 256)]
+    pub password: String,
+    #[schema(max_length = 120)]
+    pub full_name: Option<String>,
+    /// ISO 3166-1 alpha-2; phone numbers without a country code are read in this country.
+    pub country: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedUp {
+    pub workspace: Workspace,
+    pub user: User,
+    /// Whether the verification email was handed to the mail queue.
+    pub verify_email_sent: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verified {
+    pub ok: bool,
+    pub email: String,
+    pub verified_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoggedIn {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: i64,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+    pub workspace: Workspace,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub user: User,
+    pub workspace: Workspace,
+    pub expires_at: DateTime<Utc>,
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    e.into_api(ErrorCode::InternalError)
+}
+
+/// Runs CPU-heavy password hashing off the request's async worker.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)
+}
+
+async fn signup(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let input: Signup = call.json()?;
+    let email = validate::email("email", &input.email)?;
+    let password =
+        validate::text("password", &input.password, 10, 256).map(|_| input.password.clone())?;
+    let full_name = input
+        .full_name
+        .map(|n| validate::text("full_name", &n, 1, 120))
+        .transpose()?;
+    let country = input
+        .country
+        .map(|c| validate::country("country", &c).map(|id| id.as_ref().to_owned()))
+        .transpose()?;
+
+    let now = api_time(call.now);
+    let workspace = Workspace {
+        id: ids::new_id_at(prefix::WORKSPACE, call.now),
+        object: WorkspaceObject,
+        name: full_name
+            .clone()
+            .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned()),
+        plan: state.signup_plan,
+        country,
+        status: WorkspaceStatus::Active,
+        created_at: now,
+        updated_at: now,
+    };
+    let user = User {
+        id: ids::new_id_at(prefix::USER, call.now),
+        object: UserObject,
+        workspace_id: workspace.id.clone(),
+        email: email.clone(),
+        full_name,
+        role: Role::Owner,
+        status: UserStatus::Active,
+        email_verified: false,
+        email_verified_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let token = secret::new_token();
+    let password_hash = blocking(move || password::hash(&password))
+        .await?
+        .map_err(ApiError::internal)?;
+    let account = NewAccount {
+        workspace: workspace.clone(),
+        user: user.clone(),
+        password_hash,
+        verification_token_hash: secret::sha256_hex(&token),
+        verification_expires_at: now + VERIFICATION_TTL,
+        trial_credit_minor: TRIAL_CREDIT_MINOR,
+        currency: "USD".into(),
+        ledger_entry_id: ids::new_id_at(prefix::LEDGER_ENTRY, call.now),
+    };
+    state
+        .accounts
+        .create_account(&account)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(ErrorCode::EmailTaken) => ApiError::param(
+                ErrorCode::EmailTaken,
+                "email",
+                "An account with this email already exists; log in instead.",
+            ),
+            e => store_error(e),
+        })?;
+
+    let link = format!(
+        "{}/v1/auth/verify-email?token={token}",
+        state.public_base_url.trim_end_matches('/')
+    );
+    let mail = Mail {
+        to: email,
+        subject: "Verify your Switchboard email".into(),
+        text: format!(
+            "Welcome to Switchboard!\n\nConfirm your email address within 24 hours:\n{link}\n"
+        ),
+        kind: "verify_email".into(),
+    };
+    // Best effort: the account exists either way, and verification is not needed to use it.
+    let verify_email_sent = match state.mailer.send(&mail).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "verification email not queued");
+            false
+        }
+    };
+    Ok(Reply::created(&SignedUp {
+        workspace,
+        user,
+        verify_email_sent,
+    }))
+}
+
+async fn verify_email(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let invalid = || {
+        ApiError::param(
+            ErrorCode::InvalidToken,
+            "token",
+            "This verification link is invalid or has expired.",
+        )
+    };
+    let token = call.query("token").unwrap_or_default();
+    let found = state
+        .accounts
+        .find_verification(&secret::sha256_hex(token))
+        .await
+        .map_err(store_error)?
+        .ok_or_else(invalid)?;
+    if found.expires_at <= call.now {
+        return Err(invalid());
+    }
+    let user = state
+        .accounts
+        .mark_email_verified(&found.workspace_id, &found.user_id, call.now)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => invalid(),
+            e => store_error(e),
+        })?;
+    let verified_at = user
+        .email_verified_at
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("verified user without time")))?;
+    Ok(Reply::ok(&Verified {
+        ok: true,
+        email: user.email,
+        verified_at,
+    }))
+}
+
+fn session_cookie(token: &str, max_age: i64) -> String {
+    format!("{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax")
+}
+
+async fn login(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let input: Login = call.json()?;
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidLogin,
+            "The email or password is not right.",
+        )
+    };
+    let email = validate::email("email", &input.email).map_err(|_| invalid())?;
+    let password = input.password;
+    let Some(login) = state
+        .accounts
+        .find_login(&email)
+        .await
+        .map_err(store_error)?
+    else {
+        blocking(move || password::verify_against_nothing(&password)).await?;
+        return Err(invalid());
+    };
+    let hash = login.password_hash.clone();
+    if !blocking(move || password::verify(&password, &hash)).await? {
+        return Err(invalid());
+    }
+    let (user, workspace) = state
+        .accounts
+        .get_user_and_workspace(&login.workspace_id, &login.user_id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("login {email} points at a missing user"))
+        })?;
+    if user.status != UserStatus::Active || workspace.status != WorkspaceStatus::Active {
+        return Err(ApiError::new(
+            ErrorCode::AccountInactive,
+            "This account is not active. Contact your workspace owner.",
+        ));
+    }
+
+    let now = api_time(call.now);
+    let expires_at = now + SESSION_TTL;
+    let session = NewSession {
+        session_id: ids::new_id_at(prefix::SESSION, call.now),
+        workspace_id: workspace.id.clone(),
+        plan: workspace.plan,
+        user_id: user.id.clone(),
+        role: user.role,
+        email: user.email.clone(),
+        created_at: now,
+        expires_at,
+        client_ip: call.client_ip.clone(),
+    };
+    state
+        .accounts
+        .create_session(&session)
+        .await
+        .map_err(store_error)?;
+    let claims = SessionClaims {
+        sub: user.id.clone(),
+        tid: workspace.id.clone(),
+        role: user.role,
+        email: user.email.clone(),
+        iat: now.timestamp(),
+        exp: expires_at.timestamp(),
+        jti: session.session_id,
+    };
+    let token = state.jwt.issue(&claims).map_err(ApiError::internal)?;
+    let body = LoggedIn {
+        token: token.clone(),
+        token_type: "Bearer".into(),
+        expires_in: SESSION_TTL.num_seconds(),
+        expires_at,
+        user,
+        workspace,
+    };
+    Ok(Reply::ok(&body).header(
+        header::SET_COOKIE,
+        &session_cookie(&token, SESSION_TTL.num_seconds()),
+    ))
+}
+
+async fn logout(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let principal = call.principal()?;
+    if let CredentialKind::Session { session_id, .. } = &principal.kind {
+        state
+            .accounts
+            .end_session(&principal.workspace_id, session_id)
+            .await
+            .map_err(store_error)?;
+    }
+    Ok(Reply::no_content().header(header::SET_COOKIE, &session_cookie("", 0)))
+}
+
+async fn me(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let principal = call.principal()?;
+    let CredentialKind::Session {
+        user_id,
+        expires_at,
+        ..
+    } = &principal.kind
+    else {
+        return Err(ApiError::new(
+            ErrorCode::SessionRequired,
+            ErrorCode::SessionRequired.description(),
+        ));
+    };
+    let (user, workspace) = state
+        .accounts
+        .get_user_and_workspace(&principal.workspace_id, user_id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidCredential,
+                "The session's user no longer exists.",
+            )
+        })?;
+    Ok(Reply::ok(&Me {
+        user,
+        workspace,
+        expires_at: *expires_at,
+    }))
+}

@@ -1,0 +1,323 @@
+//! `contacts`: the people agents call (`/v1/contacts`), one per phone number in a workspace.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use http::Method;
+use serde::Deserialize;
+use serde_json::json;
+use switchboard::crud::{self, Deleted};
+use switchboard::http::{Access, Call, Patch, QueryParam, Reply, Route, not_null};
+use switchboard::ids::{self, prefix};
+use switchboard::model::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES, Scope};
+use switchboard::ports::{AccountStore, Repository, Resource};
+use switchboard::{ApiError, ErrorCode, validate};
+use utoipa::ToSchema;
+
+pub struct State {
+    pub contacts: Arc<dyn Repository<Contact>>,
+    /// For the workspace's country, the region of numbers written without a country code.
+    pub accounts: Arc<dyn AccountStore>,
+}
+
+const TAG: &str = "Contacts";
+const MAX_ATTRIBUTE_KEY: usize = 40;
+const MAX_ATTRIBUTE_TEXT: usize = 500;
+
+pub fn routes() -> Vec<Route<State>> {
+    vec![
+        Route::new(Method::GET, "/v1/contacts", list)
+            .doc(TAG, "listContacts", "List contacts")
+            .describe("Filter by `phone` (any format, normalised to E.164) or `email`.")
+            .query(QueryParam::pagination())
+            .query([QueryParam::string("phone", "Only the contact with this number."), QueryParam::string("email", "Only contacts with this email.")])
+            .returns_list::<Contact>("A page of contacts, newest first."),
+        Route::new(Method::POST, "/v1/contacts", create)
+            .doc(TAG, "createContact", "Create a contact")
+            .body::<CreateContact>(|| {
+                json!({"phone": "+14155550100", "name": "Ada Lovelace", "email": "ada@example.com",
+                       "timezone": "America/Los_Angeles", "attributes": {"plan": "gold", "orders": 3}})
+            })
+            .returns::<Contact>(201, "The contact."),
+        Route::new(Method::GET, "/v1/contacts/{id}", get).doc(TAG, "getContact", "Get a contact").returns::<Contact>(200, "The contact."),
+        Route::new(Method::PATCH, "/v1/contacts/{id}", update)
+            .doc(TAG, "updateContact", "Update a contact")
+            .describe("Send only the fields to change; `null` clears an optional field. `attributes` are merged: a key set to `null` is removed.")
+            .body::<UpdateContact>(|| json!({"name": "Ada King", "attributes": {"orders": 4, "plan": null}}))
+            .returns::<Contact>(200, "The updated contact."),
+        Route::new(Method::DELETE, "/v1/contacts/{id}", delete)
+            .access(Access::Scoped(Scope::Admin))
+            .doc(TAG, "deleteContact", "Delete a contact")
+            .returns::<Deleted>(200, "The contact was deleted."),
+    ]
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContact {
+    /// E.164, or national format for the workspace's country.
+    pub phone: String,
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// IANA time zone.
+    pub timezone: Option<String>,
+    /// Up to 50 keys of letters, digits and `_` (≤ 40 characters); strings ≤ 500 characters.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, AttributeValue>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateContact {
+    #[serde(default, deserialize_with = "not_null")]
+    pub phone: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub name: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub email: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub timezone: Patch<String>,
+    /// Attributes to set; a key set to `null` is removed.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(schema_with = attribute_changes)]
+    pub attributes: Option<BTreeMap<String, Option<AttributeValue>>>,
+}
+
+/// An object whose values are attribute values or `null`.
+fn attribute_changes() -> utoipa::openapi::schema::Object {
+    use utoipa::PartialSchema;
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    let value = OneOfBuilder::new()
+        .item(AttributeValue::schema())
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build();
+    ObjectBuilder::new()
+        .additional_properties(Some(utoipa::openapi::schema::Schema::OneOf(value)))
+        .build()
+}
+
+impl State {
+    /// `raw` in E.164, reading national numbers in the workspace's country.
+    async fn phone(&self, call: &Call, param: &str, raw: &str) -> Result<String, ApiError> {
+        let region = if raw.trim_start().starts_with('+') {
+            None
+        } else {
+            self.workspace_country(call).await?
+        };
+        validate::phone(param, raw, region)
+    }
+
+    async fn workspace_country(
+        &self,
+        call: &Call,
+    ) -> Result<Option<switchboard::model::Country>, ApiError> {
+        let ws = call.workspace_id()?;
+        let workspace = self
+            .accounts
+            .get_workspace(ws)
+            .await
+            .map_err(|e| e.into_api(ErrorCode::InternalError))?;
+        Ok(workspace
+            .and_then(|w| w.country)
+            .and_then(|c| validate::country("country", &c).ok()))
+    }
+}
+
+/// Checks and normalises everything but the phone number.
+fn validated(mut contact: Contact) -> Result<Contact, ApiError> {
+    contact.name = contact
+        .name
+        .map(|n| validate::text("name", &n, 1, 200))
+        .transpose()?;
+    contact.email = contact
+        .email
+        .map(|e| validate::email("email", &e))
+        .transpose()?;
+    if let Some(tz) = &contact.timezone {
+        validate::timezone("timezone", tz)?;
+    }
+    if contact.attributes.len() > MAX_ATTRIBUTES {
+        return Err(ApiError::validation(
+            "attributes",
+            format!("At most {MAX_ATTRIBUTES} attributes."),
+        ));
+    }
+    for (key, value) in &contact.attributes {
+        let param = format!("attributes.{key}");
+        let well_formed = !key.is_empty()
+            && key.chars().count() <= MAX_ATTRIBUTE_KEY
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !well_formed {
+            return Err(ApiError::validation(
+                param,
+                format!(
+                    "Attribute names are 1 to {MAX_ATTRIBUTE_KEY} letters, digits or underscores."
+                ),
+            ));
+        }
+        if let AttributeValue::String(text) = value {
+            validate::text(&param, text, 0, MAX_ATTRIBUTE_TEXT)?;
+        }
+    }
+    Ok(contact)
+}
+
+async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let ws = call.workspace_id()?;
+    let not_found = |e: switchboard::ports::StoreError| e.into_api(ErrorCode::ContactNotFound);
+    if let Some(raw) = call.query("phone") {
+        let phone = state
+            .phone(&call, "phone", raw)
+            .await
+            .map_err(|e| ApiError {
+                code: ErrorCode::InvalidParameter,
+                ..e
+            })?;
+        let filters = format!("phone={phone}");
+        call.page(&filters)?;
+        let unique = Contact {
+            phone,
+            ..blank_contact()
+        }
+        .unique_values()
+        .remove(0);
+        let found = state
+            .contacts
+            .find_unique(ws, &unique)
+            .await
+            .map_err(not_found)?;
+        let email = call.query("email").map(str::to_lowercase);
+        let data: Vec<Contact> = found
+            .map(|v| v.value)
+            .into_iter()
+            .filter(|c| email.is_none() || c.email == email)
+            .collect();
+        return Ok(call.list(data, None, &filters));
+    }
+    if let Some(raw) = call.query("email") {
+        let email = validate::email("email", raw).map_err(|e| ApiError {
+            code: ErrorCode::InvalidParameter,
+            ..e
+        })?;
+        let filters = format!("email={email}");
+        let page = call.page(&filters)?;
+        let found = state
+            .contacts
+            .find_by_lookup(ws, &email, page.limit, page.after)
+            .await
+            .map_err(not_found)?;
+        return Ok(call.list(
+            found.items.into_iter().map(|v| v.value).collect(),
+            found.next,
+            &filters,
+        ));
+    }
+    let page = call.page("")?;
+    let found = state
+        .contacts
+        .list(ws, page.limit, page.after)
+        .await
+        .map_err(not_found)?;
+    Ok(call.list(
+        found.items.into_iter().map(|v| v.value).collect(),
+        found.next,
+        "",
+    ))
+}
+
+fn blank_contact() -> Contact {
+    Contact {
+        id: String::new(),
+        object: ContactObject,
+        phone: String::new(),
+        name: None,
+        email: None,
+        timezone: None,
+        attributes: BTreeMap::new(),
+        created_at: chrono::DateTime::UNIX_EPOCH,
+        updated_at: chrono::DateTime::UNIX_EPOCH,
+    }
+}
+
+async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let input: CreateContact = call.json()?;
+    let phone = state.phone(&call, "phone", &input.phone).await?;
+    let now = switchboard::clock::api_time(call.now);
+    let contact = validated(Contact {
+        id: ids::new_id_at(prefix::CONTACT, call.now),
+        phone,
+        name: input.name,
+        email: input.email,
+        timezone: input.timezone,
+        attributes: input.attributes,
+        created_at: now,
+        updated_at: now,
+        ..blank_contact()
+    })?;
+    let stored = state
+        .contacts
+        .insert(call.workspace_id()?, &contact, None)
+        .await
+        .map_err(|e| phone_conflict(e.into_api(ErrorCode::ContactNotFound)))?;
+    Ok(Reply::created(&stored.value).etag(stored.version))
+}
+
+/// Points a uniqueness conflict at the `phone` parameter.
+fn phone_conflict(e: ApiError) -> ApiError {
+    if e.code == ErrorCode::PhoneNumberTaken {
+        ApiError::param(
+            ErrorCode::PhoneNumberTaken,
+            "phone",
+            "Another contact in this workspace has this phone number.",
+        )
+    } else {
+        e
+    }
+}
+
+async fn get(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let found = crud::find(state.contacts.as_ref(), &call, call.param("id")).await?;
+    Ok(Reply::ok(&found.value).etag(found.version))
+}
+
+async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let patch: UpdateContact = call.json()?;
+    let phone = match &patch.phone {
+        Some(raw) => Some(state.phone(&call, "phone", raw).await?),
+        None => None,
+    };
+    let now = switchboard::clock::api_time(call.now);
+    let updated = crud::update(
+        state.contacts.as_ref(),
+        &call,
+        call.param("id"),
+        |mut contact| {
+            if let Some(phone) = &phone {
+                contact.phone = phone.clone();
+            }
+            patch.name.clone().apply(&mut contact.name);
+            patch.email.clone().apply(&mut contact.email);
+            patch.timezone.clone().apply(&mut contact.timezone);
+            for (key, value) in patch.attributes.clone().unwrap_or_default() {
+                match value {
+                    Some(value) => contact.attributes.insert(key, value),
+                    None => contact.attributes.remove(&key),
+                };
+            }
+            contact.updated_at = now;
+            validated(contact)
+        },
+    )
+    .await
+    .map_err(phone_conflict)?;
+    Ok(Reply::ok(&updated.value).etag(updated.version))
+}
+
+async fn delete(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let deleted = crud::delete(state.contacts.as_ref(), &call, call.param("id"), None).await?;
+    Ok(Reply::ok(&Deleted::new(&deleted.value.id, "contact")))
+}

@@ -1,0 +1,54 @@
+//! AWS clients, built once per cold start. Endpoints come from the standard
+//! `AWS_ENDPOINT_URL*` variables, so the same code reaches DynamoDB Local and the moto server.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use aws_config::SdkConfig;
+
+use crate::auth::jwt::JwtKeys;
+use crate::clock::Clock;
+use crate::config::HttpConfig;
+use crate::http::{CursorKey, Platform};
+use crate::store::DynamoStore;
+
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The secret string of a Secrets Manager secret.
+pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> anyhow::Result<String> {
+    let client = aws_sdk_secretsmanager::Client::new(config);
+    let out = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .with_context(|| format!("reading secret {secret_id}"))?;
+    let secret = out
+        .secret_string
+        .with_context(|| format!("secret {secret_id} has no string value"))?;
+    anyhow::ensure!(
+        secret.len() >= 32,
+        "secret {secret_id} is shorter than 32 bytes"
+    );
+    Ok(secret)
+}
+
+/// The store and the request pipeline of an HTTP function.
+pub async fn http_platform(
+    config: &HttpConfig,
+) -> anyhow::Result<(SdkConfig, DynamoStore, Arc<Platform>)> {
+    let sdk = sdk_config().await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
+    let secret = secret_string(&sdk, &config.jwt_secret_id).await?;
+    let platform = Arc::new(Platform {
+        credentials: Arc::new(store.clone()),
+        idempotency: Arc::new(store.clone()),
+        jwt: JwtKeys::new(secret.as_bytes()),
+        cursor_key: Arc::new(CursorKey::derive(secret.as_bytes())),
+        clock: Clock::System,
+        public_rate_limit: config.public_rate_limit,
+    });
+    Ok((sdk, store, platform))
+}

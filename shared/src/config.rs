@@ -1,0 +1,205 @@
+//! Configuration read from environment variables into typed structs at cold start.
+//!
+//! Every missing or malformed variable is reported at once, so a bad deployment fails on its
+//! first invocation with a message naming all of them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::model::Plan;
+
+#[derive(Debug)]
+pub struct ConfigError(BTreeMap<&'static str, String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: ")?;
+        for (i, (name, problem)) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, "; ")?;
+            }
+            write!(f, "{name} {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Collects variables and their problems; `finish` fails if any were found.
+pub struct Env {
+    source: Box<dyn Fn(&str) -> Option<String>>,
+    problems: BTreeMap<&'static str, String>,
+}
+
+impl Env {
+    pub fn process() -> Self {
+        Self::from_fn(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_fn(source: impl Fn(&str) -> Option<String> + 'static) -> Self {
+        Self {
+            source: Box::new(source),
+            problems: BTreeMap::new(),
+        }
+    }
+
+    fn raw(&self, name: &str) -> Option<String> {
+        (self.source)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn required(&mut self, name: &'static str) -> String {
+        self.raw(name).unwrap_or_else(|| {
+            self.problems.insert(name, "is required".into());
+            String::new()
+        })
+    }
+
+    pub fn optional(&self, name: &'static str) -> Option<String> {
+        self.raw(name)
+    }
+
+    pub fn parsed_or<T: FromStr>(&mut self, name: &'static str, default: T) -> T
+    where
+        T::Err: fmt::Display,
+    {
+        match self.raw(name) {
+            None => default,
+            Some(v) => v.parse().unwrap_or_else(|e| {
+                self.problems
+                    .insert(name, format!("is invalid ({e}): {v:?}"));
+                default
+            }),
+        }
+    }
+
+    pub fn finish(self) -> Result<(), ConfigError> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(self.problems))
+        }
+    }
+}
+
+/// Whether the deployment is a developer's machine or a real one. Production refuses
+/// conveniences meant for loopback development (plain-http public URLs, insecure cookies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentMode {
+    Local,
+    Production,
+}
+
+impl FromStr for DeploymentMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "local" => Ok(Self::Local),
+            "production" => Ok(Self::Production),
+            _ => Err("expected local or production".into()),
+        }
+    }
+}
+
+/// What every HTTP function needs.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub table_name: String,
+    /// Secrets Manager id (name or ARN) of the JWT signing key.
+    pub jwt_secret_id: String,
+    pub mode: DeploymentMode,
+    /// Requests per minute per client IP on public endpoints that write (signup, login).
+    pub public_rate_limit: u32,
+}
+
+impl HttpConfig {
+    pub fn read(env: &mut Env) -> Self {
+        Self {
+            table_name: env.required("TABLE_NAME"),
+            jwt_secret_id: env.required("JWT_SECRET_ID"),
+            mode: env.parsed_or("DEPLOYMENT_MODE", DeploymentMode::Production),
+            public_rate_limit: env.parsed_or("PUBLIC_RATE_LIMIT_PER_MINUTE", 20),
+        }
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut env = Env::process();
+        let config = Self::read(&mut env);
+        env.finish().map(|()| config)
+    }
+}
+
+/// The auth function's extra settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub http: HttpConfig,
+    pub mail_queue_url: String,
+    /// Base URL users reach the API on, for links in emails.
+    pub public_base_url: String,
+    /// The plan new workspaces start on.
+    pub signup_plan: Plan,
+}
+
+impl AuthConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut env = Env::process();
+        let config = Self {
+            http: HttpConfig::read(&mut env),
+            mail_queue_url: env.required("MAIL_QUEUE_URL"),
+            public_base_url: env.required("PUBLIC_BASE_URL"),
+            signup_plan: env.parsed_or("SIGNUP_PLAN", Plan::Starter),
+        };
+        env.finish().map(|()| config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut env = Env::from_fn(|k| (k == "DEPLOYMENT_MODE").then(|| "staging".to_string()));
+        let _ = HttpConfig::read(&mut env);
+        let message = env.finish().unwrap_err().to_string();
+        assert!(message.contains("TABLE_NAME is required"), "{message}");
+        assert!(message.contains("JWT_SECRET_ID is required"), "{message}");
+        assert!(message.contains("DEPLOYMENT_MODE is invalid"), "{message}");
+    }
+}
+
+/// Which adapter serves each provider port; `/v1/healthz` reports them.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Providers {
+    /// `simulator` (local default) or `twilio`.
+    pub telephony: String,
+    /// `offline` (local default) or `anthropic`.
+    pub llm: String,
+    /// `outbox` (local default: files in MAIL_OUTBOX_DIR).
+    pub mail: String,
+}
+
+impl Providers {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut env = Env::process();
+        let providers = Self::read(&mut env);
+        env.finish().map(|()| providers)
+    }
+
+    pub fn read(env: &mut Env) -> Self {
+        let mut one_of = |name: &'static str, default: &str, allowed: &[&str]| {
+            let value = env.optional(name).unwrap_or_else(|| default.to_owned());
+            if !allowed.contains(&value.as_str()) {
+                env.problems
+                    .insert(name, format!("must be one of {allowed:?}, not {value:?}"));
+            }
+            value
+        };
+        Self {
+            telephony: one_of("TELEPHONY_PROVIDER", "simulator", &["simulator"]),
+            llm: one_of("LLM_PROVIDER", "offline", &["offline"]),
+            mail: one_of("MAIL_PROVIDER", "outbox", &["outbox"]),
+        }
+    }
+}

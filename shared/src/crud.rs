@@ -1,0 +1,108 @@
+//! Handler steps every plain resource shares: find by id within the workspace, update and
+//! delete under optimistic concurrency (with `If-Match` when the client sends it).
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::http::Call;
+use crate::ids;
+use crate::ports::{Quota, Repository, Resource, StoreError, Versioned};
+
+/// How often an update is re-applied when another write got in between (no `If-Match`).
+const ATTEMPTS: usize = 3;
+
+/// `{"id": ..., "object": ..., "deleted": true}`, the answer to a DELETE.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Deleted {
+    pub id: String,
+    pub object: String,
+    pub deleted: bool,
+}
+
+impl Deleted {
+    pub fn new(id: &str, object: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            object: object.to_owned(),
+            deleted: true,
+        }
+    }
+}
+
+fn not_found<T: Resource>() -> ApiError {
+    ApiError::new(T::NOT_FOUND, T::NOT_FOUND.description())
+}
+
+/// The resource `id` of the caller's workspace; 404 for ids of the wrong shape, of other
+/// workspaces, or that never existed.
+pub async fn find<T: Resource>(
+    repo: &dyn Repository<T>,
+    call: &Call,
+    id: &str,
+) -> Result<Versioned<T>, ApiError> {
+    if !ids::is_valid(T::ID_PREFIX, id) {
+        return Err(not_found::<T>());
+    }
+    repo.get(call.workspace_id()?, id)
+        .await
+        .map_err(|e| e.into_api(T::NOT_FOUND))?
+        .ok_or_else(not_found::<T>)
+}
+
+/// Reads, checks `If-Match`, applies `change` and writes at the read version; re-reads and
+/// re-applies when another write got in first, unless the client pinned a version.
+pub async fn update<T: Resource>(
+    repo: &dyn Repository<T>,
+    call: &Call,
+    id: &str,
+    change: impl Fn(T) -> Result<T, ApiError>,
+) -> Result<Versioned<T>, ApiError> {
+    let pinned = call.if_match()?.is_some();
+    for _ in 0..ATTEMPTS {
+        let current = find(repo, call, id).await?;
+        call.check_if_match(current.version)?;
+        let next = change(current.value.clone())?;
+        match repo.update(call.workspace_id()?, &current, &next).await {
+            Ok(updated) => return Ok(updated),
+            Err(StoreError::VersionMismatch) if pinned => return Err(precondition_failed()),
+            Err(StoreError::VersionMismatch) => continue,
+            Err(e) => return Err(e.into_api(T::NOT_FOUND)),
+        }
+    }
+    Err(ApiError::new(
+        ErrorCode::ConcurrentModification,
+        ErrorCode::ConcurrentModification.description(),
+    ))
+}
+
+/// Deletes the resource (checking `If-Match`), releasing its quota.
+pub async fn delete<T: Resource>(
+    repo: &dyn Repository<T>,
+    call: &Call,
+    id: &str,
+    quota: Option<Quota>,
+) -> Result<Versioned<T>, ApiError> {
+    let pinned = call.if_match()?.is_some();
+    for _ in 0..ATTEMPTS {
+        let current = find(repo, call, id).await?;
+        call.check_if_match(current.version)?;
+        match repo.delete(call.workspace_id()?, &current, quota).await {
+            Ok(()) => return Ok(current),
+            Err(StoreError::VersionMismatch) if pinned => return Err(precondition_failed()),
+            Err(StoreError::VersionMismatch) => continue,
+            Err(e) => return Err(e.into_api(T::NOT_FOUND)),
+        }
+    }
+    Err(ApiError::new(
+        ErrorCode::ConcurrentModification,
+        ErrorCode::ConcurrentModification.description(),
+    ))
+}
+
+fn precondition_failed() -> ApiError {
+    ApiError::new(
+        ErrorCode::PreconditionFailed,
+        "The resource changed since you read it: its ETag no longer matches If-Match.",
+    )
+}

@@ -1,0 +1,280 @@
+//! The one error type of the API and the table of its stable codes.
+//!
+//! Every failure a client can see is an [`ApiError`]: an [`ErrorCode`] (which fixes the HTTP
+//! status), a human message and, for input errors, the offending parameter. Internal causes are
+//! kept in `source` for the log and never rendered.
+
+use std::borrow::Cow;
+
+use http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+macro_rules! error_codes {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $status:literal, $code:literal; )*) => {
+        /// Stable, documented error codes. The status of a response is fixed by its code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode { $( $(#[doc = $doc])* $variant, )* }
+
+        impl ErrorCode {
+            /// Every code, in the order of the table.
+            pub const ALL: &'static [ErrorCode] = &[ $( ErrorCode::$variant, )* ];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $( ErrorCode::$variant => $code, )* }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $( ErrorCode::$variant => StatusCode::from_u16($status).expect("valid status"), )*
+                }
+            }
+
+            /// What the code means, as documented in the error table.
+            pub fn description(self) -> &'static str {
+                match self { $( ErrorCode::$variant => concat!($($doc),*).trim_ascii(), )* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The body is not a JSON object.
+    InvalidJson = 400, "invalid_json";
+    /// The body has a field this endpoint does not know.
+    UnknownField = 400, "unknown_field";
+    /// A field has the wrong JSON type or is not one of the allowed values.
+    InvalidType = 400, "invalid_type";
+    /// A required field is missing.
+    MissingField = 400, "missing_field";
+    /// A value is well-typed but not in a valid format (timezone, language tag, country, date).
+    InvalidValue = 400, "invalid_value";
+    /// An email address is not valid.
+    InvalidEmail = 400, "invalid_email";
+    /// A phone number cannot be read as a valid number in E.164.
+    InvalidPhoneNumber = 400, "invalid_phone_number";
+    /// A query parameter is malformed or out of range.
+    InvalidParameter = 400, "invalid_parameter";
+    /// The query string has a parameter this endpoint does not know.
+    UnknownParameter = 400, "unknown_parameter";
+    /// The pagination cursor was altered, expired or made for another query.
+    InvalidCursor = 400, "invalid_cursor";
+    /// A credential was sent in the query string; send it in the Authorization header.
+    CredentialInQuery = 400, "credential_in_query";
+    /// The Idempotency-Key header is empty or longer than 255 characters.
+    InvalidIdempotencyKey = 400, "invalid_idempotency_key";
+    /// The If-Match header is not a valid entity tag.
+    InvalidIfMatch = 400, "invalid_if_match";
+    /// The email verification token is unknown or has expired.
+    InvalidToken = 400, "invalid_token";
+    /// No credential was sent.
+    MissingCredential = 401, "missing_credential";
+    /// The credential is not valid (unknown key, bad signature, ended session).
+    InvalidCredential = 401, "invalid_credential";
+    /// The API key or session has expired.
+    CredentialExpired = 401, "credential_expired";
+    /// The API key was revoked.
+    CredentialRevoked = 401, "credential_revoked";
+    /// The email and password do not match an account.
+    InvalidLogin = 401, "invalid_login";
+    /// The credential's scope or role does not allow this request.
+    InsufficientScope = 403, "insufficient_scope";
+    /// This endpoint needs a signed-in user (session cookie or JWT); API keys are refused.
+    SessionRequired = 403, "session_required";
+    /// The user or workspace is not active.
+    AccountInactive = 403, "account_inactive";
+    /// No route matches the path.
+    RouteNotFound = 404, "route_not_found";
+    /// The agent does not exist in this workspace.
+    AgentNotFound = 404, "agent_not_found";
+    /// The contact does not exist in this workspace.
+    ContactNotFound = 404, "contact_not_found";
+    /// The API key does not exist in this workspace.
+    ApiKeyNotFound = 404, "api_key_not_found";
+    /// The route exists but not for this method.
+    MethodNotAllowed = 405, "method_not_allowed";
+    /// An account with this email already exists.
+    EmailTaken = 409, "email_taken";
+    /// Another contact in this workspace has this phone number.
+    PhoneNumberTaken = 409, "phone_number_taken";
+    /// The API key must be revoked before it can be deleted.
+    KeyStillActive = 409, "key_still_active";
+    /// A request with this Idempotency-Key is still being processed.
+    IdempotencyInProgress = 409, "idempotency_in_progress";
+    /// The resource changed while this request was applied; fetch it and retry.
+    ConcurrentModification = 409, "concurrent_modification";
+    /// The If-Match entity tag does not match the current version.
+    PreconditionFailed = 412, "precondition_failed";
+    /// The body is larger than this endpoint accepts.
+    PayloadTooLarge = 413, "payload_too_large";
+    /// The body must be sent as application/json.
+    UnsupportedMediaType = 415, "unsupported_media_type";
+    /// A value breaks a rule of the endpoint (length, range, combination of fields).
+    ValidationFailed = 422, "validation_failed";
+    /// A limit of the workspace's plan is reached.
+    LimitReached = 422, "limit_reached";
+    /// This Idempotency-Key was used with a different request.
+    IdempotencyKeyReused = 422, "idempotency_key_reused";
+    /// Too many requests for this credential; retry after the Retry-After header.
+    RateLimited = 429, "rate_limited";
+    /// Something failed on our side. The request id identifies it in our logs.
+    InternalError = 500, "internal_error";
+    /// A service we depend on is unavailable; retry later.
+    ServiceUnavailable = 503, "service_unavailable";
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// An error answered to the client.
+#[derive(Debug, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: Cow<'static, str>,
+    pub param: Option<String>,
+    /// Seconds for the Retry-After header (429, 503).
+    pub retry_after: Option<u64>,
+    /// Methods for the Allow header (405).
+    pub allow: Option<String>,
+    /// The internal cause: logged with the request id, never sent.
+    #[source]
+    pub source: Option<anyhow::Error>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            param: None,
+            retry_after: None,
+            allow: None,
+            source: None,
+        }
+    }
+
+    /// An input error about one parameter.
+    pub fn param(
+        code: ErrorCode,
+        param: impl Into<String>,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::new(code, message).with_param(param)
+    }
+
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    /// A failure of ours; `cause` goes to the log only.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        let mut e = Self::new(
+            ErrorCode::InternalError,
+            "An internal error occurred. Retry later or contact support with the request id.",
+        );
+        e.source = Some(cause.into());
+        e
+    }
+
+    pub fn unavailable(cause: impl Into<anyhow::Error>) -> Self {
+        let mut e = Self::new(
+            ErrorCode::ServiceUnavailable,
+            "A service we depend on is busy. Retry shortly.",
+        );
+        e.source = Some(cause.into());
+        e.retry_after = Some(1);
+        e
+    }
+
+    pub fn validation(param: impl Into<String>, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::param(ErrorCode::ValidationFailed, param, message)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    /// The SPEC error body.
+    pub fn body(&self, request_id: &str) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.as_str().to_owned(),
+                message: self.message.to_string(),
+                param: self.param.clone(),
+                request_id: request_id.to_owned(),
+            },
+        }
+    }
+}
+
+/// `{"error": {...}}`, the body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code; see the error table in the API description.
+    #[schema(example = "agent_not_found")]
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    /// The request parameter the error is about, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+    #[schema(example = "req_01JD3QZ9R6X4Y7T2W8V5N1M0KA")]
+    pub request_id: String,
+}
+
+/// The Markdown table of every error code, used in the OpenAPI description and the docs.
+pub fn error_table_markdown() -> String {
+    let mut out = String::from("| status | code | meaning |\n|---|---|---|\n");
+    for code in ErrorCode::ALL {
+        out.push_str(&format!(
+            "| {} | `{}` | {} |\n",
+            code.status().as_u16(),
+            code.as_str(),
+            code.description()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_described() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(
+                seen.insert(code.as_str()),
+                "duplicate code {}",
+                code.as_str()
+            );
+            assert!(
+                code.as_str()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_')
+            );
+            assert!(!code.description().is_empty());
+        }
+    }
+
+    #[test]
+    fn internal_errors_never_render_their_cause() {
+        let e = ApiError::internal(anyhow::anyhow!(
+            "dynamodb: table Switchboard-Table-XYZ missing"
+        ));
+        let body = serde_json::to_string(&e.body("req_1")).unwrap();
+        assert!(!body.contains("dynamodb"));
+        assert!(body.contains("internal_error"));
+    }
+}

@@ -1,0 +1,249 @@
+//! `/v1/openapi.json`, generated from the route tables: paths, parameters, bodies and
+//! responses come from the same [`Route`](super::Route)s that serve requests.
+
+use std::collections::BTreeSet;
+
+use http::Method;
+use utoipa::ToSchema;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, RefOr,
+    Required, ResponseBuilder, Tag,
+};
+
+use super::route::{Access, Doc, schema_ref};
+use super::{Route, SESSION_COOKIE};
+use crate::error::{ErrorBody, error_table_markdown};
+use crate::model::ListObject;
+
+/// What the document needs of a route: its handler is left out.
+#[derive(Clone)]
+pub struct RouteInfo {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    pub doc: Doc,
+}
+
+impl<S: Send + Sync + 'static> Route<S> {
+    pub fn info(&self) -> RouteInfo {
+        RouteInfo {
+            method: self.method.clone(),
+            path: self.path,
+            access: self.access,
+            doc: self.doc.clone(),
+        }
+    }
+}
+
+/// The schema of `{"object":"list","data":[T...],"has_more":..,"next_cursor":..}`.
+pub fn list_schema<T: ToSchema>(components: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+    let item = schema_ref::<T>(components);
+    ObjectBuilder::new()
+        .property("object", <ListObject as utoipa::PartialSchema>::schema())
+        .property("data", ArrayBuilder::new().items(item))
+        .property("has_more", ObjectBuilder::new().schema_type(Type::Boolean))
+        .property(
+            "next_cursor",
+            ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                    Type::String,
+                    Type::Null,
+                ]))
+                .description(Some(
+                    "Pass as `cursor` to get the next page; null on the last page.",
+                )),
+        )
+        .required("object")
+        .required("data")
+        .required("has_more")
+        .required("next_cursor")
+        .into()
+}
+
+fn http_method(method: &Method) -> HttpMethod {
+    match *method {
+        Method::GET => HttpMethod::Get,
+        Method::POST => HttpMethod::Post,
+        Method::PUT => HttpMethod::Put,
+        Method::PATCH => HttpMethod::Patch,
+        Method::DELETE => HttpMethod::Delete,
+        _ => HttpMethod::Options,
+    }
+}
+
+fn json_response(description: &str, schema: Option<RefOr<Schema>>) -> utoipa::openapi::Response {
+    let mut response = ResponseBuilder::new().description(description);
+    if let Some(schema) = schema {
+        response = response.content(
+            "application/json",
+            ContentBuilder::new().schema(Some(schema)).build(),
+        );
+    }
+    response.build()
+}
+
+fn header_param(
+    name: &str,
+    description: &str,
+    pattern: Option<&str>,
+) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(pattern)
+                .max_length(Some(255)),
+        ))
+        .build()
+}
+
+const DESCRIPTION: &str = "\
+The Switchboard control plane: voice agents, contacts, calls, campaigns and webhooks.
+
+**Authentication.** `Authorization: Bearer sb_live_...` (an API key, scope `read`, `write` or `admin`) \
+or `Bearer <JWT>` from `POST /v1/auth/login`, or the `sb_session` cookie. Credentials in the query \
+string are refused.
+
+**Conventions.** JSON in and out, `snake_case` fields, ISO 8601 UTC times, type-prefixed ids. Lists \
+return `{\"object\":\"list\",\"data\":[...],\"has_more\":...,\"next_cursor\":...}`; pass `next_cursor` \
+as `cursor` for the next page. Every response carries `X-Request-Id` and, for credentials, \
+`X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (rolling 60 s window; 429 \
+with `Retry-After` beyond it). Any POST may carry `Idempotency-Key`; a retry with the same key and \
+body within 24 h replays the first answer with `Idempotent-Replayed: true`. Mutable resources \
+return an `ETag`; send it back in `If-Match` to update only what you read (412 otherwise).
+
+**Errors** have the body `{\"error\":{\"code\",\"message\",\"param\",\"request_id\"}}`:
+";
+
+/// The OpenAPI 3.1 document of `routes`.
+pub fn document(routes: &[RouteInfo]) -> OpenApi {
+    let mut components: Vec<(String, RefOr<Schema>)> = Vec::new();
+    let error = schema_ref::<ErrorBody>(&mut components);
+    let mut paths = Paths::new();
+    let mut tags = BTreeSet::new();
+    for route in routes {
+        let doc = &route.doc;
+        tags.insert(doc.tag);
+        let mut op = OperationBuilder::new()
+            .tag(doc.tag)
+            .operation_id(Some(doc.operation_id))
+            .summary(Some(doc.summary))
+            .description(doc.description);
+        for segment in route
+            .path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(segment)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+            );
+        }
+        for q in &doc.query {
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(q.name)
+                    .parameter_in(ParameterIn::Query)
+                    .required(if q.required {
+                        Required::True
+                    } else {
+                        Required::False
+                    })
+                    .description(Some(q.description))
+                    .schema(Some((q.schema)())),
+            );
+        }
+        if route.method == Method::POST {
+            op = op.parameter(header_param(
+                "Idempotency-Key",
+                "Makes retries safe: the same key and body within 24 h replay the first answer.",
+                Some("^[\\x21-\\x7e]{1,255}$"),
+            ));
+        }
+        if route.path.contains('{')
+            && matches!(route.method, Method::PATCH | Method::PUT | Method::DELETE)
+        {
+            op = op.parameter(header_param(
+                "If-Match",
+                "The resource's ETag: apply only if it has not changed since.",
+                None,
+            ));
+        }
+        if let Some(request) = doc.request {
+            let body = RequestBodyBuilder::new()
+                .required(Some(Required::True))
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(request(&mut components)))
+                        .example(doc.example.map(|e| e()))
+                        .build(),
+                )
+                .build();
+            op = op.request_body(Some(body));
+        }
+        for (status, description, schema) in &doc.responses {
+            op = op.response(
+                status.to_string(),
+                json_response(description, schema.map(|s| s(&mut components))),
+            );
+        }
+        op = op.response(
+            "default",
+            json_response("An error; see the error table.", Some(error.clone())),
+        );
+        op = match route.access {
+            Access::Public | Access::PublicLimited => {
+                op.securities(Some(Vec::<SecurityRequirement>::new()))
+            }
+            Access::Session(_) | Access::Scoped(_) => op
+                .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
+                .security(SecurityRequirement::new(
+                    "session_cookie",
+                    Vec::<String>::new(),
+                )),
+        };
+        paths.add_path_operation(route.path, vec![http_method(&route.method)], op.build());
+    }
+    let mut schemas = ComponentsBuilder::new()
+        .security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        )
+        .security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))),
+        );
+    let mut seen = BTreeSet::new();
+    for (name, schema) in components {
+        if seen.insert(name.clone()) {
+            schemas = schemas.schema(name, schema);
+        }
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Switchboard API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(format!("{DESCRIPTION}\n{}", error_table_markdown()))),
+        )
+        .paths(paths)
+        .components(Some(schemas.build()))
+        .tags(Some(
+            tags.into_iter().map(|t| Tag::new(t)).collect::<Vec<_>>(),
+        ))
+        .build()
+}

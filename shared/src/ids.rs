@@ -1,0 +1,54 @@
+//! Type-prefixed, time-sortable identifiers (`agt_01J...`): a prefix and a ULID.
+//!
+//! ULIDs sort by creation time, so a Query over ids returns newest or oldest first for free.
+
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use ulid::Ulid;
+
+/// Id prefixes of SPEC.md §1.
+pub mod prefix {
+    pub const WORKSPACE: &str = "ws";
+    pub const USER: &str = "usr";
+    pub const API_KEY: &str = "key";
+    pub const AGENT: &str = "agt";
+    pub const CONTACT: &str = "con";
+    pub const REQUEST: &str = "req";
+    pub const SESSION: &str = "ses";
+    pub const LEDGER_ENTRY: &str = "led";
+}
+
+/// A new id created at `at`.
+pub fn new_id_at(prefix: &str, at: DateTime<Utc>) -> String {
+    let ulid = Ulid::from_datetime(SystemTime::from(at));
+    format!("{prefix}_{ulid}")
+}
+
+/// A new id created now.
+pub fn new_id(prefix: &str) -> String {
+    new_id_at(prefix, Utc::now())
+}
+
+/// Whether `id` is `<prefix>_<ULID>`. Ids of the wrong shape are answered as "not found".
+pub fn is_valid(prefix: &str, id: &str) -> bool {
+    id.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('_'))
+        .is_some_and(|ulid| ulid.len() == 26 && Ulid::from_string(ulid).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_carry_their_prefix_and_sort_by_time() {
+        let earlier = new_id_at(prefix::AGENT, "2026-01-01T00:00:00Z".parse().unwrap());
+        let later = new_id_at(prefix::AGENT, "2026-01-01T00:00:01Z".parse().unwrap());
+        assert!(is_valid("agt", &earlier));
+        assert!(earlier < later);
+        assert!(!is_valid("con", &earlier));
+        assert!(!is_valid("agt", "agt_nope"));
+        assert!(!is_valid("agt", "agt01JD3QZ9R6X4Y7T2W8V5N1M0KA"));
+    }
+}

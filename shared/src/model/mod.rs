@@ -1,0 +1,19 @@
+//! The domain: workspaces, users, credentials, agents, contacts, and the plan rules over them.
+
+mod account;
+mod agent;
+mod api_key;
+mod contact;
+mod object;
+mod plan;
+
+pub use account::{
+    Role, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus,
+};
+pub use agent::{AGENT_TEMPLATES, Agent, AgentObject, VOICES};
+pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
+pub use contact::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES};
+pub use object::ListObject;
+/// ISO 3166-1 alpha-2 country, as the phone-number library knows it.
+pub use phonenumber::country::Id as Country;
+pub use plan::{Plan, RateClass};

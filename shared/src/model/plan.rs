@@ -1,0 +1,70 @@
+//! Plan tiers and the limits they set.
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    Starter,
+    Professional,
+    Business,
+    Enterprise,
+}
+
+/// Which rate limit a request counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateClass {
+    Read,
+    Write,
+    CampaignStart,
+}
+
+impl RateClass {
+    pub const ALL: [RateClass; 3] = [RateClass::Read, RateClass::Write, RateClass::CampaignStart];
+}
+
+impl Plan {
+    /// Requests per rolling 60 s per credential.
+    pub fn rate_limit(self, class: RateClass) -> u32 {
+        use RateClass::*;
+        match (self, class) {
+            (Plan::Starter, Read) => 100,
+            (Plan::Starter, Write) => 20,
+            (Plan::Starter, CampaignStart) => 5,
+            (Plan::Professional, Read) => 300,
+            (Plan::Professional, Write) => 60,
+            (Plan::Professional, CampaignStart) => 10,
+            (Plan::Business, Read) => 600,
+            (Plan::Business, Write) => 120,
+            (Plan::Business, CampaignStart) => 20,
+            (Plan::Enterprise, Read) => 1000,
+            (Plan::Enterprise, Write) => 500,
+            (Plan::Enterprise, CampaignStart) => 30,
+        }
+    }
+
+    pub fn max_agents(self) -> u32 {
+        match self {
+            Plan::Starter => 10,
+            Plan::Professional => 50,
+            Plan::Business => 250,
+            Plan::Enterprise => 1000,
+        }
+    }
+}
+
+impl FromStr for Plan {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "starter" => Ok(Plan::Starter),
+            "professional" => Ok(Plan::Professional),
+            "business" => Ok(Plan::Business),
+            "enterprise" => Ok(Plan::Enterprise),
+            _ => Err("expected starter, professional, business or enterprise".into()),
+        }
+    }
+}

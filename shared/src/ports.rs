@@ -1,0 +1,412 @@
+//! Ports: what the handlers need from the outside world, as traits. The DynamoDB, SQS and
+//! Secrets Manager adapters in `store`, `mail` and `secrets` implement them.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::model::{ApiKey, Plan, RateClass, Role, Scope, User, Workspace};
+
+/// Failures of a store, already in domain terms.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or state rule refused the write; the code says which.
+    #[error("conflict: {0:?}")]
+    Conflict(ErrorCode),
+    /// The item changed since it was read (optimistic concurrency).
+    #[error("version mismatch")]
+    VersionMismatch,
+    /// A plan limit guarded by a counter is reached.
+    #[error("limit reached")]
+    LimitReached,
+    /// The store throttled us; worth a retry later.
+    #[error("throttled: {0}")]
+    Throttled(anyhow::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl StoreError {
+    /// The API error for this failure, with `not_found` used for a missing item.
+    pub fn into_api(self, not_found: ErrorCode) -> ApiError {
+        match self {
+            StoreError::NotFound => ApiError::new(not_found, not_found.description()),
+            StoreError::Conflict(code) => ApiError::new(code, code.description()),
+            StoreError::VersionMismatch => ApiError::new(
+                ErrorCode::PreconditionFailed,
+                ErrorCode::PreconditionFailed.description(),
+            ),
+            StoreError::LimitReached => ApiError::new(
+                ErrorCode::LimitReached,
+                ErrorCode::LimitReached.description(),
+            ),
+            StoreError::Throttled(e) => ApiError::unavailable(e),
+            StoreError::Other(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        e.into_api(ErrorCode::RouteNotFound)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials: authentication, rate limiting and last-used tracking in one round trip.
+
+/// One request about to use a credential.
+#[derive(Debug, Clone)]
+pub struct Usage {
+    pub class: RateClass,
+    pub now: DateTime<Utc>,
+    pub client_ip: Option<String>,
+}
+
+/// Who a credential belongs to and what it may do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialRecord {
+    pub workspace_id: String,
+    pub plan: Plan,
+    pub kind: CredentialKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CredentialKind {
+    ApiKey {
+        key_id: String,
+        scope: Scope,
+    },
+    Session {
+        session_id: String,
+        user_id: String,
+        role: Role,
+        email: String,
+        expires_at: DateTime<Utc>,
+    },
+}
+
+/// The rate-limit window after a request: the `X-RateLimit-*` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindow {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Unix seconds at which `remaining` next grows.
+    pub reset: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CredentialCheck {
+    Allowed {
+        credential: CredentialRecord,
+        rate: RateWindow,
+    },
+    /// Valid credential, but over its limit; nothing was counted.
+    Limited {
+        rate: RateWindow,
+        retry_after: u64,
+    },
+    Unknown,
+    Revoked,
+    Expired,
+}
+
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Checks the API key whose secret hashes to `key_hash` and counts `usage` against it.
+    async fn use_api_key(
+        &self,
+        key_hash: &str,
+        usage: &Usage,
+    ) -> Result<CredentialCheck, StoreError>;
+    /// Checks a user session and counts `usage` against it.
+    async fn use_session(
+        &self,
+        workspace_id: &str,
+        session_id: &str,
+        usage: &Usage,
+    ) -> Result<CredentialCheck, StoreError>;
+    /// Counts a request of an anonymous client (public endpoints) against `limit` per minute.
+    async fn use_client_ip(
+        &self,
+        ip: &str,
+        usage: &Usage,
+        limit: u32,
+    ) -> Result<Result<RateWindow, (RateWindow, u64)>, StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts, sessions, email verification.
+
+/// Everything signup writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub workspace: Workspace,
+    pub user: User,
+    pub password_hash: String,
+    pub verification_token_hash: String,
+    pub verification_expires_at: DateTime<Utc>,
+    pub trial_credit_minor: i64,
+    pub currency: String,
+    pub ledger_entry_id: String,
+}
+
+/// What login needs to check a password.
+#[derive(Debug, Clone)]
+pub struct LoginRecord {
+    pub user_id: String,
+    pub workspace_id: String,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Verification {
+    pub workspace_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub session_id: String,
+    pub workspace_id: String,
+    pub plan: Plan,
+    pub user_id: String,
+    pub role: Role,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub client_ip: Option<String>,
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates workspace, owner, login, verification token and wallet; `Conflict(EmailTaken)`
+    /// when the email is registered.
+    async fn create_account(&self, account: &NewAccount) -> Result<(), StoreError>;
+    async fn find_login(&self, email: &str) -> Result<Option<LoginRecord>, StoreError>;
+    async fn get_workspace(&self, workspace_id: &str) -> Result<Option<Workspace>, StoreError>;
+    async fn get_user_and_workspace(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+    ) -> Result<Option<(User, Workspace)>, StoreError>;
+    async fn find_verification(&self, token_hash: &str)
+    -> Result<Option<Verification>, StoreError>;
+    /// Marks the email verified (once; later calls keep the first time) and returns the user.
+    async fn mark_email_verified(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<User, StoreError>;
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
+    async fn end_session(&self, workspace_id: &str, session_id: &str) -> Result<(), StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// API keys.
+
+/// A new key: its row and what authentication looks up by the secret's hash.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub key: ApiKey,
+    pub workspace_id: String,
+    pub plan: Plan,
+    pub secret_hash: String,
+}
+
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// The workspace's keys, newest first, with last-used data.
+    async fn list_keys(
+        &self,
+        workspace_id: &str,
+        limit: u32,
+        after: Option<PageKey>,
+    ) -> Result<Page<ApiKey>, StoreError>;
+    /// `LimitReached` when `max_active` keys are active; expired keys are revoked on the way.
+    async fn create_key(&self, key: &NewApiKey, max_active: u32) -> Result<(), StoreError>;
+    async fn get_key(&self, workspace_id: &str, key_id: &str)
+    -> Result<Option<ApiKey>, StoreError>;
+    /// Revokes the key (idempotent) and returns it as it now is.
+    async fn revoke_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        reason: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Result<ApiKey, StoreError>;
+    /// Deletes a revoked key; `Conflict(KeyStillActive)` otherwise.
+    async fn delete_key(&self, workspace_id: &str, key_id: &str) -> Result<(), StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plain workspace resources (agents, contacts): one generic repository.
+
+/// A value that must be unique in the workspace, e.g. a contact's phone number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UniqueValue {
+    /// Names the kind of value (`CONTACT_PHONE`); part of the guard item's key.
+    pub kind: &'static str,
+    pub value: String,
+    /// Answered when another resource holds the value.
+    pub conflict: ErrorCode,
+}
+
+/// A resource stored as one item in its workspace's collection.
+pub trait Resource: Serialize + DeserializeOwned + Send + Sync + Clone + 'static {
+    /// The `entity` attribute and the collection name in keys (`AGENT`).
+    const COLLECTION: &'static str;
+    const ID_PREFIX: &'static str;
+    const NOT_FOUND: ErrorCode;
+    fn id(&self) -> &str;
+    /// Values that no other resource of the workspace may share.
+    fn unique_values(&self) -> Vec<UniqueValue> {
+        Vec::new()
+    }
+    /// A secondary lookup value, indexed by GSI1 (`email` for contacts).
+    fn lookup_value(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A resource with the version its ETag is made from.
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+/// A workspace counter that caps how many of a resource may exist.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota {
+    pub counter: &'static str,
+    pub max: u32,
+}
+
+/// One page of a list; `cursor` is the position after the last item, when there are more.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<PageKey>,
+}
+
+/// Where a Query stopped, as the key attributes DynamoDB returned.
+pub type PageKey = std::collections::BTreeMap<String, String>;
+
+#[async_trait]
+pub trait Repository<T: Resource>: Send + Sync {
+    async fn insert(
+        &self,
+        workspace_id: &str,
+        value: &T,
+        quota: Option<Quota>,
+    ) -> Result<Versioned<T>, StoreError>;
+    async fn get(&self, workspace_id: &str, id: &str) -> Result<Option<Versioned<T>>, StoreError>;
+    /// Replaces `previous` (at `expected_version`) by `value`.
+    async fn update(
+        &self,
+        workspace_id: &str,
+        previous: &Versioned<T>,
+        value: &T,
+    ) -> Result<Versioned<T>, StoreError>;
+    async fn delete(
+        &self,
+        workspace_id: &str,
+        current: &Versioned<T>,
+        quota: Option<Quota>,
+    ) -> Result<(), StoreError>;
+    /// Newest first.
+    async fn list(
+        &self,
+        workspace_id: &str,
+        limit: u32,
+        after: Option<PageKey>,
+    ) -> Result<Page<Versioned<T>>, StoreError>;
+    /// The resource holding a unique value.
+    async fn find_unique(
+        &self,
+        workspace_id: &str,
+        unique: &UniqueValue,
+    ) -> Result<Option<Versioned<T>>, StoreError>;
+    /// Resources whose lookup value equals `value`, newest first.
+    async fn find_by_lookup(
+        &self,
+        workspace_id: &str,
+        value: &str,
+        limit: u32,
+        after: Option<PageKey>,
+    ) -> Result<Page<Versioned<T>>, StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idempotency records.
+
+/// A response kept for replay.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdempotencyStart {
+    /// This request owns the key: run it, then `complete` or `abandon`.
+    Started,
+    Replay(StoredResponse),
+    InProgress,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    async fn begin(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotencyStart, StoreError>;
+    async fn complete(
+        &self,
+        scope: &str,
+        key: &str,
+        response: &StoredResponse,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn abandon(&self, scope: &str, key: &str) -> Result<(), StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health.
+
+/// Something whose health can be checked cheaply.
+#[async_trait]
+pub trait Probe: Send + Sync {
+    async fn probe(&self) -> Result<(), StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mail.
+
+/// An email to send.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    /// What the mail is for (`verify_email`), for logs and tests.
+    pub kind: String,
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &Mail) -> anyhow::Result<()>;
+}

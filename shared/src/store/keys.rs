@@ -1,0 +1,145 @@
+//! Every key of the single table, built in one place. `ACCESS_PATTERNS.md` beside this file
+//! lists each access pattern with its key condition.
+//!
+//! Tenant items have partition keys that begin with the workspace id (`ws_...`), so a request
+//! holding one workspace's id cannot address another's items. The few global items (`LOGIN#`,
+//! `VERIFY#`, `APIKEY#`, `CLIENTIP#`, `PUBLIC#`) are looked up before a workspace is known and
+//! hold only what authentication needs.
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const ENTITY: &str = "entity";
+/// Epoch seconds after which DynamoDB TTL may delete the item.
+pub const TTL: &str = "ttl";
+
+/// A primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
+    }
+}
+
+/// Values of the `entity` attribute.
+pub mod entity {
+    pub const WORKSPACE: &str = "workspace";
+    pub const USER: &str = "user";
+    pub const LOGIN: &str = "login";
+    pub const VERIFICATION: &str = "email_verification";
+    pub const WALLET: &str = "wallet";
+    pub const LEDGER_ENTRY: &str = "ledger_entry";
+    pub const SESSION: &str = "session";
+    pub const API_KEY: &str = "api_key";
+    pub const API_KEY_LOOKUP: &str = "api_key_lookup";
+    pub const CLIENT_IP: &str = "client_ip_rate";
+    pub const IDEMPOTENCY: &str = "idempotency_record";
+    pub const UNIQUE: &str = "unique_value";
+}
+
+pub fn workspace(ws: &str) -> Key {
+    Key::new(ws, "WORKSPACE")
+}
+
+pub fn user(ws: &str, user_id: &str) -> Key {
+    Key::new(ws, format!("USER#{user_id}"))
+}
+
+pub fn wallet(ws: &str) -> Key {
+    Key::new(ws, "WALLET")
+}
+
+pub fn ledger_entry(ws: &str, entry_id: &str) -> Key {
+    Key::new(format!("{ws}#LEDGER"), entry_id)
+}
+
+/// Global: email → user, for login and email uniqueness.
+pub fn login(email: &str) -> Key {
+    Key::new(format!("LOGIN#{email}"), "LOGIN")
+}
+
+/// Global: email verification token hash → user.
+pub fn verification(token_hash: &str) -> Key {
+    Key::new(format!("VERIFY#{token_hash}"), "VERIFY")
+}
+
+pub fn session(ws: &str, session_id: &str) -> Key {
+    Key::new(format!("{ws}#SESSION"), session_id)
+}
+
+pub const API_KEY_PREFIX: &str = "APIKEY#";
+
+pub fn api_key(ws: &str, key_id: &str) -> Key {
+    Key::new(ws, format!("{API_KEY_PREFIX}{key_id}"))
+}
+
+/// Global: SHA-256 of an API key secret → the key's workspace, scope and rate-limit state.
+pub fn api_key_lookup(secret_hash: &str) -> Key {
+    Key::new(format!("APIKEY#{secret_hash}"), "APIKEY")
+}
+
+/// Global: rate-limit state of an anonymous client on public endpoints.
+pub fn client_ip(ip: &str) -> Key {
+    Key::new(format!("CLIENTIP#{ip}"), "RATE")
+}
+
+/// Scope of idempotency records of public (pre-authentication) requests.
+pub const PUBLIC_SCOPE: &str = "PUBLIC";
+
+/// Idempotency record of `key` in `scope` (a workspace id, or [`PUBLIC_SCOPE`]).
+pub fn idempotency(scope: &str, key: &str) -> Key {
+    Key::new(format!("{scope}#IDEMPOTENCY"), key)
+}
+
+/// The partition of a resource collection (`ws_..#AGENT`).
+pub fn collection(ws: &str, collection: &str) -> String {
+    format!("{ws}#{collection}")
+}
+
+pub fn resource(ws: &str, collection_name: &str, id: &str) -> Key {
+    Key::new(collection(ws, collection_name), id)
+}
+
+/// Guard item that makes `value` unique among a workspace's `kind` values.
+pub fn unique(ws: &str, kind: &str, value: &str) -> Key {
+    Key::new(format!("{ws}#{kind}"), value)
+}
+
+/// GSI1 partition of a resource's lookup value (a contact's email).
+pub fn lookup(ws: &str, collection_name: &str, value: &str) -> String {
+    format!("{ws}#{collection_name}#LOOKUP#{value}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_keys_begin_with_the_workspace_id() {
+        let ws = "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA";
+        for key in [
+            workspace(ws),
+            user(ws, "usr_1"),
+            wallet(ws),
+            ledger_entry(ws, "led_1"),
+            session(ws, "ses_1"),
+            api_key(ws, "key_1"),
+            idempotency(ws, "k"),
+            resource(ws, "AGENT", "agt_1"),
+            unique(ws, "CONTACT_PHONE", "+14155550100"),
+        ] {
+            assert!(key.pk.starts_with(ws), "{key:?}");
+        }
+        assert!(lookup(ws, "CONTACT", "a@b.co").starts_with(ws));
+    }
+}

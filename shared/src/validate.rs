@@ -1,0 +1,187 @@
+//! Input rules shared by the endpoints: formats through the libraries made for them, lengths
+//! and ranges with one error shape.
+
+use std::str::FromStr;
+
+use phonenumber::country;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// Lower-cased, syntactically valid email address.
+pub fn email(param: &str, raw: &str) -> Result<String, ApiError> {
+    let trimmed = raw.trim();
+    if trimmed.len() > 254
+        || !email_address::EmailAddress::is_valid(trimmed)
+        || !trimmed.contains('.')
+    {
+        return Err(ApiError::param(
+            ErrorCode::InvalidEmail,
+            param,
+            "Must be a valid email address.",
+        ));
+    }
+    Ok(trimmed.to_lowercase())
+}
+
+/// A phone number in E.164. Numbers without a country code are read in `default_region`.
+pub fn phone(
+    param: &str,
+    raw: &str,
+    default_region: Option<country::Id>,
+) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::param(
+            ErrorCode::InvalidPhoneNumber,
+            param,
+            "Must be a valid phone number in E.164 (e.g. +14155550100), or national format for the workspace's country.",
+        )
+    };
+    if raw.len() > 64 {
+        return Err(invalid());
+    }
+    let number = phonenumber::parse(default_region, raw).map_err(|_| invalid())?;
+    if !phonenumber::is_valid(&number) {
+        return Err(invalid());
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// An IANA time zone name.
+pub fn timezone(param: &str, raw: &str) -> Result<chrono_tz::Tz, ApiError> {
+    chrono_tz::Tz::from_str(raw).map_err(|_| {
+        ApiError::param(
+            ErrorCode::InvalidValue,
+            param,
+            "Must be an IANA time zone such as America/New_York.",
+        )
+    })
+}
+
+/// A well-formed BCP 47 language tag, returned as given.
+pub fn language(param: &str, raw: &str) -> Result<String, ApiError> {
+    oxilangtag::LanguageTag::parse(raw)
+        .map(|tag| tag.into_inner().to_string())
+        .map_err(|_| {
+            ApiError::param(
+                ErrorCode::InvalidValue,
+                param,
+                "Must be a BCP 47 language tag such as en-US.",
+            )
+        })
+}
+
+/// An ISO 3166-1 alpha-2 country code (upper case).
+pub fn country(param: &str, raw: &str) -> Result<country::Id, ApiError> {
+    let upper = raw.trim().to_ascii_uppercase();
+    if upper.len() != 2 {
+        return Err(ApiError::param(
+            ErrorCode::InvalidValue,
+            param,
+            "Must be an ISO 3166-1 alpha-2 country code such as US.",
+        ));
+    }
+    country::Id::from_str(&upper).map_err(|_| {
+        ApiError::param(
+            ErrorCode::InvalidValue,
+            param,
+            "Must be an ISO 3166-1 alpha-2 country code such as US.",
+        )
+    })
+}
+
+/// Text of `min..=max` characters after trimming; returns the trimmed text.
+pub fn text(param: &str, raw: &str, min: usize, max: usize) -> Result<String, ApiError> {
+    let trimmed = raw.trim();
+    let chars = trimmed.chars().count();
+    if chars < min {
+        return Err(if min == 1 {
+            ApiError::validation(param, format!("`{param}` must not be empty."))
+        } else {
+            ApiError::validation(
+                param,
+                format!("`{param}` must be at least {min} characters."),
+            )
+        });
+    }
+    if chars > max {
+        return Err(ApiError::validation(
+            param,
+            format!("`{param}` must be at most {max} characters."),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A number within `min..=max`.
+pub fn range<T: PartialOrd + std::fmt::Display + Copy>(
+    param: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> Result<T, ApiError> {
+    if value < min || value > max {
+        return Err(ApiError::validation(
+            param,
+            format!("`{param}` must be between {min} and {max}."),
+        ));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_are_normalised_to_e164() {
+        assert_eq!(
+            phone("p", "+1 (415) 555-0100", None).unwrap(),
+            "+14155550100"
+        );
+        assert_eq!(
+            phone("p", "020 7946 0958", Some(country::Id::GB)).unwrap(),
+            "+442079460958"
+        );
+        assert_eq!(
+            phone("p", "98765 43210", Some(country::Id::IN)).unwrap(),
+            "+919876543210"
+        );
+        assert_eq!(
+            phone("p", "4155550100", None).unwrap_err().code,
+            ErrorCode::InvalidPhoneNumber
+        );
+        assert_eq!(
+            phone("p", "+1 555", None).unwrap_err().code,
+            ErrorCode::InvalidPhoneNumber
+        );
+        assert_eq!(
+            phone("p", "hello", Some(country::Id::US))
+                .unwrap_err()
+                .param
+                .as_deref(),
+            Some("p")
+        );
+    }
+
+    #[test]
+    fn formats_come_from_their_libraries() {
+        assert_eq!(email("e", " Ada@Example.COM ").unwrap(), "ada@example.com");
+        assert!(email("e", "not-an-email").is_err());
+        assert!(timezone("tz", "Asia/Kolkata").is_ok());
+        assert!(timezone("tz", "Mars/Base").is_err());
+        assert_eq!(language("l", "en-US").unwrap(), "en-US");
+        assert!(language("l", "english!").is_err());
+        assert_eq!(country("c", "in").unwrap(), country::Id::IN);
+        assert!(country("c", "XX").is_err());
+    }
+
+    #[test]
+    fn text_limits_count_characters_not_bytes() {
+        assert_eq!(text("n", "  é  ", 1, 1).unwrap(), "é");
+        assert_eq!(
+            text("n", "   ", 1, 10).unwrap_err().code,
+            ErrorCode::ValidationFailed
+        );
+        assert!(text("n", "abcdef", 1, 5).is_err());
+    }
+}
