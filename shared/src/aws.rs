@@ -28,17 +28,29 @@ pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> anyhow::Resul
     let secret = out
         .secret_string
         .with_context(|| format!("secret {secret_id} has no string value"))?;
-    anyhow::ensure!(
-        secret.len() >= 32,
-        "secret {secret_id} is shorter than 32 bytes"
-    );
+    anyhow::ensure!(secret.len() >= 32, "secret {secret_id} is shorter than 32 bytes");
     Ok(secret)
 }
 
+/// The store and pipeline of a function whose routes are all public: no credential is ever
+/// checked, so it does not read the signing key (and is not allowed to).
+pub fn public_platform(sdk: &SdkConfig, table_name: &str) -> (DynamoStore, Arc<Platform>) {
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table_name);
+    let mut unused_key = [0u8; 32];
+    rand::fill(&mut unused_key);
+    let platform = Arc::new(Platform {
+        credentials: Arc::new(store.clone()),
+        idempotency: Arc::new(store.clone()),
+        jwt: JwtKeys::new(&unused_key),
+        cursor_key: Arc::new(CursorKey::derive(&unused_key)),
+        clock: Clock::System,
+        public_rate_limit: 0,
+    });
+    (store, platform)
+}
+
 /// The store and the request pipeline of an HTTP function.
-pub async fn http_platform(
-    config: &HttpConfig,
-) -> anyhow::Result<(SdkConfig, DynamoStore, Arc<Platform>)> {
+pub async fn http_platform(config: &HttpConfig) -> anyhow::Result<(SdkConfig, DynamoStore, Arc<Platform>)> {
     let sdk = sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
     let secret = secret_string(&sdk, &config.jwt_secret_id).await?;

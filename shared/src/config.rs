@@ -67,8 +67,7 @@ impl Env {
         match self.raw(name) {
             None => default,
             Some(v) => v.parse().unwrap_or_else(|e| {
-                self.problems
-                    .insert(name, format!("is invalid ({e}): {v:?}"));
+                self.problems.insert(name, format!("is invalid ({e}): {v:?}"));
                 default
             }),
         }
@@ -135,8 +134,8 @@ impl HttpConfig {
 pub struct AuthConfig {
     pub http: HttpConfig,
     pub mail_queue_url: String,
-    /// Base URL users reach the API on, for links in emails.
-    pub public_base_url: String,
+    /// Base URL users reach the API on, for links in emails; `None`: the request's domain.
+    pub public_base_url: Option<String>,
     /// The plan new workspaces start on.
     pub signup_plan: Plan,
 }
@@ -147,7 +146,7 @@ impl AuthConfig {
         let config = Self {
             http: HttpConfig::read(&mut env),
             mail_queue_url: env.required("MAIL_QUEUE_URL"),
-            public_base_url: env.required("PUBLIC_BASE_URL"),
+            public_base_url: env.optional("PUBLIC_BASE_URL"),
             signup_plan: env.parsed_or("SIGNUP_PLAN", Plan::Starter),
         };
         env.finish().map(|()| config)

@@ -36,11 +36,7 @@ fn not_found<T: Resource>() -> ApiError {
 
 /// The resource `id` of the caller's workspace; 404 for ids of the wrong shape, of other
 /// workspaces, or that never existed.
-pub async fn find<T: Resource>(
-    repo: &dyn Repository<T>,
-    call: &Call,
-    id: &str,
-) -> Result<Versioned<T>, ApiError> {
+pub async fn find<T: Resource>(repo: &dyn Repository<T>, call: &Call, id: &str) -> Result<Versioned<T>, ApiError> {
     if !ids::is_valid(T::ID_PREFIX, id) {
         return Err(not_found::<T>());
     }

@@ -158,11 +158,7 @@ impl ApiError {
     }
 
     /// An input error about one parameter.
-    pub fn param(
-        code: ErrorCode,
-        param: impl Into<String>,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn param(code: ErrorCode, param: impl Into<String>, message: impl Into<Cow<'static, str>>) -> Self {
         Self::new(code, message).with_param(param)
     }
 
@@ -254,25 +250,15 @@ mod tests {
     fn codes_are_unique_snake_case_and_described() {
         let mut seen = std::collections::HashSet::new();
         for code in ErrorCode::ALL {
-            assert!(
-                seen.insert(code.as_str()),
-                "duplicate code {}",
-                code.as_str()
-            );
-            assert!(
-                code.as_str()
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c == '_')
-            );
+            assert!(seen.insert(code.as_str()), "duplicate code {}", code.as_str());
+            assert!(code.as_str().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
             assert!(!code.description().is_empty());
         }
     }
 
     #[test]
     fn internal_errors_never_render_their_cause() {
-        let e = ApiError::internal(anyhow::anyhow!(
-            "dynamodb: table Switchboard-Table-XYZ missing"
-        ));
+        let e = ApiError::internal(anyhow::anyhow!("dynamodb: table Switchboard-Table-XYZ missing"));
         let body = serde_json::to_string(&e.body("req_1")).unwrap();
         assert!(!body.contains("dynamodb"));
         assert!(body.contains("internal_error"));

@@ -39,10 +39,7 @@ impl StoreError {
                 ErrorCode::PreconditionFailed,
                 ErrorCode::PreconditionFailed.description(),
             ),
-            StoreError::LimitReached => ApiError::new(
-                ErrorCode::LimitReached,
-                ErrorCode::LimitReached.description(),
-            ),
+            StoreError::LimitReached => ApiError::new(ErrorCode::LimitReached, ErrorCode::LimitReached.description()),
             StoreError::Throttled(e) => ApiError::unavailable(e),
             StoreError::Other(e) => ApiError::internal(e),
         }
@@ -117,11 +114,7 @@ pub enum CredentialCheck {
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
     /// Checks the API key whose secret hashes to `key_hash` and counts `usage` against it.
-    async fn use_api_key(
-        &self,
-        key_hash: &str,
-        usage: &Usage,
-    ) -> Result<CredentialCheck, StoreError>;
+    async fn use_api_key(&self, key_hash: &str, usage: &Usage) -> Result<CredentialCheck, StoreError>;
     /// Checks a user session and counts `usage` against it.
     async fn use_session(
         &self,
@@ -195,8 +188,7 @@ pub trait AccountStore: Send + Sync {
         workspace_id: &str,
         user_id: &str,
     ) -> Result<Option<(User, Workspace)>, StoreError>;
-    async fn find_verification(&self, token_hash: &str)
-    -> Result<Option<Verification>, StoreError>;
+    async fn find_verification(&self, token_hash: &str) -> Result<Option<Verification>, StoreError>;
     /// Marks the email verified (once; later calls keep the first time) and returns the user.
     async fn mark_email_verified(
         &self,
@@ -231,8 +223,7 @@ pub trait ApiKeyStore: Send + Sync {
     ) -> Result<Page<ApiKey>, StoreError>;
     /// `LimitReached` when `max_active` keys are active; expired keys are revoked on the way.
     async fn create_key(&self, key: &NewApiKey, max_active: u32) -> Result<(), StoreError>;
-    async fn get_key(&self, workspace_id: &str, key_id: &str)
-    -> Result<Option<ApiKey>, StoreError>;
+    async fn get_key(&self, workspace_id: &str, key_id: &str) -> Result<Option<ApiKey>, StoreError>;
     /// Revokes the key (idempotent) and returns it as it now is.
     async fn revoke_key(
         &self,
@@ -301,26 +292,11 @@ pub type PageKey = std::collections::BTreeMap<String, String>;
 
 #[async_trait]
 pub trait Repository<T: Resource>: Send + Sync {
-    async fn insert(
-        &self,
-        workspace_id: &str,
-        value: &T,
-        quota: Option<Quota>,
-    ) -> Result<Versioned<T>, StoreError>;
+    async fn insert(&self, workspace_id: &str, value: &T, quota: Option<Quota>) -> Result<Versioned<T>, StoreError>;
     async fn get(&self, workspace_id: &str, id: &str) -> Result<Option<Versioned<T>>, StoreError>;
     /// Replaces `previous` (at `expected_version`) by `value`.
-    async fn update(
-        &self,
-        workspace_id: &str,
-        previous: &Versioned<T>,
-        value: &T,
-    ) -> Result<Versioned<T>, StoreError>;
-    async fn delete(
-        &self,
-        workspace_id: &str,
-        current: &Versioned<T>,
-        quota: Option<Quota>,
-    ) -> Result<(), StoreError>;
+    async fn update(&self, workspace_id: &str, previous: &Versioned<T>, value: &T) -> Result<Versioned<T>, StoreError>;
+    async fn delete(&self, workspace_id: &str, current: &Versioned<T>, quota: Option<Quota>) -> Result<(), StoreError>;
     /// Newest first.
     async fn list(
         &self,
@@ -329,11 +305,7 @@ pub trait Repository<T: Resource>: Send + Sync {
         after: Option<PageKey>,
     ) -> Result<Page<Versioned<T>>, StoreError>;
     /// The resource holding a unique value.
-    async fn find_unique(
-        &self,
-        workspace_id: &str,
-        unique: &UniqueValue,
-    ) -> Result<Option<Versioned<T>>, StoreError>;
+    async fn find_unique(&self, workspace_id: &str, unique: &UniqueValue) -> Result<Option<Versioned<T>>, StoreError>;
     /// Resources whose lookup value equals `value`, newest first.
     async fn find_by_lookup(
         &self,

@@ -10,10 +10,7 @@ use crate::error::{ApiError, ErrorCode};
 /// Lower-cased, syntactically valid email address.
 pub fn email(param: &str, raw: &str) -> Result<String, ApiError> {
     let trimmed = raw.trim();
-    if trimmed.len() > 254
-        || !email_address::EmailAddress::is_valid(trimmed)
-        || !trimmed.contains('.')
-    {
+    if trimmed.len() > 254 || !email_address::EmailAddress::is_valid(trimmed) || !trimmed.contains('.') {
         return Err(ApiError::param(
             ErrorCode::InvalidEmail,
             param,
@@ -24,11 +21,7 @@ pub fn email(param: &str, raw: &str) -> Result<String, ApiError> {
 }
 
 /// A phone number in E.164. Numbers without a country code are read in `default_region`.
-pub fn phone(
-    param: &str,
-    raw: &str,
-    default_region: Option<country::Id>,
-) -> Result<String, ApiError> {
+pub fn phone(param: &str, raw: &str, default_region: Option<country::Id>) -> Result<String, ApiError> {
     let invalid = || {
         ApiError::param(
             ErrorCode::InvalidPhoneNumber,
@@ -97,10 +90,7 @@ pub fn text(param: &str, raw: &str, min: usize, max: usize) -> Result<String, Ap
         return Err(if min == 1 {
             ApiError::validation(param, format!("`{param}` must not be empty."))
         } else {
-            ApiError::validation(
-                param,
-                format!("`{param}` must be at least {min} characters."),
-            )
+            ApiError::validation(param, format!("`{param}` must be at least {min} characters."))
         });
     }
     if chars > max {
@@ -113,12 +103,7 @@ pub fn text(param: &str, raw: &str, min: usize, max: usize) -> Result<String, Ap
 }
 
 /// A number within `min..=max`.
-pub fn range<T: PartialOrd + std::fmt::Display + Copy>(
-    param: &str,
-    value: T,
-    min: T,
-    max: T,
-) -> Result<T, ApiError> {
+pub fn range<T: PartialOrd + std::fmt::Display + Copy>(param: &str, value: T, min: T, max: T) -> Result<T, ApiError> {
     if value < min || value > max {
         return Err(ApiError::validation(
             param,
@@ -134,10 +119,7 @@ mod tests {
 
     #[test]
     fn phones_are_normalised_to_e164() {
-        assert_eq!(
-            phone("p", "+1 (415) 555-0100", None).unwrap(),
-            "+14155550100"
-        );
+        assert_eq!(phone("p", "+1 (415) 555-0100", None).unwrap(), "+14155550100");
         assert_eq!(
             phone("p", "020 7946 0958", Some(country::Id::GB)).unwrap(),
             "+442079460958"
@@ -155,10 +137,7 @@ mod tests {
             ErrorCode::InvalidPhoneNumber
         );
         assert_eq!(
-            phone("p", "hello", Some(country::Id::US))
-                .unwrap_err()
-                .param
-                .as_deref(),
+            phone("p", "hello", Some(country::Id::US)).unwrap_err().param.as_deref(),
             Some("p")
         );
     }
@@ -178,10 +157,7 @@ mod tests {
     #[test]
     fn text_limits_count_characters_not_bytes() {
         assert_eq!(text("n", "  é  ", 1, 1).unwrap(), "é");
-        assert_eq!(
-            text("n", "   ", 1, 10).unwrap_err().code,
-            ErrorCode::ValidationFailed
-        );
+        assert_eq!(text("n", "   ", 1, 10).unwrap_err().code, ErrorCode::ValidationFailed);
         assert!(text("n", "abcdef", 1, 5).is_err());
     }
 }

@@ -125,30 +125,21 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         .list(call.workspace_id()?, page.limit, page.after)
         .await
         .map_err(|e| e.into_api(ErrorCode::AgentNotFound))?;
-    Ok(call.list(
-        found.items.into_iter().map(|v| v.value).collect(),
-        found.next,
-        "",
-    ))
+    Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
 }
 
 async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let input: CreateAgent = call.json()?;
     let template = match &input.template {
         None => None,
-        Some(name) => Some(
-            AGENT_TEMPLATES
-                .iter()
-                .find(|(id, ..)| id == name)
-                .ok_or_else(|| {
-                    let names: Vec<&str> = AGENT_TEMPLATES.iter().map(|(id, ..)| *id).collect();
-                    ApiError::param(
-                        ErrorCode::InvalidValue,
-                        "template",
-                        format!("`template` must be one of: {}.", names.join(", ")),
-                    )
-                })?,
-        ),
+        Some(name) => Some(AGENT_TEMPLATES.iter().find(|(id, ..)| id == name).ok_or_else(|| {
+            let names: Vec<&str> = AGENT_TEMPLATES.iter().map(|(id, ..)| *id).collect();
+            ApiError::param(
+                ErrorCode::InvalidValue,
+                "template",
+                format!("`template` must be one of: {}.", names.join(", ")),
+            )
+        })?),
     };
     let system_prompt = match (input.system_prompt, template) {
         (Some(prompt), _) => prompt,
@@ -171,9 +162,7 @@ async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
             .or_else(|| template.map(|(_, _, first)| (*first).to_owned()))
             .unwrap_or_default(),
         voice: input.voice.unwrap_or_else(|| DEFAULT_VOICE.to_owned()),
-        language: input
-            .language
-            .unwrap_or_else(|| DEFAULT_LANGUAGE.to_owned()),
+        language: input.language.unwrap_or_else(|| DEFAULT_LANGUAGE.to_owned()),
         max_call_duration: input.max_call_duration.unwrap_or(DEFAULT_MAX_CALL_DURATION),
         template: input.template,
         is_active: input.is_active.unwrap_or(true),
@@ -206,43 +195,32 @@ async fn get(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
 async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let patch: UpdateAgent = call.json()?;
     let now = switchboard::clock::api_time(call.now);
-    let updated = crud::update(
-        state.agents.as_ref(),
-        &call,
-        call.param("id"),
-        |mut agent| {
-            let UpdateAgent {
-                name,
-                system_prompt,
-                first_message,
-                voice,
-                language,
-                max_call_duration,
-                is_active,
-            } = &patch;
-            name.clone().map(|v| agent.name = v);
-            system_prompt.clone().map(|v| agent.system_prompt = v);
-            first_message.clone().map(|v| agent.first_message = v);
-            voice.clone().map(|v| agent.voice = v);
-            language.clone().map(|v| agent.language = v);
-            max_call_duration.map(|v| agent.max_call_duration = v);
-            is_active.map(|v| agent.is_active = v);
-            agent.updated_at = now;
-            validated(agent)
-        },
-    )
+    let updated = crud::update(state.agents.as_ref(), &call, call.param("id"), |mut agent| {
+        let UpdateAgent {
+            name,
+            system_prompt,
+            first_message,
+            voice,
+            language,
+            max_call_duration,
+            is_active,
+        } = &patch;
+        name.clone().map(|v| agent.name = v);
+        system_prompt.clone().map(|v| agent.system_prompt = v);
+        first_message.clone().map(|v| agent.first_message = v);
+        voice.clone().map(|v| agent.voice = v);
+        language.clone().map(|v| agent.language = v);
+        max_call_duration.map(|v| agent.max_call_duration = v);
+        is_active.map(|v| agent.is_active = v);
+        agent.updated_at = now;
+        validated(agent)
+    })
     .await?;
     Ok(Reply::ok(&updated.value).etag(updated.version))
 }
 
 async fn delete(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let plan = call.principal()?.plan;
-    let deleted = crud::delete(
-        state.agents.as_ref(),
-        &call,
-        call.param("id"),
-        Some(quota(plan)),
-    )
-    .await?;
+    let deleted = crud::delete(state.agents.as_ref(), &call, call.param("id"), Some(quota(plan))).await?;
     Ok(Reply::ok(&Deleted::new(&deleted.value.id, "agent")))
 }

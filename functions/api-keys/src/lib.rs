@@ -88,10 +88,7 @@ fn store_error(e: StoreError) -> ApiError {
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(
-        ErrorCode::ApiKeyNotFound,
-        ErrorCode::ApiKeyNotFound.description(),
-    )
+    ApiError::new(ErrorCode::ApiKeyNotFound, ErrorCode::ApiKeyNotFound.description())
 }
 
 async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
@@ -101,11 +98,7 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         .list_keys(call.workspace_id()?, page.limit, page.after)
         .await
         .map_err(store_error)?;
-    let keys = found
-        .items
-        .into_iter()
-        .map(|k| k.with_status_at(call.now))
-        .collect();
+    let keys = found.items.into_iter().map(|k| k.with_status_at(call.now)).collect();
     Ok(call.list(keys, found.next, ""))
 }
 
@@ -117,12 +110,7 @@ fn expiry(input: &CreateApiKey, now: DateTime<Utc>) -> Result<Option<DateTime<Ut
             "Give `expires_in_days` or `expires_at`, not both.",
         )),
         (Some(days), None) => Ok(Some(
-            now + Duration::days(validate::range(
-                "expires_in_days",
-                days,
-                1,
-                MAX_LIFETIME_DAYS,
-            )?),
+            now + Duration::days(validate::range("expires_in_days", days, 1, MAX_LIFETIME_DAYS)?),
         )),
         (None, Some(at)) if at <= now || at > latest => Err(ApiError::validation(
             "expires_at",
@@ -178,9 +166,7 @@ async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         .map_err(|e| match e {
             StoreError::LimitReached => ApiError::new(
                 ErrorCode::LimitReached,
-                format!(
-                    "A workspace may have {MAX_ACTIVE_KEYS} active API keys; revoke one first."
-                ),
+                format!("A workspace may have {MAX_ACTIVE_KEYS} active API keys; revoke one first."),
             ),
             e => store_error(e),
         })?;
@@ -193,10 +179,7 @@ async fn revoke(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     } else {
         call.json()?
     };
-    let reason = input
-        .reason
-        .map(|r| validate::text("reason", &r, 1, 80))
-        .transpose()?;
+    let reason = input.reason.map(|r| validate::text("reason", &r, 1, 80)).transpose()?;
     let id = call.param("id");
     if !ids::is_valid(prefix::API_KEY, id) {
         return Err(not_found());

@@ -10,8 +10,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     switchboard::telemetry::init();
     let config = HttpConfig::from_env()?;
     let (_, store, platform) = switchboard::aws::http_platform(&config).await?;
-    let state = api_keys::State {
-        keys: Arc::new(store),
-    };
+    let state = api_keys::State { keys: Arc::new(store) };
     switchboard::http::run(Service::new(platform, state, api_keys::routes())).await
 }

@@ -14,9 +14,7 @@ use switchboard::ids::{self, prefix};
 use switchboard::model::{
     Plan, Role, Scope, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus,
 };
-use switchboard::ports::{
-    AccountStore, CredentialKind, Mail, Mailer, NewAccount, NewSession, StoreError,
-};
+use switchboard::ports::{AccountStore, CredentialKind, Mail, Mailer, NewAccount, NewSession, StoreError};
 use switchboard::{ApiError, ErrorCode, validate};
 use utoipa::ToSchema;
 
@@ -24,8 +22,9 @@ pub struct State {
     pub accounts: Arc<dyn AccountStore>,
     pub mailer: Arc<dyn Mailer>,
     pub jwt: JwtKeys,
-    /// Where users reach the API, for the link in the verification email.
-    pub public_base_url: String,
+    /// Where users reach the API, for the link in the verification email; `None`: the
+    /// domain the request came in on.
+    pub public_base_url: Option<String>,
     pub signup_plan: Plan,
 }
 
@@ -126,19 +125,14 @@ fn store_error(e: StoreError) -> ApiError {
 }
 
 /// Runs CPU-heavy password hashing off the request's async worker.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
 }
 
 async fn signup(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let input: Signup = call.json()?;
     let email = validate::email("email", &input.email)?;
-    let password =
-        validate::text("password", &input.password, 10, 256).map(|_| input.password.clone())?;
+    let password = validate::text("password", &input.password, 10, 256).map(|_| input.password.clone())?;
     let full_name = input
         .full_name
         .map(|n| validate::text("full_name", &n, 1, 120))
@@ -188,29 +182,29 @@ async fn signup(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         currency: "USD".into(),
         ledger_entry_id: ids::new_id_at(prefix::LEDGER_ENTRY, call.now),
     };
-    state
-        .accounts
-        .create_account(&account)
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(ErrorCode::EmailTaken) => ApiError::param(
-                ErrorCode::EmailTaken,
-                "email",
-                "An account with this email already exists; log in instead.",
-            ),
-            e => store_error(e),
-        })?;
+    state.accounts.create_account(&account).await.map_err(|e| match e {
+        StoreError::Conflict(ErrorCode::EmailTaken) => ApiError::param(
+            ErrorCode::EmailTaken,
+            "email",
+            "An account with this email already exists; log in instead.",
+        ),
+        e => store_error(e),
+    })?;
 
-    let link = format!(
-        "{}/v1/auth/verify-email?token={token}",
-        state.public_base_url.trim_end_matches('/')
-    );
+    let base = match (&state.public_base_url, &call.domain) {
+        (Some(base), _) => base.trim_end_matches('/').to_owned(),
+        (None, Some(domain)) => format!("https://{domain}"),
+        (None, None) => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "PUBLIC_BASE_URL is unset and the request has no domain"
+            )));
+        }
+    };
+    let link = format!("{base}/v1/auth/verify-email?token={token}");
     let mail = Mail {
         to: email,
         subject: "Verify your Switchboard email".into(),
-        text: format!(
-            "Welcome to Switchboard!\n\nConfirm your email address within 24 hours:\n{link}\n"
-        ),
+        text: format!("Welcome to Switchboard!\n\nConfirm your email address within 24 hours:\n{link}\n"),
         kind: "verify_email".into(),
     };
     // Best effort: the account exists either way, and verification is not needed to use it.
@@ -270,20 +264,10 @@ fn session_cookie(token: &str, max_age: i64) -> String {
 
 async fn login(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let input: Login = call.json()?;
-    let invalid = || {
-        ApiError::new(
-            ErrorCode::InvalidLogin,
-            "The email or password is not right.",
-        )
-    };
+    let invalid = || ApiError::new(ErrorCode::InvalidLogin, "The email or password is not right.");
     let email = validate::email("email", &input.email).map_err(|_| invalid())?;
     let password = input.password;
-    let Some(login) = state
-        .accounts
-        .find_login(&email)
-        .await
-        .map_err(store_error)?
-    else {
+    let Some(login) = state.accounts.find_login(&email).await.map_err(store_error)? else {
         blocking(move || password::verify_against_nothing(&password)).await?;
         return Err(invalid());
     };
@@ -296,9 +280,7 @@ async fn login(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         .get_user_and_workspace(&login.workspace_id, &login.user_id)
         .await
         .map_err(store_error)?
-        .ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("login {email} points at a missing user"))
-        })?;
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("login {email} points at a missing user")))?;
     if user.status != UserStatus::Active || workspace.status != WorkspaceStatus::Active {
         return Err(ApiError::new(
             ErrorCode::AccountInactive,
@@ -319,11 +301,7 @@ async fn login(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         expires_at,
         client_ip: call.client_ip.clone(),
     };
-    state
-        .accounts
-        .create_session(&session)
-        .await
-        .map_err(store_error)?;
+    state.accounts.create_session(&session).await.map_err(store_error)?;
     let claims = SessionClaims {
         sub: user.id.clone(),
         tid: workspace.id.clone(),
@@ -342,10 +320,7 @@ async fn login(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         user,
         workspace,
     };
-    Ok(Reply::ok(&body).header(
-        header::SET_COOKIE,
-        &session_cookie(&token, SESSION_TTL.num_seconds()),
-    ))
+    Ok(Reply::ok(&body).header(header::SET_COOKIE, &session_cookie(&token, SESSION_TTL.num_seconds())))
 }
 
 async fn logout(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
@@ -363,9 +338,7 @@ async fn logout(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
 async fn me(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let principal = call.principal()?;
     let CredentialKind::Session {
-        user_id,
-        expires_at,
-        ..
+        user_id, expires_at, ..
     } = &principal.kind
     else {
         return Err(ApiError::new(
@@ -378,12 +351,7 @@ async fn me(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         .get_user_and_workspace(&principal.workspace_id, user_id)
         .await
         .map_err(store_error)?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidCredential,
-                "The session's user no longer exists.",
-            )
-        })?;
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidCredential, "The session's user no longer exists."))?;
     Ok(Reply::ok(&Me {
         user,
         workspace,

@@ -13,10 +13,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let (sdk, store, platform) = switchboard::aws::http_platform(&config.http).await?;
     let state = auth::State {
         accounts: Arc::new(store),
-        mailer: Arc::new(SqsMailer::new(
-            aws_sdk_sqs::Client::new(&sdk),
-            &config.mail_queue_url,
-        )),
+        mailer: Arc::new(SqsMailer::new(aws_sdk_sqs::Client::new(&sdk), &config.mail_queue_url)),
         jwt: platform.jwt.clone(),
         public_base_url: config.public_base_url,
         signup_plan: config.signup_plan,

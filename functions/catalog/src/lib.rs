@@ -24,9 +24,7 @@ pub fn routes() -> Vec<Route<State>> {
         Route::new(Method::GET, "/v1/healthz", healthz)
             .access(Access::Public)
             .doc(TAG, "health", "Service health")
-            .describe(
-                "Whether the service and its table answer, and which providers are configured.",
-            )
+            .describe("Whether the service and its table answer, and which providers are configured.")
             .returns::<Health>(200, "Healthy.")
             .returns::<Health>(503, "A dependency is failing."),
         Route::new(Method::GET, "/v1/openapi.json", openapi_document)
@@ -44,15 +42,9 @@ pub fn routes() -> Vec<Route<State>> {
 pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
     vec![
         ("auth", auth::routes().iter().map(Route::info).collect()),
-        (
-            "api-keys",
-            api_keys::routes().iter().map(Route::info).collect(),
-        ),
+        ("api-keys", api_keys::routes().iter().map(Route::info).collect()),
         ("agents", agents::routes().iter().map(Route::info).collect()),
-        (
-            "contacts",
-            contacts::routes().iter().map(Route::info).collect(),
-        ),
+        ("contacts", contacts::routes().iter().map(Route::info).collect()),
         ("catalog", routes().iter().map(Route::info).collect()),
     ]
 }

@@ -2,15 +2,18 @@
 
 use std::sync::Arc;
 
-use switchboard::config::{HttpConfig, Providers};
+use switchboard::config::{Env, Providers};
 use switchboard::http::Service;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     switchboard::telemetry::init();
-    let config = HttpConfig::from_env()?;
-    let providers = Providers::from_env()?;
-    let (_, store, platform) = switchboard::aws::http_platform(&config).await?;
+    let mut env = Env::process();
+    let table_name = env.required("TABLE_NAME");
+    let providers = Providers::read(&mut env);
+    env.finish()?;
+    let sdk = switchboard::aws::sdk_config().await;
+    let (store, platform) = switchboard::aws::public_platform(&sdk, &table_name);
     let state = catalog::State {
         store: Arc::new(store),
         providers,

@@ -111,10 +111,7 @@ impl State {
         validate::phone(param, raw, region)
     }
 
-    async fn workspace_country(
-        &self,
-        call: &Call,
-    ) -> Result<Option<switchboard::model::Country>, ApiError> {
+    async fn workspace_country(&self, call: &Call) -> Result<Option<switchboard::model::Country>, ApiError> {
         let ws = call.workspace_id()?;
         let workspace = self
             .accounts
@@ -129,14 +126,8 @@ impl State {
 
 /// Checks and normalises everything but the phone number.
 fn validated(mut contact: Contact) -> Result<Contact, ApiError> {
-    contact.name = contact
-        .name
-        .map(|n| validate::text("name", &n, 1, 200))
-        .transpose()?;
-    contact.email = contact
-        .email
-        .map(|e| validate::email("email", &e))
-        .transpose()?;
+    contact.name = contact.name.map(|n| validate::text("name", &n, 1, 200)).transpose()?;
+    contact.email = contact.email.map(|e| validate::email("email", &e)).transpose()?;
     if let Some(tz) = &contact.timezone {
         validate::timezone("timezone", tz)?;
     }
@@ -154,9 +145,7 @@ fn validated(mut contact: Contact) -> Result<Contact, ApiError> {
         if !well_formed {
             return Err(ApiError::validation(
                 param,
-                format!(
-                    "Attribute names are 1 to {MAX_ATTRIBUTE_KEY} letters, digits or underscores."
-                ),
+                format!("Attribute names are 1 to {MAX_ATTRIBUTE_KEY} letters, digits or underscores."),
             ));
         }
         if let AttributeValue::String(text) = value {
@@ -170,13 +159,10 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let ws = call.workspace_id()?;
     let not_found = |e: switchboard::ports::StoreError| e.into_api(ErrorCode::ContactNotFound);
     if let Some(raw) = call.query("phone") {
-        let phone = state
-            .phone(&call, "phone", raw)
-            .await
-            .map_err(|e| ApiError {
-                code: ErrorCode::InvalidParameter,
-                ..e
-            })?;
+        let phone = state.phone(&call, "phone", raw).await.map_err(|e| ApiError {
+            code: ErrorCode::InvalidParameter,
+            ..e
+        })?;
         let filters = format!("phone={phone}");
         call.page(&filters)?;
         let unique = Contact {
@@ -185,11 +171,7 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         }
         .unique_values()
         .remove(0);
-        let found = state
-            .contacts
-            .find_unique(ws, &unique)
-            .await
-            .map_err(not_found)?;
+        let found = state.contacts.find_unique(ws, &unique).await.map_err(not_found)?;
         let email = call.query("email").map(str::to_lowercase);
         let data: Vec<Contact> = found
             .map(|v| v.value)
@@ -210,11 +192,7 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
             .find_by_lookup(ws, &email, page.limit, page.after)
             .await
             .map_err(not_found)?;
-        return Ok(call.list(
-            found.items.into_iter().map(|v| v.value).collect(),
-            found.next,
-            &filters,
-        ));
+        return Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters));
     }
     let page = call.page("")?;
     let found = state
@@ -222,11 +200,7 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         .list(ws, page.limit, page.after)
         .await
         .map_err(not_found)?;
-    Ok(call.list(
-        found.items.into_iter().map(|v| v.value).collect(),
-        found.next,
-        "",
-    ))
+    Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
 }
 
 fn blank_contact() -> Contact {
@@ -291,27 +265,22 @@ async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         None => None,
     };
     let now = switchboard::clock::api_time(call.now);
-    let updated = crud::update(
-        state.contacts.as_ref(),
-        &call,
-        call.param("id"),
-        |mut contact| {
-            if let Some(phone) = &phone {
-                contact.phone = phone.clone();
-            }
-            patch.name.clone().apply(&mut contact.name);
-            patch.email.clone().apply(&mut contact.email);
-            patch.timezone.clone().apply(&mut contact.timezone);
-            for (key, value) in patch.attributes.clone().unwrap_or_default() {
-                match value {
-                    Some(value) => contact.attributes.insert(key, value),
-                    None => contact.attributes.remove(&key),
-                };
-            }
-            contact.updated_at = now;
-            validated(contact)
-        },
-    )
+    let updated = crud::update(state.contacts.as_ref(), &call, call.param("id"), |mut contact| {
+        if let Some(phone) = &phone {
+            contact.phone = phone.clone();
+        }
+        patch.name.clone().apply(&mut contact.name);
+        patch.email.clone().apply(&mut contact.email);
+        patch.timezone.clone().apply(&mut contact.timezone);
+        for (key, value) in patch.attributes.clone().unwrap_or_default() {
+            match value {
+                Some(value) => contact.attributes.insert(key, value),
+                None => contact.attributes.remove(&key),
+            };
+        }
+        contact.updated_at = now;
+        validated(contact)
+    })
     .await
     .map_err(phone_conflict)?;
     Ok(Reply::ok(&updated.value).etag(updated.version))

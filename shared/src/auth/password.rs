@@ -12,16 +12,13 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
 }
 
 pub fn verify(password: &str, hash: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), hash)
-        .is_ok()
+    Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
 }
 
 /// A hash to verify against when the account does not exist, so a login for an unknown email
 /// takes as long as one with a wrong password.
 pub fn verify_against_nothing(password: &str) {
-    static DUMMY: LazyLock<String> =
-        LazyLock::new(|| hash("a password nobody has").expect("argon2 works"));
+    static DUMMY: LazyLock<String> = LazyLock::new(|| hash("a password nobody has").expect("argon2 works"));
     let _ = verify(password, &DUMMY);
 }
 

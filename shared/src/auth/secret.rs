@@ -35,10 +35,7 @@ pub fn looks_like_api_key(token: &str) -> bool {
 
 /// The part of a key shown in listings.
 pub fn display_prefix(secret: &str) -> String {
-    secret
-        .chars()
-        .take(API_KEY_PREFIX.len() + DISPLAY_CHARS)
-        .collect()
+    secret.chars().take(API_KEY_PREFIX.len() + DISPLAY_CHARS).collect()
 }
 
 /// A random URL-safe token (email verification).
@@ -70,11 +67,7 @@ mod tests {
         assert_eq!(a.len(), API_KEY_PREFIX.len() + 32);
         assert!(looks_like_api_key(&a));
         assert_eq!(display_prefix(&a).len(), "sb_live_aB3xYz".len());
-        assert!(
-            a[API_KEY_PREFIX.len()..]
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric())
-        );
+        assert!(a[API_KEY_PREFIX.len()..].chars().all(|c| c.is_ascii_alphanumeric()));
     }
 
     #[test]

@@ -11,17 +11,10 @@ use serde::{Deserialize, Deserializer};
 use crate::error::{ApiError, ErrorCode};
 
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::InvalidJson,
-            format!("The body is not valid JSON: {e}."),
-        )
-    })?;
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("The body is not valid JSON: {e}.")))?;
     if !value.is_object() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidJson,
-            "The body must be a JSON object.",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidJson, "The body must be a JSON object."));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -65,9 +58,7 @@ fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// For optional fields that may be omitted but not set to `null`:
 /// `#[serde(default, deserialize_with = "not_null")] name: Option<String>`.
-pub fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
+pub fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
 }
 
@@ -153,10 +144,7 @@ mod tests {
             err(r#"{"name":"a","inner":{}}"#),
             (ErrorCode::MissingField, Some("inner.size".into()))
         );
-        assert_eq!(
-            err(r#"{"name":5}"#),
-            (ErrorCode::InvalidType, Some("name".into()))
-        );
+        assert_eq!(err(r#"{"name":5}"#), (ErrorCode::InvalidType, Some("name".into())));
         assert_eq!(
             err(r#"{"name":"a","nick":null}"#),
             (ErrorCode::InvalidType, Some("nick".into()))

@@ -26,6 +26,8 @@ pub struct Call {
     /// `None` only on public routes.
     pub principal: Option<CredentialRecord>,
     pub client_ip: Option<String>,
+    /// The domain the request was addressed to (API Gateway's `domainName`).
+    pub domain: Option<String>,
     pub now: DateTime<Utc>,
     pub(crate) cursor_key: Arc<CursorKey>,
 }
@@ -80,12 +82,9 @@ impl Call {
     }
 
     pub fn principal(&self) -> Result<&CredentialRecord, ApiError> {
-        self.principal.as_ref().ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::MissingCredential,
-                ErrorCode::MissingCredential.description(),
-            )
-        })
+        self.principal
+            .as_ref()
+            .ok_or_else(|| ApiError::new(ErrorCode::MissingCredential, ErrorCode::MissingCredential.description()))
     }
 
     pub fn workspace_id(&self) -> Result<&str, ApiError> {
@@ -104,11 +103,7 @@ impl Call {
     }
 
     fn binding(&self, filters: &str) -> String {
-        let ws = self
-            .principal
-            .as_ref()
-            .map(|p| p.workspace_id.as_str())
-            .unwrap_or("-");
+        let ws = self.principal.as_ref().map(|p| p.workspace_id.as_str()).unwrap_or("-");
         format!("{} {} {ws} {filters}", self.method, self.route)
     }
 
@@ -204,10 +199,7 @@ impl Reply {
     pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Self {
         let body = serde_json::to_vec(value).expect("API types serialise");
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Self {
             status,
             headers,

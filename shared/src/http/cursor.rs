@@ -40,11 +40,7 @@ impl CursorKey {
         })
         .expect("cursor payload serialises");
         let mac = self.mac(&payload);
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(&payload),
-            URL_SAFE_NO_PAD.encode(mac)
-        )
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(mac))
     }
 
     pub fn decode(&self, cursor: &str, binding: &str) -> Result<PageKey, ApiError> {
@@ -59,10 +55,7 @@ impl CursorKey {
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
         let mac = URL_SAFE_NO_PAD.decode(mac).map_err(|_| invalid())?;
         let expected = self.mac(&payload);
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            expected.as_slice(),
-            mac.as_slice(),
-        )) {
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_slice(), mac.as_slice())) {
             return Err(invalid());
         }
         let payload: Payload = serde_json::from_slice(&payload).map_err(|_| invalid())?;
@@ -121,10 +114,7 @@ mod tests {
         let at = raw.iter().position(|&b| b == b'1').unwrap();
         raw[at] = b'2';
         let forged = format!("{}.{mac}", URL_SAFE_NO_PAD.encode(raw));
-        assert_eq!(
-            k.decode(&forged, "b").unwrap_err().code,
-            ErrorCode::InvalidCursor
-        );
+        assert_eq!(k.decode(&forged, "b").unwrap_err().code, ErrorCode::InvalidCursor);
         assert!(k.decode("garbage", "b").is_err());
         assert!(k.decode("", "b").is_err());
     }

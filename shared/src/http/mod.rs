@@ -30,8 +30,8 @@ use crate::clock::Clock;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::{self, prefix};
 use crate::ports::{
-    CredentialCheck, CredentialKind, CredentialRecord, CredentialStore, IdempotencyStart,
-    IdempotencyStore, RateWindow, StoreError, StoredResponse, Usage,
+    CredentialCheck, CredentialKind, CredentialRecord, CredentialStore, IdempotencyStart, IdempotencyStore, RateWindow,
+    StoreError, StoredResponse, Usage,
 };
 use crate::store::keys::PUBLIC_SCOPE;
 
@@ -42,7 +42,8 @@ pub const SESSION_COOKIE: &str = "sb_session";
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// Headers a browser script may read on a cross-origin response.
-const EXPOSED_HEADERS: &str = "ETag, Idempotent-Replayed, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id";
+const EXPOSED_HEADERS: &str =
+    "ETag, Idempotent-Replayed, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id";
 const ALLOWED_HEADERS: &str = "Authorization, Content-Type, Idempotency-Key, If-Match";
 
 /// What the pipeline needs, built once per cold start.
@@ -123,24 +124,15 @@ impl<S: Send + Sync + 'static> Service<S> {
             route = tracing::field::Empty,
             workspace_id = tracing::field::Empty,
         );
-        let outcome = self
-            .process(req, &request_id)
-            .instrument(span.clone())
-            .await;
+        let outcome = self.process(req, &request_id).instrument(span.clone()).await;
         let status = outcome.reply.status.as_u16();
-        span.in_scope(|| {
-            tracing::info!(
-                status,
-                latency_ms = started.elapsed().as_millis() as u64,
-                "request"
-            )
-        });
+        span.in_scope(|| tracing::info!(status, latency_ms = started.elapsed().as_millis() as u64, "request"));
         into_response(outcome, &request_id)
     }
 
     async fn process(&self, req: Request, request_id: &str) -> Outcome {
         let now = self.platform.clock.now();
-        let client_ip = source_ip(&req);
+        let (client_ip, domain) = request_origin(&req);
         let (parts, body) = req.into_parts();
         let path = parts.uri.path().to_owned();
         let query: Vec<(String, String)> = parts
@@ -156,34 +148,19 @@ impl<S: Send + Sync + 'static> Service<S> {
                 format!("No route matches {path}."),
             ));
         };
-        let methods: Vec<&Method> = matched
-            .value
-            .iter()
-            .map(|&i| &self.routes[i].method)
-            .collect();
+        let methods: Vec<&Method> = matched.value.iter().map(|&i| &self.routes[i].method).collect();
         if parts.method == Method::OPTIONS {
             return preflight(&methods).into();
         }
-        if query
-            .iter()
-            .any(|(k, _)| k == "api_key" || k == "access_token")
-        {
+        if query.iter().any(|(k, _)| k == "api_key" || k == "access_token") {
             return fail(ApiError::param(
                 ErrorCode::CredentialInQuery,
                 "api_key",
                 "Credentials are not accepted in the query string, where logs and caches keep them. Send `Authorization: Bearer <key>`.",
             ));
         }
-        let Some(&index) = matched
-            .value
-            .iter()
-            .find(|&&i| self.routes[i].method == parts.method)
-        else {
-            let allow = methods
-                .iter()
-                .map(|m| m.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
+        let Some(&index) = matched.value.iter().find(|&&i| self.routes[i].method == parts.method) else {
+            let allow = methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
             let mut err = ApiError::new(
                 ErrorCode::MethodNotAllowed,
                 format!("{} is not allowed on {path}; use {allow}.", parts.method),
@@ -199,10 +176,7 @@ impl<S: Send + Sync + 'static> Service<S> {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
 
-        let (principal, rate) = match self
-            .admit(route, &parts.headers, client_ip.as_deref(), now)
-            .await
-        {
+        let (principal, rate) = match self.admit(route, &parts.headers, client_ip.as_deref(), now).await {
             Ok(admitted) => admitted,
             Err((err, rate)) => return Outcome { rate, ..fail(err) },
         };
@@ -249,6 +223,7 @@ impl<S: Send + Sync + 'static> Service<S> {
             body,
             principal,
             client_ip,
+            domain,
             now,
             cursor_key: self.platform.cursor_key.clone(),
         };
@@ -258,10 +233,7 @@ impl<S: Send + Sync + 'static> Service<S> {
         {
             Ok(Ok(reply)) => reply,
             Ok(Err(err)) => error_reply(err, request_id),
-            Err(_) => error_reply(
-                ApiError::internal(anyhow::anyhow!("handler panicked")),
-                request_id,
-            ),
+            Err(_) => error_reply(ApiError::internal(anyhow::anyhow!("handler panicked")), request_id),
         };
         if let Some((scope, key)) = idempotency {
             self.finish_idempotency(&scope, &key, &reply, now).await;
@@ -276,8 +248,7 @@ impl<S: Send + Sync + 'static> Service<S> {
         headers: &HeaderMap,
         client_ip: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<(Option<CredentialRecord>, Option<RateWindow>), (ApiError, Option<RateWindow>)>
-    {
+    ) -> Result<(Option<CredentialRecord>, Option<RateWindow>), (ApiError, Option<RateWindow>)> {
         let usage = Usage {
             class: route.rate,
             now,
@@ -346,9 +317,7 @@ impl<S: Send + Sync + 'static> Service<S> {
         };
         match check.map_err(|e| (store_error(e), None))? {
             CredentialCheck::Allowed { credential, rate } => Ok((credential, rate)),
-            CredentialCheck::Limited { rate, retry_after } => {
-                Err((rate_limited(retry_after), Some(rate)))
-            }
+            CredentialCheck::Limited { rate, retry_after } => Err((rate_limited(retry_after), Some(rate))),
             CredentialCheck::Unknown => Err(unauthorized(ErrorCode::InvalidCredential)),
             CredentialCheck::Revoked => Err(unauthorized(ErrorCode::CredentialRevoked)),
             CredentialCheck::Expired => Err(unauthorized(ErrorCode::CredentialExpired)),
@@ -383,9 +352,7 @@ impl<S: Send + Sync + 'static> Service<S> {
                 )
             })?
             .to_owned();
-        let scope = principal
-            .map_or(PUBLIC_SCOPE, |p| p.workspace_id.as_str())
-            .to_owned();
+        let scope = principal.map_or(PUBLIC_SCOPE, |p| p.workspace_id.as_str()).to_owned();
         let mut material = format!("{} {path}?", parts.method);
         for (k, v) in query {
             material.push_str(&format!("{k}={v}&"));
@@ -425,12 +392,7 @@ impl<S: Send + Sync + 'static> Service<S> {
         } else {
             let headers = [header::CONTENT_TYPE, header::ETAG, header::LOCATION]
                 .iter()
-                .filter_map(|h| {
-                    Some((
-                        h.as_str().to_owned(),
-                        reply.headers.get(h)?.to_str().ok()?.to_owned(),
-                    ))
-                })
+                .filter_map(|h| Some((h.as_str().to_owned(), reply.headers.get(h)?.to_str().ok()?.to_owned())))
                 .collect();
             let body = reply
                 .body
@@ -439,16 +401,7 @@ impl<S: Send + Sync + 'static> Service<S> {
                 .unwrap_or_default();
             self.platform
                 .idempotency
-                .complete(
-                    scope,
-                    key,
-                    &StoredResponse {
-                        status,
-                        headers,
-                        body,
-                    },
-                    now,
-                )
+                .complete(scope, key, &StoredResponse { status, headers, body }, now)
                 .await
         };
         if let Err(e) = result {
@@ -474,11 +427,13 @@ pub async fn run<S: Send + Sync + 'static>(service: Service<S>) -> Result<(), la
     .await
 }
 
-fn source_ip(req: &Request) -> Option<String> {
-    match req.request_context_ref()? {
-        lambda_http::request::RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
-        #[allow(unreachable_patterns)]
-        _ => None,
+/// The client's address and the domain it called, from API Gateway's request context.
+fn request_origin(req: &Request) -> (Option<String>, Option<String>) {
+    match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => {
+            (ctx.http.source_ip.clone(), ctx.domain_name.clone())
+        }
+        _ => (None, None),
     }
 }
 
@@ -519,30 +474,22 @@ fn authorize(access: Access, credential: &CredentialRecord) -> Result<(), ApiErr
         (CredentialKind::Session { role, .. }, _) => role.scope(),
     };
     match access {
-        Access::Scoped(required) | Access::Session(required) if scope < required => {
-            Err(ApiError::new(
-                ErrorCode::InsufficientScope,
-                format!(
-                    "This request needs the `{}` scope.",
-                    serde_json::to_value(required)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default()
-                ),
-            ))
-        }
+        Access::Scoped(required) | Access::Session(required) if scope < required => Err(ApiError::new(
+            ErrorCode::InsufficientScope,
+            format!(
+                "This request needs the `{}` scope.",
+                serde_json::to_value(required)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            ),
+        )),
         _ => Ok(()),
     }
 }
 
-fn check_query(
-    route: &Route<impl Send + Sync + 'static>,
-    query: &[(String, String)],
-) -> Result<(), ApiError> {
-    if let Some((name, _)) = query
-        .iter()
-        .find(|(k, _)| !route.doc.query.iter().any(|q| q.name == k))
-    {
+fn check_query(route: &Route<impl Send + Sync + 'static>, query: &[(String, String)]) -> Result<(), ApiError> {
+    if let Some((name, _)) = query.iter().find(|(k, _)| !route.doc.query.iter().any(|q| q.name == k)) {
         return Err(ApiError::param(
             ErrorCode::UnknownParameter,
             name.clone(),
@@ -564,11 +511,7 @@ fn check_query(
     Ok(())
 }
 
-fn check_body(
-    route: &Route<impl Send + Sync + 'static>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(), ApiError> {
+fn check_body(route: &Route<impl Send + Sync + 'static>, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
     if body.len() > MAX_JSON_BODY {
         return Err(ApiError::new(
             ErrorCode::PayloadTooLarge,
@@ -608,11 +551,7 @@ fn store_error(e: StoreError) -> ApiError {
 /// Renders an error, logging the internal cause of server errors.
 fn error_reply(err: ApiError, request_id: &str) -> Reply {
     if err.status().is_server_error() {
-        let cause = err
-            .source
-            .as_ref()
-            .map(|e| format!("{e:#}"))
-            .unwrap_or_default();
+        let cause = err.source.as_ref().map(|e| format!("{e:#}")).unwrap_or_default();
         tracing::error!(code = err.code.as_str(), cause, "request failed");
     }
     Reply::error(&err, request_id)
@@ -643,11 +582,7 @@ fn replay(stored: StoredResponse) -> Reply {
 }
 
 fn into_response(outcome: Outcome, request_id: &str) -> http::Response<Body> {
-    let Outcome {
-        reply,
-        rate,
-        replayed,
-    } = outcome;
+    let Outcome { reply, rate, replayed } = outcome;
     let mut response = http::Response::new(match reply.body {
         Some(bytes) => match String::from_utf8(bytes.to_vec()) {
             Ok(text) => Body::Text(text),

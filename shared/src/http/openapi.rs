@@ -8,12 +8,10 @@ use utoipa::ToSchema;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
-use utoipa::openapi::security::{
-    ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
-};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
-    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, RefOr,
-    Required, ResponseBuilder, Tag,
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, RefOr, Required, ResponseBuilder,
+    Tag,
 };
 
 use super::route::{Access, Doc, schema_ref};
@@ -55,9 +53,7 @@ pub fn list_schema<T: ToSchema>(components: &mut Vec<(String, RefOr<Schema>)>) -
                     Type::String,
                     Type::Null,
                 ]))
-                .description(Some(
-                    "Pass as `cursor` to get the next page; null on the last page.",
-                )),
+                .description(Some("Pass as `cursor` to get the next page; null on the last page.")),
         )
         .required("object")
         .required("data")
@@ -80,19 +76,12 @@ fn http_method(method: &Method) -> HttpMethod {
 fn json_response(description: &str, schema: Option<RefOr<Schema>>) -> utoipa::openapi::Response {
     let mut response = ResponseBuilder::new().description(description);
     if let Some(schema) = schema {
-        response = response.content(
-            "application/json",
-            ContentBuilder::new().schema(Some(schema)).build(),
-        );
+        response = response.content("application/json", ContentBuilder::new().schema(Some(schema)).build());
     }
     response.build()
 }
 
-fn header_param(
-    name: &str,
-    description: &str,
-    pattern: Option<&str>,
-) -> utoipa::openapi::path::Parameter {
+fn header_param(name: &str, description: &str, pattern: Option<&str>) -> utoipa::openapi::path::Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Header)
@@ -157,11 +146,7 @@ pub fn document(routes: &[RouteInfo]) -> OpenApi {
                 ParameterBuilder::new()
                     .name(q.name)
                     .parameter_in(ParameterIn::Query)
-                    .required(if q.required {
-                        Required::True
-                    } else {
-                        Required::False
-                    })
+                    .required(if q.required { Required::True } else { Required::False })
                     .description(Some(q.description))
                     .schema(Some((q.schema)())),
             );
@@ -173,9 +158,7 @@ pub fn document(routes: &[RouteInfo]) -> OpenApi {
                 Some("^[\\x21-\\x7e]{1,255}$"),
             ));
         }
-        if route.path.contains('{')
-            && matches!(route.method, Method::PATCH | Method::PUT | Method::DELETE)
-        {
+        if route.path.contains('{') && matches!(route.method, Method::PATCH | Method::PUT | Method::DELETE) {
             op = op.parameter(header_param(
                 "If-Match",
                 "The resource's ETag: apply only if it has not changed since.",
@@ -206,23 +189,15 @@ pub fn document(routes: &[RouteInfo]) -> OpenApi {
             json_response("An error; see the error table.", Some(error.clone())),
         );
         op = match route.access {
-            Access::Public | Access::PublicLimited => {
-                op.securities(Some(Vec::<SecurityRequirement>::new()))
-            }
+            Access::Public | Access::PublicLimited => op.securities(Some(Vec::<SecurityRequirement>::new())),
             Access::Session(_) | Access::Scoped(_) => op
                 .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
-                .security(SecurityRequirement::new(
-                    "session_cookie",
-                    Vec::<String>::new(),
-                )),
+                .security(SecurityRequirement::new("session_cookie", Vec::<String>::new())),
         };
         paths.add_path_operation(route.path, vec![http_method(&route.method)], op.build());
     }
     let mut schemas = ComponentsBuilder::new()
-        .security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        )
+        .security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)))
         .security_scheme(
             "session_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))),
@@ -242,8 +217,6 @@ pub fn document(routes: &[RouteInfo]) -> OpenApi {
         )
         .paths(paths)
         .components(Some(schemas.build()))
-        .tags(Some(
-            tags.into_iter().map(|t| Tag::new(t)).collect::<Vec<_>>(),
-        ))
+        .tags(Some(tags.into_iter().map(|t| Tag::new(t)).collect::<Vec<_>>()))
         .build()
 }

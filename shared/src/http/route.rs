@@ -35,8 +35,7 @@ impl Access {
     }
 }
 
-pub type Handler<S> =
-    Arc<dyn Fn(Arc<S>, Call) -> BoxFuture<'static, Result<Reply, ApiError>> + Send + Sync>;
+pub type Handler<S> = Arc<dyn Fn(Arc<S>, Call) -> BoxFuture<'static, Result<Reply, ApiError>> + Send + Sync>;
 
 /// Adds `T`'s schema (and those it refers to) to `components` and returns a reference to it.
 pub type SchemaFn = fn(&mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema>;
@@ -124,11 +123,7 @@ impl<S: Send + Sync + 'static> Route<S> {
         let reads = method == Method::GET;
         Self {
             access: Access::Scoped(if reads { Scope::Read } else { Scope::Write }),
-            rate: if reads {
-                RateClass::Read
-            } else {
-                RateClass::Write
-            },
+            rate: if reads { RateClass::Read } else { RateClass::Write },
             method,
             path,
             handler: Arc::new(move |state, call| Box::pin(handler(state, call))),
@@ -155,12 +150,7 @@ impl<S: Send + Sync + 'static> Route<S> {
         self
     }
 
-    pub fn doc(
-        mut self,
-        tag: &'static str,
-        operation_id: &'static str,
-        summary: &'static str,
-    ) -> Self {
+    pub fn doc(mut self, tag: &'static str, operation_id: &'static str, summary: &'static str) -> Self {
         self.doc.tag = tag;
         self.doc.operation_id = operation_id;
         self.doc.summary = summary;
@@ -180,9 +170,7 @@ impl<S: Send + Sync + 'static> Route<S> {
     }
 
     pub fn returns<T: ToSchema>(mut self, status: u16, description: &'static str) -> Self {
-        self.doc
-            .responses
-            .push((status, description, Some(schema_ref::<T>)));
+        self.doc.responses.push((status, description, Some(schema_ref::<T>)));
         self
     }
 

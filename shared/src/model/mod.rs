@@ -7,9 +7,7 @@ mod contact;
 mod object;
 mod plan;
 
-pub use account::{
-    Role, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus,
-};
+pub use account::{Role, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus};
 pub use agent::{AGENT_TEMPLATES, Agent, AgentObject, VOICES};
 pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
 pub use contact::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES};

@@ -174,10 +174,7 @@ impl AccountStore for DynamoStore {
         Ok(user.zip(workspace))
     }
 
-    async fn find_verification(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<Verification>, StoreError> {
+    async fn find_verification(&self, token_hash: &str) -> Result<Option<Verification>, StoreError> {
         let Some(item) = self.get_item(&keys::verification(token_hash)).await? else {
             return Ok(None);
         };
@@ -203,12 +200,8 @@ impl AccountStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_map(&key)))
-            .update_expression(
-                "SET email_verified = :true, email_verified_at = :at, updated_at = :at",
-            )
-            .condition_expression(
-                "attribute_exists(PK) AND attribute_not_exists(email_verified_at)",
-            )
+            .update_expression("SET email_verified = :true, email_verified_at = :at, updated_at = :at")
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(email_verified_at)")
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .expression_attribute_values(":at", at)
             .return_values(ReturnValue::AllNew)
@@ -235,24 +228,15 @@ impl AccountStore for DynamoStore {
 
     #[tracing::instrument(skip_all, fields(workspace_id = %session.workspace_id))]
     async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
-        let mut item = credential_attributes(
-            &session.workspace_id,
-            session.plan,
-            Some(session.expires_at),
-        );
-        item.extend(key_map(&keys::session(
-            &session.workspace_id,
-            &session.session_id,
-        )));
+        let mut item = credential_attributes(&session.workspace_id, session.plan, Some(session.expires_at));
+        item.extend(key_map(&keys::session(&session.workspace_id, &session.session_id)));
         item.insert(keys::ENTITY.into(), s(entity::SESSION));
         item.insert("user_id".into(), s(&session.user_id));
         item.insert("role".into(), s(role_name(session.role)));
         item.insert("email".into(), s(&session.email));
         item.insert(
             "created_at".into(),
-            s(session
-                .created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            s(session.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         );
         if let Some(ip) = &session.client_ip {
             item.insert("created_ip".into(), s(ip));

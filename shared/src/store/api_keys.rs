@@ -33,11 +33,7 @@ fn iso(at: DateTime<Utc>) -> AttributeValue {
 }
 
 impl DynamoStore {
-    async fn key_row(
-        &self,
-        workspace_id: &str,
-        key_id: &str,
-    ) -> Result<Option<KeyRow>, StoreError> {
+    async fn key_row(&self, workspace_id: &str, key_id: &str) -> Result<Option<KeyRow>, StoreError> {
         self.get_item(&keys::api_key(workspace_id, key_id))
             .await?
             .map(from_item)
@@ -49,8 +45,7 @@ impl DynamoStore {
         if hashes.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut wanted =
-            KeysAndAttributes::builder().projection_expression("PK, last_used_at, last_used_ip");
+        let mut wanted = KeysAndAttributes::builder().projection_expression("PK, last_used_at, last_used_ip");
         for hash in hashes {
             wanted = wanted.keys(key_map(&keys::api_key_lookup(hash)));
         }
@@ -115,11 +110,7 @@ impl DynamoStore {
     }
 
     /// Revokes keys whose expiry has passed, so they stop counting as active. Returns how many.
-    async fn retire_expired(
-        &self,
-        workspace_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
+    async fn retire_expired(&self, workspace_id: &str, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let mut retired = 0;
         let mut after = None;
         loop {
@@ -182,10 +173,7 @@ impl ApiKeyStore for DynamoStore {
             let last = rows.last().expect("a full page has a last row");
             PageKey::from([
                 (keys::PK.to_owned(), workspace_id.to_owned()),
-                (
-                    keys::SK.to_owned(),
-                    keys::api_key(workspace_id, &last.key.id).sk,
-                ),
+                (keys::SK.to_owned(), keys::api_key(workspace_id, &last.key.id).sk),
             ])
         });
         let active: Vec<&str> = rows
@@ -211,33 +199,20 @@ impl ApiKeyStore for DynamoStore {
     #[tracing::instrument(skip_all, fields(workspace_id = %new.workspace_id))]
     async fn create_key(&self, new: &NewApiKey, max_active: u32) -> Result<(), StoreError> {
         match self.insert_key(new, max_active).await {
-            Err(StoreError::LimitReached)
-                if self
-                    .retire_expired(&new.workspace_id, new.key.created_at)
-                    .await?
-                    > 0 =>
-            {
+            Err(StoreError::LimitReached) if self.retire_expired(&new.workspace_id, new.key.created_at).await? > 0 => {
                 self.insert_key(new, max_active).await
             }
             other => other,
         }
     }
 
-    async fn get_key(
-        &self,
-        workspace_id: &str,
-        key_id: &str,
-    ) -> Result<Option<ApiKey>, StoreError> {
+    async fn get_key(&self, workspace_id: &str, key_id: &str) -> Result<Option<ApiKey>, StoreError> {
         let Some(row) = self.key_row(workspace_id, key_id).await? else {
             return Ok(None);
         };
         let mut key = row.key;
         if key.revoked_at.is_none() {
-            if let Some(lookup) = self
-                .last_used(&[&row.secret_hash])
-                .await?
-                .remove(&row.secret_hash)
-            {
+            if let Some(lookup) = self.last_used(&[&row.secret_hash]).await?.remove(&row.secret_hash) {
                 key.last_used_at = get_s(&lookup, "last_used_at").and_then(|t| t.parse().ok());
                 key.last_used_ip = get_s(&lookup, "last_used_ip").map(str::to_owned);
             }
@@ -260,15 +235,9 @@ impl ApiKeyStore for DynamoStore {
             return Ok(row.key);
         }
         // Keep the last use on the row: the lookup stops being read once the key is revoked.
-        let current = self
-            .get_key(workspace_id, key_id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let current = self.get_key(workspace_id, key_id).await?.ok_or(StoreError::NotFound)?;
         let mut set = vec!["revoked_at = :at", "#status = :revoked"];
-        let mut values = HashMap::from([
-            (":at".to_owned(), iso(at)),
-            (":revoked".to_owned(), s("revoked")),
-        ]);
+        let mut values = HashMap::from([(":at".to_owned(), iso(at)), (":revoked".to_owned(), s("revoked"))]);
         if let Some(reason) = &reason {
             set.push("revoked_reason = :reason");
             values.insert(":reason".into(), s(reason));
@@ -294,10 +263,7 @@ impl ApiKeyStore for DynamoStore {
                 None,
                 HashMap::from([
                     (":at".into(), iso(at)),
-                    (
-                        ":ttl".into(),
-                        n(at.timestamp() + REVOKED_LOOKUP_DAYS * 86_400),
-                    ),
+                    (":ttl".into(), n(at.timestamp() + REVOKED_LOOKUP_DAYS * 86_400)),
                 ]),
             )?,
             self.tx_update(
@@ -313,10 +279,7 @@ impl ApiKeyStore for DynamoStore {
             Err(e) if e.failed_at(0) => {}
             Err(e) => return Err(e.into_store()),
         }
-        let row = self
-            .key_row(workspace_id, key_id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = self.key_row(workspace_id, key_id).await?.ok_or(StoreError::NotFound)?;
         Ok(row.key)
     }
 
@@ -334,11 +297,7 @@ impl ApiKeyStore for DynamoStore {
                 Some("attribute_exists(revoked_at)"),
                 HashMap::new(),
             )?,
-            self.tx_delete(
-                &keys::api_key_lookup(&row.secret_hash),
-                None,
-                HashMap::new(),
-            )?,
+            self.tx_delete(&keys::api_key_lookup(&row.secret_hash), None, HashMap::new())?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok(()),

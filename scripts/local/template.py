@@ -1,0 +1,116 @@
+"""Reads template.yaml: the table, queues and secret to create locally, the functions'
+environment, their SQS event sources, and their HTTP API routes."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+class _Tag:
+    """A CloudFormation intrinsic (!Ref, !GetAtt, !Sub...) kept as data."""
+
+    def __init__(self, name, value):
+        self.name, self.value = name, value
+
+    def __repr__(self):
+        return f"!{self.name} {self.value!r}"
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return _Tag(suffix, value)
+
+
+_Loader.add_multi_constructor("!", _construct)
+
+
+def load(path):
+    return yaml.load(Path(path).read_text(), Loader=_Loader)
+
+
+@dataclass
+class SqsMapping:
+    function: str  # binary name
+    queue: str  # logical id of the queue
+    batch_size: int
+    window: int
+
+
+@dataclass
+class Template:
+    doc: dict
+    resources: dict = field(init=False)
+
+    def __post_init__(self):
+        self.resources = self.doc["Resources"]
+
+    def of_type(self, kind):
+        return {k: v for k, v in self.resources.items() if v["Type"] == kind}
+
+    def table(self):
+        (name, table), = self.of_type("AWS::DynamoDB::Table").items()
+        return name, table["Properties"]
+
+    def queues(self):
+        """Queue logical ids, dead-letter queues first."""
+        queues = self.of_type("AWS::SQS::Queue")
+        def deps(props):
+            target = props.get("RedrivePolicy", {}).get("deadLetterTargetArn")
+            return [target.value.split(".")[0]] if isinstance(target, _Tag) else []
+        ordered = []
+        def visit(name):
+            if name in ordered:
+                return
+            for dep in deps(queues[name].get("Properties", {})):
+                visit(dep)
+            ordered.append(name)
+        for name in queues:
+            visit(name)
+        return [(name, queues[name].get("Properties", {})) for name in ordered]
+
+    def secrets(self):
+        return self.of_type("AWS::SecretsManager::Secret")
+
+    def functions(self):
+        return self.of_type("AWS::Serverless::Function")
+
+    def binary(self, function):
+        return function["Metadata"]["BuildProperties"]["Binary"]
+
+    def sqs_mappings(self):
+        out = []
+        for fn in self.functions().values():
+            for event in fn["Properties"].get("Events", {}).values():
+                if event["Type"] == "SQS":
+                    p = event["Properties"]
+                    out.append(SqsMapping(self.binary(fn), p["Queue"].value.split(".")[0],
+                                          int(p.get("BatchSize", 10)), int(p.get("MaximumBatchingWindowInSeconds", 0))))
+        return out
+
+    def routes(self):
+        """(binary, path) of every HTTP API route; the $default route has path None."""
+        out = []
+        for fn in self.functions().values():
+            for event in fn["Properties"].get("Events", {}).values():
+                if event["Type"] == "HttpApi":
+                    out.append((self.binary(fn), event["Properties"].get("Path")))
+        return out
+
+    def environment(self, resolve):
+        """Every function's environment variables merged, intrinsics resolved by `resolve`."""
+        env = {}
+        globals_env = self.doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+        for fn in [{"Properties": {"Environment": {"Variables": globals_env}}}, *self.functions().values()]:
+            for key, value in fn["Properties"].get("Environment", {}).get("Variables", {}).items():
+                env[key] = resolve(value) if isinstance(value, _Tag) else str(value)
+        return env
