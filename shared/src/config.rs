@@ -101,6 +101,9 @@ impl FromStr for DeploymentMode {
     }
 }
 
+/// The highest per-minute limit a rate-limit ring may hold.
+pub const MAX_RATE_LIMIT: u32 = 1000;
+
 /// What every HTTP function needs.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -114,12 +117,19 @@ pub struct HttpConfig {
 
 impl HttpConfig {
     pub fn read(env: &mut Env) -> Self {
-        Self {
+        let config = Self {
             table_name: env.required("TABLE_NAME"),
             jwt_secret_id: env.required("JWT_SECRET_ID"),
             mode: env.parsed_or("DEPLOYMENT_MODE", DeploymentMode::Production),
             public_rate_limit: env.parsed_or("PUBLIC_RATE_LIMIT_PER_MINUTE", 20),
+        };
+        // Each allowed request of the last minute is kept in the client's item (see
+        // store/credentials.rs), which DynamoDB caps at 400 KB.
+        if !(1..=MAX_RATE_LIMIT).contains(&config.public_rate_limit) {
+            env.problems
+                .insert("PUBLIC_RATE_LIMIT_PER_MINUTE", format!("must be 1 to {MAX_RATE_LIMIT}"));
         }
+        config
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {

@@ -10,7 +10,7 @@ use crate::ids;
 use crate::ports::{Quota, Repository, Resource, StoreError, Versioned};
 
 /// How often an update is re-applied when another write got in between (no `If-Match`).
-const ATTEMPTS: usize = 3;
+const ATTEMPTS: usize = 5;
 
 /// `{"id": ..., "object": ..., "deleted": true}`, the answer to a DELETE.
 #[derive(Debug, Serialize, ToSchema)]

@@ -252,7 +252,8 @@ impl CredentialStore for DynamoStore {
                 Err(None) => {
                     let mut item = key_map(&key);
                     item.insert(keys::ENTITY.to_owned(), s(keys::entity::CLIENT_IP));
-                    for class in RateClass::ALL {
+                    // Public routes read (verify-email) or write (signup, login); nothing else.
+                    for class in [RateClass::Read, RateClass::Write] {
                         item.insert(ring_attribute(class).to_owned(), zero_ring(limit));
                     }
                     // Anonymous rate state is short-lived: a day after the first request.

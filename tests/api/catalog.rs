@@ -1,0 +1,67 @@
+//! The service's own endpoints: health, the OpenAPI document, the reference page.
+
+use switchboard_tests::TestApp;
+
+#[tokio::test]
+async fn health_reports_the_table_and_the_providers() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/v1/healthz").send().await;
+    res.expect(200);
+    assert_eq!(res.body["status"], "ok");
+    assert_eq!(res.body["checks"]["dynamodb"], "ok");
+    assert_eq!(
+        res.body["providers"],
+        serde_json::json!({"telephony": "simulator", "llm": "offline", "mail": "outbox"})
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/v1/openapi.json").send().await;
+    res.expect(200);
+    assert_eq!(res.header("content-type"), Some("application/json"));
+    let doc = &res.body;
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut operation_ids = std::collections::HashSet::new();
+    for route in crate::isolation::routes() {
+        let method = route.method.as_str().to_lowercase();
+        let op = &doc["paths"][route.path][&method];
+        assert!(op.is_object(), "{method} {} is not documented", route.path);
+        assert!(
+            operation_ids.insert(op["operationId"].as_str().unwrap().to_owned()),
+            "duplicate operationId"
+        );
+        assert!(
+            op["responses"]["default"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .unwrap()
+                .ends_with("/ErrorBody")
+        );
+        if let Some(example) = route.doc.example {
+            assert_eq!(op["requestBody"]["content"]["application/json"]["example"], example());
+        }
+    }
+    let description = doc["info"]["description"].as_str().unwrap();
+    for code in switchboard::ErrorCode::ALL {
+        assert!(
+            description.contains(&format!("`{}`", code.as_str())),
+            "the error table lacks {}",
+            code.as_str()
+        );
+    }
+    let create_agent = &doc["components"]["schemas"]["CreateAgent"];
+    assert_eq!(
+        create_agent["additionalProperties"], false,
+        "request bodies refuse unknown fields, and say so"
+    );
+}
+
+#[tokio::test]
+async fn the_reference_page_loads_the_document() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/docs").send().await;
+    res.expect(200);
+    assert!(res.header("content-type").unwrap().starts_with("text/html"));
+    assert!(res.text.contains("/v1/openapi.json"));
+}

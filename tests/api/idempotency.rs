@@ -1,0 +1,249 @@
+//! `Idempotency-Key` on POST: replay, mismatch, in-progress, and exactly-once under races.
+
+use serde_json::json;
+use switchboard::ports::IdempotencyStore;
+use switchboard_tests::TestApp;
+
+async fn agent_count(app: &TestApp, key: &str) -> usize {
+    let list = app.get("/v1/agents?limit=200").bearer(key).send().await;
+    list.body["data"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_key_replays_the_first_answer() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let body = json!({"name": "once", "system_prompt": "p"});
+    let first = app
+        .post("/v1/agents")
+        .bearer(&t.key)
+        .header("idempotency-key", "k-1")
+        .json(body.clone())
+        .send()
+        .await;
+    first.expect(201);
+    assert!(first.header("idempotent-replayed").is_none());
+    let again = app
+        .post("/v1/agents")
+        .bearer(&t.key)
+        .header("idempotency-key", "k-1")
+        .json(body)
+        .send()
+        .await;
+    again.expect(201);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("etag"), first.header("etag"));
+    assert_eq!(agent_count(&app, &t.key).await, 1);
+}
+
+#[tokio::test]
+async fn a_key_reused_with_another_body_is_refused() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    app.post("/v1/agents")
+        .bearer(&t.key)
+        .header("idempotency-key", "k-2")
+        .json(json!({"name": "a", "system_prompt": "p"}))
+        .send()
+        .await
+        .expect(201);
+    let res = app
+        .post("/v1/agents")
+        .bearer(&t.key)
+        .header("idempotency-key", "k-2")
+        .json(json!({"name": "b", "system_prompt": "p"}))
+        .send()
+        .await;
+    res.expect_error(422, "idempotency_key_reused");
+    let res = app
+        .post("/v1/contacts")
+        .bearer(&t.key)
+        .header("idempotency-key", "k-2")
+        .json(json!({"name": "a", "system_prompt": "p"}))
+        .send()
+        .await;
+    res.expect_error(422, "idempotency_key_reused");
+    assert_eq!(agent_count(&app, &t.key).await, 1);
+}
+
+#[tokio::test]
+async fn keys_are_scoped_to_the_workspace() {
+    let app = TestApp::spawn().await;
+    let (a, b) = (app.tenant().await, app.tenant().await);
+    let body = json!({"name": "a", "system_prompt": "p"});
+    let first = app
+        .post("/v1/agents")
+        .bearer(&a.key)
+        .header("idempotency-key", "shared")
+        .json(body.clone())
+        .send()
+        .await;
+    let second = app
+        .post("/v1/agents")
+        .bearer(&b.key)
+        .header("idempotency-key", "shared")
+        .json(body)
+        .send()
+        .await;
+    second.expect(201);
+    assert!(second.header("idempotent-replayed").is_none());
+    assert_ne!(first.id(), second.id());
+}
+
+#[tokio::test]
+async fn a_request_still_running_makes_its_retry_wait() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let body = json!({"name": "slow", "system_prompt": "p"});
+    // The fingerprint the pipeline computes for this request.
+    let material = format!("POST /v1/agents?\n{}", serde_json::to_string(&body).unwrap());
+    let fingerprint = switchboard::auth::secret::sha256_hex(&material);
+    app.store
+        .begin(&t.workspace_id, "k-3", &fingerprint, app.clock.now())
+        .await
+        .unwrap();
+    let res = app
+        .post("/v1/agents")
+        .bearer(&t.key)
+        .header("idempotency-key", "k-3")
+        .json(body.clone())
+        .send()
+        .await;
+    res.expect_error(409, "idempotency_in_progress");
+    // A claim whose function died is taken over once its lock lapses.
+    app.clock.advance(chrono::Duration::seconds(61));
+    app.post("/v1/agents")
+        .bearer(&t.key)
+        .header("idempotency-key", "k-3")
+        .json(body)
+        .send()
+        .await
+        .expect(201);
+}
+
+#[tokio::test]
+async fn concurrent_retries_create_one_resource() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let body = json!({"name": "race", "system_prompt": "p"});
+    let results = futures::future::join_all((0..8).map(|_| {
+        app.post("/v1/agents")
+            .bearer(&t.key)
+            .header("idempotency-key", "k-race")
+            .json(body.clone())
+            .send()
+    }))
+    .await;
+    let created: Vec<&str> = results.iter().filter(|r| r.status == 201).map(|r| r.id()).collect();
+    assert!(!created.is_empty());
+    assert!(
+        created.iter().all(|id| *id == created[0]),
+        "every success names the same agent"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| r.status == 201 || r.code() == "idempotency_in_progress")
+    );
+    assert_eq!(agent_count(&app, &t.key).await, 1);
+}
+
+#[tokio::test]
+async fn a_malformed_request_does_not_use_up_its_key() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    app.post("/v1/agents")
+        .bearer(&t.key)
+        .header("idempotency-key", "k-4")
+        .raw("application/json", "{oops")
+        .send()
+        .await
+        .expect(400);
+    app.post("/v1/agents")
+        .bearer(&t.key)
+        .header("idempotency-key", "k-4")
+        .raw("application/json", "{oops")
+        .send()
+        .await
+        .expect(400);
+    let res = app
+        .post("/v1/agents")
+        .bearer(&t.key)
+        .header("idempotency-key", "k-4")
+        .json(json!({"name": "a", "system_prompt": "p"}))
+        .send()
+        .await;
+    res.expect(201);
+}
+
+#[tokio::test]
+async fn outcomes_that_are_final_are_replayed_too() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let body = json!({"phone": "+14155550123"});
+    app.create(&t, "/v1/contacts", body.clone()).await;
+    let first = app
+        .post("/v1/contacts")
+        .bearer(&t.key)
+        .header("idempotency-key", "k-5")
+        .json(body.clone())
+        .send()
+        .await;
+    first.expect_error(409, "phone_number_taken");
+    let again = app
+        .post("/v1/contacts")
+        .bearer(&t.key)
+        .header("idempotency-key", "k-5")
+        .json(body)
+        .send()
+        .await;
+    again.expect_error(409, "phone_number_taken");
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["error"]["request_id"], first.body["error"]["request_id"]);
+}
+
+#[tokio::test]
+async fn keys_must_be_short_printable_strings() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let res = app
+        .post("/v1/agents")
+        .bearer(&t.key)
+        .header("idempotency-key", &"k".repeat(256))
+        .json(json!({"name": "a", "system_prompt": "p"}))
+        .send()
+        .await;
+    res.expect_error(400, "invalid_idempotency_key");
+    assert_eq!(agent_count(&app, &t.key).await, 0);
+    app.post("/v1/agents")
+        .bearer(&t.key)
+        .header("idempotency-key", &"k".repeat(255))
+        .json(json!({"name": "a", "system_prompt": "p"}))
+        .send()
+        .await
+        .expect(201);
+}
+
+#[tokio::test]
+async fn public_posts_are_idempotent_too() {
+    let app = TestApp::spawn().await;
+    let email = format!("idem-{}@example.com", switchboard_tests::random_suffix());
+    let body = json!({"email": email, "password": "correct horse battery"});
+    let first = app
+        .post("/v1/auth/signup")
+        .header("idempotency-key", &email)
+        .json(body.clone())
+        .send()
+        .await;
+    first.expect(201);
+    let again = app
+        .post("/v1/auth/signup")
+        .header("idempotency-key", &email)
+        .json(body)
+        .send()
+        .await;
+    again.expect(201);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["workspace"]["id"], first.body["workspace"]["id"]);
+}

@@ -1,0 +1,14 @@
+//! In-process tests: each function's real `Service` against DynamoDB Local and moto.
+
+mod agents;
+mod api_keys;
+mod auth;
+mod bad_input;
+mod catalog;
+mod contacts;
+mod conventions;
+mod credentials;
+mod idempotency;
+mod isolation;
+mod layout;
+mod rate_limits;

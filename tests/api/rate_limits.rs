@@ -1,0 +1,165 @@
+//! Rolling 60 s rate limits per credential, with their headers.
+
+use serde_json::json;
+use switchboard_tests::{Options, TestApp};
+
+#[tokio::test]
+async fn writes_are_limited_to_twenty_a_minute_per_credential() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    for i in 0..20u32 {
+        let res = app
+            .post("/v1/agents")
+            .bearer(&t.key)
+            .json(json!({"name": format!("a{i}"), "system_prompt": "p"}))
+            .send()
+            .await;
+        // The plan allows 10 agents: the rest are refused, but still count as writes.
+        assert!(res.status == 201 || res.status == 422, "{}", res.text);
+        assert_eq!(res.header("x-ratelimit-limit"), Some("20"));
+        assert_eq!(res.header("x-ratelimit-remaining").unwrap(), (19 - i).to_string());
+        app.clock.advance(chrono::Duration::seconds(1));
+    }
+    let limited = app
+        .post("/v1/agents")
+        .bearer(&t.key)
+        .json(json!({"name": "x", "system_prompt": "p"}))
+        .send()
+        .await;
+    limited.expect_error(429, "rate_limited");
+    // The first write, 20 s ago, leaves the window 60 s after it was made.
+    assert_eq!(limited.header("retry-after"), Some("40"));
+    assert_eq!(limited.header("x-ratelimit-remaining"), Some("0"));
+    let free_at_ms = app.clock.now().timestamp_millis() + 40_000;
+    assert_eq!(
+        limited.header("x-ratelimit-reset").unwrap(),
+        ((free_at_ms + 999) / 1000).to_string()
+    );
+
+    // Reads have their own budget, and another key of the workspace its own.
+    app.get("/v1/agents").bearer(&t.key).send().await.expect(200);
+    let other = app.key(&t, "write").await;
+    app.post("/v1/agents")
+        .bearer(&other)
+        .json(json!({"name": "y", "system_prompt": "p"}))
+        .send()
+        .await
+        .expect_error(422, "limit_reached");
+
+    app.clock.advance(chrono::Duration::milliseconds(39_999));
+    app.post("/v1/agents")
+        .bearer(&t.key)
+        .json(json!({"name": "x", "system_prompt": "p"}))
+        .send()
+        .await
+        .expect(429);
+    app.clock.advance(chrono::Duration::milliseconds(1));
+    let res = app
+        .post("/v1/agents")
+        .bearer(&t.key)
+        .json(json!({"name": "x", "system_prompt": "p"}))
+        .send()
+        .await;
+    assert_ne!(res.status, 429, "one slot frees as the oldest write leaves the window");
+}
+
+#[tokio::test]
+async fn refused_requests_do_not_count() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    for _ in 0..20 {
+        app.delete("/v1/agents/agt_01JD3QZ9R6X4Y7T2W8V5N1M0KA")
+            .bearer(&t.key)
+            .send()
+            .await
+            .expect(404);
+    }
+    for _ in 0..5 {
+        app.delete("/v1/agents/agt_01JD3QZ9R6X4Y7T2W8V5N1M0KA")
+            .bearer(&t.key)
+            .send()
+            .await
+            .expect(429);
+    }
+    app.clock.advance(chrono::Duration::seconds(61));
+    let res = app
+        .delete("/v1/agents/agt_01JD3QZ9R6X4Y7T2W8V5N1M0KA")
+        .bearer(&t.key)
+        .send()
+        .await;
+    res.expect(404);
+    assert_eq!(
+        res.header("x-ratelimit-remaining"),
+        Some("19"),
+        "the refused requests left no trace"
+    );
+}
+
+#[tokio::test]
+async fn reads_are_limited_to_a_hundred_a_minute() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let limits = futures::future::join_all((0..100).map(|_| app.get("/v1/agents").bearer(&t.key).send())).await;
+    assert!(limits.iter().all(|r| r.status == 200));
+    let res = app.get("/v1/agents").bearer(&t.key).send().await;
+    res.expect_error(429, "rate_limited");
+    assert_eq!(res.header("x-ratelimit-limit"), Some("100"));
+}
+
+#[tokio::test]
+async fn concurrent_requests_never_exceed_the_limit() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let results = futures::future::join_all((0..30).map(|_| {
+        app.delete("/v1/agents/agt_01JD3QZ9R6X4Y7T2W8V5N1M0KA")
+            .bearer(&t.key)
+            .send()
+    }))
+    .await;
+    let allowed = results.iter().filter(|r| r.status == 404).count();
+    let limited = results.iter().filter(|r| r.status == 429).count();
+    assert_eq!((allowed, limited), (20, 10));
+}
+
+#[tokio::test]
+async fn plans_raise_the_limits() {
+    let app = TestApp::with(Options {
+        signup_plan: switchboard::model::Plan::Professional,
+        ..Options::default()
+    })
+    .await;
+    let t = app.tenant().await;
+    let res = app.get("/v1/agents").bearer(&t.key).send().await;
+    assert_eq!(res.header("x-ratelimit-limit"), Some("300"));
+    let res = app
+        .post("/v1/agents")
+        .bearer(&t.key)
+        .json(json!({"name": "a", "system_prompt": "p"}))
+        .send()
+        .await;
+    assert_eq!(res.header("x-ratelimit-limit"), Some("60"));
+}
+
+#[tokio::test]
+async fn public_endpoints_are_limited_per_client_address() {
+    let app = TestApp::with(Options {
+        public_rate_limit: 3,
+        ..Options::default()
+    })
+    .await;
+    let login = || {
+        app.post("/v1/auth/login")
+            .json(json!({"email": "nobody@example.com", "password": "whatever-whatever"}))
+    };
+    for _ in 0..3 {
+        login().send().await.expect_error(401, "invalid_login");
+    }
+    let res = login().send().await;
+    res.expect_error(429, "rate_limited");
+    assert!(res.header("retry-after").is_some());
+    login()
+        .from_ip("192.0.2.77")
+        .send()
+        .await
+        .expect_error(401, "invalid_login");
+}

@@ -1,0 +1,392 @@
+//! End-to-end over HTTP, through the stack a user starts: `cargo lambda watch` serving every
+//! function, DynamoDB Local, moto, and the SQS bridge feeding the mailer.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set by scripts/test"))
+}
+
+fn url(path: &str) -> String {
+    format!("{}{path}", env("SWITCHBOARD_API_URL"))
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap()
+}
+
+fn unique_email() -> String {
+    format!("e2e-{}@example.com", switchboard_tests::random_suffix())
+}
+
+/// Polls `check` until it returns `Some`, failing after `timeout`.
+async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what} did not happen within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+struct Session {
+    token: String,
+    key: String,
+}
+
+async fn new_workspace() -> Session {
+    let http = client();
+    let email = unique_email();
+    let password = "correct horse battery";
+    let res = http
+        .post(url("/v1/auth/signup"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let login: Value = http
+        .post(url("/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let key: Value = http
+        .post(url("/v1/api-keys"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "e2e"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Session {
+        token,
+        key: key["secret"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap()
+}
+
+#[tokio::test]
+async fn the_readme_quickstart_works_as_written() {
+    let readme = readme();
+    let start = readme
+        .find("<!-- quickstart:start -->")
+        .expect("README marks its quickstart");
+    let end = readme.find("<!-- quickstart:end -->").unwrap();
+    let block: String = readme[start..end]
+        .lines()
+        .skip_while(|l| !l.starts_with("```bash"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("```"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(block.contains("curl"), "the quickstart is a shell block");
+    // A fresh email per run, as a reader would pick their own.
+    let block = block.replace("you@example.com", &unique_email());
+    let output = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &block])
+        .env("SWITCHBOARD_API_URL", env("SWITCHBOARD_API_URL"))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "quickstart failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // curl prints each answer without a newline: read them as a stream of JSON values.
+    let answers: Vec<Value> = serde_json::Deserializer::from_str(&stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("every command prints JSON");
+    assert_eq!(
+        answers[0]["user"]["email"]
+            .as_str()
+            .map(|e| e.ends_with("@example.com")),
+        Some(true),
+        "{stdout}"
+    );
+    let last = answers.last().unwrap();
+    assert!(last["id"].as_str().unwrap().starts_with("agt_"), "{stdout}");
+    assert_eq!(last["object"], "agent");
+}
+
+#[tokio::test]
+async fn the_verification_mail_travels_the_queue_to_the_outbox() {
+    let http = client();
+    let email = unique_email();
+    let res = http
+        .post(url("/v1/auth/signup"))
+        .json(&json!({"email": email, "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let outbox = PathBuf::from(env("MAIL_OUTBOX_DIR"));
+    let mail: Value = eventually("the mail reaching the outbox", Duration::from_secs(90), || {
+        let outbox = outbox.clone();
+        let email = email.clone();
+        async move {
+            std::fs::read_dir(&outbox)
+                .ok()?
+                .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .filter_map(|t| serde_json::from_str::<Value>(&t).ok())
+                .find(|m| m["to"] == email.as_str())
+        }
+    })
+    .await;
+    let link = mail["text"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("/v1/auth/verify-email?token="))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let res = http.get(&link).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["email"], email.as_str());
+}
+
+#[tokio::test]
+async fn a_poison_message_ends_in_the_dead_letter_queue_without_blocking_others() {
+    let sdk = switchboard_tests::sdk().await;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let marker = switchboard_tests::random_suffix();
+    let poison = format!("not a mail {marker}");
+    let good_to = format!("dlq-{marker}@example.com");
+    let good = json!({"to": good_to, "subject": "s", "text": "t", "kind": "test"}).to_string();
+    sqs.send_message()
+        .queue_url(env("MAIL_QUEUE_URL"))
+        .message_body(&poison)
+        .send()
+        .await
+        .unwrap();
+    sqs.send_message()
+        .queue_url(env("MAIL_QUEUE_URL"))
+        .message_body(&good)
+        .send()
+        .await
+        .unwrap();
+
+    let outbox = PathBuf::from(env("MAIL_OUTBOX_DIR"));
+    eventually("the good mail being delivered", Duration::from_secs(90), || {
+        let outbox = outbox.clone();
+        let good_to = good_to.clone();
+        async move {
+            std::fs::read_dir(&outbox)
+                .ok()?
+                .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                .find(|t| t.contains(&good_to))
+                .map(|_| ())
+        }
+    })
+    .await;
+    let dlq = env("MAIL_DEAD_LETTER_QUEUE_URL");
+    eventually("the poison message reaching the DLQ", Duration::from_secs(120), || {
+        let sqs = sqs.clone();
+        let dlq = dlq.clone();
+        let poison = poison.clone();
+        async move {
+            let out = sqs
+                .receive_message()
+                .queue_url(&dlq)
+                .max_number_of_messages(10)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .ok()?;
+            out.messages
+                .unwrap_or_default()
+                .into_iter()
+                .find(|m| m.body.as_deref() == Some(poison.as_str()))
+                .map(|_| ())
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn answers_over_http_follow_the_conventions() {
+    let http = client();
+    let s = new_workspace().await;
+
+    let res = http.get(url("/v1/no/such/path")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        (body["error"]["code"].as_str(), body["error"]["request_id"].as_str()),
+        (Some("route_not_found"), Some(request_id.as_str()))
+    );
+
+    let res = http
+        .request(Method::OPTIONS, url("/v1/agents"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+
+    let res = http.put(url("/v1/agents")).bearer_auth(&s.key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "GET, POST");
+
+    let res = http.get(url("/v1/agents")).bearer_auth(&s.key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    for header in [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-request-id",
+    ] {
+        assert!(res.headers().contains_key(header), "{header}");
+    }
+
+    let res = http
+        .post(url("/v1/agents"))
+        .bearer_auth(&s.key)
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = http.get(url("/v1/agents")).bearer_auth(&s.token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "session tokens work too");
+}
+
+#[tokio::test]
+async fn an_agent_lives_and_dies_over_http() {
+    let http = client();
+    let s = new_workspace().await;
+    let res = http
+        .post(url("/v1/agents"))
+        .bearer_auth(&s.key)
+        .header("idempotency-key", "e2e-agent")
+        .json(&json!({"name": "Sarah", "system_prompt": "Be helpful.", "voice": "priya", "language": "en-IN"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let agent: Value = res.json().await.unwrap();
+    let path = url(&format!("/v1/agents/{}", agent["id"].as_str().unwrap()));
+
+    let replay = http
+        .post(url("/v1/agents"))
+        .bearer_auth(&s.key)
+        .header("idempotency-key", "e2e-agent")
+        .json(&json!({"name": "Sarah", "system_prompt": "Be helpful.", "voice": "priya", "language": "en-IN"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+
+    let res = http
+        .patch(&path)
+        .bearer_auth(&s.key)
+        .header("if-match", &etag)
+        .json(&json!({"name": "Sara"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = http
+        .patch(&path)
+        .bearer_auth(&s.key)
+        .header("if-match", &etag)
+        .json(&json!({"name": "Sarah"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+
+    let listed: Value = http
+        .get(url("/v1/agents"))
+        .bearer_auth(&s.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"][0]["name"], "Sara");
+    assert_eq!(
+        http.delete(&path).bearer_auth(&s.key).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        http.get(&path).bearer_auth(&s.key).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn the_session_cookie_works_for_browsers() {
+    let http = client();
+    let email = unique_email();
+    http.post(url("/v1/auth/signup"))
+        .json(&json!({"email": email, "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    let res = http
+        .post(url("/v1/auth/login"))
+        .json(&json!({"email": email, "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Lax"));
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let me = http
+        .get(url("/v1/auth/me"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let logout = http
+        .post(url("/v1/auth/logout"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        http.get(url("/v1/auth/me"))
+            .header("cookie", &pair)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

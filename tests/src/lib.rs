@@ -1,0 +1,536 @@
+//! Test harness: an in-process Switchboard whose requests go through each function's real
+//! `Service` (routing, auth, rate limits, idempotency, handlers) against DynamoDB Local and the
+//! moto server that `scripts/test` starts.
+//!
+//! Every [`TestApp`] has its own clock, DynamoDB operation log, client IP and mail queue, and
+//! every test its own workspaces, so tests run in parallel on one table.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::SdkConfig;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, Method};
+use lambda_http::request::RequestContext;
+use serde_json::{Value, json};
+use switchboard::auth::jwt::JwtKeys;
+use switchboard::clock::Clock;
+use switchboard::http::{CursorKey, Platform, Route, Service};
+use switchboard::mail::SqsMailer;
+use switchboard::model::Plan;
+use switchboard::store::DynamoStore;
+use tokio::sync::OnceCell;
+
+pub use serde_json;
+
+/// The shared SDK configuration (endpoints from `AWS_ENDPOINT_URL_*`, set by `scripts/test`).
+pub async fn sdk() -> &'static SdkConfig {
+    static SDK: OnceCell<SdkConfig> = OnceCell::const_new();
+    SDK.get_or_init(|| async {
+        assert!(
+            std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok() && std::env::var("TABLE_NAME").is_ok(),
+            "these tests need DynamoDB Local and moto: run them with scripts/test"
+        );
+        switchboard::aws::sdk_config().await
+    })
+    .await
+}
+
+pub fn table_name() -> String {
+    std::env::var("TABLE_NAME").expect("TABLE_NAME is set by scripts/test")
+}
+
+/// The name of every DynamoDB operation a client sent, in order (retries count again).
+#[derive(Debug, Clone, Default)]
+pub struct OperationLog(Arc<Mutex<Vec<String>>>);
+
+impl OperationLog {
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for OperationLog {
+    fn name(&self) -> &'static str {
+        "OperationLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let name = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_default();
+        self.0.lock().unwrap().push(name);
+        Ok(())
+    }
+}
+
+/// Which function serves a path, as the cargo-lambda router and the HTTP API decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    Auth,
+    ApiKeys,
+    Agents,
+    Contacts,
+    Catalog,
+}
+
+/// Knobs of a test app.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub signup_plan: Plan,
+    pub public_rate_limit: u32,
+    pub start: DateTime<Utc>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            signup_plan: Plan::Starter,
+            public_rate_limit: 1000,
+            start: Utc::now(),
+        }
+    }
+}
+
+/// One in-process deployment of every HTTP function.
+pub struct TestApp {
+    pub clock: Clock,
+    pub ops: OperationLog,
+    pub store: DynamoStore,
+    pub jwt: JwtKeys,
+    pub sqs: aws_sdk_sqs::Client,
+    pub mail_queue_url: String,
+    /// The client address requests come from (unique per app, so public rate limits do not mix).
+    pub ip: String,
+    auth: Service<auth::State>,
+    api_keys: Service<api_keys::State>,
+    agents: Service<agents::State>,
+    contacts: Service<contacts::State>,
+    catalog: Service<catalog::State>,
+    router: matchit::Router<Function>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::with(Options::default()).await
+    }
+
+    pub async fn with(options: Options) -> Self {
+        switchboard::telemetry::init();
+        let sdk = sdk().await;
+        let ops = OperationLog::default();
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(sdk)
+                .interceptor(ops.clone())
+                .build(),
+        );
+        let store = DynamoStore::new(dynamodb, table_name());
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let queue = format!("test-mail-{}", random_suffix());
+        let mail_queue_url = sqs
+            .create_queue()
+            .queue_name(queue)
+            .send()
+            .await
+            .expect("moto creates queues")
+            .queue_url
+            .unwrap();
+        let secret: [u8; 32] = rand::random();
+        let clock = Clock::manual(options.start);
+        let jwt = JwtKeys::new(&secret);
+        let platform = Arc::new(Platform {
+            credentials: Arc::new(store.clone()),
+            idempotency: Arc::new(store.clone()),
+            jwt: jwt.clone(),
+            cursor_key: Arc::new(CursorKey::derive(&secret)),
+            clock: clock.clone(),
+            public_rate_limit: options.public_rate_limit,
+        });
+        let auth = Service::new(
+            platform.clone(),
+            auth::State {
+                accounts: Arc::new(store.clone()),
+                mailer: Arc::new(SqsMailer::new(sqs.clone(), &mail_queue_url)),
+                jwt: jwt.clone(),
+                public_base_url: Some("http://switchboard.test".into()),
+                signup_plan: options.signup_plan,
+            },
+            auth::routes(),
+        );
+        let api_keys = Service::new(
+            platform.clone(),
+            api_keys::State {
+                keys: Arc::new(store.clone()),
+            },
+            api_keys::routes(),
+        );
+        let agents = Service::new(
+            platform.clone(),
+            agents::State {
+                agents: Arc::new(store.clone()),
+            },
+            agents::routes(),
+        );
+        let contacts = Service::new(
+            platform.clone(),
+            contacts::State {
+                contacts: Arc::new(store.clone()),
+                accounts: Arc::new(store.clone()),
+            },
+            contacts::routes(),
+        );
+        let catalog = Service::new(
+            platform,
+            catalog::State {
+                store: Arc::new(store.clone()),
+                providers: switchboard::config::Providers::read(&mut switchboard::config::Env::from_fn(|_| None)),
+            },
+            catalog::routes(),
+        );
+        let mut router = matchit::Router::new();
+        let mut add = |paths: Vec<&'static str>, function| {
+            for path in paths {
+                let _ = router.insert(path, function);
+            }
+        };
+        add(paths(auth.routes()), Function::Auth);
+        add(paths(api_keys.routes()), Function::ApiKeys);
+        add(paths(agents.routes()), Function::Agents);
+        add(paths(contacts.routes()), Function::Contacts);
+        add(paths(catalog.routes()), Function::Catalog);
+        let ip = format!(
+            "10.{}.{}.{}",
+            rand::random::<u8>(),
+            rand::random::<u8>(),
+            rand::random::<u8>()
+        );
+        Self {
+            clock,
+            ops,
+            store,
+            jwt,
+            sqs,
+            mail_queue_url,
+            ip,
+            auth,
+            api_keys,
+            agents,
+            contacts,
+            catalog,
+            router,
+        }
+    }
+
+    /// The function whose routes include `path`; `None` when only the catch-all would answer.
+    pub fn routes_to(&self, path: &str) -> Option<Function> {
+        self.router.at(path).ok().map(|m| *m.value)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> Req<'_> {
+        Req {
+            app: self,
+            method,
+            path: path.to_owned(),
+            headers: Vec::new(),
+            body: None,
+            ip: self.ip.clone(),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Req<'_> {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> Req<'_> {
+        self.request(Method::POST, path)
+    }
+
+    pub fn patch(&self, path: &str) -> Req<'_> {
+        self.request(Method::PATCH, path)
+    }
+
+    pub fn delete(&self, path: &str) -> Req<'_> {
+        self.request(Method::DELETE, path)
+    }
+
+    /// Sends a request built elsewhere (e.g. from a sample event) to its function.
+    pub async fn dispatch_raw(&self, request: lambda_http::Request) -> Res {
+        Res::from(self.dispatch(request).await)
+    }
+
+    async fn dispatch(&self, request: lambda_http::Request) -> http::Response<lambda_http::Body> {
+        match self.routes_to(request.uri().path()).unwrap_or(Function::Catalog) {
+            Function::Auth => self.auth.handle(request).await,
+            Function::ApiKeys => self.api_keys.handle(request).await,
+            Function::Agents => self.agents.handle(request).await,
+            Function::Contacts => self.contacts.handle(request).await,
+            Function::Catalog => self.catalog.handle(request).await,
+        }
+    }
+
+    /// A new workspace with its owner signed in and an admin API key.
+    pub async fn tenant(&self) -> Tenant {
+        let email = format!("owner-{}@example.com", random_suffix());
+        let password = "correct horse battery staple".to_owned();
+        let signup = self
+            .post("/v1/auth/signup")
+            .json(json!({"email": email, "password": password, "country": "US"}))
+            .send()
+            .await;
+        assert_eq!(signup.status, 201, "{}", signup.text);
+        let login = self.login(&email, &password).await;
+        let token = login.body["token"].as_str().unwrap().to_owned();
+        let key = self
+            .post("/v1/api-keys")
+            .bearer(&token)
+            .json(json!({"name": "tests", "scope": "admin"}))
+            .send()
+            .await;
+        assert_eq!(key.status, 201, "{}", key.text);
+        Tenant {
+            workspace_id: signup.body["workspace"]["id"].as_str().unwrap().to_owned(),
+            user_id: signup.body["user"]["id"].as_str().unwrap().to_owned(),
+            email,
+            password,
+            token,
+            key: key.body["secret"].as_str().unwrap().to_owned(),
+            key_id: key.body["id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Res {
+        let login = self
+            .post("/v1/auth/login")
+            .json(json!({"email": email, "password": password}))
+            .send()
+            .await;
+        assert_eq!(login.status, 200, "{}", login.text);
+        login
+    }
+
+    /// A new API key of `scope` in the tenant's workspace.
+    pub async fn key(&self, tenant: &Tenant, scope: &str) -> String {
+        let res = self
+            .post("/v1/api-keys")
+            .bearer(&tenant.token)
+            .json(json!({"name": scope, "scope": scope}))
+            .send()
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+        res.body["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a resource through the API and returns its id.
+    pub async fn create(&self, tenant: &Tenant, path: &str, body: Value) -> String {
+        let res = self.post(path).bearer(&tenant.key).json(body).send().await;
+        assert_eq!(res.status, 201, "POST {path}: {}", res.text);
+        res.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Every item of a workspace except sessions (whose rate-limit state changes with each
+    /// request): what "nothing was written" is checked against.
+    pub async fn snapshot(&self, workspace_id: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .store
+                .client()
+                .scan()
+                .table_name(self.store.table())
+                .filter_expression("begins_with(PK, :ws) AND entity <> :session")
+                .expression_attribute_values(":ws", AttributeValue::S(workspace_id.into()))
+                .expression_attribute_values(":session", AttributeValue::S("session".into()))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap();
+            for item in page.items.unwrap_or_default() {
+                let key = format!("{}|{}", item["PK"].as_s().unwrap(), item["SK"].as_s().unwrap());
+                let value: Value = serde_dynamo::from_item(item).unwrap();
+                out.insert(key, value.to_string());
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return out,
+            }
+        }
+    }
+
+    /// The mails queued since the last call (the auth function's outbox).
+    pub async fn mails(&self) -> Vec<switchboard::ports::Mail> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.mail_queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        out.messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| serde_json::from_str(m.body.as_deref().unwrap()).unwrap())
+            .collect()
+    }
+}
+
+fn paths<S: Send + Sync + 'static>(routes: &[Route<S>]) -> Vec<&'static str> {
+    let mut paths: Vec<&'static str> = routes.iter().map(|r| r.path).collect();
+    paths.dedup();
+    paths
+}
+
+pub fn random_suffix() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// A workspace, its signed-in owner and an admin key.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub workspace_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub password: String,
+    /// The owner's session JWT.
+    pub token: String,
+    /// An admin API key.
+    pub key: String,
+    pub key_id: String,
+}
+
+/// A request being built.
+pub struct Req<'a> {
+    app: &'a TestApp,
+    method: Method,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    ip: String,
+}
+
+impl Req<'_> {
+    pub fn bearer(self, credential: &str) -> Self {
+        self.header("authorization", &format!("Bearer {credential}"))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn json(self, body: Value) -> Self {
+        self.raw("application/json", serde_json::to_vec(&body).unwrap())
+    }
+
+    pub fn raw(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some(body.into());
+        self.header("content-type", content_type)
+    }
+
+    pub fn from_ip(mut self, ip: &str) -> Self {
+        self.ip = ip.to_owned();
+        self
+    }
+
+    pub async fn send(self) -> Res {
+        let mut builder = http::Request::builder().method(self.method.clone()).uri(&self.path);
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        let body = match self.body {
+            None => lambda_http::Body::Empty,
+            Some(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => lambda_http::Body::Text(text),
+                Err(e) => lambda_http::Body::Binary(e.into_bytes()),
+            },
+        };
+        let mut request = builder.body(body).unwrap();
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.domain_name = Some("switchboard.test".into());
+        let mut description = ApiGatewayV2httpRequestContextHttpDescription::default();
+        description.method = self.method;
+        description.source_ip = Some(self.ip);
+        context.http = description;
+        request.extensions_mut().insert(RequestContext::ApiGatewayV2(context));
+        Res::from(self.app.dispatch(request).await)
+    }
+}
+
+/// A response, with its body parsed when it is JSON.
+#[derive(Debug, Clone)]
+pub struct Res {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl From<http::Response<lambda_http::Body>> for Res {
+    fn from(response: http::Response<lambda_http::Body>) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = match response.into_body() {
+            lambda_http::Body::Text(t) => t,
+            lambda_http::Body::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
+            _ => String::new(),
+        };
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+}
+
+impl Res {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The error code of an error response.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn param(&self) -> &str {
+        self.body["error"]["param"].as_str().unwrap_or("")
+    }
+
+    pub fn id(&self) -> &str {
+        self.body["id"].as_str().unwrap_or("")
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "unexpected answer: {}", self.text);
+        self
+    }
+
+    /// Asserts an error status and code.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(
+            (self.status, self.code()),
+            (status, code),
+            "unexpected answer: {}",
+            self.text
+        );
+        self
+    }
+}
