@@ -27,9 +27,12 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Where variables come from: the process, or a function in tests.
+type Source = Box<dyn Fn(&str) -> Option<String>>;
+
 /// Collects variables and their problems; `finish` fails if any were found.
 pub struct Env {
-    source: Box<dyn Fn(&str) -> Option<String>>,
+    source: Source,
     problems: BTreeMap<&'static str, String>,
 }
 

@@ -223,7 +223,6 @@ pub trait ApiKeyStore: Send + Sync {
     ) -> Result<Page<ApiKey>, StoreError>;
     /// `LimitReached` when `max_active` keys are active; expired keys are revoked on the way.
     async fn create_key(&self, key: &NewApiKey, max_active: u32) -> Result<(), StoreError>;
-    async fn get_key(&self, workspace_id: &str, key_id: &str) -> Result<Option<ApiKey>, StoreError>;
     /// Revokes the key (idempotent) and returns it as it now is.
     async fn revoke_key(
         &self,

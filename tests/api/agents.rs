@@ -262,3 +262,34 @@ async fn agents_racing_for_the_last_place_leave_one_out() {
     statuses.sort();
     assert_eq!(statuses, [201, 201, 422, 422]);
 }
+
+#[tokio::test]
+async fn concurrent_deletes_release_the_plan_place_once() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(
+            app.create(&t, "/v1/agents", json!({"name": format!("a{i}"), "system_prompt": "p"}))
+                .await,
+        );
+    }
+    app.clock.advance(chrono::Duration::seconds(61));
+    let path = format!("/v1/agents/{}", ids[0]);
+    let results = futures::future::join_all((0..4).map(|_| app.delete(&path).bearer(&t.key).send())).await;
+    let mut statuses: Vec<u16> = results.iter().map(|r| r.status).collect();
+    statuses.sort();
+    assert_eq!(statuses, [200, 404, 404, 404]);
+    app.post("/v1/agents")
+        .bearer(&t.key)
+        .json(json!({"name": "fits", "system_prompt": "p"}))
+        .send()
+        .await
+        .expect(201);
+    app.post("/v1/agents")
+        .bearer(&t.key)
+        .json(json!({"name": "over", "system_prompt": "p"}))
+        .send()
+        .await
+        .expect_error(422, "limit_reached");
+}

@@ -245,3 +245,21 @@ async fn only_revoked_keys_can_be_deleted() {
         .await
         .expect_error(401, "invalid_credential");
 }
+
+#[tokio::test]
+async fn concurrent_deletes_of_a_key_delete_it_once() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let id = mint(&app, &t, "doomed").await.id().to_owned();
+    app.post(&format!("/v1/api-keys/{id}/revoke"))
+        .bearer(&t.token)
+        .send()
+        .await
+        .expect(200);
+    let results =
+        futures::future::join_all((0..4).map(|_| app.delete(&format!("/v1/api-keys/{id}")).bearer(&t.token).send()))
+            .await;
+    let mut statuses: Vec<u16> = results.iter().map(|r| r.status).collect();
+    statuses.sort();
+    assert_eq!(statuses, [200, 404, 404, 404]);
+}

@@ -259,3 +259,26 @@ async fn me_describes_the_session() {
     let expires: chrono::DateTime<chrono::Utc> = me.body["expires_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(expires.timestamp() - app.clock.now().timestamp(), 7 * 24 * 3600);
 }
+
+#[tokio::test]
+async fn concurrent_verifications_agree_on_one_time() {
+    let app = TestApp::spawn().await;
+    app.post("/v1/auth/signup")
+        .json(json!({"email": email(), "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect(201);
+    let mail = app.mails().await.remove(0);
+    let path = mail
+        .text
+        .lines()
+        .find(|l| l.starts_with("http"))
+        .unwrap()
+        .trim_start_matches("http://switchboard.test")
+        .to_owned();
+    let results = futures::future::join_all((0..4).map(|_| app.get(&path).send())).await;
+    for r in &results {
+        r.expect(200);
+        assert_eq!(r.body["verified_at"], results[0].body["verified_at"]);
+    }
+}

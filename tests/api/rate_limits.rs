@@ -163,3 +163,23 @@ async fn public_endpoints_are_limited_per_client_address() {
         .await
         .expect_error(401, "invalid_login");
 }
+
+#[tokio::test]
+async fn a_new_clients_first_requests_racing_share_one_budget() {
+    let app = TestApp::with(Options {
+        public_rate_limit: 5,
+        ..Options::default()
+    })
+    .await;
+    let ip = format!("198.51.100.{}", rand::random::<u8>());
+    let results = futures::future::join_all((0..12).map(|_| {
+        app.post("/v1/auth/login")
+            .from_ip(&ip)
+            .json(json!({"email": "nobody@example.com", "password": "whatever-whatever"}))
+            .send()
+    }))
+    .await;
+    let allowed = results.iter().filter(|r| r.status == 401).count();
+    let limited = results.iter().filter(|r| r.status == 429).count();
+    assert_eq!((allowed, limited), (5, 7));
+}

@@ -8,7 +8,7 @@ use serde_json::json;
 use switchboard::crud::{self, Deleted};
 use switchboard::http::{Access, Call, QueryParam, Reply, Route, not_null};
 use switchboard::ids::{self, prefix};
-use switchboard::model::{AGENT_TEMPLATES, Agent, AgentObject, Plan, Scope, VOICES};
+use switchboard::model::{AGENT_TEMPLATES, Agent, AgentObject, Plan, Scope, VOICES, template_schema, voice_schema};
 use switchboard::ports::{Quota, Repository};
 use switchboard::{ApiError, ErrorCode, validate};
 use utoipa::ToSchema;
@@ -60,13 +60,15 @@ pub struct CreateAgent {
     #[schema(max_length = 2000)]
     pub first_message: Option<String>,
     /// One of the voice personas (default `amelia`).
+    #[schema(schema_with = voice_schema, required = false)]
     pub voice: Option<String>,
     /// BCP 47 tag (default `en-US`).
     pub language: Option<String>,
     /// Seconds, 30 to 7200 (default 600).
     #[schema(minimum = 30, maximum = 7200)]
     pub max_call_duration: Option<u32>,
-    /// `customer-service`, `appointment-setter` or `lead-qualification`.
+    /// A starting point whose prompt and first message fill what you leave out.
+    #[schema(schema_with = template_schema, required = false)]
     pub template: Option<String>,
     pub is_active: Option<bool>,
 }
@@ -84,6 +86,7 @@ pub struct UpdateAgent {
     #[schema(max_length = 2000)]
     pub first_message: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
+    #[schema(schema_with = voice_schema, required = false)]
     pub voice: Option<String>,
     #[serde(default, deserialize_with = "not_null")]
     pub language: Option<String>,
@@ -196,22 +199,24 @@ async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let patch: UpdateAgent = call.json()?;
     let now = switchboard::clock::api_time(call.now);
     let updated = crud::update(state.agents.as_ref(), &call, call.param("id"), |mut agent| {
-        let UpdateAgent {
-            name,
-            system_prompt,
-            first_message,
-            voice,
-            language,
-            max_call_duration,
-            is_active,
-        } = &patch;
-        name.clone().map(|v| agent.name = v);
-        system_prompt.clone().map(|v| agent.system_prompt = v);
-        first_message.clone().map(|v| agent.first_message = v);
-        voice.clone().map(|v| agent.voice = v);
-        language.clone().map(|v| agent.language = v);
-        max_call_duration.map(|v| agent.max_call_duration = v);
-        is_active.map(|v| agent.is_active = v);
+        let patch = &patch;
+        if let Some(v) = &patch.name {
+            agent.name.clone_from(v);
+        }
+        if let Some(v) = &patch.system_prompt {
+            agent.system_prompt.clone_from(v);
+        }
+        if let Some(v) = &patch.first_message {
+            agent.first_message.clone_from(v);
+        }
+        if let Some(v) = &patch.voice {
+            agent.voice.clone_from(v);
+        }
+        if let Some(v) = &patch.language {
+            agent.language.clone_from(v);
+        }
+        agent.max_call_duration = patch.max_call_duration.unwrap_or(agent.max_call_duration);
+        agent.is_active = patch.is_active.unwrap_or(agent.is_active);
         agent.updated_at = now;
         validated(agent)
     })

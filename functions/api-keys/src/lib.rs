@@ -43,7 +43,7 @@ pub fn routes() -> Vec<Route<State>> {
             .access(Access::Session(Scope::Admin))
             .doc(TAG, "revokeApiKey", "Revoke an API key")
             .describe("The very next request with the key is refused. Revoking a revoked key changes nothing.")
-            .body::<RevokeApiKey>(|| json!({"reason": "rotated"}))
+            .optional_body::<RevokeApiKey>(|| json!({"reason": "rotated"}))
             .returns::<ApiKey>(200, "The revoked key."),
         Route::new(Method::DELETE, "/v1/api-keys/{id}", delete)
             .access(Access::Session(Scope::Admin))

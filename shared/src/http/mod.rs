@@ -612,3 +612,119 @@ fn into_response(outcome: Outcome, request_id: &str) -> http::Response<Body> {
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::*;
+    use crate::ports::StoreError;
+
+    /// Stores for routes that never touch them.
+    struct Unused;
+
+    #[async_trait]
+    impl CredentialStore for Unused {
+        async fn use_api_key(&self, _: &str, _: &Usage) -> Result<CredentialCheck, StoreError> {
+            unreachable!()
+        }
+        async fn use_session(&self, _: &str, _: &str, _: &Usage) -> Result<CredentialCheck, StoreError> {
+            unreachable!()
+        }
+        async fn use_client_ip(
+            &self,
+            _: &str,
+            _: &Usage,
+            _: u32,
+        ) -> Result<Result<RateWindow, (RateWindow, u64)>, StoreError> {
+            unreachable!()
+        }
+    }
+
+    #[async_trait]
+    impl IdempotencyStore for Unused {
+        async fn begin(&self, _: &str, _: &str, _: &str, _: DateTime<Utc>) -> Result<IdempotencyStart, StoreError> {
+            unreachable!()
+        }
+        async fn complete(&self, _: &str, _: &str, _: &StoredResponse, _: DateTime<Utc>) -> Result<(), StoreError> {
+            unreachable!()
+        }
+        async fn abandon(&self, _: &str, _: &str) -> Result<(), StoreError> {
+            unreachable!()
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'a self) -> Capture {
+            self.clone()
+        }
+    }
+
+    async fn fails(_: Arc<()>, _: Call) -> Result<Reply, ApiError> {
+        Err(ApiError::internal(anyhow::anyhow!("disk on fire")))
+    }
+
+    #[tokio::test]
+    async fn log_lines_are_json_carrying_the_answers_request_id() {
+        let key = [7u8; 32];
+        let platform = Arc::new(Platform {
+            credentials: Arc::new(Unused),
+            idempotency: Arc::new(Unused),
+            jwt: JwtKeys::new(&key),
+            cursor_key: Arc::new(CursorKey::derive(&key)),
+            clock: Clock::System,
+            public_rate_limit: 1,
+        });
+        let routes = vec![Route::new(Method::GET, "/v1/boom", fails).access(Access::Public)];
+        let service = Service::new(platform, (), routes);
+        let logs = Capture::default();
+        let _guard =
+            tracing::subscriber::set_default(crate::telemetry::json_subscriber(EnvFilter::new("info"), logs.clone()));
+
+        let response = service
+            .handle(http::Request::get("/v1/boom").body(Body::Empty).unwrap())
+            .await;
+
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        for line in &lines {
+            assert_eq!(line["span"]["request_id"], id.as_str(), "{line}");
+            assert_eq!(line["span"]["route"], "/v1/boom");
+        }
+        assert_eq!(lines[0]["level"], "ERROR");
+        assert!(
+            lines[0]["cause"].as_str().unwrap().contains("disk on fire"),
+            "the cause is logged"
+        );
+        assert_eq!(lines[1]["status"], 500);
+        let body = match response.body() {
+            Body::Text(t) => t.clone(),
+            _ => String::new(),
+        };
+        assert!(!body.contains("disk on fire"), "and never answered");
+    }
+}

@@ -167,7 +167,11 @@ pub fn document(routes: &[RouteInfo]) -> OpenApi {
         }
         if let Some(request) = doc.request {
             let body = RequestBodyBuilder::new()
-                .required(Some(Required::True))
+                .required(Some(if doc.body_optional {
+                    Required::False
+                } else {
+                    Required::True
+                }))
                 .content(
                     "application/json",
                     ContentBuilder::new()
@@ -217,6 +221,6 @@ pub fn document(routes: &[RouteInfo]) -> OpenApi {
         )
         .paths(paths)
         .components(Some(schemas.build()))
-        .tags(Some(tags.into_iter().map(|t| Tag::new(t)).collect::<Vec<_>>()))
+        .tags(Some(tags.into_iter().map(Tag::new).collect::<Vec<_>>()))
         .build()
 }

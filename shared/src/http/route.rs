@@ -98,6 +98,8 @@ pub struct Doc {
     pub description: Option<&'static str>,
     pub tag: &'static str,
     pub request: Option<SchemaFn>,
+    /// Whether a request without a body is valid.
+    pub body_optional: bool,
     /// A valid body, shown in the reference and used by the tests of bad input.
     pub example: Option<fn() -> serde_json::Value>,
     pub responses: Vec<(u16, &'static str, Option<SchemaFn>)>,
@@ -133,6 +135,7 @@ impl<S: Send + Sync + 'static> Route<S> {
                 description: None,
                 tag: "",
                 request: None,
+                body_optional: false,
                 example: None,
                 responses: Vec::new(),
                 query: Vec::new(),
@@ -166,6 +169,13 @@ impl<S: Send + Sync + 'static> Route<S> {
     pub fn body<T: ToSchema>(mut self, example: fn() -> serde_json::Value) -> Self {
         self.doc.request = Some(schema_ref::<T>);
         self.doc.example = Some(example);
+        self
+    }
+
+    /// A JSON body the client may leave out.
+    pub fn optional_body<T: ToSchema>(mut self, example: fn() -> serde_json::Value) -> Self {
+        self = self.body::<T>(example);
+        self.doc.body_optional = true;
         self
     }
 

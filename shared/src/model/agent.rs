@@ -30,6 +30,22 @@ pub const AGENT_TEMPLATES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The schema of a voice: one of [`VOICES`].
+pub fn voice_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(VOICES.iter().copied()))
+        .build()
+}
+
+/// The schema of a template name: one of [`AGENT_TEMPLATES`].
+pub fn template_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(AGENT_TEMPLATES.iter().map(|(name, ..)| *name)))
+        .build()
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Agent {
     #[schema(example = "agt_01JD3QZ9R6X4Y7T2W8V5N1M0KA")]

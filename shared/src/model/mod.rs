@@ -8,7 +8,7 @@ mod object;
 mod plan;
 
 pub use account::{Role, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus};
-pub use agent::{AGENT_TEMPLATES, Agent, AgentObject, VOICES};
+pub use agent::{AGENT_TEMPLATES, Agent, AgentObject, VOICES, template_schema, voice_schema};
 pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
 pub use contact::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES};
 pub use object::ListObject;

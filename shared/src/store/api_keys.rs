@@ -15,7 +15,7 @@ use super::credentials::credential_attributes;
 use super::keys::{self, entity};
 use super::{DynamoStore, Item, NEW_ITEM, from_item, get_s, item_of, key_map, n, s, sdk_error};
 use crate::error::ErrorCode;
-use crate::model::{ApiKey, Scope};
+use crate::model::{ApiKey, ApiKeyStatus, Scope};
 use crate::ports::{ApiKeyStore, NewApiKey, Page, PageKey, StoreError};
 
 /// How long a revoked key's lookup stays, so its holder is told "revoked" rather than "invalid".
@@ -130,6 +130,12 @@ impl DynamoStore {
     }
 }
 
+/// Copies the last use recorded on a key's lookup item onto the key.
+fn merge_last_use(key: &mut ApiKey, lookup: &Item) {
+    key.last_used_at = get_s(lookup, "last_used_at").and_then(|t| t.parse().ok());
+    key.last_used_ip = get_s(lookup, "last_used_ip").map(str::to_owned);
+}
+
 fn scope_name(scope: Scope) -> &'static str {
     match scope {
         Scope::Read => "read",
@@ -187,8 +193,7 @@ impl ApiKeyStore for DynamoStore {
             .map(|row| {
                 let mut key = row.key;
                 if let Some(lookup) = used.remove(&row.secret_hash) {
-                    key.last_used_at = get_s(&lookup, "last_used_at").and_then(|t| t.parse().ok());
-                    key.last_used_ip = get_s(&lookup, "last_used_ip").map(str::to_owned);
+                    merge_last_use(&mut key, &lookup);
                 }
                 key
             })
@@ -206,20 +211,6 @@ impl ApiKeyStore for DynamoStore {
         }
     }
 
-    async fn get_key(&self, workspace_id: &str, key_id: &str) -> Result<Option<ApiKey>, StoreError> {
-        let Some(row) = self.key_row(workspace_id, key_id).await? else {
-            return Ok(None);
-        };
-        let mut key = row.key;
-        if key.revoked_at.is_none() {
-            if let Some(lookup) = self.last_used(&[&row.secret_hash]).await?.remove(&row.secret_hash) {
-                key.last_used_at = get_s(&lookup, "last_used_at").and_then(|t| t.parse().ok());
-                key.last_used_ip = get_s(&lookup, "last_used_ip").map(str::to_owned);
-            }
-        }
-        Ok(Some(key))
-    }
-
     #[tracing::instrument(skip_all, fields(workspace_id))]
     async fn revoke_key(
         &self,
@@ -234,19 +225,25 @@ impl ApiKeyStore for DynamoStore {
         if row.key.revoked_at.is_some() {
             return Ok(row.key);
         }
-        // Keep the last use on the row: the lookup stops being read once the key is revoked.
-        let current = self.get_key(workspace_id, key_id).await?.ok_or(StoreError::NotFound)?;
+        // Keep the last use on the row: the lookup is not read once the key is revoked.
+        let mut key = row.key;
+        if let Some(lookup) = self.last_used(&[&row.secret_hash]).await?.remove(&row.secret_hash) {
+            merge_last_use(&mut key, &lookup);
+        }
+        key.revoked_at = Some(crate::clock::api_time(at));
+        key.revoked_reason = reason;
+        key.status = ApiKeyStatus::Revoked;
         let mut set = vec!["revoked_at = :at", "#status = :revoked"];
         let mut values = HashMap::from([(":at".to_owned(), iso(at)), (":revoked".to_owned(), s("revoked"))]);
-        if let Some(reason) = &reason {
+        if let Some(reason) = &key.revoked_reason {
             set.push("revoked_reason = :reason");
             values.insert(":reason".into(), s(reason));
         }
-        if let Some(used) = current.last_used_at {
+        if let Some(used) = key.last_used_at {
             set.push("last_used_at = :used");
             values.insert(":used".into(), iso(used));
         }
-        if let Some(ip) = &current.last_used_ip {
+        if let Some(ip) = &key.last_used_ip {
             set.push("last_used_ip = :ip");
             values.insert(":ip".into(), s(ip));
         }
@@ -274,13 +271,15 @@ impl ApiKeyStore for DynamoStore {
             )?,
         ];
         match self.transact(items).await {
-            Ok(()) => {}
-            // Revoked concurrently: the other request did the work.
-            Err(e) if e.failed_at(0) => {}
-            Err(e) => return Err(e.into_store()),
+            Ok(()) => Ok(key),
+            // Revoked concurrently (or deleted): answer with what the winner wrote.
+            Err(e) if e.failed_at(0) => Ok(self
+                .key_row(workspace_id, key_id)
+                .await?
+                .ok_or(StoreError::NotFound)?
+                .key),
+            Err(e) => Err(e.into_store()),
         }
-        let row = self.key_row(workspace_id, key_id).await?.ok_or(StoreError::NotFound)?;
-        Ok(row.key)
     }
 
     #[tracing::instrument(skip_all, fields(workspace_id))]
