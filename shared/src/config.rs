@@ -156,19 +156,55 @@ pub struct AuthConfig {
 impl AuthConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         let mut env = Env::process();
+        let config = Self::read(&mut env);
+        env.finish().map(|()| config)
+    }
+
+    pub fn read(env: &mut Env) -> Self {
         let config = Self {
-            http: HttpConfig::read(&mut env),
+            http: HttpConfig::read(env),
             mail_queue_url: env.required("MAIL_QUEUE_URL"),
             public_base_url: env.optional("PUBLIC_BASE_URL"),
             signup_plan: env.parsed_or("SIGNUP_PLAN", Plan::Starter),
         };
-        env.finish().map(|()| config)
+        // Links in emails carry secrets: outside a developer's machine they must be https.
+        if config.http.mode == DeploymentMode::Production
+            && config
+                .public_base_url
+                .as_ref()
+                .is_some_and(|u| !u.starts_with("https://"))
+        {
+            env.problems
+                .insert("PUBLIC_BASE_URL", "must be an https:// URL in production".into());
+        }
+        config
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn production_links_must_be_https() {
+        let vars = |mode: &'static str, url: &'static str| {
+            Env::from_fn(move |k| match k {
+                "TABLE_NAME" | "JWT_SECRET_ID" | "MAIL_QUEUE_URL" => Some("x".into()),
+                "DEPLOYMENT_MODE" => Some(mode.into()),
+                "PUBLIC_BASE_URL" => Some(url.into()),
+                _ => None,
+            })
+        };
+        for (mode, url, ok) in [
+            ("production", "http://api.example.com", false),
+            ("production", "https://api.example.com", true),
+            ("local", "http://127.0.0.1:9000", true),
+        ] {
+            let mut env = vars(mode, url);
+            let _ = AuthConfig::read(&mut env);
+            assert_eq!(env.finish().is_ok(), ok, "{mode} {url}");
+        }
+    }
 
     #[test]
     fn every_problem_is_reported_at_once() {

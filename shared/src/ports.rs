@@ -46,12 +46,6 @@ impl StoreError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        e.into_api(ErrorCode::RouteNotFound)
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Credentials: authentication, rate limiting and last-used tracking in one round trip.
 

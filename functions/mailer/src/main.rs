@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
+use switchboard::config::Env;
 use switchboard::mail::OutboxMailer;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     switchboard::telemetry::init();
-    let outbox = std::env::var_os("MAIL_OUTBOX_DIR")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from);
-    let transport = OutboxMailer::new(outbox);
+    let env = Env::process();
+    let transport = OutboxMailer::new(env.optional("MAIL_OUTBOX_DIR").map(PathBuf::from));
+    env.finish()?;
     switchboard::worker::run(|message| mailer::deliver(&transport, message)).await
 }

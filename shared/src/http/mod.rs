@@ -109,10 +109,6 @@ impl<S: Send + Sync + 'static> Service<S> {
         &self.routes
     }
 
-    pub fn state(&self) -> &S {
-        &self.state
-    }
-
     /// Answers one request. Never fails: every error is an HTTP answer.
     pub async fn handle(&self, req: Request) -> http::Response<Body> {
         let started = Instant::now();

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Benchmarks that print figures (never tests):
+
+  bench.py coldstart [--runs N]   exec -> first answered request of the release `agents` binary,
+                                  under a minimal Lambda Runtime API, against DynamoDB Local and
+                                  moto (the request: an authenticated GET /v1/agents)
+  bench.py sizes [--arm64]        stripped release binary sizes (host; --arm64 also builds the
+                                  Lambda bootstrap files with cargo-lambda and Zig)
+"""
+
+import argparse
+import json
+import os
+import queue
+import secrets
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import stack  # noqa: E402
+from template import Template, load  # noqa: E402
+
+ROOT = stack.ROOT
+BINARIES = ["auth", "api-keys", "agents", "contacts", "catalog", "mailer"]
+
+
+class RuntimeApi:
+    """Just enough of the Lambda Runtime API to hand one function process one event and time its
+    answer. One per process: a killed process's pending `/next` must not take the next event."""
+
+    def __init__(self):
+        self.events = queue.Queue()
+        self.answers = queue.Queue()
+        self.first_poll = None
+        runtime = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_):
+                pass
+
+            def do_GET(self):
+                if self.path.endswith("/invocation/next"):
+                    runtime.first_poll = runtime.first_poll or time.monotonic()
+                    request_id, event = runtime.events.get()
+                    body = json.dumps(event).encode()
+                    self.send_response(200)
+                    self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
+                    self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30_000))
+                    self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
+                    self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                at = time.monotonic()
+                self.send_response(202)
+                self.end_headers()
+                if "/response" in self.path or "/error" in self.path:
+                    runtime.answers.put((at, "/error" not in self.path, json.loads(body or b"null")))
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def invoke(binary, env, event):
+    """Starts `binary` under a fresh Runtime API, hands it `event`; returns (seconds from exec to
+    its first poll for work (init), seconds from exec to its answer, the answer)."""
+    runtime = RuntimeApi()
+    runtime.events.put((str(uuid.uuid4()), event))
+    started = time.monotonic()
+    child = subprocess.Popen([str(ROOT / "target" / "release" / binary)], env={**os.environ, **env, **runtime_env(runtime.address)},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        at, ok, answer = runtime.answers.get(timeout=60)
+    finally:
+        child.kill()
+        child.wait()
+        runtime.server.shutdown()
+    if not ok:
+        raise SystemExit(f"{binary} failed: {answer}")
+    return runtime.first_poll - started, at - started, answer
+
+
+def runtime_env(address):
+    return {"AWS_LAMBDA_RUNTIME_API": address, "AWS_LAMBDA_FUNCTION_NAME": "bench", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_LOG_STREAM_NAME": "bench", "AWS_LAMBDA_LOG_GROUP_NAME": "bench",
+            "RUST_LOG": "warn"}
+
+
+def http_event(method, path, body=None, token=None):
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    event = {"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "", "headers": headers, "isBase64Encoded": False,
+             "requestContext": {"domainName": "localhost", "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                                                                 "userAgent": "bench"}, "requestId": str(uuid.uuid4()), "routeKey": "$default",
+                                "stage": "$default", "timeEpoch": int(time.time() * 1000)}}
+    if body is not None:
+        event["body"] = json.dumps(body)
+    return event
+
+
+def answer_body(answer):
+    return json.loads(answer.get("body") or "null")
+
+
+def build(target_args=()):
+    print("building release binaries (LTO; several minutes on 2 cores)...", flush=True)
+    subprocess.run(["cargo", "build", "--release", "--locked", *target_args, *sum((["--bin", b] for b in BINARIES), [])], cwd=ROOT, check=True)
+
+
+def coldstart(args):
+    build()
+    state_dir = stack.LOCAL / f"bench-{os.getpid()}"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    procs = stack.Processes(state_dir / "logs")
+    try:
+        tpl = Template(load(ROOT / "template.yaml"))
+        endpoints = stack.start_emulators(procs, stack.free_port(), stack.free_port())
+        made = stack.provision(tpl, endpoints, f"-bench-{secrets.token_hex(3)}")
+        env = stack.function_env(tpl, made, endpoints, {"PublicBaseUrl": "http://localhost", "SignupPlan": "enterprise", "LogLevel": "warn"}, state_dir)
+        email, password = f"bench-{secrets.token_hex(4)}@example.com", "correct horse battery"
+        invoke("auth", env, http_event("POST", "/v1/auth/signup", {"email": email, "password": password}))
+        _, _, login = invoke("auth", env, http_event("POST", "/v1/auth/login", {"email": email, "password": password}))
+        token = answer_body(login)["token"]
+        _, _, key = invoke("api-keys", env, http_event("POST", "/v1/api-keys", {"name": "bench", "scope": "read"}, token))
+        secret = answer_body(key)["secret"]
+
+        inits, totals = [], []
+        for _ in range(args.runs):
+            init, total, answer = invoke("agents", env, http_event("GET", "/v1/agents", token=secret))
+            assert answer["statusCode"] == 200, answer
+            inits.append(init * 1000)
+            totals.append(total * 1000)
+        print()
+        print(f"agents cold start (release build), {args.runs} runs:")
+        for name, times in [("exec -> ready for its first event (init)", inits), ("exec -> first answered request", totals)]:
+            times.sort()
+            print(f"  {name:42} min {times[0]:6.1f} ms   p50 {statistics.median(times):6.1f} ms   max {times[-1]:6.1f} ms")
+        print("  the request: an authenticated GET /v1/agents answered 200; init reads the JWT secret from moto, the")
+        print("  request makes one UpdateItem (auth + rate limit) and one Query against DynamoDB Local on 127.0.0.1")
+    finally:
+        procs.stop()
+
+
+def sizes(args):
+    build()
+    print()
+    print("stripped release binaries (host, x86_64):")
+    for binary in BINARIES:
+        path = ROOT / "target" / "release" / binary
+        print(f"  {binary:10} {path.stat().st_size / 1e6:6.2f} MB")
+    if args.arm64:
+        venv_bin = stack.VENV_BIN
+        subprocess.run([str(venv_bin / "pip"), "install", "-q", "ziglang"], check=True)
+        env = {**os.environ, "PATH": f"{venv_bin}:{os.environ['PATH']}"}
+        print("building arm64 Lambda bootstraps with cargo-lambda + Zig...", flush=True)
+        subprocess.run([str(venv_bin / "cargo-lambda"), "lambda", "build", "--release", "--arm64", *sum((["--bin", b] for b in BINARIES), [])],
+                       cwd=ROOT, env=env, check=True)
+        print("stripped Lambda bootstraps (arm64, provided.al2023), and zipped as deployed:")
+        for binary in BINARIES:
+            path = ROOT / "target" / "lambda" / binary / "bootstrap"
+            zipped = stack.LOCAL / f"{binary}.zip"
+            with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as z:
+                z.write(path, "bootstrap")
+            print(f"  {binary:10} {path.stat().st_size / 1e6:6.2f} MB   zip {zipped.stat().st_size / 1e6:5.2f} MB")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("coldstart")
+    c.add_argument("--runs", type=int, default=10)
+    c.set_defaults(run=coldstart)
+    s = sub.add_parser("sizes")
+    s.add_argument("--arm64", action="store_true")
+    s.set_defaults(run=sizes)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
