@@ -6,6 +6,8 @@ way Lambda's event source mapping does. Resources come from template.yaml.
   stack.py dev            start everything on fixed ports, seed a demo workspace, wait for Ctrl-C
   stack.py test [ARGS]    start everything on free ports, run every test (ARGS go to cargo test),
                           cfn-lint and schemathesis, stop everything
+  stack.py services       only DynamoDB Local and moto, provisioned, on free ports; writes the
+                          environment to .local/services.env (for `cargo test` by hand) until Ctrl-C
 """
 
 import argparse
@@ -269,6 +271,27 @@ def dev(_args):
         procs.stop()
 
 
+def services(_args):
+    state_dir = LOCAL / "services"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    procs = Processes(state_dir / "logs")
+    try:
+        tpl = Template(load(ROOT / "template.yaml"))
+        endpoints = start_emulators(procs, free_port(), free_port())
+        made = provision(tpl, endpoints, f"-{secrets.token_hex(3)}", visibility_timeout=2)
+        env = function_env(tpl, made, endpoints, {"PublicBaseUrl": "http://127.0.0.1", "SignupPlan": "starter", "LogLevel": "info"}, state_dir)
+        env_file = LOCAL / "services.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+        log(f"ready; environment in {env_file} (e.g. `set -a; . {env_file}; set +a; cargo test -p switchboard-tests --test api`)")
+        while True:
+            procs.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        log("stopping...")
+    finally:
+        procs.stop()
+
+
 def run_step(name, command, env):
     log(f"== {name}: {' '.join(command)}")
     started = time.monotonic()
@@ -338,6 +361,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("dev").set_defaults(run=dev)
+    sub.add_parser("services").set_defaults(run=services)
     t = sub.add_parser("test")
     t.add_argument("cargo_args", nargs=argparse.REMAINDER, help="passed to cargo test (then schemathesis is skipped)")
     t.set_defaults(run=test)

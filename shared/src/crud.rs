@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::Call;
 use crate::ids;
+use crate::model::Event;
 use crate::ports::{Quota, Repository, Resource, StoreError, Versioned};
 
 /// How often an update is re-applied when another write got in between (no `If-Match`).
@@ -46,20 +47,21 @@ pub async fn find<T: Resource>(repo: &dyn Repository<T>, call: &Call, id: &str) 
         .ok_or_else(not_found::<T>)
 }
 
-/// Reads, checks `If-Match`, applies `change` and writes at the read version; re-reads and
-/// re-applies when another write got in first, unless the client pinned a version.
+/// Reads, checks `If-Match`, applies `change` (the new value and the events it records) and
+/// writes at the read version; re-reads and re-applies when another write got in first, unless
+/// the client pinned a version.
 pub async fn update<T: Resource>(
     repo: &dyn Repository<T>,
     call: &Call,
     id: &str,
-    change: impl Fn(T) -> Result<T, ApiError>,
+    change: impl Fn(T) -> Result<(T, Vec<Event>), ApiError>,
 ) -> Result<Versioned<T>, ApiError> {
     let pinned = call.if_match()?.is_some();
     for _ in 0..ATTEMPTS {
         let current = find(repo, call, id).await?;
         call.check_if_match(current.version)?;
-        let next = change(current.value.clone())?;
-        match repo.update(call.workspace_id()?, &current, &next).await {
+        let (next, events) = change(current.value.clone())?;
+        match repo.update(call.workspace_id()?, &current, &next, &events).await {
             Ok(updated) => return Ok(updated),
             Err(StoreError::VersionMismatch) if pinned => return Err(precondition_failed()),
             Err(StoreError::VersionMismatch) => continue,

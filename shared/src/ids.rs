@@ -17,6 +17,12 @@ pub mod prefix {
     pub const REQUEST: &str = "req";
     pub const SESSION: &str = "ses";
     pub const LEDGER_ENTRY: &str = "led";
+    pub const EVENT: &str = "evt";
+    pub const CALL: &str = "call";
+    pub const APPOINTMENT: &str = "apt";
+    pub const APPROVAL: &str = "apr";
+    pub const NUMBER: &str = "num";
+    pub const CONVERSATION: &str = "cnv";
 }
 
 /// A new id created at `at`.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::error::{ApiError, ErrorCode};
-use crate::model::{ApiKey, Plan, RateClass, Role, Scope, User, Workspace};
+use crate::model::{ApiKey, Event, Plan, RateClass, Role, Scope, User, Workspace};
 
 /// Failures of a store, already in domain terms.
 #[derive(Debug, thiserror::Error)]
@@ -242,6 +242,22 @@ pub struct UniqueValue {
     pub conflict: ErrorCode,
 }
 
+/// A secondary index of the table (generic keys, all attributes projected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    Gsi1,
+    Gsi2,
+}
+
+/// Where a resource appears in a secondary index: in the partition `<ws>#<COLLECTION>#<partition>`
+/// at `sort`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub index: Index,
+    pub partition: String,
+    pub sort: String,
+}
+
 /// A resource stored as one item in its workspace's collection.
 pub trait Resource: Serialize + DeserializeOwned + Send + Sync + Clone + 'static {
     /// The `entity` attribute and the collection name in keys (`AGENT`).
@@ -253,9 +269,9 @@ pub trait Resource: Serialize + DeserializeOwned + Send + Sync + Clone + 'static
     fn unique_values(&self) -> Vec<UniqueValue> {
         Vec::new()
     }
-    /// A secondary lookup value, indexed by GSI1 (`email` for contacts).
-    fn lookup_value(&self) -> Option<String> {
-        None
+    /// The resource's places in the secondary indexes (at most one per index).
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        Vec::new()
     }
 }
 
@@ -273,7 +289,7 @@ pub struct Quota {
     pub max: u32,
 }
 
-/// One page of a list; `cursor` is the position after the last item, when there are more.
+/// One page of a list; `next` is where the next page starts, when there are more.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -283,30 +299,45 @@ pub struct Page<T> {
 /// Where a Query stopped, as the key attributes DynamoDB returned.
 pub type PageKey = std::collections::BTreeMap<String, String>;
 
+/// Which resources of a collection to list: the whole collection or one index partition,
+/// optionally a range of sort keys, optionally only items whose attributes equal given values.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// An index partition (suffix, as in [`IndexEntry::partition`]); `None`: the collection.
+    pub index: Option<(Index, String)>,
+    /// Inclusive bounds on the sort key (ids in the collection, `sort` in an index).
+    pub sort_between: Option<(String, String)>,
+    /// `attribute = value` conditions (string values) on the items.
+    pub equals: Vec<(&'static str, String)>,
+    /// Oldest (lowest sort key) first; newest first by default.
+    pub ascending: bool,
+    pub limit: u32,
+    pub after: Option<PageKey>,
+}
+
 #[async_trait]
 pub trait Repository<T: Resource>: Send + Sync {
-    async fn insert(&self, workspace_id: &str, value: &T, quota: Option<Quota>) -> Result<Versioned<T>, StoreError>;
-    async fn get(&self, workspace_id: &str, id: &str) -> Result<Option<Versioned<T>>, StoreError>;
-    /// Replaces `previous` (at `expected_version`) by `value`.
-    async fn update(&self, workspace_id: &str, previous: &Versioned<T>, value: &T) -> Result<Versioned<T>, StoreError>;
-    async fn delete(&self, workspace_id: &str, current: &Versioned<T>, quota: Option<Quota>) -> Result<(), StoreError>;
-    /// Newest first.
-    async fn list(
+    /// Creates the resource with `events`, in one transaction.
+    async fn insert(
         &self,
         workspace_id: &str,
-        limit: u32,
-        after: Option<PageKey>,
-    ) -> Result<Page<Versioned<T>>, StoreError>;
+        value: &T,
+        quota: Option<Quota>,
+        events: &[Event],
+    ) -> Result<Versioned<T>, StoreError>;
+    async fn get(&self, workspace_id: &str, id: &str) -> Result<Option<Versioned<T>>, StoreError>;
+    /// Replaces `previous` (if still at its version) by `value`, with `events`.
+    async fn update(
+        &self,
+        workspace_id: &str,
+        previous: &Versioned<T>,
+        value: &T,
+        events: &[Event],
+    ) -> Result<Versioned<T>, StoreError>;
+    async fn delete(&self, workspace_id: &str, current: &Versioned<T>, quota: Option<Quota>) -> Result<(), StoreError>;
+    async fn query(&self, workspace_id: &str, query: &ListQuery) -> Result<Page<Versioned<T>>, StoreError>;
     /// The resource holding a unique value.
     async fn find_unique(&self, workspace_id: &str, unique: &UniqueValue) -> Result<Option<Versioned<T>>, StoreError>;
-    /// Resources whose lookup value equals `value`, newest first.
-    async fn find_by_lookup(
-        &self,
-        workspace_id: &str,
-        value: &str,
-        limit: u32,
-        after: Option<PageKey>,
-    ) -> Result<Page<Versioned<T>>, StoreError>;
 }
 
 // ---------------------------------------------------------------------------------------------

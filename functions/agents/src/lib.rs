@@ -9,7 +9,7 @@ use switchboard::crud::{self, Deleted};
 use switchboard::http::{Access, Call, QueryParam, Reply, Route, not_null};
 use switchboard::ids::{self, prefix};
 use switchboard::model::{AGENT_TEMPLATES, Agent, AgentObject, Plan, Scope, VOICES, template_schema, voice_schema};
-use switchboard::ports::{Quota, Repository};
+use switchboard::ports::{ListQuery, Quota, Repository};
 use switchboard::{ApiError, ErrorCode, validate};
 use utoipa::ToSchema;
 
@@ -123,9 +123,14 @@ fn validated(mut agent: Agent) -> Result<Agent, ApiError> {
 
 async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let page = call.page("")?;
+    let query = ListQuery {
+        limit: page.limit,
+        after: page.after,
+        ..ListQuery::default()
+    };
     let found = state
         .agents
-        .list(call.workspace_id()?, page.limit, page.after)
+        .query(call.workspace_id()?, &query)
         .await
         .map_err(|e| e.into_api(ErrorCode::AgentNotFound))?;
     Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
@@ -175,7 +180,7 @@ async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let plan = call.principal()?.plan;
     let stored = state
         .agents
-        .insert(call.workspace_id()?, &agent, Some(quota(plan)))
+        .insert(call.workspace_id()?, &agent, Some(quota(plan)), &[])
         .await
         .map_err(|e| match e {
             switchboard::ports::StoreError::LimitReached => ApiError::new(
@@ -218,7 +223,7 @@ async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         agent.max_call_duration = patch.max_call_duration.unwrap_or(agent.max_call_duration);
         agent.is_active = patch.is_active.unwrap_or(agent.is_active);
         agent.updated_at = now;
-        validated(agent)
+        Ok((validated(agent)?, Vec::new()))
     })
     .await?;
     Ok(Reply::ok(&updated.value).etag(updated.version))

@@ -9,8 +9,9 @@ use serde_json::json;
 use switchboard::crud::{self, Deleted};
 use switchboard::http::{Access, Call, Patch, QueryParam, Reply, Route, not_null};
 use switchboard::ids::{self, prefix};
+use switchboard::model::email_partition;
 use switchboard::model::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES, Scope};
-use switchboard::ports::{AccountStore, Repository, Resource};
+use switchboard::ports::{AccountStore, Index, ListQuery, Repository, Resource};
 use switchboard::{ApiError, ErrorCode, validate};
 use utoipa::ToSchema;
 
@@ -187,19 +188,22 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         })?;
         let filters = format!("email={email}");
         let page = call.page(&filters)?;
-        let found = state
-            .contacts
-            .find_by_lookup(ws, &email, page.limit, page.after)
-            .await
-            .map_err(not_found)?;
+        let query = ListQuery {
+            index: Some((Index::Gsi1, email_partition(&email))),
+            limit: page.limit,
+            after: page.after,
+            ..ListQuery::default()
+        };
+        let found = state.contacts.query(ws, &query).await.map_err(not_found)?;
         return Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters));
     }
     let page = call.page("")?;
-    let found = state
-        .contacts
-        .list(ws, page.limit, page.after)
-        .await
-        .map_err(not_found)?;
+    let query = ListQuery {
+        limit: page.limit,
+        after: page.after,
+        ..ListQuery::default()
+    };
+    let found = state.contacts.query(ws, &query).await.map_err(not_found)?;
     Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
 }
 
@@ -234,7 +238,7 @@ async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     })?;
     let stored = state
         .contacts
-        .insert(call.workspace_id()?, &contact, None)
+        .insert(call.workspace_id()?, &contact, None, &[])
         .await
         .map_err(|e| phone_conflict(e.into_api(ErrorCode::ContactNotFound)))?;
     Ok(Reply::created(&stored.value).etag(stored.version))
@@ -279,7 +283,7 @@ async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
             };
         }
         contact.updated_at = now;
-        validated(contact)
+        Ok((validated(contact)?, Vec::new()))
     })
     .await
     .map_err(phone_conflict)?;

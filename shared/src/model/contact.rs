@@ -12,6 +12,11 @@ object_name!(ContactObject, "contact");
 
 pub const MAX_ATTRIBUTES: usize = 50;
 
+/// The GSI1 partition of contacts with this (lower-case) email.
+pub fn email_partition(email: &str) -> String {
+    format!("EMAIL#{email}")
+}
+
 /// A custom attribute value: a string, number or boolean.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -68,7 +73,14 @@ impl crate::ports::Resource for Contact {
         }]
     }
 
-    fn lookup_value(&self) -> Option<String> {
-        self.email.clone()
+    fn index_entries(&self) -> Vec<crate::ports::IndexEntry> {
+        self.email
+            .iter()
+            .map(|email| crate::ports::IndexEntry {
+                index: crate::ports::Index::Gsi1,
+                partition: email_partition(email),
+                sort: self.id.clone(),
+            })
+            .collect()
     }
 }

@@ -4,13 +4,15 @@ mod account;
 mod agent;
 mod api_key;
 mod contact;
+mod event;
 mod object;
 mod plan;
 
 pub use account::{Role, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus};
 pub use agent::{AGENT_TEMPLATES, Agent, AgentObject, VOICES, template_schema, voice_schema};
 pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
-pub use contact::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES};
+pub use contact::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES, email_partition};
+pub use event::{Event, EventObject, EventType};
 pub use object::ListObject;
 /// ISO 3166-1 alpha-2 country, as the phone-number library knows it.
 pub use phonenumber::country::Id as Country;

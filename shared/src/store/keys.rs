@@ -11,6 +11,9 @@ pub const SK: &str = "SK";
 pub const GSI1: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
 pub const ENTITY: &str = "entity";
 /// Epoch seconds after which DynamoDB TTL may delete the item.
 pub const TTL: &str = "ttl";
@@ -45,6 +48,7 @@ pub mod entity {
     pub const CLIENT_IP: &str = "client_ip_rate";
     pub const IDEMPOTENCY: &str = "idempotency_record";
     pub const UNIQUE: &str = "unique_value";
+    pub const EVENT: &str = "event";
 }
 
 pub fn workspace(ws: &str) -> Key {
@@ -115,9 +119,14 @@ pub fn unique(ws: &str, kind: &str, value: &str) -> Key {
     Key::new(format!("{ws}#{kind}"), value)
 }
 
-/// GSI1 partition of a resource's lookup value (a contact's email).
-pub fn lookup(ws: &str, collection_name: &str, value: &str) -> String {
-    format!("{ws}#{collection_name}#LOOKUP#{value}")
+/// The secondary-index partition `partition` of a collection (`ws_..#CONTACT#EMAIL#a@b.co`).
+pub fn index_partition(ws: &str, collection_name: &str, partition: &str) -> String {
+    format!("{ws}#{collection_name}#{partition}")
+}
+
+/// An event, in its workspace's event log.
+pub fn event(ws: &str, event_id: &str) -> Key {
+    Key::new(format!("{ws}#EVENT"), event_id)
 }
 
 #[cfg(test)]
@@ -140,6 +149,7 @@ mod tests {
         ] {
             assert!(key.pk.starts_with(ws), "{key:?}");
         }
-        assert!(lookup(ws, "CONTACT", "a@b.co").starts_with(ws));
+        assert!(index_partition(ws, "CONTACT", "EMAIL#a@b.co").starts_with(ws));
+        assert!(event(ws, "evt_1").pk.starts_with(ws));
     }
 }

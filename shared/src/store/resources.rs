@@ -1,6 +1,7 @@
-//! One generic repository for plain workspace resources (agents, contacts): an item per
-//! resource in its collection's partition, a version for optimistic concurrency, guard items
-//! for unique values and an optional counter on the workspace item for plan limits.
+//! One generic repository for workspace resources (agents, contacts, appointments...): an item
+//! per resource in its collection's partition, a version for optimistic concurrency, guard
+//! items for unique values, secondary-index entries, an optional counter on the workspace item
+//! for plan limits, and the events of each change, all written in one transaction.
 
 use std::collections::HashMap;
 
@@ -12,7 +13,15 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::{self, entity};
 use super::{DynamoStore, Item, NEW_ITEM, TransactError, from_item, get_s, item_of, n, s, sdk_error, start_key};
-use crate::ports::{Page, PageKey, Quota, Repository, Resource, StoreError, UniqueValue, Versioned};
+use crate::model::Event;
+use crate::ports::{Index, ListQuery, Page, PageKey, Quota, Repository, Resource, StoreError, UniqueValue, Versioned};
+
+/// Items read per Query when a filter may drop some, and Queries per page at most: a page of a
+/// filtered list may hold fewer items than asked, with a cursor to go on.
+const FILTERED_BATCH: i32 = 100;
+const MAX_QUERIES_PER_PAGE: usize = 5;
+/// Events are kept this long in the table (the webhook issue delivers them).
+const EVENT_RETENTION_SECS: i64 = 30 * 86_400;
 
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "T: Resource")]
@@ -26,6 +35,13 @@ fn entity_of<T: Resource>() -> String {
     T::COLLECTION.to_ascii_lowercase()
 }
 
+fn index_keys(index: Index) -> (&'static str, &'static str, &'static str) {
+    match index {
+        Index::Gsi1 => (keys::GSI1, keys::GSI1PK, keys::GSI1SK),
+        Index::Gsi2 => (keys::GSI2, keys::GSI2PK, keys::GSI2SK),
+    }
+}
+
 fn resource_item<T: Resource>(workspace_id: &str, value: &T, version: u64) -> Result<Item, StoreError> {
     let key = keys::resource(workspace_id, T::COLLECTION, value.id());
     let mut item = item_of(
@@ -36,12 +52,13 @@ fn resource_item<T: Resource>(workspace_id: &str, value: &T, version: u64) -> Re
             version,
         },
     )?;
-    if let Some(lookup) = value.lookup_value() {
+    for entry in value.index_entries() {
+        let (_, pk, sk) = index_keys(entry.index);
         item.insert(
-            keys::GSI1PK.into(),
-            s(keys::lookup(workspace_id, T::COLLECTION, &lookup)),
+            pk.into(),
+            s(keys::index_partition(workspace_id, T::COLLECTION, &entry.partition)),
         );
-        item.insert(keys::GSI1SK.into(), s(value.id()));
+        item.insert(sk.into(), s(entry.sort));
     }
     Ok(item)
 }
@@ -55,10 +72,11 @@ fn decode<T: Resource>(item: Item) -> Result<Versioned<T>, StoreError> {
 }
 
 /// The page key of an item, for the cursor after it.
-fn position(item: &Item, index: bool) -> PageKey {
+fn position(item: &Item, index: Option<Index>) -> PageKey {
     let mut names = vec![keys::PK, keys::SK];
-    if index {
-        names.extend([keys::GSI1PK, keys::GSI1SK]);
+    if let Some(index) = index {
+        let (_, pk, sk) = index_keys(index);
+        names.extend([pk, sk]);
     }
     names
         .into_iter()
@@ -107,42 +125,16 @@ impl DynamoStore {
         self.tx_update(&keys::workspace(workspace_id), &update, condition.as_deref(), values)
     }
 
-    async fn query_page<T: Resource>(
-        &self,
-        index: Option<&str>,
-        pk: (&str, String),
-        limit: u32,
-        after: Option<PageKey>,
-    ) -> Result<Page<Versioned<T>>, StoreError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .set_index_name(index.map(str::to_owned))
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", pk.0)
-            .expression_attribute_values(":pk", s(pk.1))
-            .scan_index_forward(false)
-            .limit(limit as i32 + 1)
-            .set_exclusive_start_key(start_key(after))
-            .set_consistent_read(index.is_none().then_some(true))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        let mut items = out.items.unwrap_or_default();
-        let has_more = items.len() > limit as usize;
-        items.truncate(limit as usize);
-        let next = if has_more {
-            items.last().map(|last| position(last, index.is_some()))
-        } else {
-            None
-        };
-        let items = items.into_iter().map(decode).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+    /// The Put of an event, for the transaction of the change it records.
+    pub(crate) fn event_put(&self, workspace_id: &str, event: &Event) -> Result<TransactWriteItem, StoreError> {
+        let mut item = item_of(&keys::event(workspace_id, &event.id), entity::EVENT, event)?;
+        item.insert("workspace_id".into(), s(workspace_id));
+        item.insert(keys::TTL.into(), n(event.timestamp.timestamp() + EVENT_RETENTION_SECS));
+        self.tx_put(item, NEW_ITEM, Item::new())
     }
 }
 
-/// Maps a cancelled write of `[resource, guards..., quota?]` to its domain error.
+/// Maps a cancelled write of `[resource, guards..., quota?, events...]` to its domain error.
 fn write_error(e: TransactError, guards: &[(usize, &UniqueValue)], quota_at: Option<usize>) -> StoreError {
     if e.failed_at(0) {
         return StoreError::VersionMismatch;
@@ -158,11 +150,17 @@ fn write_error(e: TransactError, guards: &[(usize, &UniqueValue)], quota_at: Opt
 
 #[async_trait]
 impl<T: Resource> Repository<T> for DynamoStore {
-    #[tracing::instrument(skip_all, fields(collection = T::COLLECTION, workspace_id))]
-    async fn insert(&self, workspace_id: &str, value: &T, quota: Option<Quota>) -> Result<Versioned<T>, StoreError> {
+    #[tracing::instrument(skip_all, fields(collection = T::COLLECTION))]
+    async fn insert(
+        &self,
+        workspace_id: &str,
+        value: &T,
+        quota: Option<Quota>,
+        events: &[Event],
+    ) -> Result<Versioned<T>, StoreError> {
         let item = resource_item(workspace_id, value, 1)?;
         let uniques = value.unique_values();
-        if uniques.is_empty() && quota.is_none() {
+        if uniques.is_empty() && quota.is_none() && events.is_empty() {
             self.client
                 .put_item()
                 .table_name(&self.table)
@@ -182,6 +180,9 @@ impl<T: Resource> Repository<T> for DynamoStore {
             if let Some(quota) = quota {
                 items.push(self.quota_update(workspace_id, quota, 1)?);
             }
+            for event in events {
+                items.push(self.event_put(workspace_id, event)?);
+            }
             self.transact(items)
                 .await
                 .map_err(|e| write_error(e, &guards, quota_at))?;
@@ -199,8 +200,14 @@ impl<T: Resource> Repository<T> for DynamoStore {
             .transpose()
     }
 
-    #[tracing::instrument(skip_all, fields(collection = T::COLLECTION, workspace_id))]
-    async fn update(&self, workspace_id: &str, previous: &Versioned<T>, value: &T) -> Result<Versioned<T>, StoreError> {
+    #[tracing::instrument(skip_all, fields(collection = T::COLLECTION))]
+    async fn update(
+        &self,
+        workspace_id: &str,
+        previous: &Versioned<T>,
+        value: &T,
+        events: &[Event],
+    ) -> Result<Versioned<T>, StoreError> {
         let version = previous.version + 1;
         let item = resource_item(workspace_id, value, version)?;
         let before = previous.value.unique_values();
@@ -208,7 +215,7 @@ impl<T: Resource> Repository<T> for DynamoStore {
         let released: Vec<&UniqueValue> = before.iter().filter(|u| !after.contains(u)).collect();
         let claimed: Vec<&UniqueValue> = after.iter().filter(|u| !before.contains(u)).collect();
         let expected = HashMap::from([(":v".to_owned(), n(previous.version))]);
-        if released.is_empty() && claimed.is_empty() {
+        if released.is_empty() && claimed.is_empty() && events.is_empty() {
             let result = self
                 .client
                 .put_item()
@@ -240,6 +247,9 @@ impl<T: Resource> Repository<T> for DynamoStore {
             for unique in released {
                 items.push(self.guard_delete(workspace_id, unique, value.id())?);
             }
+            for event in events {
+                items.push(self.event_put(workspace_id, event)?);
+            }
             self.transact(items).await.map_err(|e| write_error(e, &guards, None))?;
         }
         Ok(Versioned {
@@ -248,7 +258,7 @@ impl<T: Resource> Repository<T> for DynamoStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(collection = T::COLLECTION, workspace_id))]
+    #[tracing::instrument(skip_all, fields(collection = T::COLLECTION))]
     async fn delete(&self, workspace_id: &str, current: &Versioned<T>, quota: Option<Quota>) -> Result<(), StoreError> {
         let key = keys::resource(workspace_id, T::COLLECTION, current.value.id());
         let expected = HashMap::from([(":v".to_owned(), n(current.version))]);
@@ -286,19 +296,81 @@ impl<T: Resource> Repository<T> for DynamoStore {
         self.transact(items).await.map_err(|e| write_error(e, &[], None))
     }
 
-    async fn list(
-        &self,
-        workspace_id: &str,
-        limit: u32,
-        after: Option<PageKey>,
-    ) -> Result<Page<Versioned<T>>, StoreError> {
-        self.query_page(
-            None,
-            (keys::PK, keys::collection(workspace_id, T::COLLECTION)),
-            limit,
-            after,
-        )
-        .await
+    async fn query(&self, workspace_id: &str, query: &ListQuery) -> Result<Page<Versioned<T>>, StoreError> {
+        let index = query.index.as_ref().map(|(index, _)| *index);
+        let (index_name, pk_name, sk_name) = match index {
+            None => (None, keys::PK, keys::SK),
+            Some(index) => {
+                let (name, pk, sk) = index_keys(index);
+                (Some(name), pk, sk)
+            }
+        };
+        let partition = match &query.index {
+            None => keys::collection(workspace_id, T::COLLECTION),
+            Some((_, suffix)) => keys::index_partition(workspace_id, T::COLLECTION, suffix),
+        };
+        let mut condition = "#pk = :pk".to_owned();
+        let mut names = HashMap::from([("#pk".to_owned(), pk_name.to_owned())]);
+        let mut values = HashMap::from([(":pk".to_owned(), s(partition))]);
+        if let Some((low, high)) = &query.sort_between {
+            condition.push_str(" AND #sk BETWEEN :low AND :high");
+            names.insert("#sk".into(), sk_name.into());
+            values.insert(":low".into(), s(low));
+            values.insert(":high".into(), s(high));
+        }
+        let mut filter = Vec::new();
+        for (i, (attribute, value)) in query.equals.iter().enumerate() {
+            filter.push(format!("#f{i} = :f{i}"));
+            names.insert(format!("#f{i}"), (*attribute).to_owned());
+            values.insert(format!(":f{i}"), s(value));
+        }
+        let filtered = !filter.is_empty();
+        let wanted = query.limit as usize + 1;
+        let mut found: Vec<Item> = Vec::new();
+        let mut start = start_key(query.after.clone());
+        for _ in 0..MAX_QUERIES_PER_PAGE {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index_name.map(str::to_owned))
+                .key_condition_expression(&condition)
+                .set_filter_expression(filtered.then(|| filter.join(" AND ")))
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(query.ascending)
+                .limit(if filtered {
+                    FILTERED_BATCH
+                } else {
+                    (wanted - found.len()) as i32
+                })
+                .set_exclusive_start_key(start.take())
+                .set_consistent_read(index.is_none().then_some(true))
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            found.extend(out.items.unwrap_or_default());
+            if found.len() >= wanted {
+                break;
+            }
+            match out.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => break,
+            }
+        }
+        let next = if found.len() >= wanted {
+            found.truncate(query.limit as usize);
+            found.last().map(|last| position(last, index))
+        } else {
+            // The read budget ran out before the page filled: go on from where it stopped.
+            start.map(|key| {
+                key.into_iter()
+                    .filter_map(|(k, v)| Some((k, v.as_s().ok()?.clone())))
+                    .collect()
+            })
+        };
+        let items = found.into_iter().map(decode).collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
     }
 
     async fn find_unique(&self, workspace_id: &str, unique: &UniqueValue) -> Result<Option<Versioned<T>>, StoreError> {
@@ -311,21 +383,5 @@ impl<T: Resource> Repository<T> for DynamoStore {
         let owner = get_s(&guard, "owner_id")
             .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unique guard without owner")))?;
         Repository::<T>::get(self, workspace_id, owner).await
-    }
-
-    async fn find_by_lookup(
-        &self,
-        workspace_id: &str,
-        value: &str,
-        limit: u32,
-        after: Option<PageKey>,
-    ) -> Result<Page<Versioned<T>>, StoreError> {
-        self.query_page(
-            Some(keys::GSI1),
-            (keys::GSI1PK, keys::lookup(workspace_id, T::COLLECTION, value)),
-            limit,
-            after,
-        )
-        .await
     }
 }
