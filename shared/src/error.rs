@@ -91,12 +91,16 @@ error_codes! {
     ContactNotFound = 404, "contact_not_found";
     /// The API key does not exist in this workspace.
     ApiKeyNotFound = 404, "api_key_not_found";
+    /// The appointment does not exist in this workspace.
+    AppointmentNotFound = 404, "appointment_not_found";
     /// The route exists but not for this method.
     MethodNotAllowed = 405, "method_not_allowed";
     /// An account with this email already exists.
     EmailTaken = 409, "email_taken";
     /// Another contact in this workspace has this phone number.
     PhoneNumberTaken = 409, "phone_number_taken";
+    /// Another confirmed appointment of the workspace overlaps this time.
+    AppointmentConflict = 409, "appointment_conflict";
     /// The API key must be revoked before it can be deleted.
     KeyStillActive = 409, "key_still_active";
     /// A request with this Idempotency-Key is still being processed.

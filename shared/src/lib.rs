@@ -18,6 +18,7 @@ pub mod ids;
 pub mod mail;
 pub mod model;
 pub mod ports;
+pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod validate;

@@ -102,6 +102,27 @@ pub fn text(param: &str, raw: &str, min: usize, max: usize) -> Result<String, Ap
     Ok(trimmed.to_owned())
 }
 
+/// A time bound of a list filter: an ISO 8601 time, or a date (its start, or with `end_of_day`
+/// its last second).
+pub fn time_bound(param: &str, raw: &str, end_of_day: bool) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+        ApiError::param(
+            ErrorCode::InvalidParameter,
+            param,
+            format!("`{param}` must be a date (2026-05-07) or an ISO 8601 time."),
+        )
+    })?;
+    let time = if end_of_day {
+        chrono::NaiveTime::from_hms_opt(23, 59, 59)
+    } else {
+        chrono::NaiveTime::from_hms_opt(0, 0, 0)
+    };
+    Ok(date.and_time(time.expect("valid time")).and_utc())
+}
+
 /// A number within `min..=max`.
 pub fn range<T: PartialOrd + std::fmt::Display + Copy>(param: &str, value: T, min: T, max: T) -> Result<T, ApiError> {
     if value < min || value > max {

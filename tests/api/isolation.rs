@@ -23,6 +23,23 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
     } else if path.starts_with("/v1/contacts/") {
         let phone = format!("+1415555{:04}", rand::random::<u16>() % 10_000);
         app.create(tenant, "/v1/contacts", json!({"phone": phone})).await
+    } else if path.starts_with("/v1/appointments/") {
+        let contact = app
+            .create(
+                tenant,
+                "/v1/contacts",
+                json!({"phone": format!("+1415555{:04}", rand::random::<u16>() % 10_000)}),
+            )
+            .await;
+        let hour = rand::random::<u32>() % 10_000;
+        let start = chrono::DateTime::<chrono::Utc>::from_timestamp(1_899_999_900 + i64::from(hour) * 3600, 0).unwrap();
+        let end = start + chrono::Duration::minutes(30);
+        app.create(
+            tenant,
+            "/v1/appointments",
+            json!({"contact_id": contact, "start_time": start, "end_time": end, "title": "mine"}),
+        )
+        .await
     } else if path.starts_with("/v1/api-keys/") {
         let res = app
             .post("/v1/api-keys")

@@ -2,6 +2,7 @@
 
 mod agents;
 mod api_keys;
+mod appointments;
 mod auth;
 mod bad_input;
 mod catalog;

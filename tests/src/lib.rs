@@ -82,6 +82,7 @@ pub enum Function {
     ApiKeys,
     Agents,
     Contacts,
+    Appointments,
     Catalog,
 }
 
@@ -117,6 +118,7 @@ pub struct TestApp {
     api_keys: Service<api_keys::State>,
     agents: Service<agents::State>,
     contacts: Service<contacts::State>,
+    appointments: Service<appointments::State>,
     catalog: Service<catalog::State>,
     router: matchit::Router<Function>,
 }
@@ -190,6 +192,14 @@ impl TestApp {
             },
             contacts::routes(),
         );
+        let appointments = Service::new(
+            platform.clone(),
+            appointments::State {
+                appointments: Arc::new(store.clone()),
+                contacts: Arc::new(store.clone()),
+            },
+            appointments::routes(),
+        );
         let catalog = Service::new(
             platform,
             catalog::State {
@@ -208,6 +218,7 @@ impl TestApp {
         add(paths(api_keys.routes()), Function::ApiKeys);
         add(paths(agents.routes()), Function::Agents);
         add(paths(contacts.routes()), Function::Contacts);
+        add(paths(appointments.routes()), Function::Appointments);
         add(paths(catalog.routes()), Function::Catalog);
         let ip = format!(
             "10.{}.{}.{}",
@@ -227,6 +238,7 @@ impl TestApp {
             api_keys,
             agents,
             contacts,
+            appointments,
             catalog,
             router,
         }
@@ -275,6 +287,7 @@ impl TestApp {
             Function::ApiKeys => self.api_keys.handle(request).await,
             Function::Agents => self.agents.handle(request).await,
             Function::Contacts => self.contacts.handle(request).await,
+            Function::Appointments => self.appointments.handle(request).await,
             Function::Catalog => self.catalog.handle(request).await,
         }
     }
@@ -367,6 +380,35 @@ impl TestApp {
                 _ => return out,
             }
         }
+    }
+
+    /// The events a workspace has recorded, oldest first.
+    pub async fn events(&self, workspace_id: &str) -> Vec<Value> {
+        let out = self
+            .store
+            .client()
+            .query()
+            .table_name(self.store.table())
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("{workspace_id}#EVENT")))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).unwrap())
+            .collect()
+    }
+
+    /// The types of a workspace's events, oldest first.
+    pub async fn event_types(&self, workspace_id: &str) -> Vec<String> {
+        self.events(workspace_id)
+            .await
+            .iter()
+            .map(|e| e["event"].as_str().unwrap().to_owned())
+            .collect()
     }
 
     /// The mails queued since the last call (the auth function's outbox).

@@ -45,6 +45,7 @@ pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
         ("api-keys", api_keys::routes().iter().map(Route::info).collect()),
         ("agents", agents::routes().iter().map(Route::info).collect()),
         ("contacts", contacts::routes().iter().map(Route::info).collect()),
+        ("appointments", appointments::routes().iter().map(Route::info).collect()),
         ("catalog", routes().iter().map(Route::info).collect()),
     ]
 }

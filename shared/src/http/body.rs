@@ -99,69 +99,13 @@ impl<T> Patch<T> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
-    struct Inner {
-        size: u32,
-    }
-
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    #[allow(dead_code)]
-    struct Body {
-        name: String,
-        #[serde(default, deserialize_with = "not_null")]
-        nick: Option<String>,
-        #[serde(default)]
-        email: Patch<String>,
-        inner: Option<Inner>,
-    }
-
-    fn err(body: &str) -> (ErrorCode, Option<String>) {
-        let e = parse_json::<Body>(body.as_bytes()).unwrap_err();
-        (e.code, e.param)
-    }
-
-    #[test]
-    fn every_kind_of_bad_body_names_its_parameter() {
-        assert_eq!(err("{"), (ErrorCode::InvalidJson, None));
-        assert_eq!(err("[1]"), (ErrorCode::InvalidJson, None));
-        assert_eq!(
-            err(r#"{"name":"a","zzz":1}"#),
-            (ErrorCode::UnknownField, Some("zzz".into()))
-        );
-        assert_eq!(
-            err(r#"{"name":"a","inner":{"size":1,"x":2}}"#),
-            (ErrorCode::UnknownField, Some("inner.x".into()))
-        );
-        assert_eq!(err(r#"{}"#), (ErrorCode::MissingField, Some("name".into())));
-        assert_eq!(
-            err(r#"{"name":"a","inner":{}}"#),
-            (ErrorCode::MissingField, Some("inner.size".into()))
-        );
-        assert_eq!(err(r#"{"name":5}"#), (ErrorCode::InvalidType, Some("name".into())));
-        assert_eq!(
-            err(r#"{"name":"a","nick":null}"#),
-            (ErrorCode::InvalidType, Some("nick".into()))
-        );
-        assert_eq!(
-            err(r#"{"name":"a","inner":{"size":-1}}"#),
-            (ErrorCode::InvalidType, Some("inner.size".into()))
-        );
-    }
-
-    #[test]
-    fn patch_fields_tell_absent_from_null() {
-        let b: Body = parse_json(br#"{"name":"a"}"#).unwrap();
-        assert_eq!(b.email, Patch::Absent);
-        let b: Body = parse_json(br#"{"name":"a","email":null}"#).unwrap();
-        assert_eq!(b.email, Patch::Null);
-        let b: Body = parse_json(br#"{"name":"a","email":"x@y.z"}"#).unwrap();
-        assert_eq!(b.email, Patch::Value("x@y.z".into()));
+impl<T, E> Patch<Result<T, E>> {
+    /// `Patch<Result<T, E>>` → `Result<Patch<T>, E>`.
+    pub fn transpose_patch(self) -> Result<Patch<T>, E> {
+        Ok(match self {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(v) => Patch::Value(v?),
+        })
     }
 }

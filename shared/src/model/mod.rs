@@ -3,6 +3,7 @@
 mod account;
 mod agent;
 mod api_key;
+mod appointment;
 mod contact;
 mod event;
 mod object;
@@ -11,6 +12,10 @@ mod plan;
 pub use account::{Role, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus};
 pub use agent::{AGENT_TEMPLATES, Agent, AgentObject, VOICES, template_schema, voice_schema};
 pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
+pub use appointment::{
+    Appointment, AppointmentObject, AppointmentStatus, BY_START, MAX_APPOINTMENT, SLOT_MINUTES, contact_partition,
+    on_slot,
+};
 pub use contact::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES, email_partition};
 pub use event::{Event, EventObject, EventType};
 pub use object::ListObject;

@@ -1,0 +1,206 @@
+//! `appointments`: the workspace's calendar (`/v1/appointments`). Agents book through the same
+//! service during conversations.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use http::Method;
+use serde::Deserialize;
+use serde_json::json;
+use switchboard::crud;
+use switchboard::http::{Call, Patch, QueryParam, Reply, Route};
+use switchboard::model::{Appointment, AppointmentStatus, BY_START, Contact, Event, EventType, contact_partition};
+use switchboard::ports::{Index, ListQuery, Repository};
+use switchboard::service::appointments::{self, Booking};
+use switchboard::{ApiError, ErrorCode, validate};
+use utoipa::ToSchema;
+
+pub struct State {
+    pub appointments: Arc<dyn Repository<Appointment>>,
+    pub contacts: Arc<dyn Repository<Contact>>,
+}
+
+const TAG: &str = "Appointments";
+
+pub fn routes() -> Vec<Route<State>> {
+    vec![
+        Route::new(Method::GET, "/v1/appointments", list)
+            .doc(TAG, "listAppointments", "List appointments")
+            .describe("By start time, earliest first. `from` and `to` bound the start time (dates or ISO 8601 times).")
+            .query(QueryParam::pagination())
+            .query([
+                QueryParam::string("status", "`confirmed`, `cancelled` or `completed`."),
+                QueryParam::string("from", "Earliest start (inclusive)."),
+                QueryParam::string("to", "Latest start (inclusive; a date means its whole day)."),
+                QueryParam::string("contact_id", "Only this contact's appointments."),
+            ])
+            .returns_list::<Appointment>("A page of appointments."),
+        Route::new(Method::POST, "/v1/appointments", create)
+            .doc(TAG, "createAppointment", "Book an appointment")
+            .describe("Times are on 5-minute boundaries, at most 4 hours long; confirmed appointments of a workspace never overlap (409 `appointment_conflict`).")
+            .body::<CreateAppointment>(|| {
+                json!({"contact_id": "con_01JD3QZ9R6X4Y7T2W8V5N1M0KA", "start_time": "2026-12-01T10:00:00Z",
+                       "end_time": "2026-12-01T10:30:00Z", "title": "Product demo", "notes": "Interested in the CRM integration"})
+            })
+            .returns::<Appointment>(201, "The appointment."),
+        Route::new(Method::GET, "/v1/appointments/{id}", get)
+            .doc(TAG, "getAppointment", "Get an appointment")
+            .returns::<Appointment>(200, "The appointment."),
+        Route::new(Method::PATCH, "/v1/appointments/{id}", update)
+            .doc(TAG, "updateAppointment", "Reschedule, cancel or complete an appointment")
+            .body::<UpdateAppointment>(|| json!({"status": "cancelled"}))
+            .returns::<Appointment>(200, "The updated appointment."),
+    ]
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAppointment {
+    pub contact_id: String,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    #[schema(max_length = 200)]
+    pub title: String,
+    #[schema(max_length = 2000)]
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAppointment {
+    #[serde(default, deserialize_with = "switchboard::http::not_null")]
+    pub start_time: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "switchboard::http::not_null")]
+    pub end_time: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "switchboard::http::not_null")]
+    #[schema(max_length = 200)]
+    pub title: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub notes: Patch<String>,
+    #[serde(default, deserialize_with = "switchboard::http::not_null")]
+    pub status: Option<AppointmentStatus>,
+}
+
+fn sort_bound(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let status = call
+        .query("status")
+        .map(|raw| {
+            serde_json::from_value::<AppointmentStatus>(json!(raw)).map_err(|_| {
+                ApiError::param(
+                    ErrorCode::InvalidParameter,
+                    "status",
+                    "`status` must be confirmed, cancelled or completed.",
+                )
+            })
+        })
+        .transpose()?;
+    let from = call
+        .query("from")
+        .map(|raw| validate::time_bound("from", raw, false))
+        .transpose()?;
+    let to = call
+        .query("to")
+        .map(|raw| validate::time_bound("to", raw, true))
+        .transpose()?;
+    let contact = call.query("contact_id");
+    let filters = format!("status={status:?}&from={from:?}&to={to:?}&contact={contact:?}");
+    let page = call.page(&filters)?;
+    let index = match contact {
+        Some(contact) => (Index::Gsi2, contact_partition(contact)),
+        None => (Index::Gsi1, BY_START.to_owned()),
+    };
+    // Sort keys are `<start>#<id>`: "0" is below every time, "~" above.
+    let low = from.map(sort_bound).unwrap_or_else(|| "0".into());
+    let high = to.map(|t| format!("{}#~", sort_bound(t))).unwrap_or_else(|| "~".into());
+    let query = ListQuery {
+        index: Some(index),
+        sort_between: Some((low, high)),
+        equals: status
+            .map(|s| vec![("status", json!(s).as_str().unwrap_or_default().to_owned())])
+            .unwrap_or_default(),
+        ascending: true,
+        limit: page.limit,
+        after: page.after,
+    };
+    let found = state
+        .appointments
+        .query(call.workspace_id()?, &query)
+        .await
+        .map_err(appointments::store_error)?;
+    Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters))
+}
+
+async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let input: CreateAppointment = call.json()?;
+    let booking = Booking {
+        contact_id: input.contact_id,
+        start_time: input.start_time,
+        end_time: input.end_time,
+        title: input.title,
+        notes: input.notes,
+        agent_id: None,
+        conversation_id: None,
+        call_id: None,
+    };
+    let booked = appointments::book(
+        state.appointments.as_ref(),
+        state.contacts.as_ref(),
+        call.workspace_id()?,
+        booking,
+        call.now,
+    )
+    .await?;
+    Ok(Reply::created(&booked.value).etag(booked.version))
+}
+
+async fn get(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let found = crud::find(state.appointments.as_ref(), &call, call.param("id")).await?;
+    Ok(Reply::ok(&found.value).etag(found.version))
+}
+
+async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let patch: UpdateAppointment = call.json()?;
+    let title = patch
+        .title
+        .as_deref()
+        .map(|t| validate::text("title", t, 1, 200))
+        .transpose()?;
+    let notes = patch
+        .notes
+        .clone()
+        .map(|n| validate::text("notes", &n, 0, 2000))
+        .transpose_patch()?;
+    let now = call.now;
+    let updated = crud::update(
+        state.appointments.as_ref(),
+        &call,
+        call.param("id"),
+        |mut appointment| {
+            appointment.start_time = patch.start_time.unwrap_or(appointment.start_time);
+            appointment.end_time = patch.end_time.unwrap_or(appointment.end_time);
+            appointments::check_times(appointment.start_time, appointment.end_time)?;
+            if let Some(title) = &title {
+                appointment.title.clone_from(title);
+            }
+            notes.clone().apply(&mut appointment.notes);
+            appointment.status = patch.status.unwrap_or(appointment.status);
+            appointment.updated_at = switchboard::clock::api_time(now);
+            let event = Event::new(EventType::AppointmentUpdated, now, &appointment);
+            Ok((appointment, vec![event]))
+        },
+    )
+    .await
+    .map_err(|e| {
+        if e.code == ErrorCode::AppointmentConflict {
+            appointments::store_error(switchboard::ports::StoreError::Conflict(e.code))
+        } else {
+            e
+        }
+    })?;
+    Ok(Reply::ok(&updated.value).etag(updated.version))
+}

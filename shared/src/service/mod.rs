@@ -1,0 +1,4 @@
+//! Domain services that more than one function (or the conversation engine) uses: booking an
+//! appointment, requesting and deciding an approval, the do-not-call list.
+
+pub mod appointments;
