@@ -8,9 +8,11 @@ use aws_config::SdkConfig;
 
 use crate::auth::jwt::JwtKeys;
 use crate::clock::Clock;
-use crate::config::HttpConfig;
+use crate::config::{HttpConfig, TelephonyConfig};
 use crate::http::{CursorKey, Platform};
+use crate::ports::Telephony;
 use crate::store::DynamoStore;
+use crate::telephony::simulator::{Simulator, SqsCallQueue};
 
 pub async fn sdk_config() -> SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
@@ -30,6 +32,15 @@ pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> anyhow::Resul
         .with_context(|| format!("secret {secret_id} has no string value"))?;
     anyhow::ensure!(secret.len() >= 32, "secret {secret_id} is shorter than 32 bytes");
     Ok(secret)
+}
+
+/// The telephony adapter the configuration names.
+pub async fn telephony(sdk: &SdkConfig, config: &TelephonyConfig) -> anyhow::Result<Arc<dyn Telephony>> {
+    let queue = Arc::new(SqsCallQueue::new(aws_sdk_sqs::Client::new(sdk), &config.call_queue_url));
+    match config.provider.as_str() {
+        "simulator" => Ok(Arc::new(Simulator::new(queue))),
+        other => anyhow::bail!("unknown telephony provider {other}"),
+    }
 }
 
 /// The store and pipeline of a function whose routes are all public: no credential is ever

@@ -251,3 +251,35 @@ impl Providers {
         }
     }
 }
+
+/// Which telephony adapter places calls, and what it needs.
+#[derive(Debug, Clone)]
+pub struct TelephonyConfig {
+    /// `simulator` (default) or `twilio`.
+    pub provider: String,
+    /// The queue of call jobs (the simulator's steps, post-call work).
+    pub call_queue_url: String,
+    /// Multiplies the simulator's delays: 1 is real time, 0 runs a call at once.
+    pub time_scale: f64,
+}
+
+impl TelephonyConfig {
+    pub fn read(env: &mut Env) -> Self {
+        let config = Self {
+            provider: env.optional("TELEPHONY_PROVIDER").unwrap_or_else(|| "simulator".into()),
+            call_queue_url: env.required("CALL_QUEUE_URL"),
+            time_scale: env.parsed_or("SIMULATOR_TIME_SCALE", 1.0),
+        };
+        if config.provider != "simulator" {
+            env.problems.insert(
+                "TELEPHONY_PROVIDER",
+                format!("must be simulator, not {:?}", config.provider),
+            );
+        }
+        if !(0.0..=10.0).contains(&config.time_scale) {
+            env.problems
+                .insert("SIMULATOR_TIME_SCALE", "must be between 0 and 10".into());
+        }
+        config
+    }
+}

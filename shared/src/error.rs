@@ -91,6 +91,8 @@ error_codes! {
     ContactNotFound = 404, "contact_not_found";
     /// The API key does not exist in this workspace.
     ApiKeyNotFound = 404, "api_key_not_found";
+    /// The phone number does not exist in this workspace.
+    PhoneNumberNotFound = 404, "phone_number_not_found";
     /// The appointment does not exist in this workspace.
     AppointmentNotFound = 404, "appointment_not_found";
     /// The route exists but not for this method.
@@ -99,6 +101,8 @@ error_codes! {
     EmailTaken = 409, "email_taken";
     /// Another contact in this workspace has this phone number.
     PhoneNumberTaken = 409, "phone_number_taken";
+    /// The phone number is already in use by a workspace.
+    NumberInUse = 409, "number_in_use";
     /// Another confirmed appointment of the workspace overlaps this time.
     AppointmentConflict = 409, "appointment_conflict";
     /// The API key must be revoked before it can be deleted.

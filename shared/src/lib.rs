@@ -21,6 +21,7 @@ pub mod ports;
 pub mod service;
 pub mod store;
 pub mod telemetry;
+pub mod telephony;
 pub mod validate;
 pub mod worker;
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::error::{ApiError, ErrorCode};
-use crate::model::{ApiKey, Event, Plan, RateClass, Role, Scope, User, Workspace};
+use crate::model::{ApiKey, DncEntry, Event, Plan, RateClass, Role, Scope, User, Workspace};
 
 /// Failures of a store, already in domain terms.
 #[derive(Debug, thiserror::Error)]
@@ -232,7 +232,8 @@ pub trait ApiKeyStore: Send + Sync {
 // ---------------------------------------------------------------------------------------------
 // Plain workspace resources (agents, contacts): one generic repository.
 
-/// A value that must be unique in the workspace, e.g. a contact's phone number.
+/// A value that must be unique in the workspace (a contact's phone number) or across all
+/// workspaces (a phone number the service answers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UniqueValue {
     /// Names the kind of value (`CONTACT_PHONE`); part of the guard item's key.
@@ -240,6 +241,8 @@ pub struct UniqueValue {
     pub value: String,
     /// Answered when another resource holds the value.
     pub conflict: ErrorCode,
+    /// Unique across workspaces; the guard then also says which workspace holds the value.
+    pub global: bool,
 }
 
 /// A secondary index of the table (generic keys, all attributes projected).
@@ -341,6 +344,25 @@ pub trait Repository<T: Resource>: Send + Sync {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Lookups that find a workspace before any credential says which (inbound calls).
+
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// The workspace and owner id holding a globally unique value, e.g. an answered number.
+    async fn owner_of(&self, kind: &str, value: &str) -> Result<Option<(String, String)>, StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The do-not-call list.
+
+#[async_trait]
+pub trait DncStore: Send + Sync {
+    /// Adds the number, or refreshes its reason and time (idempotent).
+    async fn add_dnc(&self, workspace_id: &str, entry: &DncEntry) -> Result<(), StoreError>;
+    async fn dnc_entry(&self, workspace_id: &str, phone_e164: &str) -> Result<Option<DncEntry>, StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Idempotency records.
 
 /// A response kept for replay.
@@ -387,6 +409,45 @@ pub trait IdempotencyStore: Send + Sync {
 #[async_trait]
 pub trait Probe: Send + Sync {
     async fn probe(&self) -> Result<(), StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Providers we reach over the network (telephony, LLM).
+
+/// A provider's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider refused the request (an invalid number, a bad request): retrying will not help.
+    #[error("refused by the provider: {0}")]
+    Rejected(String),
+    /// The provider could not be reached or failed; worth a retry later.
+    #[error("provider unavailable: {0}")]
+    Unavailable(anyhow::Error),
+}
+
+/// An outbound call to place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboundCall {
+    pub workspace_id: String,
+    pub call_id: String,
+    pub from: String,
+    pub to: String,
+    /// Seconds after which the provider ends the call.
+    pub max_duration: u32,
+}
+
+/// The telephony provider: places calls and prepares numbers; its status reports come back
+/// through the calls function's callback path.
+#[async_trait]
+pub trait Telephony: Send + Sync {
+    /// `simulator` or `twilio`.
+    fn provider(&self) -> &'static str;
+    /// Points a number the workspace holds at the provider to this service; returns the
+    /// provider's id for it.
+    async fn attach_number(&self, phone_e164: &str) -> Result<Option<String>, ProviderError>;
+    /// Starts a call; returns the provider's id for it.
+    async fn place_call(&self, call: &OutboundCall) -> Result<String, ProviderError>;
+    async fn hang_up(&self, provider_call_id: &str) -> Result<(), ProviderError>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -40,6 +40,10 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
             json!({"contact_id": contact, "start_time": start, "end_time": end, "title": "mine"}),
         )
         .await
+    } else if path.starts_with("/v1/numbers/") {
+        let number = format!("+1415555{:04}", 1000 + rand::random::<u16>() % 9000);
+        app.create_at(tenant, "/v1/numbers/import", json!({"phone_number": number}))
+            .await
     } else if path.starts_with("/v1/api-keys/") {
         let res = app
             .post("/v1/api-keys")

@@ -12,4 +12,5 @@ mod credentials;
 mod idempotency;
 mod isolation;
 mod layout;
+mod numbers;
 mod rate_limits;

@@ -26,7 +26,9 @@ use switchboard::clock::Clock;
 use switchboard::http::{CursorKey, Platform, Route, Service};
 use switchboard::mail::SqsMailer;
 use switchboard::model::Plan;
+use switchboard::ports::Telephony;
 use switchboard::store::DynamoStore;
+use switchboard::telephony::simulator::{Simulator, SqsCallQueue};
 use tokio::sync::OnceCell;
 
 pub use serde_json;
@@ -83,6 +85,7 @@ pub enum Function {
     Agents,
     Contacts,
     Appointments,
+    Numbers,
     Catalog,
 }
 
@@ -112,6 +115,8 @@ pub struct TestApp {
     pub jwt: JwtKeys,
     pub sqs: aws_sdk_sqs::Client,
     pub mail_queue_url: String,
+    /// The call jobs (simulator steps, post-call work) this app's functions enqueue.
+    pub call_queue_url: String,
     /// The client address requests come from (unique per app, so public rate limits do not mix).
     pub ip: String,
     auth: Service<auth::State>,
@@ -119,6 +124,7 @@ pub struct TestApp {
     agents: Service<agents::State>,
     contacts: Service<contacts::State>,
     appointments: Service<appointments::State>,
+    numbers: Service<numbers::State>,
     catalog: Service<catalog::State>,
     router: matchit::Router<Function>,
 }
@@ -143,6 +149,14 @@ impl TestApp {
         let mail_queue_url = sqs
             .create_queue()
             .queue_name(queue)
+            .send()
+            .await
+            .expect("moto creates queues")
+            .queue_url
+            .unwrap();
+        let call_queue_url = sqs
+            .create_queue()
+            .queue_name(format!("test-calls-{}", random_suffix()))
             .send()
             .await
             .expect("moto creates queues")
@@ -200,6 +214,20 @@ impl TestApp {
             },
             appointments::routes(),
         );
+        let telephony: Arc<dyn Telephony> = Arc::new(Simulator::new(Arc::new(SqsCallQueue::new(
+            sqs.clone(),
+            &call_queue_url,
+        ))));
+        let numbers = Service::new(
+            platform.clone(),
+            numbers::State {
+                numbers: Arc::new(store.clone()),
+                agents: Arc::new(store.clone()),
+                accounts: Arc::new(store.clone()),
+                telephony: telephony.clone(),
+            },
+            numbers::routes(),
+        );
         let catalog = Service::new(
             platform,
             catalog::State {
@@ -219,6 +247,7 @@ impl TestApp {
         add(paths(agents.routes()), Function::Agents);
         add(paths(contacts.routes()), Function::Contacts);
         add(paths(appointments.routes()), Function::Appointments);
+        add(paths(numbers.routes()), Function::Numbers);
         add(paths(catalog.routes()), Function::Catalog);
         let ip = format!(
             "10.{}.{}.{}",
@@ -233,12 +262,14 @@ impl TestApp {
             jwt,
             sqs,
             mail_queue_url,
+            call_queue_url,
             ip,
             auth,
             api_keys,
             agents,
             contacts,
             appointments,
+            numbers,
             catalog,
             router,
         }
@@ -288,6 +319,7 @@ impl TestApp {
             Function::Agents => self.agents.handle(request).await,
             Function::Contacts => self.contacts.handle(request).await,
             Function::Appointments => self.appointments.handle(request).await,
+            Function::Numbers => self.numbers.handle(request).await,
             Function::Catalog => self.catalog.handle(request).await,
         }
     }
@@ -346,6 +378,11 @@ impl TestApp {
 
     /// Creates a resource through the API and returns its id.
     pub async fn create(&self, tenant: &Tenant, path: &str, body: Value) -> String {
+        self.create_at(tenant, path, body).await
+    }
+
+    /// Like [`create`](Self::create), for creating routes that are not the collection's own path.
+    pub async fn create_at(&self, tenant: &Tenant, path: &str, body: Value) -> String {
         let res = self.post(path).bearer(&tenant.key).json(body).send().await;
         assert_eq!(res.status, 201, "POST {path}: {}", res.text);
         res.body["id"].as_str().unwrap().to_owned()

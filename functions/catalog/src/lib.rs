@@ -46,6 +46,7 @@ pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
         ("agents", agents::routes().iter().map(Route::info).collect()),
         ("contacts", contacts::routes().iter().map(Route::info).collect()),
         ("appointments", appointments::routes().iter().map(Route::info).collect()),
+        ("numbers", numbers::routes().iter().map(Route::info).collect()),
         ("catalog", routes().iter().map(Route::info).collect()),
     ]
 }

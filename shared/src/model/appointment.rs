@@ -85,6 +85,7 @@ impl Resource for Appointment {
                 kind: "APPOINTMENT_SLOT",
                 value: slot.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 conflict: ErrorCode::AppointmentConflict,
+                global: false,
             });
             slot += Duration::minutes(SLOT_MINUTES);
         }

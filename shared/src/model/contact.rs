@@ -70,6 +70,7 @@ impl crate::ports::Resource for Contact {
             kind: "CONTACT_PHONE",
             value: self.phone.clone(),
             conflict: crate::ErrorCode::PhoneNumberTaken,
+            global: false,
         }]
     }
 

@@ -5,7 +5,9 @@ mod agent;
 mod api_key;
 mod appointment;
 mod contact;
+mod dnc;
 mod event;
+mod number;
 mod object;
 mod plan;
 
@@ -17,7 +19,9 @@ pub use appointment::{
     on_slot,
 };
 pub use contact::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES, email_partition};
+pub use dnc::{DncEntry, DncEntryObject, DncSource};
 pub use event::{Event, EventObject, EventType};
+pub use number::{NUMBER_GUARD, NumberStatus, PhoneNumber, PhoneNumberObject};
 pub use object::ListObject;
 /// ISO 3166-1 alpha-2 country, as the phone-number library knows it.
 pub use phonenumber::country::Id as Country;

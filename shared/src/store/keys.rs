@@ -49,6 +49,7 @@ pub mod entity {
     pub const IDEMPOTENCY: &str = "idempotency_record";
     pub const UNIQUE: &str = "unique_value";
     pub const EVENT: &str = "event";
+    pub const DNC: &str = "dnc_entry";
 }
 
 pub fn workspace(ws: &str) -> Key {
@@ -119,9 +120,20 @@ pub fn unique(ws: &str, kind: &str, value: &str) -> Key {
     Key::new(format!("{ws}#{kind}"), value)
 }
 
+/// Global guard making `value` unique among every workspace's `kind` values; also the lookup
+/// from the value to its workspace (an inbound call's number to the workspace answering it).
+pub fn global_unique(kind: &str, value: &str) -> Key {
+    Key::new(format!("{kind}#{value}"), "OWNER")
+}
+
 /// The secondary-index partition `partition` of a collection (`ws_..#CONTACT#EMAIL#a@b.co`).
 pub fn index_partition(ws: &str, collection_name: &str, partition: &str) -> String {
     format!("{ws}#{collection_name}#{partition}")
+}
+
+/// A number on a workspace's do-not-call list.
+pub fn dnc(ws: &str, phone_e164: &str) -> Key {
+    Key::new(format!("{ws}#DNC"), phone_e164)
 }
 
 /// An event, in its workspace's event log.

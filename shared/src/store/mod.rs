@@ -6,6 +6,7 @@
 mod accounts;
 mod api_keys;
 mod credentials;
+mod directory;
 mod idempotency;
 pub mod keys;
 mod resources;

@@ -63,6 +63,14 @@ fn resource_item<T: Resource>(workspace_id: &str, value: &T, version: u64) -> Re
     Ok(item)
 }
 
+fn guard_key(workspace_id: &str, unique: &UniqueValue) -> keys::Key {
+    if unique.global {
+        keys::global_unique(unique.kind, &unique.value)
+    } else {
+        keys::unique(workspace_id, unique.kind, &unique.value)
+    }
+}
+
 fn decode<T: Resource>(item: Item) -> Result<Versioned<T>, StoreError> {
     let stored: Stored<T> = from_item(item)?;
     Ok(Versioned {
@@ -91,9 +99,10 @@ impl DynamoStore {
         unique: &UniqueValue,
         owner_id: &str,
     ) -> Result<TransactWriteItem, StoreError> {
-        let mut item = super::key_map(&keys::unique(workspace_id, unique.kind, &unique.value));
+        let mut item = super::key_map(&guard_key(workspace_id, unique));
         item.insert(keys::ENTITY.into(), s(entity::UNIQUE));
         item.insert("owner_id".into(), s(owner_id));
+        item.insert("workspace_id".into(), s(workspace_id));
         self.tx_put(item, NEW_ITEM, Item::new())
     }
 
@@ -104,7 +113,7 @@ impl DynamoStore {
         owner_id: &str,
     ) -> Result<TransactWriteItem, StoreError> {
         self.tx_delete(
-            &keys::unique(workspace_id, unique.kind, &unique.value),
+            &guard_key(workspace_id, unique),
             Some("owner_id = :owner"),
             HashMap::from([(":owner".into(), s(owner_id))]),
         )
@@ -374,10 +383,7 @@ impl<T: Resource> Repository<T> for DynamoStore {
     }
 
     async fn find_unique(&self, workspace_id: &str, unique: &UniqueValue) -> Result<Option<Versioned<T>>, StoreError> {
-        let Some(guard) = self
-            .get_item(&keys::unique(workspace_id, unique.kind, &unique.value))
-            .await?
-        else {
+        let Some(guard) = self.get_item(&guard_key(workspace_id, unique)).await? else {
             return Ok(None);
         };
         let owner = get_s(&guard, "owner_id")

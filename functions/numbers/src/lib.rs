@@ -1,0 +1,216 @@
+//! `numbers`: the phone numbers a workspace calls from and answers on (`/v1/numbers`).
+//! Importing a number it already holds at the telephony provider points that number's calls here.
+
+use std::sync::Arc;
+
+use http::Method;
+use serde::Deserialize;
+use serde_json::json;
+use switchboard::crud;
+use switchboard::http::{Access, Call, Patch, QueryParam, Reply, Route};
+use switchboard::ids::{self, prefix};
+use switchboard::model::{Agent, NumberStatus, PhoneNumber, PhoneNumberObject, Scope};
+use switchboard::ports::{AccountStore, ListQuery, ProviderError, Repository, StoreError, Telephony};
+use switchboard::{ApiError, ErrorCode, validate};
+use utoipa::ToSchema;
+
+pub struct State {
+    pub numbers: Arc<dyn Repository<PhoneNumber>>,
+    pub agents: Arc<dyn Repository<Agent>>,
+    pub accounts: Arc<dyn AccountStore>,
+    pub telephony: Arc<dyn Telephony>,
+}
+
+const TAG: &str = "Numbers";
+
+pub fn routes() -> Vec<Route<State>> {
+    vec![
+        Route::new(Method::GET, "/v1/numbers", list)
+            .doc(TAG, "listNumbers", "List phone numbers")
+            .query(QueryParam::pagination())
+            .returns_list::<PhoneNumber>("A page of numbers, newest first."),
+        Route::new(Method::POST, "/v1/numbers/import", import)
+            .doc(TAG, "importNumber", "Import a number you hold at the telephony provider")
+            .describe("Points the number's calls at this service. `agent_id` answers its inbound calls. A number belongs to one workspace at a time (409 `number_in_use`).")
+            .body::<ImportNumber>(|| json!({"phone_number": "+14155550199", "agent_id": "agt_01JD3QZ9R6X4Y7T2W8V5N1M0KA", "label": "Support line"}))
+            .returns::<PhoneNumber>(201, "The number."),
+        Route::new(Method::GET, "/v1/numbers/{id}", get).doc(TAG, "getNumber", "Get a phone number").returns::<PhoneNumber>(200, "The number."),
+        Route::new(Method::PATCH, "/v1/numbers/{id}", update)
+            .doc(TAG, "updateNumber", "Change who answers a number, or its label")
+            .body::<UpdateNumber>(|| json!({"agent_id": null, "label": "Old support line"}))
+            .returns::<PhoneNumber>(200, "The updated number."),
+        Route::new(Method::POST, "/v1/numbers/{id}/release", release)
+            .access(Access::Scoped(Scope::Admin))
+            .doc(TAG, "releaseNumber", "Release a phone number")
+            .describe("The number stops answering and can be imported again, by any workspace. Releasing twice changes nothing.")
+            .returns::<PhoneNumber>(200, "The released number."),
+    ]
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportNumber {
+    /// E.164, or national format for the workspace's country.
+    pub phone_number: String,
+    pub agent_id: Option<String>,
+    #[schema(max_length = 120)]
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateNumber {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub agent_id: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 120)]
+    pub label: Patch<String>,
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(ErrorCode::NumberInUse) => ApiError::param(
+            ErrorCode::NumberInUse,
+            "phone_number",
+            "This number is already in use by a workspace.",
+        ),
+        e => e.into_api(ErrorCode::PhoneNumberNotFound),
+    }
+}
+
+/// 404 unless `agent_id` names an agent of the caller's workspace.
+async fn check_agent(state: &State, call: &Call, agent_id: &str) -> Result<(), ApiError> {
+    let exists = ids::is_valid(prefix::AGENT, agent_id)
+        && state
+            .agents
+            .get(call.workspace_id()?, agent_id)
+            .await
+            .map_err(|e| e.into_api(ErrorCode::AgentNotFound))?
+            .is_some();
+    if exists {
+        Ok(())
+    } else {
+        Err(ApiError::param(
+            ErrorCode::AgentNotFound,
+            "agent_id",
+            "No agent with this id in the workspace.",
+        ))
+    }
+}
+
+async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let page = call.page("")?;
+    let query = ListQuery {
+        limit: page.limit,
+        after: page.after,
+        ..ListQuery::default()
+    };
+    let found = state
+        .numbers
+        .query(call.workspace_id()?, &query)
+        .await
+        .map_err(store_error)?;
+    Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
+}
+
+async fn import(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let input: ImportNumber = call.json()?;
+    let ws = call.workspace_id()?;
+    let region = if input.phone_number.trim_start().starts_with('+') {
+        None
+    } else {
+        state
+            .accounts
+            .get_workspace(ws)
+            .await
+            .map_err(|e| e.into_api(ErrorCode::InternalError))?
+            .and_then(|w| w.country)
+            .and_then(|c| validate::country("country", &c).ok())
+    };
+    let phone_number = validate::phone("phone_number", &input.phone_number, region)?;
+    if let Some(agent_id) = &input.agent_id {
+        check_agent(&state, &call, agent_id).await?;
+    }
+    let label = input.label.map(|l| validate::text("label", &l, 1, 120)).transpose()?;
+    let provider_id = state
+        .telephony
+        .attach_number(&phone_number)
+        .await
+        .map_err(|e| match e {
+            ProviderError::Rejected(why) => ApiError::param(
+                ErrorCode::ValidationFailed,
+                "phone_number",
+                format!("The telephony provider refused this number: {why}"),
+            ),
+            ProviderError::Unavailable(e) => ApiError::unavailable(e),
+        })?;
+    let now = switchboard::clock::api_time(call.now);
+    let number = PhoneNumber {
+        id: ids::new_id_at(prefix::NUMBER, call.now),
+        object: PhoneNumberObject,
+        phone_number,
+        provider: state.telephony.provider().to_owned(),
+        provider_id,
+        agent_id: input.agent_id,
+        label,
+        status: NumberStatus::Active,
+        created_at: now,
+        updated_at: now,
+    };
+    let stored = state
+        .numbers
+        .insert(ws, &number, None, &[])
+        .await
+        .map_err(store_error)?;
+    Ok(Reply::created(&stored.value).etag(stored.version))
+}
+
+async fn get(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let found = crud::find(state.numbers.as_ref(), &call, call.param("id")).await?;
+    Ok(Reply::ok(&found.value).etag(found.version))
+}
+
+async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let patch: UpdateNumber = call.json()?;
+    if let Patch::Value(agent_id) = &patch.agent_id {
+        check_agent(&state, &call, agent_id).await?;
+    }
+    let label = patch
+        .label
+        .clone()
+        .map(|l| validate::text("label", &l, 1, 120))
+        .transpose_patch()?;
+    let now = switchboard::clock::api_time(call.now);
+    let updated = crud::update(state.numbers.as_ref(), &call, call.param("id"), |mut number| {
+        patch.agent_id.clone().apply(&mut number.agent_id);
+        label.clone().apply(&mut number.label);
+        number.updated_at = now;
+        Ok((number, Vec::new()))
+    })
+    .await
+    .map_err(|e| {
+        if e.code == ErrorCode::NumberInUse {
+            store_error(StoreError::Conflict(e.code))
+        } else {
+            e
+        }
+    })?;
+    Ok(Reply::ok(&updated.value).etag(updated.version))
+}
+
+async fn release(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let current = crud::find(state.numbers.as_ref(), &call, call.param("id")).await?;
+    if current.value.status == NumberStatus::Released {
+        return Ok(Reply::ok(&current.value).etag(current.version));
+    }
+    let now = switchboard::clock::api_time(call.now);
+    let released = crud::update(state.numbers.as_ref(), &call, call.param("id"), |mut number| {
+        number.status = NumberStatus::Released;
+        number.agent_id = None;
+        number.updated_at = now;
+        Ok((number, Vec::new()))
+    })
+    .await?;
+    Ok(Reply::ok(&released.value).etag(released.version))
+}

@@ -1,0 +1,3 @@
+//! Telephony adapters: the simulator (the local default) and Twilio.
+
+pub mod simulator;
