@@ -450,6 +450,66 @@ pub trait Telephony: Send + Sync {
     async fn hang_up(&self, provider_call_id: &str) -> Result<(), ProviderError>;
 }
 
+/// A tool the model may call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// JSON Schema of the tool's input.
+    pub input_schema: serde_json::Value,
+}
+
+/// The model asking to run a tool.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ToolUse {
+    pub id: String,
+    pub name: String,
+    pub input: serde_json::Value,
+}
+
+/// One message of a model conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum LlmMessage {
+    User {
+        text: String,
+    },
+    Assistant {
+        text: String,
+        tool_uses: Vec<ToolUse>,
+    },
+    /// What the tools the model called returned: `(tool_use_id, content)`.
+    ToolResults {
+        results: Vec<(String, String)>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmRequest {
+    pub system: String,
+    pub messages: Vec<LlmMessage>,
+    pub tools: Vec<ToolSpec>,
+    /// Makes the model answer by calling this tool (structured output).
+    pub force_tool: Option<&'static str>,
+    /// The time the conversation happens at, for "tomorrow" and the like.
+    pub now: DateTime<Utc>,
+    pub max_tokens: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LlmReply {
+    pub text: String,
+    pub tool_uses: Vec<ToolUse>,
+}
+
+/// A language model.
+#[async_trait]
+pub trait Llm: Send + Sync {
+    /// `offline` or `anthropic`.
+    fn provider(&self) -> &'static str;
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, ProviderError>;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Mail.
 

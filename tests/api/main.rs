@@ -13,4 +13,5 @@ mod idempotency;
 mod isolation;
 mod layout;
 mod numbers;
+mod providers;
 mod rate_limits;

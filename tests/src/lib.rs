@@ -31,6 +31,8 @@ use switchboard::store::DynamoStore;
 use switchboard::telephony::simulator::{Simulator, SqsCallQueue};
 use tokio::sync::OnceCell;
 
+pub mod fake;
+
 pub use serde_json;
 
 /// The shared SDK configuration (endpoints from `AWS_ENDPOINT_URL_*`, set by `scripts/test`).

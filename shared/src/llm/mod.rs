@@ -1,0 +1,5 @@
+//! Language-model adapters: offline (the local default, deterministic) and Anthropic's
+//! Messages API.
+
+pub mod anthropic;
+pub mod offline;
