@@ -8,9 +8,12 @@ use aws_config::SdkConfig;
 
 use crate::auth::jwt::JwtKeys;
 use crate::clock::Clock;
-use crate::config::{HttpConfig, TelephonyConfig};
+use crate::config::{HttpConfig, LlmConfig, TelephonyConfig};
+use crate::engine::Engine;
 use crate::http::{CursorKey, Platform};
-use crate::ports::Telephony;
+use crate::llm::anthropic::Anthropic;
+use crate::llm::offline::Offline;
+use crate::ports::{Llm, Telephony};
 use crate::store::DynamoStore;
 use crate::telephony::simulator::{Simulator, SqsCallQueue};
 
@@ -30,8 +33,34 @@ pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> anyhow::Resul
     let secret = out
         .secret_string
         .with_context(|| format!("secret {secret_id} has no string value"))?;
-    anyhow::ensure!(secret.len() >= 32, "secret {secret_id} is shorter than 32 bytes");
     Ok(secret)
+}
+
+/// The language model the configuration names.
+pub async fn llm(sdk: &SdkConfig, config: &LlmConfig) -> anyhow::Result<Arc<dyn Llm>> {
+    Ok(match (config.provider.as_str(), &config.anthropic_secret_id) {
+        ("anthropic", Some(secret_id)) => {
+            let key = secret_string(sdk, secret_id).await?;
+            Arc::new(Anthropic::new(
+                &config.anthropic_base_url,
+                key.trim(),
+                &config.anthropic_model,
+            ))
+        }
+        _ => Arc::new(Offline),
+    })
+}
+
+/// The conversation engine over the store.
+pub fn engine(store: &DynamoStore, llm: Arc<dyn Llm>) -> Engine {
+    Engine {
+        llm,
+        conversations: Arc::new(store.clone()),
+        appointments: Arc::new(store.clone()),
+        contacts: Arc::new(store.clone()),
+        approvals: Arc::new(store.clone()),
+        dnc: Arc::new(store.clone()),
+    }
 }
 
 /// The telephony adapter the configuration names.
@@ -65,6 +94,11 @@ pub async fn http_platform(config: &HttpConfig) -> anyhow::Result<(SdkConfig, Dy
     let sdk = sdk_config().await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
     let secret = secret_string(&sdk, &config.jwt_secret_id).await?;
+    anyhow::ensure!(
+        secret.len() >= 32,
+        "the signing key {} is shorter than 32 bytes",
+        config.jwt_secret_id
+    );
     let platform = Arc::new(Platform {
         credentials: Arc::new(store.clone()),
         idempotency: Arc::new(store.clone()),

@@ -283,3 +283,44 @@ impl TelephonyConfig {
         config
     }
 }
+
+/// Which language model answers, and how to reach it.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// `offline` (default) or `anthropic`.
+    pub provider: String,
+    /// Secrets Manager id of the Anthropic API key (with `anthropic`).
+    pub anthropic_secret_id: Option<String>,
+    pub anthropic_model: String,
+    pub anthropic_base_url: String,
+}
+
+impl LlmConfig {
+    pub fn read(env: &mut Env) -> Self {
+        let config = Self {
+            provider: env.optional("LLM_PROVIDER").unwrap_or_else(|| "offline".into()),
+            anthropic_secret_id: env.optional("ANTHROPIC_API_KEY_SECRET_ID"),
+            anthropic_model: env
+                .optional("ANTHROPIC_MODEL")
+                .unwrap_or_else(|| "claude-sonnet-4-5".into()),
+            anthropic_base_url: env
+                .optional("ANTHROPIC_BASE_URL")
+                .unwrap_or_else(|| crate::llm::anthropic::DEFAULT_BASE_URL.into()),
+        };
+        match config.provider.as_str() {
+            "offline" => {}
+            "anthropic" if config.anthropic_secret_id.is_none() => {
+                env.problems.insert(
+                    "ANTHROPIC_API_KEY_SECRET_ID",
+                    "is required when LLM_PROVIDER is anthropic".into(),
+                );
+            }
+            "anthropic" => {}
+            other => {
+                env.problems
+                    .insert("LLM_PROVIDER", format!("must be offline or anthropic, not {other:?}"));
+            }
+        }
+        config
+    }
+}

@@ -95,6 +95,10 @@ error_codes! {
     PhoneNumberNotFound = 404, "phone_number_not_found";
     /// The appointment does not exist in this workspace.
     AppointmentNotFound = 404, "appointment_not_found";
+    /// The approval does not exist in this workspace.
+    ApprovalNotFound = 404, "approval_not_found";
+    /// The conversation does not exist, or is not this agent's.
+    ConversationNotFound = 404, "conversation_not_found";
     /// The route exists but not for this method.
     MethodNotAllowed = 405, "method_not_allowed";
     /// An account with this email already exists.
@@ -103,6 +107,14 @@ error_codes! {
     PhoneNumberTaken = 409, "phone_number_taken";
     /// The phone number is already in use by a workspace.
     NumberInUse = 409, "number_in_use";
+    /// The approval was already approved or denied.
+    ApprovalAlreadyDecided = 409, "approval_already_decided";
+    /// The approval's time to decide is over.
+    ApprovalExpired = 409, "approval_expired";
+    /// The conversation has ended; start a new one.
+    ConversationEnded = 409, "conversation_ended";
+    /// The agent is not active.
+    AgentInactive = 409, "agent_inactive";
     /// Another confirmed appointment of the workspace overlaps this time.
     AppointmentConflict = 409, "appointment_conflict";
     /// The API key must be revoked before it can be deleted.

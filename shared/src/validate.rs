@@ -123,6 +123,20 @@ pub fn time_bound(param: &str, raw: &str, end_of_day: bool) -> Result<chrono::Da
     Ok(date.and_time(time.expect("valid time")).and_utc())
 }
 
+/// An ISO 4217 currency code, upper-cased.
+pub fn currency(param: &str, raw: &str) -> Result<String, ApiError> {
+    let code = raw.trim().to_ascii_uppercase();
+    if code.len() == 3 && code.chars().all(|c| c.is_ascii_uppercase()) {
+        Ok(code)
+    } else {
+        Err(ApiError::param(
+            ErrorCode::InvalidValue,
+            param,
+            "Must be a three-letter ISO 4217 currency code such as USD.",
+        ))
+    }
+}
+
 /// A number within `min..=max`.
 pub fn range<T: PartialOrd + std::fmt::Display + Copy>(param: &str, value: T, min: T, max: T) -> Result<T, ApiError> {
     if value < min || value > max {

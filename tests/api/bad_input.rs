@@ -1,11 +1,10 @@
 //! Bad input, for every route that takes a body or lists: a clear 4xx naming the parameter,
 //! and nothing written.
 
-use http::Method;
 use serde_json::{Value, json};
 use switchboard_tests::TestApp;
 
-use crate::isolation::{call, make, routes};
+use crate::isolation::{call, collections, make, routes};
 
 /// A value of another JSON type than `value`.
 fn wrong_type(value: &Value) -> Value {
@@ -98,10 +97,7 @@ async fn malformed_bodies_are_refused_with_their_parameter_and_change_nothing() 
 async fn list_parameters_are_checked_on_every_list() {
     let app = TestApp::spawn().await;
     let t = app.tenant().await;
-    let lists: Vec<_> = routes()
-        .into_iter()
-        .filter(|r| r.method == Method::GET && r.doc.query.iter().any(|q| q.name == "limit"))
-        .collect();
+    let lists = collections();
     assert!(lists.len() >= 3);
     for route in &lists {
         let cases = [

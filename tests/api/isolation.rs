@@ -15,6 +15,15 @@ pub fn routes() -> Vec<RouteInfo> {
         .collect()
 }
 
+/// The lists of whole collections (lists inside a resource, such as an agent's messages, are
+/// tested with the resource).
+pub fn collections() -> Vec<RouteInfo> {
+    routes()
+        .into_iter()
+        .filter(|r| r.method == Method::GET && !r.path.contains('{') && r.doc.query.iter().any(|q| q.name == "limit"))
+        .collect()
+}
+
 /// Creates, in `tenant`'s workspace, the resource a route with `{id}` addresses.
 pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
     if path.starts_with("/v1/agents/") {
@@ -38,6 +47,13 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
             tenant,
             "/v1/appointments",
             json!({"contact_id": contact, "start_time": start, "end_time": end, "title": "mine"}),
+        )
+        .await
+    } else if path.starts_with("/v1/approvals/") {
+        app.create(
+            tenant,
+            "/v1/approvals",
+            json!({"proposed_action": "callback", "rationale": "mine"}),
         )
         .await
     } else if path.starts_with("/v1/numbers/") {
@@ -75,7 +91,18 @@ async fn another_workspaces_resources_are_not_found() {
     let mut checked = 0;
     for route in routes().iter().filter(|r| r.path.contains("{id}")) {
         let id = make(&app, &owner, route.path).await;
-        let path = route.path.replace("{id}", &id);
+        let required: Vec<String> = route
+            .doc
+            .query
+            .iter()
+            .filter(|q| q.required)
+            .map(|q| format!("{}=x", q.name))
+            .collect();
+        let path = if required.is_empty() {
+            route.path.replace("{id}", &id)
+        } else {
+            format!("{}?{}", route.path.replace("{id}", &id), required.join("&"))
+        };
         let before = app.snapshot(&owner.workspace_id).await;
         let mut req = call(&app, route, &path, &intruder);
         if let Some(example) = route.doc.example {
@@ -109,10 +136,7 @@ async fn lists_never_show_another_workspaces_resources() {
     for path in ["/v1/agents/{id}", "/v1/contacts/{id}", "/v1/api-keys/{id}"] {
         owned.push(make(&app, &owner, path).await);
     }
-    let lists: Vec<RouteInfo> = routes()
-        .into_iter()
-        .filter(|r| r.method == Method::GET && r.doc.query.iter().any(|q| q.name == "limit"))
-        .collect();
+    let lists = collections();
     assert!(lists.len() >= 3);
     for route in &lists {
         let res = call(&app, route, &format!("{}?limit=200", route.path), &other)

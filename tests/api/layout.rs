@@ -116,6 +116,11 @@ fn policies_name_their_actions_and_resources() {
     for (binary, function) in functions(&template()) {
         for policy in function["Properties"]["Policies"].as_sequence().into_iter().flatten() {
             for statement in policy["Statement"].as_sequence().unwrap() {
+                // `!If [condition, statement, AWS::NoValue]`: check the statement.
+                let statement = match statement {
+                    Yaml::Tagged(tagged) => &tagged.value[1],
+                    plain => plain,
+                };
                 let actions: Vec<&str> = match &statement["Action"] {
                     Yaml::Sequence(list) => list.iter().map(|a| a.as_str().unwrap()).collect(),
                     one => vec![one.as_str().unwrap()],

@@ -3,9 +3,11 @@
 mod agents;
 mod api_keys;
 mod appointments;
+mod approvals;
 mod auth;
 mod bad_input;
 mod catalog;
+mod chat;
 mod contacts;
 mod conventions;
 mod credentials;

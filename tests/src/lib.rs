@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use switchboard::auth::jwt::JwtKeys;
 use switchboard::clock::Clock;
 use switchboard::http::{CursorKey, Platform, Route, Service};
+use switchboard::llm::offline::Offline;
 use switchboard::mail::SqsMailer;
 use switchboard::model::Plan;
 use switchboard::ports::Telephony;
@@ -88,6 +89,7 @@ pub enum Function {
     Contacts,
     Appointments,
     Numbers,
+    Approvals,
     Catalog,
 }
 
@@ -127,6 +129,7 @@ pub struct TestApp {
     contacts: Service<contacts::State>,
     appointments: Service<appointments::State>,
     numbers: Service<numbers::State>,
+    approvals: Service<approvals::State>,
     catalog: Service<catalog::State>,
     router: matchit::Router<Function>,
 }
@@ -193,10 +196,13 @@ impl TestApp {
             },
             api_keys::routes(),
         );
+        let engine = switchboard::aws::engine(&store, Arc::new(Offline));
         let agents = Service::new(
             platform.clone(),
             agents::State {
                 agents: Arc::new(store.clone()),
+                contacts: Arc::new(store.clone()),
+                engine: engine.clone(),
             },
             agents::routes(),
         );
@@ -230,6 +236,15 @@ impl TestApp {
             },
             numbers::routes(),
         );
+        let approvals = Service::new(
+            platform.clone(),
+            approvals::State {
+                approvals: Arc::new(store.clone()),
+                agents: Arc::new(store.clone()),
+                engine: engine.clone(),
+            },
+            approvals::routes(),
+        );
         let catalog = Service::new(
             platform,
             catalog::State {
@@ -250,6 +265,7 @@ impl TestApp {
         add(paths(contacts.routes()), Function::Contacts);
         add(paths(appointments.routes()), Function::Appointments);
         add(paths(numbers.routes()), Function::Numbers);
+        add(paths(approvals.routes()), Function::Approvals);
         add(paths(catalog.routes()), Function::Catalog);
         let ip = format!(
             "10.{}.{}.{}",
@@ -272,6 +288,7 @@ impl TestApp {
             contacts,
             appointments,
             numbers,
+            approvals,
             catalog,
             router,
         }
@@ -322,6 +339,7 @@ impl TestApp {
             Function::Contacts => self.contacts.handle(request).await,
             Function::Appointments => self.appointments.handle(request).await,
             Function::Numbers => self.numbers.handle(request).await,
+            Function::Approvals => self.approvals.handle(request).await,
             Function::Catalog => self.catalog.handle(request).await,
         }
     }
@@ -394,31 +412,36 @@ impl TestApp {
     /// request): what "nothing was written" is checked against.
     pub async fn snapshot(&self, workspace_id: &str) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .store
-                .client()
-                .scan()
-                .table_name(self.store.table())
-                .filter_expression("begins_with(PK, :ws) AND entity <> :session")
-                .expression_attribute_values(":ws", AttributeValue::S(workspace_id.into()))
-                .expression_attribute_values(":session", AttributeValue::S("session".into()))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .unwrap();
-            for item in page.items.unwrap_or_default() {
-                let key = format!("{}|{}", item["PK"].as_s().unwrap(), item["SK"].as_s().unwrap());
-                let value: Value = serde_dynamo::from_item(item).unwrap();
-                out.insert(key, value.to_string());
-            }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return out,
+        for suffix in switchboard::store::keys::WORKSPACE_PARTITIONS
+            .iter()
+            .filter(|s| **s != "#SESSION")
+        {
+            let mut start = None;
+            loop {
+                let page = self
+                    .store
+                    .client()
+                    .query()
+                    .table_name(self.store.table())
+                    .key_condition_expression("PK = :pk")
+                    .expression_attribute_values(":pk", AttributeValue::S(format!("{workspace_id}{suffix}")))
+                    .set_exclusive_start_key(start)
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .unwrap();
+                for item in page.items.unwrap_or_default() {
+                    let key = format!("{}|{}", item["PK"].as_s().unwrap(), item["SK"].as_s().unwrap());
+                    let value: Value = serde_dynamo::from_item(item).unwrap();
+                    out.insert(key, value.to_string());
+                }
+                match page.last_evaluated_key {
+                    Some(k) if !k.is_empty() => start = Some(k),
+                    _ => break,
+                }
             }
         }
+        out
     }
 
     /// The events a workspace has recorded, oldest first.

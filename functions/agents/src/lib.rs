@@ -3,18 +3,25 @@
 use std::sync::Arc;
 
 use http::Method;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use switchboard::crud::{self, Deleted};
+use switchboard::engine::{Engine, Party};
 use switchboard::http::{Access, Call, QueryParam, Reply, Route, not_null};
 use switchboard::ids::{self, prefix};
-use switchboard::model::{AGENT_TEMPLATES, Agent, AgentObject, Plan, Scope, VOICES, template_schema, voice_schema};
-use switchboard::ports::{ListQuery, Quota, Repository};
+use switchboard::model::{
+    AGENT_TEMPLATES, Agent, AgentObject, Channel, Contact, Conversation, ConversationStatus, Message, Plan, Scope,
+    VOICES, template_schema, voice_schema,
+};
+use switchboard::ports::{ListQuery, PageKey, Quota, Repository, Versioned};
 use switchboard::{ApiError, ErrorCode, validate};
 use utoipa::ToSchema;
 
 pub struct State {
     pub agents: Arc<dyn Repository<Agent>>,
+    pub contacts: Arc<dyn Repository<Contact>>,
+    /// Text chat goes through the same engine as calls.
+    pub engine: Engine,
 }
 
 const TAG: &str = "Agents";
@@ -43,6 +50,21 @@ pub fn routes() -> Vec<Route<State>> {
             .describe("Send only the fields to change.")
             .body::<UpdateAgent>(|| json!({"name": "Renamed Agent", "is_active": false}))
             .returns::<Agent>(200, "The updated agent."),
+        Route::new(Method::POST, "/v1/agents/{id}/messages", send_message)
+            .doc(TAG, "sendMessage", "Chat with an agent")
+            .describe(
+                "Sends a message to the agent and returns what it said and did, through the same conversation engine that drives calls. \
+                 Leave out `conversation_id` to start a conversation (201): bind it to a contact with `contact_id` so the agent can book \
+                 appointments or honour do-not-call requests for them.",
+            )
+            .body::<SendMessage>(|| json!({"content": "Hi! Can I book an appointment for tomorrow?", "contact_id": "con_01JD3QZ9R6X4Y7T2W8V5N1M0KA"}))
+            .returns::<ChatTurn>(200, "The agent's answer in a running conversation.")
+            .returns::<ChatTurn>(201, "The agent's answer, in a new conversation."),
+        Route::new(Method::GET, "/v1/agents/{id}/messages", list_messages)
+            .doc(TAG, "listMessages", "Read a conversation with an agent")
+            .query(QueryParam::pagination())
+            .query([QueryParam::string("conversation_id", "The conversation.").required()])
+            .returns_list::<Message>("The conversation's messages, oldest first."),
         Route::new(Method::DELETE, "/v1/agents/{id}", delete)
             .access(Access::Scoped(Scope::Admin))
             .doc(TAG, "deleteAgent", "Delete an agent")
@@ -96,6 +118,31 @@ pub struct UpdateAgent {
     #[serde(default, deserialize_with = "not_null")]
     pub is_active: Option<bool>,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    #[schema(max_length = 4000)]
+    pub content: String,
+    /// Continue this conversation; leave out to start one.
+    pub conversation_id: Option<String>,
+    /// The contact a new conversation is with.
+    pub contact_id: Option<String>,
+}
+
+/// What one message to an agent produced.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChatTurn {
+    pub object: ChatTurnObject,
+    pub conversation_id: String,
+    pub status: ConversationStatus,
+    /// The approval the agent waits for, if any; deciding it continues the conversation.
+    pub pending_approval_id: Option<String>,
+    /// Your message, then what the agent said and did.
+    pub messages: Vec<Message>,
+}
+
+switchboard::object_name!(ChatTurnObject, "chat_turn");
 
 fn quota(plan: Plan) -> Quota {
     Quota {
@@ -233,4 +280,100 @@ async fn delete(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let plan = call.principal()?.plan;
     let deleted = crud::delete(state.agents.as_ref(), &call, call.param("id"), Some(quota(plan))).await?;
     Ok(Reply::ok(&Deleted::new(&deleted.value.id, "agent")))
+}
+
+async fn send_message(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let input: SendMessage = call.json()?;
+    let content = validate::text("content", &input.content, 1, 4000)?;
+    let ws = call.workspace_id()?;
+    let agent = crud::find(state.agents.as_ref(), &call, call.param("id")).await?.value;
+    let engine = &state.engine;
+    let (current, created) = match &input.conversation_id {
+        Some(id) => (conversation_of(&state, &call, &agent, id).await?, false),
+        None => {
+            if !agent.is_active {
+                return Err(ApiError::new(
+                    ErrorCode::AgentInactive,
+                    "This agent is not active; activate it to start conversations.",
+                ));
+            }
+            let party = match &input.contact_id {
+                None => Party::default(),
+                Some(contact_id) => {
+                    let contact = crud::find(state.contacts.as_ref(), &call, contact_id)
+                        .await
+                        .map_err(|e| e.with_param("contact_id"))?
+                        .value;
+                    Party {
+                        phone: Some(contact.phone),
+                        contact_id: Some(contact.id),
+                    }
+                }
+            };
+            (
+                engine.start(ws, &agent, Channel::Chat, None, party, call.now).await?,
+                true,
+            )
+        }
+    };
+    let before = current.value.messages.len();
+    let after = engine.say(ws, &agent, &current, &content, call.now).await?;
+    let turn = ChatTurn {
+        object: ChatTurnObject,
+        conversation_id: after.value.id.clone(),
+        status: after.value.status,
+        pending_approval_id: after.value.pending_approval_id.clone(),
+        messages: if created {
+            after.value.messages.clone()
+        } else {
+            after.value.messages_since(before).to_vec()
+        },
+    };
+    Ok(if created {
+        Reply::created(&turn)
+    } else {
+        Reply::ok(&turn)
+    })
+}
+
+/// The agent's conversation `id`; another agent's (or workspace's) is "not found".
+async fn conversation_of(
+    state: &State,
+    call: &Call,
+    agent: &Agent,
+    id: &str,
+) -> Result<Versioned<Conversation>, ApiError> {
+    let found = crud::find(state.engine.conversations.as_ref(), call, id)
+        .await
+        .map_err(|e| e.with_param("conversation_id"))?;
+    if found.value.agent_id != agent.id {
+        return Err(ApiError::param(
+            ErrorCode::ConversationNotFound,
+            "conversation_id",
+            ErrorCode::ConversationNotFound.description(),
+        ));
+    }
+    Ok(found)
+}
+
+async fn list_messages(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let agent = crud::find(state.agents.as_ref(), &call, call.param("id")).await?.value;
+    let conversation_id = call.query("conversation_id").unwrap_or_default();
+    let conversation = conversation_of(&state, &call, &agent, conversation_id).await?.value;
+    let filters = format!("conversation={conversation_id}");
+    let page = call.page(&filters)?;
+    // The position in the transcript is the cursor.
+    let start: usize = page
+        .after
+        .as_ref()
+        .and_then(|k| k.get("i"))
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(0);
+    let end = (start + page.limit as usize).min(conversation.messages.len());
+    let next = (end < conversation.messages.len()).then(|| PageKey::from([("i".to_owned(), end.to_string())]));
+    Ok(call.list(
+        conversation.messages_since(start)[..end.saturating_sub(start)].to_vec(),
+        next,
+        &filters,
+    ))
 }

@@ -47,6 +47,7 @@ pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
         ("contacts", contacts::routes().iter().map(Route::info).collect()),
         ("appointments", appointments::routes().iter().map(Route::info).collect()),
         ("numbers", numbers::routes().iter().map(Route::info).collect()),
+        ("approvals", approvals::routes().iter().map(Route::info).collect()),
         ("catalog", routes().iter().map(Route::info).collect()),
     ]
 }

@@ -71,6 +71,20 @@ fn about_me(system: &str) -> String {
 
 fn reply_to(request: &LlmRequest, text: &str) -> LlmReply {
     let said = text.to_lowercase();
+    // The engine tells the agent how a human decided on its approval request.
+    if let Some(decision) = said.strip_prefix("[approval ") {
+        let text = if decision.starts_with("approved") {
+            "Good news: my team approved that. Is there anything else I can do for you?"
+        } else if decision.starts_with("denied") {
+            "I'm sorry, my team couldn't approve that. Is there anything else I can do for you?"
+        } else {
+            "I'm sorry, I couldn't get an answer on that in time. Is there anything else I can do for you?"
+        };
+        return LlmReply {
+            text: text.into(),
+            tool_uses: Vec::new(),
+        };
+    }
     if contains_any(
         &said,
         &[

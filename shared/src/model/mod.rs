@@ -4,7 +4,9 @@ mod account;
 mod agent;
 mod api_key;
 mod appointment;
+mod approval;
 mod contact;
+mod conversation;
 mod dnc;
 mod event;
 mod number;
@@ -18,7 +20,9 @@ pub use appointment::{
     Appointment, AppointmentObject, AppointmentStatus, BY_START, MAX_APPOINTMENT, SLOT_MINUTES, contact_partition,
     on_slot,
 };
+pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
 pub use contact::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES, email_partition};
+pub use conversation::{Channel, Conversation, ConversationObject, ConversationStatus, Message, Role as MessageRole};
 pub use dnc::{DncEntry, DncEntryObject, DncSource};
 pub use event::{Event, EventObject, EventType};
 pub use number::{NUMBER_GUARD, NumberStatus, PhoneNumber, PhoneNumberObject};

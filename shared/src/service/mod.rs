@@ -2,3 +2,5 @@
 //! appointment, requesting and deciding an approval, the do-not-call list.
 
 pub mod appointments;
+pub mod approvals;
+pub mod dnc;

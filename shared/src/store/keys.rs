@@ -18,6 +18,26 @@ pub const ENTITY: &str = "entity";
 /// Epoch seconds after which DynamoDB TTL may delete the item.
 pub const TTL: &str = "ttl";
 
+/// Every partition a workspace's items live in, as suffixes of its id. A new collection or
+/// guard kind belongs here (the test below checks the known ones); tests read a whole
+/// workspace through this list.
+pub const WORKSPACE_PARTITIONS: &[&str] = &[
+    "",
+    "#LEDGER",
+    "#SESSION",
+    "#IDEMPOTENCY",
+    "#EVENT",
+    "#DNC",
+    "#AGENT",
+    "#CONTACT",
+    "#CONTACT_PHONE",
+    "#APPOINTMENT",
+    "#APPOINTMENT_SLOT",
+    "#NUMBER",
+    "#APPROVAL",
+    "#CONVERSATION",
+];
+
 /// A primary key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Key {
@@ -162,6 +182,42 @@ mod tests {
             assert!(key.pk.starts_with(ws), "{key:?}");
         }
         assert!(index_partition(ws, "CONTACT", "EMAIL#a@b.co").starts_with(ws));
+    }
+
+    #[test]
+    fn every_workspace_partition_is_listed() {
+        use crate::model::{Agent, Appointment, Approval, Contact, Conversation, PhoneNumber};
+        use crate::ports::Resource;
+        let ws = "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA";
+        let mut partitions: Vec<String> = [
+            workspace(ws).pk,
+            ledger_entry(ws, "led").pk,
+            session(ws, "ses").pk,
+            idempotency(ws, "k").pk,
+            event(ws, "evt").pk,
+            dnc(ws, "+1").pk,
+            unique(ws, "CONTACT_PHONE", "+1").pk,
+            unique(ws, "APPOINTMENT_SLOT", "t").pk,
+        ]
+        .into_iter()
+        .collect();
+        for collection_name in [
+            Agent::COLLECTION,
+            Contact::COLLECTION,
+            Appointment::COLLECTION,
+            PhoneNumber::COLLECTION,
+            Approval::COLLECTION,
+            Conversation::COLLECTION,
+        ] {
+            partitions.push(collection(ws, collection_name));
+        }
+        for pk in partitions {
+            let suffix = pk.strip_prefix(ws).unwrap();
+            assert!(
+                WORKSPACE_PARTITIONS.contains(&suffix),
+                "{suffix} is missing from WORKSPACE_PARTITIONS"
+            );
+        }
         assert!(event(ws, "evt_1").pk.starts_with(ws));
     }
 }

@@ -1,0 +1,23 @@
+//! The `approvals` Lambda function.
+
+use std::sync::Arc;
+
+use switchboard::config::{Env, HttpConfig, LlmConfig};
+use switchboard::http::Service;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    switchboard::telemetry::init();
+    let mut env = Env::process();
+    let http = HttpConfig::read(&mut env);
+    let llm = LlmConfig::read(&mut env);
+    env.finish()?;
+    let (sdk, store, platform) = switchboard::aws::http_platform(&http).await?;
+    let engine = switchboard::aws::engine(&store, switchboard::aws::llm(&sdk, &llm).await?);
+    let state = approvals::State {
+        approvals: Arc::new(store.clone()),
+        agents: Arc::new(store),
+        engine,
+    };
+    switchboard::http::run(Service::new(platform, state, approvals::routes())).await
+}
