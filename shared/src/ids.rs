@@ -2,6 +2,7 @@
 //!
 //! ULIDs sort by creation time, so a Query over ids returns newest or oldest first for free.
 
+use std::sync::Mutex;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
@@ -25,9 +26,27 @@ pub mod prefix {
     pub const CONVERSATION: &str = "cnv";
 }
 
-/// A new id created at `at`.
+/// A new id created at `at`. Ids made in the same millisecond by this process are increasing,
+/// so they list in the order they were made; ids of other milliseconds keep their own time.
 pub fn new_id_at(prefix: &str, at: DateTime<Utc>) -> String {
-    let ulid = Ulid::from_datetime(SystemTime::from(at));
+    // The last id of each of the most recent milliseconds ids were made in (threads with
+    // different clocks interleave).
+    const REMEMBERED: usize = 64;
+    static LAST: Mutex<Vec<Ulid>> = Mutex::new(Vec::new());
+    let fresh = Ulid::from_datetime(SystemTime::from(at));
+    let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let ulid = match last.iter().position(|u| u.timestamp_ms() == fresh.timestamp_ms()) {
+        Some(i) => {
+            let next = last[i].increment().unwrap_or(fresh);
+            last.remove(i);
+            next
+        }
+        None => fresh,
+    };
+    if last.len() == REMEMBERED {
+        last.remove(0);
+    }
+    last.push(ulid);
     format!("{prefix}_{ulid}")
 }
 
@@ -56,5 +75,14 @@ mod tests {
         assert!(!is_valid("con", &earlier));
         assert!(!is_valid("agt", "agt_nope"));
         assert!(!is_valid("agt", "agt01JD3QZ9R6X4Y7T2W8V5N1M0KA"));
+    }
+
+    #[test]
+    fn ids_of_one_millisecond_increase() {
+        let at: DateTime<Utc> = "2026-01-01T00:00:00.123Z".parse().unwrap();
+        let ids: Vec<String> = (0..50).map(|_| new_id_at(prefix::AGENT, at)).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        let earlier = new_id_at(prefix::AGENT, "2025-01-01T00:00:00Z".parse().unwrap());
+        assert!(earlier < ids[0], "an earlier time still sorts first");
     }
 }

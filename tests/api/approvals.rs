@@ -108,8 +108,8 @@ async fn approvals_expire_when_nobody_decides() {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(ids("/v1/approvals?status=expired").await, [soon.clone()]);
-    assert_eq!(ids("/v1/approvals?status=pending").await, [later.clone()]);
+    assert_eq!(ids("/v1/approvals?status=expired").await, [soon.as_str()]);
+    assert_eq!(ids("/v1/approvals?status=pending").await, [later.as_str()]);
     assert_eq!(ids("/v1/approvals").await, [later, soon]);
 }
 
