@@ -225,13 +225,12 @@ def seed_workspace(api, email, password):
     return body["secret"], token
 
 
-def start_stack(procs, state_dir, ports, suffix, extra_env, visibility_timeout=None, signup_plan="starter", reload=True):
+def start_stack(procs, state_dir, ports, suffix, extra_env, visibility_timeout=None, reload=True, **parameters):
     tpl = Template(load(ROOT / "template.yaml"))
     endpoints = start_emulators(procs, ports["dynamodb"], ports["moto"])
     made = provision(tpl, endpoints, suffix, visibility_timeout)
     api_url = f"http://127.0.0.1:{ports['api']}"
-    parameters = {"PublicBaseUrl": api_url, "SignupPlan": signup_plan, "LogLevel": "info"}
-    env = function_env(tpl, made, endpoints, parameters, state_dir)
+    env = function_env(tpl, made, endpoints, tpl.parameters(PublicBaseUrl=api_url, **parameters), state_dir)
     log(f"DynamoDB Local {endpoints['dynamodb']}, moto {endpoints['moto']}; table {made[tpl.table()[0]]['ref']}")
     log("starting the API with cargo lambda watch (the first start compiles the workspace)...")
     api = start_api(procs, env, ports["api"], state_dir, extra_env, reload)
@@ -279,7 +278,7 @@ def services(_args):
         tpl = Template(load(ROOT / "template.yaml"))
         endpoints = start_emulators(procs, free_port(), free_port())
         made = provision(tpl, endpoints, f"-{secrets.token_hex(3)}", visibility_timeout=2)
-        env = function_env(tpl, made, endpoints, {"PublicBaseUrl": "http://127.0.0.1", "SignupPlan": "starter", "LogLevel": "info"}, state_dir)
+        env = function_env(tpl, made, endpoints, tpl.parameters(PublicBaseUrl="http://127.0.0.1"), state_dir)
         env_file = LOCAL / "services.env"
         env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
         log(f"ready; environment in {env_file} (e.g. `set -a; . {env_file}; set +a; cargo test -p switchboard-tests --test api`)")
@@ -314,7 +313,8 @@ def test(args):
         # per-IP and per-credential limits (the in-process tests cover the limits themselves).
         # A short visibility timeout lets failed messages reach their DLQ in seconds.
         api, env, made, bridge = start_stack(procs, state_dir, ports, f"-{secrets.token_hex(3)}",
-                                             {"PUBLIC_RATE_LIMIT_PER_MINUTE": "1000"}, visibility_timeout=2, signup_plan="enterprise", reload=False)
+                                             {"PUBLIC_RATE_LIMIT_PER_MINUTE": "1000"}, visibility_timeout=2, reload=False,
+                                             SignupPlan="enterprise", SimulatorTimeScale="0")
         test_env = {
             **env,
             "SWITCHBOARD_API_URL": api,

@@ -106,6 +106,14 @@ class Template:
                     out.append((self.binary(fn), event["Properties"].get("Path")))
         return out
 
+    def parameters(self, **overrides):
+        """Template parameters at their defaults, with `overrides` (the local values) applied."""
+        values = {name: str(p.get("Default", "")) for name, p in self.doc.get("Parameters", {}).items()}
+        unknown = set(overrides) - set(values)
+        if unknown:
+            raise SystemExit(f"[stack] template.yaml has no parameter {sorted(unknown)}")
+        return {**values, **overrides}
+
     def environment(self, resolve):
         """Every function's environment variables merged, intrinsics resolved by `resolve`."""
         env = {}
