@@ -78,10 +78,10 @@ class Processes:
         self.logs = logs
         self.children = []
 
-    def start(self, name, command, env=None):
+    def start(self, name, command, env=None, cwd=ROOT):
         self.logs.mkdir(parents=True, exist_ok=True)
         out = open(self.logs / f"{name}.log", "w")
-        child = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
+        child = subprocess.Popen(command, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
                                  start_new_session=True)
         self.children.append((name, child))
         return child
@@ -117,7 +117,7 @@ def dynamodb_local_dir():
 def start_emulators(procs, ddb_port, moto_port):
     jar_dir = dynamodb_local_dir()
     procs.start("dynamodb", ["java", f"-Djava.library.path={jar_dir / 'DynamoDBLocal_lib'}", "-jar", str(jar_dir / "DynamoDBLocal.jar"),
-                             "-inMemory", "-port", str(ddb_port)])
+                             "-inMemory", "-port", str(ddb_port)], cwd=procs.logs)  # it writes a metadata file into its cwd
     procs.start("moto", [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)])
     endpoints = {"dynamodb": f"http://127.0.0.1:{ddb_port}", "moto": f"http://127.0.0.1:{moto_port}"}
     ddb = boto3.client("dynamodb", endpoint_url=endpoints["dynamodb"], region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
@@ -291,10 +291,10 @@ def services(_args):
         procs.stop()
 
 
-def run_step(name, command, env):
+def run_step(name, command, env, cwd=ROOT):
     log(f"== {name}: {' '.join(command)}")
     started = time.monotonic()
-    code = subprocess.call(command, cwd=ROOT, env={**os.environ, **env})
+    code = subprocess.call(command, cwd=cwd, env={**os.environ, **env})
     log(f"== {name}: {'ok' if code == 0 else f'FAILED ({code})'} in {time.monotonic() - started:.0f} s")
     return code
 
@@ -333,7 +333,8 @@ def test(args):
             runs = [("schemathesis (API key)", key, []),
                     ("schemathesis (session)", token, ["--include-path-regex", "^/v1/(api-keys|auth/me)"])]
             for name, credential, extra in runs:
-                if run_step(name, schemathesis_command(api, credential) + extra, hooks) != 0:
+                # Run in the state folder: schemathesis keeps a cache in its working directory.
+                if run_step(name, schemathesis_command(api, credential) + extra, hooks, cwd=state_dir) != 0:
                     failed.append(name)
     finally:
         if bridge:

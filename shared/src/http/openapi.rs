@@ -1,7 +1,7 @@
 //! `/v1/openapi.json`, generated from the route tables: paths, parameters, bodies and
 //! responses come from the same [`Route`](super::Route)s that serve requests.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use http::Method;
 use utoipa::ToSchema;
@@ -206,10 +206,15 @@ pub fn document(routes: &[RouteInfo]) -> OpenApi {
             "session_cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))),
         );
-    let mut seen = BTreeSet::new();
+    // Two types may not share a component name: one would silently describe the other.
+    let mut seen: BTreeMap<String, RefOr<Schema>> = BTreeMap::new();
     for (name, schema) in components {
-        if seen.insert(name.clone()) {
-            schemas = schemas.schema(name, schema);
+        match seen.get(&name) {
+            Some(first) => assert!(*first == schema, "two different schemas are named {name}"),
+            None => {
+                seen.insert(name.clone(), schema.clone());
+                schemas = schemas.schema(name, schema);
+            }
         }
     }
     OpenApiBuilder::new()

@@ -28,7 +28,7 @@ pub enum ConversationStatus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Role {
+pub enum MessageRole {
     Agent,
     /// The person the agent talks with (the callee on a call).
     User,
@@ -39,7 +39,7 @@ pub enum Role {
 /// One entry of a conversation's transcript.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Message {
-    pub role: Role,
+    pub role: MessageRole,
     pub content: String,
     pub created_at: DateTime<Utc>,
 }

@@ -22,7 +22,7 @@ pub use appointment::{
 };
 pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
 pub use contact::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES, email_partition};
-pub use conversation::{Channel, Conversation, ConversationObject, ConversationStatus, Message, Role as MessageRole};
+pub use conversation::{Channel, Conversation, ConversationObject, ConversationStatus, Message, MessageRole};
 pub use dnc::{DncEntry, DncEntryObject, DncSource};
 pub use event::{Event, EventObject, EventType};
 pub use number::{NUMBER_GUARD, NumberStatus, PhoneNumber, PhoneNumberObject};
