@@ -28,7 +28,8 @@ import stack  # noqa: E402
 from template import Template, load  # noqa: E402
 
 ROOT = stack.ROOT
-BINARIES = ["auth", "api-keys", "agents", "contacts", "catalog", "mailer"]
+_TEMPLATE = Template(load(ROOT / "template.yaml"))
+BINARIES = sorted(_TEMPLATE.binary(f) for f in _TEMPLATE.functions().values())
 
 
 class RuntimeApi:

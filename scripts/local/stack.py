@@ -251,7 +251,9 @@ def dev(_args):
     procs = Processes(state_dir / "logs")
     bridge = None
     try:
-        api, _, _, bridge = start_stack(procs, state_dir, ports, "", {})
+        # Simulated calls at five times real speed: an answered call ends within seconds.
+        time_scale = os.environ.get("SWITCHBOARD_SIMULATOR_TIME_SCALE", "0.2")
+        api, _, _, bridge = start_stack(procs, state_dir, ports, "", {}, SimulatorTimeScale=time_scale)
         key, _ = seed_workspace(api, "demo@switchboard.local", secrets.token_urlsafe(18))
         print()
         print(f"SWITCHBOARD_API_URL={api}")

@@ -15,7 +15,8 @@ use crate::llm::anthropic::Anthropic;
 use crate::llm::offline::Offline;
 use crate::ports::{Llm, Telephony};
 use crate::store::DynamoStore;
-use crate::telephony::simulator::{Simulator, SqsCallQueue};
+use crate::telephony::simulator::Simulator;
+use crate::telephony::{CallQueue, SqsCallQueue};
 
 pub async fn sdk_config() -> SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
@@ -63,13 +64,22 @@ pub fn engine(store: &DynamoStore, llm: Arc<dyn Llm>) -> Engine {
     }
 }
 
+/// The queue of call jobs.
+pub fn call_queue(sdk: &SdkConfig, config: &TelephonyConfig) -> Arc<dyn CallQueue> {
+    Arc::new(SqsCallQueue::new(aws_sdk_sqs::Client::new(sdk), &config.call_queue_url))
+}
+
 /// The telephony adapter the configuration names.
 pub async fn telephony(sdk: &SdkConfig, config: &TelephonyConfig) -> anyhow::Result<Arc<dyn Telephony>> {
-    let queue = Arc::new(SqsCallQueue::new(aws_sdk_sqs::Client::new(sdk), &config.call_queue_url));
     match config.provider.as_str() {
-        "simulator" => Ok(Arc::new(Simulator::new(queue))),
+        "simulator" => Ok(Arc::new(Simulator::new(call_queue(sdk, config)))),
         other => anyhow::bail!("unknown telephony provider {other}"),
     }
+}
+
+/// The table, through a DynamoDB client of `sdk`.
+pub fn store(sdk: &SdkConfig, table_name: &str) -> DynamoStore {
+    DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table_name)
 }
 
 /// The store and pipeline of a function whose routes are all public: no credential is ever

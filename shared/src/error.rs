@@ -83,6 +83,10 @@ error_codes! {
     SessionRequired = 403, "session_required";
     /// The user or workspace is not active.
     AccountInactive = 403, "account_inactive";
+    /// The number is on the workspace's do-not-call list.
+    NumberOnDnc = 403, "number_on_dnc";
+    /// A provider callback whose signature does not verify.
+    InvalidSignature = 403, "invalid_signature";
     /// No route matches the path.
     RouteNotFound = 404, "route_not_found";
     /// The agent does not exist in this workspace.
@@ -99,6 +103,8 @@ error_codes! {
     ApprovalNotFound = 404, "approval_not_found";
     /// The conversation does not exist, or is not this agent's.
     ConversationNotFound = 404, "conversation_not_found";
+    /// No call with this id in the workspace.
+    CallNotFound = 404, "call_not_found";
     /// The route exists but not for this method.
     MethodNotAllowed = 405, "method_not_allowed";
     /// An account with this email already exists.
@@ -115,6 +121,8 @@ error_codes! {
     ConversationEnded = 409, "conversation_ended";
     /// The agent is not active.
     AgentInactive = 409, "agent_inactive";
+    /// The phone number was released and can no longer place or take calls.
+    PhoneNumberReleased = 409, "phone_number_released";
     /// Another confirmed appointment of the workspace overlaps this time.
     AppointmentConflict = 409, "appointment_conflict";
     /// The API key must be revoked before it can be deleted.

@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use ulid::Ulid;
 
 /// Id prefixes of SPEC.md §1.
@@ -56,6 +56,20 @@ pub fn new_id(prefix: &str) -> String {
 }
 
 /// Whether `id` is `<prefix>_<ULID>`. Ids of the wrong shape are answered as "not found".
+/// The lowest and highest ids of `prefix` made between `from` and the end of the second `to`
+/// is in (API times are whole seconds): ids sort by time, so a time range is a range of ids.
+pub fn time_range(prefix: &str, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> (String, String) {
+    let to = to.map(|t| t.trunc_subsecs(0) + chrono::Duration::milliseconds(999));
+    let bound = |at: DateTime<Utc>, random: u128| {
+        let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+        format!("{prefix}_{}", Ulid::from_parts(ms, random))
+    };
+    (
+        from.map_or_else(|| format!("{prefix}_0"), |at| bound(at, 0)),
+        to.map_or_else(|| format!("{prefix}_~"), |at| bound(at, u128::MAX)),
+    )
+}
+
 pub fn is_valid(prefix: &str, id: &str) -> bool {
     id.strip_prefix(prefix)
         .and_then(|rest| rest.strip_prefix('_'))
@@ -75,6 +89,30 @@ mod tests {
         assert!(!is_valid("con", &earlier));
         assert!(!is_valid("agt", "agt_nope"));
         assert!(!is_valid("agt", "agt01JD3QZ9R6X4Y7T2W8V5N1M0KA"));
+    }
+
+    #[test]
+    fn a_time_range_holds_exactly_the_ids_made_in_it() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let (low, high) = time_range(
+            prefix::CALL,
+            Some(t("2026-01-01T00:00:00Z")),
+            Some(t("2026-01-01T00:00:01Z")),
+        );
+        for inside in [
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T00:00:00.500Z",
+            "2026-01-01T00:00:01.999Z",
+        ] {
+            let id = new_id_at(prefix::CALL, t(inside));
+            assert!(low <= id && id <= high, "{inside}");
+        }
+        for outside in ["2025-12-31T23:59:59.999Z", "2026-01-01T00:00:02Z"] {
+            let id = new_id_at(prefix::CALL, t(outside));
+            assert!(id < low || id > high, "{outside}");
+        }
+        let (low, high) = time_range(prefix::CALL, None, None);
+        assert!(low < new_id(prefix::CALL) && new_id(prefix::CALL) < high);
     }
 
     #[test]

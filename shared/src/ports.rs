@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::error::{ApiError, ErrorCode};
-use crate::model::{ApiKey, DncEntry, Event, Plan, RateClass, Role, Scope, User, Workspace};
+use crate::model::{
+    ApiKey, Appointment, Approval, Call, Conversation, DncEntry, Event, Plan, RateClass, Role, Scope, User, Workspace,
+};
 
 /// Failures of a store, already in domain terms.
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +252,9 @@ pub struct UniqueValue {
 pub enum Index {
     Gsi1,
     Gsi2,
+    /// GSI3: a contact's timeline across collections (calls, chats, appointments, approvals);
+    /// its partition is the contact id, not a collection's.
+    Timeline,
 }
 
 /// Where a resource appears in a secondary index: in the partition `<ws>#<COLLECTION>#<partition>`
@@ -341,6 +346,33 @@ pub trait Repository<T: Resource>: Send + Sync {
     async fn query(&self, workspace_id: &str, query: &ListQuery) -> Result<Page<Versioned<T>>, StoreError>;
     /// The resource holding a unique value.
     async fn find_unique(&self, workspace_id: &str, unique: &UniqueValue) -> Result<Option<Versioned<T>>, StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contacts' timelines.
+
+/// Something that happened with a contact.
+#[derive(Debug, Clone)]
+pub enum TimelineItem {
+    Call(Call),
+    /// A text chat.
+    Conversation(Conversation),
+    Appointment(Appointment),
+    Approval(Approval),
+}
+
+#[async_trait]
+pub trait TimelineStore: Send + Sync {
+    /// What happened with a contact, newest first; only what happened before `before` (a
+    /// timeline sort key, see `model::timeline_sort`) when given.
+    async fn timeline(
+        &self,
+        workspace_id: &str,
+        contact_id: &str,
+        before: Option<String>,
+        limit: u32,
+        after: Option<PageKey>,
+    ) -> Result<Page<TimelineItem>, StoreError>;
 }
 
 // ---------------------------------------------------------------------------------------------

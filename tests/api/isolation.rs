@@ -5,7 +5,7 @@ use http::Method;
 use serde_json::json;
 use switchboard::http::Access;
 use switchboard::http::openapi::RouteInfo;
-use switchboard_tests::{Req, Tenant, TestApp};
+use switchboard_tests::{Req, Tenant, TestApp, phone_ending};
 
 /// Every route of every function.
 pub fn routes() -> Vec<RouteInfo> {
@@ -60,6 +60,14 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
         let number = format!("+1415555{:04}", 1000 + rand::random::<u16>() % 9000);
         app.create_at(tenant, "/v1/numbers/import", json!({"phone_number": number}))
             .await
+    } else if path.starts_with("/v1/calls/") {
+        let (agent, number, _) = app.phone_line(tenant).await;
+        app.create(
+            tenant,
+            "/v1/calls",
+            json!({"agent_id": agent, "phone_number_id": number, "to": phone_ending("0100")}),
+        )
+        .await
     } else if path.starts_with("/v1/api-keys/") {
         let res = app
             .post("/v1/api-keys")
@@ -133,7 +141,12 @@ async fn lists_never_show_another_workspaces_resources() {
     let app = TestApp::spawn().await;
     let (owner, other) = (app.tenant().await, app.tenant().await);
     let mut owned = vec![owner.key_id.clone()];
-    for path in ["/v1/agents/{id}", "/v1/contacts/{id}", "/v1/api-keys/{id}"] {
+    for path in [
+        "/v1/agents/{id}",
+        "/v1/contacts/{id}",
+        "/v1/api-keys/{id}",
+        "/v1/calls/{id}",
+    ] {
         owned.push(make(&app, &owner, path).await);
     }
     let lists = collections();

@@ -181,6 +181,27 @@ async fn the_sample_sqs_event_is_delivered() {
 }
 
 #[tokio::test]
+async fn the_sample_call_jobs_run_and_a_poison_job_fails_alone() {
+    let app = switchboard_tests::TestApp::spawn().await;
+    let text = std::fs::read_to_string(root().join("events/call-jobs.json")).unwrap();
+    let mut event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).unwrap();
+    assert_eq!(event.records.len(), 2);
+    let mut poison = event.records[0].clone();
+    poison.message_id = Some("poison".into());
+    poison.body = Some("{\"type\": \"teleport\"}".into());
+    event.records.push(poison);
+    let state = &app.call_worker;
+    let response = switchboard::worker::process_batch(event, &|m| call_worker::handle(state, m)).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    // The sample jobs are about a call that does not exist: nothing to do, done.
+    assert_eq!(failed, ["poison"]);
+}
+
+#[tokio::test]
 async fn a_poison_message_fails_alone() {
     let text = std::fs::read_to_string(root().join("events/mail-batch.json")).unwrap();
     let mut event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).unwrap();

@@ -390,3 +390,74 @@ async fn the_session_cookie_works_for_browsers() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn a_simulated_call_ends_with_transcript_and_analysis_over_http() {
+    let http = client();
+    let s = new_workspace().await;
+    let post = |path: &str, body: Value| http.post(url(path)).bearer_auth(&s.key).json(&body).send();
+    let agent: Value = post(
+        "/v1/agents",
+        json!({"name": "Sarah", "system_prompt": "You are Sarah of Acme Dental.", "first_message": "Hi, this is Sarah from Acme Dental."}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let number: Value = post(
+        "/v1/numbers/import",
+        json!({"phone_number": switchboard_tests::unique_phone(), "agent_id": agent["id"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let mut ids = Vec::new();
+    for to in ["+14155550100", "+14155550001"] {
+        let res = post(
+            "/v1/calls",
+            json!({"agent_id": agent["id"], "phone_number_id": number["id"], "to": to}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let call: Value = res.json().await.unwrap();
+        ids.push(call["id"].as_str().unwrap().to_owned());
+    }
+    let fetch = |id: String| {
+        let http = &http;
+        let key = s.key.clone();
+        async move {
+            let call: Value = http
+                .get(url(&format!("/v1/calls/{id}")))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            call
+        }
+    };
+    // The call worker runs behind the SQS bridge, as behind Lambda's event source mapping.
+    let answered = eventually("the answered call's analysis", Duration::from_secs(90), || async {
+        let call = fetch(ids[0].clone()).await;
+        call["summary"].is_string().then_some(call)
+    })
+    .await;
+    assert_eq!(answered["status"], "completed");
+    assert_eq!(
+        answered["transcript"][0]["content"],
+        "Hi, this is Sarah from Acme Dental."
+    );
+    assert_eq!(answered["sentiment"], "positive");
+    let busy = eventually("the busy call's end", Duration::from_secs(60), || async {
+        let call = fetch(ids[1].clone()).await;
+        (call["status"] != "queued" && call["status"] != "ringing").then_some(call)
+    })
+    .await;
+    assert_eq!(busy["status"], "busy");
+}

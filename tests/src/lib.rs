@@ -29,7 +29,8 @@ use switchboard::mail::SqsMailer;
 use switchboard::model::Plan;
 use switchboard::ports::Telephony;
 use switchboard::store::DynamoStore;
-use switchboard::telephony::simulator::{Simulator, SqsCallQueue};
+use switchboard::telephony::simulator::{Network, Simulator};
+use switchboard::telephony::{CallJob, CallQueue, SqsCallQueue};
 use tokio::sync::OnceCell;
 
 pub mod fake;
@@ -90,6 +91,7 @@ pub enum Function {
     Appointments,
     Numbers,
     Approvals,
+    Calls,
     Catalog,
 }
 
@@ -130,8 +132,11 @@ pub struct TestApp {
     appointments: Service<appointments::State>,
     numbers: Service<numbers::State>,
     approvals: Service<approvals::State>,
+    calls: Service<calls::State>,
     catalog: Service<catalog::State>,
     router: matchit::Router<Function>,
+    /// The call worker, fed by [`TestApp::run_call_jobs`].
+    pub call_worker: call_worker::State,
 }
 
 impl TestApp {
@@ -210,6 +215,7 @@ impl TestApp {
             platform.clone(),
             contacts::State {
                 contacts: Arc::new(store.clone()),
+                timeline: Arc::new(store.clone()),
                 accounts: Arc::new(store.clone()),
             },
             contacts::routes(),
@@ -222,10 +228,8 @@ impl TestApp {
             },
             appointments::routes(),
         );
-        let telephony: Arc<dyn Telephony> = Arc::new(Simulator::new(Arc::new(SqsCallQueue::new(
-            sqs.clone(),
-            &call_queue_url,
-        ))));
+        let jobs: Arc<dyn CallQueue> = Arc::new(SqsCallQueue::new(sqs.clone(), &call_queue_url));
+        let telephony: Arc<dyn Telephony> = Arc::new(Simulator::new(jobs.clone()));
         let numbers = Service::new(
             platform.clone(),
             numbers::State {
@@ -245,6 +249,31 @@ impl TestApp {
             },
             approvals::routes(),
         );
+        let calls = Service::new(
+            platform.clone(),
+            calls::State {
+                calls: Arc::new(store.clone()),
+                agents: Arc::new(store.clone()),
+                numbers: Arc::new(store.clone()),
+                contacts: Arc::new(store.clone()),
+                accounts: Arc::new(store.clone()),
+                directory: Arc::new(store.clone()),
+                dnc: Arc::new(store.clone()),
+                telephony: telephony.clone(),
+                jobs: jobs.clone(),
+            },
+            calls::routes(),
+        );
+        let call_worker = call_worker::State {
+            network: Network {
+                engine: engine.clone(),
+                calls: Arc::new(store.clone()),
+                agents: Arc::new(store.clone()),
+                jobs,
+                time_scale: 0.0,
+            },
+            clock: clock.clone(),
+        };
         let catalog = Service::new(
             platform,
             catalog::State {
@@ -266,6 +295,7 @@ impl TestApp {
         add(paths(appointments.routes()), Function::Appointments);
         add(paths(numbers.routes()), Function::Numbers);
         add(paths(approvals.routes()), Function::Approvals);
+        add(paths(calls.routes()), Function::Calls);
         add(paths(catalog.routes()), Function::Catalog);
         let ip = format!(
             "10.{}.{}.{}",
@@ -289,8 +319,10 @@ impl TestApp {
             appointments,
             numbers,
             approvals,
+            calls,
             catalog,
             router,
+            call_worker,
         }
     }
 
@@ -340,6 +372,7 @@ impl TestApp {
             Function::Appointments => self.appointments.handle(request).await,
             Function::Numbers => self.numbers.handle(request).await,
             Function::Approvals => self.approvals.handle(request).await,
+            Function::Calls => self.calls.handle(request).await,
             Function::Catalog => self.catalog.handle(request).await,
         }
     }
@@ -394,6 +427,27 @@ impl TestApp {
             .await;
         assert_eq!(res.status, 201, "{}", res.text);
         res.body["secret"].as_str().unwrap().to_owned()
+    }
+
+    /// An agent and a number it answers and calls from: `(agent_id, number_id, number)`.
+    pub async fn phone_line(&self, tenant: &Tenant) -> (String, String, String) {
+        let agent = self
+            .create(
+                tenant,
+                "/v1/agents",
+                json!({"name": "Sarah", "system_prompt": "You are Sarah, the receptionist of Acme Dental. Be brief.",
+                       "first_message": "Hi, this is Sarah from Acme Dental."}),
+            )
+            .await;
+        let number = unique_phone();
+        let number_id = self
+            .create_at(
+                tenant,
+                "/v1/numbers/import",
+                json!({"phone_number": number, "agent_id": agent}),
+            )
+            .await;
+        (agent, number_id, number)
     }
 
     /// Creates a resource through the API and returns its id.
@@ -473,6 +527,92 @@ impl TestApp {
             .collect()
     }
 
+    /// The call jobs queued so far (simulator steps, post-call work), without running them.
+    pub async fn queued_call_jobs(&self) -> Vec<CallJob> {
+        self.receive_call_jobs().await.into_iter().map(|(job, _)| job).collect()
+    }
+
+    async fn receive_call_jobs(&self) -> Vec<(CallJob, String)> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.call_queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(600)
+            .send()
+            .await
+            .unwrap();
+        out.messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                let job = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+                (job, m.receipt_handle.unwrap())
+            })
+            .collect()
+    }
+
+    /// Runs the queued call jobs, and those they queue, in order, until none is left (the
+    /// simulator's delays are 0 here); returns how many ran. A job that fails fails the test.
+    pub async fn run_call_jobs(&self) -> usize {
+        let mut ran = 0;
+        loop {
+            let batch = self.receive_call_jobs().await;
+            if batch.is_empty() {
+                return ran;
+            }
+            for (job, receipt) in batch {
+                call_worker::run(&self.call_worker, job.clone())
+                    .await
+                    .unwrap_or_else(|e| panic!("call job {job:?} failed: {e:#}"));
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.call_queue_url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await
+                    .unwrap();
+                ran += 1;
+                assert!(ran < 500, "call jobs do not stop");
+            }
+        }
+    }
+
+    /// Runs call jobs, waiting for delayed ones, until the call `call_id` has its analysis
+    /// (or it ended without a conversation); fails after 30 s.
+    pub async fn run_call_jobs_until_final(&self, tenant: &Tenant, call_id: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            self.run_call_jobs().await;
+            let call = self
+                .get(&format!("/v1/calls/{call_id}"))
+                .bearer(&tenant.key)
+                .send()
+                .await;
+            let body = &call.body;
+            let status = body["status"].as_str().and_then(switchboard::model::CallStatus::parse);
+            if status.is_some_and(|s| s.is_final())
+                && (body["conversation_id"].is_null() || body["summary"].is_string())
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "call {call_id} did not end: {}",
+                call.text
+            );
+            // Waits (long polling) for a delayed job to become visible.
+            let _ = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.call_queue_url)
+                .wait_time_seconds(1)
+                .visibility_timeout(0)
+                .send()
+                .await;
+        }
+    }
+
     /// The mails queued since the last call (the auth function's outbox).
     pub async fn mails(&self) -> Vec<switchboard::ports::Mail> {
         let out = self
@@ -495,6 +635,17 @@ fn paths<S: Send + Sync + 'static>(routes: &[Route<S>]) -> Vec<&'static str> {
     let mut paths: Vec<&'static str> = routes.iter().map(|r| r.path).collect();
     paths.dedup();
     paths
+}
+
+/// A US phone number ending in `last4` (the simulator's fate of a call to it) that other
+/// tests are unlikely to use.
+pub fn phone_ending(last4: &str) -> String {
+    format!("+1415{}{last4}", 200 + rand::random::<u16>() % 800)
+}
+
+/// A US phone number no other test is likely to use.
+pub fn unique_phone() -> String {
+    phone_ending(&format!("{:04}", 1000 + rand::random::<u16>() % 9000))
 }
 
 pub fn random_suffix() -> String {

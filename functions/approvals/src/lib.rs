@@ -146,6 +146,7 @@ async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         agent_id: None,
         conversation_id: None,
         call_id: None,
+        contact_id: None,
     };
     let created = approvals::request(state.approvals.as_ref(), call.workspace_id()?, request, call.now).await?;
     Ok(Reply::created(&created.value).etag(created.version))

@@ -48,6 +48,7 @@ pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
         ("appointments", appointments::routes().iter().map(Route::info).collect()),
         ("numbers", numbers::routes().iter().map(Route::info).collect()),
         ("approvals", approvals::routes().iter().map(Route::info).collect()),
+        ("calls", calls::routes().iter().map(Route::info).collect()),
         ("catalog", routes().iter().map(Route::info).collect()),
     ]
 }

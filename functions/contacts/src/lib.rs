@@ -3,20 +3,24 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use http::Method;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use switchboard::crud::{self, Deleted};
 use switchboard::http::{Access, Call, Patch, QueryParam, Reply, Route, not_null};
 use switchboard::ids::{self, prefix};
-use switchboard::model::email_partition;
-use switchboard::model::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES, Scope};
-use switchboard::ports::{AccountStore, Index, ListQuery, Repository, Resource};
+use switchboard::model::{
+    Appointment, Approval, AttributeValue, Call as CallRecord, Contact, ContactObject, ConversationObject,
+    ConversationStatus, MAX_ATTRIBUTES, Message, Scope, email_partition, timeline_sort,
+};
+use switchboard::ports::{AccountStore, Index, ListQuery, Repository, Resource, TimelineItem, TimelineStore};
 use switchboard::{ApiError, ErrorCode, validate};
 use utoipa::ToSchema;
 
 pub struct State {
     pub contacts: Arc<dyn Repository<Contact>>,
+    pub timeline: Arc<dyn TimelineStore>,
     /// For the workspace's country, the region of numbers written without a country code.
     pub accounts: Arc<dyn AccountStore>,
 }
@@ -50,7 +54,69 @@ pub fn routes() -> Vec<Route<State>> {
             .access(Access::Scoped(Scope::Admin))
             .doc(TAG, "deleteContact", "Delete a contact")
             .returns::<Deleted>(200, "The contact was deleted."),
+        Route::new(Method::GET, "/v1/timeline", timeline)
+            .doc(TAG, "getTimeline", "A contact's timeline")
+            .describe(
+                "Calls, chats, appointments and approvals of one contact, newest first; each item's `object` says which. \
+                 Name the contact by exactly one of `contact_id`, `phone` or `email` (the newest contact with it).",
+            )
+            .query([
+                QueryParam::string("contact_id", "The contact."),
+                QueryParam::string("phone", "The contact with this number (any format)."),
+                QueryParam::string("email", "The newest contact with this email."),
+                QueryParam::string("before", "Only what happened before this time (ISO 8601)."),
+                QueryParam {
+                    name: "n",
+                    ..QueryParam::pagination()[0].clone()
+                },
+                QueryParam::pagination()[1].clone(),
+            ])
+            .returns_list::<TimelineEntry>("What happened with the contact, newest first."),
     ]
+}
+
+/// An item of a contact's timeline.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum TimelineEntry {
+    Call(CallRecord),
+    Chat(Chat),
+    Appointment(Appointment),
+    Approval(Approval),
+}
+
+/// A text chat with an agent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Chat {
+    #[schema(example = "cnv_01JD3QZ9R6X4Y7T2W8V5N1M0KA")]
+    pub id: String,
+    pub object: ConversationObject,
+    pub agent_id: String,
+    pub contact_id: Option<String>,
+    pub status: ConversationStatus,
+    pub messages: Vec<Message>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<TimelineItem> for TimelineEntry {
+    fn from(item: TimelineItem) -> Self {
+        match item {
+            TimelineItem::Call(c) => TimelineEntry::Call(c),
+            TimelineItem::Conversation(c) => TimelineEntry::Chat(Chat {
+                id: c.id,
+                object: c.object,
+                agent_id: c.agent_id,
+                contact_id: c.contact_id,
+                status: c.status,
+                messages: c.messages,
+                created_at: c.created_at,
+                updated_at: c.updated_at,
+            }),
+            TimelineItem::Appointment(a) => TimelineEntry::Appointment(a),
+            TimelineItem::Approval(a) => TimelineEntry::Approval(a),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -104,24 +170,7 @@ fn attribute_changes() -> utoipa::openapi::schema::Object {
 impl State {
     /// `raw` in E.164, reading national numbers in the workspace's country.
     async fn phone(&self, call: &Call, param: &str, raw: &str) -> Result<String, ApiError> {
-        let region = if raw.trim_start().starts_with('+') {
-            None
-        } else {
-            self.workspace_country(call).await?
-        };
-        validate::phone(param, raw, region)
-    }
-
-    async fn workspace_country(&self, call: &Call) -> Result<Option<switchboard::model::Country>, ApiError> {
-        let ws = call.workspace_id()?;
-        let workspace = self
-            .accounts
-            .get_workspace(ws)
-            .await
-            .map_err(|e| e.into_api(ErrorCode::InternalError))?;
-        Ok(workspace
-            .and_then(|w| w.country)
-            .and_then(|c| validate::country("country", &c).ok()))
+        switchboard::service::phones::normalize(self.accounts.as_ref(), call.workspace_id()?, param, raw).await
     }
 }
 
@@ -154,6 +203,77 @@ fn validated(mut contact: Contact) -> Result<Contact, ApiError> {
         }
     }
     Ok(contact)
+}
+
+/// The contact a timeline request names, by exactly one of its identifiers.
+async fn timeline_contact(state: &State, call: &Call) -> Result<String, ApiError> {
+    let ws = call.workspace_id()?;
+    let not_found = || ApiError::new(ErrorCode::ContactNotFound, "No contact of the workspace matches.");
+    let given: Vec<&str> = ["contact_id", "phone", "email"]
+        .into_iter()
+        .filter(|name| call.query(name).is_some())
+        .collect();
+    let as_parameter = |e: ApiError| ApiError {
+        code: ErrorCode::InvalidParameter,
+        ..e
+    };
+    match given.as_slice() {
+        ["contact_id"] => {
+            let id = call.query("contact_id").unwrap_or_default();
+            Ok(crud::find(state.contacts.as_ref(), call, id).await?.value.id)
+        }
+        ["phone"] => {
+            let phone = state
+                .phone(call, "phone", call.query("phone").unwrap_or_default())
+                .await
+                .map_err(as_parameter)?;
+            switchboard::service::calls::contact_for_phone(state.contacts.as_ref(), ws, &phone)
+                .await?
+                .ok_or_else(not_found)
+        }
+        ["email"] => {
+            let email = validate::email("email", call.query("email").unwrap_or_default()).map_err(as_parameter)?;
+            let query = ListQuery {
+                index: Some((Index::Gsi1, email_partition(&email))),
+                limit: 1,
+                ..ListQuery::default()
+            };
+            let found = state
+                .contacts
+                .query(ws, &query)
+                .await
+                .map_err(|e| e.into_api(ErrorCode::ContactNotFound))?;
+            found.items.into_iter().next().map(|c| c.value.id).ok_or_else(not_found)
+        }
+        _ => Err(ApiError::param(
+            ErrorCode::InvalidParameter,
+            "contact_id",
+            "Name the contact by exactly one of `contact_id`, `phone` or `email`.",
+        )),
+    }
+}
+
+async fn timeline(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+    let contact_id = timeline_contact(&state, &call).await?;
+    let before = call
+        .query("before")
+        .map(|raw| validate::time_bound("before", raw, false))
+        .transpose()?;
+    let filters = format!("contact={contact_id}&before={before:?}");
+    let page = call.page_of(&filters, "n")?;
+    let found = state
+        .timeline
+        .timeline(
+            call.workspace_id()?,
+            &contact_id,
+            before.map(|t| timeline_sort(t, "")),
+            page.limit,
+            page.after,
+        )
+        .await
+        .map_err(|e| e.into_api(ErrorCode::ContactNotFound))?;
+    let entries: Vec<TimelineEntry> = found.items.into_iter().map(TimelineEntry::from).collect();
+    Ok(call.list(entries, found.next, &filters))
 }
 
 async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {

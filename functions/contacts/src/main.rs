@@ -12,6 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let (_, store, platform) = switchboard::aws::http_platform(&config).await?;
     let state = contacts::State {
         contacts: Arc::new(store.clone()),
+        timeline: Arc::new(store.clone()),
         accounts: Arc::new(store),
     };
     switchboard::http::run(Service::new(platform, state, contacts::routes())).await

@@ -11,6 +11,7 @@ use switchboard::http::{Access, Call, Patch, QueryParam, Reply, Route};
 use switchboard::ids::{self, prefix};
 use switchboard::model::{Agent, NumberStatus, PhoneNumber, PhoneNumberObject, Scope};
 use switchboard::ports::{AccountStore, ListQuery, ProviderError, Repository, StoreError, Telephony};
+use switchboard::service::phones;
 use switchboard::{ApiError, ErrorCode, validate};
 use utoipa::ToSchema;
 
@@ -117,18 +118,7 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
 async fn import(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let input: ImportNumber = call.json()?;
     let ws = call.workspace_id()?;
-    let region = if input.phone_number.trim_start().starts_with('+') {
-        None
-    } else {
-        state
-            .accounts
-            .get_workspace(ws)
-            .await
-            .map_err(|e| e.into_api(ErrorCode::InternalError))?
-            .and_then(|w| w.country)
-            .and_then(|c| validate::country("country", &c).ok())
-    };
-    let phone_number = validate::phone("phone_number", &input.phone_number, region)?;
+    let phone_number = phones::normalize(state.accounts.as_ref(), ws, "phone_number", &input.phone_number).await?;
     if let Some(agent_id) = &input.agent_id {
         check_agent(&state, &call, agent_id).await?;
     }

@@ -130,9 +130,26 @@ impl Engine {
         party: Party,
         now: DateTime<Utc>,
     ) -> Result<Versioned<Conversation>, ApiError> {
+        let id = ids::new_id_at(prefix::CONVERSATION, now);
+        self.start_with_id(workspace_id, id, agent, channel, call_id, party, now)
+            .await
+    }
+
+    /// Like [`start`](Self::start), with the conversation's id chosen by the caller.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start_with_id(
+        &self,
+        workspace_id: &str,
+        id: String,
+        agent: &Agent,
+        channel: Channel,
+        call_id: Option<String>,
+        party: Party,
+        now: DateTime<Utc>,
+    ) -> Result<Versioned<Conversation>, ApiError> {
         let at = crate::clock::api_time(now);
         let mut conversation = Conversation {
-            id: ids::new_id_at(prefix::CONVERSATION, now),
+            id,
             object: ConversationObject,
             agent_id: agent.id.clone(),
             channel,
@@ -223,8 +240,49 @@ impl Engine {
         self.save(workspace_id, current, conversation, now).await
     }
 
+    /// Ends a conversation (its call hung up) and returns it; an ended one is returned as it is.
+    pub async fn end(
+        &self,
+        workspace_id: &str,
+        conversation_id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Conversation, ApiError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let current = self
+                .conversations
+                .get(workspace_id, conversation_id)
+                .await
+                .map_err(|e| e.into_api(ErrorCode::ConversationNotFound))?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::ConversationNotFound,
+                        ErrorCode::ConversationNotFound.description(),
+                    )
+                })?;
+            if current.value.status == ConversationStatus::Ended {
+                return Ok(current.value);
+            }
+            let mut next = current.value.clone();
+            next.status = ConversationStatus::Ended;
+            next.ended_reason = Some(reason.to_owned());
+            match self.save(workspace_id, &current, next, now).await {
+                Ok(saved) => return Ok(saved.value),
+                Err(e) if e.code == ErrorCode::ConcurrentModification && attempts < 8 => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Summary, sentiment and outcome of a conversation, from the model.
-    pub async fn analyze(&self, agent: &Agent, messages: &[Message], now: DateTime<Utc>) -> Result<Analysis, ApiError> {
+    pub async fn analyze(
+        &self,
+        agent_name: &str,
+        messages: &[Message],
+        now: DateTime<Utc>,
+    ) -> Result<Analysis, ApiError> {
         let transcript: String = messages
             .iter()
             .map(|m| match m.role {
@@ -236,7 +294,7 @@ impl Engine {
         let request = LlmRequest {
             system: format!(
                 "You analyse calls made by the agent \"{}\". Summarise the call in two or three sentences, judge the callee's sentiment and name the outcome.",
-                agent.name
+                agent_name
             ),
             messages: vec![LlmMessage::User {
                 text: format!("Transcript:\n{transcript}"),
@@ -411,6 +469,7 @@ impl Engine {
                     agent_id: Some(agent.id.clone()),
                     conversation_id: Some(conversation.id.clone()),
                     call_id: conversation.call_id.clone(),
+                    contact_id: conversation.contact_id.clone(),
                 };
                 match approvals::request(self.approvals.as_ref(), workspace_id, request, now).await {
                     Ok(approval) => {

@@ -110,7 +110,12 @@ impl Call {
     /// `limit` and `cursor` of a list; `filters` are the list's other parameters, which the
     /// cursor is bound to.
     pub fn page(&self, filters: &str) -> Result<PageRequest, ApiError> {
-        let limit = match self.query("limit") {
+        self.page_of(filters, "limit")
+    }
+
+    /// Like [`page`](Self::page), with the page size in the parameter `size`.
+    pub fn page_of(&self, filters: &str, size: &str) -> Result<PageRequest, ApiError> {
+        let limit = match self.query(size) {
             None => DEFAULT_LIMIT,
             Some(raw) => raw
                 .parse::<u32>()
@@ -119,8 +124,8 @@ impl Call {
                 .ok_or_else(|| {
                     ApiError::param(
                         ErrorCode::InvalidParameter,
-                        "limit",
-                        format!("`limit` must be an integer from 1 to {MAX_LIMIT}."),
+                        size,
+                        format!("`{size}` must be an integer from 1 to {MAX_LIMIT}."),
                     )
                 })?,
         };

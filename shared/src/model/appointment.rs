@@ -104,6 +104,11 @@ impl Resource for Appointment {
                 partition: contact_partition(&self.contact_id),
                 sort: sort_key(self.start_time, &self.id),
             },
+            IndexEntry {
+                index: Index::Timeline,
+                partition: self.contact_id.clone(),
+                sort: super::timeline_sort(self.created_at, &self.id),
+            },
         ]
     }
 }

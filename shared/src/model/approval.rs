@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::error::ErrorCode;
 use crate::object_name;
-use crate::ports::Resource;
+use crate::ports::{Index, IndexEntry, Resource};
 
 object_name!(ApprovalObject, "approval");
 
@@ -51,6 +51,9 @@ pub struct Approval {
     pub conversation_id: Option<String>,
     pub call_id: Option<String>,
     pub campaign_id: Option<String>,
+    /// The person the conversation was with, when known.
+    #[serde(default)]
+    pub contact_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -72,5 +75,16 @@ impl Resource for Approval {
 
     fn id(&self) -> &str {
         &self.id
+    }
+
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        self.contact_id
+            .iter()
+            .map(|contact| IndexEntry {
+                index: Index::Timeline,
+                partition: contact.clone(),
+                sort: super::timeline_sort(self.created_at, &self.id),
+            })
+            .collect()
     }
 }

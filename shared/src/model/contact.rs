@@ -12,6 +12,9 @@ object_name!(ContactObject, "contact");
 
 pub const MAX_ATTRIBUTES: usize = 50;
 
+/// The kind of the guard that makes a phone number unique among a workspace's contacts.
+pub const CONTACT_PHONE: &str = "CONTACT_PHONE";
+
 /// The GSI1 partition of contacts with this (lower-case) email.
 pub fn email_partition(email: &str) -> String {
     format!("EMAIL#{email}")
@@ -67,7 +70,7 @@ impl crate::ports::Resource for Contact {
 
     fn unique_values(&self) -> Vec<crate::ports::UniqueValue> {
         vec![crate::ports::UniqueValue {
-            kind: "CONTACT_PHONE",
+            kind: CONTACT_PHONE,
             value: self.phone.clone(),
             conflict: crate::ErrorCode::PhoneNumberTaken,
             global: false,

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::error::ErrorCode;
 use crate::object_name;
-use crate::ports::{LlmMessage, Resource};
+use crate::ports::{Index, IndexEntry, LlmMessage, Resource};
 
 object_name!(ConversationObject, "conversation");
 
@@ -81,5 +81,17 @@ impl Resource for Conversation {
 
     fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Chats are on their contact's timeline; a call's conversation is there as the call.
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        match (&self.contact_id, self.channel) {
+            (Some(contact), Channel::Chat) => vec![IndexEntry {
+                index: Index::Timeline,
+                partition: contact.clone(),
+                sort: super::timeline_sort(self.created_at, &self.id),
+            }],
+            _ => Vec::new(),
+        }
     }
 }

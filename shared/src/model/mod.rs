@@ -5,6 +5,7 @@ mod agent;
 mod api_key;
 mod appointment;
 mod approval;
+mod call;
 mod contact;
 mod conversation;
 mod dnc;
@@ -21,7 +22,10 @@ pub use appointment::{
     on_slot,
 };
 pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
-pub use contact::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES, email_partition};
+pub use call::{
+    Call, CallCost, CallObject, CallStatus, Direction, Sentiment, agent_partition, campaign_partition, timeline_sort,
+};
+pub use contact::{AttributeValue, CONTACT_PHONE, Contact, ContactObject, MAX_ATTRIBUTES, email_partition};
 pub use conversation::{Channel, Conversation, ConversationObject, ConversationStatus, Message, MessageRole};
 pub use dnc::{DncEntry, DncEntryObject, DncSource};
 pub use event::{Event, EventObject, EventType};

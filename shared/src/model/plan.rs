@@ -46,6 +46,16 @@ impl Plan {
         }
     }
 
+    /// Price of a started minute of conversation, in US cents.
+    pub fn per_minute_minor(self) -> i64 {
+        match self {
+            Plan::Starter => 12,
+            Plan::Professional => 10,
+            Plan::Business => 8,
+            Plan::Enterprise => 6,
+        }
+    }
+
     pub fn max_agents(self) -> u32 {
         match self {
             Plan::Starter => 10,

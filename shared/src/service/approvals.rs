@@ -20,6 +20,7 @@ pub struct ApprovalRequest {
     pub agent_id: Option<String>,
     pub conversation_id: Option<String>,
     pub call_id: Option<String>,
+    pub contact_id: Option<String>,
 }
 
 /// How long a decision may take, by default: a live call cannot wait long.
@@ -75,6 +76,7 @@ pub async fn request(
         conversation_id: request.conversation_id,
         call_id: request.call_id,
         campaign_id: None,
+        contact_id: request.contact_id,
         created_at: at,
         updated_at: at,
     };

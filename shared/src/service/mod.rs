@@ -3,4 +3,6 @@
 
 pub mod appointments;
 pub mod approvals;
+pub mod calls;
 pub mod dnc;
+pub mod phones;

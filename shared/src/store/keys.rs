@@ -14,6 +14,9 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
+pub const GSI3: &str = "GSI3";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
 pub const ENTITY: &str = "entity";
 /// Epoch seconds after which DynamoDB TTL may delete the item.
 pub const TTL: &str = "ttl";
@@ -36,6 +39,7 @@ pub const WORKSPACE_PARTITIONS: &[&str] = &[
     "#NUMBER",
     "#APPROVAL",
     "#CONVERSATION",
+    "#CALL",
 ];
 
 /// A primary key.
@@ -151,6 +155,11 @@ pub fn index_partition(ws: &str, collection_name: &str, partition: &str) -> Stri
     format!("{ws}#{collection_name}#{partition}")
 }
 
+/// GSI3 partition of one contact's timeline (`ws_..#TIMELINE#con_..`).
+pub fn timeline(ws: &str, contact_id: &str) -> String {
+    format!("{ws}#TIMELINE#{contact_id}")
+}
+
 /// A number on a workspace's do-not-call list.
 pub fn dnc(ws: &str, phone_e164: &str) -> Key {
     Key::new(format!("{ws}#DNC"), phone_e164)
@@ -182,11 +191,12 @@ mod tests {
             assert!(key.pk.starts_with(ws), "{key:?}");
         }
         assert!(index_partition(ws, "CONTACT", "EMAIL#a@b.co").starts_with(ws));
+        assert!(timeline(ws, "con_1").starts_with(ws));
     }
 
     #[test]
     fn every_workspace_partition_is_listed() {
-        use crate::model::{Agent, Appointment, Approval, Contact, Conversation, PhoneNumber};
+        use crate::model::{Agent, Appointment, Approval, Call, Contact, Conversation, PhoneNumber};
         use crate::ports::Resource;
         let ws = "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA";
         let mut partitions: Vec<String> = [
@@ -208,6 +218,7 @@ mod tests {
             PhoneNumber::COLLECTION,
             Approval::COLLECTION,
             Conversation::COLLECTION,
+            Call::COLLECTION,
         ] {
             partitions.push(collection(ws, collection_name));
         }

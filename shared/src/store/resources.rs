@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use super::keys::{self, entity};
 use super::{DynamoStore, Item, NEW_ITEM, TransactError, from_item, get_s, item_of, n, s, sdk_error, start_key};
 use crate::model::Event;
-use crate::ports::{Index, ListQuery, Page, PageKey, Quota, Repository, Resource, StoreError, UniqueValue, Versioned};
+use crate::ports::{
+    Index, ListQuery, Page, PageKey, Quota, Repository, Resource, StoreError, TimelineItem, TimelineStore, UniqueValue,
+    Versioned,
+};
 
 /// Items read per Query when a filter may drop some, and Queries per page at most: a page of a
 /// filtered list may hold fewer items than asked, with a cursor to go on.
@@ -39,6 +42,15 @@ fn index_keys(index: Index) -> (&'static str, &'static str, &'static str) {
     match index {
         Index::Gsi1 => (keys::GSI1, keys::GSI1PK, keys::GSI1SK),
         Index::Gsi2 => (keys::GSI2, keys::GSI2PK, keys::GSI2SK),
+        Index::Timeline => (keys::GSI3, keys::GSI3PK, keys::GSI3SK),
+    }
+}
+
+/// The index partition of an entry: a collection's, or for the timeline the contact's.
+fn entry_partition(workspace_id: &str, collection: &str, index: Index, partition: &str) -> String {
+    match index {
+        Index::Timeline => keys::timeline(workspace_id, partition),
+        _ => keys::index_partition(workspace_id, collection, partition),
     }
 }
 
@@ -56,7 +68,12 @@ fn resource_item<T: Resource>(workspace_id: &str, value: &T, version: u64) -> Re
         let (_, pk, sk) = index_keys(entry.index);
         item.insert(
             pk.into(),
-            s(keys::index_partition(workspace_id, T::COLLECTION, &entry.partition)),
+            s(entry_partition(
+                workspace_id,
+                T::COLLECTION,
+                entry.index,
+                &entry.partition,
+            )),
         );
         item.insert(sk.into(), s(entry.sort));
     }
@@ -316,7 +333,7 @@ impl<T: Resource> Repository<T> for DynamoStore {
         };
         let partition = match &query.index {
             None => keys::collection(workspace_id, T::COLLECTION),
-            Some((_, suffix)) => keys::index_partition(workspace_id, T::COLLECTION, suffix),
+            Some((index, suffix)) => entry_partition(workspace_id, T::COLLECTION, *index, suffix),
         };
         let mut condition = "#pk = :pk".to_owned();
         let mut names = HashMap::from([("#pk".to_owned(), pk_name.to_owned())]);
@@ -389,5 +406,63 @@ impl<T: Resource> Repository<T> for DynamoStore {
         let owner = get_s(&guard, "owner_id")
             .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unique guard without owner")))?;
         Repository::<T>::get(self, workspace_id, owner).await
+    }
+}
+
+#[async_trait]
+impl TimelineStore for DynamoStore {
+    async fn timeline(
+        &self,
+        workspace_id: &str,
+        contact_id: &str,
+        before: Option<String>,
+        limit: u32,
+        after: Option<PageKey>,
+    ) -> Result<Page<TimelineItem>, StoreError> {
+        let (index, pk, sk) = index_keys(Index::Timeline);
+        let mut condition = "#pk = :pk".to_owned();
+        let mut names = HashMap::from([("#pk".to_owned(), pk.to_owned())]);
+        let mut values = HashMap::from([(":pk".to_owned(), s(keys::timeline(workspace_id, contact_id)))]);
+        if let Some(before) = before {
+            condition.push_str(" AND #sk < :before");
+            names.insert("#sk".into(), sk.into());
+            values.insert(":before".into(), s(before));
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(false)
+            .limit(limit as i32 + 1)
+            .set_exclusive_start_key(start_key(after))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut found = out.items.unwrap_or_default();
+        let next = (found.len() > limit as usize).then(|| {
+            found.truncate(limit as usize);
+            found.last().map(|last| position(last, Some(Index::Timeline)))
+        });
+        let items = found
+            .into_iter()
+            .map(|item| {
+                let item = match get_s(&item, keys::ENTITY).unwrap_or_default() {
+                    "call" => TimelineItem::Call(decode(item)?.value),
+                    "conversation" => TimelineItem::Conversation(decode(item)?.value),
+                    "appointment" => TimelineItem::Appointment(decode(item)?.value),
+                    "approval" => TimelineItem::Approval(decode(item)?.value),
+                    other => return Err(StoreError::Other(anyhow::anyhow!("{other} on a timeline"))),
+                };
+                Ok(item)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            next: next.flatten(),
+        })
     }
 }

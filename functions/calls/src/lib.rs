@@ -1,0 +1,337 @@
+//! `calls`: placing outbound calls and reading call records (`/v1/calls`), and the telephony
+//! provider's side of calls (`/v1/telephony/...`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use http::Method;
+use serde::Deserialize;
+use serde_json::json;
+use switchboard::crud;
+use switchboard::http::{Call as Request, QueryParam, Reply, Route};
+use switchboard::ids::{self, prefix};
+use switchboard::model::{
+    Agent, Call, CallStatus, Contact, Direction, NumberStatus, PhoneNumber, agent_partition, campaign_partition,
+};
+use switchboard::ports::{AccountStore, Directory, DncStore, Index, ListQuery, Repository, Telephony};
+use switchboard::service::calls::{self, Inbound, NewCall};
+use switchboard::service::{dnc, phones};
+use switchboard::telephony::{CallJob, CallQueue, SimStep};
+use switchboard::{ApiError, ErrorCode, validate};
+use utoipa::ToSchema;
+
+pub struct State {
+    pub calls: Arc<dyn Repository<Call>>,
+    pub agents: Arc<dyn Repository<Agent>>,
+    pub numbers: Arc<dyn Repository<PhoneNumber>>,
+    pub contacts: Arc<dyn Repository<Contact>>,
+    pub accounts: Arc<dyn AccountStore>,
+    pub directory: Arc<dyn Directory>,
+    pub dnc: Arc<dyn DncStore>,
+    pub telephony: Arc<dyn Telephony>,
+    pub jobs: Arc<dyn CallQueue>,
+}
+
+impl State {
+    fn inbound(&self) -> Inbound<'_> {
+        Inbound {
+            numbers: self.numbers.as_ref(),
+            agents: self.agents.as_ref(),
+            contacts: self.contacts.as_ref(),
+            accounts: self.accounts.as_ref(),
+            directory: self.directory.as_ref(),
+        }
+    }
+}
+
+const TAG: &str = "Calls";
+const MAX_METADATA_KEYS: usize = 20;
+
+pub fn routes() -> Vec<Route<State>> {
+    vec![
+        Route::new(Method::GET, "/v1/calls", list)
+            .doc(TAG, "listCalls", "List calls")
+            .query(QueryParam::pagination())
+            .query([
+                QueryParam::string("direction", "`inbound` or `outbound`."),
+                QueryParam::string(
+                    "status",
+                    "`queued`, `ringing`, `in-progress`, `completed`, `busy`, `no-answer`, `voicemail`, `failed` or `canceled`.",
+                ),
+                QueryParam::string("agent_id", "Only this agent's calls."),
+                QueryParam::string("campaign_id", "Only this campaign's calls."),
+                QueryParam::string("from", "Only calls created at or after this time (ISO 8601, or a date)."),
+                QueryParam::string("to", "Only calls created at or before this time (ISO 8601, or a date: its end)."),
+            ])
+            .returns_list::<Call>("A page of calls, newest first."),
+        Route::new(Method::POST, "/v1/calls", create)
+            .doc(TAG, "createCall", "Place a call")
+            .describe(
+                "The agent calls `to` from the workspace's number `phone_number_id`. Numbers on the do-not-call list are refused \
+                 (403 `number_on_dnc`). The call starts `queued` and moves through `ringing` and `in-progress` to a final status; \
+                 its transcript, summary and sentiment follow once it ends. Send an `Idempotency-Key` so a retry never places a \
+                 second call. With the simulator, numbers ending 0001 are busy, 0002 do not answer, 0003 fail, 0004 reach \
+                 voicemail; any other number answers.",
+            )
+            .body::<CreateCall>(|| {
+                json!({"agent_id": "agt_01JD3QZ9R6X4Y7T2W8V5N1M0KA", "phone_number_id": "num_01JD3QZ9R6X4Y7T2W8V5N1M0KA",
+                       "to": "+14155550100", "metadata": {"order_id": "A-1042"}})
+            })
+            .returns::<Call>(201, "The call, queued (or failed, when the provider refused it)."),
+        Route::new(Method::GET, "/v1/calls/{id}", get)
+            .doc(TAG, "getCall", "Get a call")
+            .describe("With its transcript, summary, sentiment, outcome, duration and cost once the call has ended.")
+            .returns::<Call>(200, "The call."),
+        Route::new(Method::POST, "/v1/telephony/simulator/inbound-calls", simulate_inbound)
+            .doc(TAG, "simulateInboundCall", "Simulate an inbound call")
+            .describe(
+                "With the telephony simulator: a call from `from` rings the workspace's number `to`, and the agent attached to \
+                 the number answers it. The caller says the lines the simulator gives its number. 404 with a real provider.",
+            )
+            .body::<SimulateInbound>(|| json!({"from": "+14155550123", "to": "+14155550199"}))
+            .returns::<Call>(201, "The inbound call, ringing."),
+    ]
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCall {
+    pub agent_id: String,
+    /// The workspace's number to call from.
+    pub phone_number_id: String,
+    /// The number to call (E.164, or national for the workspace's country). Optional with
+    /// `contact_id`: the contact's number.
+    pub to: Option<String>,
+    /// The contact to call; found by `to` when left out.
+    pub contact_id: Option<String>,
+    /// Up to 20 keys of up to 40 characters, values up to 500.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulateInbound {
+    /// The caller (E.164, or national for the workspace's country).
+    pub from: String,
+    /// The workspace's number being called.
+    pub to: String,
+}
+
+fn parsed<T: serde::de::DeserializeOwned>(call: &Request, name: &str, allowed: &str) -> Result<Option<T>, ApiError> {
+    call.query(name)
+        .map(|raw| {
+            serde_json::from_value::<T>(json!(raw)).map_err(|_| {
+                ApiError::param(
+                    ErrorCode::InvalidParameter,
+                    name,
+                    format!("`{name}` must be one of {allowed}."),
+                )
+            })
+        })
+        .transpose()
+}
+
+async fn list(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
+    let direction: Option<Direction> = parsed(&call, "direction", "inbound, outbound")?;
+    let status = call
+        .query("status")
+        .map(|raw| {
+            CallStatus::parse(raw).ok_or_else(|| {
+                ApiError::param(
+                    ErrorCode::InvalidParameter,
+                    "status",
+                    "`status` must be a call status, e.g. `completed` or `no-answer`.",
+                )
+            })
+        })
+        .transpose()?;
+    let agent = call.query("agent_id");
+    let campaign = call.query("campaign_id");
+    let from = call
+        .query("from")
+        .map(|raw| validate::time_bound("from", raw, false))
+        .transpose()?;
+    let to = call
+        .query("to")
+        .map(|raw| validate::time_bound("to", raw, true))
+        .transpose()?;
+    let filters = format!(
+        "direction={direction:?}&status={status:?}&agent={agent:?}&campaign={campaign:?}&from={from:?}&to={to:?}"
+    );
+    let page = call.page(&filters)?;
+    let mut equals = Vec::new();
+    if let Some(direction) = direction {
+        equals.push(("direction", json!(direction).as_str().unwrap_or_default().to_owned()));
+    }
+    if let Some(status) = status {
+        equals.push(("status", status.as_str().to_owned()));
+    }
+    // The most selective index: a campaign's calls, else an agent's; the other as a filter.
+    let index = match (campaign, agent) {
+        (Some(campaign), agent) => {
+            if let Some(agent) = agent {
+                equals.push(("agent_id", agent.to_owned()));
+            }
+            Some((Index::Gsi2, campaign_partition(campaign)))
+        }
+        (None, Some(agent)) => Some((Index::Gsi1, agent_partition(agent))),
+        (None, None) => None,
+    };
+    let query = ListQuery {
+        index,
+        sort_between: Some(ids::time_range(prefix::CALL, from, to)),
+        equals,
+        ascending: false,
+        limit: page.limit,
+        after: page.after,
+    };
+    let found = state
+        .calls
+        .query(call.workspace_id()?, &query)
+        .await
+        .map_err(|e| e.into_api(ErrorCode::CallNotFound))?;
+    Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters))
+}
+
+fn check_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    if metadata.len() > MAX_METADATA_KEYS {
+        return Err(ApiError::validation(
+            "metadata",
+            format!("At most {MAX_METADATA_KEYS} metadata keys."),
+        ));
+    }
+    for (key, value) in metadata {
+        if key.is_empty() || key.chars().count() > 40 || value.chars().count() > 500 {
+            return Err(ApiError::validation(
+                format!("metadata.{key}"),
+                "Metadata keys are 1 to 40 characters and values at most 500.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn create(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
+    let input: CreateCall = call.json()?;
+    let ws = call.workspace_id()?;
+    check_metadata(&input.metadata)?;
+    let contact = match &input.contact_id {
+        Some(id) => Some(
+            crud::find(state.contacts.as_ref(), &call, id)
+                .await
+                .map_err(|e| e.with_param("contact_id"))?
+                .value,
+        ),
+        None => None,
+    };
+    let to = match (&input.to, &contact) {
+        (Some(raw), _) => phones::normalize(state.accounts.as_ref(), ws, "to", raw).await?,
+        (None, Some(contact)) => contact.phone.clone(),
+        (None, None) => {
+            return Err(ApiError::param(
+                ErrorCode::MissingField,
+                "to",
+                "Give `to`, the number to call, or `contact_id`.",
+            ));
+        }
+    };
+    if let Some(contact) = &contact
+        && contact.phone != to
+    {
+        return Err(ApiError::validation(
+            "to",
+            "`to` is not the number of the contact `contact_id`.",
+        ));
+    }
+    let agent = calls::active_agent(state.agents.as_ref(), ws, &input.agent_id).await?;
+    let number = crud::find(state.numbers.as_ref(), &call, &input.phone_number_id)
+        .await
+        .map_err(|e| e.with_param("phone_number_id"))?
+        .value;
+    if number.status == NumberStatus::Released {
+        return Err(ApiError::param(
+            ErrorCode::PhoneNumberReleased,
+            "phone_number_id",
+            "This number was released; import it again or use another.",
+        ));
+    }
+    if dnc::contains(state.dnc.as_ref(), ws, &to).await? {
+        return Err(ApiError::param(
+            ErrorCode::NumberOnDnc,
+            "to",
+            "This number is on the workspace's do-not-call list.",
+        ));
+    }
+    let contact_id = match contact {
+        Some(contact) => Some(contact.id),
+        None => calls::contact_for_phone(state.contacts.as_ref(), ws, &to).await?,
+    };
+    let record = NewCall {
+        direction: Direction::Outbound,
+        agent: &agent,
+        number: &number,
+        remote: to,
+        contact_id,
+        campaign_id: None,
+        metadata: input.metadata,
+        plan: call.principal()?.plan,
+        provider: state.telephony.provider().to_owned(),
+        provider_call_id: None,
+    }
+    .record(call.now);
+    let placed = calls::place(
+        state.calls.as_ref(),
+        state.telephony.as_ref(),
+        state.jobs.as_ref(),
+        ws,
+        record,
+        agent.max_call_duration,
+        call.now,
+    )
+    .await?;
+    Ok(Reply::created(&placed.value))
+}
+
+async fn get(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
+    let found = crud::find(state.calls.as_ref(), &call, call.param("id")).await?;
+    Ok(Reply::ok(&found.value))
+}
+
+async fn simulate_inbound(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
+    if state.telephony.provider() != "simulator" {
+        return Err(ApiError::new(
+            ErrorCode::RouteNotFound,
+            "Inbound calls are simulated only with the telephony simulator.",
+        ));
+    }
+    let input: SimulateInbound = call.json()?;
+    let ws = call.workspace_id()?;
+    let from = phones::normalize(state.accounts.as_ref(), ws, "from", &input.from).await?;
+    let to = phones::normalize(state.accounts.as_ref(), ws, "to", &input.to).await?;
+    let (_, received) = calls::receive(
+        state.inbound(),
+        state.calls.as_ref(),
+        &from,
+        &to,
+        Some(ws),
+        "simulator",
+        None,
+        call.now,
+    )
+    .await?;
+    // The agent picks up at once.
+    let answer = CallJob::Simulate {
+        workspace_id: ws.to_owned(),
+        call_id: received.value.id.clone(),
+        step: SimStep::Outcome,
+        turn: 0,
+        elapsed: 0,
+    };
+    state
+        .jobs
+        .enqueue(&answer, std::time::Duration::ZERO)
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Reply::created(&received.value))
+}

@@ -1,0 +1,25 @@
+//! Phone numbers as users type them, read in their workspace's country.
+
+use crate::error::{ApiError, ErrorCode};
+use crate::ports::AccountStore;
+use crate::validate;
+
+/// `raw` as E.164: international numbers as given, national ones in the workspace's country.
+pub async fn normalize(
+    accounts: &dyn AccountStore,
+    workspace_id: &str,
+    param: &str,
+    raw: &str,
+) -> Result<String, ApiError> {
+    let region = if raw.trim_start().starts_with('+') {
+        None
+    } else {
+        accounts
+            .get_workspace(workspace_id)
+            .await
+            .map_err(|e| e.into_api(ErrorCode::InternalError))?
+            .and_then(|w| w.country)
+            .and_then(|c| validate::country("country", &c).ok())
+    };
+    validate::phone(param, raw, region)
+}
