@@ -169,15 +169,23 @@ def provision(tpl, endpoints, suffix, visibility_timeout=None):
     return made
 
 
-def function_env(tpl, made, endpoints, parameters, state_dir):
-    def resolve(tag):
-        if tag.name == "Ref":
-            if tag.value in made:
-                return made[tag.value]["ref"]
-            return parameters[tag.value]
-        raise SystemExit(f"[stack] cannot resolve {tag!r} locally")
+# Pseudo parameters, as a local deployment has them.
+PSEUDO = {"AWS::Region": REGION, "AWS::URLSuffix": "amazonaws.com", "AWS::AccountId": "000000000000", "AWS::StackName": "switchboard"}
 
-    env = tpl.environment(resolve)
+
+def function_env(tpl, made, endpoints, parameters, state_dir):
+    def ref(name):
+        if name in made:
+            return made[name]["ref"]
+        if name in parameters:
+            return parameters[name]
+        if name in PSEUDO:
+            return PSEUDO[name]
+        # Resources that do not exist locally (the HTTP and WebSocket APIs): only named in
+        # URLs for Twilio, which is never the provider locally.
+        return "local"
+
+    env = tpl.environment(lambda tag: tpl.resolve(tag, ref))
     env.update(AWS_ENV)
     env.update({
         "AWS_ENDPOINT_URL_DYNAMODB": endpoints["dynamodb"],

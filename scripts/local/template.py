@@ -1,6 +1,7 @@
 """Reads template.yaml: the table, queues and secret to create locally, the functions'
 environment, their SQS event sources, and their HTTP API routes."""
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,6 +114,29 @@ class Template:
         if unknown:
             raise SystemExit(f"[stack] template.yaml has no parameter {sorted(unknown)}")
         return {**values, **overrides}
+
+    def resolve(self, value, ref):
+        """`value` with its intrinsics evaluated; `ref(name)` is what `!Ref name` and `${name}` give."""
+        if not isinstance(value, _Tag):
+            return value
+        name, arg = value.name, value.value
+        if name == "Ref":
+            return ref(arg)
+        if name == "Sub":
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(ref(m.group(1))), arg)
+        if name == "If":
+            condition, yes, no = arg
+            return self.resolve(yes if self.condition(condition, ref) else no, ref)
+        if name == "Equals":
+            return self.resolve(arg[0], ref) == self.resolve(arg[1], ref)
+        if name == "Not":
+            return not self.resolve(arg[0], ref)
+        if name == "Condition":
+            return self.condition(arg, ref)
+        raise SystemExit(f"[stack] cannot resolve {value!r} locally")
+
+    def condition(self, name, ref):
+        return bool(self.resolve(self.doc["Conditions"][name], ref))
 
     def environment(self, resolve):
         """Every function's environment variables merged, intrinsics resolved by `resolve`."""

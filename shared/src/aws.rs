@@ -8,14 +8,16 @@ use aws_config::SdkConfig;
 
 use crate::auth::jwt::JwtKeys;
 use crate::clock::Clock;
-use crate::config::{HttpConfig, LlmConfig, TelephonyConfig};
+use crate::config::{HttpConfig, LlmConfig, TelephonyConfig, TwilioConfig};
 use crate::engine::Engine;
 use crate::http::{CursorKey, Platform};
 use crate::llm::anthropic::Anthropic;
 use crate::llm::offline::Offline;
 use crate::ports::{Llm, Telephony};
 use crate::store::DynamoStore;
+use crate::telephony::relay::{ApiGatewayConnections, Voice};
 use crate::telephony::simulator::Simulator;
+use crate::telephony::twilio;
 use crate::telephony::{CallQueue, SqsCallQueue};
 
 pub async fn sdk_config() -> SdkConfig {
@@ -69,17 +71,49 @@ pub fn call_queue(sdk: &SdkConfig, config: &TelephonyConfig) -> Arc<dyn CallQueu
     Arc::new(SqsCallQueue::new(aws_sdk_sqs::Client::new(sdk), &config.call_queue_url))
 }
 
-/// The telephony adapter the configuration names.
-pub async fn telephony(sdk: &SdkConfig, config: &TelephonyConfig) -> anyhow::Result<Arc<dyn Telephony>> {
-    match config.provider.as_str() {
-        "simulator" => Ok(Arc::new(Simulator::new(call_queue(sdk, config)))),
-        other => anyhow::bail!("unknown telephony provider {other}"),
-    }
+/// The telephony adapter the configuration names, and with Twilio what checks its webhooks.
+pub async fn telephony(
+    sdk: &SdkConfig,
+    config: &TelephonyConfig,
+) -> anyhow::Result<(Arc<dyn Telephony>, Option<twilio::Webhooks>)> {
+    let Some(account) = &config.twilio else {
+        return Ok((Arc::new(Simulator::new(call_queue(sdk, config))), None));
+    };
+    let webhooks = twilio::Webhooks {
+        auth_token: twilio_auth_token(sdk, account).await?,
+        callbacks: twilio::Callbacks {
+            public_base_url: account.public_base_url.clone(),
+            relay_url: account.relay_url.clone(),
+        },
+    };
+    let client = twilio::Twilio::new(
+        &account.api_base,
+        &account.account_sid,
+        &webhooks.auth_token,
+        webhooks.callbacks.clone(),
+    );
+    Ok((Arc::new(client), Some(webhooks)))
 }
 
 /// The table, through a DynamoDB client of `sdk`.
 pub fn store(sdk: &SdkConfig, table_name: &str) -> DynamoStore {
     DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table_name)
+}
+
+/// The Twilio account's auth token, from Secrets Manager.
+pub async fn twilio_auth_token(sdk: &SdkConfig, account: &TwilioConfig) -> anyhow::Result<String> {
+    Ok(secret_string(sdk, &account.auth_token_secret_id)
+        .await?
+        .trim()
+        .to_owned())
+}
+
+/// What speaks into live Twilio calls through the relay WebSocket API.
+pub fn voice(sdk: &SdkConfig, store: &DynamoStore, account: &TwilioConfig) -> Voice {
+    Voice {
+        sessions: Arc::new(store.clone()),
+        connections: Arc::new(ApiGatewayConnections::new(sdk, &account.relay_callback_url)),
+    }
 }
 
 /// The store and pipeline of a function whose routes are all public: no credential is ever

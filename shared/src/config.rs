@@ -207,6 +207,51 @@ mod tests {
     }
 
     #[test]
+    fn twilio_needs_its_account_and_public_https_urls() {
+        let vars = |extra: &'static [(&'static str, &'static str)]| {
+            Env::from_fn(move |k| {
+                [("TELEPHONY_PROVIDER", "twilio"), ("CALL_QUEUE_URL", "q")]
+                    .iter()
+                    .chain(extra)
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| v.to_string())
+            })
+        };
+        let mut env = vars(&[]);
+        let _ = TelephonyConfig::read(&mut env);
+        let message = env.finish().unwrap_err().to_string();
+        for name in [
+            "TWILIO_ACCOUNT_SID",
+            "TWILIO_AUTH_TOKEN_SECRET_ID",
+            "PUBLIC_BASE_URL",
+            "TWILIO_RELAY_URL",
+        ] {
+            assert!(message.contains(&format!("{name} is required")), "{message}");
+        }
+        let mut env = vars(&[
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            ("TWILIO_AUTH_TOKEN_SECRET_ID", "s"),
+            ("PUBLIC_BASE_URL", "http://api.example.com"),
+            ("TWILIO_RELAY_URL", "https://relay.example.com"),
+            ("RELAY_CALLBACK_URL", "https://relay.example.com/live"),
+        ]);
+        let _ = TelephonyConfig::read(&mut env);
+        let message = env.finish().unwrap_err().to_string();
+        assert!(message.contains("PUBLIC_BASE_URL must be a https:// URL"), "{message}");
+        assert!(message.contains("TWILIO_RELAY_URL must be a wss:// URL"), "{message}");
+        let mut env = vars(&[
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            ("TWILIO_AUTH_TOKEN_SECRET_ID", "s"),
+            ("PUBLIC_BASE_URL", "https://api.example.com"),
+            ("TWILIO_RELAY_URL", "wss://relay.example.com/live"),
+            ("RELAY_CALLBACK_URL", "https://relay.example.com/live"),
+        ]);
+        let config = TelephonyConfig::read(&mut env);
+        assert!(env.finish().is_ok());
+        assert_eq!(config.twilio.unwrap().api_base, "https://api.twilio.com");
+    }
+
+    #[test]
     fn every_problem_is_reported_at_once() {
         let mut env = Env::from_fn(|k| (k == "DEPLOYMENT_MODE").then(|| "staging".to_string()));
         let _ = HttpConfig::read(&mut env);
@@ -245,8 +290,8 @@ impl Providers {
             value
         };
         Self {
-            telephony: one_of("TELEPHONY_PROVIDER", "simulator", &["simulator"]),
-            llm: one_of("LLM_PROVIDER", "offline", &["offline"]),
+            telephony: one_of("TELEPHONY_PROVIDER", "simulator", &["simulator", "twilio"]),
+            llm: one_of("LLM_PROVIDER", "offline", &["offline", "anthropic"]),
             mail: one_of("MAIL_PROVIDER", "outbox", &["outbox"]),
         }
     }
@@ -261,6 +306,53 @@ pub struct TelephonyConfig {
     pub call_queue_url: String,
     /// Multiplies the simulator's delays: 1 is real time, 0 runs a call at once.
     pub time_scale: f64,
+    /// With the `twilio` provider.
+    pub twilio: Option<TwilioConfig>,
+}
+
+/// The Twilio account, and where Twilio reaches us.
+#[derive(Debug, Clone)]
+pub struct TwilioConfig {
+    pub account_sid: String,
+    /// Secrets Manager id of the account's auth token.
+    pub auth_token_secret_id: String,
+    pub api_base: String,
+    /// The API's public base URL, which Twilio's webhooks call (and sign).
+    pub public_base_url: String,
+    /// The `wss://` URL of the relay WebSocket API.
+    pub relay_url: String,
+    /// The `https://` URL of the relay's stage, where messages are posted to connections.
+    pub relay_callback_url: String,
+}
+
+impl TwilioConfig {
+    /// The Twilio settings when `TELEPHONY_PROVIDER` is `twilio`.
+    pub fn read(env: &mut Env) -> Option<Self> {
+        if env.optional("TELEPHONY_PROVIDER").as_deref() != Some("twilio") {
+            return None;
+        }
+        let config = Self {
+            account_sid: env.required("TWILIO_ACCOUNT_SID"),
+            auth_token_secret_id: env.required("TWILIO_AUTH_TOKEN_SECRET_ID"),
+            api_base: env
+                .optional("TWILIO_API_BASE")
+                .unwrap_or_else(|| crate::telephony::twilio::DEFAULT_API_BASE.into()),
+            public_base_url: env.required("PUBLIC_BASE_URL"),
+            relay_url: env.required("TWILIO_RELAY_URL"),
+            relay_callback_url: env.required("RELAY_CALLBACK_URL"),
+        };
+        // Twilio calls only public https URLs, and signs the URL it calls.
+        for (name, value, scheme) in [
+            ("PUBLIC_BASE_URL", &config.public_base_url, "https://"),
+            ("TWILIO_RELAY_URL", &config.relay_url, "wss://"),
+            ("RELAY_CALLBACK_URL", &config.relay_callback_url, "https://"),
+        ] {
+            if !value.is_empty() && !value.starts_with(scheme) {
+                env.problems.insert(name, format!("must be a {scheme} URL for Twilio"));
+            }
+        }
+        Some(config)
+    }
 }
 
 impl TelephonyConfig {
@@ -269,11 +361,12 @@ impl TelephonyConfig {
             provider: env.optional("TELEPHONY_PROVIDER").unwrap_or_else(|| "simulator".into()),
             call_queue_url: env.required("CALL_QUEUE_URL"),
             time_scale: env.parsed_or("SIMULATOR_TIME_SCALE", 1.0),
+            twilio: TwilioConfig::read(env),
         };
-        if config.provider != "simulator" {
+        if !["simulator", "twilio"].contains(&config.provider.as_str()) {
             env.problems.insert(
                 "TELEPHONY_PROVIDER",
-                format!("must be simulator, not {:?}", config.provider),
+                format!("must be simulator or twilio, not {:?}", config.provider),
             );
         }
         if !(0.0..=10.0).contains(&config.time_scale) {

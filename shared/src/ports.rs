@@ -376,6 +376,31 @@ pub trait TimelineStore: Send + Sync {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Live calls' relay connections (Twilio ConversationRelay over an API Gateway WebSocket API).
+
+#[async_trait]
+pub trait RelaySessions: Send + Sync {
+    /// Records that the connection carries the call, both ways, until `until`.
+    async fn bind(
+        &self,
+        connection_id: &str,
+        workspace_id: &str,
+        call_id: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The workspace and call a connection carries.
+    async fn call_of(&self, connection_id: &str) -> Result<Option<(String, String)>, StoreError>;
+    /// The connection carrying a call.
+    async fn connection_of(&self, workspace_id: &str, call_id: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// Sends messages down relay connections.
+#[async_trait]
+pub trait RelayConnections: Send + Sync {
+    async fn send(&self, connection_id: &str, message: &str) -> anyhow::Result<()>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Lookups that find a workspace before any credential says which (inbound calls).
 
 #[async_trait]

@@ -147,7 +147,8 @@ async fn sample_http_events_reach_their_function() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-        if json.get("Records").is_some() {
+        // SQS batches and relay WebSocket messages have tests of their own.
+        if json.get("Records").is_some() || json["requestContext"].get("connectionId").is_some() {
             continue;
         }
         let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -223,4 +224,17 @@ async fn a_poison_message_fails_alone() {
         1,
         "the good message was delivered"
     );
+}
+
+#[tokio::test]
+async fn the_sample_relay_message_is_a_relay_event() {
+    let text = std::fs::read_to_string(root().join("events/relay-prompt.json")).unwrap();
+    let event: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest = serde_json::from_str(&text).unwrap();
+    assert_eq!(event.request_context.route_key.as_deref(), Some("$default"));
+    let message: switchboard::telephony::relay::FromTwilio =
+        serde_json::from_str(event.body.as_deref().unwrap()).unwrap();
+    assert!(matches!(
+        message,
+        switchboard::telephony::relay::FromTwilio::Prompt { last: true, .. }
+    ));
 }

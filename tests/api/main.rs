@@ -19,3 +19,4 @@ mod numbers;
 mod providers;
 mod rate_limits;
 mod timeline;
+mod twilio;

@@ -29,8 +29,9 @@ use switchboard::mail::SqsMailer;
 use switchboard::model::Plan;
 use switchboard::ports::Telephony;
 use switchboard::store::DynamoStore;
+use switchboard::telephony::relay::{ApiGatewayConnections, Relay, Voice};
 use switchboard::telephony::simulator::{Network, Simulator};
-use switchboard::telephony::{CallJob, CallQueue, SqsCallQueue};
+use switchboard::telephony::{CallJob, CallQueue, SqsCallQueue, twilio};
 use tokio::sync::OnceCell;
 
 pub mod fake;
@@ -101,6 +102,9 @@ pub struct Options {
     pub signup_plan: Plan,
     pub public_rate_limit: u32,
     pub start: DateTime<Utc>,
+    /// Twilio's API base URL (a fake's) to make Twilio the telephony provider; else the
+    /// simulator. The same URL plays API Gateway's management API for the relay.
+    pub twilio_api: Option<String>,
 }
 
 impl Default for Options {
@@ -109,9 +113,16 @@ impl Default for Options {
             signup_plan: Plan::Starter,
             public_rate_limit: 1000,
             start: Utc::now(),
+            twilio_api: None,
         }
     }
 }
+
+/// The Twilio account of test apps with Twilio as the provider.
+pub const TWILIO_ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
+pub const TWILIO_AUTH_TOKEN: &str = "test-auth-token";
+pub const PUBLIC_BASE_URL: &str = "https://api.switchboard.test";
+pub const RELAY_URL: &str = "wss://relay.switchboard.test/live";
 
 /// One in-process deployment of every HTTP function.
 pub struct TestApp {
@@ -137,6 +148,8 @@ pub struct TestApp {
     router: matchit::Router<Function>,
     /// The call worker, fed by [`TestApp::run_call_jobs`].
     pub call_worker: call_worker::State,
+    /// With Twilio as the provider: the `call-relay` function.
+    pub relay: Option<Relay>,
 }
 
 impl TestApp {
@@ -229,7 +242,21 @@ impl TestApp {
             appointments::routes(),
         );
         let jobs: Arc<dyn CallQueue> = Arc::new(SqsCallQueue::new(sqs.clone(), &call_queue_url));
-        let telephony: Arc<dyn Telephony> = Arc::new(Simulator::new(jobs.clone()));
+        let (telephony, twilio): (Arc<dyn Telephony>, _) = match &options.twilio_api {
+            None => (Arc::new(Simulator::new(jobs.clone())), None),
+            Some(api_base) => {
+                let hooks = twilio::Webhooks {
+                    auth_token: TWILIO_AUTH_TOKEN.into(),
+                    callbacks: twilio::Callbacks {
+                        public_base_url: PUBLIC_BASE_URL.into(),
+                        relay_url: RELAY_URL.into(),
+                    },
+                };
+                let client =
+                    twilio::Twilio::new(api_base, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, hooks.callbacks.clone());
+                (Arc::new(client), Some(hooks))
+            }
+        };
         let numbers = Service::new(
             platform.clone(),
             numbers::State {
@@ -240,12 +267,26 @@ impl TestApp {
             },
             numbers::routes(),
         );
+        let voice = options.twilio_api.as_ref().map(|url| Voice {
+            sessions: Arc::new(store.clone()),
+            connections: Arc::new(ApiGatewayConnections::new(sdk, url)),
+        });
+        let relay = voice.clone().map(|voice| Relay {
+            engine: engine.clone(),
+            calls: Arc::new(store.clone()),
+            agents: Arc::new(store.clone()),
+            voice,
+            twilio_auth_token: TWILIO_AUTH_TOKEN.into(),
+            relay_url: RELAY_URL.into(),
+            clock: clock.clone(),
+        });
         let approvals = Service::new(
             platform.clone(),
             approvals::State {
                 approvals: Arc::new(store.clone()),
                 agents: Arc::new(store.clone()),
                 engine: engine.clone(),
+                voice,
             },
             approvals::routes(),
         );
@@ -261,6 +302,7 @@ impl TestApp {
                 dnc: Arc::new(store.clone()),
                 telephony: telephony.clone(),
                 jobs: jobs.clone(),
+                twilio,
             },
             calls::routes(),
         );
@@ -323,6 +365,7 @@ impl TestApp {
             catalog,
             router,
             call_worker,
+            relay,
         }
     }
 

@@ -13,6 +13,7 @@ use switchboard::http::{Call, QueryParam, Reply, Route};
 use switchboard::model::{Agent, Approval, ApprovalStatus, ProposedAction};
 use switchboard::ports::{CredentialKind, ListQuery, Repository};
 use switchboard::service::approvals::{self, ApprovalRequest, CHAT_DECISION_TIME};
+use switchboard::telephony::relay::Voice;
 use switchboard::{ApiError, ErrorCode};
 use utoipa::ToSchema;
 
@@ -20,6 +21,8 @@ pub struct State {
     pub approvals: Arc<dyn Repository<Approval>>,
     pub agents: Arc<dyn Repository<Agent>>,
     pub engine: Engine,
+    /// With Twilio: says the decision on the live call that waited for it.
+    pub voice: Option<Voice>,
 }
 
 const TAG: &str = "Approvals";
@@ -194,12 +197,26 @@ async fn resume_conversation(state: &State, ws: &str, approval: &Approval, now: 
     .await;
     match resumed {
         Ok(Some((conversation, agent))) => {
-            if let Err(e) = state
+            let before = conversation.value.messages.len();
+            let resumed = match state
                 .engine
                 .resume(ws, &agent.value, &conversation, approval, now)
                 .await
             {
-                tracing::error!(error = %e, conversation_id, "conversation not resumed after the decision");
+                Ok(resumed) => resumed,
+                Err(e) => {
+                    tracing::error!(error = %e, conversation_id, "conversation not resumed after the decision");
+                    return;
+                }
+            };
+            if let (Some(voice), Some(call_id)) = (&state.voice, &approval.call_id) {
+                let ended = resumed.value.status == switchboard::model::ConversationStatus::Ended;
+                if let Err(e) = voice
+                    .say_on_call(ws, call_id, resumed.value.messages_since(before), ended)
+                    .await
+                {
+                    tracing::error!(error = %e, call_id, "the decision was not said on the call");
+                }
             }
         }
         Ok(None) => {}

@@ -8,15 +8,16 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::json;
 use switchboard::crud;
-use switchboard::http::{Call as Request, QueryParam, Reply, Route};
+use switchboard::http::{Access, Call as Request, QueryParam, Reply, Route};
 use switchboard::ids::{self, prefix};
 use switchboard::model::{
-    Agent, Call, CallStatus, Contact, Direction, NumberStatus, PhoneNumber, agent_partition, campaign_partition,
+    Agent, Call, CallStatus, Contact, Direction, NumberStatus, PROVIDER_CALL_GUARD, PhoneNumber, agent_partition,
+    campaign_partition,
 };
 use switchboard::ports::{AccountStore, Directory, DncStore, Index, ListQuery, Repository, Telephony};
 use switchboard::service::calls::{self, Inbound, NewCall};
 use switchboard::service::{dnc, phones};
-use switchboard::telephony::{CallJob, CallQueue, SimStep};
+use switchboard::telephony::{CallJob, CallQueue, SimStep, twilio};
 use switchboard::{ApiError, ErrorCode, validate};
 use utoipa::ToSchema;
 
@@ -30,6 +31,8 @@ pub struct State {
     pub dnc: Arc<dyn DncStore>,
     pub telephony: Arc<dyn Telephony>,
     pub jobs: Arc<dyn CallQueue>,
+    /// With Twilio as the provider: what checks its webhooks.
+    pub twilio: Option<twilio::Webhooks>,
 }
 
 impl State {
@@ -90,6 +93,28 @@ pub fn routes() -> Vec<Route<State>> {
             )
             .body::<SimulateInbound>(|| json!({"from": "+14155550123", "to": "+14155550199"}))
             .returns::<Call>(201, "The inbound call, ringing."),
+        Route::new(Method::POST, twilio::VOICE_PATH, twilio_voice)
+            .access(Access::Public)
+            .doc(TAG, "twilioVoice", "Twilio voice webhook")
+            .describe(
+                "Twilio asks here what to do with a call coming in to one of your numbers, or with a call we placed once it is \
+                 answered; the answer is TwiML connecting the call to its agent over ConversationRelay. Only requests signed \
+                 with the account's `X-Twilio-Signature` are taken (403 `invalid_signature`); 404 when Twilio is not the provider.",
+            )
+            .query([
+                QueryParam::string("workspace_id", "Set by us on calls we place."),
+                QueryParam::string("call_id", "Set by us on calls we place."),
+            ])
+            .returns_nothing(200, "TwiML (`text/xml`)."),
+        Route::new(Method::POST, twilio::STATUS_PATH, twilio_status)
+            .access(Access::Public)
+            .doc(TAG, "twilioStatus", "Twilio call status webhook")
+            .describe("Twilio reports a call's progress here, signed with `X-Twilio-Signature` (403 `invalid_signature` otherwise).")
+            .query([
+                QueryParam::string("workspace_id", "Set by us on calls we place."),
+                QueryParam::string("call_id", "Set by us on calls we place."),
+            ])
+            .returns_nothing(204, "Taken."),
     ]
 }
 
@@ -334,4 +359,138 @@ async fn simulate_inbound(state: Arc<State>, call: Request) -> Result<Reply, Api
         .await
         .map_err(ApiError::unavailable)?;
     Ok(Reply::created(&received.value))
+}
+
+/// A form Twilio signed, and what checked it.
+type SignedForm<'a> = (&'a twilio::Webhooks, Vec<(String, String)>);
+
+/// Twilio's webhooks, when Twilio is the provider; the signed form of a request to `path`.
+fn twilio_request<'a>(state: &'a State, call: &Request, path: &str) -> Result<SignedForm<'a>, ApiError> {
+    let hooks = state.twilio.as_ref().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::RouteNotFound,
+            "Twilio is not this deployment's telephony provider.",
+        )
+    })?;
+    let params = call.form();
+    if !hooks.verify(path, &call.raw_query, &params, call.header("x-twilio-signature")) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidSignature,
+            "The X-Twilio-Signature header is missing or does not sign this request.",
+        ));
+    }
+    Ok((hooks, params))
+}
+
+fn field<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+fn twiml(body: String) -> Reply {
+    Reply::raw("text/xml", body)
+}
+
+/// The workspace and id of the call a Twilio request is about: ours in the query for calls we
+/// placed, else found by Twilio's `CallSid`.
+async fn twilio_call(
+    state: &State,
+    call: &Request,
+    params: &[(String, String)],
+) -> Result<Option<(String, String)>, ApiError> {
+    if let (Some(ws), Some(id)) = (call.query("workspace_id"), call.query("call_id")) {
+        return Ok(Some((ws.to_owned(), id.to_owned())));
+    }
+    let Some(sid) = field(params, "CallSid") else {
+        return Ok(None);
+    };
+    state
+        .directory
+        .owner_of(PROVIDER_CALL_GUARD, &format!("twilio#{sid}"))
+        .await
+        .map_err(|e| e.into_api(ErrorCode::CallNotFound))
+}
+
+async fn twilio_voice(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
+    let (hooks, params) = twilio_request(&state, &call, twilio::VOICE_PATH)?;
+    let machine = twilio::status_of("in-progress", field(&params, "AnsweredBy")) == Some(CallStatus::Voicemail);
+    let (ws, call_id) = match twilio_call(&state, &call, &params).await? {
+        Some(placed) => placed,
+        None => {
+            let (Some(from), Some(to)) = (field(&params, "From"), field(&params, "To")) else {
+                return Ok(twiml(twilio::hangup_twiml("")));
+            };
+            let sid = field(&params, "CallSid").map(str::to_owned);
+            match calls::receive(
+                state.inbound(),
+                state.calls.as_ref(),
+                from,
+                to,
+                None,
+                "twilio",
+                sid,
+                call.now,
+            )
+            .await
+            {
+                Ok((ws, received)) => (ws, received.value.id),
+                Err(e) if e.status().is_client_error() => {
+                    tracing::warn!(error = %e.message, to, "inbound call not taken");
+                    return Ok(twiml(twilio::hangup_twiml(
+                        "Sorry, this number cannot take calls right now. Goodbye.",
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let status = if machine {
+        CallStatus::Voicemail
+    } else {
+        CallStatus::InProgress
+    };
+    let report = calls::StatusReport {
+        status,
+        at: call.now,
+        duration_seconds: None,
+        reason: None,
+    };
+    let answered = calls::report(state.calls.as_ref(), state.jobs.as_ref(), &ws, &call_id, report).await?;
+    if answered.value.status != CallStatus::InProgress {
+        return Ok(twiml(twilio::hangup_twiml("")));
+    }
+    let agent = calls::active_agent(state.agents.as_ref(), &ws, &answered.value.agent_id).await;
+    let Ok(agent) = agent else {
+        return Ok(twiml(twilio::hangup_twiml(
+            "Sorry, no one can take your call right now. Goodbye.",
+        )));
+    };
+    Ok(twiml(twilio::connect_twiml(
+        &hooks.callbacks.relay_url,
+        &agent.first_message,
+        &agent.language,
+        &[("workspace_id", &ws), ("call_id", &call_id)],
+    )))
+}
+
+async fn twilio_status(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
+    let (_, params) = twilio_request(&state, &call, twilio::STATUS_PATH)?;
+    let status = field(&params, "CallStatus").and_then(|s| twilio::status_of(s, field(&params, "AnsweredBy")));
+    let (Some((ws, call_id)), Some(status)) = (twilio_call(&state, &call, &params).await?, status) else {
+        // Not a call of ours, or a status we do not track: taken, and nothing to do.
+        return Ok(Reply::no_content());
+    };
+    let report = calls::StatusReport {
+        status,
+        at: call.now,
+        duration_seconds: field(&params, "CallDuration").and_then(|d| d.parse().ok()),
+        reason: field(&params, "SipResponseCode")
+            .map(|code| format!("sip_{code}"))
+            .filter(|_| status == CallStatus::Failed),
+    };
+    match calls::report(state.calls.as_ref(), state.jobs.as_ref(), &ws, &call_id, report).await {
+        Ok(_) => Ok(Reply::no_content()),
+        // A call deleted meanwhile, or named wrongly in a signed URL: nothing to update.
+        Err(e) if e.code == ErrorCode::CallNotFound => Ok(Reply::no_content()),
+        Err(e) => Err(e),
+    }
 }

@@ -13,6 +13,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let telephony = TelephonyConfig::read(&mut env);
     env.finish()?;
     let (sdk, store, platform) = switchboard::aws::http_platform(&http).await?;
+    let (telephony_adapter, twilio) = switchboard::aws::telephony(&sdk, &telephony).await?;
     let state = calls::State {
         calls: Arc::new(store.clone()),
         agents: Arc::new(store.clone()),
@@ -21,8 +22,9 @@ async fn main() -> Result<(), lambda_http::Error> {
         accounts: Arc::new(store.clone()),
         directory: Arc::new(store.clone()),
         dnc: Arc::new(store),
-        telephony: switchboard::aws::telephony(&sdk, &telephony).await?,
+        telephony: telephony_adapter,
         jobs: switchboard::aws::call_queue(&sdk, &telephony),
+        twilio,
     };
     switchboard::http::run(Service::new(platform, state, calls::routes())).await
 }

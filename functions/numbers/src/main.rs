@@ -17,7 +17,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         numbers: Arc::new(store.clone()),
         agents: Arc::new(store.clone()),
         accounts: Arc::new(store),
-        telephony: switchboard::aws::telephony(&sdk, &telephony).await?,
+        telephony: switchboard::aws::telephony(&sdk, &telephony).await?.0,
     };
     switchboard::http::run(Service::new(platform, state, numbers::routes())).await
 }

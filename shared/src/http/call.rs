@@ -21,6 +21,8 @@ pub struct Call {
     pub route: &'static str,
     pub params: Vec<(String, String)>,
     pub query: Vec<(String, String)>,
+    /// The query string as sent (what signed provider callbacks sign).
+    pub raw_query: String,
     pub headers: HeaderMap,
     pub body: Bytes,
     /// `None` only on public routes.
@@ -105,6 +107,15 @@ impl Call {
     fn binding(&self, filters: &str) -> String {
         let ws = self.principal.as_ref().map(|p| p.workspace_id.as_str()).unwrap_or("-");
         format!("{} {} {ws} {filters}", self.method, self.route)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The fields of an `application/x-www-form-urlencoded` body (provider callbacks).
+    pub fn form(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(&self.body).into_owned().collect()
     }
 
     /// `limit` and `cursor` of a list; `filters` are the list's other parameters, which the

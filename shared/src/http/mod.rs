@@ -215,6 +215,7 @@ impl<S: Send + Sync + 'static> Service<S> {
             route: route.path,
             params,
             query,
+            raw_query: parts.uri.query().unwrap_or_default().to_owned(),
             headers: parts.headers,
             body,
             principal,

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::conversation::Message;
 use crate::error::ErrorCode;
 use crate::object_name;
-use crate::ports::{Index, IndexEntry, Resource};
+use crate::ports::{Index, IndexEntry, Resource, UniqueValue};
 
 object_name!(CallObject, "call");
 
@@ -145,6 +145,9 @@ pub struct Call {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The kind of the global guard that leads from a provider's call id to the call.
+pub const PROVIDER_CALL_GUARD: &str = "PROVIDER_CALL";
+
 /// GSI1 partition of an agent's calls, GSI2 partition of a campaign's calls.
 pub fn agent_partition(agent_id: &str) -> String {
     format!("AGENT#{agent_id}")
@@ -166,6 +169,19 @@ impl Resource for Call {
 
     fn id(&self) -> &str {
         &self.id
+    }
+
+    /// A provider's callbacks about a call it placed or took name it by the provider's id.
+    fn unique_values(&self) -> Vec<UniqueValue> {
+        self.provider_call_id
+            .iter()
+            .map(|id| UniqueValue {
+                kind: PROVIDER_CALL_GUARD,
+                value: format!("{}#{id}", self.provider),
+                conflict: ErrorCode::ConcurrentModification,
+                global: true,
+            })
+            .collect()
     }
 
     fn index_entries(&self) -> Vec<IndexEntry> {

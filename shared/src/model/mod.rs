@@ -23,7 +23,8 @@ pub use appointment::{
 };
 pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
 pub use call::{
-    Call, CallCost, CallObject, CallStatus, Direction, Sentiment, agent_partition, campaign_partition, timeline_sort,
+    Call, CallCost, CallObject, CallStatus, Direction, PROVIDER_CALL_GUARD, Sentiment, agent_partition,
+    campaign_partition, timeline_sort,
 };
 pub use contact::{AttributeValue, CONTACT_PHONE, Contact, ContactObject, MAX_ATTRIBUTES, email_partition};
 pub use conversation::{Channel, Conversation, ConversationObject, ConversationStatus, Message, MessageRole};

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 
 use super::keys::{self, entity};
-use super::{DynamoStore, from_item, get_s, item_of, sdk_error};
+use super::{DynamoStore, Item, from_item, get_s, item_of, key_map, n, s, sdk_error};
 use crate::model::DncEntry;
-use crate::ports::{Directory, DncStore, StoreError};
+use crate::ports::{Directory, DncStore, RelaySessions, StoreError};
 
 #[async_trait]
 impl Directory for DynamoStore {
@@ -41,5 +41,50 @@ impl DncStore for DynamoStore {
             .await?
             .map(from_item)
             .transpose()
+    }
+}
+
+#[async_trait]
+impl RelaySessions for DynamoStore {
+    async fn bind(
+        &self,
+        connection_id: &str,
+        workspace_id: &str,
+        call_id: &str,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let item = |key: &keys::Key| -> Item {
+            let mut item = key_map(key);
+            item.insert(keys::ENTITY.into(), s(entity::RELAY));
+            item.insert("connection_id".into(), s(connection_id));
+            item.insert("workspace_id".into(), s(workspace_id));
+            item.insert("call_id".into(), s(call_id));
+            item.insert(keys::TTL.into(), n(until.timestamp()));
+            item
+        };
+        let items = vec![
+            self.tx_put(item(&keys::relay_connection(connection_id)), None, Item::new())?,
+            self.tx_put(item(&keys::call_relay(workspace_id, call_id)), None, Item::new())?,
+        ];
+        self.transact(items).await.map_err(|e| e.into_store())
+    }
+
+    async fn call_of(&self, connection_id: &str) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .get_item(&keys::relay_connection(connection_id))
+            .await?
+            .and_then(|item| {
+                Some((
+                    get_s(&item, "workspace_id")?.to_owned(),
+                    get_s(&item, "call_id")?.to_owned(),
+                ))
+            }))
+    }
+
+    async fn connection_of(&self, workspace_id: &str, call_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .get_item(&keys::call_relay(workspace_id, call_id))
+            .await?
+            .and_then(|item| get_s(&item, "connection_id").map(str::to_owned)))
     }
 }

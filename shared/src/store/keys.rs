@@ -3,8 +3,9 @@
 //!
 //! Tenant items have partition keys that begin with the workspace id (`ws_...`), so a request
 //! holding one workspace's id cannot address another's items. The few global items (`LOGIN#`,
-//! `VERIFY#`, `APIKEY#`, `CLIENTIP#`, `PUBLIC#`) are looked up before a workspace is known and
-//! hold only what authentication needs.
+//! `VERIFY#`, `APIKEY#`, `CLIENTIP#`, `PUBLIC#`, the global guards `NUMBER#` and
+//! `PROVIDER_CALL#`, `RELAY#`) are looked up before a workspace is known and hold only what
+//! leads to it.
 
 pub const PK: &str = "PK";
 pub const SK: &str = "SK";
@@ -40,6 +41,7 @@ pub const WORKSPACE_PARTITIONS: &[&str] = &[
     "#APPROVAL",
     "#CONVERSATION",
     "#CALL",
+    "#CALL_RELAY",
 ];
 
 /// A primary key.
@@ -74,6 +76,7 @@ pub mod entity {
     pub const UNIQUE: &str = "unique_value";
     pub const EVENT: &str = "event";
     pub const DNC: &str = "dnc_entry";
+    pub const RELAY: &str = "relay_session";
 }
 
 pub fn workspace(ws: &str) -> Key {
@@ -160,6 +163,16 @@ pub fn timeline(ws: &str, contact_id: &str) -> String {
     format!("{ws}#TIMELINE#{contact_id}")
 }
 
+/// Global: the call a relay connection carries (its messages name only the connection).
+pub fn relay_connection(connection_id: &str) -> Key {
+    Key::new(format!("RELAY#{connection_id}"), "RELAY")
+}
+
+/// The relay connection carrying a call.
+pub fn call_relay(ws: &str, call_id: &str) -> Key {
+    Key::new(format!("{ws}#CALL_RELAY"), call_id)
+}
+
 /// A number on a workspace's do-not-call list.
 pub fn dnc(ws: &str, phone_e164: &str) -> Key {
     Key::new(format!("{ws}#DNC"), phone_e164)
@@ -206,6 +219,7 @@ mod tests {
             idempotency(ws, "k").pk,
             event(ws, "evt").pk,
             dnc(ws, "+1").pk,
+            call_relay(ws, "call").pk,
             unique(ws, "CONTACT_PHONE", "+1").pk,
             unique(ws, "APPOINTMENT_SLOT", "t").pk,
         ]

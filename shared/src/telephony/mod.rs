@@ -1,7 +1,9 @@
 //! Telephony adapters (the simulator, the local default, and Twilio) and the call queue that
 //! carries the background work of calls: the simulator's steps and what follows a call's end.
 
+pub mod relay;
 pub mod simulator;
+pub mod twilio;
 
 use std::time::Duration;
 

@@ -1,0 +1,593 @@
+//! Twilio as the telephony provider, against a local fake of its REST API: placing calls,
+//! numbers, status callbacks and the voice webhook, each signed as Twilio signs them.
+
+use base64::Engine as _;
+use serde_json::json;
+use switchboard::telephony::twilio;
+use switchboard_tests::fake::{FakeServer, Recorded};
+use switchboard_tests::{
+    Options, PUBLIC_BASE_URL, RELAY_URL, Res, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, Tenant, TestApp, phone_ending,
+    unique_phone,
+};
+
+/// A fake Twilio that knows every number, and answers call creation with `create` (a new
+/// call's `sid` filled in).
+async fn fake_twilio(create: (u16, serde_json::Value)) -> FakeServer {
+    FakeServer::start(move |request, _| {
+        let (status, body) = if request.path.contains("/IncomingPhoneNumbers.json") {
+            (200, json!({"incoming_phone_numbers": [{"sid": "PN0001"}]}))
+        } else if request.path.starts_with("/@connections/") {
+            // API Gateway's management API, posting to a relay connection.
+            (200, json!({}))
+        } else if request.path.contains("/IncomingPhoneNumbers/") {
+            (200, json!({"sid": "PN0001"}))
+        } else if request.path.ends_with("/Calls.json") {
+            let (status, mut body) = create.clone();
+            if body["sid"].is_string() {
+                body["sid"] = json!(format!("CA{:032x}", rand::random::<u128>()));
+            }
+            (status, body)
+        } else {
+            (404, json!({"code": 20404, "message": "not found"}))
+        };
+        (status, "application/json", body.to_string())
+    })
+    .await
+}
+
+async fn app_with(fake: &FakeServer) -> TestApp {
+    TestApp::with(Options {
+        twilio_api: Some(fake.url.clone()),
+        ..Options::default()
+    })
+    .await
+}
+
+fn created_call() -> (u16, serde_json::Value) {
+    (201, json!({"sid": "", "status": "queued"}))
+}
+
+/// A webhook request to `path_and_query`, signed as Twilio signs it (or with `signature`).
+async fn webhook(app: &TestApp, path_and_query: &str, form: &[(&str, &str)], signature: Option<&str>) -> Res {
+    let params: Vec<(String, String)> = form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let signed = twilio::signature(
+        TWILIO_AUTH_TOKEN,
+        &format!("{PUBLIC_BASE_URL}{path_and_query}"),
+        &params,
+    );
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
+    app.post(path_and_query)
+        .header("x-twilio-signature", signature.unwrap_or(&signed))
+        .raw("application/x-www-form-urlencoded", body)
+        .send()
+        .await
+}
+
+async fn place(app: &TestApp, t: &Tenant) -> Res {
+    let (agent, number_id, _) = app.phone_line(t).await;
+    app.post("/v1/calls")
+        .bearer(&t.key)
+        .json(json!({"agent_id": agent, "phone_number_id": number_id, "to": phone_ending("0100")}))
+        .send()
+        .await
+}
+
+/// The values of a form field, in order.
+fn form_values(request: &Recorded, name: &str) -> Vec<String> {
+    request
+        .form()
+        .into_iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v)
+        .collect()
+}
+
+#[tokio::test]
+async fn calls_are_placed_through_twilios_rest_api() {
+    let fake = fake_twilio(created_call()).await;
+    let app = app_with(&fake).await;
+    let t = app.tenant().await;
+    let res = place(&app, &t).await;
+    res.expect(201);
+    assert_eq!(
+        (
+            res.body["provider"].as_str(),
+            res.body["provider_call_id"].as_str(),
+            res.body["status"].as_str()
+        ),
+        (
+            Some("twilio"),
+            Some(res.body["provider_call_id"].as_str().unwrap_or_default()).filter(|sid| sid.starts_with("CA")),
+            Some("queued")
+        )
+    );
+    let requests = fake.requests();
+    let create = requests
+        .iter()
+        .find(|r| r.path.ends_with("/Calls.json"))
+        .expect("a call was created");
+    assert_eq!(create.method, "POST");
+    assert_eq!(
+        create.path,
+        format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Calls.json")
+    );
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("{TWILIO_ACCOUNT_SID}:{TWILIO_AUTH_TOKEN}"));
+    assert_eq!(
+        create.header("authorization"),
+        Some(format!("Basic {credentials}").as_str())
+    );
+    let ours = format!("workspace_id={}&call_id={}", t.workspace_id, res.id());
+    assert_eq!(form_values(create, "To"), [res.body["to"].as_str().unwrap()]);
+    assert_eq!(form_values(create, "From"), [res.body["from"].as_str().unwrap()]);
+    assert_eq!(
+        form_values(create, "Url"),
+        [format!("{PUBLIC_BASE_URL}/v1/telephony/twilio/voice?{ours}")]
+    );
+    assert_eq!(
+        form_values(create, "StatusCallback"),
+        [format!("{PUBLIC_BASE_URL}/v1/telephony/twilio/status?{ours}")]
+    );
+    assert_eq!(
+        form_values(create, "StatusCallbackEvent"),
+        ["initiated", "ringing", "answered", "completed"]
+    );
+    assert_eq!(form_values(create, "TimeLimit"), ["600"]);
+    assert_eq!(form_values(create, "MachineDetection"), ["Enable"]);
+}
+
+#[tokio::test]
+async fn a_refused_call_is_failed_and_an_unreachable_twilio_answers_503() {
+    let refusing = fake_twilio((
+        400,
+        json!({"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}),
+    ))
+    .await;
+    let app = app_with(&refusing).await;
+    let t = app.tenant().await;
+    let res = place(&app, &t).await;
+    res.expect(201);
+    assert_eq!(res.body["status"], "failed");
+    assert!(
+        res.body["ended_reason"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid 'To' Phone Number (Twilio error 21211)"),
+        "{}",
+        res.text
+    );
+    let events = app.event_types(&t.workspace_id).await;
+    assert_eq!(events.iter().filter(|e| *e == "call.failed").count(), 1);
+
+    let down = fake_twilio((500, json!({"message": "internal"}))).await;
+    let app = app_with(&down).await;
+    let t = app.tenant().await;
+    place(&app, &t).await.expect_error(503, "service_unavailable");
+    let list = app.get("/v1/calls").bearer(&t.key).send().await;
+    assert_eq!(list.body["data"][0]["status"], "failed", "the attempt is on record");
+}
+
+#[tokio::test]
+async fn status_callbacks_move_the_call_when_twilio_signed_them() {
+    let fake = fake_twilio(created_call()).await;
+    let app = app_with(&fake).await;
+    let t = app.tenant().await;
+    let placed = place(&app, &t).await;
+    let id = placed.id().to_owned();
+    let path = format!(
+        "/v1/telephony/twilio/status?workspace_id={}&call_id={id}",
+        t.workspace_id
+    );
+    let sid = placed.body["provider_call_id"].as_str().unwrap();
+
+    let before = app.snapshot(&t.workspace_id).await;
+    for forged in [Some("bm90IGEgc2lnbmF0dXJl"), Some("")] {
+        let res = webhook(&app, &path, &[("CallSid", sid), ("CallStatus", "completed")], forged).await;
+        res.expect_error(403, "invalid_signature");
+    }
+    let unsigned = app
+        .post(&path)
+        .raw(
+            "application/x-www-form-urlencoded",
+            format!("CallSid={sid}&CallStatus=completed"),
+        )
+        .send()
+        .await;
+    unsigned.expect_error(403, "invalid_signature");
+    assert_eq!(app.snapshot(&t.workspace_id).await, before, "nothing written");
+
+    for (status, extra) in [
+        ("ringing", None),
+        ("in-progress", None),
+        ("completed", Some(("CallDuration", "42"))),
+    ] {
+        let mut form = vec![("CallSid", sid), ("CallStatus", status)];
+        form.extend(extra);
+        webhook(&app, &path, &form, None).await.expect(204);
+    }
+    let call = app.get(&format!("/v1/calls/{id}")).bearer(&t.key).send().await;
+    assert_eq!(
+        (
+            call.body["status"].as_str(),
+            call.body["duration_seconds"].as_u64(),
+            call.body["cost"]["billed_minutes"].as_u64()
+        ),
+        (Some("completed"), Some(42), Some(1))
+    );
+    let events: Vec<String> = app.event_types(&t.workspace_id).await;
+    assert_eq!(
+        events.iter().filter(|e| e.starts_with("call.")).collect::<Vec<_>>(),
+        ["call.started", "call.ended"]
+    );
+}
+
+#[tokio::test]
+async fn an_answered_call_is_connected_to_its_agent_over_conversation_relay() {
+    let fake = fake_twilio(created_call()).await;
+    let app = app_with(&fake).await;
+    let t = app.tenant().await;
+    let placed = place(&app, &t).await;
+    let id = placed.id().to_owned();
+    let path = format!(
+        "/v1/telephony/twilio/voice?workspace_id={}&call_id={id}",
+        t.workspace_id
+    );
+    let res = webhook(
+        &app,
+        &path,
+        &[
+            ("CallSid", placed.body["provider_call_id"].as_str().unwrap()),
+            ("CallStatus", "in-progress"),
+            ("AnsweredBy", "human"),
+        ],
+        None,
+    )
+    .await;
+    res.expect(200);
+    assert_eq!(res.header("content-type"), Some("text/xml"));
+    assert!(res.text.contains(&format!(r#"<ConversationRelay url="{RELAY_URL}" language="en-US" welcomeGreeting="Hi, this is Sarah from Acme Dental.">"#)), "{}", res.text);
+    assert!(
+        res.text
+            .contains(&format!(r#"<Parameter name="call_id" value="{id}"/>"#)),
+        "{}",
+        res.text
+    );
+    assert!(res.text.contains(&format!(
+        r#"<Parameter name="workspace_id" value="{}"/>"#,
+        t.workspace_id
+    )));
+    let call = app.get(&format!("/v1/calls/{id}")).bearer(&t.key).send().await;
+    assert_eq!(call.body["status"], "in-progress");
+
+    // An answering machine: the call ends as voicemail instead.
+    let machine = place(&app, &t).await;
+    let path = format!(
+        "/v1/telephony/twilio/voice?workspace_id={}&call_id={}",
+        t.workspace_id,
+        machine.id()
+    );
+    let res = webhook(
+        &app,
+        &path,
+        &[
+            ("CallSid", machine.body["provider_call_id"].as_str().unwrap()),
+            ("AnsweredBy", "machine_start"),
+        ],
+        None,
+    )
+    .await;
+    assert!(res.text.contains("<Hangup/>"), "{}", res.text);
+    let call = app
+        .get(&format!("/v1/calls/{}", machine.id()))
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(call.body["status"], "voicemail");
+}
+
+#[tokio::test]
+async fn an_inbound_call_is_recorded_connected_and_followed_by_its_call_sid() {
+    let fake = fake_twilio(created_call()).await;
+    let app = app_with(&fake).await;
+    let t = app.tenant().await;
+    let (agent, _, number) = app.phone_line(&t).await;
+    let update = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path.contains("/IncomingPhoneNumbers/PN0001.json"))
+        .expect("the number was pointed at us");
+    assert_eq!(
+        form_values(&update, "VoiceUrl"),
+        [format!("{PUBLIC_BASE_URL}/v1/telephony/twilio/voice")]
+    );
+    assert_eq!(
+        form_values(&update, "StatusCallback"),
+        [format!("{PUBLIC_BASE_URL}/v1/telephony/twilio/status")]
+    );
+
+    let caller = phone_ending("0100");
+    let sid = format!("CA{:032x}", rand::random::<u128>());
+    let sid = sid.as_str();
+    let form = [
+        ("CallSid", sid),
+        ("From", caller.as_str()),
+        ("To", number.as_str()),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+    ];
+    let res = webhook(&app, "/v1/telephony/twilio/voice", &form, None).await;
+    res.expect(200);
+    assert!(res.text.contains("<ConversationRelay"), "{}", res.text);
+    let calls = app.get("/v1/calls?direction=inbound").bearer(&t.key).send().await;
+    let call = &calls.body["data"][0];
+    assert_eq!(
+        (
+            call["status"].as_str(),
+            call["agent_id"].as_str(),
+            call["from"].as_str(),
+            call["provider_call_id"].as_str()
+        ),
+        (
+            Some("in-progress"),
+            Some(agent.as_str()),
+            Some(caller.as_str()),
+            Some(sid)
+        )
+    );
+    let status = [("CallSid", sid), ("CallStatus", "completed"), ("CallDuration", "75")];
+    webhook(&app, "/v1/telephony/twilio/status", &status, None)
+        .await
+        .expect(204);
+    let call = app
+        .get(&format!("/v1/calls/{}", call["id"].as_str().unwrap()))
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(
+        (call.body["status"].as_str(), call.body["duration_seconds"].as_u64()),
+        (Some("completed"), Some(75))
+    );
+
+    // A number no workspace answers: Twilio is told to hang up, nothing is recorded.
+    let form = [
+        ("CallSid", "CA3"),
+        ("From", caller.as_str()),
+        ("To", "+14155550188"),
+        ("CallStatus", "ringing"),
+    ];
+    let res = webhook(&app, "/v1/telephony/twilio/voice", &form, None).await;
+    res.expect(200);
+    assert!(res.text.contains("<Hangup/>"));
+}
+
+#[tokio::test]
+async fn a_number_twilio_does_not_hold_for_the_account_cannot_be_imported() {
+    let fake = FakeServer::start(|_, _| {
+        (
+            200,
+            "application/json",
+            json!({"incoming_phone_numbers": []}).to_string(),
+        )
+    })
+    .await;
+    let app = app_with(&fake).await;
+    let t = app.tenant().await;
+    let res = app
+        .post("/v1/numbers/import")
+        .bearer(&t.key)
+        .json(json!({"phone_number": unique_phone()}))
+        .send()
+        .await;
+    assert_eq!(
+        (res.status, res.code(), res.param()),
+        (422, "validation_failed", "phone_number")
+    );
+}
+
+#[tokio::test]
+async fn twilios_webhooks_are_not_found_when_the_simulator_is_the_provider() {
+    let app = TestApp::spawn().await;
+    for path in ["/v1/telephony/twilio/voice", "/v1/telephony/twilio/status"] {
+        webhook(&app, path, &[("CallSid", "CA1")], None)
+            .await
+            .expect_error(404, "route_not_found");
+    }
+}
+
+/// An API Gateway WebSocket event of the relay.
+fn relay_event(
+    route: &str,
+    connection: &str,
+    body: Option<serde_json::Value>,
+    signature: Option<&str>,
+) -> aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest {
+    let mut event = json!({
+        "requestContext": {"routeKey": route, "connectionId": connection, "eventType": "MESSAGE", "connectedAt": 0, "requestTimeEpoch": 0},
+        "headers": {},
+        "isBase64Encoded": false
+    });
+    if let Some(signature) = signature {
+        event["headers"]["X-Twilio-Signature"] = json!(signature);
+    }
+    if let Some(body) = body {
+        event["body"] = json!(body.to_string());
+    }
+    serde_json::from_value(event).unwrap()
+}
+
+/// What was posted to a relay connection, in order.
+fn said(fake: &FakeServer, connection: &str) -> Vec<serde_json::Value> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.path == format!("/@connections/{connection}"))
+        .map(|r| r.json())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_relay_takes_only_connections_twilio_signed() {
+    let fake = fake_twilio(created_call()).await;
+    let app = app_with(&fake).await;
+    let relay = app.relay.as_ref().unwrap();
+    let signed = twilio::signature(TWILIO_AUTH_TOKEN, RELAY_URL, &[]);
+    assert_eq!(
+        relay
+            .handle(relay_event("$connect", "c1", None, Some(&signed)))
+            .await
+            .status_code,
+        200
+    );
+    for forged in [
+        None,
+        Some("bm9wZQ=="),
+        Some(twilio::signature("another-token", RELAY_URL, &[]).as_str()),
+    ] {
+        assert_eq!(
+            relay
+                .handle(relay_event("$connect", "c2", None, forged))
+                .await
+                .status_code,
+            403
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_relayed_call_is_a_conversation_with_its_agent() {
+    let fake = fake_twilio(created_call()).await;
+    let app = app_with(&fake).await;
+    let relay = app.relay.as_ref().unwrap();
+    let t = app.tenant().await;
+    let placed = place(&app, &t).await;
+    let (id, sid) = (
+        placed.id().to_owned(),
+        placed.body["provider_call_id"].as_str().unwrap().to_owned(),
+    );
+    let ours = format!("workspace_id={}&call_id={id}", t.workspace_id);
+    webhook(
+        &app,
+        &format!("/v1/telephony/twilio/voice?{ours}"),
+        &[("CallSid", &sid)],
+        None,
+    )
+    .await
+    .expect(200);
+
+    let connection = format!("conn-{}", switchboard_tests::random_suffix());
+    let message = |body: serde_json::Value| relay_event("$default", &connection, Some(body), None);
+    // A setup naming our call with another CallSid is not taken: later prompts go unanswered.
+    let forged = json!({"type": "setup", "callSid": "CAforged", "customParameters": {"workspace_id": t.workspace_id, "call_id": id}});
+    relay.handle(message(forged)).await;
+    relay
+        .handle(message(
+            json!({"type": "prompt", "voicePrompt": "Hello?", "last": true}),
+        ))
+        .await;
+    assert!(said(&fake, &connection).is_empty());
+
+    let setup = json!({"type": "setup", "sessionId": "VX1", "callSid": sid, "from": "+1", "to": "+1", "direction": "outbound-api",
+                       "customParameters": {"workspace_id": t.workspace_id, "call_id": id}});
+    assert_eq!(relay.handle(message(setup)).await.status_code, 200);
+    relay
+        .handle(message(
+            json!({"type": "prompt", "voicePrompt": "Can I book an appoint", "last": false}),
+        ))
+        .await;
+    relay
+        .handle(message(
+            json!({"type": "prompt", "voicePrompt": "Can I book an appointment for tomorrow?", "last": true}),
+        ))
+        .await;
+    let replies = said(&fake, &connection);
+    assert_eq!(replies.len(), 1, "partial prompts wait for the last: {replies:?}");
+    assert_eq!(replies[0]["type"], "text");
+    assert_eq!(replies[0]["last"], true);
+    assert!(
+        replies[0]["token"].as_str().unwrap().starts_with("You're all set for"),
+        "{replies:?}"
+    );
+
+    relay
+        .handle(message(
+            json!({"type": "prompt", "voicePrompt": "That's all, thank you. Goodbye.", "last": true}),
+        ))
+        .await;
+    let replies = said(&fake, &connection);
+    assert_eq!(replies[1]["token"], "Thanks for your time. Goodbye!");
+    assert_eq!(replies[2]["type"], "end", "the agent ended the session: {replies:?}");
+
+    let status = format!("/v1/telephony/twilio/status?{ours}");
+    webhook(
+        &app,
+        &status,
+        &[("CallSid", &sid), ("CallStatus", "completed"), ("CallDuration", "31")],
+        None,
+    )
+    .await
+    .expect(204);
+    app.run_call_jobs().await;
+    let call = app.get(&format!("/v1/calls/{id}")).bearer(&t.key).send().await;
+    assert_eq!(call.body["status"], "completed");
+    assert_eq!(
+        call.body["transcript"][0]["content"],
+        "Hi, this is Sarah from Acme Dental."
+    );
+    assert_eq!(
+        call.body["transcript"][1]["content"],
+        "Can I book an appointment for tomorrow?"
+    );
+    assert_eq!(call.body["outcome"], "appointment_booked");
+}
+
+#[tokio::test]
+async fn a_decision_is_said_on_the_call_that_waited_for_it() {
+    let fake = fake_twilio(created_call()).await;
+    let app = app_with(&fake).await;
+    let relay = app.relay.as_ref().unwrap();
+    let t = app.tenant().await;
+    let placed = place(&app, &t).await;
+    let (id, sid) = (
+        placed.id().to_owned(),
+        placed.body["provider_call_id"].as_str().unwrap().to_owned(),
+    );
+    let ours = format!("workspace_id={}&call_id={id}", t.workspace_id);
+    webhook(
+        &app,
+        &format!("/v1/telephony/twilio/voice?{ours}"),
+        &[("CallSid", &sid)],
+        None,
+    )
+    .await
+    .expect(200);
+    let connection = format!("conn-{}", switchboard_tests::random_suffix());
+    let message = |body: serde_json::Value| relay_event("$default", &connection, Some(body), None);
+    relay
+        .handle(message(json!({"type": "setup", "callSid": sid, "customParameters": {"workspace_id": t.workspace_id, "call_id": id}})))
+        .await;
+    relay
+        .handle(message(
+            json!({"type": "prompt", "voicePrompt": "Can you waive my late fee?", "last": true}),
+        ))
+        .await;
+    assert_eq!(
+        said(&fake, &connection)[0]["token"],
+        "Let me check that with my team. One moment, please."
+    );
+
+    let pending = app.get("/v1/approvals?status=pending").bearer(&t.key).send().await;
+    let approval = pending.body["data"][0]["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/v1/approvals/{approval}/decide"))
+        .bearer(&t.key)
+        .json(json!({"decision": "approve"}))
+        .send()
+        .await
+        .expect(200);
+    let replies = said(&fake, &connection);
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    assert!(
+        replies[1]["token"].as_str().unwrap().starts_with("Good news"),
+        "{replies:?}"
+    );
+}
