@@ -131,7 +131,8 @@ def coldstart(args):
         tpl = Template(load(ROOT / "template.yaml"))
         endpoints = stack.start_emulators(procs, stack.free_port(), stack.free_port())
         made = stack.provision(tpl, endpoints, f"-bench-{secrets.token_hex(3)}")
-        env = stack.function_env(tpl, made, endpoints, {"PublicBaseUrl": "http://localhost", "SignupPlan": "enterprise", "LogLevel": "warn"}, state_dir)
+        env = stack.function_env(tpl, made, endpoints, tpl.parameters(PublicBaseUrl="http://localhost", SignupPlan="enterprise", LogLevel="warn"),
+                                 state_dir)
         email, password = f"bench-{secrets.token_hex(4)}@example.com", "correct horse battery"
         invoke("auth", env, http_event("POST", "/v1/auth/signup", {"email": email, "password": password}))
         _, _, login = invoke("auth", env, http_event("POST", "/v1/auth/login", {"email": email, "password": password}))

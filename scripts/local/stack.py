@@ -181,9 +181,11 @@ def function_env(tpl, made, endpoints, parameters, state_dir):
             return parameters[name]
         if name in PSEUDO:
             return PSEUDO[name]
-        # Resources that do not exist locally (the HTTP and WebSocket APIs): only named in
-        # URLs for Twilio, which is never the provider locally.
-        return "local"
+        if name in tpl.resources:
+            # Resources that do not exist locally (the HTTP and WebSocket APIs): only named in
+            # URLs for Twilio, which is never the provider locally.
+            return "local"
+        raise SystemExit(f"[stack] template.yaml names {name!r}, which is neither a parameter nor a resource")
 
     env = tpl.environment(lambda tag: tpl.resolve(tag, ref))
     env.update(AWS_ENV)

@@ -505,6 +505,16 @@ pub trait Telephony: Send + Sync {
     /// Starts a call; returns the provider's id for it.
     async fn place_call(&self, call: &OutboundCall) -> Result<String, ProviderError>;
     async fn hang_up(&self, provider_call_id: &str) -> Result<(), ProviderError>;
+    /// What the provider says of a call now (to reconcile a call whose reports were lost);
+    /// `None` from a provider that reports everything itself.
+    async fn fetch_call(&self, provider_call_id: &str) -> Result<Option<ProviderCall>, ProviderError>;
+}
+
+/// A call as its provider sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderCall {
+    pub status: crate::model::CallStatus,
+    pub duration_seconds: Option<u32>,
 }
 
 /// A tool the model may call.

@@ -454,79 +454,74 @@ async fn the_relay_takes_only_connections_twilio_signed() {
     }
 }
 
+/// A call placed through Twilio, answered, and in a relay session: `(call id, CallSid, connection)`.
+async fn relayed_call(app: &TestApp, t: &Tenant) -> (String, String, String) {
+    let placed = place(app, t).await;
+    let id = placed.id().to_owned();
+    let sid = placed.body["provider_call_id"].as_str().unwrap().to_owned();
+    let voice = format!(
+        "/v1/telephony/twilio/voice?workspace_id={}&call_id={id}",
+        t.workspace_id
+    );
+    webhook(app, &voice, &[("CallSid", &sid)], None).await.expect(200);
+    let connection = format!("conn-{}", switchboard_tests::random_suffix());
+    let setup = json!({"type": "setup", "sessionId": "VX1", "callSid": sid, "direction": "outbound-api",
+                       "customParameters": {"workspace_id": t.workspace_id, "call_id": id}});
+    let relay = app.relay.as_ref().unwrap();
+    assert_eq!(
+        relay
+            .handle(relay_event("$default", &connection, Some(setup), None))
+            .await
+            .status_code,
+        200
+    );
+    (id, sid, connection)
+}
+
+/// The caller says `words` on the connection.
+async fn prompt(app: &TestApp, connection: &str, words: &str, last: bool) {
+    let body = json!({"type": "prompt", "voicePrompt": words, "lang": "en-US", "last": last});
+    app.relay
+        .as_ref()
+        .unwrap()
+        .handle(relay_event("$default", connection, Some(body), None))
+        .await;
+}
+
 #[tokio::test]
 async fn a_relayed_call_is_a_conversation_with_its_agent() {
     let fake = fake_twilio(created_call()).await;
     let app = app_with(&fake).await;
-    let relay = app.relay.as_ref().unwrap();
     let t = app.tenant().await;
-    let placed = place(&app, &t).await;
-    let (id, sid) = (
-        placed.id().to_owned(),
-        placed.body["provider_call_id"].as_str().unwrap().to_owned(),
-    );
-    let ours = format!("workspace_id={}&call_id={id}", t.workspace_id);
-    webhook(
-        &app,
-        &format!("/v1/telephony/twilio/voice?{ours}"),
-        &[("CallSid", &sid)],
-        None,
-    )
-    .await
-    .expect(200);
-
-    let connection = format!("conn-{}", switchboard_tests::random_suffix());
-    let message = |body: serde_json::Value| relay_event("$default", &connection, Some(body), None);
-    // A setup naming our call with another CallSid is not taken: later prompts go unanswered.
-    let forged = json!({"type": "setup", "callSid": "CAforged", "customParameters": {"workspace_id": t.workspace_id, "call_id": id}});
-    relay.handle(message(forged)).await;
-    relay
-        .handle(message(
-            json!({"type": "prompt", "voicePrompt": "Hello?", "last": true}),
-        ))
-        .await;
-    assert!(said(&fake, &connection).is_empty());
-
-    let setup = json!({"type": "setup", "sessionId": "VX1", "callSid": sid, "from": "+1", "to": "+1", "direction": "outbound-api",
-                       "customParameters": {"workspace_id": t.workspace_id, "call_id": id}});
-    assert_eq!(relay.handle(message(setup)).await.status_code, 200);
-    relay
-        .handle(message(
-            json!({"type": "prompt", "voicePrompt": "Can I book an appoint", "last": false}),
-        ))
-        .await;
-    relay
-        .handle(message(
-            json!({"type": "prompt", "voicePrompt": "Can I book an appointment for tomorrow?", "last": true}),
-        ))
-        .await;
+    let (id, sid, connection) = relayed_call(&app, &t).await;
+    prompt(&app, &connection, "Can I book an appoint", false).await;
+    prompt(&app, &connection, "Can I book an appointment for tomorrow?", true).await;
     let replies = said(&fake, &connection);
     assert_eq!(replies.len(), 1, "partial prompts wait for the last: {replies:?}");
-    assert_eq!(replies[0]["type"], "text");
-    assert_eq!(replies[0]["last"], true);
+    assert_eq!(
+        (replies[0]["type"].as_str(), replies[0]["last"].as_bool()),
+        (Some("text"), Some(true))
+    );
     assert!(
         replies[0]["token"].as_str().unwrap().starts_with("You're all set for"),
         "{replies:?}"
     );
 
-    relay
-        .handle(message(
-            json!({"type": "prompt", "voicePrompt": "That's all, thank you. Goodbye.", "last": true}),
-        ))
-        .await;
+    prompt(&app, &connection, "That's all, thank you. Goodbye.", true).await;
     let replies = said(&fake, &connection);
     assert_eq!(replies[1]["token"], "Thanks for your time. Goodbye!");
     assert_eq!(replies[2]["type"], "end", "the agent ended the session: {replies:?}");
 
-    let status = format!("/v1/telephony/twilio/status?{ours}");
-    webhook(
-        &app,
-        &status,
-        &[("CallSid", &sid), ("CallStatus", "completed"), ("CallDuration", "31")],
-        None,
-    )
-    .await
-    .expect(204);
+    let status = format!(
+        "/v1/telephony/twilio/status?workspace_id={}&call_id={id}",
+        t.workspace_id
+    );
+    let completed = [
+        ("CallSid", sid.as_str()),
+        ("CallStatus", "completed"),
+        ("CallDuration", "31"),
+    ];
+    webhook(&app, &status, &completed, None).await.expect(204);
     app.run_call_jobs().await;
     let call = app.get(&format!("/v1/calls/{id}")).bearer(&t.key).send().await;
     assert_eq!(call.body["status"], "completed");
@@ -542,35 +537,32 @@ async fn a_relayed_call_is_a_conversation_with_its_agent() {
 }
 
 #[tokio::test]
+async fn a_relay_setup_must_name_the_calls_own_call_sid() {
+    let fake = fake_twilio(created_call()).await;
+    let app = app_with(&fake).await;
+    let t = app.tenant().await;
+    let (id, _, _) = relayed_call(&app, &t).await;
+    let connection = format!("conn-{}", switchboard_tests::random_suffix());
+    let forged = json!({"type": "setup", "callSid": "CAforged", "customParameters": {"workspace_id": t.workspace_id, "call_id": id}});
+    app.relay
+        .as_ref()
+        .unwrap()
+        .handle(relay_event("$default", &connection, Some(forged), None))
+        .await;
+    prompt(&app, &connection, "Hello?", true).await;
+    assert!(
+        said(&fake, &connection).is_empty(),
+        "the forged session is not answered"
+    );
+}
+
+#[tokio::test]
 async fn a_decision_is_said_on_the_call_that_waited_for_it() {
     let fake = fake_twilio(created_call()).await;
     let app = app_with(&fake).await;
-    let relay = app.relay.as_ref().unwrap();
     let t = app.tenant().await;
-    let placed = place(&app, &t).await;
-    let (id, sid) = (
-        placed.id().to_owned(),
-        placed.body["provider_call_id"].as_str().unwrap().to_owned(),
-    );
-    let ours = format!("workspace_id={}&call_id={id}", t.workspace_id);
-    webhook(
-        &app,
-        &format!("/v1/telephony/twilio/voice?{ours}"),
-        &[("CallSid", &sid)],
-        None,
-    )
-    .await
-    .expect(200);
-    let connection = format!("conn-{}", switchboard_tests::random_suffix());
-    let message = |body: serde_json::Value| relay_event("$default", &connection, Some(body), None);
-    relay
-        .handle(message(json!({"type": "setup", "callSid": sid, "customParameters": {"workspace_id": t.workspace_id, "call_id": id}})))
-        .await;
-    relay
-        .handle(message(
-            json!({"type": "prompt", "voicePrompt": "Can you waive my late fee?", "last": true}),
-        ))
-        .await;
+    let (_, _, connection) = relayed_call(&app, &t).await;
+    prompt(&app, &connection, "Can you waive my late fee?", true).await;
     assert_eq!(
         said(&fake, &connection)[0]["token"],
         "Let me check that with my team. One moment, please."
@@ -590,4 +582,41 @@ async fn a_decision_is_said_on_the_call_that_waited_for_it() {
         replies[1]["token"].as_str().unwrap().starts_with("Good news"),
         "{replies:?}"
     );
+}
+
+#[tokio::test]
+async fn calls_are_fetched_and_hung_up_through_the_rest_api() {
+    let fake = FakeServer::start(|request, _| {
+        let body = if request.method == "GET" {
+            json!({"sid": "CA9", "status": "completed", "duration": "61", "answered_by": null})
+        } else {
+            json!({"sid": "CA9", "status": "completed"})
+        };
+        (200, "application/json", body.to_string())
+    })
+    .await;
+    let callbacks = twilio::Callbacks {
+        public_base_url: PUBLIC_BASE_URL.into(),
+        relay_url: RELAY_URL.into(),
+    };
+    let client = twilio::Twilio::new(&fake.url, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, callbacks);
+    use switchboard::ports::{ProviderCall, Telephony};
+    assert_eq!(
+        client.fetch_call("CA9").await.unwrap(),
+        Some(ProviderCall {
+            status: switchboard::model::CallStatus::Completed,
+            duration_seconds: Some(61)
+        })
+    );
+    client.hang_up("CA9").await.unwrap();
+    let requests = fake.requests();
+    assert_eq!(
+        (requests[0].method.as_str(), requests[0].path.as_str()),
+        (
+            "GET",
+            format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/Calls/CA9.json").as_str()
+        )
+    );
+    assert_eq!(requests[1].method, "POST");
+    assert_eq!(form_values(&requests[1], "Status"), ["completed"]);
 }

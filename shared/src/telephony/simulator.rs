@@ -20,7 +20,7 @@ use super::{CallJob, CallQueue};
 use crate::engine::Engine;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{Agent, Call, CallStatus, ConversationStatus, Direction, MessageRole};
-use crate::ports::{OutboundCall, ProviderError, Repository, Telephony};
+use crate::ports::{OutboundCall, ProviderCall, ProviderError, Repository, Telephony};
 use crate::service::calls::{self, StatusReport};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +101,10 @@ impl Telephony for Simulator {
         // A simulated call ends by itself at its HangUp step; the status path ignores later reports.
         Ok(())
     }
+
+    async fn fetch_call(&self, _provider_call_id: &str) -> Result<Option<ProviderCall>, ProviderError> {
+        Ok(None)
+    }
 }
 
 /// What the callee says, line by line.
@@ -150,6 +154,7 @@ pub struct Network {
 }
 
 impl Network {
+    /// Queues the call's next step, `after` simulated seconds from now.
     async fn next(
         &self,
         ws: &str,
@@ -159,6 +164,19 @@ impl Network {
         elapsed: u32,
         after: u32,
     ) -> Result<(), ApiError> {
+        let delay = Duration::from_secs_f64(f64::from(after) * self.time_scale);
+        self.queue(ws, call_id, step, turn, elapsed, delay).await
+    }
+
+    async fn queue(
+        &self,
+        ws: &str,
+        call_id: &str,
+        step: SimStep,
+        turn: u32,
+        elapsed: u32,
+        delay: Duration,
+    ) -> Result<(), ApiError> {
         let job = CallJob::Simulate {
             workspace_id: ws.to_owned(),
             call_id: call_id.to_owned(),
@@ -166,21 +184,6 @@ impl Network {
             turn,
             elapsed,
         };
-        let delay = Duration::from_secs_f64(f64::from(after) * self.time_scale);
-        self.jobs.enqueue(&job, delay).await.map_err(ApiError::unavailable)
-    }
-
-    /// The callee waits for a decision; the next look is at least a second away, so that a
-    /// compressed clock does not spin.
-    async fn hold(&self, ws: &str, call_id: &str, turn: u32, elapsed: u32) -> Result<(), ApiError> {
-        let job = CallJob::Simulate {
-            workspace_id: ws.to_owned(),
-            call_id: call_id.to_owned(),
-            step: SimStep::Converse,
-            turn,
-            elapsed: elapsed + HOLD,
-        };
-        let delay = Duration::from_secs_f64((f64::from(HOLD) * self.time_scale).max(1.0));
         self.jobs.enqueue(&job, delay).await.map_err(ApiError::unavailable)
     }
 
@@ -324,9 +327,13 @@ impl Network {
                     .map_err(|e| e.into_api(ErrorCode::ApprovalNotFound))?
                     .map(|a| a.value.with_status_at(now));
                 match approval {
-                    // The callee holds; deciding the approval resumes the conversation.
+                    // The callee holds; deciding the approval resumes the conversation. The next
+                    // look is at least a second away, so that a compressed clock does not spin.
                     Some(a) if a.status == crate::model::ApprovalStatus::Pending => {
-                        return self.hold(ws, &call.id, turn, elapsed).await;
+                        let delay = Duration::from_secs_f64((f64::from(HOLD) * self.time_scale).max(1.0));
+                        return self
+                            .queue(ws, &call.id, SimStep::Converse, turn, elapsed + HOLD, delay)
+                            .await;
                     }
                     Some(a) => {
                         conversation = self.engine.resume(ws, &agent, &conversation, &a, now).await?;

@@ -14,7 +14,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 
 use crate::model::CallStatus;
-use crate::ports::{OutboundCall, ProviderError, Telephony};
+use crate::ports::{OutboundCall, ProviderCall, ProviderError, Telephony};
 
 pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
 
@@ -190,6 +190,23 @@ impl Telephony for Twilio {
         )
         .await
         .map(|_| ())
+    }
+
+    async fn fetch_call(&self, provider_call_id: &str) -> Result<Option<ProviderCall>, ProviderError> {
+        let call = self
+            .send(self.http.get(self.url(&format!("Calls/{provider_call_id}.json"))))
+            .await?;
+        let status = call["status"]
+            .as_str()
+            .and_then(|s| status_of(s, call["answered_by"].as_str()))
+            .ok_or_else(|| {
+                ProviderError::Unavailable(anyhow::anyhow!("Twilio reported a call without a known status: {call}"))
+            })?;
+        Ok(Some(ProviderCall {
+            status,
+            // Twilio writes numbers in strings here.
+            duration_seconds: call["duration"].as_str().and_then(|d| d.parse().ok()),
+        }))
     }
 }
 
