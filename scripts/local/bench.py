@@ -6,6 +6,10 @@
                                   moto (the request: an authenticated GET /v1/agents)
   bench.py sizes [--arm64]        stripped release binary sizes (host; --arm64 also builds the
                                   Lambda bootstrap files with cargo-lambda and Zig)
+  bench.py webhooks [--events N] [--endpoints M]
+                                  event -> delivered latency through the local stack (the table's
+                                  stream, the event router, the webhook queue, the dispatcher, all
+                                  as `scripts/dev` runs them) for N events to M local receivers
 """
 
 import argparse
@@ -22,6 +26,8 @@ import uuid
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import boto3
 
 sys.path.insert(0, str(Path(__file__).parent))
 import stack  # noqa: E402
@@ -180,6 +186,91 @@ def sizes(args):
             print(f"  {binary:10} {path.stat().st_size / 1e6:6.2f} MB   zip {zipped.stat().st_size / 1e6:5.2f} MB")
 
 
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def ulid(prefix):
+    """A `prefix_` ULID: 48 bits of milliseconds, 80 random bits, Crockford base32."""
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(secrets.token_bytes(10), "big")
+    return prefix + "_" + "".join(CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+def webhooks(args):
+    """Writes event items as changes write them, and times each until every receiver has it."""
+    received = {}  # (event id, receiver) -> monotonic time
+    lock = threading.Lock()
+
+    def receiver(index):
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with lock:
+                    received.setdefault((body["id"], index), time.monotonic())
+                self.send_response(204)
+                self.end_headers()
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    state_dir = stack.LOCAL / f"bench-{os.getpid()}"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    procs = stack.Processes(state_dir / "logs")
+    bridge = None
+    ports = {"dynamodb": stack.free_port(), "moto": stack.free_port(), "api": stack.free_port()}
+    try:
+        subprocess.run(["cargo", "build", "--workspace", "--bins", "--locked"], cwd=ROOT, check=True)
+        api, env, made, bridge = stack.start_stack(procs, state_dir, ports, f"-bench-{secrets.token_hex(3)}", {"RUST_LOG": "warn"},
+                                                   reload=False, SignupPlan="enterprise")
+        key, token = stack.seed_workspace(api, f"bench-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(18))
+        auth = {"Authorization": f"Bearer {key}"}
+        for index in range(args.endpoints):
+            status, body = stack.http_json("POST", f"{api}/v1/webhooks", {"url": receiver(index), "events": ["appointment.created"]}, auth)
+            assert status == 201, body
+        workspace = stack.http_json("GET", f"{api}/v1/auth/me", headers={"Authorization": f"Bearer {token}"})[1]["workspace"]["id"]
+        ddb = boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"], region_name=stack.REGION,
+                           aws_access_key_id="local", aws_secret_access_key="local")
+        table = env["TABLE_NAME"]
+        # Warm every function up with one event first, so cold starts do not count.
+        written = {}
+        for n in range(args.events + 1):
+            event_id = ulid("evt")
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            item = {"PK": {"S": f"{workspace}#EVENT"}, "SK": {"S": event_id}, "entity": {"S": "event"}, "workspace_id": {"S": workspace},
+                    "id": {"S": event_id}, "object": {"S": "event"}, "event": {"S": "appointment.created"}, "timestamp": {"S": stamp},
+                    "data": {"M": {"n": {"N": str(n)}}}}
+            ddb.put_item(TableName=table, Item=item)
+            written[event_id] = time.monotonic()
+            if n == 0:
+                deadline = time.monotonic() + 300
+                while len(received) < args.endpoints and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                warm = event_id
+        expected = args.events * args.endpoints
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            with lock:
+                done = sum(1 for (event_id, _) in received if event_id != warm)
+            if done >= expected:
+                break
+            time.sleep(0.2)
+        latencies = sorted((at - written[event_id]) * 1000 for (event_id, _), at in received.items() if event_id != warm)
+        first = min(written[e] for e in written if e != warm)
+        last = max(at for (e, _), at in received.items() if e != warm)
+        print()
+        print(f"webhooks: {args.events} events x {args.endpoints} endpoints on the local stack (debug builds, 2 cores):")
+        print(f"  delivered {len(latencies)} of {expected} in {last - first:.1f} s ({len(latencies) / (last - first):.0f} deliveries/s)")
+        pct = lambda p: latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]  # noqa: E731
+        print(f"  event written -> received: p50 {pct(50):.0f} ms   p90 {pct(90):.0f} ms   p99 {pct(99):.0f} ms   max {latencies[-1]:.0f} ms")
+    finally:
+        if bridge:
+            bridge.stop()
+        procs.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -189,6 +280,10 @@ def main():
     s = sub.add_parser("sizes")
     s.add_argument("--arm64", action="store_true")
     s.set_defaults(run=sizes)
+    w = sub.add_parser("webhooks")
+    w.add_argument("--events", type=int, default=1000)
+    w.add_argument("--endpoints", type=int, default=3)
+    w.set_defaults(run=webhooks)
     args = parser.parse_args()
     args.run(args)
 

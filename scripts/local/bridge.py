@@ -1,4 +1,4 @@
-"""The local stand-in for Lambda's SQS event source mapping.
+"""The local stand-ins for Lambda's event source mappings: SQS queues and the table's stream.
 
 For each SQS event of template.yaml it long-polls the queue, hands each batch to the function
 through `cargo lambda watch`'s invoke API, then deletes the messages that succeeded. Failed
@@ -43,20 +43,28 @@ class Bridge:
         self.sqs = boto3.client("sqs", endpoint_url=sqs_endpoint, region_name=region, aws_access_key_id="local", aws_secret_access_key="local")
         self.stopping = threading.Event()
         self.threads = []
+        self.streams = []
+
+    def add_stream(self, mapping, stream_arn, endpoints, on_failure_url):
+        self.streams.append(StreamBridge(mapping, stream_arn, endpoints, self.invoke, self.region, on_failure_url))
 
     def start(self):
         for mapping in self.mappings:
             thread = threading.Thread(target=self._run, args=(mapping,), name=f"bridge-{mapping.function}", daemon=True)
             thread.start()
             self.threads.append(thread)
+        for stream in self.streams:
+            stream.start()
 
     def stop(self):
         self.stopping.set()
+        for stream in self.streams:
+            stream.stop()
         for thread in self.threads:
             thread.join(timeout=5)
 
-    def _invoke(self, function, event):
-        """The ids of the messages that failed, or None when the whole invocation failed."""
+    def invoke(self, function, event, key="messageId"):
+        """The ids of the records that failed, or None when the whole invocation failed."""
         request = urllib.request.Request(f"{self.api_url}/2015-03-31/functions/{function}/invocations", data=json.dumps(event).encode(),
                                          method="POST", headers={"Content-Type": "application/json"})
         try:
@@ -70,7 +78,7 @@ class Bridge:
             return None
         failures = body.get("batchItemFailures") or []
         ids = {f.get("itemIdentifier") for f in failures}
-        known = {r["messageId"] for r in event["Records"]}
+        known = {r[key] if key in r else r["dynamodb"][key] for r in event["Records"]}
         # As on AWS: an unknown or empty identifier fails the whole batch.
         return ids if ids <= known else None
 
@@ -89,9 +97,110 @@ class Bridge:
             if not messages:
                 continue
             event = {"Records": [_record(m, queue["arn"], self.region) for m in messages]}
-            failed = self._invoke(mapping.function, event)
+            failed = self.invoke(mapping.function, event)
             if failed is None:
                 continue
             done = [m for m in messages if m["MessageId"] not in failed]
             if done:
                 self.sqs.delete_message_batch(QueueUrl=queue["ref"], Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+
+
+def matches(pattern, value):
+    """Whether `value` matches an event-filtering pattern: nested objects whose leaves list the
+    values allowed (the subset of Lambda's filter syntax the template uses)."""
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(k in value and matches(p, value[k]) for k, p in pattern.items())
+    return value in pattern
+
+
+def _attribute(value):
+    """An attribute value as DynamoDB Streams writes it: DynamoDB Local's stream writes an empty
+    map as `{}` where AWS writes `{"M": {}}`."""
+    if value == {}:
+        return {"M": {}}
+    if "M" in value:
+        return {"M": {k: _attribute(v) for k, v in value["M"].items()}}
+    if "L" in value:
+        return {"L": [_attribute(v) for v in value["L"]]}
+    return value
+
+
+def _stream_record(record, stream_arn, region):
+    change = dict(record["dynamodb"])
+    for image in ("NewImage", "OldImage", "Keys"):
+        if image in change:
+            change[image] = {k: _attribute(v) for k, v in change[image].items()}
+    created = change.get("ApproximateCreationDateTime")
+    if hasattr(created, "timestamp"):
+        change["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {"eventID": record["eventID"], "eventName": record["eventName"], "eventVersion": record.get("eventVersion", "1.1"),
+            "eventSource": "aws:dynamodb", "awsRegion": region, "dynamodb": change, "eventSourceARN": stream_arn}
+
+
+class StreamBridge:
+    """The local stand-in for Lambda's DynamoDB Streams event source mapping: reads every shard of
+    the table's stream in order, hands the records that pass the mapping's filters to the function
+    in batches, retries from the first record the function reports failed (`batchItemFailures`),
+    and after `MaximumRetryAttempts` sends that record to the on-failure queue and goes on."""
+
+    def __init__(self, mapping, stream_arn, endpoints, invoke, region, on_failure_url=None):
+        self.mapping, self.stream_arn, self.invoke, self.region = mapping, stream_arn, invoke, region
+        self.on_failure_url = on_failure_url
+        credentials = {"region_name": region, "aws_access_key_id": "local", "aws_secret_access_key": "local"}
+        self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoints["dynamodb"], **credentials)
+        self.sqs = boto3.client("sqs", endpoint_url=endpoints["moto"], **credentials)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"stream-{mapping.function}", daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(timeout=5)
+
+    def _deliver(self, records):
+        """Hands `records` to the function until they are all done or given up on."""
+        attempts = 0
+        while records and not self.stopping.is_set():
+            event = {"Records": [_stream_record(r, self.stream_arn, self.region) for r in records]}
+            failed = self.invoke(self.mapping.function, event, key="SequenceNumber")
+            if failed is not None and not failed:
+                return
+            # The whole batch failed, or from the first record reported.
+            at = 0 if failed is None else min(i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in failed)
+            attempts += 1
+            if attempts > self.mapping.max_retries:
+                if self.on_failure_url:
+                    self.sqs.send_message(QueueUrl=self.on_failure_url, MessageBody=json.dumps(event["Records"][at], default=str))
+                print(f"[bridge] {self.mapping.function}: gave up on stream record {records[at]['dynamodb']['SequenceNumber']}", flush=True)
+                records, attempts = records[at + 1:], 0
+            else:
+                records = records[at:]
+                self.stopping.wait(min(2 ** attempts * 0.1, 5))
+
+    def _run(self):
+        iterators = {}
+        while not self.stopping.is_set():
+            try:
+                shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+                for shard in shards:
+                    if shard["ShardId"] not in iterators:
+                        iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                            StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                busy = False
+                for shard_id, iterator in list(iterators.items()):
+                    if iterator is None:
+                        continue
+                    out = self.streams.get_records(ShardIterator=iterator, Limit=self.mapping.batch_size)
+                    iterators[shard_id] = out.get("NextShardIterator")
+                    records = [r for r in out.get("Records", []) if any(matches(f, r) for f in self.mapping.filters)]
+                    busy = busy or bool(out.get("Records"))
+                    self._deliver(records)
+            except Exception as e:  # noqa: BLE001 - DynamoDB Local going away, or busy
+                if not self.stopping.is_set():
+                    print(f"[bridge] stream of {self.mapping.function}: {e}", flush=True)
+                self.stopping.wait(1)
+                continue
+            if not busy:
+                self.stopping.wait(0.2)

@@ -139,11 +139,13 @@ def provision(tpl, endpoints, suffix, visibility_timeout=None):
     spec = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
     if "GlobalSecondaryIndexes" in props:
         spec["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-    ddb.create_table(TableName=table_name, **spec)
+    if "StreamSpecification" in props:
+        spec["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    stream_arn = ddb.create_table(TableName=table_name, **spec)["TableDescription"].get("LatestStreamArn")
     ttl = props.get("TimeToLiveSpecification")
     if ttl:
         ddb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
-    made[table_id] = {"ref": table_name}
+    made[table_id] = {"ref": table_name, "stream": stream_arn}
 
     for queue_id, props in tpl.queues():
         attributes = {}
@@ -245,6 +247,9 @@ def start_stack(procs, state_dir, ports, suffix, extra_env, visibility_timeout=N
     log("starting the API with cargo lambda watch (the first start compiles the workspace)...")
     api = start_api(procs, env, ports["api"], state_dir, extra_env, reload)
     bridge = Bridge(tpl.sqs_mappings(), {q: m for q, m in made.items() if "arn" in m}, endpoints["moto"], api, REGION)
+    for mapping in tpl.stream_mappings():
+        on_failure = made[mapping.on_failure]["ref"] if mapping.on_failure else None
+        bridge.add_stream(mapping, made[tpl.table()[0]]["stream"], endpoints, on_failure)
     bridge.start()
     return api, env, made, bridge
 
@@ -331,6 +336,7 @@ def test(args):
             **env,
             "SWITCHBOARD_API_URL": api,
             "MAIL_DEAD_LETTER_QUEUE_URL": made["MailDeadLetterQueue"]["ref"],
+            "WEBHOOK_DEAD_LETTER_QUEUE_URL": made["WebhookDeadLetterQueue"]["ref"],
             "RUST_LOG": os.environ.get("RUST_LOG", "warn"),
         }
         if run_step("cargo test", ["cargo", "test", "--workspace", "--locked", "--no-fail-fast", *args.cargo_args], test_env) != 0:

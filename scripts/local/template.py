@@ -1,6 +1,7 @@
 """Reads template.yaml: the table, queues and secret to create locally, the functions'
 environment, their SQS event sources, and their HTTP API routes."""
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,15 @@ class SqsMapping:
     queue: str  # logical id of the queue
     batch_size: int
     window: int
+
+
+@dataclass
+class StreamMapping:
+    function: str  # binary name
+    batch_size: int
+    filters: list  # event-filtering patterns (parsed JSON)
+    max_retries: int
+    on_failure: str | None  # logical id of the on-failure queue
 
 
 @dataclass
@@ -96,6 +106,19 @@ class Template:
                     p = event["Properties"]
                     out.append(SqsMapping(self.binary(fn), p["Queue"].value.split(".")[0],
                                           int(p.get("BatchSize", 10)), int(p.get("MaximumBatchingWindowInSeconds", 0))))
+        return out
+
+    def stream_mappings(self):
+        """The DynamoDB Stream event sources (of the table: the template has one)."""
+        out = []
+        for fn in self.functions().values():
+            for event in fn["Properties"].get("Events", {}).values():
+                if event["Type"] == "DynamoDB":
+                    p = event["Properties"]
+                    filters = [json.loads(f["Pattern"]) for f in p.get("FilterCriteria", {}).get("Filters", [])] or [{}]
+                    target = p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+                    out.append(StreamMapping(self.binary(fn), int(p.get("BatchSize", 100)), filters,
+                                             int(p.get("MaximumRetryAttempts", 3)), target.value.split(".")[0] if target else None))
         return out
 
     def routes(self):

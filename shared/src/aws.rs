@@ -8,7 +8,7 @@ use aws_config::SdkConfig;
 
 use crate::auth::jwt::JwtKeys;
 use crate::clock::Clock;
-use crate::config::{HttpConfig, LlmConfig, TelephonyConfig, TwilioConfig};
+use crate::config::{HttpConfig, LlmConfig, TelephonyConfig, TwilioConfig, WebhookConfig};
 use crate::engine::Engine;
 use crate::http::{CursorKey, Platform};
 use crate::llm::anthropic::Anthropic;
@@ -19,6 +19,9 @@ use crate::telephony::relay::{ApiGatewayConnections, Voice};
 use crate::telephony::simulator::Simulator;
 use crate::telephony::twilio;
 use crate::telephony::{CallQueue, SqsCallQueue};
+use crate::webhooks::dispatch::{self, Dispatcher};
+use crate::webhooks::secrets::SecretBox;
+use crate::webhooks::{DeliveryQueue, SqsDeliveryQueue};
 
 pub async fn sdk_config() -> SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
@@ -114,6 +117,32 @@ pub fn voice(sdk: &SdkConfig, store: &DynamoStore, account: &TwilioConfig) -> Vo
         sessions: Arc::new(store.clone()),
         connections: Arc::new(ApiGatewayConnections::new(sdk, &account.relay_callback_url)),
     }
+}
+
+/// What sends deliveries (and seals secrets), per the configuration.
+pub async fn dispatcher(sdk: &SdkConfig, store: &DynamoStore, config: &WebhookConfig) -> anyhow::Result<Dispatcher> {
+    let key = secret_string(sdk, &config.key_secret_id).await?;
+    anyhow::ensure!(
+        key.len() >= 32,
+        "the webhook key {} is shorter than 32 bytes",
+        config.key_secret_id
+    );
+    Ok(Dispatcher {
+        endpoints: Arc::new(store.clone()),
+        deliveries: Arc::new(store.clone()),
+        events: Arc::new(store.clone()),
+        queue: delivery_queue(sdk, &config.queue_url),
+        secrets: SecretBox::derive(key.as_bytes()),
+        http: dispatch::http_client(config.mode),
+        mode: config.mode,
+        schedule: config.schedule.clone(),
+        clock: Clock::System,
+    })
+}
+
+/// The queue of webhook deliveries.
+pub fn delivery_queue(sdk: &SdkConfig, queue_url: &str) -> Arc<dyn DeliveryQueue> {
+    Arc::new(SqsDeliveryQueue::new(aws_sdk_sqs::Client::new(sdk), queue_url))
 }
 
 /// The store and pipeline of a function whose routes are all public: no credential is ever

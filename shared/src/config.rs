@@ -417,3 +417,27 @@ impl LlmConfig {
         config
     }
 }
+
+/// What webhook delivery needs.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Secrets Manager id of the key material that seals endpoints' signing secrets.
+    pub key_secret_id: String,
+    /// The queue of deliveries.
+    pub queue_url: String,
+    /// When failed attempts are retried (`WEBHOOK_RETRY_SCHEDULE`, seconds: `30,300,1800,7200`).
+    pub schedule: crate::webhooks::RetrySchedule,
+    /// Production refuses plain http and private addresses.
+    pub mode: DeploymentMode,
+}
+
+impl WebhookConfig {
+    pub fn read(env: &mut Env) -> Self {
+        Self {
+            key_secret_id: env.required("WEBHOOK_KEY_SECRET_ID"),
+            queue_url: env.required("WEBHOOK_QUEUE_URL"),
+            schedule: env.parsed_or("WEBHOOK_RETRY_SCHEDULE", crate::webhooks::RetrySchedule::default()),
+            mode: env.parsed_or("DEPLOYMENT_MODE", DeploymentMode::Production),
+        }
+    }
+}

@@ -105,6 +105,10 @@ error_codes! {
     ConversationNotFound = 404, "conversation_not_found";
     /// No call with this id in the workspace.
     CallNotFound = 404, "call_not_found";
+    /// No webhook endpoint with this id in the workspace.
+    WebhookNotFound = 404, "webhook_not_found";
+    /// No delivery with this id for this endpoint.
+    DeliveryNotFound = 404, "delivery_not_found";
     /// The route exists but not for this method.
     MethodNotAllowed = 405, "method_not_allowed";
     /// An account with this email already exists.
@@ -121,6 +125,8 @@ error_codes! {
     ConversationEnded = 409, "conversation_ended";
     /// The agent is not active.
     AgentInactive = 409, "agent_inactive";
+    /// The delivery is still being tried.
+    DeliveryPending = 409, "delivery_pending";
     /// The phone number was released and can no longer place or take calls.
     PhoneNumberReleased = 409, "phone_number_released";
     /// Another confirmed appointment of the workspace overlaps this time.

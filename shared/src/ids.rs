@@ -24,6 +24,8 @@ pub mod prefix {
     pub const APPROVAL: &str = "apr";
     pub const NUMBER: &str = "num";
     pub const CONVERSATION: &str = "cnv";
+    pub const WEBHOOK: &str = "wh";
+    pub const DELIVERY: &str = "dlv";
 }
 
 /// A new id created at `at`. Ids made in the same millisecond by this process are increasing,

@@ -25,6 +25,7 @@ pub mod store;
 pub mod telemetry;
 pub mod telephony;
 pub mod validate;
+pub mod webhooks;
 pub mod worker;
 
 pub use error::{ApiError, ErrorCode};

@@ -21,6 +21,9 @@ pub enum StoreError {
     /// The item changed since it was read (optimistic concurrency).
     #[error("version mismatch")]
     VersionMismatch,
+    /// An item with this key exists already.
+    #[error("already exists")]
+    AlreadyExists,
     /// A plan limit guarded by a counter is reached.
     #[error("limit reached")]
     LimitReached,
@@ -40,6 +43,10 @@ impl StoreError {
             StoreError::VersionMismatch => ApiError::new(
                 ErrorCode::PreconditionFailed,
                 ErrorCode::PreconditionFailed.description(),
+            ),
+            StoreError::AlreadyExists => ApiError::new(
+                ErrorCode::ConcurrentModification,
+                ErrorCode::ConcurrentModification.description(),
             ),
             StoreError::LimitReached => ApiError::new(ErrorCode::LimitReached, ErrorCode::LimitReached.description()),
             StoreError::Throttled(e) => ApiError::unavailable(e),
@@ -281,6 +288,10 @@ pub trait Resource: Serialize + DeserializeOwned + Send + Sync + Clone + 'static
     fn index_entries(&self) -> Vec<IndexEntry> {
         Vec::new()
     }
+    /// When DynamoDB's TTL may delete the resource (logs kept for a while).
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        None
+    }
 }
 
 /// A resource with the version its ETag is made from.
@@ -346,6 +357,17 @@ pub trait Repository<T: Resource>: Send + Sync {
     async fn query(&self, workspace_id: &str, query: &ListQuery) -> Result<Page<Versioned<T>>, StoreError>;
     /// The resource holding a unique value.
     async fn find_unique(&self, workspace_id: &str, unique: &UniqueValue) -> Result<Option<Versioned<T>>, StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The event log.
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// An event of the log, or a test event.
+    async fn event(&self, workspace_id: &str, event_id: &str) -> Result<Option<Event>, StoreError>;
+    /// Keeps a test event where deliveries find it, but out of the log every subscriber gets.
+    async fn keep_test_event(&self, workspace_id: &str, event: &Event) -> Result<(), StoreError>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -68,6 +68,13 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
             json!({"agent_id": agent, "phone_number_id": number, "to": phone_ending("0100")}),
         )
         .await
+    } else if path.starts_with("/v1/webhooks/") {
+        app.create(
+            tenant,
+            "/v1/webhooks",
+            json!({"url": "https://hooks.example.com/switchboard", "events": ["call.ended"]}),
+        )
+        .await
     } else if path.starts_with("/v1/api-keys/") {
         let res = app
             .post("/v1/api-keys")
@@ -146,6 +153,7 @@ async fn lists_never_show_another_workspaces_resources() {
         "/v1/contacts/{id}",
         "/v1/api-keys/{id}",
         "/v1/calls/{id}",
+        "/v1/webhooks/{id}",
     ] {
         owned.push(make(&app, &owner, path).await);
     }

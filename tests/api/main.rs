@@ -20,3 +20,4 @@ mod providers;
 mod rate_limits;
 mod timeline;
 mod twilio;
+mod webhooks;

@@ -461,3 +461,152 @@ async fn a_simulated_call_ends_with_transcript_and_analysis_over_http() {
     .await;
     assert_eq!(busy["status"], "busy");
 }
+
+/// The example receiver (`scripts/webhook-receiver.py`) on `port`, checking with `secret`;
+/// its stdout gives one JSON line per delivery.
+async fn example_receiver(
+    port: u16,
+    secret: &str,
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) {
+    use tokio::io::AsyncBufReadExt;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/webhook-receiver.py");
+    let mut child = tokio::process::Command::new("python3")
+        .arg(script)
+        .args(["--port", &port.to_string(), "--secret", secret])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python3 runs the example receiver");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(first.contains("listening"), "{first}");
+    (child, lines)
+}
+
+#[tokio::test]
+async fn a_call_ended_event_reaches_a_subscribed_receiver_signed_both_ways() {
+    let http = client();
+    let s = new_workspace().await;
+    let post = |path: &str, body: Value| http.post(url(path)).bearer_auth(&s.key).json(&body).send();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint: Value = post(
+        "/v1/webhooks",
+        json!({"url": format!("http://127.0.0.1:{port}/events"), "events": ["call.ended"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let (_receiver, mut lines) = example_receiver(port, endpoint["secret"].as_str().unwrap()).await;
+    let agent: Value = post(
+        "/v1/agents",
+        json!({"name": "Sarah", "system_prompt": "You are Sarah."}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let number: Value = post(
+        "/v1/numbers/import",
+        json!({"phone_number": switchboard_tests::unique_phone(), "agent_id": agent["id"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let call: Value = post(
+        "/v1/calls",
+        json!({"agent_id": agent["id"], "phone_number_id": number["id"], "to": "+14155550100"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+
+    // Through the table's stream, the event router, the webhook queue and the dispatcher.
+    let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
+        .await
+        .expect("a delivery within two minutes")
+        .unwrap()
+        .unwrap();
+    let got: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(got["event"], "call.ended", "{line}");
+    assert_eq!(
+        got["simple_signature"], true,
+        "the VoxForge-style signature verifies: {line}"
+    );
+    assert_eq!(got["timed_signature"], true, "the t= signature verifies: {line}");
+    let deliveries = eventually("the delivery in the log", Duration::from_secs(30), || async {
+        let log: Value = http
+            .get(url(&format!(
+                "/v1/webhooks/{}/deliveries",
+                endpoint["id"].as_str().unwrap()
+            )))
+            .bearer_auth(&s.key)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (log["data"][0]["status"] == "succeeded").then_some(log)
+    })
+    .await;
+    assert_eq!(
+        deliveries["data"].as_array().unwrap().len(),
+        1,
+        "one call.ended, delivered once"
+    );
+    assert_eq!(deliveries["data"][0]["attempts"][0]["status_code"], 204);
+    let event_id = got["id"].as_str().unwrap();
+    assert_eq!(deliveries["data"][0]["event_id"], event_id);
+    assert!(call["id"].as_str().unwrap().starts_with("call_"));
+}
+
+#[tokio::test]
+async fn a_poison_delivery_ends_in_the_webhook_dead_letter_queue() {
+    let sdk = switchboard_tests::sdk().await;
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let poison = format!("not a delivery {}", switchboard_tests::random_suffix());
+    sqs.send_message()
+        .queue_url(env("WEBHOOK_QUEUE_URL"))
+        .message_body(&poison)
+        .send()
+        .await
+        .unwrap();
+    let dlq = env("WEBHOOK_DEAD_LETTER_QUEUE_URL");
+    eventually("the poison delivery reaching the DLQ", Duration::from_secs(120), || {
+        let (sqs, dlq, poison) = (sqs.clone(), dlq.clone(), poison.clone());
+        async move {
+            let out = sqs
+                .receive_message()
+                .queue_url(&dlq)
+                .max_number_of_messages(10)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .ok()?;
+            out.messages
+                .unwrap_or_default()
+                .into_iter()
+                .find(|m| m.body.as_deref() == Some(poison.as_str()))
+                .map(|_| ())
+        }
+    })
+    .await;
+}

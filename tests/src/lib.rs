@@ -23,6 +23,7 @@ use lambda_http::request::RequestContext;
 use serde_json::{Value, json};
 use switchboard::auth::jwt::JwtKeys;
 use switchboard::clock::Clock;
+use switchboard::config::DeploymentMode;
 use switchboard::http::{CursorKey, Platform, Route, Service};
 use switchboard::llm::offline::Offline;
 use switchboard::mail::SqsMailer;
@@ -32,6 +33,10 @@ use switchboard::store::DynamoStore;
 use switchboard::telephony::relay::{ApiGatewayConnections, Relay, Voice};
 use switchboard::telephony::simulator::{Network, Simulator};
 use switchboard::telephony::{CallJob, CallQueue, SqsCallQueue, twilio};
+use switchboard::webhooks::dispatch::{self, Dispatcher};
+use switchboard::webhooks::router as webhooks_router;
+use switchboard::webhooks::secrets::SecretBox;
+use switchboard::webhooks::{DeliveryJob, DeliveryQueue, RetrySchedule, SqsDeliveryQueue};
 use tokio::sync::OnceCell;
 
 pub mod fake;
@@ -93,6 +98,7 @@ pub enum Function {
     Numbers,
     Approvals,
     Calls,
+    Webhooks,
     Catalog,
 }
 
@@ -105,6 +111,10 @@ pub struct Options {
     /// Twilio's API base URL (a fake's) to make Twilio the telephony provider; else the
     /// simulator. The same URL plays API Gateway's management API for the relay.
     pub twilio_api: Option<String>,
+    /// Refuse plain http and private addresses for webhooks, as in production.
+    pub production: bool,
+    /// Webhook retries: none of the waits by default, so a test runs every attempt at once.
+    pub webhook_schedule: RetrySchedule,
 }
 
 impl Default for Options {
@@ -114,6 +124,8 @@ impl Default for Options {
             public_rate_limit: 1000,
             start: Utc::now(),
             twilio_api: None,
+            production: false,
+            webhook_schedule: RetrySchedule(vec![std::time::Duration::ZERO; 4]),
         }
     }
 }
@@ -144,12 +156,19 @@ pub struct TestApp {
     numbers: Service<numbers::State>,
     approvals: Service<approvals::State>,
     calls: Service<calls::State>,
+    webhooks: Service<webhooks::State>,
     catalog: Service<catalog::State>,
     router: matchit::Router<Function>,
     /// The call worker, fed by [`TestApp::run_call_jobs`].
     pub call_worker: call_worker::State,
     /// With Twilio as the provider: the `call-relay` function.
     pub relay: Option<Relay>,
+    /// The `event-router` (fed by [`TestApp::route_events`]) and the `webhook-dispatcher` (by
+    /// [`TestApp::run_deliveries`]).
+    pub event_router: webhooks_router::Router,
+    pub dispatcher: Dispatcher,
+    pub delivery_queue_url: String,
+    routed: Mutex<std::collections::HashSet<String>>,
 }
 
 impl TestApp {
@@ -180,6 +199,14 @@ impl TestApp {
         let call_queue_url = sqs
             .create_queue()
             .queue_name(format!("test-calls-{}", random_suffix()))
+            .send()
+            .await
+            .expect("moto creates queues")
+            .queue_url
+            .unwrap();
+        let delivery_queue_url = sqs
+            .create_queue()
+            .queue_name(format!("test-deliveries-{}", random_suffix()))
             .send()
             .await
             .expect("moto creates queues")
@@ -316,6 +343,39 @@ impl TestApp {
             },
             clock: clock.clone(),
         };
+        let mode = if options.production {
+            DeploymentMode::Production
+        } else {
+            DeploymentMode::Local
+        };
+        let deliveries: Arc<dyn DeliveryQueue> = Arc::new(SqsDeliveryQueue::new(sqs.clone(), &delivery_queue_url));
+        let new_dispatcher = || Dispatcher {
+            endpoints: Arc::new(store.clone()),
+            deliveries: Arc::new(store.clone()),
+            events: Arc::new(store.clone()),
+            queue: deliveries.clone(),
+            secrets: SecretBox::derive(&secret),
+            http: dispatch::http_client(mode),
+            mode,
+            schedule: options.webhook_schedule.clone(),
+            clock: clock.clone(),
+        };
+        let webhooks = Service::new(
+            platform.clone(),
+            webhooks::State {
+                endpoints: Arc::new(store.clone()),
+                deliveries: Arc::new(store.clone()),
+                dispatcher: new_dispatcher(),
+                mode,
+            },
+            webhooks::routes(),
+        );
+        let event_router = webhooks_router::Router {
+            endpoints: Arc::new(store.clone()),
+            deliveries: Arc::new(store.clone()),
+            queue: deliveries.clone(),
+        };
+        let dispatcher = new_dispatcher();
         let catalog = Service::new(
             platform,
             catalog::State {
@@ -338,6 +398,7 @@ impl TestApp {
         add(paths(numbers.routes()), Function::Numbers);
         add(paths(approvals.routes()), Function::Approvals);
         add(paths(calls.routes()), Function::Calls);
+        add(paths(webhooks.routes()), Function::Webhooks);
         add(paths(catalog.routes()), Function::Catalog);
         let ip = format!(
             "10.{}.{}.{}",
@@ -362,10 +423,15 @@ impl TestApp {
             numbers,
             approvals,
             calls,
+            webhooks,
             catalog,
             router,
             call_worker,
             relay,
+            event_router,
+            dispatcher,
+            delivery_queue_url,
+            routed: Mutex::default(),
         }
     }
 
@@ -416,6 +482,7 @@ impl TestApp {
             Function::Numbers => self.numbers.handle(request).await,
             Function::Approvals => self.approvals.handle(request).await,
             Function::Calls => self.calls.handle(request).await,
+            Function::Webhooks => self.webhooks.handle(request).await,
             Function::Catalog => self.catalog.handle(request).await,
         }
     }
@@ -653,6 +720,75 @@ impl TestApp {
                 .visibility_timeout(0)
                 .send()
                 .await;
+        }
+    }
+
+    /// Hands the workspace's events that were not routed yet to the `event-router`, as stream
+    /// records of their inserts, the way the table's stream does.
+    pub async fn route_events(&self, workspace_id: &str) {
+        let out = self
+            .store
+            .client()
+            .query()
+            .table_name(self.store.table())
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("{workspace_id}#EVENT")))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        let mut batch = aws_lambda_events::event::dynamodb::Event::default();
+        let mut ids = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            let id = item["SK"].as_s().unwrap().clone();
+            if self.routed.lock().unwrap().contains(&id) {
+                continue;
+            }
+            let mut record = aws_lambda_events::event::dynamodb::EventRecord::default();
+            record.event_name = "INSERT".into();
+            record.change.sequence_number = Some(id.clone());
+            record.change.new_image = serde_dynamo::Item::from(item);
+            batch.records.push(record);
+            ids.push(id);
+        }
+        let response = event_router::route_batch(&self.event_router, &self.clock, batch).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "events not routed: {response:?}"
+        );
+        self.routed.lock().unwrap().extend(ids);
+    }
+
+    /// Runs the queued deliveries, and the retries they queue that are due, until none is left;
+    /// returns what each did.
+    pub async fn run_deliveries(&self) -> Vec<dispatch::Outcome> {
+        let mut outcomes = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.delivery_queue_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(600)
+                .send()
+                .await
+                .unwrap();
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return outcomes;
+            }
+            for message in messages {
+                let job: DeliveryJob = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
+                outcomes.push(self.dispatcher.run(&job).await.unwrap());
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.delivery_queue_url)
+                    .receipt_handle(message.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(outcomes.len() < 1000, "deliveries do not stop");
+            }
         }
     }
 

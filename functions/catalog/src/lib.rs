@@ -49,6 +49,7 @@ pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
         ("numbers", numbers::routes().iter().map(Route::info).collect()),
         ("approvals", approvals::routes().iter().map(Route::info).collect()),
         ("calls", calls::routes().iter().map(Route::info).collect()),
+        ("webhooks", webhooks::routes().iter().map(Route::info).collect()),
         ("catalog", routes().iter().map(Route::info).collect()),
     ]
 }

@@ -13,6 +13,7 @@ mod event;
 mod number;
 mod object;
 mod plan;
+mod webhook;
 
 pub use account::{Role, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus};
 pub use agent::{AGENT_TEMPLATES, Agent, AgentObject, VOICES, template_schema, voice_schema};
@@ -35,3 +36,7 @@ pub use object::ListObject;
 /// ISO 3166-1 alpha-2 country, as the phone-number library knows it.
 pub use phonenumber::country::Id as Country;
 pub use plan::{Plan, RateClass};
+pub use webhook::{
+    Attempt, DELIVERY_RETENTION_DAYS, Delivery, DeliveryObject, DeliveryStatus, SealedSecret, WebhookEndpoint,
+    WebhookEndpointObject, WebhookEndpointView, WebhookStatus, endpoint_partition,
+};

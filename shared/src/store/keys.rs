@@ -42,6 +42,8 @@ pub const WORKSPACE_PARTITIONS: &[&str] = &[
     "#CONVERSATION",
     "#CALL",
     "#CALL_RELAY",
+    "#WEBHOOK",
+    "#DELIVERY",
 ];
 
 /// A primary key.
@@ -75,6 +77,8 @@ pub mod entity {
     pub const IDEMPOTENCY: &str = "idempotency_record";
     pub const UNIQUE: &str = "unique_value";
     pub const EVENT: &str = "event";
+    /// A webhook test event: beside the log, never routed to subscribers.
+    pub const TEST_EVENT: &str = "test_event";
     pub const DNC: &str = "dnc_entry";
     pub const RELAY: &str = "relay_session";
 }
@@ -209,7 +213,9 @@ mod tests {
 
     #[test]
     fn every_workspace_partition_is_listed() {
-        use crate::model::{Agent, Appointment, Approval, Call, Contact, Conversation, PhoneNumber};
+        use crate::model::{
+            Agent, Appointment, Approval, Call, Contact, Conversation, Delivery, PhoneNumber, WebhookEndpoint,
+        };
         use crate::ports::Resource;
         let ws = "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA";
         let mut partitions: Vec<String> = [
@@ -233,6 +239,8 @@ mod tests {
             Approval::COLLECTION,
             Conversation::COLLECTION,
             Call::COLLECTION,
+            WebhookEndpoint::COLLECTION,
+            Delivery::COLLECTION,
         ] {
             partitions.push(collection(ws, collection_name));
         }

@@ -15,8 +15,8 @@ use super::keys::{self, entity};
 use super::{DynamoStore, Item, NEW_ITEM, TransactError, from_item, get_s, item_of, n, s, sdk_error, start_key};
 use crate::model::Event;
 use crate::ports::{
-    Index, ListQuery, Page, PageKey, Quota, Repository, Resource, StoreError, TimelineItem, TimelineStore, UniqueValue,
-    Versioned,
+    EventStore, Index, ListQuery, Page, PageKey, Quota, Repository, Resource, StoreError, TimelineItem, TimelineStore,
+    UniqueValue, Versioned,
 };
 
 /// Items read per Query when a filter may drop some, and Queries per page at most: a page of a
@@ -64,6 +64,9 @@ fn resource_item<T: Resource>(workspace_id: &str, value: &T, version: u64) -> Re
             version,
         },
     )?;
+    if let Some(at) = value.expires_at() {
+        item.insert(keys::TTL.into(), n(at.timestamp()));
+    }
     for entry in value.index_entries() {
         let (_, pk, sk) = index_keys(entry.index);
         item.insert(
@@ -141,7 +144,10 @@ impl DynamoStore {
         let (update, condition, mut values) = if delta > 0 {
             (
                 format!("ADD #{counter} :delta"),
-                Some(format!("attribute_exists(PK) AND #{counter} < :max")),
+                // A counter no write has touched yet counts nothing.
+                Some(format!(
+                    "attribute_exists(PK) AND (attribute_not_exists(#{counter}) OR #{counter} < :max)"
+                )),
                 HashMap::from([(":max".to_owned(), n(quota.max))]),
             )
         } else {
@@ -187,14 +193,26 @@ impl<T: Resource> Repository<T> for DynamoStore {
         let item = resource_item(workspace_id, value, 1)?;
         let uniques = value.unique_values();
         if uniques.is_empty() && quota.is_none() && events.is_empty() {
-            self.client
+            let result = self
+                .client
                 .put_item()
                 .table_name(&self.table)
                 .set_item(Some(item))
                 .condition_expression("attribute_not_exists(PK)")
                 .send()
-                .await
-                .map_err(sdk_error)?;
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(err)
+                    if matches!(
+                        err.as_service_error(),
+                        Some(PutItemError::ConditionalCheckFailedException(_))
+                    ) =>
+                {
+                    return Err(StoreError::AlreadyExists);
+                }
+                Err(err) => return Err(sdk_error(err)),
+            }
         } else {
             let mut items = vec![self.tx_put(item, NEW_ITEM, Item::new())?];
             let mut guards = Vec::new();
@@ -464,5 +482,28 @@ impl TimelineStore for DynamoStore {
             items,
             next: next.flatten(),
         })
+    }
+}
+
+#[async_trait]
+impl EventStore for DynamoStore {
+    async fn event(&self, workspace_id: &str, event_id: &str) -> Result<Option<Event>, StoreError> {
+        self.get_item(&keys::event(workspace_id, event_id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn keep_test_event(&self, workspace_id: &str, event: &Event) -> Result<(), StoreError> {
+        let mut item = item_of(&keys::event(workspace_id, &event.id), entity::TEST_EVENT, event)?;
+        item.insert(keys::TTL.into(), n(event.timestamp.timestamp() + EVENT_RETENTION_SECS));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
     }
 }

@@ -1,0 +1,49 @@
+//! `event-router`: reads the table's stream and hands each new event to the webhook
+//! [`Router`]. Records are taken in order; at the first that fails, the batch reports it, and
+//! Lambda retries the stream from there (earlier records are not routed twice).
+
+use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use switchboard::clock::Clock;
+use switchboard::model::Event;
+use switchboard::webhooks::router::Router;
+
+/// The workspace and event of a stream record, if it is the insert of an event.
+pub fn event_of(record: &EventRecord) -> anyhow::Result<Option<(String, Event)>> {
+    let image = &record.change.new_image;
+    let text = |name: &str| match image.get(name) {
+        Some(serde_dynamo::AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    };
+    if record.event_name != "INSERT" || text("entity").as_deref() != Some("event") {
+        return Ok(None);
+    }
+    let workspace_id = text("workspace_id").ok_or_else(|| anyhow::anyhow!("an event without its workspace"))?;
+    let event: Event = serde_dynamo::from_item(image.clone())?;
+    Ok(Some((workspace_id, event)))
+}
+
+/// Routes a batch of stream records.
+pub async fn route_batch(router: &Router, clock: &Clock, batch: StreamEvent) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    for record in &batch.records {
+        let routed = match event_of(record) {
+            Ok(Some((workspace_id, event))) => router.route(&workspace_id, &event, clock.now()).await.map(|_| ()),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = routed {
+            let sequence = record.change.sequence_number.clone();
+            tracing::error!(
+                error = format!("{e:#}"),
+                sequence,
+                "event not routed; the stream will retry from it"
+            );
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = sequence;
+            response.batch_item_failures.push(failure);
+            break;
+        }
+    }
+    response
+}
