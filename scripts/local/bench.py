@@ -242,6 +242,9 @@ def webhooks(args):
             item = {"PK": {"S": f"{workspace}#EVENT"}, "SK": {"S": event_id}, "entity": {"S": "event"}, "workspace_id": {"S": workspace},
                     "id": {"S": event_id}, "object": {"S": "event"}, "event": {"S": "appointment.created"}, "timestamp": {"S": stamp},
                     "data": {"M": {"n": {"N": str(n)}}}}
+            if args.rate and n:
+                # Paced: the n-th event is written at n / rate seconds.
+                time.sleep(max(0.0, start + n / args.rate - time.monotonic()))
             ddb.put_item(TableName=table, Item=item)
             written[event_id] = time.monotonic()
             if n == 0:
@@ -249,6 +252,7 @@ def webhooks(args):
                 while len(received) < args.endpoints and time.monotonic() < deadline:
                     time.sleep(0.05)
                 warm = event_id
+                start = time.monotonic()
         expected = args.events * args.endpoints
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
@@ -261,7 +265,8 @@ def webhooks(args):
         first = min(written[e] for e in written if e != warm)
         last = max(at for (e, _), at in received.items() if e != warm)
         print()
-        print(f"webhooks: {args.events} events x {args.endpoints} endpoints on the local stack (debug builds, 2 cores):")
+        pace = f"{args.rate} events/s" if args.rate else "written as fast as one client can"
+        print(f"webhooks: {args.events} events ({pace}) x {args.endpoints} endpoints on the local stack (debug builds, 2 cores):")
         print(f"  delivered {len(latencies)} of {expected} in {last - first:.1f} s ({len(latencies) / (last - first):.0f} deliveries/s)")
         pct = lambda p: latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]  # noqa: E731
         print(f"  event written -> received: p50 {pct(50):.0f} ms   p90 {pct(90):.0f} ms   p99 {pct(99):.0f} ms   max {latencies[-1]:.0f} ms")
@@ -283,6 +288,7 @@ def main():
     w = sub.add_parser("webhooks")
     w.add_argument("--events", type=int, default=1000)
     w.add_argument("--endpoints", type=int, default=3)
+    w.add_argument("--rate", type=float, default=0, help="events written per second (0: as fast as possible)")
     w.set_defaults(run=webhooks)
     args = parser.parse_args()
     args.run(args)

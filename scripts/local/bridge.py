@@ -1,6 +1,6 @@
 """The local stand-ins for Lambda's event source mappings: SQS queues and the table's stream.
 
-For each SQS event of template.yaml it long-polls the queue, hands each batch to the function
+For each SQS event of template.yaml, several pollers long-poll the queue, hand each batch to the function
 through `cargo lambda watch`'s invoke API, then deletes the messages that succeeded. Failed
 messages (listed in `batchItemFailures`, or the whole batch when the invocation fails) stay
 on the queue: they come back after the visibility timeout, and SQS's redrive policy moves
@@ -35,8 +35,9 @@ def _record(message, queue_arn, region):
 
 
 class Bridge:
-    def __init__(self, mappings, queues, sqs_endpoint, api_url, region):
+    def __init__(self, mappings, queues, sqs_endpoint, api_url, region, pollers=1):
         self.mappings = mappings
+        self.pollers = pollers
         self.queues = queues
         self.api_url = api_url
         self.region = region
@@ -50,9 +51,10 @@ class Bridge:
 
     def start(self):
         for mapping in self.mappings:
-            thread = threading.Thread(target=self._run, args=(mapping,), name=f"bridge-{mapping.function}", daemon=True)
-            thread.start()
-            self.threads.append(thread)
+            for n in range(self.pollers):
+                thread = threading.Thread(target=self._run, args=(mapping,), name=f"bridge-{mapping.function}-{n}", daemon=True)
+                thread.start()
+                self.threads.append(thread)
         for stream in self.streams:
             stream.start()
 

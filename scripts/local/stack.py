@@ -171,6 +171,10 @@ def provision(tpl, endpoints, suffix, visibility_timeout=None):
     return made
 
 
+# Instances of a function at once, and batches each SQS mapping hands out at once (Lambda's
+# event source mappings start with five pollers).
+CONCURRENCY = 4
+
 # Pseudo parameters, as a local deployment has them.
 PSEUDO = {"AWS::Region": REGION, "AWS::URLSuffix": "amazonaws.com", "AWS::AccountId": "000000000000", "AWS::StackName": "switchboard"}
 
@@ -207,7 +211,7 @@ def start_api(procs, env, port, state_dir, extra, reload):
     # CORS is the API's own business (--disable-cors); tests run without hot reload, which
     # restarts functions under in-flight requests.
     command = [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
-               "--env-file", str(env_file), "--disable-cors"]
+               "--env-file", str(env_file), "--disable-cors", "--concurrency", str(CONCURRENCY)]
     if not reload:
         command.append("--ignore-changes")
     procs.start("api", command, env={**AWS_ENV})
@@ -246,7 +250,7 @@ def start_stack(procs, state_dir, ports, suffix, extra_env, visibility_timeout=N
     log(f"DynamoDB Local {endpoints['dynamodb']}, moto {endpoints['moto']}; table {made[tpl.table()[0]]['ref']}")
     log("starting the API with cargo lambda watch (the first start compiles the workspace)...")
     api = start_api(procs, env, ports["api"], state_dir, extra_env, reload)
-    bridge = Bridge(tpl.sqs_mappings(), {q: m for q, m in made.items() if "arn" in m}, endpoints["moto"], api, REGION)
+    bridge = Bridge(tpl.sqs_mappings(), {q: m for q, m in made.items() if "arn" in m}, endpoints["moto"], api, REGION, CONCURRENCY)
     for mapping in tpl.stream_mappings():
         on_failure = made[mapping.on_failure]["ref"] if mapping.on_failure else None
         bridge.add_stream(mapping, made[tpl.table()[0]]["stream"], endpoints, on_failure)
