@@ -206,15 +206,18 @@ async fn a_poison_message_ends_in_the_dead_letter_queue_without_blocking_others(
         }
     })
     .await;
-    let dlq = env("MAIL_DEAD_LETTER_QUEUE_URL");
-    eventually("the poison message reaching the DLQ", Duration::from_secs(120), || {
-        let sqs = sqs.clone();
-        let dlq = dlq.clone();
-        let poison = poison.clone();
-        async move {
+    in_dead_letter_queue(&sqs, &env("MAIL_DEAD_LETTER_QUEUE_URL"), &poison).await;
+}
+
+/// Waits for a message with `body` to reach the dead-letter queue `dlq`.
+async fn in_dead_letter_queue(sqs: &aws_sdk_sqs::Client, dlq: &str, body: &str) {
+    eventually(
+        "the poison message reaching the DLQ",
+        Duration::from_secs(120),
+        || async {
             let out = sqs
                 .receive_message()
-                .queue_url(&dlq)
+                .queue_url(dlq)
                 .max_number_of_messages(10)
                 .visibility_timeout(0)
                 .send()
@@ -223,10 +226,10 @@ async fn a_poison_message_ends_in_the_dead_letter_queue_without_blocking_others(
             out.messages
                 .unwrap_or_default()
                 .into_iter()
-                .find(|m| m.body.as_deref() == Some(poison.as_str()))
+                .find(|m| m.body.as_deref() == Some(body))
                 .map(|_| ())
-        }
-    })
+        },
+    )
     .await;
 }
 
@@ -589,24 +592,5 @@ async fn a_poison_delivery_ends_in_the_webhook_dead_letter_queue() {
         .send()
         .await
         .unwrap();
-    let dlq = env("WEBHOOK_DEAD_LETTER_QUEUE_URL");
-    eventually("the poison delivery reaching the DLQ", Duration::from_secs(120), || {
-        let (sqs, dlq, poison) = (sqs.clone(), dlq.clone(), poison.clone());
-        async move {
-            let out = sqs
-                .receive_message()
-                .queue_url(&dlq)
-                .max_number_of_messages(10)
-                .visibility_timeout(0)
-                .send()
-                .await
-                .ok()?;
-            out.messages
-                .unwrap_or_default()
-                .into_iter()
-                .find(|m| m.body.as_deref() == Some(poison.as_str()))
-                .map(|_| ())
-        }
-    })
-    .await;
+    in_dead_letter_queue(&sqs, &env("WEBHOOK_DEAD_LETTER_QUEUE_URL"), &poison).await;
 }

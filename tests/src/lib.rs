@@ -608,10 +608,9 @@ impl TestApp {
         out
     }
 
-    /// The events a workspace has recorded, oldest first.
-    pub async fn events(&self, workspace_id: &str) -> Vec<Value> {
-        let out = self
-            .store
+    /// The items of a workspace's event log (test events too), oldest first.
+    async fn event_items(&self, workspace_id: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        self.store
             .client()
             .query()
             .table_name(self.store.table())
@@ -620,10 +619,17 @@ impl TestApp {
             .consistent_read(true)
             .send()
             .await
-            .unwrap();
-        out.items
+            .unwrap()
+            .items
             .unwrap_or_default()
+    }
+
+    /// The events a workspace has recorded, oldest first.
+    pub async fn events(&self, workspace_id: &str) -> Vec<Value> {
+        self.event_items(workspace_id)
+            .await
             .into_iter()
+            .filter(|item| item["entity"].as_s().is_ok_and(|e| e == "event"))
             .map(|item| serde_dynamo::from_item(item).unwrap())
             .collect()
     }
@@ -726,20 +732,9 @@ impl TestApp {
     /// Hands the workspace's events that were not routed yet to the `event-router`, as stream
     /// records of their inserts, the way the table's stream does.
     pub async fn route_events(&self, workspace_id: &str) {
-        let out = self
-            .store
-            .client()
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("PK = :pk")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("{workspace_id}#EVENT")))
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap();
         let mut batch = aws_lambda_events::event::dynamodb::Event::default();
         let mut ids = Vec::new();
-        for item in out.items.unwrap_or_default() {
+        for item in self.event_items(workspace_id).await {
             let id = item["SK"].as_s().unwrap().clone();
             if self.routed.lock().unwrap().contains(&id) {
                 continue;

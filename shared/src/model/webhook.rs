@@ -139,9 +139,9 @@ pub struct Delivery {
     pub event: EventType,
     pub status: DeliveryStatus,
     pub attempts: Vec<Attempt>,
-    /// Attempts since the delivery was (re)started; the retry schedule counts these.
+    /// Attempts since the delivery was last started or redelivered: the retry schedule counts
+    /// from there.
     #[serde(default)]
-    #[schema(ignore)]
     pub round_attempts: u32,
     pub next_retry_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
