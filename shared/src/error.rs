@@ -59,6 +59,8 @@ error_codes! {
     UnknownParameter = 400, "unknown_parameter";
     /// The pagination cursor was altered, expired or made for another query.
     InvalidCursor = 400, "invalid_cursor";
+    /// The uploaded CSV file cannot be read (no header row, malformed, too many rows).
+    InvalidCsv = 400, "invalid_csv";
     /// A credential was sent in the query string; send it in the Authorization header.
     CredentialInQuery = 400, "credential_in_query";
     /// The Idempotency-Key header is empty or longer than 255 characters.
@@ -105,6 +107,8 @@ error_codes! {
     ConversationNotFound = 404, "conversation_not_found";
     /// No call with this id in the workspace.
     CallNotFound = 404, "call_not_found";
+    /// The number is not on this list.
+    DncEntryNotFound = 404, "dnc_entry_not_found";
     /// No webhook endpoint with this id in the workspace.
     WebhookNotFound = 404, "webhook_not_found";
     /// No delivery with this id for this endpoint.

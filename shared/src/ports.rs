@@ -7,7 +7,8 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{
-    ApiKey, Appointment, Approval, Call, Conversation, DncEntry, Event, Plan, RateClass, Role, Scope, User, Workspace,
+    ApiKey, Appointment, Approval, Call, Conversation, DncEntry, DncList, Event, Plan, RateClass, Role, Scope,
+    Screening, User, Workspace,
 };
 
 /// Failures of a store, already in domain terms.
@@ -436,9 +437,41 @@ pub trait Directory: Send + Sync {
 
 #[async_trait]
 pub trait DncStore: Send + Sync {
-    /// Adds the number, or refreshes its reason and time (idempotent).
-    async fn add_dnc(&self, workspace_id: &str, entry: &DncEntry) -> Result<(), StoreError>;
-    async fn dnc_entry(&self, workspace_id: &str, phone_e164: &str) -> Result<Option<DncEntry>, StoreError>;
+    /// Adds the number to the entry's list, or refreshes its reason and time (idempotent);
+    /// whether it is new there.
+    async fn add_dnc(&self, workspace_id: &str, entry: &DncEntry) -> Result<bool, StoreError>;
+    async fn dnc_entry(
+        &self,
+        workspace_id: &str,
+        list: DncList,
+        phone_e164: &str,
+    ) -> Result<Option<DncEntry>, StoreError>;
+    /// Whether the number was on the list.
+    async fn remove_dnc(&self, workspace_id: &str, list: DncList, phone_e164: &str) -> Result<bool, StoreError>;
+    async fn list_dnc(
+        &self,
+        workspace_id: &str,
+        list: DncList,
+        limit: u32,
+        after: Option<PageKey>,
+    ) -> Result<Page<DncEntry>, StoreError>;
+    /// Adds the entries not on their lists yet (in batches); how many were added.
+    async fn import_dnc(&self, workspace_id: &str, entries: &[DncEntry]) -> Result<usize, StoreError>;
+    /// What the lists say about each number (in batches).
+    async fn screen(
+        &self,
+        workspace_id: &str,
+        phones: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<String, Screening>, StoreError>;
+    /// Starts a number's cool-down: `campaign_id` called it at `at`.
+    async fn start_cooldown(
+        &self,
+        workspace_id: &str,
+        phone_e164: &str,
+        campaign_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 // ---------------------------------------------------------------------------------------------

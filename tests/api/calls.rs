@@ -144,7 +144,13 @@ async fn a_callee_who_asks_to_stop_is_on_the_dnc_list_and_not_called_again() {
     );
     assert_eq!(call["outcome"], "do_not_call");
     assert_eq!(call["sentiment"], "negative");
-    assert!(app.store.dnc_entry(&t.workspace_id, &to).await.unwrap().is_some());
+    assert!(
+        app.store
+            .dnc_entry(&t.workspace_id, switchboard::model::DncList::Dnc, &to)
+            .await
+            .unwrap()
+            .is_some()
+    );
 
     let before = app.snapshot(&t.workspace_id).await;
     let again = place(&app, &t, &agent, &number_id, &to).await;

@@ -197,7 +197,7 @@ async fn asking_to_stop_puts_the_contact_on_the_do_not_call_list() {
     assert_eq!(res.body["status"], "ended");
     let entry = app
         .store
-        .dnc_entry(&t.workspace_id, "+14155550143")
+        .dnc_entry(&t.workspace_id, switchboard::model::DncList::Dnc, "+14155550143")
         .await
         .unwrap()
         .expect("on the DNC list");

@@ -12,6 +12,7 @@ mod chat;
 mod contacts;
 mod conventions;
 mod credentials;
+mod dnc;
 mod idempotency;
 mod isolation;
 mod layout;

@@ -99,6 +99,7 @@ pub enum Function {
     Approvals,
     Calls,
     Webhooks,
+    Dnc,
     Catalog,
 }
 
@@ -157,6 +158,7 @@ pub struct TestApp {
     approvals: Service<approvals::State>,
     calls: Service<calls::State>,
     webhooks: Service<webhooks::State>,
+    dnc: Service<dnc::State>,
     catalog: Service<catalog::State>,
     router: matchit::Router<Function>,
     /// The call worker, fed by [`TestApp::run_call_jobs`].
@@ -370,6 +372,14 @@ impl TestApp {
             },
             webhooks::routes(),
         );
+        let dnc = Service::new(
+            platform.clone(),
+            dnc::State {
+                dnc: Arc::new(store.clone()),
+                accounts: Arc::new(store.clone()),
+            },
+            dnc::routes(),
+        );
         let event_router = webhooks_router::Router {
             endpoints: Arc::new(store.clone()),
             deliveries: Arc::new(store.clone()),
@@ -399,6 +409,7 @@ impl TestApp {
         add(paths(approvals.routes()), Function::Approvals);
         add(paths(calls.routes()), Function::Calls);
         add(paths(webhooks.routes()), Function::Webhooks);
+        add(paths(dnc.routes()), Function::Dnc);
         add(paths(catalog.routes()), Function::Catalog);
         let ip = format!(
             "10.{}.{}.{}",
@@ -424,6 +435,7 @@ impl TestApp {
             approvals,
             calls,
             webhooks,
+            dnc,
             catalog,
             router,
             call_worker,
@@ -483,6 +495,7 @@ impl TestApp {
             Function::Approvals => self.approvals.handle(request).await,
             Function::Calls => self.calls.handle(request).await,
             Function::Webhooks => self.webhooks.handle(request).await,
+            Function::Dnc => self.dnc.handle(request).await,
             Function::Catalog => self.catalog.handle(request).await,
         }
     }

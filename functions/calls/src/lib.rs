@@ -16,7 +16,7 @@ use switchboard::model::{
 };
 use switchboard::ports::{AccountStore, Directory, DncStore, Index, ListQuery, Repository, Telephony};
 use switchboard::service::calls::{self, Inbound, NewCall};
-use switchboard::service::{dnc, phones};
+use switchboard::service::phones;
 use switchboard::telephony::{CallJob, CallQueue, SimStep, twilio};
 use switchboard::{ApiError, ErrorCode, validate};
 use utoipa::ToSchema;
@@ -281,11 +281,18 @@ async fn create(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
             "This number was released; import it again or use another.",
         ));
     }
-    if dnc::contains(state.dnc.as_ref(), ws, &to).await? {
+    let screening = state
+        .dnc
+        .screen(ws, std::slice::from_ref(&to), call.now)
+        .await
+        .map_err(|e| e.into_api(ErrorCode::InternalError))?
+        .remove(&to)
+        .unwrap_or_default();
+    if screening.on_dnc || screening.on_registry {
         return Err(ApiError::param(
             ErrorCode::NumberOnDnc,
             "to",
-            "This number is on the workspace's do-not-call list.",
+            "This number is on the workspace's do-not-call list or a registry it imported.",
         ));
     }
     let contact_id = match contact {

@@ -50,6 +50,7 @@ pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
         ("approvals", approvals::routes().iter().map(Route::info).collect()),
         ("calls", calls::routes().iter().map(Route::info).collect()),
         ("webhooks", webhooks::routes().iter().map(Route::info).collect()),
+        ("dnc", dnc::routes().iter().map(Route::info).collect()),
         ("catalog", routes().iter().map(Route::info).collect()),
     ]
 }

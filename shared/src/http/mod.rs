@@ -7,6 +7,7 @@ mod call;
 mod cursor;
 pub mod openapi;
 mod route;
+pub mod upload;
 
 use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
@@ -37,6 +38,8 @@ use crate::store::keys::PUBLIC_SCOPE;
 
 /// Largest JSON body accepted.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
+/// Largest CSV upload accepted.
+pub const MAX_CSV_BODY: usize = 10 * 1024 * 1024;
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "sb_session";
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -509,27 +512,26 @@ fn check_query(route: &Route<impl Send + Sync + 'static>, query: &[(String, Stri
 }
 
 fn check_body(route: &Route<impl Send + Sync + 'static>, headers: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
-    if body.len() > MAX_JSON_BODY {
+    let media = upload::media_type(headers);
+    let csv = route.doc.csv && matches!(media.as_deref(), Some("text/csv" | "multipart/form-data"));
+    let limit = if csv { MAX_CSV_BODY } else { MAX_JSON_BODY };
+    if body.len() > limit {
         return Err(ApiError::new(
             ErrorCode::PayloadTooLarge,
-            format!("The body is larger than {MAX_JSON_BODY} bytes."),
+            format!("The body is larger than {limit} bytes."),
         ));
     }
-    if body.is_empty() || !route.has_body() {
+    if body.is_empty() || !route.has_body() || csv || media.as_deref() == Some("application/json") {
         return Ok(());
     }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "Send the body as JSON with `Content-Type: application/json`.",
-        ));
-    }
-    Ok(())
+    Err(ApiError::new(
+        ErrorCode::UnsupportedMediaType,
+        if route.doc.csv {
+            "Send the body as JSON (`Content-Type: application/json`) or a CSV file (`text/csv`, or `multipart/form-data` with a `file`)."
+        } else {
+            "Send the body as JSON with `Content-Type: application/json`."
+        },
+    ))
 }
 
 fn rate_limited(retry_after: u64) -> ApiError {

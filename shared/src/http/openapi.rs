@@ -166,7 +166,7 @@ pub fn document(routes: &[RouteInfo]) -> OpenApi {
             ));
         }
         if let Some(request) = doc.request {
-            let body = RequestBodyBuilder::new()
+            let mut body = RequestBodyBuilder::new()
                 .required(Some(if doc.body_optional {
                     Required::False
                 } else {
@@ -178,9 +178,27 @@ pub fn document(routes: &[RouteInfo]) -> OpenApi {
                         .schema(Some(request(&mut components)))
                         .example(doc.example.map(|e| e()))
                         .build(),
-                )
-                .build();
-            op = op.request_body(Some(body));
+                );
+            if doc.csv {
+                let text: RefOr<Schema> = ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("A CSV file with a header row."))
+                    .into();
+                let form: RefOr<Schema> = ObjectBuilder::new()
+                    .property(
+                        "file",
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .content_media_type("text/csv")
+                            .description(Some("A CSV file with a header row.")),
+                    )
+                    .required("file")
+                    .into();
+                body = body
+                    .content("text/csv", ContentBuilder::new().schema(Some(text)).build())
+                    .content("multipart/form-data", ContentBuilder::new().schema(Some(form)).build());
+            }
+            op = op.request_body(Some(body.build()));
         }
         for (status, description, schema) in &doc.responses {
             op = op.response(

@@ -104,6 +104,8 @@ pub struct Doc {
     pub example: Option<fn() -> serde_json::Value>,
     pub responses: Vec<(u16, &'static str, Option<SchemaFn>)>,
     pub query: Vec<QueryParam>,
+    /// The body may also be a CSV file (`text/csv`, or the `file` of a `multipart/form-data`).
+    pub csv: bool,
 }
 
 pub struct Route<S> {
@@ -139,6 +141,7 @@ impl<S: Send + Sync + 'static> Route<S> {
                 example: None,
                 responses: Vec::new(),
                 query: Vec::new(),
+                csv: false,
             },
         }
     }
@@ -176,6 +179,12 @@ impl<S: Send + Sync + 'static> Route<S> {
     pub fn optional_body<T: ToSchema>(mut self, example: fn() -> serde_json::Value) -> Self {
         self = self.body::<T>(example);
         self.doc.body_optional = true;
+        self
+    }
+
+    /// Also takes a CSV file instead of the JSON body.
+    pub fn or_csv(mut self) -> Self {
+        self.doc.csv = true;
         self
     }
 

@@ -29,7 +29,7 @@ pub use call::{
 };
 pub use contact::{AttributeValue, CONTACT_PHONE, Contact, ContactObject, MAX_ATTRIBUTES, email_partition};
 pub use conversation::{Channel, Conversation, ConversationObject, ConversationStatus, Message, MessageRole};
-pub use dnc::{DncEntry, DncEntryObject, DncSource};
+pub use dnc::{COOLDOWN_DAYS, DncEntry, DncEntryObject, DncList, DncSource, Screening};
 pub use event::{Event, EventObject, EventType};
 pub use number::{NUMBER_GUARD, NumberStatus, PhoneNumber, PhoneNumberObject};
 pub use object::ListObject;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::{ApiError, ErrorCode};
-use crate::model::{DncEntry, DncEntryObject, DncSource};
+use crate::model::{DncEntry, DncEntryObject, DncList, DncSource};
 use crate::ports::DncStore;
 
 /// Puts a number on the list (or refreshes its entry).
@@ -18,6 +18,7 @@ pub async fn add(
     let entry = DncEntry {
         object: DncEntryObject,
         phone_e164: phone_e164.to_owned(),
+        list: DncList::Dnc,
         reason,
         source,
         added_at: crate::clock::api_time(now),
@@ -31,7 +32,7 @@ pub async fn add(
 
 pub async fn contains(store: &dyn DncStore, workspace_id: &str, phone_e164: &str) -> Result<bool, ApiError> {
     Ok(store
-        .dnc_entry(workspace_id, phone_e164)
+        .dnc_entry(workspace_id, DncList::Dnc, phone_e164)
         .await
         .map_err(|e| e.into_api(ErrorCode::InternalError))?
         .is_some())

@@ -1,8 +1,19 @@
 //! Phone numbers as users type them, read in their workspace's country.
 
 use crate::error::{ApiError, ErrorCode};
+use crate::model::Country;
 use crate::ports::AccountStore;
 use crate::validate;
+
+/// The workspace's country: the region of numbers written without a country code.
+pub async fn region(accounts: &dyn AccountStore, workspace_id: &str) -> Result<Option<Country>, ApiError> {
+    Ok(accounts
+        .get_workspace(workspace_id)
+        .await
+        .map_err(|e| e.into_api(ErrorCode::InternalError))?
+        .and_then(|w| w.country)
+        .and_then(|c| validate::country("country", &c).ok()))
+}
 
 /// `raw` as E.164: international numbers as given, national ones in the workspace's country.
 pub async fn normalize(
@@ -14,12 +25,7 @@ pub async fn normalize(
     let region = if raw.trim_start().starts_with('+') {
         None
     } else {
-        accounts
-            .get_workspace(workspace_id)
-            .await
-            .map_err(|e| e.into_api(ErrorCode::InternalError))?
-            .and_then(|w| w.country)
-            .and_then(|c| validate::country("country", &c).ok())
+        region(accounts, workspace_id).await?
     };
     validate::phone(param, raw, region)
 }

@@ -1,11 +1,10 @@
-//! Global lookups and the do-not-call list.
+//! Global lookups (what workspace a number or a provider's call belongs to) and relay sessions.
 
 use async_trait::async_trait;
 
 use super::keys::{self, entity};
-use super::{DynamoStore, Item, from_item, get_s, item_of, key_map, n, s, sdk_error};
-use crate::model::DncEntry;
-use crate::ports::{Directory, DncStore, RelaySessions, StoreError};
+use super::{DynamoStore, Item, get_s, key_map, n, s};
+use crate::ports::{Directory, RelaySessions, StoreError};
 
 #[async_trait]
 impl Directory for DynamoStore {
@@ -19,28 +18,6 @@ impl Directory for DynamoStore {
                 "global guard {kind}#{value} without owner"
             ))),
         }
-    }
-}
-
-#[async_trait]
-impl DncStore for DynamoStore {
-    async fn add_dnc(&self, workspace_id: &str, entry: &DncEntry) -> Result<(), StoreError> {
-        let item = item_of(&keys::dnc(workspace_id, &entry.phone_e164), entity::DNC, entry)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
-    }
-
-    async fn dnc_entry(&self, workspace_id: &str, phone_e164: &str) -> Result<Option<DncEntry>, StoreError> {
-        self.get_item(&keys::dnc(workspace_id, phone_e164))
-            .await?
-            .map(from_item)
-            .transpose()
     }
 }
 

@@ -32,6 +32,8 @@ pub const WORKSPACE_PARTITIONS: &[&str] = &[
     "#IDEMPOTENCY",
     "#EVENT",
     "#DNC",
+    "#REGISTRY",
+    "#COOLDOWN",
     "#AGENT",
     "#CONTACT",
     "#CONTACT_PHONE",
@@ -80,6 +82,7 @@ pub mod entity {
     /// A webhook test event: beside the log, never routed to subscribers.
     pub const TEST_EVENT: &str = "test_event";
     pub const DNC: &str = "dnc_entry";
+    pub const COOLDOWN: &str = "cooldown";
     pub const RELAY: &str = "relay_session";
 }
 
@@ -177,9 +180,21 @@ pub fn call_relay(ws: &str, call_id: &str) -> Key {
     Key::new(format!("{ws}#CALL_RELAY"), call_id)
 }
 
-/// A number on a workspace's do-not-call list.
-pub fn dnc(ws: &str, phone_e164: &str) -> Key {
-    Key::new(format!("{ws}#DNC"), phone_e164)
+/// A number on one of a workspace's lists: its do-not-call list or an imported registry.
+pub fn dnc(ws: &str, list: crate::model::DncList, phone_e164: &str) -> Key {
+    Key::new(dnc_partition(ws, list), phone_e164)
+}
+
+pub fn dnc_partition(ws: &str, list: crate::model::DncList) -> String {
+    match list {
+        crate::model::DncList::Dnc => format!("{ws}#DNC"),
+        crate::model::DncList::Registry => format!("{ws}#REGISTRY"),
+    }
+}
+
+/// A number in its 7-day cool-down after a campaign called it.
+pub fn cooldown(ws: &str, phone_e164: &str) -> Key {
+    Key::new(format!("{ws}#COOLDOWN"), phone_e164)
 }
 
 /// An event, in its workspace's event log.
@@ -224,7 +239,9 @@ mod tests {
             session(ws, "ses").pk,
             idempotency(ws, "k").pk,
             event(ws, "evt").pk,
-            dnc(ws, "+1").pk,
+            dnc(ws, crate::model::DncList::Dnc, "+1").pk,
+            dnc(ws, crate::model::DncList::Registry, "+1").pk,
+            cooldown(ws, "+1").pk,
             call_relay(ws, "call").pk,
             unique(ws, "CONTACT_PHONE", "+1").pk,
             unique(ws, "APPOINTMENT_SLOT", "t").pk,

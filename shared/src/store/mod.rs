@@ -9,6 +9,7 @@ mod credentials;
 mod directory;
 mod idempotency;
 pub mod keys;
+mod phone_lists;
 mod resources;
 
 use std::collections::HashMap;
@@ -174,6 +175,110 @@ impl DynamoStore {
                 None => TransactError::Store(sdk_error(err)),
             });
         }
+    }
+}
+
+/// Batches a bulk read or write runs at once.
+const BULK_CONCURRENCY: usize = 8;
+
+impl DynamoStore {
+    /// The items of `keys` that exist (BatchGetItem, 100 keys a request, several at once;
+    /// unprocessed keys are asked again).
+    pub(crate) async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        let requests: Vec<Vec<Item>> = keys
+            .chunks(100)
+            .map(|chunk| chunk.iter().map(key_map).collect())
+            .collect();
+        let batches = stream::iter(requests)
+            .map(|mut wanted: Vec<Item>| async move {
+                let mut found = Vec::new();
+                for attempt in 0..10 {
+                    if wanted.is_empty() {
+                        return Ok(found);
+                    }
+                    let request = KeysAndAttributes::builder()
+                        .set_keys(Some(std::mem::take(&mut wanted)))
+                        .consistent_read(true)
+                        .build()
+                        .map_err(|e| StoreError::Other(e.into()))?;
+                    let out = self
+                        .client
+                        .batch_get_item()
+                        .request_items(&self.table, request)
+                        .send()
+                        .await
+                        .map_err(sdk_error)?;
+                    found.extend(
+                        out.responses
+                            .and_then(|mut r| r.remove(&self.table))
+                            .unwrap_or_default(),
+                    );
+                    wanted = out
+                        .unprocessed_keys
+                        .and_then(|mut u| u.remove(&self.table))
+                        .map(|k| k.keys)
+                        .unwrap_or_default();
+                    if !wanted.is_empty() {
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
+                }
+                Err(StoreError::Throttled(anyhow::anyhow!(
+                    "batch get left keys unprocessed"
+                )))
+            })
+            .buffer_unordered(BULK_CONCURRENCY)
+            .try_collect::<Vec<Vec<Item>>>()
+            .await?;
+        Ok(batches.into_iter().flatten().collect())
+    }
+
+    /// Writes `items` (BatchWriteItem, 25 a request, several at once; unprocessed items are
+    /// written again). No conditions: for items no one else writes meanwhile.
+    pub(crate) async fn put_many(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        let requests: Vec<WriteRequest> = items
+            .into_iter()
+            .map(|item| {
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| StoreError::Other(e.into()))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let batches: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[WriteRequest]>::to_vec).collect();
+        stream::iter(batches)
+            .map(|mut pending: Vec<WriteRequest>| async move {
+                for attempt in 0..10 {
+                    if pending.is_empty() {
+                        return Ok(());
+                    }
+                    let out = self
+                        .client
+                        .batch_write_item()
+                        .request_items(&self.table, std::mem::take(&mut pending))
+                        .send()
+                        .await
+                        .map_err(sdk_error)?;
+                    pending = out
+                        .unprocessed_items
+                        .and_then(|mut u| u.remove(&self.table))
+                        .unwrap_or_default();
+                    if !pending.is_empty() {
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
+                }
+                Err(StoreError::Throttled(anyhow::anyhow!(
+                    "batch write left items unprocessed"
+                )))
+            })
+            .buffer_unordered(BULK_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
     }
 }
 
