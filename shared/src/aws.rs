@@ -14,14 +14,16 @@ use crate::http::{CursorKey, Platform};
 use crate::llm::anthropic::Anthropic;
 use crate::llm::offline::Offline;
 use crate::ports::{Llm, Telephony};
+use crate::queue::SqsQueue;
+use crate::service::campaigns::Dialer;
 use crate::store::DynamoStore;
+use crate::telephony::CallQueue;
 use crate::telephony::relay::{ApiGatewayConnections, Voice};
 use crate::telephony::simulator::Simulator;
 use crate::telephony::twilio;
-use crate::telephony::{CallQueue, SqsCallQueue};
+use crate::webhooks::DeliveryQueue;
 use crate::webhooks::dispatch::{self, Dispatcher};
 use crate::webhooks::secrets::SecretBox;
-use crate::webhooks::{DeliveryQueue, SqsDeliveryQueue};
 
 pub async fn sdk_config() -> SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
@@ -71,7 +73,7 @@ pub fn engine(store: &DynamoStore, llm: Arc<dyn Llm>) -> Engine {
 
 /// The queue of call jobs.
 pub fn call_queue(sdk: &SdkConfig, config: &TelephonyConfig) -> Arc<dyn CallQueue> {
-    Arc::new(SqsCallQueue::new(aws_sdk_sqs::Client::new(sdk), &config.call_queue_url))
+    Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), &config.call_queue_url))
 }
 
 /// The telephony adapter the configuration names, and with Twilio what checks its webhooks.
@@ -101,6 +103,28 @@ pub async fn telephony(
 /// The table, through a DynamoDB client of `sdk`.
 pub fn store(sdk: &SdkConfig, table_name: &str) -> DynamoStore {
     DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table_name)
+}
+
+/// The dialer: what campaigns' ticks and their calls' ends run.
+pub async fn dialer(
+    sdk: &SdkConfig,
+    store: &DynamoStore,
+    telephony_config: &TelephonyConfig,
+    dialer_queue_url: &str,
+) -> anyhow::Result<Dialer> {
+    Ok(Dialer {
+        campaigns: Arc::new(store.clone()),
+        store: Arc::new(store.clone()),
+        agents: Arc::new(store.clone()),
+        numbers: Arc::new(store.clone()),
+        accounts: Arc::new(store.clone()),
+        dnc: Arc::new(store.clone()),
+        calls: Arc::new(store.clone()),
+        telephony: telephony(sdk, telephony_config).await?.0,
+        call_jobs: call_queue(sdk, telephony_config),
+        jobs: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), dialer_queue_url)),
+        clock: Clock::System,
+    })
 }
 
 /// The Twilio account's auth token, from Secrets Manager.
@@ -142,7 +166,7 @@ pub async fn dispatcher(sdk: &SdkConfig, store: &DynamoStore, config: &WebhookCo
 
 /// The queue of webhook deliveries.
 pub fn delivery_queue(sdk: &SdkConfig, queue_url: &str) -> Arc<dyn DeliveryQueue> {
-    Arc::new(SqsDeliveryQueue::new(aws_sdk_sqs::Client::new(sdk), queue_url))
+    Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), queue_url))
 }
 
 /// The store and pipeline of a function whose routes are all public: no credential is ever

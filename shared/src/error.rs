@@ -109,6 +109,10 @@ error_codes! {
     CallNotFound = 404, "call_not_found";
     /// The number is not on this list.
     DncEntryNotFound = 404, "dnc_entry_not_found";
+    /// No campaign with this id in the workspace.
+    CampaignNotFound = 404, "campaign_not_found";
+    /// No audience import with this id for this campaign.
+    ImportNotFound = 404, "import_not_found";
     /// No webhook endpoint with this id in the workspace.
     WebhookNotFound = 404, "webhook_not_found";
     /// No delivery with this id for this endpoint.
@@ -131,6 +135,10 @@ error_codes! {
     AgentInactive = 409, "agent_inactive";
     /// The delivery is still being tried.
     DeliveryPending = 409, "delivery_pending";
+    /// The campaign cannot start yet; the message lists what is missing.
+    CampaignNotReady = 409, "campaign_not_ready";
+    /// The campaign's status does not allow this (edits of a running campaign, moves from a final status).
+    CampaignStateConflict = 409, "campaign_state_conflict";
     /// The phone number was released and can no longer place or take calls.
     PhoneNumberReleased = 409, "phone_number_released";
     /// Another confirmed appointment of the workspace overlaps this time.
@@ -151,6 +159,8 @@ error_codes! {
     ValidationFailed = 422, "validation_failed";
     /// A limit of the workspace's plan is reached.
     LimitReached = 422, "limit_reached";
+    /// The rule book written from `nl_prompt` does not pass validation; the message lists why.
+    RuleBookInvalid = 422, "rule_book_invalid";
     /// This Idempotency-Key was used with a different request.
     IdempotencyKeyReused = 422, "idempotency_key_reused";
     /// Too many requests for this credential; retry after the Retry-After header.

@@ -26,6 +26,9 @@ pub mod prefix {
     pub const CONVERSATION: &str = "cnv";
     pub const WEBHOOK: &str = "wh";
     pub const DELIVERY: &str = "dlv";
+    pub const CAMPAIGN: &str = "cmp";
+    pub const TARGET: &str = "tgt";
+    pub const IMPORT: &str = "imp";
 }
 
 /// A new id created at `at`. Ids made in the same millisecond by this process are increasing,

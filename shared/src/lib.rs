@@ -20,6 +20,7 @@ pub mod llm;
 pub mod mail;
 pub mod model;
 pub mod ports;
+pub mod queue;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -361,6 +361,146 @@ pub trait Repository<T: Resource>: Send + Sync {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Campaigns: targets, counters, audience imports.
+
+/// What claiming a target for a call came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    Claimed,
+    /// Every slot is taken.
+    NoSlot,
+    /// Another tick moved the target first.
+    Taken,
+}
+
+/// How a target's call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// The call was placed and ended.
+    Ended,
+    /// The call was never placed (the worker stopped between the claim and the dial).
+    NeverPlaced,
+}
+
+#[async_trait]
+pub trait CampaignStore: Send + Sync {
+    /// Counters of campaigns (zeros for those with none yet).
+    async fn stats(
+        &self,
+        ws: &str,
+        campaign_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, crate::model::CampaignStats>, StoreError>;
+    /// The numbers among `phones` that are targets of the campaign already.
+    async fn existing_targets(
+        &self,
+        ws: &str,
+        campaign_id: &str,
+        phones: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError>;
+    /// Writes new targets (in batches) and counts them in.
+    async fn add_targets(
+        &self,
+        ws: &str,
+        campaign_id: &str,
+        targets: &[crate::model::Target],
+    ) -> Result<(), StoreError>;
+    async fn target(
+        &self,
+        ws: &str,
+        campaign_id: &str,
+        phone: &str,
+    ) -> Result<Option<crate::model::Target>, StoreError>;
+    async fn targets(
+        &self,
+        ws: &str,
+        campaign_id: &str,
+        status: Option<crate::model::TargetStatus>,
+        limit: u32,
+        after: Option<PageKey>,
+    ) -> Result<Page<crate::model::Target>, StoreError>;
+    /// Pending targets due by `until`, or dialing ones whose lease ends by then, soonest first.
+    async fn due_targets(
+        &self,
+        ws: &str,
+        campaign_id: &str,
+        status: crate::model::TargetStatus,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<crate::model::Target>, StoreError>;
+    /// The pending target due first, or the dialing one whose lease ends first.
+    async fn next_due(
+        &self,
+        ws: &str,
+        campaign_id: &str,
+        status: crate::model::TargetStatus,
+    ) -> Result<Option<crate::model::Target>, StoreError>;
+    /// Moves `target` (as read) to `next` (dialing) and takes a slot, in one transaction.
+    async fn claim(
+        &self,
+        ws: &str,
+        target: &crate::model::Target,
+        next: &crate::model::Target,
+        max_in_flight: u32,
+    ) -> Result<Claim, StoreError>;
+    /// Moves a dialing `target` (as read) to `next` and frees its slot; false when the target
+    /// had moved on already (its call was settled before).
+    async fn settle(
+        &self,
+        ws: &str,
+        target: &crate::model::Target,
+        next: &crate::model::Target,
+        settlement: Settlement,
+    ) -> Result<bool, StoreError>;
+    /// Moves a pending `target` to `next`, skipped; false when it had moved on.
+    async fn skip(
+        &self,
+        ws: &str,
+        target: &crate::model::Target,
+        next: &crate::model::Target,
+    ) -> Result<bool, StoreError>;
+    /// Moves a pending `target` to a later `next_attempt_at`; false when it had moved on.
+    async fn defer(
+        &self,
+        ws: &str,
+        target: &crate::model::Target,
+        next: &crate::model::Target,
+    ) -> Result<bool, StoreError>;
+    /// Records that the campaign's next tick is due at `at` (unix s), unless one is due sooner;
+    /// whether the caller should queue it.
+    async fn schedule_tick(&self, ws: &str, campaign_id: &str, at: i64, now: i64) -> Result<bool, StoreError>;
+    /// Forgets the scheduled tick of `at`, which ran.
+    async fn tick_ran(&self, ws: &str, campaign_id: &str, at: i64) -> Result<(), StoreError>;
+    /// Records an import and its chunks of numbers to screen and write.
+    async fn create_import(
+        &self,
+        ws: &str,
+        import: &crate::model::AudienceImport,
+        chunks: &[Vec<String>],
+    ) -> Result<(), StoreError>;
+    async fn import_chunk(&self, ws: &str, import_id: &str, chunk: usize) -> Result<Option<Vec<String>>, StoreError>;
+    /// Counts a chunk's outcome in, once (false: counted before), and returns the import.
+    async fn finish_chunk(
+        &self,
+        ws: &str,
+        import_id: &str,
+        chunk: usize,
+        counts: &crate::model::AudienceCounts,
+    ) -> Result<Option<crate::model::AudienceImport>, StoreError>;
+    async fn audience_import(
+        &self,
+        ws: &str,
+        import_id: &str,
+    ) -> Result<Option<crate::model::AudienceImport>, StoreError>;
+    /// The workspace's contacts with these numbers: id and time zone, by number.
+    async fn contacts_by_phone(
+        &self,
+        ws: &str,
+        phones: &[String],
+    ) -> Result<std::collections::HashMap<String, (String, Option<String>)>, StoreError>;
+    async fn complete_import(&self, ws: &str, import: &crate::model::AudienceImport) -> Result<(), StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The event log.
 
 #[async_trait]

@@ -17,7 +17,7 @@ fn wrong_type(value: &Value) -> Value {
 
 #[tokio::test]
 async fn malformed_bodies_are_refused_with_their_parameter_and_change_nothing() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::unlimited().await;
     let t = app.tenant().await;
     let mut checked = 0;
     for route in routes().into_iter().filter(|r| r.doc.request.is_some()) {
@@ -95,7 +95,7 @@ async fn malformed_bodies_are_refused_with_their_parameter_and_change_nothing() 
 
 #[tokio::test]
 async fn list_parameters_are_checked_on_every_list() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::unlimited().await;
     let t = app.tenant().await;
     let lists = collections();
     assert!(lists.len() >= 3);
@@ -121,7 +121,7 @@ async fn list_parameters_are_checked_on_every_list() {
 
 #[tokio::test]
 async fn every_route_refuses_unknown_query_parameters() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::unlimited().await;
     let t = app.tenant().await;
     for route in routes() {
         let path = if route.path.contains("{id}") {

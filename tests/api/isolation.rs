@@ -68,6 +68,8 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
             json!({"agent_id": agent, "phone_number_id": number, "to": phone_ending("0100")}),
         )
         .await
+    } else if path.starts_with("/v1/campaigns/") {
+        switchboard_tests::draft_campaign(app, tenant, json!({})).await
     } else if path.starts_with("/v1/webhooks/") {
         app.create(
             tenant,
@@ -101,7 +103,7 @@ pub fn call<'a>(app: &'a TestApp, route: &RouteInfo, path: &str, tenant: &Tenant
 
 #[tokio::test]
 async fn another_workspaces_resources_are_not_found() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::unlimited().await;
     let (owner, intruder) = (app.tenant().await, app.tenant().await);
     let mut checked = 0;
     for route in routes().iter().filter(|r| r.path.contains("{id}")) {
@@ -145,7 +147,7 @@ async fn another_workspaces_resources_are_not_found() {
 
 #[tokio::test]
 async fn lists_never_show_another_workspaces_resources() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::unlimited().await;
     let (owner, other) = (app.tenant().await, app.tenant().await);
     let mut owned = vec![owner.key_id.clone()];
     for path in [

@@ -7,6 +7,7 @@ mod approvals;
 mod auth;
 mod bad_input;
 mod calls;
+mod campaigns;
 mod catalog;
 mod chat;
 mod contacts;

@@ -29,14 +29,16 @@ use switchboard::llm::offline::Offline;
 use switchboard::mail::SqsMailer;
 use switchboard::model::Plan;
 use switchboard::ports::Telephony;
+use switchboard::queue::SqsQueue;
+use switchboard::service::campaigns::{Dialer, DialerJob, DialerQueue};
 use switchboard::store::DynamoStore;
 use switchboard::telephony::relay::{ApiGatewayConnections, Relay, Voice};
 use switchboard::telephony::simulator::{Network, Simulator};
-use switchboard::telephony::{CallJob, CallQueue, SqsCallQueue, twilio};
+use switchboard::telephony::{CallJob, CallQueue, twilio};
 use switchboard::webhooks::dispatch::{self, Dispatcher};
 use switchboard::webhooks::router as webhooks_router;
 use switchboard::webhooks::secrets::SecretBox;
-use switchboard::webhooks::{DeliveryJob, DeliveryQueue, RetrySchedule, SqsDeliveryQueue};
+use switchboard::webhooks::{DeliveryJob, DeliveryQueue, RetrySchedule};
 use tokio::sync::OnceCell;
 
 pub mod fake;
@@ -100,6 +102,7 @@ pub enum Function {
     Calls,
     Webhooks,
     Dnc,
+    Campaigns,
     Catalog,
 }
 
@@ -159,6 +162,7 @@ pub struct TestApp {
     calls: Service<calls::State>,
     webhooks: Service<webhooks::State>,
     dnc: Service<dnc::State>,
+    campaigns: Service<campaigns::State>,
     catalog: Service<catalog::State>,
     router: matchit::Router<Function>,
     /// The call worker, fed by [`TestApp::run_call_jobs`].
@@ -171,11 +175,36 @@ pub struct TestApp {
     pub dispatcher: Dispatcher,
     pub delivery_queue_url: String,
     routed: Mutex<std::collections::HashSet<String>>,
+    /// The `campaign-dialer`, fed by [`TestApp::run_dialing`].
+    pub dialer: Dialer,
+    pub dialer_queue_url: String,
+    /// Scheduled ticks not due yet on the test's clock; [`TestApp::advance`] lets them go.
+    timers: Mutex<Vec<DialerJob>>,
+}
+
+/// The dialer queue of tests: every job is visible at once, whatever its delay, since the
+/// test's clock is not SQS's; scheduled ticks wait in [`TestApp::advance`]'s timers instead.
+struct AtOnce(SqsQueue);
+
+#[async_trait::async_trait]
+impl DialerQueue for AtOnce {
+    async fn enqueue(&self, jobs: &[DialerJob], _delay: std::time::Duration) -> anyhow::Result<()> {
+        self.0.send(jobs, std::time::Duration::ZERO).await
+    }
 }
 
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::with(Options::default()).await
+    }
+
+    /// An app whose sign-ups get the plan without quotas: for tests that make one of everything.
+    pub async fn unlimited() -> Self {
+        Self::with(Options {
+            signup_plan: switchboard::model::Plan::Enterprise,
+            ..Options::default()
+        })
+        .await
     }
 
     pub async fn with(options: Options) -> Self {
@@ -270,7 +299,7 @@ impl TestApp {
             },
             appointments::routes(),
         );
-        let jobs: Arc<dyn CallQueue> = Arc::new(SqsCallQueue::new(sqs.clone(), &call_queue_url));
+        let jobs: Arc<dyn CallQueue> = Arc::new(SqsQueue::new(sqs.clone(), &call_queue_url));
         let (telephony, twilio): (Arc<dyn Telephony>, _) = match &options.twilio_api {
             None => (Arc::new(Simulator::new(jobs.clone())), None),
             Some(api_base) => {
@@ -335,14 +364,46 @@ impl TestApp {
             },
             calls::routes(),
         );
+        let dialer_queue_url = sqs
+            .create_queue()
+            .queue_name(format!("test-dialer-{}", random_suffix()))
+            .send()
+            .await
+            .expect("moto creates queues")
+            .queue_url
+            .unwrap();
+        let dialer_jobs: Arc<dyn DialerQueue> = Arc::new(AtOnce(SqsQueue::new(sqs.clone(), &dialer_queue_url)));
+        let new_dialer = || Dialer {
+            campaigns: Arc::new(store.clone()),
+            store: Arc::new(store.clone()),
+            agents: Arc::new(store.clone()),
+            numbers: Arc::new(store.clone()),
+            accounts: Arc::new(store.clone()),
+            dnc: Arc::new(store.clone()),
+            calls: Arc::new(store.clone()),
+            telephony: telephony.clone(),
+            call_jobs: jobs.clone(),
+            jobs: dialer_jobs.clone(),
+            clock: clock.clone(),
+        };
+        let campaigns = Service::new(
+            platform.clone(),
+            campaigns::State {
+                dialer: new_dialer(),
+                llm: Arc::new(Offline),
+            },
+            campaigns::routes(),
+        );
+        let dialer = new_dialer();
         let call_worker = call_worker::State {
             network: Network {
                 engine: engine.clone(),
                 calls: Arc::new(store.clone()),
                 agents: Arc::new(store.clone()),
-                jobs,
+                jobs: jobs.clone(),
                 time_scale: 0.0,
             },
+            dialer: new_dialer(),
             clock: clock.clone(),
         };
         let mode = if options.production {
@@ -350,7 +411,7 @@ impl TestApp {
         } else {
             DeploymentMode::Local
         };
-        let deliveries: Arc<dyn DeliveryQueue> = Arc::new(SqsDeliveryQueue::new(sqs.clone(), &delivery_queue_url));
+        let deliveries: Arc<dyn DeliveryQueue> = Arc::new(SqsQueue::new(sqs.clone(), &delivery_queue_url));
         let new_dispatcher = || Dispatcher {
             endpoints: Arc::new(store.clone()),
             deliveries: Arc::new(store.clone()),
@@ -410,6 +471,7 @@ impl TestApp {
         add(paths(calls.routes()), Function::Calls);
         add(paths(webhooks.routes()), Function::Webhooks);
         add(paths(dnc.routes()), Function::Dnc);
+        add(paths(campaigns.routes()), Function::Campaigns);
         add(paths(catalog.routes()), Function::Catalog);
         let ip = format!(
             "10.{}.{}.{}",
@@ -436,6 +498,7 @@ impl TestApp {
             calls,
             webhooks,
             dnc,
+            campaigns,
             catalog,
             router,
             call_worker,
@@ -444,6 +507,9 @@ impl TestApp {
             dispatcher,
             delivery_queue_url,
             routed: Mutex::default(),
+            dialer,
+            dialer_queue_url,
+            timers: Mutex::default(),
         }
     }
 
@@ -496,6 +562,7 @@ impl TestApp {
             Function::Calls => self.calls.handle(request).await,
             Function::Webhooks => self.webhooks.handle(request).await,
             Function::Dnc => self.dnc.handle(request).await,
+            Function::Campaigns => self.campaigns.handle(request).await,
             Function::Catalog => self.catalog.handle(request).await,
         }
     }
@@ -742,6 +809,77 @@ impl TestApp {
         }
     }
 
+    /// Runs dialer jobs and call jobs, in turns, until both queues are empty; ticks scheduled
+    /// for later on the test's clock wait for [`TestApp::advance`]. After every job, `watch`
+    /// sees the app (to check counters while the campaign runs).
+    pub async fn run_dialing_watched(&self, mut watch: impl AsyncFnMut(&TestApp)) {
+        let mut ran = 0;
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.dialer_queue_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(600)
+                .send()
+                .await
+                .unwrap();
+            let messages = out.messages.unwrap_or_default();
+            let calls = if messages.is_empty() {
+                self.run_call_jobs().await
+            } else {
+                0
+            };
+            if messages.is_empty() && calls == 0 {
+                return;
+            }
+            for message in messages {
+                let job: DialerJob = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
+                let later =
+                    matches!(&job, DialerJob::Tick { not_before, .. } if *not_before > self.clock.now().timestamp());
+                if later {
+                    self.timers.lock().unwrap().push(job);
+                } else {
+                    self.dialer
+                        .run(&job)
+                        .await
+                        .unwrap_or_else(|e| panic!("dialer job {job:?} failed: {e:?}"));
+                }
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.dialer_queue_url)
+                    .receipt_handle(message.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                watch(self).await;
+                ran += 1;
+                assert!(ran < 20_000, "dialing does not stop");
+            }
+        }
+    }
+
+    /// Runs the dialer and the calls until nothing is left to do now.
+    pub async fn run_dialing(&self) {
+        self.run_dialing_watched(async |_| {}).await;
+    }
+
+    /// Moves the test's clock on, lets the ticks due by then go, and runs them.
+    pub async fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+        let now = self.clock.now().timestamp();
+        let due: Vec<DialerJob> = {
+            let mut timers = self.timers.lock().unwrap();
+            let (due, later) = timers
+                .drain(..)
+                .partition(|job| matches!(job, DialerJob::Tick { not_before, .. } if *not_before <= now));
+            *timers = later;
+            due
+        };
+        self.dialer.jobs.enqueue(&due, std::time::Duration::ZERO).await.unwrap();
+        self.run_dialing().await;
+    }
+
     /// Hands the workspace's events that were not routed yet to the `event-router`, as stream
     /// records of their inserts, the way the table's stream does.
     pub async fn route_events(&self, workspace_id: &str) {
@@ -824,10 +962,31 @@ fn paths<S: Send + Sync + 'static>(routes: &[Route<S>]) -> Vec<&'static str> {
     paths
 }
 
+/// A draft campaign of a new agent and number, its settings overridden by `overrides`.
+pub async fn draft_campaign(app: &TestApp, tenant: &Tenant, overrides: Value) -> String {
+    let (agent, number, _) = app.phone_line(tenant).await;
+    let mut body = json!({"name": "Check-ups", "agent_id": agent, "phone_number_id": number, "timezone": "America/New_York",
+                          "call_window": {"start": "08:00", "end": "21:00"}, "max_concurrent_calls": 3});
+    for (key, value) in overrides.as_object().unwrap() {
+        body[key] = value.clone();
+    }
+    app.create(tenant, "/v1/campaigns", body).await
+}
+
 /// A US phone number ending in `last4` (the simulator's fate of a call to it) that other
 /// tests are unlikely to use.
 pub fn phone_ending(last4: &str) -> String {
     format!("+1415{}{last4}", 200 + rand::random::<u16>() % 800)
+}
+
+/// `n` different numbers that end in `last4` (which picks the simulator's outcome).
+pub fn phones_ending(last4: &str, n: usize) -> Vec<String> {
+    assert!(n <= 800, "only 800 exchanges");
+    let mut phones = std::collections::BTreeSet::new();
+    while phones.len() < n {
+        phones.insert(phone_ending(last4));
+    }
+    phones.into_iter().collect()
 }
 
 /// A US phone number no other test is likely to use.

@@ -1,16 +1,20 @@
 //! `call-worker`: the background work of calls, fed by the call queue. It takes the steps of
-//! simulated calls and, once any call has ended, stores its transcript and analysis. A job
+//! simulated calls and, once any call has ended, stores its transcript and analysis and tells
+//! its campaign, if it has one. A job
 //! that fails is retried by SQS and ends in the dead-letter queue; it never blocks the others.
 
 use anyhow::Context;
 use aws_lambda_events::event::sqs::SqsMessage;
 use switchboard::clock::Clock;
 use switchboard::service::calls;
+use switchboard::service::campaigns::Dialer;
 use switchboard::telephony::CallJob;
 use switchboard::telephony::simulator::Network;
 
 pub struct State {
     pub network: Network,
+    /// Told when a campaign's call ends.
+    pub dialer: Dialer,
     pub clock: Clock,
 }
 
@@ -26,6 +30,11 @@ pub async fn run(state: &State, job: CallJob) -> anyhow::Result<()> {
             turn,
             elapsed,
         } => network.step(&workspace_id, &call_id, step, turn, elapsed, now).await?,
+        CallJob::CampaignCallEnded { workspace_id, call_id } => {
+            if let Some(call) = network.calls.get(&workspace_id, &call_id).await? {
+                state.dialer.call_ended(&workspace_id, &call.value).await?;
+            }
+        }
         CallJob::PostCall { workspace_id, call_id } => {
             calls::finish(
                 &network.engine,

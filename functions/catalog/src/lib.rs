@@ -51,6 +51,7 @@ pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
         ("calls", calls::routes().iter().map(Route::info).collect()),
         ("webhooks", webhooks::routes().iter().map(Route::info).collect()),
         ("dnc", dnc::routes().iter().map(Route::info).collect()),
+        ("campaigns", campaigns::routes().iter().map(Route::info).collect()),
         ("catalog", routes().iter().map(Route::info).collect()),
     ]
 }

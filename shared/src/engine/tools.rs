@@ -10,6 +10,7 @@ pub const ADD_TO_DNC: &str = "add_to_dnc";
 pub const END_CALL: &str = "end_call";
 /// Structured output of a call's analysis.
 pub const RECORD_ANALYSIS: &str = "record_analysis";
+pub const RECORD_RULE_BOOK: &str = "record_rule_book";
 
 /// What an agent can do during a conversation.
 pub fn conversation_tools() -> Vec<ToolSpec> {
@@ -67,6 +68,26 @@ pub fn analysis_tool() -> ToolSpec {
                 "outcome": {"type": "string", "enum": ["appointment_booked", "approval_requested", "do_not_call", "not_interested", "voicemail", "completed"]}
             },
             "required": ["summary", "sentiment", "outcome"]
+        }),
+    }
+}
+
+/// A campaign's rule book, from its brief.
+pub fn rule_book_tool() -> ToolSpec {
+    ToolSpec {
+        name: RECORD_RULE_BOOK,
+        description: "Record the rule book the agent follows on the campaign's calls.",
+        input_schema: json!({
+            "type": "object",
+            "properties": {
+                "system_prompt": {"type": "string", "description": "the agent's instructions for these calls"},
+                "opening": {"type": "string", "description": "the first sentence of each call"},
+                "objection_handlers": {"type": "array", "items": {"type": "object", "properties": {
+                    "objection": {"type": "string"}, "response": {"type": "string"}}, "required": ["objection", "response"]}},
+                "closing": {"type": "string"},
+                "never": {"type": "array", "items": {"type": "string"}, "description": "what the agent must never do or say"}
+            },
+            "required": ["system_prompt", "opening", "objection_handlers", "closing", "never"]
         }),
     }
 }

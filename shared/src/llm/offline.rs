@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::engine::tools::{ADD_TO_DNC, BOOK_APPOINTMENT, END_CALL, RECORD_ANALYSIS, REQUEST_APPROVAL};
+use crate::engine::tools::{
+    ADD_TO_DNC, BOOK_APPOINTMENT, END_CALL, RECORD_ANALYSIS, RECORD_RULE_BOOK, REQUEST_APPROVAL,
+};
 use crate::ports::{Llm, LlmMessage, LlmReply, LlmRequest, ProviderError, ToolUse};
 
 pub struct Offline;
@@ -273,6 +275,41 @@ fn analysis(request: &LlmRequest) -> LlmReply {
     }
 }
 
+/// A campaign's rule book from its brief (the last user message): the brief becomes the
+/// instructions, its first sentence the opening, with the objections every campaign meets.
+fn rule_book(request: &LlmRequest) -> LlmReply {
+    let brief = request
+        .messages
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            LlmMessage::User { text } => Some(text.trim().to_owned()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let first = brief
+        .split(['.', '\n'])
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .unwrap_or("")
+        .to_owned();
+    let input = json!({
+        "system_prompt": format!("You are calling on behalf of the business for this campaign: {brief} Be brief, friendly and honest; respect a no."),
+        "opening": if first.is_empty() { String::new() } else { format!("Hi! I'm calling about this: {first}.") },
+        "objection_handlers": [
+            {"objection": "I'm not interested.", "response": "No problem at all, thank you for your time. Goodbye."},
+            {"objection": "Call me later.", "response": "Of course. When would suit you better?"},
+            {"objection": "How did you get my number?", "response": "You are on our customer list; I can remove you from it right away if you wish."}
+        ],
+        "closing": "Thank you for your time. Goodbye!",
+        "never": ["promise what the brief does not offer", "call again someone who asked not to be called"]
+    });
+    LlmReply {
+        text: String::new(),
+        tool_uses: vec![tool(1, RECORD_RULE_BOOK, input)],
+    }
+}
+
 #[async_trait]
 impl Llm for Offline {
     fn provider(&self) -> &'static str {
@@ -282,6 +319,9 @@ impl Llm for Offline {
     async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, ProviderError> {
         if request.force_tool == Some(RECORD_ANALYSIS) {
             return Ok(analysis(request));
+        }
+        if request.force_tool == Some(RECORD_RULE_BOOK) {
+            return Ok(rule_book(request));
         }
         Ok(match request.messages.last() {
             Some(LlmMessage::ToolResults { results }) => after_tools(request, results),

@@ -6,6 +6,7 @@ mod api_key;
 mod appointment;
 mod approval;
 mod call;
+mod campaign;
 mod contact;
 mod conversation;
 mod dnc;
@@ -26,6 +27,11 @@ pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
 pub use call::{
     Call, CallCost, CallObject, CallStatus, Direction, PROVIDER_CALL_GUARD, Sentiment, agent_partition,
     campaign_partition, timeline_sort,
+};
+pub use campaign::{
+    AudienceCounts, AudienceImport, AudienceImportObject, CallWindow, Campaign, CampaignObject, CampaignStats,
+    CampaignStatus, Compliance, Day, ImportStatus, ObjectionHandler, RetryPolicy, RuleBook, Target, TargetObject,
+    TargetStatus, callee_zone,
 };
 pub use contact::{AttributeValue, CONTACT_PHONE, Contact, ContactObject, MAX_ATTRIBUTES, email_partition};
 pub use conversation::{Channel, Conversation, ConversationObject, ConversationStatus, Message, MessageRole};

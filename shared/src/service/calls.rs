@@ -376,7 +376,17 @@ pub async fn report(
     })
     .await?;
     // Also after a repeated final report: the first one's worker may have died before queueing.
+    // Both jobs are idempotent.
     let call = &updated.value;
+    if call.status.is_final() && call.campaign_id.is_some() {
+        let job = CallJob::CampaignCallEnded {
+            workspace_id: workspace_id.to_owned(),
+            call_id: call.id.clone(),
+        };
+        jobs.enqueue(&job, Duration::ZERO)
+            .await
+            .map_err(ApiError::unavailable)?;
+    }
     if call.status.is_final() && call.conversation_id.is_some() && call.summary.is_none() {
         let job = CallJob::PostCall {
             workspace_id: workspace_id.to_owned(),

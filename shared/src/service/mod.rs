@@ -4,5 +4,6 @@
 pub mod appointments;
 pub mod approvals;
 pub mod calls;
+pub mod campaigns;
 pub mod dnc;
 pub mod phones;

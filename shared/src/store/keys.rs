@@ -46,6 +46,11 @@ pub const WORKSPACE_PARTITIONS: &[&str] = &[
     "#CALL_RELAY",
     "#WEBHOOK",
     "#DELIVERY",
+    "#CAMPAIGN",
+    "#CAMPAIGN_STATE",
+    "#TARGET",
+    "#IMPORT",
+    "#IMPORT_CHUNK",
 ];
 
 /// A primary key.
@@ -83,6 +88,9 @@ pub mod entity {
     pub const TEST_EVENT: &str = "test_event";
     pub const DNC: &str = "dnc_entry";
     pub const COOLDOWN: &str = "cooldown";
+    pub const TARGET: &str = "campaign_target";
+    pub const AUDIENCE_IMPORT: &str = "audience_import";
+    pub const IMPORT_CHUNK: &str = "import_chunk";
     pub const RELAY: &str = "relay_session";
 }
 
@@ -192,6 +200,39 @@ pub fn dnc_partition(ws: &str, list: crate::model::DncList) -> String {
     }
 }
 
+/// A campaign's counters and tick schedule.
+pub fn campaign_state(ws: &str, campaign_id: &str) -> Key {
+    Key::new(format!("{ws}#CAMPAIGN_STATE"), campaign_id)
+}
+
+/// The partition of every campaign's targets.
+pub fn target_partition(ws: &str) -> String {
+    format!("{ws}#TARGET")
+}
+
+/// A campaign's target: one per number.
+pub fn target(ws: &str, campaign_id: &str, phone_e164: &str) -> Key {
+    Key::new(target_partition(ws), format!("{campaign_id}#{phone_e164}"))
+}
+
+/// GSI1 partition of a campaign's targets waiting for a call or holding a slot.
+pub fn target_queue(ws: &str, campaign_id: &str, status: crate::model::TargetStatus) -> String {
+    let status = match status {
+        crate::model::TargetStatus::Dialing => "DIALING",
+        _ => "PENDING",
+    };
+    format!("{ws}#TARGET#{campaign_id}#{status}")
+}
+
+pub fn audience_import(ws: &str, import_id: &str) -> Key {
+    Key::new(format!("{ws}#IMPORT"), import_id)
+}
+
+/// Numbers of an audience import waiting to be screened and written.
+pub fn import_chunk(ws: &str, import_id: &str, chunk: usize) -> Key {
+    Key::new(format!("{ws}#IMPORT_CHUNK"), format!("{import_id}#{chunk:05}"))
+}
+
 /// A number in its 7-day cool-down after a campaign called it.
 pub fn cooldown(ws: &str, phone_e164: &str) -> Key {
     Key::new(format!("{ws}#COOLDOWN"), phone_e164)
@@ -229,7 +270,7 @@ mod tests {
     #[test]
     fn every_workspace_partition_is_listed() {
         use crate::model::{
-            Agent, Appointment, Approval, Call, Contact, Conversation, Delivery, PhoneNumber, WebhookEndpoint,
+            Agent, Appointment, Approval, Call, Campaign, Contact, Conversation, Delivery, PhoneNumber, WebhookEndpoint,
         };
         use crate::ports::Resource;
         let ws = "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA";
@@ -242,6 +283,10 @@ mod tests {
             dnc(ws, crate::model::DncList::Dnc, "+1").pk,
             dnc(ws, crate::model::DncList::Registry, "+1").pk,
             cooldown(ws, "+1").pk,
+            campaign_state(ws, "cmp").pk,
+            target(ws, "cmp", "+1").pk,
+            audience_import(ws, "imp").pk,
+            import_chunk(ws, "imp", 0).pk,
             call_relay(ws, "call").pk,
             unique(ws, "CONTACT_PHONE", "+1").pk,
             unique(ws, "APPOINTMENT_SLOT", "t").pk,
@@ -258,6 +303,7 @@ mod tests {
             Call::COLLECTION,
             WebhookEndpoint::COLLECTION,
             Delivery::COLLECTION,
+            Campaign::COLLECTION,
         ] {
             partitions.push(collection(ws, collection_name));
         }

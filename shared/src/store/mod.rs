@@ -5,6 +5,7 @@
 
 mod accounts;
 mod api_keys;
+mod campaigns;
 mod credentials;
 mod directory;
 mod idempotency;

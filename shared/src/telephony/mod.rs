@@ -7,9 +7,10 @@ pub mod twilio;
 
 use std::time::Duration;
 
-use anyhow::Context;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+
+use crate::queue::SqsQueue;
 
 pub use self::simulator::SimStep;
 
@@ -31,6 +32,8 @@ pub enum CallJob {
     },
     /// Store the transcript of an ended call and analyse it.
     PostCall { workspace_id: String, call_id: String },
+    /// A campaign's call ended: settle its target, free its slot.
+    CampaignCallEnded { workspace_id: String, call_id: String },
 }
 
 /// Enqueues call jobs, with a delay.
@@ -39,36 +42,9 @@ pub trait CallQueue: Send + Sync {
     async fn enqueue(&self, job: &CallJob, delay: Duration) -> anyhow::Result<()>;
 }
 
-/// SQS's longest message delay; no call job waits longer (the simulator's steps are seconds
-/// apart and a call ends within its agent's `max_call_duration`).
-pub const MAX_DELAY: Duration = Duration::from_secs(900);
-
-/// The SQS call queue.
-pub struct SqsCallQueue {
-    client: aws_sdk_sqs::Client,
-    url: String,
-}
-
-impl SqsCallQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
-        Self {
-            client,
-            url: url.into(),
-        }
-    }
-}
-
 #[async_trait]
-impl CallQueue for SqsCallQueue {
+impl CallQueue for SqsQueue {
     async fn enqueue(&self, job: &CallJob, delay: Duration) -> anyhow::Result<()> {
-        self.client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(serde_json::to_string(job)?)
-            .delay_seconds(delay.min(MAX_DELAY).as_secs() as i32)
-            .send()
-            .await
-            .context("enqueueing a call job")?;
-        Ok(())
+        self.send(std::slice::from_ref(job), delay).await
     }
 }

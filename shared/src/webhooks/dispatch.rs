@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::config::DeploymentMode;
 use crate::model::{Attempt, Delivery, DeliveryStatus, Event, WebhookEndpoint};
 use crate::ports::{EventStore, Repository, StoreError, Versioned};
-use crate::telephony::MAX_DELAY;
+use crate::queue::MAX_DELAY;
 
 /// How long a receiver may take to answer.
 pub const TIMEOUT: Duration = Duration::from_secs(10);

@@ -34,57 +34,10 @@ pub trait DeliveryQueue: Send + Sync {
     async fn enqueue(&self, jobs: &[DeliveryJob], delay: Duration) -> anyhow::Result<()>;
 }
 
-/// The SQS webhook queue.
-pub struct SqsDeliveryQueue {
-    client: aws_sdk_sqs::Client,
-    url: String,
-}
-
-impl SqsDeliveryQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
-        Self {
-            client,
-            url: url.into(),
-        }
-    }
-}
-
 #[async_trait::async_trait]
-impl DeliveryQueue for SqsDeliveryQueue {
+impl DeliveryQueue for crate::queue::SqsQueue {
     async fn enqueue(&self, jobs: &[DeliveryJob], delay: Duration) -> anyhow::Result<()> {
-        use anyhow::Context;
-        use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-        let delay = delay.min(crate::telephony::MAX_DELAY).as_secs() as i32;
-        // SQS takes at most 10 messages a batch.
-        for chunk in jobs.chunks(10) {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, job)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(serde_json::to_string(job).expect("jobs serialise"))
-                        .delay_seconds(delay)
-                        .build()
-                        .context("a batch entry")
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let out = self
-                .client
-                .send_message_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .context("queueing deliveries")?;
-            anyhow::ensure!(
-                out.failed.is_empty(),
-                "SQS refused {} deliveries: {:?}",
-                out.failed.len(),
-                out.failed
-            );
-        }
-        Ok(())
+        self.send(jobs, delay).await
     }
 }
 
