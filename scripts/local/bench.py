@@ -10,6 +10,11 @@
                                   event -> delivered latency through the local stack (the table's
                                   stream, the event router, the webhook queue, the dispatcher, all
                                   as `scripts/dev` runs them) for N events to M local receivers
+  bench.py campaigns [--rows N] [--targets T] [--concurrency C] [--workers W]
+                                  audience import rate of N rows, and the dialer's dispatch rate
+                                  and slot-refill latency for T zero-length calls at concurrency
+                                  C (tests/benches/campaigns.rs, release build, against DynamoDB
+                                  Local and moto; W workers per queue)
 """
 
 import argparse
@@ -17,6 +22,7 @@ import json
 import os
 import queue
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
@@ -276,6 +282,23 @@ def webhooks(args):
         procs.stop()
 
 
+def campaigns(args):
+    state_dir = stack.LOCAL / f"bench-{os.getpid()}"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    procs = stack.Processes(state_dir / "logs")
+    try:
+        endpoints = stack.start_emulators(procs, stack.free_port(), stack.free_port())
+        made = stack.provision(_TEMPLATE, endpoints, f"-bench-{secrets.token_hex(3)}")
+        env = stack.function_env(_TEMPLATE, made, endpoints, _TEMPLATE.parameters(PublicBaseUrl="http://127.0.0.1"), state_dir)
+        env["RUST_LOG"] = "warn"
+        bench = ["cargo", "bench", "--locked", "-p", "switchboard-tests", "--bench", "campaigns", "--"]
+        runs = [["import", "--rows", str(args.rows)], ["dialer", "--targets", str(args.targets), "--concurrency", str(args.concurrency)]]
+        for run in runs:
+            subprocess.run([*bench, *run, "--workers", str(args.workers)], cwd=ROOT, env={**os.environ, **env}, check=True)
+    finally:
+        procs.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -290,7 +313,15 @@ def main():
     w.add_argument("--endpoints", type=int, default=3)
     w.add_argument("--rate", type=float, default=0, help="events written per second (0: as fast as possible)")
     w.set_defaults(run=webhooks)
+    m = sub.add_parser("campaigns")
+    m.add_argument("--rows", type=int, default=100_000)
+    m.add_argument("--targets", type=int, default=10_000)
+    m.add_argument("--concurrency", type=int, default=100)
+    m.add_argument("--workers", type=int, default=4)
+    m.set_defaults(run=campaigns)
     args = parser.parse_args()
+    # Stopped: the emulators and the stack stop too.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     args.run(args)
 
 

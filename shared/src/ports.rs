@@ -363,15 +363,18 @@ pub trait Repository<T: Resource>: Send + Sync {
 // ---------------------------------------------------------------------------------------------
 // Campaigns: targets, counters, audience imports.
 
-/// What claiming a target for a call came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What claiming targets for calls came to: all of them or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     Claimed,
-    /// Every slot is taken.
+    /// Fewer slots are free than targets were claimed.
     NoSlot,
-    /// Another tick moved the target first.
-    Taken,
+    /// Another tick moved these targets (their indices) first.
+    Taken(Vec<usize>),
 }
+
+/// Targets a transaction claims at most (with the campaign's counter, within DynamoDB's 100).
+pub const MAX_CLAIM_BATCH: usize = 50;
 
 /// How a target's call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -390,20 +393,16 @@ pub trait CampaignStore: Send + Sync {
         ws: &str,
         campaign_ids: &[String],
     ) -> Result<std::collections::HashMap<String, crate::model::CampaignStats>, StoreError>;
-    /// The numbers among `phones` that are targets of the campaign already.
+    /// The numbers among `phones` that are targets of the campaign already, with the import
+    /// that added each.
     async fn existing_targets(
         &self,
         ws: &str,
         campaign_id: &str,
         phones: &[String],
-    ) -> Result<std::collections::HashSet<String>, StoreError>;
-    /// Writes new targets (in batches) and counts them in.
-    async fn add_targets(
-        &self,
-        ws: &str,
-        campaign_id: &str,
-        targets: &[crate::model::Target],
-    ) -> Result<(), StoreError>;
+    ) -> Result<std::collections::HashMap<String, String>, StoreError>;
+    /// Writes new targets of an import (in batches); they count once their chunk is finished.
+    async fn add_targets(&self, ws: &str, import_id: &str, targets: &[crate::model::Target]) -> Result<(), StoreError>;
     async fn target(
         &self,
         ws: &str,
@@ -434,12 +433,12 @@ pub trait CampaignStore: Send + Sync {
         campaign_id: &str,
         status: crate::model::TargetStatus,
     ) -> Result<Option<crate::model::Target>, StoreError>;
-    /// Moves `target` (as read) to `next` (dialing) and takes a slot, in one transaction.
+    /// Moves each target (as read) to its next state (dialing) and takes a slot for each, in
+    /// one transaction (at most [`MAX_CLAIM_BATCH`] targets of one campaign).
     async fn claim(
         &self,
         ws: &str,
-        target: &crate::model::Target,
-        next: &crate::model::Target,
+        claims: &[(crate::model::Target, crate::model::Target)],
         max_in_flight: u32,
     ) -> Result<Claim, StoreError>;
     /// Moves a dialing `target` (as read) to `next` and frees its slot; false when the target
@@ -465,12 +464,13 @@ pub trait CampaignStore: Send + Sync {
         target: &crate::model::Target,
         next: &crate::model::Target,
     ) -> Result<bool, StoreError>;
-    /// Records that the campaign's next tick is due at `at` (unix s), unless one is due sooner;
-    /// whether the caller should queue it.
-    async fn schedule_tick(&self, ws: &str, campaign_id: &str, at: i64, now: i64) -> Result<bool, StoreError>;
+    /// Records that the campaign's next tick is due at `at` (unix s), unless one is due no
+    /// later (and not before `lost_before`); whether the caller should queue it.
+    async fn schedule_tick(&self, ws: &str, campaign_id: &str, at: i64, lost_before: i64) -> Result<bool, StoreError>;
     /// Forgets the scheduled tick of `at`, which ran.
     async fn tick_ran(&self, ws: &str, campaign_id: &str, at: i64) -> Result<(), StoreError>;
-    /// Records an import and its chunks of numbers to screen and write.
+    /// Records an import and its chunks of rows (JSON) to screen and write; the campaign
+    /// counts them pending.
     async fn create_import(
         &self,
         ws: &str,
@@ -478,10 +478,12 @@ pub trait CampaignStore: Send + Sync {
         chunks: &[Vec<String>],
     ) -> Result<(), StoreError>;
     async fn import_chunk(&self, ws: &str, import_id: &str, chunk: usize) -> Result<Option<Vec<String>>, StoreError>;
-    /// Counts a chunk's outcome in, once (false: counted before), and returns the import.
+    /// Counts a chunk's outcome into its import and its accepted targets into the campaign,
+    /// once, with the chunk's deletion; the import then (`None`: counted before).
     async fn finish_chunk(
         &self,
         ws: &str,
+        campaign_id: &str,
         import_id: &str,
         chunk: usize,
         counts: &crate::model::AudienceCounts,

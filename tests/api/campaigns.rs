@@ -72,6 +72,29 @@ async fn targets(app: &TestApp, t: &Tenant, id: &str) -> Vec<Target> {
     }
 }
 
+/// A target as an import writes it.
+fn pending_target(campaign_id: &str, phone: &str, now: chrono::DateTime<chrono::Utc>) -> Target {
+    Target {
+        id: switchboard::ids::new_id_at("tgt", now),
+        object: switchboard::model::TargetObject,
+        campaign_id: campaign_id.to_owned(),
+        contact_id: None,
+        timezone: None,
+        phone: phone.to_owned(),
+        name: None,
+        attributes: Default::default(),
+        status: TargetStatus::Pending,
+        attempts: 0,
+        next_attempt_at: now,
+        lease_until: None,
+        last_call_id: None,
+        last_outcome: None,
+        skip_reason: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 async fn runs(app: &TestApp, t: &Tenant, id: &str) -> Vec<Value> {
     let res = app
         .get(&format!("/v1/campaigns/{id}/runs?limit=200"))
@@ -359,6 +382,20 @@ async fn a_large_audience_is_imported_in_the_background() {
         (Some("processing"), Some(6_002))
     );
     let import = res.body["id"].as_str().unwrap().to_owned();
+    attest(&app, &t, &id).await;
+    let early = app
+        .post(&format!("/v1/campaigns/{id}/start"))
+        .bearer(&t.key)
+        .send()
+        .await;
+    early.expect_error(409, "campaign_not_ready");
+    assert!(early.text.contains("audience import"), "{}", early.text);
+    // A worker wrote ten targets of the first chunk, then stopped: the chunk is done again.
+    let now = app.clock.now();
+    let written: Vec<Target> = (0..10)
+        .map(|n| pending_target(&id, &format!("+1628{:07}", 2_000_000 + n), now))
+        .collect();
+    app.store.add_targets(&t.workspace_id, &import, &written).await.unwrap();
     app.run_dialing().await;
     let done = app
         .get(&format!("/v1/campaigns/{id}/imports/{import}"))
@@ -374,8 +411,19 @@ async fn a_large_audience_is_imported_in_the_background() {
             done.body["rejected_invalid"].as_u64(),
             done.body["total_targets"].as_u64()
         ),
-        (Some("completed"), Some(6_000), Some(1), Some(1), Some(6_000))
+        (Some("completed"), Some(6_000), Some(1), Some(1), Some(6_000)),
+        "the targets written before the stop count once"
     );
+    let stats = &campaign(&app, &t, &id).await["stats"];
+    assert_eq!(
+        (stats["targets_total"].as_u64(), stats["pending"].as_u64()),
+        (Some(6_000), Some(6_000))
+    );
+    app.post(&format!("/v1/campaigns/{id}/start"))
+        .bearer(&t.key)
+        .send()
+        .await
+        .expect(200);
     app.get(&format!("/v1/campaigns/{id}/imports/imp_01JD3QZ9R6X4Y7T2W8V5N1M0KA"))
         .bearer(&t.key)
         .send()
@@ -521,13 +569,14 @@ async fn a_worker_stopping_between_claim_and_dial_loses_no_target_and_no_slot() 
         last_call_id: Some(switchboard::ids::new_id_at("call", now)),
         ..target.clone()
     };
+    let claim = [(target, claimed)];
     assert_eq!(
-        app.store.claim(&t.workspace_id, &target, &claimed, 2).await.unwrap(),
+        app.store.claim(&t.workspace_id, &claim, 2).await.unwrap(),
         Claim::Claimed
     );
     assert_eq!(
-        app.store.claim(&t.workspace_id, &target, &claimed, 2).await.unwrap(),
-        Claim::Taken,
+        app.store.claim(&t.workspace_id, &claim, 2).await.unwrap(),
+        Claim::Taken(vec![0]),
         "claimed once"
     );
     app.post(&format!("/v1/campaigns/{id}/start"))
@@ -565,21 +614,66 @@ async fn a_worker_stopping_between_claim_and_dial_loses_no_target_and_no_slot() 
 }
 
 #[tokio::test]
+async fn a_batch_claims_all_its_targets_or_none() {
+    let app = app_at(noon()).await;
+    let t = app.tenant().await;
+    let phones = phones_ending("0100", 3);
+    let id = draft_campaign(&app, &t, json!({})).await;
+    upload(&app, &t, &id, &phones).await.expect(201);
+    let now = app.clock.now();
+    let mut claims = Vec::new();
+    for phone in &phones {
+        let target = app.store.target(&t.workspace_id, &id, phone).await.unwrap().unwrap();
+        let claimed = Target {
+            status: TargetStatus::Dialing,
+            attempts: 1,
+            lease_until: Some(now + chrono::Duration::seconds(60)),
+            ..target.clone()
+        };
+        claims.push((target, claimed));
+    }
+    let stats = async || {
+        let s = app
+            .store
+            .stats(&t.workspace_id, std::slice::from_ref(&id))
+            .await
+            .unwrap()
+            .remove(&id)
+            .unwrap();
+        (s.pending, s.in_flight)
+    };
+    assert_eq!(
+        app.store.claim(&t.workspace_id, &claims, 2).await.unwrap(),
+        Claim::NoSlot
+    );
+    assert_eq!(
+        stats().await,
+        (3, 0),
+        "three targets do not fit two slots: none claimed"
+    );
+    assert_eq!(
+        app.store.claim(&t.workspace_id, &claims[1..], 2).await.unwrap(),
+        Claim::Claimed
+    );
+    assert_eq!(stats().await, (1, 2));
+    assert_eq!(
+        app.store.claim(&t.workspace_id, &claims, 5).await.unwrap(),
+        Claim::Taken(vec![1, 2]),
+        "the targets claimed already are named"
+    );
+    assert_eq!(stats().await, (1, 2), "nothing claimed with them");
+    let left: Vec<TargetStatus> = targets(&app, &t, &id).await.iter().map(|x| x.status).collect();
+    assert_eq!(left.iter().filter(|s| **s == TargetStatus::Pending).count(), 1);
+}
+
+#[tokio::test]
 async fn a_call_that_overstays_its_lease_is_ended_and_its_slot_taken_back() {
     let app = app_at(noon()).await;
     let t = app.tenant().await;
     let phones = vec![phone_ending("0100")];
     let id = started(&app, &t, json!({"max_concurrent_calls": 1}), &phones).await;
     // Dial, but let the call hang: its simulator steps never run.
-    let out = app
-        .sqs
-        .receive_message()
-        .queue_url(&app.dialer_queue_url)
-        .send()
-        .await
-        .unwrap();
-    let job = serde_json::from_str(out.messages.unwrap()[0].body.as_deref().unwrap()).unwrap();
-    app.dialer.run(&job).await.unwrap();
+    app.run_dialer_jobs().await;
     let hung = app.queued_call_jobs().await;
     assert_eq!(hung.len(), 1, "the call was placed");
     let stats = app
@@ -617,15 +711,7 @@ async fn a_paused_campaign_places_no_call_until_it_resumes() {
     let phones = phones_ending("0100", 10);
     let id = started(&app, &t, json!({"max_concurrent_calls": 4}), &phones).await;
     // One tick: four calls in flight.
-    let out = app
-        .sqs
-        .receive_message()
-        .queue_url(&app.dialer_queue_url)
-        .send()
-        .await
-        .unwrap();
-    let job = serde_json::from_str(out.messages.unwrap()[0].body.as_deref().unwrap()).unwrap();
-    app.dialer.run(&job).await.unwrap();
+    app.run_dialer_jobs().await;
     app.post(&format!("/v1/campaigns/{id}/pause"))
         .bearer(&t.key)
         .send()

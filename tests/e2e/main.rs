@@ -594,3 +594,217 @@ async fn a_poison_delivery_ends_in_the_webhook_dead_letter_queue() {
         .unwrap();
     in_dead_letter_queue(&sqs, &env("WEBHOOK_DEAD_LETTER_QUEUE_URL"), &poison).await;
 }
+
+/// An IANA zone where it is early afternoon now, so that a campaign's window stays open for
+/// the test's few minutes whenever it runs.
+fn afternoon_zone() -> String {
+    use chrono::Timelike;
+    let hour = chrono::Utc::now().hour() as i32;
+    // `Etc/GMT+N` is N hours behind UTC; N runs from -12 to +11 here.
+    match (hour - 13 + 36) % 24 - 12 {
+        0 => "Etc/GMT".to_owned(),
+        behind if behind > 0 => format!("Etc/GMT+{behind}"),
+        ahead => format!("Etc/GMT{ahead}"),
+    }
+}
+
+/// Every item of a list, following its cursors.
+async fn list_all(http: &reqwest::Client, key: &str, path: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page: Value = http
+            .get(url(&format!("{path}?limit=100{cursor}")))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all.extend(page["data"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return all,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_number_campaign_runs_to_completion_over_http() {
+    let http = client();
+    let s = new_workspace().await;
+    let post = |path: &str, body: Value| http.post(url(path)).bearer_auth(&s.key).json(&body).send();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint: Value = post(
+        "/v1/webhooks",
+        json!({"url": format!("http://127.0.0.1:{port}/events"), "events": ["campaign.started", "campaign.completed"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let (_receiver, mut lines) = example_receiver(port, endpoint["secret"].as_str().unwrap()).await;
+    let agent: Value = post(
+        "/v1/agents",
+        json!({"name": "Sarah", "system_prompt": "You are Sarah of Acme Dental."}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let number: Value = post(
+        "/v1/numbers/import",
+        json!({"phone_number": switchboard_tests::unique_phone(), "agent_id": agent["id"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+
+    // 1,000 simulator numbers: half answer, a fifth are busy, a fifth do not answer and a tenth
+    // reach voicemail; every 20th (all answering ones) is on the do-not-call list: 30 before
+    // the upload, 20 after it.
+    let fates = [
+        "0100", "0100", "0100", "0100", "0100", "0001", "0001", "0002", "0002", "0004",
+    ];
+    let phones: Vec<String> = (0..1000)
+        .map(|i| format!("+1{}{}{}", ["415", "628"][i / 800], 200 + i % 800, fates[i % 10]))
+        .collect();
+    let on_list: Vec<&String> = phones.iter().step_by(20).collect();
+    for phone in &on_list[..30] {
+        assert_eq!(
+            post("/v1/dnc", json!({"phone_e164": phone})).await.unwrap().status(),
+            StatusCode::CREATED
+        );
+    }
+    let campaign: Value = post(
+        "/v1/campaigns",
+        json!({"name": "Check-ups", "agent_id": agent["id"], "phone_number_id": number["id"], "timezone": afternoon_zone(),
+               "call_window": {"start": "08:00", "end": "21:00"}, "max_concurrent_calls": 20,
+               "retry_policy": {"max_attempts": 2, "retry_on": ["busy", "no-answer"], "retry_delay_seconds": 60}}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let id = campaign["id"].as_str().expect("a campaign").to_owned();
+    let csv: String = std::iter::once("phone,name".to_owned())
+        .chain(phones.iter().enumerate().map(|(i, p)| format!("{p},Patient {i}")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let res = http
+        .post(url(&format!("/v1/campaigns/{id}/audience")))
+        .bearer_auth(&s.key)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let import: Value = res.json().await.unwrap();
+    assert_eq!(
+        (import["accepted"].as_u64(), import["rejected_dnc"].as_u64()),
+        (Some(970), Some(30)),
+        "{import}"
+    );
+    for phone in &on_list[30..] {
+        assert_eq!(
+            post("/v1/dnc", json!({"phone_e164": phone})).await.unwrap().status(),
+            StatusCode::CREATED
+        );
+    }
+    let res = http
+        .put(url(&format!("/v1/campaigns/{id}/compliance")))
+        .bearer_auth(&s.token)
+        .json(&json!({"consent_statement": "Every patient agreed to reminder calls."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        post(&format!("/v1/campaigns/{id}/start"), json!({}))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    // Watch it run: never more than 20 calls at once.
+    let most = std::cell::Cell::new(0);
+    let done = eventually("the campaign's completion", Duration::from_secs(900), || {
+        let (http, key, id, most) = (&http, &s.key, &id, &most);
+        async move {
+            let campaign: Value = http
+                .get(url(&format!("/v1/campaigns/{id}")))
+                .bearer_auth(key)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            most.set(most.get().max(campaign["stats"]["in_flight"].as_u64()?));
+            (campaign["status"] == "completed").then_some(campaign)
+        }
+    })
+    .await;
+    let most = most.get();
+    assert!(
+        (10..=20).contains(&most),
+        "in flight at most 20 (and the slots used), was {most}"
+    );
+    let stats = &done["stats"];
+    let n = |k: &str| stats[k].as_u64().unwrap();
+    assert_eq!(
+        (n("targets_total"), n("pending"), n("in_flight"), n("skipped")),
+        (970, 0, 0, 20),
+        "{stats}"
+    );
+    assert_eq!(
+        (n("calls_completed"), n("calls_failed")),
+        (450, 500),
+        "answered vs busy, unanswered, voicemail: {stats}"
+    );
+    // 950 dialled; the 200 busy and 200 unanswered twice.
+    assert_eq!(n("calls_total"), 1350, "{stats}");
+    let calls = list_all(&http, &s.key, &format!("/v1/campaigns/{id}/runs")).await;
+    assert_eq!(calls.len(), 1350);
+    let mut per_number = std::collections::HashMap::<&str, usize>::new();
+    for call in &calls {
+        *per_number.entry(call["to"].as_str().unwrap()).or_default() += 1;
+    }
+    for (i, phone) in phones.iter().enumerate() {
+        let expected = match (i % 20 == 0, fates[i % 10]) {
+            (true, _) => 0,
+            (false, "0001" | "0002") => 2,
+            (false, _) => 1,
+        };
+        assert_eq!(
+            per_number.get(phone.as_str()).copied().unwrap_or(0),
+            expected,
+            "calls to {phone}"
+        );
+    }
+    let mut events = Vec::new();
+    while events.len() < 2 {
+        let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
+            .await
+            .expect("the campaign's events")
+            .unwrap()
+            .unwrap();
+        let got: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(got["timed_signature"], true, "{line}");
+        events.push(got["event"].as_str().unwrap().to_owned());
+    }
+    events.sort();
+    assert_eq!(events, ["campaign.completed", "campaign.started"]);
+}

@@ -812,7 +812,17 @@ impl TestApp {
     /// Runs dialer jobs and call jobs, in turns, until both queues are empty; ticks scheduled
     /// for later on the test's clock wait for [`TestApp::advance`]. After every job, `watch`
     /// sees the app (to check counters while the campaign runs).
-    pub async fn run_dialing_watched(&self, mut watch: impl AsyncFnMut(&TestApp)) {
+    pub async fn run_dialing_watched(&self, watch: impl AsyncFnMut(&TestApp)) {
+        self.run_dialer_queue(true, watch).await;
+    }
+
+    /// Runs the dialer's jobs until its queue is empty, leaving the calls' jobs queued (calls
+    /// placed but never progressing).
+    pub async fn run_dialer_jobs(&self) {
+        self.run_dialer_queue(false, async |_| {}).await;
+    }
+
+    async fn run_dialer_queue(&self, with_calls: bool, mut watch: impl AsyncFnMut(&TestApp)) {
         let mut ran = 0;
         loop {
             let out = self
@@ -825,7 +835,7 @@ impl TestApp {
                 .await
                 .unwrap();
             let messages = out.messages.unwrap_or_default();
-            let calls = if messages.is_empty() {
+            let calls = if messages.is_empty() && with_calls {
                 self.run_call_jobs().await
             } else {
                 0

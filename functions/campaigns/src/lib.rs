@@ -44,8 +44,12 @@ pub const MAX_AUDIENCE: usize = 100_000;
 /// Uploads up to this many rows are screened and written in the request; larger ones in chunks
 /// by the dialer, answered 202 with the import to follow.
 pub const SYNC_AUDIENCE: usize = 2_000;
-/// Rows per chunk of a large upload.
+/// Rows per chunk of an upload, and bytes: a chunk is one item (DynamoDB's limit is 400 KB).
 const CHUNK_ROWS: usize = 2_500;
+const CHUNK_BYTES: usize = 300_000;
+/// When the jobs of an import done in its request come to finish it, should the request
+/// have stopped: after API Gateway's 30-second limit.
+const IMPORT_RESCUE_DELAY: std::time::Duration = std::time::Duration::from_secs(120);
 const MAX_CONCURRENT_CALLS: u32 = 100;
 
 pub fn routes() -> Vec<Route<State>> {
@@ -515,18 +519,28 @@ enum Move {
     Cancel,
 }
 
+async fn campaign_stats(
+    state: &State,
+    ws: &str,
+    campaign_id: &str,
+) -> Result<switchboard::model::CampaignStats, ApiError> {
+    Ok(state
+        .store()
+        .stats(ws, &[campaign_id.to_owned()])
+        .await
+        .map_err(store_error)?
+        .remove(campaign_id)
+        .unwrap_or_default())
+}
+
 /// What keeps a campaign from starting.
 async fn missing(state: &State, call: &Request, campaign: &Campaign) -> Result<Vec<&'static str>, ApiError> {
     let ws = call.workspace_id()?;
     let mut missing = Vec::new();
-    let stats = state
-        .store()
-        .stats(ws, std::slice::from_ref(&campaign.id))
-        .await
-        .map_err(store_error)?
-        .remove(&campaign.id)
-        .unwrap_or_default();
-    if stats.pending == 0 {
+    let stats = campaign_stats(state, ws, &campaign.id).await?;
+    if stats.chunks_pending > 0 {
+        missing.push("the end of its audience import (GET /v1/campaigns/{id}/imports/{import_id})");
+    } else if stats.pending == 0 {
         missing.push("an audience with targets to call (POST /v1/campaigns/{id}/audience)");
     }
     if campaign.compliance.is_none() {
@@ -573,7 +587,15 @@ async fn move_to(state: &State, call: &Request, current: Versioned<Campaign>, to
                 _ => (CampaignStatus::Active, Some(EventType::CampaignStarted), Some(None)),
             }
         }
-        (Move::Resume, CampaignStatus::Paused) => (CampaignStatus::Active, None, Some(None)),
+        (Move::Resume, CampaignStatus::Paused) => {
+            if campaign_stats(state, ws, &current.value.id).await?.chunks_pending > 0 {
+                return Err(ApiError::new(
+                    ErrorCode::CampaignNotReady,
+                    "The campaign resumes once its audience import has finished.",
+                ));
+            }
+            (CampaignStatus::Active, None, Some(None))
+        }
         (Move::Pause, CampaignStatus::Active | CampaignStatus::Scheduled) => {
             (CampaignStatus::Paused, Some(EventType::CampaignPaused), None)
         }
@@ -684,7 +706,7 @@ async fn audience(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
     let total_rows = rows.len() as u64;
     let region = phones::region(state.dialer.accounts.as_ref(), ws).await?;
     let (rows, countries): (Vec<AudienceRow>, Vec<Option<String>>) = rows.into_iter().unzip();
-    let (rows, mut counts) = campaigns::normalize_rows(rows, countries, region);
+    let (rows, counts) = campaigns::normalize_rows(rows, countries, region);
     let at = switchboard::clock::api_time(call.now);
     let mut import = AudienceImport {
         id: ids::new_id_at(prefix::IMPORT, call.now),
@@ -692,45 +714,18 @@ async fn audience(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
         campaign_id: campaign.id.clone(),
         status: ImportStatus::Processing,
         rows: total_rows,
-        counts: counts.clone(),
+        counts,
         total_targets: None,
         created_at: at,
         completed_at: None,
     };
-    if rows.len() <= SYNC_AUDIENCE {
-        let screened = state.dialer.screen_and_add(ws, &campaign.id, rows, call.now).await?;
-        counts.accepted = screened.accepted;
-        counts.rejected_dnc = screened.rejected_dnc;
-        counts.rejected_cooldown = screened.rejected_cooldown;
-        counts.rejected_duplicate += screened.rejected_duplicate;
-        let total = state
-            .store()
-            .stats(ws, std::slice::from_ref(&campaign.id))
-            .await
-            .map_err(store_error)?
-            .remove(&campaign.id)
-            .unwrap_or_default()
-            .targets_total;
+    let chunks = chunk_rows(&rows);
+    if chunks.is_empty() {
+        // Nothing valid to screen: done already.
         import.status = ImportStatus::Completed;
-        import.counts = counts;
-        import.total_targets = Some(total);
         import.completed_at = Some(at);
-        state
-            .store()
-            .create_import(ws, &import, &[])
-            .await
-            .map_err(store_error)?;
-        return Ok(Reply::created(&import));
+        import.total_targets = Some(campaign_stats(&state, ws, &campaign.id).await?.targets_total);
     }
-    let chunks: Vec<Vec<String>> = rows
-        .chunks(CHUNK_ROWS)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .map(|row| serde_json::to_string(row).expect("rows serialise"))
-                .collect()
-        })
-        .collect();
     state
         .store()
         .create_import(ws, &import, &chunks)
@@ -744,13 +739,55 @@ async fn audience(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
             chunk,
         })
         .collect();
-    state
-        .dialer
-        .jobs
-        .enqueue(&jobs, std::time::Duration::ZERO)
+    let in_request = rows.len() <= SYNC_AUDIENCE;
+    // A small import is done in the request; its jobs only come (later) to finish one that
+    // stopped half-way, and find nothing left to do otherwise.
+    let delay = if in_request {
+        IMPORT_RESCUE_DELAY
+    } else {
+        std::time::Duration::ZERO
+    };
+    if !jobs.is_empty() {
+        state
+            .dialer
+            .jobs
+            .enqueue(&jobs, delay)
+            .await
+            .map_err(ApiError::unavailable)?;
+    }
+    if !in_request {
+        return Ok(Reply::json(http::StatusCode::ACCEPTED, &import));
+    }
+    for chunk in 0..chunks.len() {
+        state.dialer.import_chunk(ws, &campaign.id, &import.id, chunk).await?;
+    }
+    let done = state
+        .store()
+        .audience_import(ws, &import.id)
         .await
-        .map_err(ApiError::unavailable)?;
-    Ok(Reply::json(http::StatusCode::ACCEPTED, &import))
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the import just written is gone")))?;
+    Ok(Reply::created(&done))
+}
+
+/// Rows as chunks of JSON rows: at most `CHUNK_ROWS` rows and `CHUNK_BYTES` bytes each.
+fn chunk_rows(rows: &[AudienceRow]) -> Vec<Vec<String>> {
+    let mut chunks = Vec::new();
+    let mut chunk: Vec<String> = Vec::new();
+    let mut bytes = 0;
+    for row in rows {
+        let encoded = serde_json::to_string(row).expect("rows serialise");
+        if chunk.len() == CHUNK_ROWS || bytes + encoded.len() > CHUNK_BYTES {
+            chunks.push(std::mem::take(&mut chunk));
+            bytes = 0;
+        }
+        bytes += encoded.len();
+        chunk.push(encoded);
+    }
+    if !chunk.is_empty() {
+        chunks.push(chunk);
+    }
+    chunks
 }
 
 async fn get_import(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {

@@ -191,6 +191,10 @@ pub struct CampaignStats {
     pub calls_failed: u64,
     /// Targets skipped at dial time: on a do-not-call list, a registry, or in a cool-down.
     pub skipped: u64,
+    /// Chunks of audience imports not written yet: the campaign neither starts nor completes
+    /// while some are.
+    #[serde(skip)]
+    pub chunks_pending: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

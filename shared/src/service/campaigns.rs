@@ -1,8 +1,9 @@
 //! The dialer: what a campaign's ticks do, and what becomes of its targets when their calls end.
 //!
 //! A tick (a message of the dialer queue) reclaims the slots of calls that overstayed their
-//! lease, then claims free slots for the targets that are due, each in one transaction with the
-//! campaign's counters (no target is claimed twice, no slot counted twice), and dials them. A
+//! lease, then claims free slots for the targets that are due, a batch at a time in one
+//! transaction with the campaign's counters (no target is claimed twice, no slot counted twice),
+//! and dials them, several at once. A
 //! target is claimed before its call is placed, with the call's id: a worker that stops between
 //! the two leaves a lease that runs out, and the next tick finds no call under that id and puts
 //! the target back. Calls that end settle their target (completed, failed, or pending again for
@@ -19,16 +20,17 @@ use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::{self, prefix};
 use crate::model::{
-    Agent, AudienceCounts, Call, CallStatus, Campaign, CampaignStatus, Country, Event, EventType, PhoneNumber, Plan,
-    Target, TargetObject, TargetStatus, callee_zone,
+    Agent, AudienceCounts, AudienceImport, Call, CallStatus, Campaign, CampaignStatus, Country, Event, EventType,
+    ImportStatus, PhoneNumber, Plan, Target, TargetObject, TargetStatus, callee_zone,
 };
-use crate::ports::{AccountStore, CampaignStore, Claim, DncStore, Repository, Settlement, Telephony};
+use crate::ports::{AccountStore, CampaignStore, Claim, DncStore, MAX_CLAIM_BATCH, Repository, Settlement, Telephony};
 use crate::queue::{MAX_DELAY, SqsQueue};
 use crate::service::calls::{self, NewCall, StatusReport};
 use crate::telephony::CallQueue;
@@ -36,10 +38,16 @@ use crate::telephony::CallQueue;
 /// How long past its agent's `max_call_duration` a call may hold its slot before the dialer
 /// takes it back.
 pub const LEASE_GRACE: Duration = Duration::seconds(120);
+/// A tick due this long ago that has not run counts as lost: another is queued in its place.
+const TICK_LOST_AFTER: Duration = Duration::minutes(2);
 /// Due targets a tick looks at, at most.
 const TICK_BATCH: u32 = 100;
 /// Expired leases a tick reclaims, at most.
 const RECLAIM_BATCH: u32 = 25;
+/// Calls a tick places at once.
+const DIAL_CONCURRENCY: usize = 16;
+/// Tries at claiming a batch whose targets or slots others took meanwhile.
+const CLAIM_ATTEMPTS: usize = 5;
 
 /// Work of the dialer queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,22 +154,11 @@ impl Dialer {
         }
     }
 
-    /// Queues a tick of the campaign: now, or at `at`.
+    /// Queues a tick of the campaign for `at` (now when `None`) unless one is queued for no
+    /// later already: the ends of a burst of calls share one tick.
     pub async fn queue_tick(&self, ws: &str, campaign_id: &str, at: Option<DateTime<Utc>>) -> Result<(), ApiError> {
         let now = self.clock.now();
-        let (not_before, delay) = match at {
-            Some(at) if at > now => (at.timestamp(), (at - now).to_std().unwrap_or_default()),
-            _ => (0, StdDuration::ZERO),
-        };
-        let job = DialerJob::Tick {
-            workspace_id: ws.to_owned(),
-            campaign_id: campaign_id.to_owned(),
-            not_before,
-        };
-        self.jobs
-            .enqueue(&[job], delay.min(MAX_DELAY))
-            .await
-            .map_err(ApiError::unavailable)
+        self.schedule(ws, campaign_id, at.unwrap_or(now).max(now), now).await
     }
 
     async fn campaign(
@@ -301,9 +298,9 @@ impl Dialer {
             .map_err(store_error)?
             .map_or(Plan::Starter, |w| w.plan);
         let at = crate::clock::api_time(now);
-        let mut free = free;
+        let mut ready = Vec::new();
         for target in due {
-            if free == 0 {
+            if ready.len() as u64 == free {
                 break;
             }
             let zone = callee_zone(&target, campaign);
@@ -338,31 +335,69 @@ impl Dialer {
                 self.store.skip(ws, &target, &next).await.map_err(store_error)?;
                 continue;
             }
-            let call_id = ids::new_id_at(prefix::CALL, now);
             let claimed = Target {
                 status: TargetStatus::Dialing,
                 attempts: target.attempts + 1,
                 lease_until: Some(at + Duration::seconds(i64::from(agent.max_call_duration)) + LEASE_GRACE),
-                last_call_id: Some(call_id.clone()),
+                last_call_id: Some(ids::new_id_at(prefix::CALL, now)),
                 updated_at: at,
                 ..target.clone()
             };
-            match self
-                .store
-                .claim(ws, &target, &claimed, campaign.max_concurrent_calls)
-                .await
-                .map_err(store_error)?
-            {
-                Claim::Claimed => {
-                    free -= 1;
-                    self.dial(ws, campaign, &agent, &number, plan, &claimed, call_id, now)
-                        .await?;
-                }
-                Claim::NoSlot => break,
-                Claim::Taken => continue,
+            ready.push((target, claimed));
+        }
+        for batch in ready.chunks(MAX_CLAIM_BATCH) {
+            let (claimed, slots_left) = self.claim(ws, campaign, batch.to_vec()).await?;
+            let placed: Vec<Result<(), ApiError>> = stream::iter(claimed)
+                .map(|target| self.dial(ws, campaign, &agent, &number, plan, target, now))
+                .buffer_unordered(DIAL_CONCURRENCY)
+                .collect()
+                .await;
+            placed.into_iter().collect::<Result<(), _>>()?;
+            if !slots_left {
+                break;
             }
         }
         Ok(())
+    }
+
+    /// Claims what it can of `batch` (targets as read, and claimed): the claimed targets, and
+    /// whether slots may be left for more.
+    async fn claim(
+        &self,
+        ws: &str,
+        campaign: &Campaign,
+        mut batch: Vec<(Target, Target)>,
+    ) -> Result<(Vec<Target>, bool), ApiError> {
+        for _ in 0..CLAIM_ATTEMPTS {
+            if batch.is_empty() {
+                return Ok((Vec::new(), true));
+            }
+            match self
+                .store
+                .claim(ws, &batch, campaign.max_concurrent_calls)
+                .await
+                .map_err(store_error)?
+            {
+                Claim::Claimed => return Ok((batch.into_iter().map(|(_, claimed)| claimed).collect(), true)),
+                Claim::Taken(taken) => {
+                    let mut index = 0;
+                    batch.retain(|_| {
+                        index += 1;
+                        !taken.contains(&(index - 1))
+                    });
+                }
+                // Slots were taken since the tick counted them: claim as many as are free.
+                Claim::NoSlot => {
+                    let in_flight = self.stats(ws, &campaign.id).await?.in_flight;
+                    let free = u64::from(campaign.max_concurrent_calls).saturating_sub(in_flight);
+                    if free == 0 {
+                        return Ok((Vec::new(), false));
+                    }
+                    batch.truncate(free as usize);
+                }
+            }
+        }
+        Ok((Vec::new(), false))
     }
 
     /// Places the call of a claimed target.
@@ -374,8 +409,7 @@ impl Dialer {
         agent: &Agent,
         number: &PhoneNumber,
         plan: Plan,
-        target: &Target,
-        call_id: String,
+        target: Target,
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
         self.dnc
@@ -395,7 +429,9 @@ impl Dialer {
             provider_call_id: None,
         }
         .record(now);
-        record.id = call_id;
+        if let Some(call_id) = &target.last_call_id {
+            record.id = call_id.clone();
+        }
         // A provider that refuses or cannot be reached leaves the call failed; its end settles
         // the target like any other. Had the call not even been recorded, the lease would.
         if let Err(e) = calls::place(
@@ -534,6 +570,10 @@ impl Dialer {
     ) -> Result<(), ApiError> {
         let campaign_id = &current.value.id;
         let stats = self.stats(ws, campaign_id).await?;
+        if stats.chunks_pending > 0 {
+            // The import's end ticks the campaign again.
+            return Ok(());
+        }
         if stats.pending == 0 && stats.in_flight == 0 {
             return match self
                 .set_status(
@@ -560,7 +600,7 @@ impl Dialer {
             && slots_free
         {
             // Work left over from a full batch: go on at once.
-            return self.queue_tick(ws, campaign_id, None).await;
+            return self.schedule(ws, campaign_id, now, now).await;
         }
         let lease = self
             .store
@@ -568,14 +608,23 @@ impl Dialer {
             .await
             .map_err(store_error)?
             .and_then(|t| t.lease_until);
-        let next = [pending.map(|t| t.next_attempt_at), lease].into_iter().flatten().min();
+        // Counted but not in the index yet (it lags the table a little): look again soon.
+        let lagging = (pending.is_none() && stats.pending > 0).then(|| now + Duration::seconds(5));
+        let next = [pending.map(|t| t.next_attempt_at), lease, lagging]
+            .into_iter()
+            .flatten()
+            .min();
         match next {
-            Some(at) => self.schedule(ws, campaign_id, at.max(now), now).await,
+            Some(at) => {
+                self.schedule(ws, campaign_id, at.max(now + Duration::seconds(1)), now)
+                    .await
+            }
             None => Ok(()),
         }
     }
 
-    /// Makes sure a tick runs at `at`: queues one unless one is already due sooner.
+    /// Makes sure a tick runs at `at`: queues one unless one is queued for no later (and not
+    /// so long ago that it must have been lost).
     async fn schedule(
         &self,
         ws: &str,
@@ -583,10 +632,9 @@ impl Dialer {
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
-        let at = at.max(now + Duration::seconds(1));
         if self
             .store
-            .schedule_tick(ws, campaign_id, at.timestamp(), now.timestamp())
+            .schedule_tick(ws, campaign_id, at.timestamp(), (now - TICK_LOST_AFTER).timestamp())
             .await
             .map_err(store_error)?
         {
@@ -606,12 +654,14 @@ impl Dialer {
         self.jobs.enqueue(&[job], delay).await.map_err(ApiError::unavailable)
     }
 
-    /// Screens rows (all new to the campaign and to each other) and writes the accepted ones;
-    /// the counts of what was accepted and rejected.
-    pub async fn screen_and_add(
+    /// Screens rows of an import (different numbers) and writes the accepted ones; the counts
+    /// of what was accepted and rejected. Numbers the import itself added before (a chunk done
+    /// again) count as accepted.
+    async fn screen_and_add(
         &self,
         ws: &str,
         campaign_id: &str,
+        import_id: &str,
         rows: Vec<AudienceRow>,
         now: DateTime<Utc>,
     ) -> Result<AudienceCounts, ApiError> {
@@ -626,10 +676,15 @@ impl Dialer {
         let contacts = self.store.contacts_by_phone(ws, &phones).await.map_err(store_error)?;
         let at = crate::clock::api_time(now);
         let mut accepted = Vec::new();
+        let mut added_before = 0;
         for row in rows {
             let screening = screened.get(&row.phone).cloned().unwrap_or_default();
-            if existing.contains(&row.phone) {
-                counts.rejected_duplicate += 1;
+            if let Some(by) = existing.get(&row.phone) {
+                if by == import_id {
+                    added_before += 1;
+                } else {
+                    counts.rejected_duplicate += 1;
+                }
             } else if screening.on_dnc || screening.on_registry {
                 counts.rejected_dnc += 1;
             } else if screening.cooldown_campaign.is_some() {
@@ -657,15 +712,23 @@ impl Dialer {
                 });
             }
         }
-        counts.accepted = accepted.len() as u64;
+        counts.accepted = accepted.len() as u64 + added_before;
         self.store
-            .add_targets(ws, campaign_id, &accepted)
+            .add_targets(ws, import_id, &accepted)
             .await
             .map_err(store_error)?;
         Ok(counts)
     }
 
-    async fn import_chunk(&self, ws: &str, campaign_id: &str, import_id: &str, chunk: usize) -> Result<(), ApiError> {
+    /// Screens and writes one chunk of an import (a job, or the request itself for small
+    /// imports), and completes the import after its last chunk.
+    pub async fn import_chunk(
+        &self,
+        ws: &str,
+        campaign_id: &str,
+        import_id: &str,
+        chunk: usize,
+    ) -> Result<(), ApiError> {
         let Some(encoded) = self
             .store
             .import_chunk(ws, import_id, chunk)
@@ -681,32 +744,45 @@ impl Dialer {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ApiError::internal(anyhow::anyhow!("an import chunk does not decode: {e}")))?;
         let now = self.clock.now();
-        // Targets written before a crash are found as existing when the chunk is done again;
-        // counting only happens once, with the chunk's deletion.
-        let counts = self.screen_and_add(ws, campaign_id, rows, now).await?;
-        let Some(import) = self
+        let counts = self.screen_and_add(ws, campaign_id, import_id, rows, now).await?;
+        let import = match self
             .store
-            .finish_chunk(ws, import_id, chunk, &counts)
+            .finish_chunk(ws, campaign_id, import_id, chunk, &counts)
             .await
             .map_err(store_error)?
-        else {
+        {
+            Some(import) => Some(import),
+            // Counted by an earlier run, which may have stopped before completing the import.
+            None => self.store.audience_import(ws, import_id).await.map_err(store_error)?,
+        };
+        let Some(import) = import.filter(|i| i.status == ImportStatus::Completed && i.completed_at.is_none()) else {
             return Ok(());
         };
-        if import.status == crate::model::ImportStatus::Completed && import.completed_at.is_none() {
-            let total = self.stats(ws, campaign_id).await?.targets_total;
-            let done = crate::model::AudienceImport {
-                completed_at: Some(crate::clock::api_time(now)),
-                total_targets: Some(total),
-                ..import
-            };
-            self.store.complete_import(ws, &done).await.map_err(store_error)?;
+        let total = self.stats(ws, campaign_id).await?.targets_total;
+        let done = AudienceImport {
+            completed_at: Some(crate::clock::api_time(now)),
+            total_targets: Some(total),
+            ..import
+        };
+        self.store.complete_import(ws, &done).await.map_err(store_error)?;
+        // A campaign resumed while its import ran waits for it rather than completing.
+        if self
+            .campaign(ws, campaign_id)
+            .await?
+            .is_some_and(|c| c.value.status == CampaignStatus::Active)
+        {
+            self.queue_tick(ws, campaign_id, None).await?;
         }
         Ok(())
     }
 }
 
+/// The most text a row may carry (name, time zone, attributes), so chunks of rows stay items.
+pub const MAX_ROW_BYTES: usize = 4_096;
+
 /// Rows as users send them, normalised: phones to E.164 (in the row's `country`, else the
-/// workspace's), repeated numbers and invalid rows counted out.
+/// workspace's), repeated numbers and invalid rows (bad number, country or time zone, too
+/// much text) counted out.
 pub fn normalize_rows(
     rows: Vec<AudienceRow>,
     countries: Vec<Option<String>>,
@@ -730,8 +806,14 @@ pub fn normalize_rows(
             .timezone
             .as_deref()
             .is_none_or(|tz| tz.parse::<chrono_tz::Tz>().is_ok());
+        let text = [&row.name, &row.timezone]
+            .into_iter()
+            .flatten()
+            .map(String::len)
+            .sum::<usize>()
+            + row.attributes.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
         match crate::validate::phone("phone", &row.phone, row_region) {
-            Ok(phone) if timezone_ok => {
+            Ok(phone) if timezone_ok && text <= MAX_ROW_BYTES => {
                 if seen.insert(phone.clone()) {
                     row.phone = phone;
                     kept.push(row);

@@ -7,8 +7,13 @@
 //! changed in the same transaction as the target that moves: a slot is taken only while
 //! `in_flight < max_concurrent_calls`, and only by the tick whose condition on the target
 //! still holds, so no target is dialled twice and no slot is counted twice.
+//!
+//! An audience import writes its chunks of rows, then the import item and the chunks to go
+//! into the counters. Each chunk's targets carry the import's id and are counted in with the
+//! chunk's deletion: a chunk done twice (a worker stopped half-way) counts its own targets once
+//! and finds nobody else's counted twice.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -20,6 +25,9 @@ use super::{
 };
 use crate::model::{AudienceCounts, AudienceImport, CONTACT_PHONE, CampaignStats, ImportStatus, Target, TargetStatus};
 use crate::ports::{CampaignStore, Claim, Page, PageKey, Settlement, StoreError};
+
+/// The attribute of a target naming the import that added it.
+const IMPORT_ID: &str = "import_id";
 
 /// A time as GSI1 sorts it.
 fn stamp(at: DateTime<Utc>) -> String {
@@ -62,6 +70,7 @@ fn counters(item: &Item) -> CampaignStats {
         calls_completed: get("calls_completed"),
         calls_failed: get("calls_failed"),
         skipped: get("skipped"),
+        chunks_pending: get("chunks_pending"),
     }
 }
 
@@ -234,36 +243,26 @@ impl CampaignStore for DynamoStore {
         ws: &str,
         campaign_id: &str,
         phones: &[String],
-    ) -> Result<HashSet<String>, StoreError> {
+    ) -> Result<HashMap<String, String>, StoreError> {
         let wanted: Vec<keys::Key> = phones.iter().map(|p| keys::target(ws, campaign_id, p)).collect();
         Ok(self
             .get_many(&wanted)
             .await?
             .iter()
-            .filter_map(|item| get_s(item, "phone").map(str::to_owned))
+            .filter_map(|item| Some((get_s(item, "phone")?.to_owned(), get_s(item, IMPORT_ID)?.to_owned())))
             .collect())
     }
 
-    async fn add_targets(&self, ws: &str, campaign_id: &str, targets: &[Target]) -> Result<(), StoreError> {
-        if targets.is_empty() {
-            return Ok(());
-        }
+    async fn add_targets(&self, ws: &str, import_id: &str, targets: &[Target]) -> Result<(), StoreError> {
         let items = targets
             .iter()
-            .map(|t| target_item(ws, t))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.put_many(items).await?;
-        let added = targets.len() as i64;
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::campaign_state(ws, campaign_id))))
-            .update_expression("ADD targets_total :n, pending :n")
-            .expression_attribute_values(":n", n(added))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+            .map(|t| {
+                let mut item = target_item(ws, t)?;
+                item.insert(IMPORT_ID.into(), s(import_id));
+                Ok(item)
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.put_many(items).await
     }
 
     async fn target(&self, ws: &str, campaign_id: &str, phone: &str) -> Result<Option<Target>, StoreError> {
@@ -325,24 +324,37 @@ impl CampaignStore for DynamoStore {
         Ok(self.queued_targets(ws, campaign_id, status, None, 1).await?.pop())
     }
 
-    async fn claim(&self, ws: &str, target: &Target, next: &Target, max_in_flight: u32) -> Result<Claim, StoreError> {
-        let items = vec![
-            self.count(
-                ws,
-                &target.campaign_id,
-                &[("in_flight", 1), ("pending", -1), ("calls_total", 1)],
-                Some((
-                    "attribute_not_exists(in_flight) OR in_flight < :max",
-                    HashMap::from([(":max".to_owned(), n(max_in_flight))]),
-                )),
-            )?,
-            self.move_target(ws, target, next)?,
-        ];
+    async fn claim(&self, ws: &str, claims: &[(Target, Target)], max_in_flight: u32) -> Result<Claim, StoreError> {
+        let Some((first, _)) = claims.first() else {
+            return Ok(Claim::Claimed);
+        };
+        let taking = claims.len() as i64;
+        if taking > i64::from(max_in_flight) {
+            return Ok(Claim::NoSlot);
+        }
+        let mut items = vec![self.count(
+            ws,
+            &first.campaign_id,
+            &[("in_flight", taking), ("pending", -taking), ("calls_total", taking)],
+            Some((
+                "attribute_not_exists(in_flight) OR in_flight <= :most",
+                HashMap::from([(":most".to_owned(), n(i64::from(max_in_flight) - taking))]),
+            )),
+        )?];
+        for (target, next) in claims {
+            items.push(self.move_target(ws, target, next)?);
+        }
         match self.transact(items).await {
             Ok(()) => Ok(Claim::Claimed),
             Err(e) if e.failed_at(0) => Ok(Claim::NoSlot),
-            Err(e) if e.failed_at(1) => Ok(Claim::Taken),
-            Err(e) => Err(e.into_store()),
+            Err(e) => {
+                let taken: Vec<usize> = (0..claims.len()).filter(|i| e.failed_at(i + 1)).collect();
+                if taken.is_empty() {
+                    Err(e.into_store())
+                } else {
+                    Ok(Claim::Taken(taken))
+                }
+            }
         }
     }
 
@@ -393,16 +405,16 @@ impl CampaignStore for DynamoStore {
         }
     }
 
-    async fn schedule_tick(&self, ws: &str, campaign_id: &str, at: i64, now: i64) -> Result<bool, StoreError> {
+    async fn schedule_tick(&self, ws: &str, campaign_id: &str, at: i64, lost_before: i64) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_map(&keys::campaign_state(ws, campaign_id))))
             .update_expression("SET next_tick_at = :at")
-            .condition_expression("attribute_not_exists(next_tick_at) OR next_tick_at > :at OR next_tick_at < :now")
+            .condition_expression("attribute_not_exists(next_tick_at) OR next_tick_at > :at OR next_tick_at < :lost")
             .expression_attribute_values(":at", n(at))
-            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":lost", n(lost_before))
             .send()
             .await;
         match result {
@@ -443,19 +455,33 @@ impl CampaignStore for DynamoStore {
     }
 
     async fn create_import(&self, ws: &str, import: &AudienceImport, chunks: &[Vec<String>]) -> Result<(), StoreError> {
+        let expires = n(import.created_at.timestamp() + 86_400);
+        let chunk_items = chunks
+            .iter()
+            .enumerate()
+            .map(|(i, rows)| {
+                let mut chunk = key_map(&keys::import_chunk(ws, &import.id, i));
+                chunk.insert(keys::ENTITY.into(), s(entity::IMPORT_CHUNK));
+                chunk.insert("rows".into(), AttributeValue::L(rows.iter().map(s).collect()));
+                chunk.insert(keys::TTL.into(), expires.clone());
+                chunk
+            })
+            .collect();
+        // The chunks first: without the import they are never read, and expire.
+        self.put_many(chunk_items).await?;
         let mut item = item_of(&keys::audience_import(ws, &import.id), entity::AUDIENCE_IMPORT, import)?;
         item.insert("chunks_total".into(), n(chunks.len()));
         item.insert("chunks_done".into(), n(0));
         item.insert(keys::TTL.into(), n(import.created_at.timestamp() + 7 * 86_400));
         let mut items = vec![self.tx_put(item, NEW_ITEM, Item::new())?];
-        for (i, phones) in chunks.iter().enumerate() {
-            let mut chunk = key_map(&keys::import_chunk(ws, &import.id, i));
-            chunk.insert(keys::ENTITY.into(), s(entity::IMPORT_CHUNK));
-            chunk.insert("phones".into(), AttributeValue::L(phones.iter().map(s).collect()));
-            chunk.insert(keys::TTL.into(), n(import.created_at.timestamp() + 86_400));
-            items.push(self.tx_put(chunk, None, Item::new())?);
+        if !chunks.is_empty() {
+            items.push(self.count(
+                ws,
+                &import.campaign_id,
+                &[("chunks_pending", chunks.len() as i64)],
+                None,
+            )?);
         }
-        // Chunks of one import fit a transaction (at most 100 items): it is all or nothing.
         self.transact(items).await.map_err(TransactError::into_store)
     }
 
@@ -464,7 +490,7 @@ impl CampaignStore for DynamoStore {
             .get_item(&keys::import_chunk(ws, import_id, chunk))
             .await?
             .map(|item| {
-                item.get("phones")
+                item.get("rows")
                     .and_then(|v| v.as_l().ok())
                     .map(|list| list.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
                     .unwrap_or_default()
@@ -474,6 +500,7 @@ impl CampaignStore for DynamoStore {
     async fn finish_chunk(
         &self,
         ws: &str,
+        campaign_id: &str,
         import_id: &str,
         chunk: usize,
         counts: &AudienceCounts,
@@ -498,6 +525,16 @@ impl CampaignStore for DynamoStore {
                 &format!("ADD {}", adds.join(", ")),
                 None,
                 values,
+            )?,
+            self.count(
+                ws,
+                campaign_id,
+                &[
+                    ("targets_total", counts.accepted as i64),
+                    ("pending", counts.accepted as i64),
+                    ("chunks_pending", -1),
+                ],
+                None,
             )?,
         ];
         match self.transact(items).await {
