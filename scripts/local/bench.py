@@ -14,7 +14,7 @@
                                   audience import rate of N rows, and the dialer's dispatch rate
                                   and slot-refill latency for T zero-length calls at concurrency
                                   C (tests/benches/campaigns.rs, release build, against DynamoDB
-                                  Local and moto; W workers per queue)
+                                  Local and moto; W Lambda instances per queue)
 """
 
 import argparse

@@ -3,16 +3,15 @@
 //! A tick (a message of the dialer queue) reclaims the slots of calls that overstayed their
 //! lease, then claims free slots for the targets that are due, a batch at a time in one
 //! transaction with the campaign's counters (no target is claimed twice, no slot counted twice),
-//! and dials them, several at once. A
-//! target is claimed before its call is placed, with the call's id: a worker that stops between
-//! the two leaves a lease that runs out, and the next tick finds no call under that id and puts
-//! the target back. Calls that end settle their target (completed, failed, or pending again for
-//! a retry) and free the slot through `call_ended`, which queues a tick to refill it. Targets
-//! outside their call window are deferred to its next opening (in the callee's time zone, so
-//! DST moves it), and numbers on a do-not-call list, a registry or in a cool-down are skipped
-//! when their turn comes, whenever they were added. The next tick is scheduled at the earliest
-//! due target or lease end, through chained SQS delays; when no target is pending and no call is
-//! in flight, the campaign is completed.
+//! and dials them, several at once. A target is claimed before its call is placed, with the
+//! call's id: a worker that stops between the two leaves a lease that runs out, and the next
+//! tick finds no call under that id and puts the target back. Calls that end settle their target
+//! (completed, failed, or pending again for a retry) and free the slot through `call_ended`,
+//! which queues a tick to refill it. Targets outside their call window are deferred to its next
+//! opening (in the callee's time zone, so DST moves it), and numbers on a do-not-call list, a
+//! registry or in a cool-down are skipped when their turn comes, whenever they were added. The
+//! next tick is scheduled at the earliest due target or lease end, through chained SQS delays;
+//! when no target is pending and no call is in flight, the campaign is completed.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
