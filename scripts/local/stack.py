@@ -385,10 +385,12 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("dev").set_defaults(run=dev)
     sub.add_parser("services").set_defaults(run=services)
-    t = sub.add_parser("test")
-    t.add_argument("cargo_args", nargs=argparse.REMAINDER, help="passed to cargo test (then schemathesis is skipped)")
-    t.set_defaults(run=test)
-    args = parser.parse_args()
+    # Everything after `test` goes to cargo test (then schemathesis is skipped), options too.
+    sub.add_parser("test", add_help=False).set_defaults(run=test)
+    args, rest = parser.parse_known_args()
+    if rest and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.cargo_args = rest
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     sys.exit(args.run(args) or 0)
 

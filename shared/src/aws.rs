@@ -15,7 +15,7 @@ use crate::llm::anthropic::Anthropic;
 use crate::llm::offline::Offline;
 use crate::ports::{Llm, Telephony};
 use crate::queue::SqsQueue;
-use crate::service::campaigns::Dialer;
+use crate::service::campaigns::{Dialer, DialerQueue};
 use crate::store::DynamoStore;
 use crate::telephony::CallQueue;
 use crate::telephony::relay::{ApiGatewayConnections, Voice};
@@ -112,7 +112,24 @@ pub async fn dialer(
     telephony_config: &TelephonyConfig,
     dialer_queue_url: &str,
 ) -> anyhow::Result<Dialer> {
-    Ok(Dialer {
+    Ok(dialer_over(
+        store,
+        telephony(sdk, telephony_config).await?.0,
+        call_queue(sdk, telephony_config),
+        Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), dialer_queue_url)),
+        Clock::System,
+    ))
+}
+
+/// A dialer whose records are all in `store`'s table.
+pub fn dialer_over(
+    store: &DynamoStore,
+    telephony: Arc<dyn Telephony>,
+    call_jobs: Arc<dyn CallQueue>,
+    jobs: Arc<dyn DialerQueue>,
+    clock: Clock,
+) -> Dialer {
+    Dialer {
         campaigns: Arc::new(store.clone()),
         store: Arc::new(store.clone()),
         agents: Arc::new(store.clone()),
@@ -120,11 +137,11 @@ pub async fn dialer(
         accounts: Arc::new(store.clone()),
         dnc: Arc::new(store.clone()),
         calls: Arc::new(store.clone()),
-        telephony: telephony(sdk, telephony_config).await?.0,
-        call_jobs: call_queue(sdk, telephony_config),
-        jobs: Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), dialer_queue_url)),
-        clock: Clock::System,
-    })
+        telephony,
+        call_jobs,
+        jobs,
+        clock,
+    }
 }
 
 /// The Twilio account's auth token, from Secrets Manager.

@@ -95,6 +95,16 @@ fn pending_target(campaign_id: &str, phone: &str, now: chrono::DateTime<chrono::
     }
 }
 
+/// The campaign's counters, read from the table.
+async fn counters(app: &TestApp, t: &Tenant, id: &str) -> switchboard::model::CampaignStats {
+    app.store
+        .stats(&t.workspace_id, &[id.to_owned()])
+        .await
+        .unwrap()
+        .remove(id)
+        .unwrap()
+}
+
 async fn runs(app: &TestApp, t: &Tenant, id: &str) -> Vec<Value> {
     let res = app
         .get(&format!("/v1/campaigns/{id}/runs?limit=200"))
@@ -520,13 +530,7 @@ async fn two_ticks_racing_never_dial_one_target_twice() {
     a.unwrap();
     b.unwrap();
     c.unwrap();
-    let stats = app
-        .store
-        .stats(&t.workspace_id, std::slice::from_ref(&id))
-        .await
-        .unwrap()
-        .remove(&id)
-        .unwrap();
+    let stats = counters(&app, &t, &id).await;
     assert_eq!(stats.in_flight, 8, "every slot taken, none twice");
     let dialing: Vec<Target> = targets(&app, &t, &id)
         .await
@@ -633,13 +637,7 @@ async fn a_batch_claims_all_its_targets_or_none() {
         claims.push((target, claimed));
     }
     let stats = async || {
-        let s = app
-            .store
-            .stats(&t.workspace_id, std::slice::from_ref(&id))
-            .await
-            .unwrap()
-            .remove(&id)
-            .unwrap();
+        let s = counters(&app, &t, &id).await;
         (s.pending, s.in_flight)
     };
     assert_eq!(
@@ -676,13 +674,7 @@ async fn a_call_that_overstays_its_lease_is_ended_and_its_slot_taken_back() {
     app.run_dialer_jobs().await;
     let hung = app.queued_call_jobs().await;
     assert_eq!(hung.len(), 1, "the call was placed");
-    let stats = app
-        .store
-        .stats(&t.workspace_id, std::slice::from_ref(&id))
-        .await
-        .unwrap()
-        .remove(&id)
-        .unwrap();
+    let stats = counters(&app, &t, &id).await;
     assert_eq!(stats.in_flight, 1);
     app.advance(
         chrono::Duration::seconds(600) + switchboard::service::campaigns::LEASE_GRACE + chrono::Duration::seconds(1),

@@ -19,7 +19,7 @@ use switchboard::clock::Clock;
 use switchboard::model::{Campaign, CampaignStatus, ImportStatus};
 use switchboard::ports::{CampaignStore, OutboundCall, ProviderCall, ProviderError, Repository, Telephony};
 use switchboard::queue::SqsQueue;
-use switchboard::service::campaigns::{Dialer, DialerJob};
+use switchboard::service::campaigns::DialerJob;
 use switchboard::telephony::simulator::{Network, Simulator};
 use switchboard::telephony::{CallJob, CallQueue};
 use switchboard_tests::{Tenant, TestApp, draft_campaign};
@@ -264,18 +264,15 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
         placed: Mutex::default(),
     });
     let store = app.store.clone();
-    let dialer = || Dialer {
-        campaigns: Arc::new(store.clone()),
-        store: Arc::new(store.clone()),
-        agents: Arc::new(store.clone()),
-        numbers: Arc::new(store.clone()),
-        accounts: Arc::new(store.clone()),
-        dnc: Arc::new(store.clone()),
-        calls: Arc::new(store.clone()),
-        telephony: telephony.clone(),
-        call_jobs: jobs.clone(),
-        jobs: Arc::new(SqsQueue::new(sqs.clone(), &app.dialer_queue_url)),
-        clock: Clock::System,
+    let dialer_jobs = Arc::new(SqsQueue::new(sqs.clone(), &app.dialer_queue_url));
+    let dialer = || {
+        switchboard::aws::dialer_over(
+            &store,
+            telephony.clone(),
+            jobs.clone(),
+            dialer_jobs.clone(),
+            Clock::System,
+        )
     };
     let campaign_dialer = dialer();
     let call_worker = call_worker::State {

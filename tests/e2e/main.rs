@@ -399,24 +399,12 @@ async fn a_simulated_call_ends_with_transcript_and_analysis_over_http() {
     let http = client();
     let s = new_workspace().await;
     let post = |path: &str, body: Value| http.post(url(path)).bearer_auth(&s.key).json(&body).send();
-    let agent: Value = post(
-        "/v1/agents",
+    let (agent, number) = agent_on_a_number(
+        &http,
+        &s,
         json!({"name": "Sarah", "system_prompt": "You are Sarah of Acme Dental.", "first_message": "Hi, this is Sarah from Acme Dental."}),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let number: Value = post(
-        "/v1/numbers/import",
-        json!({"phone_number": switchboard_tests::unique_phone(), "agent_id": agent["id"]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     let mut ids = Vec::new();
     for to in ["+14155550100", "+14155550001"] {
         let res = post(
@@ -432,18 +420,7 @@ async fn a_simulated_call_ends_with_transcript_and_analysis_over_http() {
     let fetch = |id: String| {
         let http = &http;
         let key = s.key.clone();
-        async move {
-            let call: Value = http
-                .get(url(&format!("/v1/calls/{id}")))
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            call
-        }
+        async move { get_json(http, &key, &format!("/v1/calls/{id}")).await }
     };
     // The call worker runs behind the SQS bridge, as behind Lambda's event source mapping.
     let answered = eventually("the answered call's analysis", Duration::from_secs(90), || async {
@@ -465,15 +442,77 @@ async fn a_simulated_call_ends_with_transcript_and_analysis_over_http() {
     assert_eq!(busy["status"], "busy");
 }
 
+type ReceiverLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>;
+
+/// A webhook endpoint of `s`'s workspace subscribed to `events`, and the example receiver
+/// listening for it on a free port.
+async fn subscribed_receiver(
+    http: &reqwest::Client,
+    s: &Session,
+    events: &[&str],
+) -> (Value, tokio::process::Child, ReceiverLines) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = post_json(
+        http,
+        s,
+        "/v1/webhooks",
+        json!({"url": format!("http://127.0.0.1:{port}/events"), "events": events}),
+    )
+    .await;
+    let (receiver, lines) = example_receiver(port, endpoint["secret"].as_str().unwrap()).await;
+    (endpoint, receiver, lines)
+}
+
+/// An agent made of `agent`, answering on a newly imported number: (agent, number).
+async fn agent_on_a_number(http: &reqwest::Client, s: &Session, agent: Value) -> (Value, Value) {
+    let agent = post_json(http, s, "/v1/agents", agent).await;
+    let number = post_json(
+        http,
+        s,
+        "/v1/numbers/import",
+        json!({"phone_number": switchboard_tests::unique_phone(), "agent_id": agent["id"]}),
+    )
+    .await;
+    (agent, number)
+}
+
+/// What a GET with `key` answers, once the rate limit lets it through (as a client should,
+/// it waits as long as `Retry-After` says).
+async fn get_json(http: &reqwest::Client, key: &str, path: &str) -> Value {
+    loop {
+        let res = http.get(url(path)).bearer_auth(key).send().await.unwrap();
+        if res.status() != StatusCode::TOO_MANY_REQUESTS {
+            return res.json().await.unwrap();
+        }
+        let wait = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .expect("a 429 says when to retry");
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+    }
+}
+
+/// What a POST with the workspace's API key answers.
+async fn post_json(http: &reqwest::Client, s: &Session, path: &str, body: Value) -> Value {
+    http.post(url(path))
+        .bearer_auth(&s.key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The example receiver (`scripts/webhook-receiver.py`) on `port`, checking with `secret`;
 /// its stdout gives one JSON line per delivery.
-async fn example_receiver(
-    port: u16,
-    secret: &str,
-) -> (
-    tokio::process::Child,
-    tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
-) {
+async fn example_receiver(port: u16, secret: &str) -> (tokio::process::Child, ReceiverLines) {
     use tokio::io::AsyncBufReadExt;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/webhook-receiver.py");
     let mut child = tokio::process::Command::new("python3")
@@ -497,49 +536,16 @@ async fn example_receiver(
 async fn a_call_ended_event_reaches_a_subscribed_receiver_signed_both_ways() {
     let http = client();
     let s = new_workspace().await;
-    let post = |path: &str, body: Value| http.post(url(path)).bearer_auth(&s.key).json(&body).send();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let endpoint: Value = post(
-        "/v1/webhooks",
-        json!({"url": format!("http://127.0.0.1:{port}/events"), "events": ["call.ended"]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let (_receiver, mut lines) = example_receiver(port, endpoint["secret"].as_str().unwrap()).await;
-    let agent: Value = post(
-        "/v1/agents",
-        json!({"name": "Sarah", "system_prompt": "You are Sarah."}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let number: Value = post(
-        "/v1/numbers/import",
-        json!({"phone_number": switchboard_tests::unique_phone(), "agent_id": agent["id"]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let call: Value = post(
+    let (endpoint, _receiver, mut lines) = subscribed_receiver(&http, &s, &["call.ended"]).await;
+    let (agent, number) =
+        agent_on_a_number(&http, &s, json!({"name": "Sarah", "system_prompt": "You are Sarah."})).await;
+    let call = post_json(
+        &http,
+        &s,
         "/v1/calls",
         json!({"agent_id": agent["id"], "phone_number_id": number["id"], "to": "+14155550100"}),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
 
     // Through the table's stream, the event router, the webhook queue and the dispatcher.
     let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
@@ -613,15 +619,7 @@ async fn list_all(http: &reqwest::Client, key: &str, path: &str) -> Vec<Value> {
     let mut all = Vec::new();
     let mut cursor = String::new();
     loop {
-        let page: Value = http
-            .get(url(&format!("{path}?limit=100{cursor}")))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = get_json(http, key, &format!("{path}?limit=100{cursor}")).await;
         all.extend(page["data"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
             Some(next) => cursor = format!("&cursor={next}"),
@@ -635,39 +633,13 @@ async fn a_thousand_number_campaign_runs_to_completion_over_http() {
     let http = client();
     let s = new_workspace().await;
     let post = |path: &str, body: Value| http.post(url(path)).bearer_auth(&s.key).json(&body).send();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let endpoint: Value = post(
-        "/v1/webhooks",
-        json!({"url": format!("http://127.0.0.1:{port}/events"), "events": ["campaign.started", "campaign.completed"]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let (_receiver, mut lines) = example_receiver(port, endpoint["secret"].as_str().unwrap()).await;
-    let agent: Value = post(
-        "/v1/agents",
+    let (_, _receiver, mut lines) = subscribed_receiver(&http, &s, &["campaign.started", "campaign.completed"]).await;
+    let (agent, number) = agent_on_a_number(
+        &http,
+        &s,
         json!({"name": "Sarah", "system_prompt": "You are Sarah of Acme Dental."}),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let number: Value = post(
-        "/v1/numbers/import",
-        json!({"phone_number": switchboard_tests::unique_phone(), "agent_id": agent["id"]}),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
 
     // 1,000 simulator numbers: half answer, a fifth are busy, a fifth do not answer and a tenth
     // reach voicemail; every 20th (all answering ones) is on the do-not-call list: 30 before
@@ -685,17 +657,15 @@ async fn a_thousand_number_campaign_runs_to_completion_over_http() {
             StatusCode::CREATED
         );
     }
-    let campaign: Value = post(
+    let campaign = post_json(
+        &http,
+        &s,
         "/v1/campaigns",
         json!({"name": "Check-ups", "agent_id": agent["id"], "phone_number_id": number["id"], "timezone": afternoon_zone(),
                "call_window": {"start": "08:00", "end": "21:00"}, "max_concurrent_calls": 20,
                "retry_policy": {"max_attempts": 2, "retry_on": ["busy", "no-answer"], "retry_delay_seconds": 60}}),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     let id = campaign["id"].as_str().expect("a campaign").to_owned();
     let csv: String = std::iter::once("phone,name".to_owned())
         .chain(phones.iter().enumerate().map(|(i, p)| format!("{p},Patient {i}")))
@@ -743,15 +713,7 @@ async fn a_thousand_number_campaign_runs_to_completion_over_http() {
     let done = eventually("the campaign's completion", Duration::from_secs(900), || {
         let (http, key, id, most) = (&http, &s.key, &id, &most);
         async move {
-            let campaign: Value = http
-                .get(url(&format!("/v1/campaigns/{id}")))
-                .bearer_auth(key)
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
+            let campaign = get_json(http, key, &format!("/v1/campaigns/{id}")).await;
             most.set(most.get().max(campaign["stats"]["in_flight"].as_u64()?));
             (campaign["status"] == "completed").then_some(campaign)
         }

@@ -373,18 +373,14 @@ impl TestApp {
             .queue_url
             .unwrap();
         let dialer_jobs: Arc<dyn DialerQueue> = Arc::new(AtOnce(SqsQueue::new(sqs.clone(), &dialer_queue_url)));
-        let new_dialer = || Dialer {
-            campaigns: Arc::new(store.clone()),
-            store: Arc::new(store.clone()),
-            agents: Arc::new(store.clone()),
-            numbers: Arc::new(store.clone()),
-            accounts: Arc::new(store.clone()),
-            dnc: Arc::new(store.clone()),
-            calls: Arc::new(store.clone()),
-            telephony: telephony.clone(),
-            call_jobs: jobs.clone(),
-            jobs: dialer_jobs.clone(),
-            clock: clock.clone(),
+        let new_dialer = || {
+            switchboard::aws::dialer_over(
+                &store,
+                telephony.clone(),
+                jobs.clone(),
+                dialer_jobs.clone(),
+                clock.clone(),
+            )
         };
         let campaigns = Service::new(
             platform.clone(),
