@@ -45,17 +45,20 @@ async fn attest(app: &TestApp, t: &Tenant, id: &str) {
         .expect(200);
 }
 
+/// `POST /v1/campaigns/{id}/{action}` (start, pause...) with the API key.
+async fn act(app: &TestApp, t: &Tenant, id: &str, action: &str) -> Res {
+    app.post(&format!("/v1/campaigns/{id}/{action}"))
+        .bearer(&t.key)
+        .send()
+        .await
+}
+
 /// A campaign with an audience, attested and started.
 async fn started(app: &TestApp, t: &Tenant, settings: Value, phones: &[String]) -> String {
     let id = draft_campaign(app, t, settings).await;
     upload(app, t, &id, phones).await.expect(201);
     attest(app, t, &id).await;
-    let res = app
-        .post(&format!("/v1/campaigns/{id}/start"))
-        .bearer(&t.key)
-        .send()
-        .await;
-    res.expect(200);
+    act(app, t, &id, "start").await.expect(200);
     id
 }
 
@@ -162,11 +165,7 @@ async fn a_campaign_is_a_draft_with_a_rule_book_until_it_starts() {
         .await;
     regenerated.expect(200);
 
-    let start = app
-        .post(&format!("/v1/campaigns/{id}/start"))
-        .bearer(&t.key)
-        .send()
-        .await;
+    let start = act(&app, &t, &id, "start").await;
     start.expect_error(409, "campaign_not_ready");
     assert!(
         start.body["error"]["message"].as_str().unwrap().contains("audience"),
@@ -393,11 +392,7 @@ async fn a_large_audience_is_imported_in_the_background() {
     );
     let import = res.body["id"].as_str().unwrap().to_owned();
     attest(&app, &t, &id).await;
-    let early = app
-        .post(&format!("/v1/campaigns/{id}/start"))
-        .bearer(&t.key)
-        .send()
-        .await;
+    let early = act(&app, &t, &id, "start").await;
     early.expect_error(409, "campaign_not_ready");
     assert!(early.text.contains("audience import"), "{}", early.text);
     // A worker wrote ten targets of the first chunk, then stopped: the chunk is done again.
@@ -429,11 +424,7 @@ async fn a_large_audience_is_imported_in_the_background() {
         (stats["targets_total"].as_u64(), stats["pending"].as_u64()),
         (Some(6_000), Some(6_000))
     );
-    app.post(&format!("/v1/campaigns/{id}/start"))
-        .bearer(&t.key)
-        .send()
-        .await
-        .expect(200);
+    act(&app, &t, &id, "start").await.expect(200);
     app.get(&format!("/v1/campaigns/{id}/imports/imp_01JD3QZ9R6X4Y7T2W8V5N1M0KA"))
         .bearer(&t.key)
         .send()
@@ -583,11 +574,7 @@ async fn a_worker_stopping_between_claim_and_dial_loses_no_target_and_no_slot() 
         Claim::Taken(vec![0]),
         "claimed once"
     );
-    app.post(&format!("/v1/campaigns/{id}/start"))
-        .bearer(&t.key)
-        .send()
-        .await
-        .expect(200);
+    act(&app, &t, &id, "start").await.expect(200);
     app.run_dialing().await;
     let middle = campaign(&app, &t, &id).await;
     assert_eq!(
@@ -704,11 +691,7 @@ async fn a_paused_campaign_places_no_call_until_it_resumes() {
     let id = started(&app, &t, json!({"max_concurrent_calls": 4}), &phones).await;
     // One tick: four calls in flight.
     app.run_dialer_jobs().await;
-    app.post(&format!("/v1/campaigns/{id}/pause"))
-        .bearer(&t.key)
-        .send()
-        .await
-        .expect(200);
+    act(&app, &t, &id, "pause").await.expect(200);
     app.run_dialing().await;
     let paused = campaign(&app, &t, &id).await;
     assert_eq!(paused["status"], "paused");
@@ -747,9 +730,7 @@ async fn a_paused_campaign_places_no_call_until_it_resumes() {
         (done["status"].as_str(), done["stats"]["calls_total"].as_u64()),
         (Some("completed"), Some(10))
     );
-    app.post(&format!("/v1/campaigns/{id}/resume"))
-        .bearer(&t.key)
-        .send()
+    act(&app, &t, &id, "resume")
         .await
         .expect_error(409, "campaign_state_conflict");
 }
@@ -804,11 +785,7 @@ async fn a_cancelled_campaign_is_over() {
     let t = app.tenant().await;
     let phones = phones_ending("0100", 3);
     let id = started(&app, &t, json!({}), &phones).await;
-    app.post(&format!("/v1/campaigns/{id}/cancel"))
-        .bearer(&t.key)
-        .send()
-        .await
-        .expect(200);
+    act(&app, &t, &id, "cancel").await.expect(200);
     app.run_dialing().await;
     let over = campaign(&app, &t, &id).await;
     assert_eq!(
@@ -816,9 +793,7 @@ async fn a_cancelled_campaign_is_over() {
         (Some("cancelled"), Some(0))
     );
     for action in ["start", "resume", "pause"] {
-        app.post(&format!("/v1/campaigns/{id}/{action}"))
-            .bearer(&t.key)
-            .send()
+        act(&app, &t, &id, action)
             .await
             .expect_error(409, "campaign_state_conflict");
     }
@@ -836,17 +811,11 @@ async fn starts_are_limited_to_five_a_minute() {
     let t = app.tenant().await;
     let id = draft_campaign(&app, &t, json!({})).await;
     for _ in 0..5 {
-        app.post(&format!("/v1/campaigns/{id}/start"))
-            .bearer(&t.key)
-            .send()
+        act(&app, &t, &id, "start")
             .await
             .expect_error(409, "campaign_not_ready");
     }
-    let limited = app
-        .post(&format!("/v1/campaigns/{id}/start"))
-        .bearer(&t.key)
-        .send()
-        .await;
+    let limited = act(&app, &t, &id, "start").await;
     limited.expect_error(429, "rate_limited");
     assert_eq!(limited.header("x-ratelimit-limit"), Some("5"));
 }

@@ -71,15 +71,15 @@ fn csv_of(phones: &[String]) -> String {
     csv
 }
 
-/// `workers` pollers of `queue_url` until `done`, each handling its batches of up to 10 as a
-/// Lambda instance does (`switchboard::worker`: 8 messages at once, then one batch delete).
+/// `workers` pollers of `queue_url` until `done` (each looks after every receive, which waits
+/// up to 1 s for messages), each handling its batches of up to 10 as a Lambda instance does
+/// (`switchboard::worker`: 8 messages at once, then one batch delete). Gives up after an hour.
 async fn poll(app: &TestApp, queue_url: &str, workers: usize, done: impl AsyncFn() -> bool, run: impl AsyncFn(String)) {
     use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
     use futures::stream::{self, StreamExt};
-    let stop = std::sync::atomic::AtomicBool::new(false);
     let run = &run;
     let poller = async || {
-        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        while !done().await {
             let out = app
                 .sqs
                 .receive_message()
@@ -114,13 +114,10 @@ async fn poll(app: &TestApp, queue_url: &str, workers: usize, done: impl AsyncFn
                 .unwrap();
         }
     };
-    let watcher = async {
-        while !done().await {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    };
-    futures::join!(watcher, futures::future::join_all((0..workers).map(|_| poller())));
+    let pollers = futures::future::join_all((0..workers).map(|_| poller()));
+    tokio::time::timeout(Duration::from_secs(3600), pollers)
+        .await
+        .expect("the work was done within an hour");
 }
 
 /// Uploads `phones` to the campaign and runs the import's chunks; the time it took.

@@ -725,10 +725,16 @@ impl TestApp {
     }
 
     async fn receive_call_jobs(&self) -> Vec<(CallJob, String)> {
+        self.receive(&self.call_queue_url).await
+    }
+
+    /// Up to 10 messages of `queue_url`, decoded, with their receipts; hidden from the next
+    /// receives while the test works on them.
+    async fn receive<T: serde::de::DeserializeOwned>(&self, queue_url: &str) -> Vec<(T, String)> {
         let out = self
             .sqs
             .receive_message()
-            .queue_url(&self.call_queue_url)
+            .queue_url(queue_url)
             .max_number_of_messages(10)
             .visibility_timeout(600)
             .send()
@@ -744,6 +750,17 @@ impl TestApp {
             .collect()
     }
 
+    /// Deletes a message that was handled.
+    async fn delete_message(&self, queue_url: &str, receipt: String) {
+        self.sqs
+            .delete_message()
+            .queue_url(queue_url)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// Runs the queued call jobs, and those they queue, in order, until none is left (the
     /// simulator's delays are 0 here); returns how many ran. A job that fails fails the test.
     pub async fn run_call_jobs(&self) -> usize {
@@ -757,13 +774,7 @@ impl TestApp {
                 call_worker::run(&self.call_worker, job.clone())
                     .await
                     .unwrap_or_else(|e| panic!("call job {job:?} failed: {e:#}"));
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.call_queue_url)
-                    .receipt_handle(receipt)
-                    .send()
-                    .await
-                    .unwrap();
+                self.delete_message(&self.call_queue_url, receipt).await;
                 ran += 1;
                 assert!(ran < 500, "call jobs do not stop");
             }
@@ -821,16 +832,7 @@ impl TestApp {
     async fn run_dialer_queue(&self, with_calls: bool, mut watch: impl AsyncFnMut(&TestApp)) {
         let mut ran = 0;
         loop {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.dialer_queue_url)
-                .max_number_of_messages(10)
-                .visibility_timeout(600)
-                .send()
-                .await
-                .unwrap();
-            let messages = out.messages.unwrap_or_default();
+            let messages: Vec<(DialerJob, String)> = self.receive(&self.dialer_queue_url).await;
             let calls = if messages.is_empty() && with_calls {
                 self.run_call_jobs().await
             } else {
@@ -839,8 +841,7 @@ impl TestApp {
             if messages.is_empty() && calls == 0 {
                 return;
             }
-            for message in messages {
-                let job: DialerJob = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
+            for (job, receipt) in messages {
                 let later =
                     matches!(&job, DialerJob::Tick { not_before, .. } if *not_before > self.clock.now().timestamp());
                 if later {
@@ -851,13 +852,7 @@ impl TestApp {
                         .await
                         .unwrap_or_else(|e| panic!("dialer job {job:?} failed: {e:?}"));
                 }
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.dialer_queue_url)
-                    .receipt_handle(message.receipt_handle.unwrap())
-                    .send()
-                    .await
-                    .unwrap();
+                self.delete_message(&self.dialer_queue_url, receipt).await;
                 watch(self).await;
                 ran += 1;
                 assert!(ran < 20_000, "dialing does not stop");
@@ -916,29 +911,13 @@ impl TestApp {
     pub async fn run_deliveries(&self) -> Vec<dispatch::Outcome> {
         let mut outcomes = Vec::new();
         loop {
-            let out = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.delivery_queue_url)
-                .max_number_of_messages(10)
-                .visibility_timeout(600)
-                .send()
-                .await
-                .unwrap();
-            let messages = out.messages.unwrap_or_default();
+            let messages: Vec<(DeliveryJob, String)> = self.receive(&self.delivery_queue_url).await;
             if messages.is_empty() {
                 return outcomes;
             }
-            for message in messages {
-                let job: DeliveryJob = serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
+            for (job, receipt) in messages {
                 outcomes.push(self.dispatcher.run(&job).await.unwrap());
-                self.sqs
-                    .delete_message()
-                    .queue_url(&self.delivery_queue_url)
-                    .receipt_handle(message.receipt_handle.unwrap())
-                    .send()
-                    .await
-                    .unwrap();
+                self.delete_message(&self.delivery_queue_url, receipt).await;
                 assert!(outcomes.len() < 1000, "deliveries do not stop");
             }
         }

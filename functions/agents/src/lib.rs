@@ -170,11 +170,7 @@ fn validated(mut agent: Agent) -> Result<Agent, ApiError> {
 
 async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let page = call.page("")?;
-    let query = ListQuery {
-        limit: page.limit,
-        after: page.after,
-        ..ListQuery::default()
-    };
+    let query = ListQuery::from(page);
     let found = state
         .agents
         .query(call.workspace_id()?, &query)

@@ -124,8 +124,7 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
             .map(|s| vec![("status", json!(s).as_str().unwrap_or_default().to_owned())])
             .unwrap_or_default(),
         ascending: true,
-        limit: page.limit,
-        after: page.after,
+        ..ListQuery::from(page)
     };
     let found = state
         .appointments

@@ -116,9 +116,7 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     }
     let query = ListQuery {
         equals,
-        limit: page.limit,
-        after: page.after,
-        ..ListQuery::default()
+        ..ListQuery::from(page)
     };
     let found = state
         .approvals

@@ -208,8 +208,7 @@ async fn list(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
         sort_between: Some(ids::time_range(prefix::CALL, from, to)),
         equals,
         ascending: false,
-        limit: page.limit,
-        after: page.after,
+        ..ListQuery::from(page)
     };
     let found = state
         .calls

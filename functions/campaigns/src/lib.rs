@@ -356,9 +356,7 @@ async fn list(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
         equals: status
             .map(|s| vec![("status", json!(s).as_str().unwrap_or_default().to_owned())])
             .unwrap_or_default(),
-        limit: page.limit,
-        after: page.after,
-        ..ListQuery::default()
+        ..ListQuery::from(page)
     };
     let ws = call.workspace_id()?;
     let found = state.campaigns().query(ws, &query).await.map_err(store_error)?;
@@ -837,9 +835,7 @@ async fn runs(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
     let page = call.page(&filters)?;
     let query = ListQuery {
         index: Some((Index::Gsi2, campaign_partition(&campaign.id))),
-        limit: page.limit,
-        after: page.after,
-        ..ListQuery::default()
+        ..ListQuery::from(page)
     };
     let found = state
         .dialer

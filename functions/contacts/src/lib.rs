@@ -310,19 +310,13 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         let page = call.page(&filters)?;
         let query = ListQuery {
             index: Some((Index::Gsi1, email_partition(&email))),
-            limit: page.limit,
-            after: page.after,
-            ..ListQuery::default()
+            ..ListQuery::from(page)
         };
         let found = state.contacts.query(ws, &query).await.map_err(not_found)?;
         return Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters));
     }
     let page = call.page("")?;
-    let query = ListQuery {
-        limit: page.limit,
-        after: page.after,
-        ..ListQuery::default()
-    };
+    let query = ListQuery::from(page);
     let found = state.contacts.query(ws, &query).await.map_err(not_found)?;
     Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
 }

@@ -102,11 +102,7 @@ async fn check_agent(state: &State, call: &Call, agent_id: &str) -> Result<(), A
 
 async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let page = call.page("")?;
-    let query = ListQuery {
-        limit: page.limit,
-        after: page.after,
-        ..ListQuery::default()
-    };
+    let query = ListQuery::from(page);
     let found = state
         .numbers
         .query(call.workspace_id()?, &query)

@@ -170,11 +170,7 @@ impl State {
 
 async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let page = call.page("")?;
-    let query = ListQuery {
-        limit: page.limit,
-        after: page.after,
-        ..ListQuery::default()
-    };
+    let query = ListQuery::from(page);
     let found = state
         .endpoints
         .query(call.workspace_id()?, &query)
@@ -340,9 +336,7 @@ async fn deliveries(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         equals: status
             .map(|s| vec![("status", json!(s).as_str().unwrap_or_default().to_owned())])
             .unwrap_or_default(),
-        limit: page.limit,
-        after: page.after,
-        ..ListQuery::default()
+        ..ListQuery::from(page)
     };
     let found = state
         .deliveries

@@ -41,6 +41,17 @@ pub struct PageRequest {
     pub after: Option<PageKey>,
 }
 
+/// The page of a collection, newest first (set the other fields for filters and indexes).
+impl From<PageRequest> for crate::ports::ListQuery {
+    fn from(page: PageRequest) -> Self {
+        Self {
+            limit: page.limit,
+            after: page.after,
+            ..Self::default()
+        }
+    }
+}
+
 /// `{"object":"list", ...}`, the body of every list.
 #[derive(Debug, Serialize)]
 pub struct List<T> {
