@@ -1,5 +1,5 @@
 //! SPEC.md §1 conventions every endpoint shares: request ids, error bodies, routing, CORS,
-//! lists and cursors, ETags.
+//! lists and cursors, ETags, compression.
 
 use serde_json::json;
 use switchboard_tests::TestApp;
@@ -345,4 +345,63 @@ async fn concurrent_updates_without_an_etag_all_apply() {
         json!({"k0": 0, "k1": 1, "k2": 2}),
         "no update was lost"
     );
+}
+
+#[tokio::test]
+async fn large_answers_are_gzipped_for_clients_that_accept_it() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    for i in 0..8 {
+        app.create(
+            &t,
+            "/v1/agents",
+            json!({"name": format!("Agent {i}"), "system_prompt": "You book check-ups."}),
+        )
+        .await;
+    }
+    let list = |encoding: Option<&'static str>| {
+        let req = app.get("/v1/agents?limit=8").bearer(&t.key);
+        async move {
+            match encoding {
+                Some(e) => req.header("accept-encoding", e).send().await,
+                None => req.send().await,
+            }
+        }
+    };
+    let plain = list(None).await;
+    plain.expect(200);
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.header("vary"), Some("accept-encoding"));
+    assert!(
+        plain.wire_len > 2000,
+        "a body worth compressing: {} bytes",
+        plain.wire_len
+    );
+
+    for accepted in ["gzip", "br, gzip;q=0.5", "*"] {
+        let packed = list(Some(accepted)).await;
+        packed.expect(200);
+        assert_eq!(packed.header("content-encoding"), Some("gzip"), "{accepted}");
+        assert_eq!(packed.header("vary"), Some("accept-encoding"));
+        assert_eq!(packed.body, plain.body, "the same answer, decoded");
+        assert!(
+            packed.wire_len * 3 < plain.wire_len,
+            "{} vs {} bytes",
+            packed.wire_len,
+            plain.wire_len
+        );
+    }
+    for refused in ["identity", "gzip;q=0", "br", "*, gzip;q=0"] {
+        let res = list(Some(refused)).await;
+        assert_eq!(res.header("content-encoding"), None, "{refused}");
+        assert_eq!(res.body, plain.body);
+    }
+    // Small answers and errors go as they are.
+    for res in [
+        app.get("/v1/healthz").header("accept-encoding", "gzip").send().await,
+        app.get("/v1/nowhere").header("accept-encoding", "gzip").send().await,
+    ] {
+        assert_eq!(res.header("content-encoding"), None, "{}", res.text);
+        assert!(res.body.is_object());
+    }
 }

@@ -140,7 +140,7 @@ async fn events_are_delivered_signed_to_the_endpoints_subscribed_to_them() {
         (log[0]["status"].as_str(), log[0]["event_id"].as_str()),
         (Some("succeeded"), body["id"].as_str())
     );
-    assert_eq!(log[0]["attempts"][0]["status_code"], 200);
+    assert_eq!(log[0]["attempts"][0]["status_code"], 200, "{}", log[0]);
     assert!(log[0]["attempts"][0]["latency_ms"].is_u64());
 }
 

@@ -480,13 +480,23 @@ async fn agent_on_a_number(http: &reqwest::Client, s: &Session, agent: Value) ->
     (agent, number)
 }
 
-/// What a GET with `key` answers; `None` while the rate limit refuses it (poll again).
+/// What a GET with `key` answers; `None` when it is to be asked again: while the rate limit
+/// refuses it, or when `cargo lambda watch` itself failed it. Its runtime emulator now and
+/// then loses a function's response of a few kilobytes or more and answers its own 500 (a
+/// problem body typed `https://httpstatuses.com/500`, never the API's error body), as a
+/// thousand GETs of `/v1/openapi.json` show; a GET is safe to repeat, as clients do on a 5xx.
 async fn get_json(http: &reqwest::Client, key: &str, path: &str) -> Option<Value> {
     let res = http.get(url(path)).bearer_auth(key).send().await.unwrap();
-    if res.status() == StatusCode::TOO_MANY_REQUESTS {
+    let status = res.status();
+    if status == StatusCode::TOO_MANY_REQUESTS {
         return None;
     }
-    Some(res.json().await.unwrap())
+    let body: Value = res.json().await.unwrap();
+    if status == StatusCode::INTERNAL_SERVER_ERROR && body["type"] == "https://httpstatuses.com/500" {
+        eprintln!("GET {path}: the Lambda emulator lost the response; asking again");
+        return None;
+    }
+    Some(body)
 }
 
 /// What a POST with the workspace's API key answers.
@@ -616,7 +626,10 @@ async fn list_all(http: &reqwest::Client, key: &str, path: &str) -> Vec<Value> {
             get_json(http, key, &page_path)
         })
         .await;
-        all.extend(page["data"].as_array().unwrap().iter().cloned());
+        let items = page["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a page of {path}: {page}"));
+        all.extend(items.iter().cloned());
         match page["next_cursor"].as_str() {
             Some(next) => cursor = format!("&cursor={next}"),
             None => return all,

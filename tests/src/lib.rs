@@ -1055,30 +1055,43 @@ impl Req<'_> {
     }
 }
 
-/// A response, with its body parsed when it is JSON.
+/// A response, with its body decoded as a client would (gzip) and parsed when it is JSON.
 #[derive(Debug, Clone)]
 pub struct Res {
     pub status: u16,
     pub headers: HeaderMap,
     pub text: String,
     pub body: Value,
+    /// Bytes of the body as sent, before decoding.
+    pub wire_len: usize,
 }
 
 impl From<http::Response<lambda_http::Body>> for Res {
     fn from(response: http::Response<lambda_http::Body>) -> Self {
+        use std::io::Read;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let text = match response.into_body() {
-            lambda_http::Body::Text(t) => t,
-            lambda_http::Body::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
-            _ => String::new(),
+        let mut bytes = match response.into_body() {
+            lambda_http::Body::Text(t) => t.into_bytes(),
+            lambda_http::Body::Binary(b) => b,
+            _ => Vec::new(),
         };
+        let wire_len = bytes.len();
+        if headers.get(http::header::CONTENT_ENCODING).is_some_and(|v| v == "gzip") {
+            let mut decoded = Vec::new();
+            flate2::read::GzDecoder::new(bytes.as_slice())
+                .read_to_end(&mut decoded)
+                .expect("a gzip body");
+            bytes = decoded;
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Self {
             status,
             headers,
             text,
             body,
+            wire_len,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod body;
 mod call;
+mod compress;
 mod cursor;
 pub mod openapi;
 mod route;
@@ -123,10 +124,11 @@ impl<S: Send + Sync + 'static> Service<S> {
             route = tracing::field::Empty,
             workspace_id = tracing::field::Empty,
         );
+        let gzip = compress::accepts_gzip(req.headers());
         let outcome = self.process(req, &request_id).instrument(span.clone()).await;
         let status = outcome.reply.status.as_u16();
         span.in_scope(|| tracing::info!(status, latency_ms = started.elapsed().as_millis() as u64, "request"));
-        into_response(outcome, &request_id)
+        into_response(outcome, &request_id, gzip)
     }
 
     async fn process(&self, req: Request, request_id: &str) -> Outcome {
@@ -580,9 +582,15 @@ fn replay(stored: StoredResponse) -> Reply {
     }
 }
 
-fn into_response(outcome: Outcome, request_id: &str) -> http::Response<Body> {
+fn into_response(outcome: Outcome, request_id: &str, gzip: bool) -> http::Response<Body> {
     let Outcome { reply, rate, replayed } = outcome;
+    let compressible = reply
+        .body
+        .as_ref()
+        .is_some_and(|b| b.len() >= compress::MIN_COMPRESSED_BODY);
+    let gzip = gzip && compressible;
     let mut response = http::Response::new(match reply.body {
+        Some(bytes) if gzip => Body::Binary(compress::gzip(&bytes)),
         Some(bytes) => match String::from_utf8(bytes.to_vec()) {
             Ok(text) => Body::Text(text),
             Err(e) => Body::Binary(e.into_bytes()),
@@ -592,6 +600,12 @@ fn into_response(outcome: Outcome, request_id: &str) -> http::Response<Body> {
     *response.status_mut() = reply.status;
     let headers = response.headers_mut();
     *headers = reply.headers;
+    if compressible {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    if gzip {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     let mut set = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::try_from(value) {
             headers.insert(HeaderName::from_static(name), v);
