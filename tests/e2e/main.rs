@@ -481,10 +481,9 @@ async fn agent_on_a_number(http: &reqwest::Client, s: &Session, agent: Value) ->
 }
 
 /// What a GET with `key` answers; `None` when it is to be asked again: while the rate limit
-/// refuses it, or when `cargo lambda watch` itself failed it. Its runtime emulator now and
-/// then loses a function's response of a few kilobytes or more and answers its own 500 (a
-/// problem body typed `https://httpstatuses.com/500`, never the API's error body), as a
-/// thousand GETs of `/v1/openapi.json` show; a GET is safe to repeat, as clients do on a 5xx.
+/// refuses it, or when `cargo lambda watch` failed it itself. Its runtime emulator now and
+/// then loses a function's response of a few kilobytes or more and answers its own 500, typed
+/// `https://httpstatuses.com/500` (never the API's error body); a GET is safe to repeat.
 async fn get_json(http: &reqwest::Client, key: &str, path: &str) -> Option<Value> {
     let res = http.get(url(path)).bearer_auth(key).send().await.unwrap();
     let status = res.status();
