@@ -36,15 +36,6 @@ async fn upload(app: &TestApp, t: &Tenant, id: &str, phones: &[String]) -> Res {
         .await
 }
 
-async fn attest(app: &TestApp, t: &Tenant, id: &str) {
-    app.request(http::Method::PUT, &format!("/v1/campaigns/{id}/compliance"))
-        .bearer(&t.token)
-        .json(json!({"consent_statement": "Everyone opted in to reminder calls."}))
-        .send()
-        .await
-        .expect(200);
-}
-
 /// `POST /v1/campaigns/{id}/{action}` (start, pause...) with the API key.
 async fn act(app: &TestApp, t: &Tenant, id: &str, action: &str) -> Res {
     app.post(&format!("/v1/campaigns/{id}/{action}"))
@@ -57,7 +48,7 @@ async fn act(app: &TestApp, t: &Tenant, id: &str, action: &str) -> Res {
 async fn started(app: &TestApp, t: &Tenant, settings: Value, phones: &[String]) -> String {
     let id = draft_campaign(app, t, settings).await;
     upload(app, t, &id, phones).await.expect(201);
-    attest(app, t, &id).await;
+    app.attest(t, &id).await;
     act(app, t, &id, "start").await.expect(200);
     id
 }
@@ -185,7 +176,7 @@ async fn a_campaign_is_a_draft_with_a_rule_book_until_it_starts() {
         .send()
         .await;
     res.expect_error(403, "session_required");
-    attest(&app, &t, &id).await;
+    app.attest(&t, &id).await;
     assert_eq!(
         campaign(&app, &t, &id).await["compliance"]["attested_by"],
         t.user_id.as_str()
@@ -391,7 +382,7 @@ async fn a_large_audience_is_imported_in_the_background() {
         (Some("processing"), Some(6_002))
     );
     let import = res.body["id"].as_str().unwrap().to_owned();
-    attest(&app, &t, &id).await;
+    app.attest(&t, &id).await;
     let early = act(&app, &t, &id, "start").await;
     early.expect_error(409, "campaign_not_ready");
     assert!(early.text.contains("audience import"), "{}", early.text);
@@ -548,7 +539,7 @@ async fn a_worker_stopping_between_claim_and_dial_loses_no_target_and_no_slot() 
     let phones = phones_ending("0100", 3);
     let id = draft_campaign(&app, &t, json!({"max_concurrent_calls": 2})).await;
     upload(&app, &t, &id, &phones).await.expect(201);
-    attest(&app, &t, &id).await;
+    app.attest(&t, &id).await;
     // What a worker does before it stops: claims a slot for a target, but never dials.
     let target = app
         .store

@@ -22,7 +22,7 @@ use switchboard::queue::SqsQueue;
 use switchboard::service::campaigns::DialerJob;
 use switchboard::telephony::simulator::{Network, Simulator};
 use switchboard::telephony::{CallJob, CallQueue};
-use switchboard_tests::{Tenant, TestApp, draft_campaign};
+use switchboard_tests::{Tenant, TestApp, afternoon_zone, draft_campaign};
 
 #[tokio::main]
 async fn main() {
@@ -220,16 +220,6 @@ impl CallQueue for TimedJobs {
     }
 }
 
-/// An IANA zone where it is early afternoon now: the campaign's window stays open.
-fn afternoon_zone() -> String {
-    use chrono::Timelike;
-    match (chrono::Utc::now().hour() as i32 - 13 + 36) % 24 - 12 {
-        0 => "Etc/GMT".to_owned(),
-        behind if behind > 0 => format!("Etc/GMT+{behind}"),
-        ahead => format!("Etc/GMT{ahead}"),
-    }
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((p / 100.0 * sorted.len() as f64) as usize).min(sorted.len() - 1)]
 }
@@ -244,12 +234,7 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
     )
     .await;
     upload(&app, &t, &campaign, &busy_numbers(targets), workers).await;
-    app.request(http::Method::PUT, &format!("/v1/campaigns/{campaign}/compliance"))
-        .bearer(&t.token)
-        .json(json!({"consent_statement": "Benchmark numbers."}))
-        .send()
-        .await
-        .expect(200);
+    app.attest(&t, &campaign).await;
 
     let sqs = app.sqs.clone();
     let jobs = Arc::new(TimedJobs {

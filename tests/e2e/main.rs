@@ -511,6 +511,16 @@ async fn post_json(http: &reqwest::Client, s: &Session, path: &str, body: Value)
         .unwrap()
 }
 
+/// The next delivery the receiver printed, parsed and as printed; two minutes at most.
+async fn next_delivery(lines: &mut ReceiverLines) -> (Value, String) {
+    let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
+        .await
+        .expect("a delivery within two minutes")
+        .unwrap()
+        .expect("the receiver is still running");
+    (serde_json::from_str(&line).unwrap(), line)
+}
+
 /// The example receiver (`scripts/webhook-receiver.py`) on `port`, checking with `secret`;
 /// its stdout gives one JSON line per delivery.
 async fn example_receiver(port: u16, secret: &str) -> (tokio::process::Child, ReceiverLines) {
@@ -549,12 +559,7 @@ async fn a_call_ended_event_reaches_a_subscribed_receiver_signed_both_ways() {
     .await;
 
     // Through the table's stream, the event router, the webhook queue and the dispatcher.
-    let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
-        .await
-        .expect("a delivery within two minutes")
-        .unwrap()
-        .unwrap();
-    let got: Value = serde_json::from_str(&line).unwrap();
+    let (got, line) = next_delivery(&mut lines).await;
     assert_eq!(got["event"], "call.ended", "{line}");
     assert_eq!(
         got["simple_signature"], true,
@@ -600,19 +605,6 @@ async fn a_poison_delivery_ends_in_the_webhook_dead_letter_queue() {
         .await
         .unwrap();
     in_dead_letter_queue(&sqs, &env("WEBHOOK_DEAD_LETTER_QUEUE_URL"), &poison).await;
-}
-
-/// An IANA zone where it is early afternoon now, so that a campaign's window stays open for
-/// the test's few minutes whenever it runs.
-fn afternoon_zone() -> String {
-    use chrono::Timelike;
-    let hour = chrono::Utc::now().hour() as i32;
-    // `Etc/GMT+N` is N hours behind UTC; N runs from -12 to +11 here.
-    match (hour - 13 + 36) % 24 - 12 {
-        0 => "Etc/GMT".to_owned(),
-        behind if behind > 0 => format!("Etc/GMT+{behind}"),
-        ahead => format!("Etc/GMT{ahead}"),
-    }
 }
 
 /// Every item of a list, following its cursors.
@@ -665,7 +657,7 @@ async fn a_thousand_number_campaign_runs_to_completion_over_http() {
         &http,
         &s,
         "/v1/campaigns",
-        json!({"name": "Check-ups", "agent_id": agent["id"], "phone_number_id": number["id"], "timezone": afternoon_zone(),
+        json!({"name": "Check-ups", "agent_id": agent["id"], "phone_number_id": number["id"], "timezone": switchboard_tests::afternoon_zone(),
                "call_window": {"start": "08:00", "end": "21:00"}, "max_concurrent_calls": 20,
                "retry_policy": {"max_attempts": 2, "retry_on": ["busy", "no-answer"], "retry_delay_seconds": 60}}),
     )
@@ -758,12 +750,7 @@ async fn a_thousand_number_campaign_runs_to_completion_over_http() {
     }
     let mut events = Vec::new();
     while events.len() < 2 {
-        let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
-            .await
-            .expect("the campaign's events")
-            .unwrap()
-            .unwrap();
-        let got: Value = serde_json::from_str(&line).unwrap();
+        let (got, line) = next_delivery(&mut lines).await;
         assert_eq!(got["timed_signature"], true, "{line}");
         events.push(got["event"].as_str().unwrap().to_owned());
     }

@@ -615,6 +615,16 @@ impl TestApp {
         res.body["secret"].as_str().unwrap().to_owned()
     }
 
+    /// The owner attests the campaign's consent (`PUT /compliance`, a session-only call).
+    pub async fn attest(&self, tenant: &Tenant, campaign: &str) {
+        self.request(Method::PUT, &format!("/v1/campaigns/{campaign}/compliance"))
+            .bearer(&tenant.token)
+            .json(json!({"consent_statement": "Everyone opted in to reminder calls."}))
+            .send()
+            .await
+            .expect(200);
+    }
+
     /// An agent and a number it answers and calls from: `(agent_id, number_id, number)`.
     pub async fn phone_line(&self, tenant: &Tenant) -> (String, String, String) {
         let agent = self
@@ -945,6 +955,18 @@ fn paths<S: Send + Sync + 'static>(routes: &[Route<S>]) -> Vec<&'static str> {
     let mut paths: Vec<&'static str> = routes.iter().map(|r| r.path).collect();
     paths.dedup();
     paths
+}
+
+/// An IANA zone where it is early afternoon now, so that a campaign's 08:00–21:00 window
+/// stays open for a test's or a benchmark's run whenever it starts.
+pub fn afternoon_zone() -> String {
+    use chrono::Timelike;
+    // `Etc/GMT+N` is N hours behind UTC; N runs from -12 to +11 here.
+    match (chrono::Utc::now().hour() as i32 - 13 + 36) % 24 - 12 {
+        0 => "Etc/GMT".to_owned(),
+        behind if behind > 0 => format!("Etc/GMT+{behind}"),
+        ahead => format!("Etc/GMT{ahead}"),
+    }
 }
 
 /// A draft campaign of a new agent and number, its settings overridden by `overrides`.
