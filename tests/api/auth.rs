@@ -1,7 +1,7 @@
 //! Signup, email verification, login and `me`.
 
 use serde_json::json;
-use switchboard::ports::AccountStore;
+use switchboard_core::ports::AccountStore;
 use switchboard_tests::{TestApp, random_suffix};
 
 fn email() -> String {

@@ -2,10 +2,10 @@
 //! the line, transcripts and analysis, do-not-call, inbound calls, and the call list.
 
 use serde_json::{Value, json};
-use switchboard::model::CallStatus;
-use switchboard::ports::{DncStore, Repository};
-use switchboard::service::calls::{self, StatusReport};
-use switchboard::telephony::{CallJob, SimStep};
+use switchboard_core::model::CallStatus;
+use switchboard_core::ports::{CallJob, SimStep};
+use switchboard_core::ports::{DncStore, Repository};
+use switchboard_domain::calls::{self, StatusReport};
 use switchboard_tests::{Res, Tenant, TestApp, phone_ending};
 
 async fn place(app: &TestApp, t: &Tenant, agent: &str, number: &str, to: &str) -> Res {
@@ -146,7 +146,7 @@ async fn a_callee_who_asks_to_stop_is_on_the_dnc_list_and_not_called_again() {
     assert_eq!(call["sentiment"], "negative");
     assert!(
         app.store
-            .dnc_entry(&t.workspace_id, switchboard::model::DncList::Dnc, &to)
+            .dnc_entry(&t.workspace_id, switchboard_core::model::DncList::Dnc, &to)
             .await
             .unwrap()
             .is_some()
@@ -293,7 +293,7 @@ async fn status_reports_only_move_a_call_forward() {
     }
     assert_eq!(call_events(&app, &t, &id).await, ["call.ended"]);
     assert_eq!(
-        Repository::<switchboard::model::Call>::get(&app.store, ws, &id)
+        Repository::<switchboard_core::model::Call>::get(&app.store, ws, &id)
             .await
             .unwrap()
             .unwrap()

@@ -3,8 +3,8 @@
 //! the callee's time (DST too), do-not-call numbers skipped whenever they were added.
 
 use serde_json::{Value, json};
-use switchboard::model::{Target, TargetStatus};
-use switchboard::ports::{CampaignStore, Claim, DncStore};
+use switchboard_core::model::{Target, TargetStatus};
+use switchboard_core::ports::{CampaignStore, Claim, DncStore};
 use switchboard_tests::{Options, Res, Tenant, TestApp, draft_campaign, phone_ending, phones_ending, unique_phone};
 
 /// Tuesday 2 June 2026, 12:00 in New York: inside the campaigns' windows.
@@ -15,7 +15,7 @@ fn noon() -> chrono::DateTime<chrono::Utc> {
 async fn app_at(start: chrono::DateTime<chrono::Utc>) -> TestApp {
     TestApp::with(Options {
         start,
-        signup_plan: switchboard::model::Plan::Enterprise,
+        signup_plan: switchboard_core::model::Plan::Enterprise,
         ..Options::default()
     })
     .await
@@ -69,8 +69,8 @@ async fn targets(app: &TestApp, t: &Tenant, id: &str) -> Vec<Target> {
 /// A target as an import writes it.
 fn pending_target(campaign_id: &str, phone: &str, now: chrono::DateTime<chrono::Utc>) -> Target {
     Target {
-        id: switchboard::ids::new_id_at("tgt", now),
-        object: switchboard::model::TargetObject,
+        id: switchboard_core::ids::new_id_at("tgt", now),
+        object: switchboard_core::model::TargetObject,
         campaign_id: campaign_id.to_owned(),
         contact_id: None,
         timezone: None,
@@ -90,7 +90,7 @@ fn pending_target(campaign_id: &str, phone: &str, now: chrono::DateTime<chrono::
 }
 
 /// The campaign's counters, read from the table.
-async fn counters(app: &TestApp, t: &Tenant, id: &str) -> switchboard::model::CampaignStats {
+async fn counters(app: &TestApp, t: &Tenant, id: &str) -> switchboard_core::model::CampaignStats {
     app.store
         .stats(&t.workspace_id, &[id.to_owned()])
         .await
@@ -503,7 +503,7 @@ async fn two_ticks_racing_never_dial_one_target_twice() {
     let phones = phones_ending("0100", 20);
     let id = started(&app, &t, json!({"max_concurrent_calls": 8}), &phones).await;
     // The start queued a tick; race three more against it.
-    let tick = switchboard::service::campaigns::DialerJob::Tick {
+    let tick = switchboard_core::ports::DialerJob::Tick {
         workspace_id: t.workspace_id.clone(),
         campaign_id: id.clone(),
         not_before: 0,
@@ -551,8 +551,8 @@ async fn a_worker_stopping_between_claim_and_dial_loses_no_target_and_no_slot() 
     let claimed = Target {
         status: TargetStatus::Dialing,
         attempts: 1,
-        lease_until: Some(now + chrono::Duration::seconds(600) + switchboard::service::campaigns::LEASE_GRACE),
-        last_call_id: Some(switchboard::ids::new_id_at("call", now)),
+        lease_until: Some(now + chrono::Duration::seconds(600) + switchboard_domain::campaigns::LEASE_GRACE),
+        last_call_id: Some(switchboard_core::ids::new_id_at("call", now)),
         ..target.clone()
     };
     let claim = [(target, claimed)];
@@ -574,7 +574,7 @@ async fn a_worker_stopping_between_claim_and_dial_loses_no_target_and_no_slot() 
     );
     assert_eq!(middle["status"], "active");
     app.advance(
-        chrono::Duration::seconds(600) + switchboard::service::campaigns::LEASE_GRACE + chrono::Duration::seconds(1),
+        chrono::Duration::seconds(600) + switchboard_domain::campaigns::LEASE_GRACE + chrono::Duration::seconds(1),
     )
     .await;
     let done = campaign(&app, &t, &id).await;
@@ -655,7 +655,7 @@ async fn a_call_that_overstays_its_lease_is_ended_and_its_slot_taken_back() {
     let stats = counters(&app, &t, &id).await;
     assert_eq!(stats.in_flight, 1);
     app.advance(
-        chrono::Duration::seconds(600) + switchboard::service::campaigns::LEASE_GRACE + chrono::Duration::seconds(1),
+        chrono::Duration::seconds(600) + switchboard_domain::campaigns::LEASE_GRACE + chrono::Duration::seconds(1),
     )
     .await;
     let done = campaign(&app, &t, &id).await;
@@ -819,23 +819,23 @@ async fn a_model_that_writes_a_bad_rule_book_is_refused_with_what_is_wrong() {
             "content": [{"type": "tool_use", "id": "toolu_1", "name": "record_rule_book", "input": book}]}).to_string())
     })
     .await;
-    let llm = switchboard::llm::anthropic::Anthropic::new(&fake.url, "sk-ant-test", "claude-test");
-    let err = switchboard::service::campaigns::rule_book(&llm, "Call our customers about renewals.", noon())
+    let llm = switchboard_llm::anthropic::Anthropic::new(&fake.url, "sk-ant-test", "claude-test");
+    let err = switchboard_domain::campaigns::rule_book(&llm, "Call our customers about renewals.", noon())
         .await
         .unwrap_err();
     assert_eq!(
-        (err.code.as_str(), err.param.as_deref()),
+        (err.code().as_str(), err.param()),
         ("rule_book_invalid", Some("nl_prompt"))
     );
     assert!(
-        err.message.contains("system_prompt must have 20 to 8000 characters"),
+        err.message().contains("system_prompt must have 20 to 8000 characters"),
         "{}",
-        err.message
+        err.message()
     );
     assert!(
-        err.message.contains("opening must have 1 to 500 characters"),
+        err.message().contains("opening must have 1 to 500 characters"),
         "{}",
-        err.message
+        err.message()
     );
 }
 
@@ -848,12 +848,12 @@ async fn a_number_on_the_list_mid_campaign_is_skipped_not_dialled() {
     app.store
         .add_dnc(
             &t.workspace_id,
-            &switchboard::model::DncEntry {
-                object: switchboard::model::DncEntryObject,
+            &switchboard_core::model::DncEntry {
+                object: switchboard_core::model::DncEntryObject,
                 phone_e164: phones[2].clone(),
-                list: switchboard::model::DncList::Registry,
+                list: switchboard_core::model::DncList::Registry,
                 reason: None,
-                source: switchboard::model::DncSource::Import,
+                source: switchboard_core::model::DncSource::Import,
                 added_at: app.clock.now(),
             },
         )

@@ -43,7 +43,7 @@ async fn the_openapi_document_describes_every_route() {
         }
     }
     let description = doc["info"]["description"].as_str().unwrap();
-    for code in switchboard::ErrorCode::ALL {
+    for code in switchboard_core::ErrorCode::ALL {
         assert!(
             description.contains(&format!("`{}`", code.as_str())),
             "the error table lacks {}",
@@ -54,6 +54,22 @@ async fn the_openapi_document_describes_every_route() {
     assert_eq!(
         create_agent["additionalProperties"], false,
         "request bodies refuse unknown fields, and say so"
+    );
+}
+
+/// `docs/openapi.json`, which the `catalog` function serves, is the document the route tables
+/// make. `UPDATE_OPENAPI=1` writes it anew.
+#[test]
+fn the_served_document_is_the_one_the_route_tables_make() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json");
+    let made = switchboard_tests::openapi_document();
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &made).unwrap();
+        return;
+    }
+    assert!(
+        catalog::DOCUMENT == made,
+        "docs/openapi.json is not the document the routes make: run `UPDATE_OPENAPI=1 scripts/test -p switchboard-tests --test api catalog` and commit it"
     );
 }
 

@@ -1,7 +1,7 @@
 //! Text chat with an agent, through the conversation engine: history, tools, approvals, DNC.
 
 use serde_json::{Value, json};
-use switchboard::ports::DncStore;
+use switchboard_core::ports::DncStore;
 use switchboard_tests::{Res, Tenant, TestApp};
 
 async fn agent(app: &TestApp, t: &Tenant) -> String {
@@ -197,7 +197,7 @@ async fn asking_to_stop_puts_the_contact_on_the_do_not_call_list() {
     assert_eq!(res.body["status"], "ended");
     let entry = app
         .store
-        .dnc_entry(&t.workspace_id, switchboard::model::DncList::Dnc, "+14155550143")
+        .dnc_entry(&t.workspace_id, switchboard_core::model::DncList::Dnc, "+14155550143")
         .await
         .unwrap()
         .expect("on the DNC list");

@@ -1,4 +1,4 @@
-//! SPEC.md §1 conventions every endpoint shares: request ids, error bodies, routing, CORS,
+//! The conventions every endpoint shares (`docs/conventions.md`): request ids, error bodies, routing, CORS,
 //! lists and cursors, ETags, compression.
 
 use serde_json::json;

@@ -4,9 +4,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
-use switchboard::auth::jwt::SessionClaims;
-use switchboard::model::{Plan, Role};
-use switchboard::ports::{AccountStore, NewSession};
+use switchboard_core::model::{Plan, Role};
+use switchboard_core::ports::{AccountStore, NewSession};
+use switchboard_http::jwt::SessionClaims;
 use switchboard_tests::TestApp;
 
 #[tokio::test]
@@ -292,7 +292,7 @@ async fn a_members_session_cannot_delete_or_mint_admin_keys() {
     let t = app.tenant().await;
     let now = app.clock.now();
     let session = NewSession {
-        session_id: switchboard::ids::new_id("ses"),
+        session_id: switchboard_core::ids::new_id("ses"),
         workspace_id: t.workspace_id.clone(),
         plan: Plan::Starter,
         user_id: t.user_id.clone(),
@@ -360,16 +360,16 @@ async fn the_signing_key_is_read_from_secrets_manager_at_cold_start() {
         .send()
         .await
         .unwrap();
-    let config = switchboard::config::HttpConfig {
+    let config = switchboard_runtime::config::HttpConfig {
         table_name: switchboard_tests::table_name(),
         jwt_secret_id: name,
-        mode: switchboard::config::DeploymentMode::Local,
+        mode: switchboard_core::config::DeploymentMode::Local,
         public_rate_limit: 20,
     };
-    let (_, _, platform) = switchboard::aws::http_platform(&config)
+    let (_, _, platform) = switchboard_runtime::http_platform(&config)
         .await
         .expect("the cold-start path reads the secret");
-    let other = switchboard::auth::jwt::JwtKeys::new("k".repeat(64).as_bytes());
+    let other = switchboard_http::jwt::JwtKeys::new("k".repeat(64).as_bytes());
     let now = chrono::Utc::now();
     let claims = SessionClaims {
         sub: "usr".into(),
@@ -382,12 +382,12 @@ async fn the_signing_key_is_read_from_secrets_manager_at_cold_start() {
     };
     assert_eq!(platform.jwt.verify(&other.issue(&claims).unwrap(), now), Some(claims));
 
-    let missing = switchboard::config::HttpConfig {
+    let missing = switchboard_runtime::config::HttpConfig {
         jwt_secret_id: "no-such-secret".into(),
         ..config
     };
     assert!(
-        switchboard::aws::http_platform(&missing).await.is_err(),
+        switchboard_runtime::http_platform(&missing).await.is_err(),
         "a missing secret fails the cold start"
     );
 }

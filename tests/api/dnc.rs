@@ -2,7 +2,7 @@
 //! importing JSON and CSV, and what placing a call makes of them.
 
 use serde_json::json;
-use switchboard::ports::DncStore;
+use switchboard_core::ports::DncStore;
 use switchboard_tests::{Res, Tenant, TestApp, phone_ending, unique_phone};
 
 async fn add(app: &TestApp, t: &Tenant, body: serde_json::Value) -> Res {
@@ -163,7 +163,7 @@ async fn imports_count_what_they_add_skip_and_refuse() {
     assert_eq!(check(&app, &t, &c).await.body["on_registry"], true);
     let entry = app
         .store
-        .dnc_entry(&t.workspace_id, switchboard::model::DncList::Registry, &c)
+        .dnc_entry(&t.workspace_id, switchboard_core::model::DncList::Registry, &c)
         .await
         .unwrap()
         .unwrap();

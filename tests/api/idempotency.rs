@@ -1,7 +1,7 @@
 //! `Idempotency-Key` on POST: replay, mismatch, in-progress, and exactly-once under races.
 
 use serde_json::json;
-use switchboard::ports::IdempotencyStore;
+use switchboard_core::ports::IdempotencyStore;
 use switchboard_tests::TestApp;
 
 async fn agent_count(app: &TestApp, key: &str) -> usize {
@@ -98,9 +98,9 @@ async fn a_request_still_running_makes_its_retry_wait() {
     let body = json!({"name": "slow", "system_prompt": "p"});
     // The fingerprint the pipeline computes for this request.
     let material = format!("POST /v1/agents?\n{}", serde_json::to_string(&body).unwrap());
-    let fingerprint = switchboard::auth::secret::sha256_hex(&material);
+    let fingerprint = switchboard_core::secret::sha256_hex(&material);
     app.store
-        .begin(&t.workspace_id, "k-3", &fingerprint, app.clock.now())
+        .begin(Some(&t.workspace_id), "k-3", &fingerprint, app.clock.now())
         .await
         .unwrap();
     let res = app

@@ -3,13 +3,13 @@
 
 use http::Method;
 use serde_json::json;
-use switchboard::http::Access;
-use switchboard::http::openapi::RouteInfo;
+use switchboard_http::Access;
+use switchboard_http::openapi::RouteInfo;
 use switchboard_tests::{Req, Tenant, TestApp, phone_ending};
 
 /// Every route of every function.
 pub fn routes() -> Vec<RouteInfo> {
-    catalog::all_routes()
+    switchboard_tests::all_routes()
         .into_iter()
         .flat_map(|(_, routes)| routes)
         .collect()
@@ -20,7 +20,7 @@ pub fn routes() -> Vec<RouteInfo> {
 pub fn collections() -> Vec<RouteInfo> {
     routes()
         .into_iter()
-        .filter(|r| r.method == Method::GET && !r.path.contains('{') && r.doc.query.iter().any(|q| q.name == "limit"))
+        .filter(|r| r.method == Method::GET && !r.path.contains('{') && r.query.iter().any(|q| q.name == "limit"))
         .collect()
 }
 
@@ -109,7 +109,6 @@ async fn another_workspaces_resources_are_not_found() {
     for route in routes().iter().filter(|r| r.path.contains("{id}")) {
         let id = make(&app, &owner, route.path).await;
         let required: Vec<String> = route
-            .doc
             .query
             .iter()
             .filter(|q| q.required)

@@ -38,7 +38,7 @@ const DEFAULT: &str = "<default>";
 
 #[test]
 fn served_declared_and_routed_paths_are_the_same() {
-    let served: BTreeSet<(String, String)> = catalog::all_routes()
+    let served: BTreeSet<(String, String)> = switchboard_tests::all_routes()
         .into_iter()
         .flat_map(|(function, routes)| {
             routes
@@ -175,8 +175,8 @@ async fn the_sample_sqs_event_is_delivered() {
     let text = std::fs::read_to_string(root().join("events/mail-batch.json")).unwrap();
     let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).unwrap();
     let dir = std::env::temp_dir().join(format!("outbox-{}", switchboard_tests::random_suffix()));
-    let transport = switchboard::mail::OutboxMailer::new(Some(dir.clone()));
-    let response = switchboard::worker::process_batch(event, &|m| mailer::deliver(&transport, m)).await;
+    let transport = mailer::OutboxMailer::new(Some(dir.clone()));
+    let response = switchboard_runtime::worker::process_batch(event, &|m| mailer::deliver(&transport, m)).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
 }
@@ -192,7 +192,7 @@ async fn the_sample_call_jobs_run_and_a_poison_job_fails_alone() {
     poison.body = Some("{\"type\": \"teleport\"}".into());
     event.records.push(poison);
     let state = &app.call_worker;
-    let response = switchboard::worker::process_batch(event, &|m| call_worker::handle(state, m)).await;
+    let response = switchboard_runtime::worker::process_batch(event, &|m| call_worker::handle(state, m)).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -211,8 +211,8 @@ async fn a_poison_message_fails_alone() {
     poison.body = Some("not a mail".into());
     event.records.push(poison);
     let dir = std::env::temp_dir().join(format!("outbox-{}", switchboard_tests::random_suffix()));
-    let transport = switchboard::mail::OutboxMailer::new(Some(dir.clone()));
-    let response = switchboard::worker::process_batch(event, &|m| mailer::deliver(&transport, m)).await;
+    let transport = mailer::OutboxMailer::new(Some(dir.clone()));
+    let response = switchboard_runtime::worker::process_batch(event, &|m| mailer::deliver(&transport, m)).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -231,10 +231,10 @@ async fn the_sample_relay_message_is_a_relay_event() {
     let text = std::fs::read_to_string(root().join("events/relay-prompt.json")).unwrap();
     let event: aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest = serde_json::from_str(&text).unwrap();
     assert_eq!(event.request_context.route_key.as_deref(), Some("$default"));
-    let message: switchboard::telephony::relay::FromTwilio =
+    let message: switchboard_telephony::twilio::relay::FromTwilio =
         serde_json::from_str(event.body.as_deref().unwrap()).unwrap();
     assert!(matches!(
         message,
-        switchboard::telephony::relay::FromTwilio::Prompt { last: true, .. }
+        switchboard_telephony::twilio::relay::FromTwilio::Prompt { last: true, .. }
     ));
 }

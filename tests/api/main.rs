@@ -4,6 +4,7 @@ mod agents;
 mod api_keys;
 mod appointments;
 mod approvals;
+mod architecture;
 mod auth;
 mod bad_input;
 mod calls;

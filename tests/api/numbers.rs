@@ -1,7 +1,7 @@
 //! Phone numbers: imported once across all workspaces, answered by an agent, released.
 
 use serde_json::json;
-use switchboard::ports::Directory;
+use switchboard_core::ports::Directory;
 use switchboard_tests::TestApp;
 
 fn number() -> String {
@@ -41,7 +41,7 @@ async fn a_number_is_imported_with_the_agent_that_answers_it() {
     );
     // An inbound call to the number finds its workspace before anything else is known.
     assert_eq!(
-        app.store.owner_of("NUMBER", &e164).await.unwrap(),
+        app.store.number_owner(&e164).await.unwrap(),
         Some((t.workspace_id.clone(), res.id().to_owned()))
     );
     let list = app.get("/v1/numbers").bearer(&t.key).send().await;
@@ -90,7 +90,7 @@ async fn a_number_belongs_to_one_workspace_until_released() {
         released.header("etag"),
         "releasing twice changes nothing"
     );
-    assert_eq!(app.store.owner_of("NUMBER", &e164).await.unwrap(), None);
+    assert_eq!(app.store.number_owner(&e164).await.unwrap(), None);
     app.create_at(&b, "/v1/numbers/import", json!({"phone_number": e164}))
         .await;
 }

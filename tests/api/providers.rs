@@ -1,9 +1,10 @@
 //! The provider adapters against local fakes that speak their protocols.
 
 use serde_json::json;
-use switchboard::engine::tools;
-use switchboard::llm::anthropic::Anthropic;
-use switchboard::ports::{Llm, LlmMessage, LlmRequest, ProviderError, ToolUse};
+use switchboard_core::error::ProviderError;
+use switchboard_core::ports::{Llm, LlmMessage, LlmRequest, ToolUse};
+use switchboard_domain::conversation::tools;
+use switchboard_llm::anthropic::Anthropic;
 use switchboard_tests::fake::FakeServer;
 
 fn request() -> LlmRequest {

@@ -124,7 +124,7 @@ async fn concurrent_requests_never_exceed_the_limit() {
 #[tokio::test]
 async fn plans_raise_the_limits() {
     let app = TestApp::with(Options {
-        signup_plan: switchboard::model::Plan::Professional,
+        signup_plan: switchboard_core::model::Plan::Professional,
         ..Options::default()
     })
     .await;

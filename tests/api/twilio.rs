@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use serde_json::json;
-use switchboard::telephony::twilio;
+use switchboard_telephony::twilio;
 use switchboard_tests::fake::{FakeServer, Recorded};
 use switchboard_tests::{
     Options, PUBLIC_BASE_URL, RELAY_URL, Res, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, Tenant, TestApp, phone_ending,
@@ -600,11 +600,11 @@ async fn calls_are_fetched_and_hung_up_through_the_rest_api() {
         relay_url: RELAY_URL.into(),
     };
     let client = twilio::Twilio::new(&fake.url, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, callbacks);
-    use switchboard::ports::{ProviderCall, Telephony};
+    use switchboard_core::ports::{ProviderCall, Telephony};
     assert_eq!(
         client.fetch_call("CA9").await.unwrap(),
         Some(ProviderCall {
-            status: switchboard::model::CallStatus::Completed,
+            status: switchboard_core::model::CallStatus::Completed,
             duration_seconds: Some(61)
         })
     );

@@ -8,9 +8,10 @@ use std::time::Duration;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use switchboard::model::DeliveryStatus;
-use switchboard::webhooks::dispatch::{Dispatcher, Outcome};
-use switchboard::webhooks::{DeliveryJob, DeliveryQueue, RetrySchedule, signature};
+use switchboard_core::model::DeliveryStatus;
+use switchboard_core::ports::{DeliveryJob, DeliveryQueue};
+use switchboard_domain::webhooks::delivery::{Dispatcher, Outcome};
+use switchboard_domain::webhooks::{RetrySchedule, signature};
 use switchboard_tests::fake::{FakeServer, Recorded};
 use switchboard_tests::{Options, Res, Tenant, TestApp, unique_phone};
 
@@ -211,7 +212,7 @@ async fn a_failing_receiver_is_retried_then_the_delivery_fails_and_can_be_redeli
 #[tokio::test]
 async fn a_receiver_failing_half_the_time_gets_every_event_or_a_failure_on_record() {
     let app = TestApp::with(Options {
-        signup_plan: switchboard::model::Plan::Enterprise,
+        signup_plan: switchboard_core::model::Plan::Enterprise,
         ..Options::default()
     })
     .await;
@@ -461,7 +462,7 @@ async fn locally_plain_http_goes_to_loopback_only() {
 #[tokio::test]
 async fn a_workspace_has_at_most_sixteen_endpoints() {
     let app = TestApp::with(Options {
-        signup_plan: switchboard::model::Plan::Enterprise,
+        signup_plan: switchboard_core::model::Plan::Enterprise,
         ..Options::default()
     })
     .await;
@@ -539,7 +540,8 @@ async fn a_poison_delivery_message_fails_alone() {
     let mut batch = aws_lambda_events::event::sqs::SqsEvent::default();
     batch.records = vec![poison, good];
     let dispatcher = &app.dispatcher;
-    let response = switchboard::worker::process_batch(batch, &|m| webhook_dispatcher::handle(dispatcher, m)).await;
+    let response =
+        switchboard_runtime::worker::process_batch(batch, &|m| webhook_dispatcher::handle(dispatcher, m)).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -586,8 +588,7 @@ async fn retries_wait_30_s_5_min_30_min_and_2_h_chaining_the_long_waits() {
         events: Arc::new(app.store.clone()),
         queue: kept.clone(),
         secrets: app.dispatcher.secrets.clone(),
-        http: app.dispatcher.http.clone(),
-        mode: app.dispatcher.mode,
+        transport: app.dispatcher.transport.clone(),
         schedule: RetrySchedule::default(),
         clock: app.clock.clone(),
     };

@@ -14,14 +14,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use call_worker::Network;
 use serde_json::json;
-use switchboard::clock::Clock;
-use switchboard::model::{Campaign, CampaignStatus, ImportStatus};
-use switchboard::ports::{CampaignStore, OutboundCall, ProviderCall, ProviderError, Repository, Telephony};
-use switchboard::queue::SqsQueue;
-use switchboard::service::campaigns::DialerJob;
-use switchboard::telephony::simulator::{Network, Simulator};
-use switchboard::telephony::{CallJob, CallQueue};
+use switchboard_core::clock::Clock;
+use switchboard_core::error::ProviderError;
+use switchboard_core::model::{Campaign, CampaignStatus, ImportStatus};
+use switchboard_core::ports::{CallJob, CallQueue};
+use switchboard_core::ports::{CampaignStore, DialerJob, OutboundCall, ProviderCall, Repository, Telephony};
+use switchboard_sqs::SqsQueue;
+use switchboard_telephony::simulator::Simulator;
 use switchboard_tests::{Tenant, TestApp, afternoon_zone, draft_campaign};
 
 #[tokio::main]
@@ -73,7 +74,7 @@ fn csv_of(phones: &[String]) -> String {
 
 /// `workers` pollers of `queue_url` until `done` (each looks after every receive, which waits
 /// up to 1 s for messages), each handling its batches of up to 10 as a Lambda instance does
-/// (`switchboard::worker`: 8 messages at once, then one batch delete). Gives up after an hour.
+/// (`switchboard_runtime::worker`: 8 messages at once, then one batch delete). Gives up after an hour.
 async fn poll(app: &TestApp, queue_url: &str, workers: usize, done: impl AsyncFn() -> bool, run: impl AsyncFn(String)) {
     use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
     use futures::stream::{self, StreamExt};
@@ -248,7 +249,7 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
     let store = app.store.clone();
     let dialer_jobs = Arc::new(SqsQueue::new(sqs.clone(), &app.dialer_queue_url));
     let dialer = || {
-        switchboard::aws::dialer_over(
+        switchboard_runtime::dialer(
             &store,
             telephony.clone(),
             jobs.clone(),
@@ -259,7 +260,7 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
     let campaign_dialer = dialer();
     let call_worker = call_worker::State {
         network: Network {
-            engine: switchboard::aws::engine(&store, Arc::new(switchboard::llm::offline::Offline)),
+            engine: switchboard_runtime::engine(&store, Arc::new(switchboard_llm::offline::Offline)),
             calls: Arc::new(store.clone()),
             agents: Arc::new(store.clone()),
             jobs: jobs.clone(),

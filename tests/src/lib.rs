@@ -17,28 +17,28 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use call_relay::Relay;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, Method};
 use lambda_http::request::RequestContext;
 use serde_json::{Value, json};
-use switchboard::auth::jwt::JwtKeys;
-use switchboard::clock::Clock;
-use switchboard::config::DeploymentMode;
-use switchboard::http::{CursorKey, Platform, Route, Service};
-use switchboard::llm::offline::Offline;
-use switchboard::mail::SqsMailer;
-use switchboard::model::Plan;
-use switchboard::ports::Telephony;
-use switchboard::queue::SqsQueue;
-use switchboard::service::campaigns::{Dialer, DialerJob, DialerQueue};
-use switchboard::store::DynamoStore;
-use switchboard::telephony::relay::{ApiGatewayConnections, Relay, Voice};
-use switchboard::telephony::simulator::{Network, Simulator};
-use switchboard::telephony::{CallJob, CallQueue, twilio};
-use switchboard::webhooks::dispatch::{self, Dispatcher};
-use switchboard::webhooks::router as webhooks_router;
-use switchboard::webhooks::secrets::SecretBox;
-use switchboard::webhooks::{DeliveryJob, DeliveryQueue, RetrySchedule};
+use switchboard_apigw::ApiGatewayConnections;
+use switchboard_core::clock::Clock;
+use switchboard_core::config::DeploymentMode;
+use switchboard_core::model::Plan;
+use switchboard_core::ports::{CallJob, DeliveryJob, DeliveryQueue, DialerJob, DialerQueue, LiveCalls, Llm, Telephony};
+use switchboard_domain::campaigns::Dialer;
+use switchboard_domain::webhooks::RetrySchedule;
+use switchboard_domain::webhooks::delivery::{self, Dispatcher};
+use switchboard_http::jwt::JwtKeys;
+use switchboard_http::openapi::RouteInfo;
+use switchboard_http::{Route, Service};
+use switchboard_llm::offline::Offline;
+use switchboard_runtime::config::WebhookConfig;
+use switchboard_sqs::{SqsMailer, SqsQueue};
+use switchboard_store::DynamoStore;
+use switchboard_telephony::simulator::Simulator;
+use switchboard_telephony::twilio::{self, relay::Voice};
 use tokio::sync::OnceCell;
 
 pub mod fake;
@@ -53,7 +53,7 @@ pub async fn sdk() -> &'static SdkConfig {
             std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok() && std::env::var("TABLE_NAME").is_ok(),
             "these tests need DynamoDB Local and moto: run them with scripts/test"
         );
-        switchboard::aws::sdk_config().await
+        switchboard_runtime::sdk_config().await
     })
     .await
 }
@@ -171,7 +171,7 @@ pub struct TestApp {
     pub relay: Option<Relay>,
     /// The `event-router` (fed by [`TestApp::route_events`]) and the `webhook-dispatcher` (by
     /// [`TestApp::run_deliveries`]).
-    pub event_router: webhooks_router::Router,
+    pub event_router: event_router::Router,
     pub dispatcher: Dispatcher,
     pub delivery_queue_url: String,
     routed: Mutex<std::collections::HashSet<String>>,
@@ -201,14 +201,14 @@ impl TestApp {
     /// An app whose sign-ups get the plan without quotas: for tests that make one of everything.
     pub async fn unlimited() -> Self {
         Self::with(Options {
-            signup_plan: switchboard::model::Plan::Enterprise,
+            signup_plan: switchboard_core::model::Plan::Enterprise,
             ..Options::default()
         })
         .await
     }
 
     pub async fn with(options: Options) -> Self {
-        switchboard::telemetry::init();
+        switchboard_runtime::telemetry::init();
         let sdk = sdk().await;
         let ops = OperationLog::default();
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
@@ -245,61 +245,10 @@ impl TestApp {
             .unwrap();
         let secret: [u8; 32] = rand::random();
         let clock = Clock::manual(options.start);
-        let jwt = JwtKeys::new(&secret);
-        let platform = Arc::new(Platform {
-            credentials: Arc::new(store.clone()),
-            idempotency: Arc::new(store.clone()),
-            jwt: jwt.clone(),
-            cursor_key: Arc::new(CursorKey::derive(&secret)),
-            clock: clock.clone(),
-            public_rate_limit: options.public_rate_limit,
-        });
-        let auth = Service::new(
-            platform.clone(),
-            auth::State {
-                accounts: Arc::new(store.clone()),
-                mailer: Arc::new(SqsMailer::new(sqs.clone(), &mail_queue_url)),
-                jwt: jwt.clone(),
-                public_base_url: Some("http://switchboard.test".into()),
-                signup_plan: options.signup_plan,
-            },
-            auth::routes(),
-        );
-        let api_keys = Service::new(
-            platform.clone(),
-            api_keys::State {
-                keys: Arc::new(store.clone()),
-            },
-            api_keys::routes(),
-        );
-        let engine = switchboard::aws::engine(&store, Arc::new(Offline));
-        let agents = Service::new(
-            platform.clone(),
-            agents::State {
-                agents: Arc::new(store.clone()),
-                contacts: Arc::new(store.clone()),
-                engine: engine.clone(),
-            },
-            agents::routes(),
-        );
-        let contacts = Service::new(
-            platform.clone(),
-            contacts::State {
-                contacts: Arc::new(store.clone()),
-                timeline: Arc::new(store.clone()),
-                accounts: Arc::new(store.clone()),
-            },
-            contacts::routes(),
-        );
-        let appointments = Service::new(
-            platform.clone(),
-            appointments::State {
-                appointments: Arc::new(store.clone()),
-                contacts: Arc::new(store.clone()),
-            },
-            appointments::routes(),
-        );
-        let jobs: Arc<dyn CallQueue> = Arc::new(SqsQueue::new(sqs.clone(), &call_queue_url));
+        let platform = switchboard_runtime::platform(&store, &secret, clock.clone(), options.public_rate_limit);
+        let jwt = platform.jwt.clone();
+        let llm: Arc<dyn Llm> = Arc::new(Offline);
+        let jobs = Arc::new(SqsQueue::new(sqs.clone(), &call_queue_url));
         let (telephony, twilio): (Arc<dyn Telephony>, _) = match &options.twilio_api {
             None => (Arc::new(Simulator::new(jobs.clone())), None),
             Some(api_base) => {
@@ -315,55 +264,6 @@ impl TestApp {
                 (Arc::new(client), Some(hooks))
             }
         };
-        let numbers = Service::new(
-            platform.clone(),
-            numbers::State {
-                numbers: Arc::new(store.clone()),
-                agents: Arc::new(store.clone()),
-                accounts: Arc::new(store.clone()),
-                telephony: telephony.clone(),
-            },
-            numbers::routes(),
-        );
-        let voice = options.twilio_api.as_ref().map(|url| Voice {
-            sessions: Arc::new(store.clone()),
-            connections: Arc::new(ApiGatewayConnections::new(sdk, url)),
-        });
-        let relay = voice.clone().map(|voice| Relay {
-            engine: engine.clone(),
-            calls: Arc::new(store.clone()),
-            agents: Arc::new(store.clone()),
-            voice,
-            twilio_auth_token: TWILIO_AUTH_TOKEN.into(),
-            relay_url: RELAY_URL.into(),
-            clock: clock.clone(),
-        });
-        let approvals = Service::new(
-            platform.clone(),
-            approvals::State {
-                approvals: Arc::new(store.clone()),
-                agents: Arc::new(store.clone()),
-                engine: engine.clone(),
-                voice,
-            },
-            approvals::routes(),
-        );
-        let calls = Service::new(
-            platform.clone(),
-            calls::State {
-                calls: Arc::new(store.clone()),
-                agents: Arc::new(store.clone()),
-                numbers: Arc::new(store.clone()),
-                contacts: Arc::new(store.clone()),
-                accounts: Arc::new(store.clone()),
-                directory: Arc::new(store.clone()),
-                dnc: Arc::new(store.clone()),
-                telephony: telephony.clone(),
-                jobs: jobs.clone(),
-                twilio,
-            },
-            calls::routes(),
-        );
         let dialer_queue_url = sqs
             .create_queue()
             .queue_name(format!("test-dialer-{}", random_suffix()))
@@ -373,84 +273,89 @@ impl TestApp {
             .queue_url
             .unwrap();
         let dialer_jobs: Arc<dyn DialerQueue> = Arc::new(AtOnce(SqsQueue::new(sqs.clone(), &dialer_queue_url)));
-        let new_dialer = || {
-            switchboard::aws::dialer_over(
+        let deliveries: Arc<dyn DeliveryQueue> = Arc::new(SqsQueue::new(sqs.clone(), &delivery_queue_url));
+        let webhook_config = WebhookConfig {
+            key_secret_id: String::new(),
+            queue_url: delivery_queue_url.clone(),
+            schedule: options.webhook_schedule.clone(),
+            mode: if options.production {
+                DeploymentMode::Production
+            } else {
+                DeploymentMode::Local
+            },
+        };
+        let dispatcher =
+            || switchboard_runtime::dispatcher(&store, deliveries.clone(), &secret, &webhook_config, clock.clone());
+        // The API Gateway management API of the relay is played by the fake Twilio.
+        let voice = options.twilio_api.as_ref().map(|url| Voice {
+            sessions: Arc::new(store.clone()),
+            connections: Arc::new(ApiGatewayConnections::new(sdk, url)),
+        });
+        let auth_config = auth::AuthConfig {
+            http: switchboard_runtime::config::HttpConfig {
+                table_name: table_name(),
+                jwt_secret_id: String::new(),
+                mode: DeploymentMode::Local,
+                public_rate_limit: options.public_rate_limit,
+            },
+            mail_queue_url: mail_queue_url.clone(),
+            public_base_url: Some("http://switchboard.test".into()),
+            signup_plan: options.signup_plan,
+        };
+        let auth = auth::service(
+            platform.clone(),
+            &store,
+            Arc::new(SqsMailer::new(sqs.clone(), &mail_queue_url)),
+            &auth_config,
+        );
+        let api_keys = api_keys::service(platform.clone(), &store);
+        let agents = agents::service(platform.clone(), &store, llm.clone());
+        let contacts = contacts::service(platform.clone(), &store);
+        let appointments = appointments::service(platform.clone(), &store);
+        let numbers = numbers::service(platform.clone(), &store, telephony.clone());
+        let approvals = approvals::service(
+            platform.clone(),
+            &store,
+            llm.clone(),
+            voice.clone().map(|v| Arc::new(v) as Arc<dyn LiveCalls>),
+        );
+        let calls = calls::service(platform.clone(), &store, telephony.clone(), jobs.clone(), twilio);
+        let campaigns = campaigns::service(
+            platform.clone(),
+            &store,
+            llm.clone(),
+            telephony.clone(),
+            jobs.clone(),
+            dialer_jobs.clone(),
+            clock.clone(),
+        );
+        let webhooks = webhooks::service(platform.clone(), &store, dispatcher());
+        let dnc = dnc::service(platform.clone(), &store);
+        let catalog = catalog::service(
+            platform,
+            &store,
+            catalog::Providers::read(&mut switchboard_core::config::Env::from_fn(|_| None)),
+        );
+        let relay = voice.map(|voice| {
+            call_relay::relay(
                 &store,
-                telephony.clone(),
-                jobs.clone(),
-                dialer_jobs.clone(),
+                llm.clone(),
+                voice,
+                TWILIO_AUTH_TOKEN.into(),
+                RELAY_URL.into(),
                 clock.clone(),
             )
-        };
-        let campaigns = Service::new(
-            platform.clone(),
-            campaigns::State {
-                dialer: new_dialer(),
-                llm: Arc::new(Offline),
-            },
-            campaigns::routes(),
+        });
+        let dialer = campaign_dialer::dialer(
+            &store,
+            telephony.clone(),
+            jobs.clone(),
+            dialer_jobs.clone(),
+            clock.clone(),
         );
-        let dialer = new_dialer();
-        let call_worker = call_worker::State {
-            network: Network {
-                engine: engine.clone(),
-                calls: Arc::new(store.clone()),
-                agents: Arc::new(store.clone()),
-                jobs: jobs.clone(),
-                time_scale: 0.0,
-            },
-            dialer: new_dialer(),
-            clock: clock.clone(),
-        };
-        let mode = if options.production {
-            DeploymentMode::Production
-        } else {
-            DeploymentMode::Local
-        };
-        let deliveries: Arc<dyn DeliveryQueue> = Arc::new(SqsQueue::new(sqs.clone(), &delivery_queue_url));
-        let new_dispatcher = || Dispatcher {
-            endpoints: Arc::new(store.clone()),
-            deliveries: Arc::new(store.clone()),
-            events: Arc::new(store.clone()),
-            queue: deliveries.clone(),
-            secrets: SecretBox::derive(&secret),
-            http: dispatch::http_client(mode),
-            mode,
-            schedule: options.webhook_schedule.clone(),
-            clock: clock.clone(),
-        };
-        let webhooks = Service::new(
-            platform.clone(),
-            webhooks::State {
-                endpoints: Arc::new(store.clone()),
-                deliveries: Arc::new(store.clone()),
-                dispatcher: new_dispatcher(),
-                mode,
-            },
-            webhooks::routes(),
-        );
-        let dnc = Service::new(
-            platform.clone(),
-            dnc::State {
-                dnc: Arc::new(store.clone()),
-                accounts: Arc::new(store.clone()),
-            },
-            dnc::routes(),
-        );
-        let event_router = webhooks_router::Router {
-            endpoints: Arc::new(store.clone()),
-            deliveries: Arc::new(store.clone()),
-            queue: deliveries.clone(),
-        };
-        let dispatcher = new_dispatcher();
-        let catalog = Service::new(
-            platform,
-            catalog::State {
-                store: Arc::new(store.clone()),
-                providers: switchboard::config::Providers::read(&mut switchboard::config::Env::from_fn(|_| None)),
-            },
-            catalog::routes(),
-        );
+        let call_worker = call_worker::state(&store, llm, telephony, jobs, dialer_jobs, 0.0, clock.clone());
+        let event_router = event_router::router(&store, deliveries.clone());
+        let dispatcher = dispatcher();
         let mut router = matchit::Router::new();
         let mut add = |paths: Vec<&'static str>, function| {
             for path in paths {
@@ -662,7 +567,7 @@ impl TestApp {
     /// request): what "nothing was written" is checked against.
     pub async fn snapshot(&self, workspace_id: &str) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
-        for suffix in switchboard::store::keys::WORKSPACE_PARTITIONS
+        for suffix in switchboard_store::keys::WORKSPACE_PARTITIONS
             .iter()
             .filter(|s| **s != "#SESSION")
         {
@@ -803,7 +708,9 @@ impl TestApp {
                 .send()
                 .await;
             let body = &call.body;
-            let status = body["status"].as_str().and_then(switchboard::model::CallStatus::parse);
+            let status = body["status"]
+                .as_str()
+                .and_then(switchboard_core::model::CallStatus::parse);
             if status.is_some_and(|s| s.is_final())
                 && (body["conversation_id"].is_null() || body["summary"].is_string())
             {
@@ -918,7 +825,7 @@ impl TestApp {
 
     /// Runs the queued deliveries, and the retries they queue that are due, until none is left;
     /// returns what each did.
-    pub async fn run_deliveries(&self) -> Vec<dispatch::Outcome> {
+    pub async fn run_deliveries(&self) -> Vec<delivery::Outcome> {
         let mut outcomes = Vec::new();
         loop {
             let messages: Vec<(DeliveryJob, String)> = self.receive(&self.delivery_queue_url).await;
@@ -934,7 +841,7 @@ impl TestApp {
     }
 
     /// The mails queued since the last call (the auth function's outbox).
-    pub async fn mails(&self) -> Vec<switchboard::ports::Mail> {
+    pub async fn mails(&self) -> Vec<switchboard_core::ports::Mail> {
         let out = self
             .sqs
             .receive_message()
@@ -955,6 +862,37 @@ fn paths<S: Send + Sync + 'static>(routes: &[Route<S>]) -> Vec<&'static str> {
     let mut paths: Vec<&'static str> = routes.iter().map(|r| r.path).collect();
     paths.dedup();
     paths
+}
+
+/// Every route of every HTTP function, as documented, by function (binary) name.
+pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
+    fn infos<S: Send + Sync + 'static>(routes: Vec<Route<S>>) -> Vec<RouteInfo> {
+        routes.iter().map(Route::info).collect()
+    }
+    vec![
+        ("auth", infos(auth::routes())),
+        ("api-keys", infos(api_keys::routes())),
+        ("agents", infos(agents::routes())),
+        ("contacts", infos(contacts::routes())),
+        ("appointments", infos(appointments::routes())),
+        ("numbers", infos(numbers::routes())),
+        ("approvals", infos(approvals::routes())),
+        ("calls", infos(calls::routes())),
+        ("webhooks", infos(webhooks::routes())),
+        ("dnc", infos(dnc::routes())),
+        ("campaigns", infos(campaigns::routes())),
+        ("catalog", infos(catalog::routes())),
+    ]
+}
+
+/// The OpenAPI document the route tables make, as `docs/openapi.json` keeps it (and the
+/// `catalog` function serves it).
+pub fn openapi_document() -> String {
+    let routes: Vec<RouteInfo> = all_routes().into_iter().flat_map(|(_, r)| r).collect();
+    let mut text = serde_json::to_string_pretty(&switchboard_http::openapi::document(&routes))
+        .expect("the OpenAPI document serialises");
+    text.push('\n');
+    text
 }
 
 /// An IANA zone where it is early afternoon now, so that a campaign's 08:00–21:00 window

@@ -5,16 +5,17 @@ use std::sync::Arc;
 use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use switchboard::crud::{self, Deleted};
-use switchboard::engine::{Engine, Party};
-use switchboard::http::{Access, Call, QueryParam, Reply, Route, not_null};
-use switchboard::ids::{self, prefix};
-use switchboard::model::{
+use switchboard_core::ids::{self, prefix};
+use switchboard_core::model::{
     AGENT_TEMPLATES, Agent, AgentObject, Channel, Contact, Conversation, ConversationStatus, Message, Plan, Scope,
     VOICES, template_schema, voice_schema,
 };
-use switchboard::ports::{ListQuery, PageKey, Quota, Repository, Versioned};
-use switchboard::{ApiError, ErrorCode, validate};
+use switchboard_core::ports::{ListQuery, Llm, PageKey, Quota, Repository, Versioned};
+use switchboard_core::{ErrorCode, StoreError, validate};
+use switchboard_domain::conversation::{Engine, Party};
+use switchboard_http::crud::{self, Deleted};
+use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service, not_null};
+use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
 pub struct State {
@@ -22,6 +23,16 @@ pub struct State {
     pub contacts: Arc<dyn Repository<Contact>>,
     /// Text chat goes through the same engine as calls.
     pub engine: Engine,
+}
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn service(platform: Arc<Platform>, store: &DynamoStore, llm: Arc<dyn Llm>) -> Service<State> {
+    let state = State {
+        agents: Arc::new(store.clone()),
+        contacts: Arc::new(store.clone()),
+        engine: switchboard_runtime::engine(store, llm),
+    };
+    Service::new(platform, state, routes())
 }
 
 const TAG: &str = "Agents";
@@ -142,7 +153,7 @@ pub struct ChatTurn {
     pub messages: Vec<Message>,
 }
 
-switchboard::object_name!(ChatTurnObject, "chat_turn");
+switchboard_core::object_name!(ChatTurnObject, "chat_turn");
 
 fn quota(plan: Plan) -> Quota {
     Quota {
@@ -168,19 +179,15 @@ fn validated(mut agent: Agent) -> Result<Agent, ApiError> {
     Ok(agent)
 }
 
-async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let page = call.page("")?;
+async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let page = req.page("")?;
     let query = ListQuery::from(page);
-    let found = state
-        .agents
-        .query(call.workspace_id()?, &query)
-        .await
-        .map_err(|e| e.into_api(ErrorCode::AgentNotFound))?;
-    Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
+    let found = state.agents.query(req.workspace_id()?, &query).await?;
+    Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
 }
 
-async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let input: CreateAgent = call.json()?;
+async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: CreateAgent = req.json()?;
     let template = match &input.template {
         None => None,
         Some(name) => Some(AGENT_TEMPLATES.iter().find(|(id, ..)| id == name).ok_or_else(|| {
@@ -202,9 +209,9 @@ async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
             ));
         }
     };
-    let now = switchboard::clock::api_time(call.now);
+    let now = switchboard_core::clock::api_time(req.now);
     let agent = validated(Agent {
-        id: ids::new_id_at(prefix::AGENT, call.now),
+        id: ids::new_id_at(prefix::AGENT, req.now),
         object: AgentObject,
         name: input.name,
         system_prompt,
@@ -220,33 +227,33 @@ async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         created_at: now,
         updated_at: now,
     })?;
-    let plan = call.principal()?.plan;
+    let plan = req.principal()?.plan;
     let stored = state
         .agents
-        .insert(call.workspace_id()?, &agent, Some(quota(plan)), &[])
+        .insert(req.workspace_id()?, &agent, Some(quota(plan)), &[])
         .await
         .map_err(|e| match e {
-            switchboard::ports::StoreError::LimitReached => ApiError::new(
+            StoreError::LimitReached => ApiError::new(
                 ErrorCode::LimitReached,
                 format!(
                     "The {plan:?} plan allows {} agents; delete one or upgrade.",
                     plan.max_agents()
                 ),
             ),
-            e => e.into_api(ErrorCode::AgentNotFound),
+            e => e.into(),
         })?;
     Ok(Reply::created(&stored.value).etag(stored.version))
 }
 
-async fn get(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let found = crud::find(state.agents.as_ref(), &call, call.param("id")).await?;
+async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let found = crud::find(state.agents.as_ref(), &req, req.param("id")).await?;
     Ok(Reply::ok(&found.value).etag(found.version))
 }
 
-async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let patch: UpdateAgent = call.json()?;
-    let now = switchboard::clock::api_time(call.now);
-    let updated = crud::update(state.agents.as_ref(), &call, call.param("id"), |mut agent| {
+async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let patch: UpdateAgent = req.json()?;
+    let now = switchboard_core::clock::api_time(req.now);
+    let updated = crud::update(state.agents.as_ref(), &req, req.param("id"), |mut agent| {
         let patch = &patch;
         if let Some(v) = &patch.name {
             agent.name.clone_from(v);
@@ -272,20 +279,20 @@ async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     Ok(Reply::ok(&updated.value).etag(updated.version))
 }
 
-async fn delete(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let plan = call.principal()?.plan;
-    let deleted = crud::delete(state.agents.as_ref(), &call, call.param("id"), Some(quota(plan))).await?;
+async fn delete(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let plan = req.principal()?.plan;
+    let deleted = crud::delete(state.agents.as_ref(), &req, req.param("id"), Some(quota(plan))).await?;
     Ok(Reply::ok(&Deleted::new(&deleted.value.id, "agent")))
 }
 
-async fn send_message(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let input: SendMessage = call.json()?;
+async fn send_message(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: SendMessage = req.json()?;
     let content = validate::text("content", &input.content, 1, 4000)?;
-    let ws = call.workspace_id()?;
-    let agent = crud::find(state.agents.as_ref(), &call, call.param("id")).await?.value;
+    let ws = req.workspace_id()?;
+    let agent = crud::find(state.agents.as_ref(), &req, req.param("id")).await?.value;
     let engine = &state.engine;
     let (current, created) = match &input.conversation_id {
-        Some(id) => (conversation_of(&state, &call, &agent, id).await?, false),
+        Some(id) => (conversation_of(&state, &req, &agent, id).await?, false),
         None => {
             if !agent.is_active {
                 return Err(ApiError::new(
@@ -296,7 +303,7 @@ async fn send_message(state: Arc<State>, call: Call) -> Result<Reply, ApiError> 
             let party = match &input.contact_id {
                 None => Party::default(),
                 Some(contact_id) => {
-                    let contact = crud::find(state.contacts.as_ref(), &call, contact_id)
+                    let contact = crud::find(state.contacts.as_ref(), &req, contact_id)
                         .await
                         .map_err(|e| e.with_param("contact_id"))?
                         .value;
@@ -307,13 +314,13 @@ async fn send_message(state: Arc<State>, call: Call) -> Result<Reply, ApiError> 
                 }
             };
             (
-                engine.start(ws, &agent, Channel::Chat, None, party, call.now).await?,
+                engine.start(ws, &agent, Channel::Chat, None, party, req.now).await?,
                 true,
             )
         }
     };
     let before = current.value.messages.len();
-    let after = engine.say(ws, &agent, &current, &content, call.now).await?;
+    let after = engine.say(ws, &agent, &current, &content, req.now).await?;
     let turn = ChatTurn {
         object: ChatTurnObject,
         conversation_id: after.value.id.clone(),
@@ -335,11 +342,11 @@ async fn send_message(state: Arc<State>, call: Call) -> Result<Reply, ApiError> 
 /// The agent's conversation `id`; another agent's (or workspace's) is "not found".
 async fn conversation_of(
     state: &State,
-    call: &Call,
+    req: &Request,
     agent: &Agent,
     id: &str,
 ) -> Result<Versioned<Conversation>, ApiError> {
-    let found = crud::find(state.engine.conversations.as_ref(), call, id)
+    let found = crud::find(state.engine.conversations.as_ref(), req, id)
         .await
         .map_err(|e| e.with_param("conversation_id"))?;
     if found.value.agent_id != agent.id {
@@ -352,12 +359,12 @@ async fn conversation_of(
     Ok(found)
 }
 
-async fn list_messages(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let agent = crud::find(state.agents.as_ref(), &call, call.param("id")).await?.value;
-    let conversation_id = call.query("conversation_id").unwrap_or_default();
-    let conversation = conversation_of(&state, &call, &agent, conversation_id).await?.value;
+async fn list_messages(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let agent = crud::find(state.agents.as_ref(), &req, req.param("id")).await?.value;
+    let conversation_id = req.query("conversation_id").unwrap_or_default();
+    let conversation = conversation_of(&state, &req, &agent, conversation_id).await?.value;
     let filters = format!("conversation={conversation_id}");
-    let page = call.page(&filters)?;
+    let page = req.page(&filters)?;
     // The position in the transcript is the cursor.
     let start: usize = page
         .after
@@ -367,7 +374,7 @@ async fn list_messages(state: Arc<State>, call: Call) -> Result<Reply, ApiError>
         .unwrap_or(0);
     let end = (start + page.limit as usize).min(conversation.messages.len());
     let next = (end < conversation.messages.len()).then(|| PageKey::from([("i".to_owned(), end.to_string())]));
-    Ok(call.list(
+    Ok(req.list(
         conversation.messages_since(start)[..end.saturating_sub(start)].to_vec(),
         next,
         &filters,

@@ -7,17 +7,25 @@ use chrono::{DateTime, Duration, Utc};
 use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use switchboard::auth::secret;
-use switchboard::crud::Deleted;
-use switchboard::http::{Access, Call, QueryParam, Reply, Route};
-use switchboard::ids::{self, prefix};
-use switchboard::model::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
-use switchboard::ports::{ApiKeyStore, CredentialKind, NewApiKey, StoreError};
-use switchboard::{ApiError, ErrorCode, validate};
+use switchboard_core::ids::{self, prefix};
+use switchboard_core::model::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
+use switchboard_core::ports::{ApiKeyStore, CredentialKind, NewApiKey};
+use switchboard_core::{ErrorCode, StoreError, secret, validate};
+use switchboard_http::crud::Deleted;
+use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
 pub struct State {
     pub keys: Arc<dyn ApiKeyStore>,
+}
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn service(platform: Arc<Platform>, store: &DynamoStore) -> Service<State> {
+    let state = State {
+        keys: Arc::new(store.clone()),
+    };
+    Service::new(platform, state, routes())
 }
 
 const TAG: &str = "API keys";
@@ -83,23 +91,18 @@ pub struct CreatedApiKey {
     pub secret: String,
 }
 
-fn store_error(e: StoreError) -> ApiError {
-    e.into_api(ErrorCode::ApiKeyNotFound)
-}
-
 fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::ApiKeyNotFound, ErrorCode::ApiKeyNotFound.description())
+    ApiError::of(ErrorCode::ApiKeyNotFound)
 }
 
-async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let page = call.page("")?;
+async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let page = req.page("")?;
     let found = state
         .keys
-        .list_keys(call.workspace_id()?, page.limit, page.after)
-        .await
-        .map_err(store_error)?;
-    let keys = found.items.into_iter().map(|k| k.with_status_at(call.now)).collect();
-    Ok(call.list(keys, found.next, ""))
+        .list_keys(req.workspace_id()?, page.limit, page.after)
+        .await?;
+    let keys = found.items.into_iter().map(|k| k.with_status_at(req.now)).collect();
+    Ok(req.list(keys, found.next, ""))
 }
 
 fn expiry(input: &CreateApiKey, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, ApiError> {
@@ -116,18 +119,15 @@ fn expiry(input: &CreateApiKey, now: DateTime<Utc>) -> Result<Option<DateTime<Ut
             "expires_at",
             "`expires_at` must be in the future and within 10 years.",
         )),
-        (None, at) => Ok(at.map(switchboard::clock::api_time)),
+        (None, at) => Ok(at.map(switchboard_core::clock::api_time)),
     }
 }
 
-async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let input: CreateApiKey = call.json()?;
-    let principal = call.principal()?;
+async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: CreateApiKey = req.json()?;
+    let principal = req.principal()?;
     let CredentialKind::Session { user_id, role, .. } = &principal.kind else {
-        return Err(ApiError::new(
-            ErrorCode::SessionRequired,
-            ErrorCode::SessionRequired.description(),
-        ));
+        return Err(ApiError::of(ErrorCode::SessionRequired));
     };
     let scope = input.scope.unwrap_or(Scope::Admin);
     if scope > role.scope() {
@@ -139,15 +139,15 @@ async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     }
     let secret = secret::new_api_key();
     let key = ApiKey {
-        id: ids::new_id_at(prefix::API_KEY, call.now),
+        id: ids::new_id_at(prefix::API_KEY, req.now),
         object: ApiKeyObject,
         name: validate::text("name", &input.name, 1, 120)?,
         prefix: secret::display_prefix(&secret),
         scope,
         status: ApiKeyStatus::Active,
-        created_at: switchboard::clock::api_time(call.now),
+        created_at: switchboard_core::clock::api_time(req.now),
         created_by_user_id: user_id.clone(),
-        expires_at: expiry(&input, call.now)?,
+        expires_at: expiry(&input, req.now)?,
         last_used_at: None,
         last_used_ip: None,
         revoked_at: None,
@@ -168,45 +168,41 @@ async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
                 ErrorCode::LimitReached,
                 format!("A workspace may have {MAX_ACTIVE_KEYS} active API keys; revoke one first."),
             ),
-            e => store_error(e),
+            e => e.into(),
         })?;
     Ok(Reply::created(&CreatedApiKey { key, secret }))
 }
 
-async fn revoke(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let input: RevokeApiKey = if call.body.is_empty() {
+async fn revoke(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: RevokeApiKey = if req.body.is_empty() {
         RevokeApiKey::default()
     } else {
-        call.json()?
+        req.json()?
     };
     let reason = input.reason.map(|r| validate::text("reason", &r, 1, 80)).transpose()?;
-    let id = call.param("id");
+    let id = req.param("id");
     if !ids::is_valid(prefix::API_KEY, id) {
         return Err(not_found());
     }
-    let key = state
-        .keys
-        .revoke_key(call.workspace_id()?, id, reason, call.now)
-        .await
-        .map_err(store_error)?;
-    Ok(Reply::ok(&key.with_status_at(call.now)))
+    let key = state.keys.revoke_key(req.workspace_id()?, id, reason, req.now).await?;
+    Ok(Reply::ok(&key.with_status_at(req.now)))
 }
 
-async fn delete(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let id = call.param("id");
+async fn delete(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let id = req.param("id");
     if !ids::is_valid(prefix::API_KEY, id) {
         return Err(not_found());
     }
     state
         .keys
-        .delete_key(call.workspace_id()?, id)
+        .delete_key(req.workspace_id()?, id)
         .await
         .map_err(|e| match e {
             StoreError::Conflict(ErrorCode::KeyStillActive) => ApiError::new(
                 ErrorCode::KeyStillActive,
                 "Revoke the key (POST /v1/api-keys/{id}/revoke) before deleting it.",
             ),
-            e => store_error(e),
+            e => e.into(),
         })?;
     Ok(Reply::ok(&Deleted::new(id, "api_key")))
 }

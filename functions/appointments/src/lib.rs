@@ -7,17 +7,27 @@ use chrono::{DateTime, Utc};
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
-use switchboard::crud;
-use switchboard::http::{Call, Patch, QueryParam, Reply, Route};
-use switchboard::model::{Appointment, AppointmentStatus, BY_START, Contact, Event, EventType, contact_partition};
-use switchboard::ports::{Index, ListQuery, Repository};
-use switchboard::service::appointments::{self, Booking};
-use switchboard::{ApiError, ErrorCode, validate};
+use switchboard_core::model::{Appointment, AppointmentStatus, Contact, Event, EventType};
+use switchboard_core::ports::{ListBy, ListQuery, Repository};
+use switchboard_core::{ErrorCode, StoreError, validate};
+use switchboard_domain::appointments::{self, Booking};
+use switchboard_http::crud;
+use switchboard_http::{ApiError, Patch, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
 pub struct State {
     pub appointments: Arc<dyn Repository<Appointment>>,
     pub contacts: Arc<dyn Repository<Contact>>,
+}
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn service(platform: Arc<Platform>, store: &DynamoStore) -> Service<State> {
+    let state = State {
+        appointments: Arc::new(store.clone()),
+        contacts: Arc::new(store.clone()),
+    };
+    Service::new(platform, state, routes())
 }
 
 const TAG: &str = "Appointments";
@@ -68,26 +78,22 @@ pub struct CreateAppointment {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAppointment {
-    #[serde(default, deserialize_with = "switchboard::http::not_null")]
+    #[serde(default, deserialize_with = "switchboard_http::not_null")]
     pub start_time: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "switchboard::http::not_null")]
+    #[serde(default, deserialize_with = "switchboard_http::not_null")]
     pub end_time: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "switchboard::http::not_null")]
+    #[serde(default, deserialize_with = "switchboard_http::not_null")]
     #[schema(max_length = 200)]
     pub title: Option<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 2000)]
     pub notes: Patch<String>,
-    #[serde(default, deserialize_with = "switchboard::http::not_null")]
+    #[serde(default, deserialize_with = "switchboard_http::not_null")]
     pub status: Option<AppointmentStatus>,
 }
 
-fn sort_bound(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let status = call
+async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let status = req
         .query("status")
         .map(|raw| {
             serde_json::from_value::<AppointmentStatus>(json!(raw)).map_err(|_| {
@@ -99,27 +105,21 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
             })
         })
         .transpose()?;
-    let from = call
+    let from = req
         .query("from")
         .map(|raw| validate::time_bound("from", raw, false))
         .transpose()?;
-    let to = call
+    let to = req
         .query("to")
         .map(|raw| validate::time_bound("to", raw, true))
         .transpose()?;
-    let contact = call.query("contact_id");
+    let contact = req.query("contact_id");
     let filters = format!("status={status:?}&from={from:?}&to={to:?}&contact={contact:?}");
-    let page = call.page(&filters)?;
-    let index = match contact {
-        Some(contact) => (Index::Gsi2, contact_partition(contact)),
-        None => (Index::Gsi1, BY_START.to_owned()),
-    };
-    // Sort keys are `<start>#<id>`: "0" is below every time, "~" above.
-    let low = from.map(sort_bound).unwrap_or_else(|| "0".into());
-    let high = to.map(|t| format!("{}#~", sort_bound(t))).unwrap_or_else(|| "~".into());
+    let page = req.page(&filters)?;
     let query = ListQuery {
-        index: Some(index),
-        sort_between: Some((low, high)),
+        by: contact.map_or(ListBy::All, |c| ListBy::Contact(c.to_owned())),
+        from,
+        to,
         equals: status
             .map(|s| vec![("status", json!(s).as_str().unwrap_or_default().to_owned())])
             .unwrap_or_default(),
@@ -128,14 +128,14 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     };
     let found = state
         .appointments
-        .query(call.workspace_id()?, &query)
+        .query(req.workspace_id()?, &query)
         .await
         .map_err(appointments::store_error)?;
-    Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters))
+    Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters))
 }
 
-async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let input: CreateAppointment = call.json()?;
+async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: CreateAppointment = req.json()?;
     let booking = Booking {
         contact_id: input.contact_id,
         start_time: input.start_time,
@@ -149,21 +149,21 @@ async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let booked = appointments::book(
         state.appointments.as_ref(),
         state.contacts.as_ref(),
-        call.workspace_id()?,
+        req.workspace_id()?,
         booking,
-        call.now,
+        req.now,
     )
     .await?;
     Ok(Reply::created(&booked.value).etag(booked.version))
 }
 
-async fn get(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let found = crud::find(state.appointments.as_ref(), &call, call.param("id")).await?;
+async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let found = crud::find(state.appointments.as_ref(), &req, req.param("id")).await?;
     Ok(Reply::ok(&found.value).etag(found.version))
 }
 
-async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let patch: UpdateAppointment = call.json()?;
+async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let patch: UpdateAppointment = req.json()?;
     let title = patch
         .title
         .as_deref()
@@ -174,29 +174,24 @@ async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         .clone()
         .map(|n| validate::text("notes", &n, 0, 2000))
         .transpose_patch()?;
-    let now = call.now;
-    let updated = crud::update(
-        state.appointments.as_ref(),
-        &call,
-        call.param("id"),
-        |mut appointment| {
-            appointment.start_time = patch.start_time.unwrap_or(appointment.start_time);
-            appointment.end_time = patch.end_time.unwrap_or(appointment.end_time);
-            appointments::check_times(appointment.start_time, appointment.end_time)?;
-            if let Some(title) = &title {
-                appointment.title.clone_from(title);
-            }
-            notes.clone().apply(&mut appointment.notes);
-            appointment.status = patch.status.unwrap_or(appointment.status);
-            appointment.updated_at = switchboard::clock::api_time(now);
-            let event = Event::new(EventType::AppointmentUpdated, now, &appointment);
-            Ok((appointment, vec![event]))
-        },
-    )
+    let now = req.now;
+    let updated = crud::update(state.appointments.as_ref(), &req, req.param("id"), |mut appointment| {
+        appointment.start_time = patch.start_time.unwrap_or(appointment.start_time);
+        appointment.end_time = patch.end_time.unwrap_or(appointment.end_time);
+        appointments::check_times(appointment.start_time, appointment.end_time)?;
+        if let Some(title) = &title {
+            appointment.title.clone_from(title);
+        }
+        notes.clone().apply(&mut appointment.notes);
+        appointment.status = patch.status.unwrap_or(appointment.status);
+        appointment.updated_at = switchboard_core::clock::api_time(now);
+        let event = Event::new(EventType::AppointmentUpdated, now, &appointment);
+        Ok((appointment, vec![event]))
+    })
     .await
     .map_err(|e| {
         if e.code == ErrorCode::AppointmentConflict {
-            appointments::store_error(switchboard::ports::StoreError::Conflict(e.code))
+            ApiError::from(appointments::store_error(StoreError::Conflict(e.code)))
         } else {
             e
         }

@@ -1,18 +1,11 @@
 //! The `appointments` Lambda function.
 
-use std::sync::Arc;
-
-use switchboard::config::HttpConfig;
-use switchboard::http::Service;
+use switchboard_runtime::config::HttpConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    switchboard::telemetry::init();
+    switchboard_runtime::telemetry::init();
     let config = HttpConfig::from_env()?;
-    let (_, store, platform) = switchboard::aws::http_platform(&config).await?;
-    let state = appointments::State {
-        appointments: Arc::new(store.clone()),
-        contacts: Arc::new(store),
-    };
-    switchboard::http::run(Service::new(platform, state, appointments::routes())).await
+    let (_, store, platform) = switchboard_runtime::http_platform(&config).await?;
+    switchboard_runtime::serve(appointments::service(platform, &store)).await
 }

@@ -7,14 +7,14 @@ use chrono::Duration;
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
-use switchboard::crud;
-use switchboard::engine::Engine;
-use switchboard::http::{Call, QueryParam, Reply, Route};
-use switchboard::model::{Agent, Approval, ApprovalStatus, ProposedAction};
-use switchboard::ports::{CredentialKind, ListQuery, Repository};
-use switchboard::service::approvals::{self, ApprovalRequest, CHAT_DECISION_TIME};
-use switchboard::telephony::relay::Voice;
-use switchboard::{ApiError, ErrorCode};
+use switchboard_core::model::{Agent, Approval, ApprovalStatus, ConversationStatus, ProposedAction};
+use switchboard_core::ports::{CredentialKind, ListQuery, LiveCalls, Llm, Repository};
+use switchboard_core::{ErrorCode, StoreError};
+use switchboard_domain::approvals::{self, ApprovalRequest, CHAT_DECISION_TIME};
+use switchboard_domain::conversation::Engine;
+use switchboard_http::crud;
+use switchboard_http::{ApiError, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
 pub struct State {
@@ -22,7 +22,23 @@ pub struct State {
     pub agents: Arc<dyn Repository<Agent>>,
     pub engine: Engine,
     /// With Twilio: says the decision on the live call that waited for it.
-    pub voice: Option<Voice>,
+    pub live_calls: Option<Arc<dyn LiveCalls>>,
+}
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn service(
+    platform: Arc<Platform>,
+    store: &DynamoStore,
+    llm: Arc<dyn Llm>,
+    live_calls: Option<Arc<dyn LiveCalls>>,
+) -> Service<State> {
+    let state = State {
+        approvals: Arc::new(store.clone()),
+        agents: Arc::new(store.clone()),
+        engine: switchboard_runtime::engine(store, llm),
+        live_calls,
+    };
+    Service::new(platform, state, routes())
 }
 
 const TAG: &str = "Approvals";
@@ -85,8 +101,8 @@ pub struct Decide {
     pub note: Option<String>,
 }
 
-async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let status = call
+async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let status = req
         .query("status")
         .map(|raw| {
             serde_json::from_value::<ApprovalStatus>(json!(raw)).map_err(|_| {
@@ -98,9 +114,9 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
             })
         })
         .transpose()?;
-    let campaign = call.query("campaign_id");
+    let campaign = req.query("campaign_id");
     let filters = format!("status={status:?}&campaign={campaign:?}");
-    let page = call.page(&filters)?;
+    let page = req.page(&filters)?;
     let mut equals = Vec::new();
     if let Some(status) = status {
         // Expired approvals are stored pending: their time says they expired.
@@ -118,22 +134,18 @@ async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         equals,
         ..ListQuery::from(page)
     };
-    let found = state
-        .approvals
-        .query(call.workspace_id()?, &query)
-        .await
-        .map_err(|e| e.into_api(ErrorCode::ApprovalNotFound))?;
+    let found = state.approvals.query(req.workspace_id()?, &query).await?;
     let approvals: Vec<Approval> = found
         .items
         .into_iter()
-        .map(|v| v.value.with_status_at(call.now))
+        .map(|v| v.value.with_status_at(req.now))
         .filter(|a| status.is_none_or(|s| a.status == s))
         .collect();
-    Ok(call.list(approvals, found.next, &filters))
+    Ok(req.list(approvals, found.next, &filters))
 }
 
-async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let input: CreateApproval = call.json()?;
+async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: CreateApproval = req.json()?;
     let request = ApprovalRequest {
         proposed_action: input.proposed_action,
         proposed_value_minor: input.proposed_value_minor,
@@ -149,35 +161,35 @@ async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         call_id: None,
         contact_id: None,
     };
-    let created = approvals::request(state.approvals.as_ref(), call.workspace_id()?, request, call.now).await?;
+    let created = approvals::request(state.approvals.as_ref(), req.workspace_id()?, request, req.now).await?;
     Ok(Reply::created(&created.value).etag(created.version))
 }
 
-async fn get(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let found = crud::find(state.approvals.as_ref(), &call, call.param("id")).await?;
-    Ok(Reply::ok(&found.value.with_status_at(call.now)).etag(found.version))
+async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let found = crud::find(state.approvals.as_ref(), &req, req.param("id")).await?;
+    Ok(Reply::ok(&found.value.with_status_at(req.now)).etag(found.version))
 }
 
-async fn decide(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let input: Decide = call.json()?;
-    let principal = call.principal()?;
+async fn decide(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: Decide = req.json()?;
+    let principal = req.principal()?;
     let decided_by = match &principal.kind {
         CredentialKind::Session { user_id, .. } => user_id.clone(),
         CredentialKind::ApiKey { key_id, .. } => key_id.clone(),
     };
-    let ws = call.workspace_id()?;
+    let ws = req.workspace_id()?;
     let approve = matches!(input.decision, Decision::Approve);
     let decided = approvals::decide(
         state.approvals.as_ref(),
         ws,
-        call.param("id"),
+        req.param("id"),
         approve,
         input.note,
         &decided_by,
-        call.now,
+        req.now,
     )
     .await?;
-    resume_conversation(&state, ws, &decided.value, call.now).await;
+    resume_conversation(&state, ws, &decided.value, req.now).await;
     Ok(Reply::ok(&decided.value).etag(decided.version))
 }
 
@@ -190,7 +202,7 @@ async fn resume_conversation(state: &State, ws: &str, approval: &Approval, now: 
     let resumed = async {
         let conversation = state.engine.conversations.get(ws, conversation_id).await?;
         let agent = state.agents.get(ws, agent_id).await?;
-        Ok::<_, switchboard::ports::StoreError>(conversation.zip(agent))
+        Ok::<_, StoreError>(conversation.zip(agent))
     }
     .await;
     match resumed {
@@ -207,10 +219,10 @@ async fn resume_conversation(state: &State, ws: &str, approval: &Approval, now: 
                     return;
                 }
             };
-            if let (Some(voice), Some(call_id)) = (&state.voice, &approval.call_id) {
-                let ended = resumed.value.status == switchboard::model::ConversationStatus::Ended;
-                if let Err(e) = voice
-                    .say_on_call(ws, call_id, resumed.value.messages_since(before), ended)
+            if let (Some(live_calls), Some(call_id)) = (&state.live_calls, &approval.call_id) {
+                let ended = resumed.value.status == ConversationStatus::Ended;
+                if let Err(e) = live_calls
+                    .say(ws, call_id, resumed.value.messages_since(before), ended)
                     .await
                 {
                     tracing::error!(error = %e, call_id, "the decision was not said on the call");

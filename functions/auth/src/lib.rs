@@ -6,17 +6,22 @@ use chrono::{DateTime, Duration, Utc};
 use http::{Method, header};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use switchboard::auth::jwt::{JwtKeys, SESSION_TTL, SessionClaims};
-use switchboard::auth::{password, secret};
-use switchboard::clock::api_time;
-use switchboard::http::{Access, Call, QueryParam, Reply, Route, SESSION_COOKIE};
-use switchboard::ids::{self, prefix};
-use switchboard::model::{
+use switchboard_core::clock::api_time;
+use switchboard_core::ids::{self, prefix};
+use switchboard_core::model::{
     Plan, Role, Scope, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus,
 };
-use switchboard::ports::{AccountStore, CredentialKind, Mail, Mailer, NewAccount, NewSession, StoreError};
-use switchboard::{ApiError, ErrorCode, validate};
+use switchboard_core::ports::{AccountStore, CredentialKind, Mail, Mailer, NewAccount, NewSession};
+use switchboard_core::{ErrorCode, StoreError, secret, validate};
+use switchboard_http::jwt::{JwtKeys, SESSION_TTL, SessionClaims};
+use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, SESSION_COOKIE, Service};
+use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
+
+pub use self::config::AuthConfig;
+
+mod config;
+mod password;
 
 pub struct State {
     pub accounts: Arc<dyn AccountStore>,
@@ -26,6 +31,23 @@ pub struct State {
     /// domain the request came in on.
     pub public_base_url: Option<String>,
     pub signup_plan: Plan,
+}
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn service(
+    platform: Arc<Platform>,
+    store: &DynamoStore,
+    mailer: Arc<dyn Mailer>,
+    config: &AuthConfig,
+) -> Service<State> {
+    let state = State {
+        accounts: Arc::new(store.clone()),
+        mailer,
+        jwt: platform.jwt.clone(),
+        public_base_url: config.public_base_url.clone(),
+        signup_plan: config.signup_plan,
+    };
+    Service::new(platform, state, routes())
 }
 
 const TAG: &str = "Auth";
@@ -120,17 +142,13 @@ pub struct Me {
     pub expires_at: DateTime<Utc>,
 }
 
-fn store_error(e: StoreError) -> ApiError {
-    e.into_api(ErrorCode::InternalError)
-}
-
 /// Runs CPU-heavy password hashing off the request's async worker.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
 }
 
-async fn signup(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let input: Signup = call.json()?;
+async fn signup(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: Signup = req.json()?;
     let email = validate::email("email", &input.email)?;
     let password = validate::text("password", &input.password, 10, 256).map(|_| input.password.clone())?;
     let full_name = input
@@ -142,9 +160,9 @@ async fn signup(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         .map(|c| validate::country("country", &c).map(|id| id.as_ref().to_owned()))
         .transpose()?;
 
-    let now = api_time(call.now);
+    let now = api_time(req.now);
     let workspace = Workspace {
-        id: ids::new_id_at(prefix::WORKSPACE, call.now),
+        id: ids::new_id_at(prefix::WORKSPACE, req.now),
         object: WorkspaceObject,
         name: full_name
             .clone()
@@ -156,7 +174,7 @@ async fn signup(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         updated_at: now,
     };
     let user = User {
-        id: ids::new_id_at(prefix::USER, call.now),
+        id: ids::new_id_at(prefix::USER, req.now),
         object: UserObject,
         workspace_id: workspace.id.clone(),
         email: email.clone(),
@@ -180,7 +198,7 @@ async fn signup(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         verification_expires_at: now + VERIFICATION_TTL,
         trial_credit_minor: TRIAL_CREDIT_MINOR,
         currency: "USD".into(),
-        ledger_entry_id: ids::new_id_at(prefix::LEDGER_ENTRY, call.now),
+        ledger_entry_id: ids::new_id_at(prefix::LEDGER_ENTRY, req.now),
     };
     state.accounts.create_account(&account).await.map_err(|e| match e {
         StoreError::Conflict(ErrorCode::EmailTaken) => ApiError::param(
@@ -188,10 +206,10 @@ async fn signup(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
             "email",
             "An account with this email already exists; log in instead.",
         ),
-        e => store_error(e),
+        e => e.into(),
     })?;
 
-    let base = match (&state.public_base_url, &call.domain) {
+    let base = match (&state.public_base_url, &req.domain) {
         (Some(base), _) => base.trim_end_matches('/').to_owned(),
         (None, Some(domain)) => format!("https://{domain}"),
         (None, None) => {
@@ -222,7 +240,7 @@ async fn signup(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     }))
 }
 
-async fn verify_email(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+async fn verify_email(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let invalid = || {
         ApiError::param(
             ErrorCode::InvalidToken,
@@ -230,23 +248,22 @@ async fn verify_email(state: Arc<State>, call: Call) -> Result<Reply, ApiError> 
             "This verification link is invalid or has expired.",
         )
     };
-    let token = call.query("token").unwrap_or_default();
+    let token = req.query("token").unwrap_or_default();
     let found = state
         .accounts
         .find_verification(&secret::sha256_hex(token))
-        .await
-        .map_err(store_error)?
+        .await?
         .ok_or_else(invalid)?;
-    if found.expires_at <= call.now {
+    if found.expires_at <= req.now {
         return Err(invalid());
     }
     let user = state
         .accounts
-        .mark_email_verified(&found.workspace_id, &found.user_id, call.now)
+        .mark_email_verified(&found.workspace_id, &found.user_id, req.now)
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => invalid(),
-            e => store_error(e),
+            StoreError::NotFound(_) => invalid(),
+            e => e.into(),
         })?;
     let verified_at = user
         .email_verified_at
@@ -262,12 +279,12 @@ fn session_cookie(token: &str, max_age: i64) -> String {
     format!("{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax")
 }
 
-async fn login(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let input: Login = call.json()?;
+async fn login(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: Login = req.json()?;
     let invalid = || ApiError::new(ErrorCode::InvalidLogin, "The email or password is not right.");
     let email = validate::email("email", &input.email).map_err(|_| invalid())?;
     let password = input.password;
-    let Some(login) = state.accounts.find_login(&email).await.map_err(store_error)? else {
+    let Some(login) = state.accounts.find_login(&email).await? else {
         blocking(move || password::verify_against_nothing(&password)).await?;
         return Err(invalid());
     };
@@ -278,8 +295,7 @@ async fn login(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     let (user, workspace) = state
         .accounts
         .get_user_and_workspace(&login.workspace_id, &login.user_id)
-        .await
-        .map_err(store_error)?
+        .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("login {email} points at a missing user")))?;
     if user.status != UserStatus::Active || workspace.status != WorkspaceStatus::Active {
         return Err(ApiError::new(
@@ -288,10 +304,10 @@ async fn login(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         ));
     }
 
-    let now = api_time(call.now);
+    let now = api_time(req.now);
     let expires_at = now + SESSION_TTL;
     let session = NewSession {
-        session_id: ids::new_id_at(prefix::SESSION, call.now),
+        session_id: ids::new_id_at(prefix::SESSION, req.now),
         workspace_id: workspace.id.clone(),
         plan: workspace.plan,
         user_id: user.id.clone(),
@@ -299,9 +315,9 @@ async fn login(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         email: user.email.clone(),
         created_at: now,
         expires_at,
-        client_ip: call.client_ip.clone(),
+        client_ip: req.client_ip.clone(),
     };
-    state.accounts.create_session(&session).await.map_err(store_error)?;
+    state.accounts.create_session(&session).await?;
     let claims = SessionClaims {
         sub: user.id.clone(),
         tid: workspace.id.clone(),
@@ -323,34 +339,26 @@ async fn login(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     Ok(Reply::ok(&body).header(header::SET_COOKIE, &session_cookie(&token, SESSION_TTL.num_seconds())))
 }
 
-async fn logout(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let principal = call.principal()?;
+async fn logout(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let principal = req.principal()?;
     if let CredentialKind::Session { session_id, .. } = &principal.kind {
-        state
-            .accounts
-            .end_session(&principal.workspace_id, session_id)
-            .await
-            .map_err(store_error)?;
+        state.accounts.end_session(&principal.workspace_id, session_id).await?;
     }
     Ok(Reply::no_content().header(header::SET_COOKIE, &session_cookie("", 0)))
 }
 
-async fn me(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let principal = call.principal()?;
+async fn me(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let principal = req.principal()?;
     let CredentialKind::Session {
         user_id, expires_at, ..
     } = &principal.kind
     else {
-        return Err(ApiError::new(
-            ErrorCode::SessionRequired,
-            ErrorCode::SessionRequired.description(),
-        ));
+        return Err(ApiError::of(ErrorCode::SessionRequired));
     };
     let (user, workspace) = state
         .accounts
         .get_user_and_workspace(&principal.workspace_id, user_id)
-        .await
-        .map_err(store_error)?
+        .await?
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidCredential, "The session's user no longer exists."))?;
     Ok(Reply::ok(&Me {
         user,

@@ -1,34 +1,27 @@
 //! The `call-relay` Lambda function: Twilio ConversationRelay sessions, behind the relay
-//! WebSocket API (see `switchboard::telephony::relay`).
-
-use std::sync::Arc;
+//! WebSocket API (see `relay`).
 
 use aws_lambda_events::apigw::ApiGatewayWebsocketProxyRequest;
 use lambda_runtime::{LambdaEvent, service_fn};
-use switchboard::clock::Clock;
-use switchboard::config::{Env, LlmConfig, TwilioConfig};
-use switchboard::telephony::relay::Relay;
+use switchboard_core::clock::Clock;
+use switchboard_core::config::Env;
+use switchboard_runtime::config::{LlmConfig, TwilioConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    switchboard::telemetry::init();
+    switchboard_runtime::telemetry::init();
     let mut env = Env::process();
     let table_name = env.required("TABLE_NAME");
     let twilio = TwilioConfig::read(&mut env);
     let llm = LlmConfig::read(&mut env);
     env.finish()?;
     let account = twilio.ok_or("the relay serves Twilio calls: set TELEPHONY_PROVIDER=twilio")?;
-    let sdk = switchboard::aws::sdk_config().await;
-    let store = switchboard::aws::store(&sdk, &table_name);
-    let relay = Relay {
-        engine: switchboard::aws::engine(&store, switchboard::aws::llm(&sdk, &llm).await?),
-        calls: Arc::new(store.clone()),
-        agents: Arc::new(store.clone()),
-        voice: switchboard::aws::voice(&sdk, &store, &account),
-        twilio_auth_token: switchboard::aws::twilio_auth_token(&sdk, &account).await?,
-        relay_url: account.relay_url,
-        clock: Clock::System,
-    };
+    let sdk = switchboard_runtime::sdk_config().await;
+    let store = switchboard_runtime::store(&sdk, &table_name);
+    let llm = switchboard_runtime::llm(&sdk, &llm).await?;
+    let voice = switchboard_runtime::voice(&sdk, &store, &account);
+    let auth_token = switchboard_runtime::twilio_auth_token(&sdk, &account).await?;
+    let relay = call_relay::relay(&store, llm, voice, auth_token, account.relay_url, Clock::System);
     let relay = &relay;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {

@@ -3,19 +3,48 @@
 //! its campaign, if it has one. A job
 //! that fails is retried by SQS and ends in the dead-letter queue; it never blocks the others.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use aws_lambda_events::event::sqs::SqsMessage;
-use switchboard::clock::Clock;
-use switchboard::service::calls;
-use switchboard::service::campaigns::Dialer;
-use switchboard::telephony::CallJob;
-use switchboard::telephony::simulator::Network;
+use switchboard_core::clock::Clock;
+use switchboard_core::ports::{CallJob, CallQueue, DialerQueue, Llm, Telephony};
+use switchboard_domain::calls;
+use switchboard_domain::campaigns::Dialer;
+use switchboard_store::DynamoStore;
+
+pub use self::network::Network;
+
+mod network;
 
 pub struct State {
     pub network: Network,
     /// Told when a campaign's call ends.
     pub dialer: Dialer,
     pub clock: Clock,
+}
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn state(
+    store: &DynamoStore,
+    llm: Arc<dyn Llm>,
+    telephony: Arc<dyn Telephony>,
+    call_jobs: Arc<dyn CallQueue>,
+    dialer_jobs: Arc<dyn DialerQueue>,
+    time_scale: f64,
+    clock: Clock,
+) -> State {
+    State {
+        network: Network {
+            engine: switchboard_runtime::engine(store, llm),
+            calls: Arc::new(store.clone()),
+            agents: Arc::new(store.clone()),
+            jobs: call_jobs.clone(),
+            time_scale,
+        },
+        dialer: switchboard_runtime::dialer(store, telephony, call_jobs, dialer_jobs, clock.clone()),
+        clock,
+    }
 }
 
 /// Does one job.

@@ -7,18 +7,18 @@ use std::sync::Arc;
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
-use switchboard::crud;
-use switchboard::http::{Access, Call as Request, QueryParam, Reply, Route};
-use switchboard::ids::{self, prefix};
-use switchboard::model::{
-    Agent, Call, CallStatus, Contact, Direction, NumberStatus, PROVIDER_CALL_GUARD, PhoneNumber, agent_partition,
-    campaign_partition,
+use switchboard_core::ErrorCode;
+use switchboard_core::model::{Agent, Call, CallStatus, Contact, Direction, NumberStatus, PhoneNumber};
+use switchboard_core::ports::{
+    AccountStore, CallJob, CallQueue, Directory, DncStore, ListBy, ListQuery, Repository, SimStep, Telephony,
 };
-use switchboard::ports::{AccountStore, Directory, DncStore, Index, ListQuery, Repository, Telephony};
-use switchboard::service::calls::{self, Inbound, NewCall};
-use switchboard::service::phones;
-use switchboard::telephony::{CallJob, CallQueue, SimStep, twilio};
-use switchboard::{ApiError, ErrorCode, validate};
+use switchboard_core::validate;
+use switchboard_domain::calls::{self, Inbound, NewCall};
+use switchboard_domain::phones;
+use switchboard_http::crud;
+use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_store::DynamoStore;
+use switchboard_telephony::twilio;
 use utoipa::ToSchema;
 
 pub struct State {
@@ -33,6 +33,29 @@ pub struct State {
     pub jobs: Arc<dyn CallQueue>,
     /// With Twilio as the provider: what checks its webhooks.
     pub twilio: Option<twilio::Webhooks>,
+}
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn service(
+    platform: Arc<Platform>,
+    store: &DynamoStore,
+    telephony: Arc<dyn Telephony>,
+    jobs: Arc<dyn CallQueue>,
+    twilio: Option<twilio::Webhooks>,
+) -> Service<State> {
+    let state = State {
+        calls: Arc::new(store.clone()),
+        agents: Arc::new(store.clone()),
+        numbers: Arc::new(store.clone()),
+        contacts: Arc::new(store.clone()),
+        accounts: Arc::new(store.clone()),
+        directory: Arc::new(store.clone()),
+        dnc: Arc::new(store.clone()),
+        telephony,
+        jobs,
+        twilio,
+    };
+    Service::new(platform, state, routes())
 }
 
 impl State {
@@ -143,8 +166,8 @@ pub struct SimulateInbound {
     pub to: String,
 }
 
-fn parsed<T: serde::de::DeserializeOwned>(call: &Request, name: &str, allowed: &str) -> Result<Option<T>, ApiError> {
-    call.query(name)
+fn parsed<T: serde::de::DeserializeOwned>(req: &Request, name: &str, allowed: &str) -> Result<Option<T>, ApiError> {
+    req.query(name)
         .map(|raw| {
             serde_json::from_value::<T>(json!(raw)).map_err(|_| {
                 ApiError::param(
@@ -157,9 +180,9 @@ fn parsed<T: serde::de::DeserializeOwned>(call: &Request, name: &str, allowed: &
         .transpose()
 }
 
-async fn list(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let direction: Option<Direction> = parsed(&call, "direction", "inbound, outbound")?;
-    let status = call
+async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let direction: Option<Direction> = parsed(&req, "direction", "inbound, outbound")?;
+    let status = req
         .query("status")
         .map(|raw| {
             CallStatus::parse(raw).ok_or_else(|| {
@@ -171,20 +194,20 @@ async fn list(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
             })
         })
         .transpose()?;
-    let agent = call.query("agent_id");
-    let campaign = call.query("campaign_id");
-    let from = call
+    let agent = req.query("agent_id");
+    let campaign = req.query("campaign_id");
+    let from = req
         .query("from")
         .map(|raw| validate::time_bound("from", raw, false))
         .transpose()?;
-    let to = call
+    let to = req
         .query("to")
         .map(|raw| validate::time_bound("to", raw, true))
         .transpose()?;
     let filters = format!(
         "direction={direction:?}&status={status:?}&agent={agent:?}&campaign={campaign:?}&from={from:?}&to={to:?}"
     );
-    let page = call.page(&filters)?;
+    let page = req.page(&filters)?;
     let mut equals = Vec::new();
     if let Some(direction) = direction {
         equals.push(("direction", json!(direction).as_str().unwrap_or_default().to_owned()));
@@ -192,30 +215,27 @@ async fn list(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
     if let Some(status) = status {
         equals.push(("status", status.as_str().to_owned()));
     }
-    // The most selective index: a campaign's calls, else an agent's; the other as a filter.
-    let index = match (campaign, agent) {
+    // The narrower list: a campaign's calls, else an agent's; the other as a filter.
+    let by = match (campaign, agent) {
         (Some(campaign), agent) => {
             if let Some(agent) = agent {
                 equals.push(("agent_id", agent.to_owned()));
             }
-            Some((Index::Gsi2, campaign_partition(campaign)))
+            ListBy::Campaign(campaign.to_owned())
         }
-        (None, Some(agent)) => Some((Index::Gsi1, agent_partition(agent))),
-        (None, None) => None,
+        (None, Some(agent)) => ListBy::Agent(agent.to_owned()),
+        (None, None) => ListBy::All,
     };
     let query = ListQuery {
-        index,
-        sort_between: Some(ids::time_range(prefix::CALL, from, to)),
+        by,
+        from,
+        to,
         equals,
         ascending: false,
         ..ListQuery::from(page)
     };
-    let found = state
-        .calls
-        .query(call.workspace_id()?, &query)
-        .await
-        .map_err(|e| e.into_api(ErrorCode::CallNotFound))?;
-    Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters))
+    let found = state.calls.query(req.workspace_id()?, &query).await?;
+    Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters))
 }
 
 fn check_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError> {
@@ -236,13 +256,13 @@ fn check_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn create(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let input: CreateCall = call.json()?;
-    let ws = call.workspace_id()?;
+async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: CreateCall = req.json()?;
+    let ws = req.workspace_id()?;
     check_metadata(&input.metadata)?;
     let contact = match &input.contact_id {
         Some(id) => Some(
-            crud::find(state.contacts.as_ref(), &call, id)
+            crud::find(state.contacts.as_ref(), &req, id)
                 .await
                 .map_err(|e| e.with_param("contact_id"))?
                 .value,
@@ -269,7 +289,7 @@ async fn create(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
         ));
     }
     let agent = calls::active_agent(state.agents.as_ref(), ws, &input.agent_id).await?;
-    let number = crud::find(state.numbers.as_ref(), &call, &input.phone_number_id)
+    let number = crud::find(state.numbers.as_ref(), &req, &input.phone_number_id)
         .await
         .map_err(|e| e.with_param("phone_number_id"))?
         .value;
@@ -282,9 +302,8 @@ async fn create(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
     }
     let screening = state
         .dnc
-        .screen(ws, std::slice::from_ref(&to), call.now)
-        .await
-        .map_err(|e| e.into_api(ErrorCode::InternalError))?
+        .screen(ws, std::slice::from_ref(&to), req.now)
+        .await?
         .remove(&to)
         .unwrap_or_default();
     if screening.on_dnc || screening.on_registry {
@@ -306,11 +325,11 @@ async fn create(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
         contact_id,
         campaign_id: None,
         metadata: input.metadata,
-        plan: call.principal()?.plan,
+        plan: req.principal()?.plan,
         provider: state.telephony.provider().to_owned(),
         provider_call_id: None,
     }
-    .record(call.now);
+    .record(req.now);
     let placed = calls::place(
         state.calls.as_ref(),
         state.telephony.as_ref(),
@@ -318,26 +337,26 @@ async fn create(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
         ws,
         record,
         agent.max_call_duration,
-        call.now,
+        req.now,
     )
     .await?;
     Ok(Reply::created(&placed.value))
 }
 
-async fn get(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let found = crud::find(state.calls.as_ref(), &call, call.param("id")).await?;
+async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let found = crud::find(state.calls.as_ref(), &req, req.param("id")).await?;
     Ok(Reply::ok(&found.value))
 }
 
-async fn simulate_inbound(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
+async fn simulate_inbound(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     if state.telephony.provider() != "simulator" {
         return Err(ApiError::new(
             ErrorCode::RouteNotFound,
             "Inbound calls are simulated only with the telephony simulator.",
         ));
     }
-    let input: SimulateInbound = call.json()?;
-    let ws = call.workspace_id()?;
+    let input: SimulateInbound = req.json()?;
+    let ws = req.workspace_id()?;
     let from = phones::normalize(state.accounts.as_ref(), ws, "from", &input.from).await?;
     let to = phones::normalize(state.accounts.as_ref(), ws, "to", &input.to).await?;
     let (_, received) = calls::receive(
@@ -348,7 +367,7 @@ async fn simulate_inbound(state: Arc<State>, call: Request) -> Result<Reply, Api
         Some(ws),
         "simulator",
         None,
-        call.now,
+        req.now,
     )
     .await?;
     // The agent picks up at once.
@@ -371,15 +390,15 @@ async fn simulate_inbound(state: Arc<State>, call: Request) -> Result<Reply, Api
 type SignedForm<'a> = (&'a twilio::Webhooks, Vec<(String, String)>);
 
 /// Twilio's webhooks, when Twilio is the provider; the signed form of a request to `path`.
-fn twilio_request<'a>(state: &'a State, call: &Request, path: &str) -> Result<SignedForm<'a>, ApiError> {
+fn twilio_request<'a>(state: &'a State, req: &Request, path: &str) -> Result<SignedForm<'a>, ApiError> {
     let hooks = state.twilio.as_ref().ok_or_else(|| {
         ApiError::new(
             ErrorCode::RouteNotFound,
             "Twilio is not this deployment's telephony provider.",
         )
     })?;
-    let params = call.form();
-    if !hooks.verify(path, &call.raw_query, &params, call.header("x-twilio-signature")) {
+    let params = req.form();
+    if !hooks.verify(path, &req.raw_query, &params, req.header("x-twilio-signature")) {
         return Err(ApiError::new(
             ErrorCode::InvalidSignature,
             "The X-Twilio-Signature header is missing or does not sign this request.",
@@ -400,26 +419,22 @@ fn twiml(body: String) -> Reply {
 /// placed, else found by Twilio's `CallSid`.
 async fn twilio_call(
     state: &State,
-    call: &Request,
+    req: &Request,
     params: &[(String, String)],
 ) -> Result<Option<(String, String)>, ApiError> {
-    if let (Some(ws), Some(id)) = (call.query("workspace_id"), call.query("call_id")) {
+    if let (Some(ws), Some(id)) = (req.query("workspace_id"), req.query("call_id")) {
         return Ok(Some((ws.to_owned(), id.to_owned())));
     }
     let Some(sid) = field(params, "CallSid") else {
         return Ok(None);
     };
-    state
-        .directory
-        .owner_of(PROVIDER_CALL_GUARD, &format!("twilio#{sid}"))
-        .await
-        .map_err(|e| e.into_api(ErrorCode::CallNotFound))
+    Ok(state.directory.provider_call("twilio", sid).await?)
 }
 
-async fn twilio_voice(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let (hooks, params) = twilio_request(&state, &call, twilio::VOICE_PATH)?;
+async fn twilio_voice(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let (hooks, params) = twilio_request(&state, &req, twilio::VOICE_PATH)?;
     let machine = twilio::status_of("in-progress", field(&params, "AnsweredBy")) == Some(CallStatus::Voicemail);
-    let (ws, call_id) = match twilio_call(&state, &call, &params).await? {
+    let (ws, call_id) = match twilio_call(&state, &req, &params).await? {
         Some(placed) => placed,
         None => {
             let (Some(from), Some(to)) = (field(&params, "From"), field(&params, "To")) else {
@@ -434,18 +449,18 @@ async fn twilio_voice(state: Arc<State>, call: Request) -> Result<Reply, ApiErro
                 None,
                 "twilio",
                 sid,
-                call.now,
+                req.now,
             )
             .await
             {
                 Ok((ws, received)) => (ws, received.value.id),
-                Err(e) if e.status().is_client_error() => {
-                    tracing::warn!(error = %e.message, to, "inbound call not taken");
+                Err(e) if e.is_refusal() => {
+                    tracing::warn!(error = %e.message(), to, "inbound call not taken");
                     return Ok(twiml(twilio::hangup_twiml(
                         "Sorry, this number cannot take calls right now. Goodbye.",
                     )));
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
     };
@@ -456,7 +471,7 @@ async fn twilio_voice(state: Arc<State>, call: Request) -> Result<Reply, ApiErro
     };
     let report = calls::StatusReport {
         status,
-        at: call.now,
+        at: req.now,
         duration_seconds: None,
         reason: None,
     };
@@ -478,16 +493,16 @@ async fn twilio_voice(state: Arc<State>, call: Request) -> Result<Reply, ApiErro
     )))
 }
 
-async fn twilio_status(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let (_, params) = twilio_request(&state, &call, twilio::STATUS_PATH)?;
+async fn twilio_status(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let (_, params) = twilio_request(&state, &req, twilio::STATUS_PATH)?;
     let status = field(&params, "CallStatus").and_then(|s| twilio::status_of(s, field(&params, "AnsweredBy")));
-    let (Some((ws, call_id)), Some(status)) = (twilio_call(&state, &call, &params).await?, status) else {
+    let (Some((ws, call_id)), Some(status)) = (twilio_call(&state, &req, &params).await?, status) else {
         // Not a call of ours, or a status we do not track: taken, and nothing to do.
         return Ok(Reply::no_content());
     };
     let report = calls::StatusReport {
         status,
-        at: call.now,
+        at: req.now,
         duration_seconds: field(&params, "CallDuration").and_then(|d| d.parse().ok()),
         reason: field(&params, "SipResponseCode")
             .map(|code| format!("sip_{code}"))
@@ -496,7 +511,7 @@ async fn twilio_status(state: Arc<State>, call: Request) -> Result<Reply, ApiErr
     match calls::report(state.calls.as_ref(), state.jobs.as_ref(), &ws, &call_id, report).await {
         Ok(_) => Ok(Reply::no_content()),
         // A call deleted meanwhile, or named wrongly in a signed URL: nothing to update.
-        Err(e) if e.code == ErrorCode::CallNotFound => Ok(Reply::no_content()),
-        Err(e) => Err(e),
+        Err(e) if e.code() == ErrorCode::CallNotFound => Ok(Reply::no_content()),
+        Err(e) => Err(e.into()),
     }
 }

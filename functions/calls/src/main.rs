@@ -1,30 +1,17 @@
 //! The `calls` Lambda function.
 
-use std::sync::Arc;
-
-use switchboard::config::{Env, HttpConfig, TelephonyConfig};
-use switchboard::http::Service;
+use switchboard_core::config::Env;
+use switchboard_runtime::config::{HttpConfig, TelephonyConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    switchboard::telemetry::init();
+    switchboard_runtime::telemetry::init();
     let mut env = Env::process();
     let http = HttpConfig::read(&mut env);
     let telephony = TelephonyConfig::read(&mut env);
     env.finish()?;
-    let (sdk, store, platform) = switchboard::aws::http_platform(&http).await?;
-    let (telephony_adapter, twilio) = switchboard::aws::telephony(&sdk, &telephony).await?;
-    let state = calls::State {
-        calls: Arc::new(store.clone()),
-        agents: Arc::new(store.clone()),
-        numbers: Arc::new(store.clone()),
-        contacts: Arc::new(store.clone()),
-        accounts: Arc::new(store.clone()),
-        directory: Arc::new(store.clone()),
-        dnc: Arc::new(store),
-        telephony: telephony_adapter,
-        jobs: switchboard::aws::call_queue(&sdk, &telephony),
-        twilio,
-    };
-    switchboard::http::run(Service::new(platform, state, calls::routes())).await
+    let (sdk, store, platform) = switchboard_runtime::http_platform(&http).await?;
+    let jobs = switchboard_runtime::queue(&sdk, &telephony.call_queue_url);
+    let (provider, twilio) = switchboard_runtime::telephony(&sdk, &telephony, jobs.clone()).await?;
+    switchboard_runtime::serve(calls::service(platform, &store, provider, jobs, twilio)).await
 }

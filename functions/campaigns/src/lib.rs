@@ -8,48 +8,64 @@ use chrono::{DateTime, Utc};
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
-use switchboard::crud::{self, Deleted};
-use switchboard::http::upload::{self, Upload};
-use switchboard::http::{Access, Call as Request, Patch, QueryParam, Reply, Route};
-use switchboard::ids::{self, prefix};
-use switchboard::model::{
-    AudienceImport, AudienceImportObject, Call, CallStatus, CallWindow, Campaign, CampaignObject, CampaignStatus,
-    Compliance, EventType, ImportStatus, NumberStatus, PhoneNumber, RateClass, RetryPolicy, Scope, Target,
-    TargetStatus, campaign_partition,
+use switchboard_core::clock::Clock;
+use switchboard_core::ids::{self, prefix};
+use switchboard_core::model::{
+    AudienceImport, Call, CallStatus, CallWindow, Campaign, CampaignObject, CampaignStatus, Compliance, PhoneNumber,
+    RateClass, RetryPolicy, RuleBook, Scope, Target, TargetStatus,
 };
-use switchboard::ports::{CampaignStore, Index, ListQuery, Llm, Repository, StoreError, Versioned};
-use switchboard::service::campaigns::{self, AudienceRow, Dialer, DialerJob};
-use switchboard::service::phones;
-use switchboard::{ApiError, ErrorCode, validate};
+use switchboard_core::ports::{
+    AccountStore, CallQueue, CampaignStore, DialerQueue, ListBy, ListQuery, Llm, Repository, Telephony, Versioned,
+};
+use switchboard_core::{ErrorCode, StoreError, validate};
+use switchboard_domain::campaigns::{self, AudienceRow, Dialer, Move, editable, state_conflict};
+use switchboard_domain::phones;
+use switchboard_http::crud::{self, Deleted};
+use switchboard_http::upload::{self, Upload};
+use switchboard_http::{Access, ApiError, Patch, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
 pub struct State {
-    pub dialer: Dialer,
+    pub campaigns: Arc<dyn Repository<Campaign>>,
+    /// Targets, counters and imports.
+    pub targets: Arc<dyn CampaignStore>,
+    pub agents: Arc<dyn Repository<switchboard_core::model::Agent>>,
+    pub numbers: Arc<dyn Repository<PhoneNumber>>,
+    pub calls: Arc<dyn Repository<Call>>,
+    pub accounts: Arc<dyn AccountStore>,
+    /// Writes rule books.
     pub llm: Arc<dyn Llm>,
+    /// Moves campaigns, ticks them, imports their audiences.
+    pub dialer: Dialer,
 }
 
-impl State {
-    fn campaigns(&self) -> &dyn Repository<Campaign> {
-        self.dialer.campaigns.as_ref()
-    }
-
-    fn store(&self) -> &dyn CampaignStore {
-        self.dialer.store.as_ref()
-    }
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn service(
+    platform: Arc<Platform>,
+    store: &DynamoStore,
+    llm: Arc<dyn Llm>,
+    telephony: Arc<dyn Telephony>,
+    call_jobs: Arc<dyn CallQueue>,
+    dialer_jobs: Arc<dyn DialerQueue>,
+    clock: Clock,
+) -> Service<State> {
+    let state = State {
+        campaigns: Arc::new(store.clone()),
+        targets: Arc::new(store.clone()),
+        agents: Arc::new(store.clone()),
+        numbers: Arc::new(store.clone()),
+        calls: Arc::new(store.clone()),
+        accounts: Arc::new(store.clone()),
+        llm,
+        dialer: switchboard_runtime::dialer(store, telephony, call_jobs, dialer_jobs, clock),
+    };
+    Service::new(platform, state, routes())
 }
 
 const TAG: &str = "Campaigns";
 /// Rows an upload takes at most.
 pub const MAX_AUDIENCE: usize = 100_000;
-/// Uploads up to this many rows are screened and written in the request; larger ones in chunks
-/// by the dialer, answered 202 with the import to follow.
-pub const SYNC_AUDIENCE: usize = 2_000;
-/// Rows per chunk of an upload, and bytes: a chunk is one item (DynamoDB's limit is 400 KB).
-const CHUNK_ROWS: usize = 2_500;
-const CHUNK_BYTES: usize = 300_000;
-/// When the jobs of an import done in its request come to finish it, should the request
-/// have stopped: after API Gateway's 30-second limit.
-const IMPORT_RESCUE_DELAY: std::time::Duration = std::time::Duration::from_secs(120);
 const MAX_CONCURRENT_CALLS: u32 = 100;
 
 pub fn routes() -> Vec<Route<State>> {
@@ -220,44 +236,28 @@ pub struct AttestCompliance {
     pub consent_statement: String,
 }
 
-fn conflict(message: impl Into<std::borrow::Cow<'static, str>>) -> ApiError {
-    ApiError::new(ErrorCode::CampaignStateConflict, message)
-}
-
-fn store_error(e: StoreError) -> ApiError {
-    e.into_api(ErrorCode::CampaignNotFound)
-}
-
 /// Fills in the campaigns' counters.
 async fn with_stats(state: &State, ws: &str, mut campaigns: Vec<Campaign>) -> Result<Vec<Campaign>, ApiError> {
     let ids: Vec<String> = campaigns.iter().map(|c| c.id.clone()).collect();
-    let mut stats = state.store().stats(ws, &ids).await.map_err(store_error)?;
+    let mut stats = state.targets.stats(ws, &ids).await?;
     for campaign in &mut campaigns {
         campaign.stats = stats.remove(&campaign.id).unwrap_or_default();
     }
     Ok(campaigns)
 }
 
-async fn answer(state: &State, call: &Request, campaign: Versioned<Campaign>) -> Result<Reply, ApiError> {
+async fn answer(state: &State, req: &Request, campaign: Versioned<Campaign>) -> Result<Reply, ApiError> {
     let version = campaign.version;
-    let mut shown = with_stats(state, call.workspace_id()?, vec![campaign.value]).await?;
+    let mut shown = with_stats(state, req.workspace_id()?, vec![campaign.value]).await?;
     Ok(Reply::ok(&shown.remove(0)).etag(version))
 }
 
 /// Checks what a campaign refers to and says: agent, number, zone, window, concurrency, retries.
-async fn checked(state: &State, call: &Request, campaign: Campaign) -> Result<Campaign, ApiError> {
-    let ws = call.workspace_id()?;
+async fn checked(state: &State, req: &Request, campaign: Campaign) -> Result<Campaign, ApiError> {
+    let ws = req.workspace_id()?;
     let mut campaign = campaign;
     campaign.name = validate::text("name", &campaign.name, 1, 200)?;
-    if !ids::is_valid(prefix::AGENT, &campaign.agent_id)
-        || state
-            .dialer
-            .agents
-            .get(ws, &campaign.agent_id)
-            .await
-            .map_err(store_error)?
-            .is_none()
-    {
+    if !ids::is_valid(prefix::AGENT, &campaign.agent_id) || state.agents.get(ws, &campaign.agent_id).await?.is_none() {
         return Err(ApiError::param(
             ErrorCode::AgentNotFound,
             "agent_id",
@@ -265,12 +265,7 @@ async fn checked(state: &State, call: &Request, campaign: Campaign) -> Result<Ca
         ));
     }
     let number: Option<Versioned<PhoneNumber>> = if ids::is_valid(prefix::NUMBER, &campaign.phone_number_id) {
-        state
-            .dialer
-            .numbers
-            .get(ws, &campaign.phone_number_id)
-            .await
-            .map_err(store_error)?
+        state.numbers.get(ws, &campaign.phone_number_id).await?
     } else {
         None
     };
@@ -317,7 +312,7 @@ async fn checked(state: &State, call: &Request, campaign: Campaign) -> Result<Ca
         ));
     }
     if let Some(start) = campaign.scheduled_start
-        && start <= call.now
+        && start <= req.now
     {
         return Err(ApiError::validation(
             "scheduled_start",
@@ -327,18 +322,14 @@ async fn checked(state: &State, call: &Request, campaign: Campaign) -> Result<Ca
     Ok(campaign)
 }
 
-async fn brief(
-    state: &State,
-    call: &Request,
-    nl_prompt: &str,
-) -> Result<(String, switchboard::model::RuleBook), ApiError> {
+async fn brief(state: &State, req: &Request, nl_prompt: &str) -> Result<(String, RuleBook), ApiError> {
     let brief = validate::text("nl_prompt", nl_prompt, 10, 4000)?;
-    let book = campaigns::rule_book(state.llm.as_ref(), &brief, call.now).await?;
+    let book = campaigns::rule_book(state.llm.as_ref(), &brief, req.now).await?;
     Ok((brief, book))
 }
 
-async fn list(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let status = call
+async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let status = req
         .query("status")
         .map(|raw| {
             serde_json::from_value::<CampaignStatus>(json!(raw)).map_err(|_| {
@@ -351,24 +342,24 @@ async fn list(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
         })
         .transpose()?;
     let filters = format!("status={status:?}");
-    let page = call.page(&filters)?;
+    let page = req.page(&filters)?;
     let query = ListQuery {
         equals: status
             .map(|s| vec![("status", json!(s).as_str().unwrap_or_default().to_owned())])
             .unwrap_or_default(),
         ..ListQuery::from(page)
     };
-    let ws = call.workspace_id()?;
-    let found = state.campaigns().query(ws, &query).await.map_err(store_error)?;
+    let ws = req.workspace_id()?;
+    let found = state.campaigns.as_ref().query(ws, &query).await?;
     let campaigns = with_stats(&state, ws, found.items.into_iter().map(|v| v.value).collect()).await?;
-    Ok(call.list(campaigns, found.next, &filters))
+    Ok(req.list(campaigns, found.next, &filters))
 }
 
-async fn create(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let input: CreateCampaign = call.json()?;
-    let at = switchboard::clock::api_time(call.now);
+async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: CreateCampaign = req.json()?;
+    let at = switchboard_core::clock::api_time(req.now);
     let campaign = Campaign {
-        id: ids::new_id_at(prefix::CAMPAIGN, call.now),
+        id: ids::new_id_at(prefix::CAMPAIGN, req.now),
         object: CampaignObject,
         name: input.name,
         agent_id: input.agent_id,
@@ -389,39 +380,28 @@ async fn create(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
         created_at: at,
         updated_at: at,
     };
-    let mut campaign = checked(&state, &call, campaign).await?;
+    let mut campaign = checked(&state, &req, campaign).await?;
     if let Some(raw) = &input.nl_prompt {
-        let (brief, book) = brief(&state, &call, raw).await?;
+        let (brief, book) = brief(&state, &req, raw).await?;
         campaign.nl_prompt = Some(brief);
         campaign.rule_book = Some(book);
     }
     let created = state
-        .campaigns()
-        .insert(call.workspace_id()?, &campaign, None, &[])
-        .await
-        .map_err(store_error)?;
+        .campaigns
+        .insert(req.workspace_id()?, &campaign, None, &[])
+        .await?;
     let version = created.version;
-    let mut shown = with_stats(&state, call.workspace_id()?, vec![created.value]).await?;
+    let mut shown = with_stats(&state, req.workspace_id()?, vec![created.value]).await?;
     Ok(Reply::created(&shown.remove(0)).etag(version))
 }
 
-async fn get(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let found = crud::find(state.campaigns(), &call, call.param("id")).await?;
-    answer(&state, &call, found).await
+async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let found = crud::find(state.campaigns.as_ref(), &req, req.param("id")).await?;
+    answer(&state, &req, found).await
 }
 
-fn editable(campaign: &Campaign) -> Result<(), ApiError> {
-    match campaign.status {
-        CampaignStatus::Draft | CampaignStatus::Paused => Ok(()),
-        status => Err(conflict(format!(
-            "A campaign that is {} cannot be edited; pause it first.",
-            json!(status).as_str().unwrap_or_default()
-        ))),
-    }
-}
-
-async fn update(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let patch: UpdateCampaign = call.json()?;
+async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let patch: UpdateCampaign = req.json()?;
     let settings_change = patch.name.is_some()
         || patch.agent_id.is_some()
         || patch.phone_number_id.is_some()
@@ -431,11 +411,11 @@ async fn update(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
         || patch.max_concurrent_calls.is_some()
         || patch.retry_policy.is_some()
         || patch.nl_prompt.is_some();
-    let mut current = crud::find(state.campaigns(), &call, call.param("id")).await?;
+    let mut current = crud::find(state.campaigns.as_ref(), &req, req.param("id")).await?;
     if settings_change {
         editable(&current.value)?;
         let briefed = match &patch.nl_prompt {
-            Some(raw) => Some(brief(&state, &call, raw).await?),
+            Some(raw) => Some(brief(&state, &req, raw).await?),
             None => None,
         };
         let mut next = current.value.clone();
@@ -463,31 +443,28 @@ async fn update(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
             next.nl_prompt = Some(brief);
             next.rule_book = Some(book);
         }
-        next.updated_at = switchboard::clock::api_time(call.now);
-        let next = checked(&state, &call, next).await?;
-        call.check_if_match(current.version)?;
+        next.updated_at = switchboard_core::clock::api_time(req.now);
+        let next = checked(&state, &req, next).await?;
+        req.check_if_match(current.version)?;
         current = state
-            .campaigns()
-            .update(call.workspace_id()?, &current, &next, &[])
+            .campaigns
+            .update(req.workspace_id()?, &current, &next, &[])
             .await
             .map_err(|e| match e {
-                StoreError::VersionMismatch => ApiError::new(
-                    ErrorCode::ConcurrentModification,
-                    ErrorCode::ConcurrentModification.description(),
-                ),
-                e => store_error(e),
+                StoreError::VersionMismatch => ApiError::of(ErrorCode::ConcurrentModification),
+                e => e.into(),
             })?;
     } else {
-        call.check_if_match(current.version)?;
+        req.check_if_match(current.version)?;
     }
     match patch.status {
-        None => answer(&state, &call, current).await,
+        None => answer(&state, &req, current).await,
         Some(CampaignStatus::Active) if current.value.status == CampaignStatus::Paused => {
-            move_to(&state, &call, current, Move::Resume).await
+            move_to(&state, &req, current, Move::Resume).await
         }
-        Some(CampaignStatus::Active) => move_to(&state, &call, current, Move::Start).await,
-        Some(CampaignStatus::Paused) => move_to(&state, &call, current, Move::Pause).await,
-        Some(CampaignStatus::Cancelled) => move_to(&state, &call, current, Move::Cancel).await,
+        Some(CampaignStatus::Active) => move_to(&state, &req, current, Move::Start).await,
+        Some(CampaignStatus::Paused) => move_to(&state, &req, current, Move::Pause).await,
+        Some(CampaignStatus::Cancelled) => move_to(&state, &req, current, Move::Cancel).await,
         Some(_) => Err(ApiError::validation(
             "status",
             "`status` moves a campaign to `active`, `paused` or `cancelled`.",
@@ -495,157 +472,45 @@ async fn update(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
     }
 }
 
-async fn delete(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let current = crud::find(state.campaigns(), &call, call.param("id")).await?;
+async fn delete(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let current = crud::find(state.campaigns.as_ref(), &req, req.param("id")).await?;
     if !matches!(
         current.value.status,
         CampaignStatus::Draft | CampaignStatus::Completed | CampaignStatus::Cancelled
     ) {
-        return Err(conflict(
-            "Only drafts and campaigns that are over can be deleted; cancel it first.",
-        ));
+        return Err(state_conflict("Only drafts and campaigns that are over can be deleted; cancel it first.").into());
     }
-    let deleted = crud::delete(state.campaigns(), &call, call.param("id"), None).await?;
+    let deleted = crud::delete(state.campaigns.as_ref(), &req, req.param("id"), None).await?;
     Ok(Reply::ok(&Deleted::new(&deleted.value.id, "campaign")))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Move {
-    Start,
-    Pause,
-    Resume,
-    Cancel,
-}
-
-async fn campaign_stats(
-    state: &State,
-    ws: &str,
-    campaign_id: &str,
-) -> Result<switchboard::model::CampaignStats, ApiError> {
-    Ok(state
-        .store()
-        .stats(ws, &[campaign_id.to_owned()])
-        .await
-        .map_err(store_error)?
-        .remove(campaign_id)
-        .unwrap_or_default())
-}
-
-/// What keeps a campaign from starting.
-async fn missing(state: &State, call: &Request, campaign: &Campaign) -> Result<Vec<&'static str>, ApiError> {
-    let ws = call.workspace_id()?;
-    let mut missing = Vec::new();
-    let stats = campaign_stats(state, ws, &campaign.id).await?;
-    if stats.chunks_pending > 0 {
-        missing.push("the end of its audience import (GET /v1/campaigns/{id}/imports/{import_id})");
-    } else if stats.pending == 0 {
-        missing.push("an audience with targets to call (POST /v1/campaigns/{id}/audience)");
-    }
-    if campaign.compliance.is_none() {
-        missing.push("a consent attestation (PUT /v1/campaigns/{id}/compliance)");
-    }
-    let agent = state
-        .dialer
-        .agents
-        .get(ws, &campaign.agent_id)
-        .await
-        .map_err(store_error)?;
-    if !agent.is_some_and(|a| a.value.is_active) {
-        missing.push("an active agent");
-    }
-    let number = state
-        .dialer
-        .numbers
-        .get(ws, &campaign.phone_number_id)
-        .await
-        .map_err(store_error)?;
-    if !number.is_some_and(|n| n.value.status == NumberStatus::Active) {
-        missing.push("an active phone number");
-    }
-    if campaign.call_window.bounds().is_none() {
-        missing.push("a call window that opens");
-    }
-    Ok(missing)
-}
-
-async fn move_to(state: &State, call: &Request, current: Versioned<Campaign>, to: Move) -> Result<Reply, ApiError> {
-    let ws = call.workspace_id()?;
-    let status = current.value.status;
-    let (next, event, tick) = match (to, status) {
-        (Move::Start, CampaignStatus::Draft) => {
-            let missing = missing(state, call, &current.value).await?;
-            if !missing.is_empty() {
-                return Err(ApiError::new(
-                    ErrorCode::CampaignNotReady,
-                    format!("The campaign cannot start without {}.", missing.join(", ")),
-                ));
-            }
-            match current.value.scheduled_start {
-                Some(start) if start > call.now => (CampaignStatus::Scheduled, None, Some(Some(start))),
-                _ => (CampaignStatus::Active, Some(EventType::CampaignStarted), Some(None)),
-            }
-        }
-        (Move::Resume, CampaignStatus::Paused) => {
-            if campaign_stats(state, ws, &current.value.id).await?.chunks_pending > 0 {
-                return Err(ApiError::new(
-                    ErrorCode::CampaignNotReady,
-                    "The campaign resumes once its audience import has finished.",
-                ));
-            }
-            (CampaignStatus::Active, None, Some(None))
-        }
-        (Move::Pause, CampaignStatus::Active | CampaignStatus::Scheduled) => {
-            (CampaignStatus::Paused, Some(EventType::CampaignPaused), None)
-        }
-        (Move::Cancel, s) if !s.is_final() => (CampaignStatus::Cancelled, None, None),
-        // Asked again: nothing to do.
-        (Move::Start, CampaignStatus::Active | CampaignStatus::Scheduled)
-        | (Move::Resume, CampaignStatus::Active)
-        | (Move::Pause, CampaignStatus::Paused)
-        | (Move::Cancel, CampaignStatus::Cancelled) => return answer(state, call, current).await,
-        (_, s) => {
-            return Err(conflict(format!(
-                "A campaign that is {} cannot be moved that way.",
-                json!(s).as_str().unwrap_or_default()
-            )));
-        }
-    };
+async fn move_to(state: &State, req: &Request, current: Versioned<Campaign>, to: Move) -> Result<Reply, ApiError> {
     let moved = state
         .dialer
-        .set_status(ws, &current, next, event, call.now)
-        .await
-        .map_err(|e| match e {
-            StoreError::VersionMismatch => ApiError::new(
-                ErrorCode::ConcurrentModification,
-                "The campaign changed meanwhile; read it and try again.",
-            ),
-            e => store_error(e),
-        })?;
-    if let Some(at) = tick {
-        state.dialer.queue_tick(ws, &moved.value.id, at).await?;
-    }
-    answer(state, call, moved).await
+        .move_campaign(req.workspace_id()?, current, to, req.now)
+        .await?;
+    answer(state, req, moved).await
 }
 
-async fn action(state: Arc<State>, call: Request, to: Move) -> Result<Reply, ApiError> {
-    let current = crud::find(state.campaigns(), &call, call.param("id")).await?;
-    move_to(&state, &call, current, to).await
+async fn action(state: Arc<State>, req: Request, to: Move) -> Result<Reply, ApiError> {
+    let current = crud::find(state.campaigns.as_ref(), &req, req.param("id")).await?;
+    move_to(&state, &req, current, to).await
 }
 
-async fn start(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    action(state, call, Move::Start).await
+async fn start(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    action(state, req, Move::Start).await
 }
 
-async fn pause(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    action(state, call, Move::Pause).await
+async fn pause(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    action(state, req, Move::Pause).await
 }
 
-async fn resume(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    action(state, call, Move::Resume).await
+async fn resume(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    action(state, req, Move::Resume).await
 }
 
-async fn cancel(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    action(state, call, Move::Cancel).await
+async fn cancel(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    action(state, req, Move::Cancel).await
 }
 
 /// Rows of a CSV upload: `phone`, `name`, `timezone`, `country`; the rest as attributes.
@@ -672,11 +537,11 @@ fn csv_rows(rows: Vec<upload::Row>) -> Vec<(AudienceRow, Option<String>)> {
         .collect()
 }
 
-async fn audience(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let ws = call.workspace_id()?;
-    let rows: Vec<(AudienceRow, Option<String>)> = match upload::read(&call, MAX_AUDIENCE).await? {
+async fn audience(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let ws = req.workspace_id()?;
+    let rows: Vec<(AudienceRow, Option<String>)> = match upload::read(&req, MAX_AUDIENCE).await? {
         Upload::Json => {
-            let input: UploadAudience = call.json()?;
+            let input: UploadAudience = req.json()?;
             if input.rows.len() > MAX_AUDIENCE {
                 return Err(ApiError::validation(
                     "rows",
@@ -699,114 +564,41 @@ async fn audience(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
         }
         Upload::Csv(rows) => csv_rows(rows),
     };
-    let campaign = crud::find(state.campaigns(), &call, call.param("id")).await?.value;
+    let campaign = crud::find(state.campaigns.as_ref(), &req, req.param("id")).await?.value;
     editable(&campaign)?;
     let total_rows = rows.len() as u64;
-    let region = phones::region(state.dialer.accounts.as_ref(), ws).await?;
+    let region = phones::region(state.accounts.as_ref(), ws).await?;
     let (rows, countries): (Vec<AudienceRow>, Vec<Option<String>>) = rows.into_iter().unzip();
     let (rows, counts) = campaigns::normalize_rows(rows, countries, region);
-    let at = switchboard::clock::api_time(call.now);
-    let mut import = AudienceImport {
-        id: ids::new_id_at(prefix::IMPORT, call.now),
-        object: AudienceImportObject,
-        campaign_id: campaign.id.clone(),
-        status: ImportStatus::Processing,
-        rows: total_rows,
-        counts,
-        total_targets: None,
-        created_at: at,
-        completed_at: None,
-    };
-    let chunks = chunk_rows(&rows);
-    if chunks.is_empty() {
-        // Nothing valid to screen: done already.
-        import.status = ImportStatus::Completed;
-        import.completed_at = Some(at);
-        import.total_targets = Some(campaign_stats(&state, ws, &campaign.id).await?.targets_total);
-    }
-    state
-        .store()
-        .create_import(ws, &import, &chunks)
-        .await
-        .map_err(store_error)?;
-    let jobs: Vec<DialerJob> = (0..chunks.len())
-        .map(|chunk| DialerJob::ImportChunk {
-            workspace_id: ws.to_owned(),
-            campaign_id: campaign.id.clone(),
-            import_id: import.id.clone(),
-            chunk,
-        })
-        .collect();
-    let in_request = rows.len() <= SYNC_AUDIENCE;
-    // A small import is done in the request; its jobs only come (later) to finish one that
-    // stopped half-way, and find nothing left to do otherwise.
-    let delay = if in_request {
-        IMPORT_RESCUE_DELAY
+    let (import, done) = state
+        .dialer
+        .import_audience(ws, &campaign, &rows, counts, total_rows, req.now)
+        .await?;
+    Ok(if done {
+        Reply::created(&import)
     } else {
-        std::time::Duration::ZERO
-    };
-    if !jobs.is_empty() {
-        state
-            .dialer
-            .jobs
-            .enqueue(&jobs, delay)
-            .await
-            .map_err(ApiError::unavailable)?;
-    }
-    if !in_request {
-        return Ok(Reply::json(http::StatusCode::ACCEPTED, &import));
-    }
-    for chunk in 0..chunks.len() {
-        state.dialer.import_chunk(ws, &campaign.id, &import.id, chunk).await?;
-    }
-    let done = state
-        .store()
-        .audience_import(ws, &import.id)
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the import just written is gone")))?;
-    Ok(Reply::created(&done))
+        Reply::json(http::StatusCode::ACCEPTED, &import)
+    })
 }
 
-/// Rows as chunks of JSON rows: at most `CHUNK_ROWS` rows and `CHUNK_BYTES` bytes each.
-fn chunk_rows(rows: &[AudienceRow]) -> Vec<Vec<String>> {
-    let mut chunks = Vec::new();
-    let mut chunk: Vec<String> = Vec::new();
-    let mut bytes = 0;
-    for row in rows {
-        let encoded = serde_json::to_string(row).expect("rows serialise");
-        if chunk.len() == CHUNK_ROWS || bytes + encoded.len() > CHUNK_BYTES {
-            chunks.push(std::mem::take(&mut chunk));
-            bytes = 0;
-        }
-        bytes += encoded.len();
-        chunk.push(encoded);
-    }
-    if !chunk.is_empty() {
-        chunks.push(chunk);
-    }
-    chunks
-}
-
-async fn get_import(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let campaign = crud::find(state.campaigns(), &call, call.param("id")).await?.value;
-    let not_found = || ApiError::new(ErrorCode::ImportNotFound, ErrorCode::ImportNotFound.description());
-    let id = call.param("import_id");
+async fn get_import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let campaign = crud::find(state.campaigns.as_ref(), &req, req.param("id")).await?.value;
+    let not_found = || ApiError::of(ErrorCode::ImportNotFound);
+    let id = req.param("import_id");
     if !ids::is_valid(prefix::IMPORT, id) {
         return Err(not_found());
     }
     let import = state
-        .store()
-        .audience_import(call.workspace_id()?, id)
-        .await
-        .map_err(store_error)?
+        .targets
+        .audience_import(req.workspace_id()?, id)
+        .await?
         .filter(|i| i.campaign_id == campaign.id)
         .ok_or_else(not_found)?;
     Ok(Reply::ok(&import))
 }
 
-async fn targets(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let status = call
+async fn targets(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let status = req
         .query("status")
         .map(|raw| {
             serde_json::from_value::<TargetStatus>(json!(raw)).map_err(|_| {
@@ -818,36 +610,30 @@ async fn targets(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
             })
         })
         .transpose()?;
-    let campaign = crud::find(state.campaigns(), &call, call.param("id")).await?.value;
+    let campaign = crud::find(state.campaigns.as_ref(), &req, req.param("id")).await?.value;
     let filters = format!("campaign={}&status={status:?}", campaign.id);
-    let page = call.page(&filters)?;
+    let page = req.page(&filters)?;
     let found = state
-        .store()
-        .targets(call.workspace_id()?, &campaign.id, status, page.limit, page.after)
-        .await
-        .map_err(store_error)?;
-    Ok(call.list(found.items, found.next, &filters))
+        .targets
+        .targets(req.workspace_id()?, &campaign.id, status, page.limit, page.after)
+        .await?;
+    Ok(req.list(found.items, found.next, &filters))
 }
 
-async fn runs(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let campaign = crud::find(state.campaigns(), &call, call.param("id")).await?.value;
+async fn runs(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let campaign = crud::find(state.campaigns.as_ref(), &req, req.param("id")).await?.value;
     let filters = format!("campaign={}", campaign.id);
-    let page = call.page(&filters)?;
+    let page = req.page(&filters)?;
     let query = ListQuery {
-        index: Some((Index::Gsi2, campaign_partition(&campaign.id))),
+        by: ListBy::Campaign(campaign.id.clone()),
         ..ListQuery::from(page)
     };
-    let found = state
-        .dialer
-        .calls
-        .query(call.workspace_id()?, &query)
-        .await
-        .map_err(|e| e.into_api(ErrorCode::CallNotFound))?;
-    Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters))
+    let found = state.calls.query(req.workspace_id()?, &query).await?;
+    Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters))
 }
 
-async fn regenerate_rule_book(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let current = crud::find(state.campaigns(), &call, call.param("id")).await?;
+async fn regenerate_rule_book(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let current = crud::find(state.campaigns.as_ref(), &req, req.param("id")).await?;
     editable(&current.value)?;
     let Some(prompt) = current.value.nl_prompt.clone() else {
         return Err(ApiError::validation(
@@ -855,26 +641,26 @@ async fn regenerate_rule_book(state: Arc<State>, call: Request) -> Result<Reply,
             "The campaign has no `nl_prompt` to write a rule book from.",
         ));
     };
-    let (_, book) = brief(&state, &call, &prompt).await?;
-    let at = switchboard::clock::api_time(call.now);
-    let updated = crud::update(state.campaigns(), &call, call.param("id"), |mut campaign| {
+    let (_, book) = brief(&state, &req, &prompt).await?;
+    let at = switchboard_core::clock::api_time(req.now);
+    let updated = crud::update(state.campaigns.as_ref(), &req, req.param("id"), |mut campaign| {
         editable(&campaign)?;
         campaign.rule_book = Some(book.clone());
         campaign.updated_at = at;
         Ok((campaign, Vec::new()))
     })
     .await?;
-    answer(&state, &call, updated).await
+    answer(&state, &req, updated).await
 }
 
-async fn compliance(state: Arc<State>, call: Request) -> Result<Reply, ApiError> {
-    let input: AttestCompliance = call.json()?;
+async fn compliance(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: AttestCompliance = req.json()?;
     let statement = validate::text("consent_statement", &input.consent_statement, 10, 2000)?;
-    let user = call.user_id()?.to_owned();
-    let at = switchboard::clock::api_time(call.now);
-    let updated = crud::update(state.campaigns(), &call, call.param("id"), |mut campaign| {
+    let user = req.user_id()?.to_owned();
+    let at = switchboard_core::clock::api_time(req.now);
+    let updated = crud::update(state.campaigns.as_ref(), &req, req.param("id"), |mut campaign| {
         if campaign.status.is_final() {
-            return Err(conflict("The campaign is over."));
+            return Err(state_conflict("The campaign is over.").into());
         }
         campaign.compliance = Some(Compliance {
             consent_statement: statement.clone(),
@@ -885,5 +671,5 @@ async fn compliance(state: Arc<State>, call: Request) -> Result<Reply, ApiError>
         Ok((campaign, Vec::new()))
     })
     .await?;
-    answer(&state, &call, updated).await
+    answer(&state, &req, updated).await
 }

@@ -1,20 +1,65 @@
 //! `catalog`: the public endpoints about the service itself: health, the OpenAPI document and
 //! the interactive reference. Also the answer for paths no function serves.
+//!
+//! The OpenAPI document is built from every function's route table by the tests, which keep
+//! `docs/openapi.json` true; this function serves that file, so it links no other function.
 
 use std::sync::{Arc, LazyLock};
 
 use http::{Method, StatusCode};
 use serde::Serialize;
-use switchboard::ApiError;
-use switchboard::config::Providers;
-use switchboard::http::openapi::{self, RouteInfo};
-use switchboard::http::{Access, Call, Reply, Route};
-use switchboard::ports::Probe;
+use switchboard_core::config::{ConfigError, Env};
+use switchboard_core::ports::Probe;
+use switchboard_http::{Access, ApiError, Platform, Reply, Request, Route, Service};
+use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
 pub struct State {
     pub store: Arc<dyn Probe>,
     pub providers: Providers,
+}
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn service(platform: Arc<Platform>, store: &DynamoStore, providers: Providers) -> Service<State> {
+    let state = State {
+        store: Arc::new(store.clone()),
+        providers,
+    };
+    Service::new(platform, state, routes())
+}
+
+/// Which adapter serves each provider port; `/v1/healthz` reports them.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Providers {
+    /// `simulator` (local default) or `twilio`.
+    pub telephony: String,
+    /// `offline` (local default) or `anthropic`.
+    pub llm: String,
+    /// `outbox` (local default: files in MAIL_OUTBOX_DIR).
+    pub mail: String,
+}
+
+impl Providers {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut env = Env::process();
+        let providers = Self::read(&mut env);
+        env.finish().map(|()| providers)
+    }
+
+    pub fn read(env: &mut Env) -> Self {
+        let mut one_of = |name: &'static str, default: &str, allowed: &[&str]| {
+            let value = env.optional(name).unwrap_or_else(|| default.to_owned());
+            if !allowed.contains(&value.as_str()) {
+                env.problem(name, format!("must be one of {allowed:?}, not {value:?}"));
+            }
+            value
+        };
+        Self {
+            telephony: one_of("TELEPHONY_PROVIDER", "simulator", &["simulator", "twilio"]),
+            llm: one_of("LLM_PROVIDER", "offline", &["offline", "anthropic"]),
+            mail: one_of("MAIL_PROVIDER", "outbox", &["outbox"]),
+        }
+    }
 }
 
 const TAG: &str = "Service";
@@ -38,27 +83,13 @@ pub fn routes() -> Vec<Route<State>> {
     ]
 }
 
-/// Every route of every function, as documented.
-pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
-    vec![
-        ("auth", auth::routes().iter().map(Route::info).collect()),
-        ("api-keys", api_keys::routes().iter().map(Route::info).collect()),
-        ("agents", agents::routes().iter().map(Route::info).collect()),
-        ("contacts", contacts::routes().iter().map(Route::info).collect()),
-        ("appointments", appointments::routes().iter().map(Route::info).collect()),
-        ("numbers", numbers::routes().iter().map(Route::info).collect()),
-        ("approvals", approvals::routes().iter().map(Route::info).collect()),
-        ("calls", calls::routes().iter().map(Route::info).collect()),
-        ("webhooks", webhooks::routes().iter().map(Route::info).collect()),
-        ("dnc", dnc::routes().iter().map(Route::info).collect()),
-        ("campaigns", campaigns::routes().iter().map(Route::info).collect()),
-        ("catalog", routes().iter().map(Route::info).collect()),
-    ]
-}
+/// The OpenAPI document of the whole API, as kept in the repository (indented, for reading).
+pub const DOCUMENT: &str = include_str!("../../../docs/openapi.json");
 
-static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    let routes: Vec<RouteInfo> = all_routes().into_iter().flat_map(|(_, r)| r).collect();
-    serde_json::to_string(&openapi::document(&routes)).expect("the OpenAPI document serialises")
+/// The document as served: without the indentation (half the bytes), made on first request.
+static SERVED: LazyLock<String> = LazyLock::new(|| {
+    let document: serde_json::Value = serde_json::from_str(DOCUMENT).expect("docs/openapi.json is JSON");
+    document.to_string()
 });
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,7 +107,7 @@ pub struct Checks {
     pub dynamodb: String,
 }
 
-async fn healthz(state: Arc<State>, _call: Call) -> Result<Reply, ApiError> {
+async fn healthz(state: Arc<State>, _req: Request) -> Result<Reply, ApiError> {
     let dynamodb = match state.store.probe().await {
         Ok(()) => "ok",
         Err(e) => {
@@ -103,8 +134,8 @@ async fn healthz(state: Arc<State>, _call: Call) -> Result<Reply, ApiError> {
     ))
 }
 
-async fn openapi_document(_state: Arc<State>, _call: Call) -> Result<Reply, ApiError> {
-    Ok(Reply::raw("application/json", DOCUMENT.as_str()))
+async fn openapi_document(_state: Arc<State>, _req: Request) -> Result<Reply, ApiError> {
+    Ok(Reply::raw("application/json", SERVED.as_str()))
 }
 
 const DOCS_PAGE: &str = r#"<!doctype html>
@@ -122,6 +153,6 @@ const DOCS_PAGE: &str = r#"<!doctype html>
 </html>
 "#;
 
-async fn docs(_state: Arc<State>, _call: Call) -> Result<Reply, ApiError> {
+async fn docs(_state: Arc<State>, _req: Request) -> Result<Reply, ApiError> {
     Ok(Reply::raw("text/html; charset=utf-8", DOCS_PAGE))
 }

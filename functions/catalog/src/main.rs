@@ -1,22 +1,16 @@
 //! The `catalog` Lambda function.
 
-use std::sync::Arc;
-
-use switchboard::config::{Env, Providers};
-use switchboard::http::Service;
+use catalog::Providers;
+use switchboard_core::config::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    switchboard::telemetry::init();
+    switchboard_runtime::telemetry::init();
     let mut env = Env::process();
     let table_name = env.required("TABLE_NAME");
     let providers = Providers::read(&mut env);
     env.finish()?;
-    let sdk = switchboard::aws::sdk_config().await;
-    let (store, platform) = switchboard::aws::public_platform(&sdk, &table_name);
-    let state = catalog::State {
-        store: Arc::new(store),
-        providers,
-    };
-    switchboard::http::run(Service::new(platform, state, catalog::routes())).await
+    let store = switchboard_runtime::store(&switchboard_runtime::sdk_config().await, &table_name);
+    let platform = switchboard_runtime::public_platform(&store);
+    switchboard_runtime::serve(catalog::service(platform, &store, providers)).await
 }

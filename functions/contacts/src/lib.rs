@@ -7,15 +7,16 @@ use chrono::{DateTime, Utc};
 use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use switchboard::crud::{self, Deleted};
-use switchboard::http::{Access, Call, Patch, QueryParam, Reply, Route, not_null};
-use switchboard::ids::{self, prefix};
-use switchboard::model::{
+use switchboard_core::ids::{self, prefix};
+use switchboard_core::model::{
     Appointment, Approval, AttributeValue, Call as CallRecord, Contact, ContactObject, ConversationObject,
-    ConversationStatus, MAX_ATTRIBUTES, Message, Scope, email_partition, timeline_sort,
+    ConversationStatus, MAX_ATTRIBUTES, Message, Scope,
 };
-use switchboard::ports::{AccountStore, Index, ListQuery, Repository, Resource, TimelineItem, TimelineStore};
-use switchboard::{ApiError, ErrorCode, validate};
+use switchboard_core::ports::{AccountStore, ListBy, ListQuery, Repository, TimelineItem, TimelineStore, Unique};
+use switchboard_core::{ErrorCode, validate};
+use switchboard_http::crud::{self, Deleted};
+use switchboard_http::{Access, ApiError, Patch, Platform, QueryParam, Reply, Request, Route, Service, not_null};
+use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
 pub struct State {
@@ -23,6 +24,16 @@ pub struct State {
     pub timeline: Arc<dyn TimelineStore>,
     /// For the workspace's country, the region of numbers written without a country code.
     pub accounts: Arc<dyn AccountStore>,
+}
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn service(platform: Arc<Platform>, store: &DynamoStore) -> Service<State> {
+    let state = State {
+        contacts: Arc::new(store.clone()),
+        timeline: Arc::new(store.clone()),
+        accounts: Arc::new(store.clone()),
+    };
+    Service::new(platform, state, routes())
 }
 
 const TAG: &str = "Contacts";
@@ -169,8 +180,8 @@ fn attribute_changes() -> utoipa::openapi::schema::Object {
 
 impl State {
     /// `raw` in E.164, reading national numbers in the workspace's country.
-    async fn phone(&self, call: &Call, param: &str, raw: &str) -> Result<String, ApiError> {
-        switchboard::service::phones::normalize(self.accounts.as_ref(), call.workspace_id()?, param, raw).await
+    async fn phone(&self, req: &Request, param: &str, raw: &str) -> Result<String, ApiError> {
+        Ok(switchboard_domain::phones::normalize(self.accounts.as_ref(), req.workspace_id()?, param, raw).await?)
     }
 }
 
@@ -206,43 +217,37 @@ fn validated(mut contact: Contact) -> Result<Contact, ApiError> {
 }
 
 /// The contact a timeline request names, by exactly one of its identifiers.
-async fn timeline_contact(state: &State, call: &Call) -> Result<String, ApiError> {
-    let ws = call.workspace_id()?;
+async fn timeline_contact(state: &State, req: &Request) -> Result<String, ApiError> {
+    let ws = req.workspace_id()?;
     let not_found = || ApiError::new(ErrorCode::ContactNotFound, "No contact of the workspace matches.");
     let given: Vec<&str> = ["contact_id", "phone", "email"]
         .into_iter()
-        .filter(|name| call.query(name).is_some())
+        .filter(|name| req.query(name).is_some())
         .collect();
-    let as_parameter = |e: ApiError| ApiError {
-        code: ErrorCode::InvalidParameter,
-        ..e
-    };
+    let as_parameter = |e: ApiError| e.with_code(ErrorCode::InvalidParameter);
     match given.as_slice() {
         ["contact_id"] => {
-            let id = call.query("contact_id").unwrap_or_default();
-            Ok(crud::find(state.contacts.as_ref(), call, id).await?.value.id)
+            let id = req.query("contact_id").unwrap_or_default();
+            Ok(crud::find(state.contacts.as_ref(), req, id).await?.value.id)
         }
         ["phone"] => {
             let phone = state
-                .phone(call, "phone", call.query("phone").unwrap_or_default())
+                .phone(req, "phone", req.query("phone").unwrap_or_default())
                 .await
                 .map_err(as_parameter)?;
-            switchboard::service::calls::contact_for_phone(state.contacts.as_ref(), ws, &phone)
+            switchboard_domain::calls::contact_for_phone(state.contacts.as_ref(), ws, &phone)
                 .await?
                 .ok_or_else(not_found)
         }
         ["email"] => {
-            let email = validate::email("email", call.query("email").unwrap_or_default()).map_err(as_parameter)?;
+            let email =
+                validate::email("email", req.query("email").unwrap_or_default()).map_err(|e| as_parameter(e.into()))?;
             let query = ListQuery {
-                index: Some((Index::Gsi1, email_partition(&email))),
+                by: ListBy::Email(email),
                 limit: 1,
                 ..ListQuery::default()
             };
-            let found = state
-                .contacts
-                .query(ws, &query)
-                .await
-                .map_err(|e| e.into_api(ErrorCode::ContactNotFound))?;
+            let found = state.contacts.query(ws, &query).await?;
             found.items.into_iter().next().map(|c| c.value.id).ok_or_else(not_found)
         }
         _ => Err(ApiError::param(
@@ -253,72 +258,56 @@ async fn timeline_contact(state: &State, call: &Call) -> Result<String, ApiError
     }
 }
 
-async fn timeline(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let contact_id = timeline_contact(&state, &call).await?;
-    let before = call
+async fn timeline(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let contact_id = timeline_contact(&state, &req).await?;
+    let before = req
         .query("before")
         .map(|raw| validate::time_bound("before", raw, false))
         .transpose()?;
     let filters = format!("contact={contact_id}&before={before:?}");
-    let page = call.page_of(&filters, "n")?;
+    let page = req.page_of(&filters, "n")?;
     let found = state
         .timeline
-        .timeline(
-            call.workspace_id()?,
-            &contact_id,
-            before.map(|t| timeline_sort(t, "")),
-            page.limit,
-            page.after,
-        )
-        .await
-        .map_err(|e| e.into_api(ErrorCode::ContactNotFound))?;
+        .timeline(req.workspace_id()?, &contact_id, before, page.limit, page.after)
+        .await?;
     let entries: Vec<TimelineEntry> = found.items.into_iter().map(TimelineEntry::from).collect();
-    Ok(call.list(entries, found.next, &filters))
+    Ok(req.list(entries, found.next, &filters))
 }
 
-async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let ws = call.workspace_id()?;
-    let not_found = |e: switchboard::ports::StoreError| e.into_api(ErrorCode::ContactNotFound);
-    if let Some(raw) = call.query("phone") {
-        let phone = state.phone(&call, "phone", raw).await.map_err(|e| ApiError {
-            code: ErrorCode::InvalidParameter,
-            ..e
-        })?;
+async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let ws = req.workspace_id()?;
+    if let Some(raw) = req.query("phone") {
+        let phone = state
+            .phone(&req, "phone", raw)
+            .await
+            .map_err(|e| ApiError::from(e).with_code(ErrorCode::InvalidParameter))?;
         let filters = format!("phone={phone}");
-        call.page(&filters)?;
-        let unique = Contact {
-            phone,
-            ..blank_contact()
-        }
-        .unique_values()
-        .remove(0);
-        let found = state.contacts.find_unique(ws, &unique).await.map_err(not_found)?;
-        let email = call.query("email").map(str::to_lowercase);
+        req.page(&filters)?;
+        let found = state.contacts.find_unique(ws, &Unique::ContactPhone(phone)).await?;
+        let email = req.query("email").map(str::to_lowercase);
         let data: Vec<Contact> = found
             .map(|v| v.value)
             .into_iter()
             .filter(|c| email.is_none() || c.email == email)
             .collect();
-        return Ok(call.list(data, None, &filters));
+        return Ok(req.list(data, None, &filters));
     }
-    if let Some(raw) = call.query("email") {
-        let email = validate::email("email", raw).map_err(|e| ApiError {
-            code: ErrorCode::InvalidParameter,
-            ..e
-        })?;
+    if let Some(raw) = req.query("email") {
+        let email =
+            validate::email("email", raw).map_err(|e| ApiError::from(e).with_code(ErrorCode::InvalidParameter))?;
         let filters = format!("email={email}");
-        let page = call.page(&filters)?;
+        let page = req.page(&filters)?;
         let query = ListQuery {
-            index: Some((Index::Gsi1, email_partition(&email))),
+            by: ListBy::Email(email),
             ..ListQuery::from(page)
         };
-        let found = state.contacts.query(ws, &query).await.map_err(not_found)?;
-        return Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters));
+        let found = state.contacts.query(ws, &query).await?;
+        return Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters));
     }
-    let page = call.page("")?;
+    let page = req.page("")?;
     let query = ListQuery::from(page);
-    let found = state.contacts.query(ws, &query).await.map_err(not_found)?;
-    Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
+    let found = state.contacts.query(ws, &query).await?;
+    Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
 }
 
 fn blank_contact() -> Contact {
@@ -335,12 +324,12 @@ fn blank_contact() -> Contact {
     }
 }
 
-async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let input: CreateContact = call.json()?;
-    let phone = state.phone(&call, "phone", &input.phone).await?;
-    let now = switchboard::clock::api_time(call.now);
+async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: CreateContact = req.json()?;
+    let phone = state.phone(&req, "phone", &input.phone).await?;
+    let now = switchboard_core::clock::api_time(req.now);
     let contact = validated(Contact {
-        id: ids::new_id_at(prefix::CONTACT, call.now),
+        id: ids::new_id_at(prefix::CONTACT, req.now),
         phone,
         name: input.name,
         email: input.email,
@@ -352,9 +341,9 @@ async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     })?;
     let stored = state
         .contacts
-        .insert(call.workspace_id()?, &contact, None, &[])
+        .insert(req.workspace_id()?, &contact, None, &[])
         .await
-        .map_err(|e| phone_conflict(e.into_api(ErrorCode::ContactNotFound)))?;
+        .map_err(|e| phone_conflict(e.into()))?;
     Ok(Reply::created(&stored.value).etag(stored.version))
 }
 
@@ -371,19 +360,19 @@ fn phone_conflict(e: ApiError) -> ApiError {
     }
 }
 
-async fn get(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let found = crud::find(state.contacts.as_ref(), &call, call.param("id")).await?;
+async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let found = crud::find(state.contacts.as_ref(), &req, req.param("id")).await?;
     Ok(Reply::ok(&found.value).etag(found.version))
 }
 
-async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let patch: UpdateContact = call.json()?;
+async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let patch: UpdateContact = req.json()?;
     let phone = match &patch.phone {
-        Some(raw) => Some(state.phone(&call, "phone", raw).await?),
+        Some(raw) => Some(state.phone(&req, "phone", raw).await?),
         None => None,
     };
-    let now = switchboard::clock::api_time(call.now);
-    let updated = crud::update(state.contacts.as_ref(), &call, call.param("id"), |mut contact| {
+    let now = switchboard_core::clock::api_time(req.now);
+    let updated = crud::update(state.contacts.as_ref(), &req, req.param("id"), |mut contact| {
         if let Some(phone) = &phone {
             contact.phone = phone.clone();
         }
@@ -404,7 +393,7 @@ async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     Ok(Reply::ok(&updated.value).etag(updated.version))
 }
 
-async fn delete(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let deleted = crud::delete(state.contacts.as_ref(), &call, call.param("id"), None).await?;
+async fn delete(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let deleted = crud::delete(state.contacts.as_ref(), &req, req.param("id"), None).await?;
     Ok(Reply::ok(&Deleted::new(&deleted.value.id, "contact")))
 }

@@ -1,19 +1,11 @@
 //! The `contacts` Lambda function.
 
-use std::sync::Arc;
-
-use switchboard::config::HttpConfig;
-use switchboard::http::Service;
+use switchboard_runtime::config::HttpConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    switchboard::telemetry::init();
+    switchboard_runtime::telemetry::init();
     let config = HttpConfig::from_env()?;
-    let (_, store, platform) = switchboard::aws::http_platform(&config).await?;
-    let state = contacts::State {
-        contacts: Arc::new(store.clone()),
-        timeline: Arc::new(store.clone()),
-        accounts: Arc::new(store),
-    };
-    switchboard::http::run(Service::new(platform, state, contacts::routes())).await
+    let (_, store, platform) = switchboard_runtime::http_platform(&config).await?;
+    switchboard_runtime::serve(contacts::service(platform, &store)).await
 }

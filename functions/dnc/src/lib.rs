@@ -7,18 +7,28 @@ use std::sync::Arc;
 use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use switchboard::http::upload::{self, Upload};
-use switchboard::http::{Access, Call, QueryParam, Reply, Route};
-use switchboard::model::{Country, DncEntry, DncEntryObject, DncList, DncSource, Scope};
-use switchboard::object_name;
-use switchboard::ports::{AccountStore, DncStore};
-use switchboard::service::phones;
-use switchboard::{ApiError, ErrorCode, validate};
+use switchboard_core::model::{Country, DncEntry, DncEntryObject, DncList, DncSource, Scope};
+use switchboard_core::object_name;
+use switchboard_core::ports::{AccountStore, DncStore};
+use switchboard_core::{ErrorCode, validate};
+use switchboard_domain::phones;
+use switchboard_http::upload::{self, Upload};
+use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
 pub struct State {
     pub dnc: Arc<dyn DncStore>,
     pub accounts: Arc<dyn AccountStore>,
+}
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn service(platform: Arc<Platform>, store: &DynamoStore) -> Service<State> {
+    let state = State {
+        dnc: Arc::new(store.clone()),
+        accounts: Arc::new(store.clone()),
+    };
+    Service::new(platform, state, routes())
 }
 
 const TAG: &str = "Do not call";
@@ -108,8 +118,8 @@ pub struct DncImport {
     pub skipped_invalid: usize,
 }
 
-fn list_of(call: &Call) -> Result<Option<DncList>, ApiError> {
-    call.query("list")
+fn list_of(req: &Request) -> Result<Option<DncList>, ApiError> {
+    req.query("list")
         .map(|raw| {
             serde_json::from_value(json!(raw))
                 .map_err(|_| ApiError::param(ErrorCode::InvalidParameter, "list", "`list` must be dnc or registry."))
@@ -118,76 +128,58 @@ fn list_of(call: &Call) -> Result<Option<DncList>, ApiError> {
 }
 
 fn reason(raw: Option<String>) -> Result<Option<String>, ApiError> {
-    raw.map(|r| validate::text("reason", &r, 1, 500)).transpose()
+    Ok(raw.map(|r| validate::text("reason", &r, 1, 500)).transpose()?)
 }
 
-async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let list = list_of(&call)?.unwrap_or_default();
+async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let list = list_of(&req)?.unwrap_or_default();
     let filters = format!("list={list:?}");
-    let page = call.page(&filters)?;
+    let page = req.page(&filters)?;
     let found = state
         .dnc
-        .list_dnc(call.workspace_id()?, list, page.limit, page.after)
-        .await
-        .map_err(|e| e.into_api(ErrorCode::InternalError))?;
-    Ok(call.list(found.items, found.next, &filters))
+        .list_dnc(req.workspace_id()?, list, page.limit, page.after)
+        .await?;
+    Ok(req.list(found.items, found.next, &filters))
 }
 
-async fn add(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let input: AddDnc = call.json()?;
-    let ws = call.workspace_id()?;
+async fn add(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: AddDnc = req.json()?;
+    let ws = req.workspace_id()?;
     let entry = DncEntry {
         object: DncEntryObject,
         phone_e164: phones::normalize(state.accounts.as_ref(), ws, "phone_e164", &input.phone_e164).await?,
         list: input.list.unwrap_or_default(),
         reason: reason(input.reason)?,
         source: DncSource::Api,
-        added_at: switchboard::clock::api_time(call.now),
+        added_at: switchboard_core::clock::api_time(req.now),
     };
-    let new = state
-        .dnc
-        .add_dnc(ws, &entry)
-        .await
-        .map_err(|e| e.into_api(ErrorCode::InternalError))?;
+    let new = state.dnc.add_dnc(ws, &entry).await?;
     Ok(if new { Reply::created(&entry) } else { Reply::ok(&entry) })
 }
 
-async fn remove(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let list = list_of(&call)?.unwrap_or_default();
-    let ws = call.workspace_id()?;
-    let not_found = || ApiError::new(ErrorCode::DncEntryNotFound, ErrorCode::DncEntryNotFound.description());
+async fn remove(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let list = list_of(&req)?.unwrap_or_default();
+    let ws = req.workspace_id()?;
+    let not_found = || ApiError::of(ErrorCode::DncEntryNotFound);
     // A number that does not parse is on no list.
-    let phone = phones::normalize(state.accounts.as_ref(), ws, "phone_e164", call.param("phone_e164"))
+    let phone = phones::normalize(state.accounts.as_ref(), ws, "phone_e164", req.param("phone_e164"))
         .await
         .map_err(|_| not_found())?;
-    let entry = state
-        .dnc
-        .dnc_entry(ws, list, &phone)
-        .await
-        .map_err(|e| e.into_api(ErrorCode::InternalError))?
-        .ok_or_else(not_found)?;
-    state
-        .dnc
-        .remove_dnc(ws, list, &phone)
-        .await
-        .map_err(|e| e.into_api(ErrorCode::InternalError))?;
+    let entry = state.dnc.dnc_entry(ws, list, &phone).await?.ok_or_else(not_found)?;
+    state.dnc.remove_dnc(ws, list, &phone).await?;
     Ok(Reply::ok(&entry))
 }
 
-async fn check(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let ws = call.workspace_id()?;
-    let raw = call.query("phone_e164").unwrap_or_default();
+async fn check(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let ws = req.workspace_id()?;
+    let raw = req.query("phone_e164").unwrap_or_default();
     let phone = phones::normalize(state.accounts.as_ref(), ws, "phone_e164", raw)
         .await
-        .map_err(|e| ApiError {
-            code: ErrorCode::InvalidParameter,
-            ..e
-        })?;
+        .map_err(|e| ApiError::from(e).with_code(ErrorCode::InvalidParameter))?;
     let screened = state
         .dnc
-        .screen(ws, std::slice::from_ref(&phone), call.now)
-        .await
-        .map_err(|e| e.into_api(ErrorCode::InternalError))?
+        .screen(ws, std::slice::from_ref(&phone), req.now)
+        .await?
         .remove(&phone)
         .unwrap_or_default();
     Ok(Reply::ok(&DncCheck {
@@ -205,11 +197,11 @@ fn phone_cell(row: &upload::Row) -> Option<&String> {
     row.get("phone").or_else(|| row.get("phone_e164"))
 }
 
-async fn import(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let ws = call.workspace_id()?;
-    let (list, rows): (DncList, Vec<(String, Option<String>)>) = match upload::read(&call, MAX_IMPORT).await? {
+async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let ws = req.workspace_id()?;
+    let (list, rows): (DncList, Vec<(String, Option<String>)>) = match upload::read(&req, MAX_IMPORT).await? {
         Upload::Json => {
-            let input: ImportDnc = call.json()?;
+            let input: ImportDnc = req.json()?;
             if input.phones.len() > MAX_IMPORT {
                 return Err(ApiError::validation(
                     "phones",
@@ -217,11 +209,11 @@ async fn import(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
                 ));
             }
             let reason = reason(input.reason)?;
-            let list = input.list.or(list_of(&call)?).unwrap_or_default();
+            let list = input.list.or(list_of(&req)?).unwrap_or_default();
             (list, input.phones.into_iter().map(|p| (p, reason.clone())).collect())
         }
         Upload::Csv(rows) => {
-            let list = list_of(&call)?.unwrap_or_default();
+            let list = list_of(&req)?.unwrap_or_default();
             let mut parsed = Vec::with_capacity(rows.len());
             for row in rows {
                 let reason = row.get("reason").map(|r| r.chars().take(500).collect());
@@ -231,7 +223,7 @@ async fn import(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         }
     };
     let region: Option<Country> = phones::region(state.accounts.as_ref(), ws).await?;
-    let at = switchboard::clock::api_time(call.now);
+    let at = switchboard_core::clock::api_time(req.now);
     let mut seen = HashSet::new();
     let mut entries = Vec::new();
     let (mut invalid, mut repeated) = (0, 0);
@@ -250,11 +242,7 @@ async fn import(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
             Err(_) => invalid += 1,
         }
     }
-    let added = state
-        .dnc
-        .import_dnc(ws, &entries)
-        .await
-        .map_err(|e| e.into_api(ErrorCode::InternalError))?;
+    let added = state.dnc.import_dnc(ws, &entries).await?;
     Ok(Reply::ok(&DncImport {
         object: DncImportObject,
         list,

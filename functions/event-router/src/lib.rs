@@ -4,23 +4,32 @@
 
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use switchboard::clock::Clock;
-use switchboard::model::Event;
-use switchboard::webhooks::router::Router;
+use std::sync::Arc;
+
+use switchboard_core::clock::Clock;
+use switchboard_core::model::Event;
+use switchboard_core::ports::DeliveryQueue;
+use switchboard_store::DynamoStore;
+
+pub use self::router::Router;
+
+mod router;
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn router(store: &DynamoStore, queue: Arc<dyn DeliveryQueue>) -> Router {
+    Router {
+        endpoints: Arc::new(store.clone()),
+        deliveries: Arc::new(store.clone()),
+        queue,
+    }
+}
 
 /// The workspace and event of a stream record, if it is the insert of an event.
 pub fn event_of(record: &EventRecord) -> anyhow::Result<Option<(String, Event)>> {
-    let image = &record.change.new_image;
-    let text = |name: &str| match image.get(name) {
-        Some(serde_dynamo::AttributeValue::S(s)) => Some(s.clone()),
-        _ => None,
-    };
-    if record.event_name != "INSERT" || text("entity").as_deref() != Some("event") {
+    if record.event_name != "INSERT" {
         return Ok(None);
     }
-    let workspace_id = text("workspace_id").ok_or_else(|| anyhow::anyhow!("an event without its workspace"))?;
-    let event: Event = serde_dynamo::from_item(image.clone())?;
-    Ok(Some((workspace_id, event)))
+    Ok(switchboard_store::streamed_event(&record.change.new_image)?)
 }
 
 /// Routes a batch of stream records.

@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use switchboard::config::Env;
-use switchboard::mail::OutboxMailer;
+use mailer::OutboxMailer;
+use switchboard_core::config::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    switchboard::telemetry::init();
+    switchboard_runtime::telemetry::init();
     let env = Env::process();
     let transport = OutboxMailer::new(env.optional("MAIL_OUTBOX_DIR").map(PathBuf::from));
     env.finish()?;
-    switchboard::worker::run(|message| mailer::deliver(&transport, message)).await
+    switchboard_runtime::worker::run(|message| mailer::deliver(&transport, message)).await
 }

@@ -6,13 +6,15 @@ use std::sync::Arc;
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
-use switchboard::crud;
-use switchboard::http::{Access, Call, Patch, QueryParam, Reply, Route};
-use switchboard::ids::{self, prefix};
-use switchboard::model::{Agent, NumberStatus, PhoneNumber, PhoneNumberObject, Scope};
-use switchboard::ports::{AccountStore, ListQuery, ProviderError, Repository, StoreError, Telephony};
-use switchboard::service::phones;
-use switchboard::{ApiError, ErrorCode, validate};
+use switchboard_core::error::ProviderError;
+use switchboard_core::ids::{self, prefix};
+use switchboard_core::model::{Agent, NumberStatus, PhoneNumber, PhoneNumberObject, Scope};
+use switchboard_core::ports::{AccountStore, ListQuery, Repository, Telephony};
+use switchboard_core::{ErrorCode, StoreError, validate};
+use switchboard_domain::phones;
+use switchboard_http::crud;
+use switchboard_http::{Access, ApiError, Patch, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
 pub struct State {
@@ -20,6 +22,17 @@ pub struct State {
     pub agents: Arc<dyn Repository<Agent>>,
     pub accounts: Arc<dyn AccountStore>,
     pub telephony: Arc<dyn Telephony>,
+}
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn service(platform: Arc<Platform>, store: &DynamoStore, telephony: Arc<dyn Telephony>) -> Service<State> {
+    let state = State {
+        numbers: Arc::new(store.clone()),
+        agents: Arc::new(store.clone()),
+        accounts: Arc::new(store.clone()),
+        telephony,
+    };
+    Service::new(platform, state, routes())
 }
 
 const TAG: &str = "Numbers";
@@ -76,19 +89,14 @@ fn store_error(e: StoreError) -> ApiError {
             "phone_number",
             "This number is already in use by a workspace.",
         ),
-        e => e.into_api(ErrorCode::PhoneNumberNotFound),
+        e => e.into(),
     }
 }
 
 /// 404 unless `agent_id` names an agent of the caller's workspace.
-async fn check_agent(state: &State, call: &Call, agent_id: &str) -> Result<(), ApiError> {
-    let exists = ids::is_valid(prefix::AGENT, agent_id)
-        && state
-            .agents
-            .get(call.workspace_id()?, agent_id)
-            .await
-            .map_err(|e| e.into_api(ErrorCode::AgentNotFound))?
-            .is_some();
+async fn check_agent(state: &State, req: &Request, agent_id: &str) -> Result<(), ApiError> {
+    let exists =
+        ids::is_valid(prefix::AGENT, agent_id) && state.agents.get(req.workspace_id()?, agent_id).await?.is_some();
     if exists {
         Ok(())
     } else {
@@ -100,23 +108,19 @@ async fn check_agent(state: &State, call: &Call, agent_id: &str) -> Result<(), A
     }
 }
 
-async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let page = call.page("")?;
+async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let page = req.page("")?;
     let query = ListQuery::from(page);
-    let found = state
-        .numbers
-        .query(call.workspace_id()?, &query)
-        .await
-        .map_err(store_error)?;
-    Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
+    let found = state.numbers.query(req.workspace_id()?, &query).await?;
+    Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
 }
 
-async fn import(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let input: ImportNumber = call.json()?;
-    let ws = call.workspace_id()?;
+async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: ImportNumber = req.json()?;
+    let ws = req.workspace_id()?;
     let phone_number = phones::normalize(state.accounts.as_ref(), ws, "phone_number", &input.phone_number).await?;
     if let Some(agent_id) = &input.agent_id {
-        check_agent(&state, &call, agent_id).await?;
+        check_agent(&state, &req, agent_id).await?;
     }
     let label = input.label.map(|l| validate::text("label", &l, 1, 120)).transpose()?;
     let provider_id = state
@@ -131,9 +135,9 @@ async fn import(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
             ),
             ProviderError::Unavailable(e) => ApiError::unavailable(e),
         })?;
-    let now = switchboard::clock::api_time(call.now);
+    let now = switchboard_core::clock::api_time(req.now);
     let number = PhoneNumber {
-        id: ids::new_id_at(prefix::NUMBER, call.now),
+        id: ids::new_id_at(prefix::NUMBER, req.now),
         object: PhoneNumberObject,
         phone_number,
         provider: state.telephony.provider().to_owned(),
@@ -152,23 +156,23 @@ async fn import(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     Ok(Reply::created(&stored.value).etag(stored.version))
 }
 
-async fn get(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let found = crud::find(state.numbers.as_ref(), &call, call.param("id")).await?;
+async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let found = crud::find(state.numbers.as_ref(), &req, req.param("id")).await?;
     Ok(Reply::ok(&found.value).etag(found.version))
 }
 
-async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let patch: UpdateNumber = call.json()?;
+async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let patch: UpdateNumber = req.json()?;
     if let Patch::Value(agent_id) = &patch.agent_id {
-        check_agent(&state, &call, agent_id).await?;
+        check_agent(&state, &req, agent_id).await?;
     }
     let label = patch
         .label
         .clone()
         .map(|l| validate::text("label", &l, 1, 120))
         .transpose_patch()?;
-    let now = switchboard::clock::api_time(call.now);
-    let updated = crud::update(state.numbers.as_ref(), &call, call.param("id"), |mut number| {
+    let now = switchboard_core::clock::api_time(req.now);
+    let updated = crud::update(state.numbers.as_ref(), &req, req.param("id"), |mut number| {
         patch.agent_id.clone().apply(&mut number.agent_id);
         label.clone().apply(&mut number.label);
         number.updated_at = now;
@@ -185,13 +189,13 @@ async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     Ok(Reply::ok(&updated.value).etag(updated.version))
 }
 
-async fn release(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let current = crud::find(state.numbers.as_ref(), &call, call.param("id")).await?;
+async fn release(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let current = crud::find(state.numbers.as_ref(), &req, req.param("id")).await?;
     if current.value.status == NumberStatus::Released {
         return Ok(Reply::ok(&current.value).etag(current.version));
     }
-    let now = switchboard::clock::api_time(call.now);
-    let released = crud::update(state.numbers.as_ref(), &call, call.param("id"), |mut number| {
+    let now = switchboard_core::clock::api_time(req.now);
+    let released = crud::update(state.numbers.as_ref(), &req, req.param("id"), |mut number| {
         number.status = NumberStatus::Released;
         number.agent_id = None;
         number.updated_at = now;

@@ -1,12 +1,12 @@
 //! `webhook-dispatcher`: delivers what the webhook queue carries (see
-//! `switchboard::webhooks::dispatch`). A message that is not a delivery fails on its own, is
-//! retried by SQS and ends in the dead-letter queue; a receiver that fails is retried on the
-//! schedule by new messages, so its message succeeds.
+//! `switchboard_domain::webhooks::delivery`). A message that is not a delivery fails on its
+//! own, is retried by SQS and ends in the dead-letter queue; a receiver that fails is retried
+//! on the schedule by new messages, so its message succeeds.
 
 use anyhow::Context;
 use aws_lambda_events::event::sqs::SqsMessage;
-use switchboard::webhooks::DeliveryJob;
-use switchboard::webhooks::dispatch::Dispatcher;
+use switchboard_core::ports::DeliveryJob;
+use switchboard_domain::webhooks::delivery::Dispatcher;
 
 pub async fn handle(dispatcher: &Dispatcher, message: SqsMessage) -> anyhow::Result<()> {
     let body = message.body.context("message without a body")?;

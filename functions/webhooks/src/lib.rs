@@ -7,18 +7,18 @@ use chrono::Duration;
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
-use switchboard::config::DeploymentMode;
-use switchboard::crud::{self, Deleted};
-use switchboard::http::{Access, Call, QueryParam, Reply, Route};
-use switchboard::ids::{self, prefix};
-use switchboard::model::{
+use switchboard_core::ids::{self, prefix};
+use switchboard_core::model::{
     Delivery, DeliveryStatus, Event, EventType, Scope, SealedSecret, WebhookEndpoint, WebhookEndpointObject,
-    WebhookEndpointView, WebhookStatus, endpoint_partition,
+    WebhookEndpointView, WebhookStatus,
 };
-use switchboard::ports::{Index, ListQuery, Quota, Repository};
-use switchboard::webhooks::dispatch::Dispatcher;
-use switchboard::webhooks::{DeliveryJob, guard, router, secrets};
-use switchboard::{ApiError, ErrorCode, validate};
+use switchboard_core::ports::{DeliveryJob, ListBy, ListQuery, Quota, Repository};
+use switchboard_core::{ErrorCode, validate};
+use switchboard_domain::webhooks::delivery::{self, Dispatcher};
+use switchboard_domain::webhooks::secrets;
+use switchboard_http::crud::{self, Deleted};
+use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
 pub struct State {
@@ -26,7 +26,16 @@ pub struct State {
     pub deliveries: Arc<dyn Repository<Delivery>>,
     /// Sends test deliveries, seals secrets, queues redeliveries.
     pub dispatcher: Dispatcher,
-    pub mode: DeploymentMode,
+}
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn service(platform: Arc<Platform>, store: &DynamoStore, dispatcher: Dispatcher) -> Service<State> {
+    let state = State {
+        endpoints: Arc::new(store.clone()),
+        deliveries: Arc::new(store.clone()),
+        dispatcher,
+    };
+    Service::new(platform, state, routes())
 }
 
 const TAG: &str = "Webhooks";
@@ -124,7 +133,7 @@ pub struct UpdateWebhook {
     pub events: Option<Vec<EventType>>,
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 500)]
-    pub description: switchboard::http::Patch<String>,
+    pub description: switchboard_http::Patch<String>,
     pub status: Option<WebhookStatus>,
 }
 
@@ -136,11 +145,13 @@ pub struct TestWebhook {
 }
 
 /// Checks a URL: its form now, where it resolves in production.
-async fn checked_url(raw: &str, mode: DeploymentMode) -> Result<String, ApiError> {
-    let refuse = |why: String| ApiError::validation("url", why);
-    let url = guard::check_url(raw, mode).map_err(refuse)?;
-    guard::check_resolution(&url, mode).await.map_err(refuse)?;
-    Ok(url.to_string())
+async fn checked_url(state: &State, raw: &str) -> Result<String, ApiError> {
+    state
+        .dispatcher
+        .transport
+        .check_destination(raw)
+        .await
+        .map_err(|why| ApiError::validation("url", why))
 }
 
 fn checked_events(events: Vec<EventType>) -> Result<Vec<EventType>, ApiError> {
@@ -153,7 +164,7 @@ fn checked_events(events: Vec<EventType>) -> Result<Vec<EventType>, ApiError> {
 }
 
 fn description(raw: Option<String>) -> Result<Option<String>, ApiError> {
-    raw.map(|d| validate::text("description", &d, 0, 500)).transpose()
+    Ok(raw.map(|d| validate::text("description", &d, 0, 500)).transpose()?)
 }
 
 impl State {
@@ -168,27 +179,23 @@ impl State {
     }
 }
 
-async fn list(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let page = call.page("")?;
+async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let page = req.page("")?;
     let query = ListQuery::from(page);
-    let found = state
-        .endpoints
-        .query(call.workspace_id()?, &query)
-        .await
-        .map_err(|e| e.into_api(ErrorCode::WebhookNotFound))?;
-    let views = found.items.iter().map(|v| v.value.view(call.now)).collect();
-    Ok(call.list::<WebhookEndpointView>(views, found.next, ""))
+    let found = state.endpoints.query(req.workspace_id()?, &query).await?;
+    let views = found.items.iter().map(|v| v.value.view(req.now)).collect();
+    Ok(req.list::<WebhookEndpointView>(views, found.next, ""))
 }
 
-async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let input: CreateWebhook = call.json()?;
-    let url = checked_url(&input.url, state.mode).await?;
+async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: CreateWebhook = req.json()?;
+    let url = checked_url(&state, &input.url).await?;
     let events = checked_events(input.events)?;
     let description = description(input.description)?;
     let (sealed, secret) = state.new_secret();
-    let at = switchboard::clock::api_time(call.now);
+    let at = switchboard_core::clock::api_time(req.now);
     let endpoint = WebhookEndpoint {
-        id: ids::new_id_at(prefix::WEBHOOK, call.now),
+        id: ids::new_id_at(prefix::WEBHOOK, req.now),
         object: WebhookEndpointObject,
         url,
         events,
@@ -201,23 +208,22 @@ async fn create(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     };
     let created = state
         .endpoints
-        .insert(call.workspace_id()?, &endpoint, Some(quota()), &[])
-        .await
-        .map_err(|e| e.into_api(ErrorCode::WebhookNotFound))?;
-    let mut view = created.value.view(call.now);
+        .insert(req.workspace_id()?, &endpoint, Some(quota()), &[])
+        .await?;
+    let mut view = created.value.view(req.now);
     view.secret = Some(secret);
     Ok(Reply::created(&view).etag(created.version))
 }
 
-async fn get(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let found = crud::find(state.endpoints.as_ref(), &call, call.param("id")).await?;
-    Ok(Reply::ok(&found.value.view(call.now)).etag(found.version))
+async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let found = crud::find(state.endpoints.as_ref(), &req, req.param("id")).await?;
+    Ok(Reply::ok(&found.value.view(req.now)).etag(found.version))
 }
 
-async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let patch: UpdateWebhook = call.json()?;
+async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let patch: UpdateWebhook = req.json()?;
     let url = match &patch.url {
-        Some(raw) => Some(checked_url(raw, state.mode).await?),
+        Some(raw) => Some(checked_url(&state, raw).await?),
         None => None,
     };
     let events = patch.events.clone().map(checked_events).transpose()?;
@@ -226,8 +232,8 @@ async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         .clone()
         .map(|d| validate::text("description", &d, 0, 500))
         .transpose_patch()?;
-    let at = switchboard::clock::api_time(call.now);
-    let updated = crud::update(state.endpoints.as_ref(), &call, call.param("id"), |mut endpoint| {
+    let at = switchboard_core::clock::api_time(req.now);
+    let updated = crud::update(state.endpoints.as_ref(), &req, req.param("id"), |mut endpoint| {
         if let Some(url) = &url {
             endpoint.url.clone_from(url);
         }
@@ -240,26 +246,26 @@ async fn update(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
         Ok((endpoint, Vec::new()))
     })
     .await?;
-    Ok(Reply::ok(&updated.value.view(call.now)).etag(updated.version))
+    Ok(Reply::ok(&updated.value.view(req.now)).etag(updated.version))
 }
 
-async fn delete(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let deleted = crud::delete(state.endpoints.as_ref(), &call, call.param("id"), Some(quota())).await?;
+async fn delete(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let deleted = crud::delete(state.endpoints.as_ref(), &req, req.param("id"), Some(quota())).await?;
     Ok(Reply::ok(&Deleted::new(&deleted.value.id, "webhook_endpoint")))
 }
 
-async fn rotate_secret(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
+async fn rotate_secret(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let (sealed, secret) = state.new_secret();
-    let now = call.now;
-    let rotated = crud::update(state.endpoints.as_ref(), &call, call.param("id"), |mut endpoint| {
+    let now = req.now;
+    let rotated = crud::update(state.endpoints.as_ref(), &req, req.param("id"), |mut endpoint| {
         // The newest secret keeps signing for a day beside the new one; older ones stop now.
         let previous = endpoint.live_secrets(now).next().cloned().map(|s| SealedSecret {
-            expires_at: Some(switchboard::clock::api_time(now) + ROTATION_OVERLAP),
+            expires_at: Some(switchboard_core::clock::api_time(now) + ROTATION_OVERLAP),
             ..s
         });
         endpoint.secrets = std::iter::once(sealed.clone()).chain(previous).collect();
         endpoint.secret_hint = secrets::hint(&secret);
-        endpoint.updated_at = switchboard::clock::api_time(now);
+        endpoint.updated_at = switchboard_core::clock::api_time(now);
         Ok((endpoint, Vec::new()))
     })
     .await?;
@@ -268,36 +274,29 @@ async fn rotate_secret(state: Arc<State>, call: Call) -> Result<Reply, ApiError>
     Ok(Reply::ok(&view).etag(rotated.version))
 }
 
-async fn test(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let input: TestWebhook = if call.body.is_empty() {
+async fn test(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: TestWebhook = if req.body.is_empty() {
         TestWebhook::default()
     } else {
-        call.json()?
+        req.json()?
     };
-    let endpoint = crud::find(state.endpoints.as_ref(), &call, call.param("id"))
-        .await?
-        .value;
+    let endpoint = crud::find(state.endpoints.as_ref(), &req, req.param("id")).await?.value;
     let kind = input
         .event
         .or_else(|| endpoint.events.first().copied())
         .unwrap_or(EventType::CallEnded);
     let event = Event::new(
         kind,
-        call.now,
+        req.now,
         json!({"test": true, "webhook_id": endpoint.id, "message": "A test event from Switchboard."}),
     );
-    let ws = call.workspace_id()?;
+    let ws = req.workspace_id()?;
     // Kept beside the event log (not in it: the log's events go to every subscriber), so that
     // the test delivery can be redelivered.
-    state
-        .dispatcher
-        .events
-        .keep_test_event(ws, &event)
-        .await
-        .map_err(|e| e.into_api(ErrorCode::InternalError))?;
-    let id = router::delivery_id(&event.id, &endpoint.id);
-    let mut delivery = router::new_delivery(id, &endpoint.id, &event, call.now);
-    let attempt = state.dispatcher.send(&endpoint, &event, &delivery.id, call.now).await;
+    state.dispatcher.events.keep_test_event(ws, &event).await?;
+    let id = delivery::delivery_id(&event.id, &endpoint.id);
+    let mut delivery = delivery::new_delivery(id, &endpoint.id, &event, req.now);
+    let attempt = state.dispatcher.send(&endpoint, &event, &delivery.id, req.now).await;
     delivery.status = if attempt.error.is_none() {
         DeliveryStatus::Succeeded
     } else {
@@ -305,16 +304,12 @@ async fn test(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     };
     delivery.attempts.push(attempt);
     delivery.round_attempts = 1;
-    let created = state
-        .deliveries
-        .insert(ws, &delivery, None, &[])
-        .await
-        .map_err(|e| e.into_api(ErrorCode::DeliveryNotFound))?;
+    let created = state.deliveries.insert(ws, &delivery, None, &[]).await?;
     Ok(Reply::created(&created.value))
 }
 
-async fn deliveries(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let status = call
+async fn deliveries(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let status = req
         .query("status")
         .map(|raw| {
             serde_json::from_value::<DeliveryStatus>(json!(raw)).map_err(|_| {
@@ -326,33 +321,25 @@ async fn deliveries(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
             })
         })
         .transpose()?;
-    let endpoint = crud::find(state.endpoints.as_ref(), &call, call.param("id"))
-        .await?
-        .value;
+    let endpoint = crud::find(state.endpoints.as_ref(), &req, req.param("id")).await?.value;
     let filters = format!("webhook={}&status={status:?}", endpoint.id);
-    let page = call.page(&filters)?;
+    let page = req.page(&filters)?;
     let query = ListQuery {
-        index: Some((Index::Gsi1, endpoint_partition(&endpoint.id))),
+        by: ListBy::Webhook(endpoint.id.clone()),
         equals: status
             .map(|s| vec![("status", json!(s).as_str().unwrap_or_default().to_owned())])
             .unwrap_or_default(),
         ..ListQuery::from(page)
     };
-    let found = state
-        .deliveries
-        .query(call.workspace_id()?, &query)
-        .await
-        .map_err(|e| e.into_api(ErrorCode::DeliveryNotFound))?;
-    Ok(call.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters))
+    let found = state.deliveries.query(req.workspace_id()?, &query).await?;
+    Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters))
 }
 
-async fn redeliver(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
-    let endpoint = crud::find(state.endpoints.as_ref(), &call, call.param("id"))
-        .await?
-        .value;
-    let not_found = || ApiError::new(ErrorCode::DeliveryNotFound, ErrorCode::DeliveryNotFound.description());
-    let delivery_id = call.param("delivery_id");
-    let current = crud::find(state.deliveries.as_ref(), &call, delivery_id).await?;
+async fn redeliver(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let endpoint = crud::find(state.endpoints.as_ref(), &req, req.param("id")).await?.value;
+    let not_found = || ApiError::of(ErrorCode::DeliveryNotFound);
+    let delivery_id = req.param("delivery_id");
+    let current = crud::find(state.deliveries.as_ref(), &req, delivery_id).await?;
     if current.value.webhook_id != endpoint.id {
         return Err(not_found());
     }
@@ -366,13 +353,9 @@ async fn redeliver(state: Arc<State>, call: Call) -> Result<Reply, ApiError> {
     next.status = DeliveryStatus::Pending;
     next.round_attempts = 0;
     next.next_retry_at = None;
-    next.updated_at = switchboard::clock::api_time(call.now);
-    let ws = call.workspace_id()?;
-    let pending = state
-        .deliveries
-        .update(ws, &current, &next, &[])
-        .await
-        .map_err(|e| e.into_api(ErrorCode::DeliveryNotFound))?;
+    next.updated_at = switchboard_core::clock::api_time(req.now);
+    let ws = req.workspace_id()?;
+    let pending = state.deliveries.update(ws, &current, &next, &[]).await?;
     let job = DeliveryJob {
         workspace_id: ws.to_owned(),
         delivery_id: pending.value.id.clone(),

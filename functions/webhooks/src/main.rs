@@ -1,23 +1,19 @@
 //! The `webhooks` Lambda function.
 
-use std::sync::Arc;
-
-use switchboard::config::{Env, HttpConfig, WebhookConfig};
-use switchboard::http::Service;
+use switchboard_core::clock::Clock;
+use switchboard_core::config::Env;
+use switchboard_runtime::config::{HttpConfig, WebhookConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    switchboard::telemetry::init();
+    switchboard_runtime::telemetry::init();
     let mut env = Env::process();
     let http = HttpConfig::read(&mut env);
-    let webhooks = WebhookConfig::read(&mut env);
+    let config = WebhookConfig::read(&mut env);
     env.finish()?;
-    let (sdk, store, platform) = switchboard::aws::http_platform(&http).await?;
-    let state = webhooks::State {
-        endpoints: Arc::new(store.clone()),
-        deliveries: Arc::new(store.clone()),
-        dispatcher: switchboard::aws::dispatcher(&sdk, &store, &webhooks).await?,
-        mode: webhooks.mode,
-    };
-    switchboard::http::run(Service::new(platform, state, webhooks::routes())).await
+    let (sdk, store, platform) = switchboard_runtime::http_platform(&http).await?;
+    let key = switchboard_runtime::key_material(&sdk, &config.key_secret_id).await?;
+    let queue = switchboard_runtime::queue(&sdk, &config.queue_url);
+    let dispatcher = switchboard_runtime::dispatcher(&store, queue, key.as_bytes(), &config, Clock::System);
+    switchboard_runtime::serve(webhooks::service(platform, &store, dispatcher)).await
 }

@@ -1,0 +1,67 @@
+//! Routing an event: a delivery for every enabled endpoint of its workspace subscribed to its
+//! type, queued for the dispatcher.
+//!
+//! A retried stream batch routes its events again: a delivery's id is derived from its event
+//! and endpoint, so the second time finds the first's delivery instead of making another, and
+//! queues it again only if it was never attempted (the dispatcher skips repeats).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use switchboard_core::StoreError;
+use switchboard_core::model::{Delivery, Event, WebhookEndpoint};
+use switchboard_core::ports::{DeliveryJob, DeliveryQueue, ListQuery, Repository};
+use switchboard_domain::webhooks::delivery::{delivery_id, new_delivery};
+
+pub struct Router {
+    pub endpoints: Arc<dyn Repository<WebhookEndpoint>>,
+    pub deliveries: Arc<dyn Repository<Delivery>>,
+    pub queue: Arc<dyn DeliveryQueue>,
+}
+
+impl Router {
+    /// The workspace's endpoints that want `event`.
+    async fn subscribers(&self, workspace_id: &str, event: &Event) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        let mut found = Vec::new();
+        let mut query = ListQuery {
+            limit: 100,
+            ..ListQuery::default()
+        };
+        loop {
+            let page = self.endpoints.query(workspace_id, &query).await?;
+            found.extend(page.items.into_iter().map(|v| v.value).filter(|e| e.wants(event.event)));
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(found),
+            }
+        }
+    }
+
+    /// Records and queues the deliveries of one event; returns how many were queued.
+    pub async fn route(&self, workspace_id: &str, event: &Event, now: DateTime<Utc>) -> anyhow::Result<usize> {
+        let mut jobs = Vec::new();
+        for endpoint in self.subscribers(workspace_id, event).await? {
+            let id = delivery_id(&event.id, &endpoint.id);
+            let delivery = new_delivery(id.clone(), &endpoint.id, event, now);
+            let queue = match self.deliveries.insert(workspace_id, &delivery, None, &[]).await {
+                Ok(_) => true,
+                Err(StoreError::AlreadyExists) => self
+                    .deliveries
+                    .get(workspace_id, &id)
+                    .await?
+                    .is_some_and(|d| d.value.attempts.is_empty()),
+                Err(e) => return Err(e.into()),
+            };
+            if queue {
+                jobs.push(DeliveryJob {
+                    workspace_id: workspace_id.to_owned(),
+                    delivery_id: id,
+                    not_before: 0,
+                });
+            }
+        }
+        self.queue.enqueue(&jobs, Duration::ZERO).await?;
+        Ok(jobs.len())
+    }
+}

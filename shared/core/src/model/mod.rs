@@ -1,0 +1,42 @@
+//! The domain: workspaces, users, credentials, agents, contacts, and the plan rules over them.
+
+mod account;
+mod agent;
+mod api_key;
+mod appointment;
+mod approval;
+mod call;
+mod campaign;
+mod contact;
+mod conversation;
+mod dnc;
+mod event;
+mod number;
+mod object;
+mod plan;
+mod webhook;
+
+pub use account::{Role, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus};
+pub use agent::{AGENT_TEMPLATES, Agent, AgentObject, VOICES, template_schema, voice_schema};
+pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
+pub use appointment::{Appointment, AppointmentObject, AppointmentStatus, MAX_APPOINTMENT, SLOT_MINUTES, on_slot};
+pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
+pub use call::{Call, CallCost, CallObject, CallStatus, Direction, Sentiment};
+pub use campaign::{
+    AudienceCounts, AudienceImport, AudienceImportObject, CallWindow, Campaign, CampaignObject, CampaignStats,
+    CampaignStatus, Compliance, Day, ImportStatus, ObjectionHandler, RetryPolicy, RuleBook, Target, TargetObject,
+    TargetStatus, callee_zone,
+};
+pub use contact::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES};
+pub use conversation::{Channel, Conversation, ConversationObject, ConversationStatus, Message, MessageRole};
+pub use dnc::{COOLDOWN_DAYS, DncEntry, DncEntryObject, DncList, DncSource, Screening};
+pub use event::{Event, EventObject, EventType};
+pub use number::{NumberStatus, PhoneNumber, PhoneNumberObject};
+pub use object::ListObject;
+/// ISO 3166-1 alpha-2 country, as the phone-number library knows it.
+pub use phonenumber::country::Id as Country;
+pub use plan::{Plan, RateClass};
+pub use webhook::{
+    Attempt, DELIVERY_RETENTION_DAYS, Delivery, DeliveryObject, DeliveryStatus, SealedSecret, WebhookEndpoint,
+    WebhookEndpointObject, WebhookEndpointView, WebhookStatus,
+};

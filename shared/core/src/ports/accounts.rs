@@ -1,0 +1,183 @@
+//! Credentials (authentication, rate limiting and last-used tracking in one round trip),
+//! accounts, sessions, email verification and API keys.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{Page, PageKey};
+use crate::error::StoreError;
+use crate::model::{ApiKey, Plan, RateClass, Role, Scope, User, Workspace};
+
+/// One request about to use a credential.
+#[derive(Debug, Clone)]
+pub struct Usage {
+    pub class: RateClass,
+    pub now: DateTime<Utc>,
+    pub client_ip: Option<String>,
+}
+
+/// Who a credential belongs to and what it may do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CredentialRecord {
+    pub workspace_id: String,
+    pub plan: Plan,
+    pub kind: CredentialKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CredentialKind {
+    ApiKey {
+        key_id: String,
+        scope: Scope,
+    },
+    Session {
+        session_id: String,
+        user_id: String,
+        role: Role,
+        email: String,
+        expires_at: DateTime<Utc>,
+    },
+}
+
+/// The rate-limit window after a request: the `X-RateLimit-*` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindow {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Unix seconds at which `remaining` next grows.
+    pub reset: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CredentialCheck {
+    Allowed {
+        credential: CredentialRecord,
+        rate: RateWindow,
+    },
+    /// Valid credential, but over its limit; nothing was counted.
+    Limited {
+        rate: RateWindow,
+        retry_after: u64,
+    },
+    Unknown,
+    Revoked,
+    Expired,
+}
+
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Checks the API key whose secret hashes to `key_hash` and counts `usage` against it.
+    async fn use_api_key(&self, key_hash: &str, usage: &Usage) -> Result<CredentialCheck, StoreError>;
+    /// Checks a user session and counts `usage` against it.
+    async fn use_session(
+        &self,
+        workspace_id: &str,
+        session_id: &str,
+        usage: &Usage,
+    ) -> Result<CredentialCheck, StoreError>;
+    /// Counts a request of an anonymous client (public endpoints) against `limit` per minute.
+    async fn use_client_ip(
+        &self,
+        ip: &str,
+        usage: &Usage,
+        limit: u32,
+    ) -> Result<Result<RateWindow, (RateWindow, u64)>, StoreError>;
+}
+
+/// Everything signup writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub workspace: Workspace,
+    pub user: User,
+    pub password_hash: String,
+    pub verification_token_hash: String,
+    pub verification_expires_at: DateTime<Utc>,
+    pub trial_credit_minor: i64,
+    pub currency: String,
+    pub ledger_entry_id: String,
+}
+
+/// What login needs to check a password.
+#[derive(Debug, Clone)]
+pub struct LoginRecord {
+    pub user_id: String,
+    pub workspace_id: String,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Verification {
+    pub workspace_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub session_id: String,
+    pub workspace_id: String,
+    pub plan: Plan,
+    pub user_id: String,
+    pub role: Role,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub client_ip: Option<String>,
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates workspace, owner, login, verification token and wallet; `Conflict(EmailTaken)`
+    /// when the email is registered.
+    async fn create_account(&self, account: &NewAccount) -> Result<(), StoreError>;
+    async fn find_login(&self, email: &str) -> Result<Option<LoginRecord>, StoreError>;
+    async fn get_workspace(&self, workspace_id: &str) -> Result<Option<Workspace>, StoreError>;
+    async fn get_user_and_workspace(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+    ) -> Result<Option<(User, Workspace)>, StoreError>;
+    async fn find_verification(&self, token_hash: &str) -> Result<Option<Verification>, StoreError>;
+    /// Marks the email verified (once; later calls keep the first time) and returns the user.
+    async fn mark_email_verified(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<User, StoreError>;
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
+    async fn end_session(&self, workspace_id: &str, session_id: &str) -> Result<(), StoreError>;
+}
+
+/// A new key: its row and what authentication looks up by the secret's hash.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub key: ApiKey,
+    pub workspace_id: String,
+    pub plan: Plan,
+    pub secret_hash: String,
+}
+
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// The workspace's keys, newest first, with last-used data.
+    async fn list_keys(
+        &self,
+        workspace_id: &str,
+        limit: u32,
+        after: Option<PageKey>,
+    ) -> Result<Page<ApiKey>, StoreError>;
+    /// `LimitReached` when `max_active` keys are active; expired keys are revoked on the way.
+    async fn create_key(&self, key: &NewApiKey, max_active: u32) -> Result<(), StoreError>;
+    /// Revokes the key (idempotent) and returns it as it now is.
+    async fn revoke_key(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        reason: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Result<ApiKey, StoreError>;
+    /// Deletes a revoked key; `Conflict(KeyStillActive)` otherwise, `NotFound` for no key.
+    async fn delete_key(&self, workspace_id: &str, key_id: &str) -> Result<(), StoreError>;
+}

@@ -1,0 +1,152 @@
+//! Providers we reach over the network: telephony and its live calls, language models, mail,
+//! and the receivers of webhooks.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ProviderError;
+use crate::model::{CallStatus, Message};
+
+/// An outbound call to place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboundCall {
+    pub workspace_id: String,
+    pub call_id: String,
+    pub from: String,
+    pub to: String,
+    /// Seconds after which the provider ends the call.
+    pub max_duration: u32,
+}
+
+/// The telephony provider: places calls and prepares numbers; its status reports come back
+/// through the calls function's callback path.
+#[async_trait]
+pub trait Telephony: Send + Sync {
+    /// `simulator` or `twilio`.
+    fn provider(&self) -> &'static str;
+    /// Points a number the workspace holds at the provider to this service; returns the
+    /// provider's id for it.
+    async fn attach_number(&self, phone_e164: &str) -> Result<Option<String>, ProviderError>;
+    /// Starts a call; returns the provider's id for it.
+    async fn place_call(&self, call: &OutboundCall) -> Result<String, ProviderError>;
+    async fn hang_up(&self, provider_call_id: &str) -> Result<(), ProviderError>;
+    /// What the provider says of a call now (to reconcile a call whose reports were lost);
+    /// `None` from a provider that reports everything itself.
+    async fn fetch_call(&self, provider_call_id: &str) -> Result<Option<ProviderCall>, ProviderError>;
+}
+
+/// A call as its provider sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderCall {
+    pub status: CallStatus,
+    pub duration_seconds: Option<u32>,
+}
+
+/// A tool the model may call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// JSON Schema of the tool's input.
+    pub input_schema: serde_json::Value,
+}
+
+/// The model asking to run a tool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolUse {
+    pub id: String,
+    pub name: String,
+    pub input: serde_json::Value,
+}
+
+/// One message of a model conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "snake_case")]
+pub enum LlmMessage {
+    User {
+        text: String,
+    },
+    Assistant {
+        text: String,
+        tool_uses: Vec<ToolUse>,
+    },
+    /// What the tools the model called returned: `(tool_use_id, content)`.
+    ToolResults {
+        results: Vec<(String, String)>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmRequest {
+    pub system: String,
+    pub messages: Vec<LlmMessage>,
+    pub tools: Vec<ToolSpec>,
+    /// Makes the model answer by calling this tool (structured output).
+    pub force_tool: Option<&'static str>,
+    /// The time the conversation happens at, for "tomorrow" and the like.
+    pub now: DateTime<Utc>,
+    pub max_tokens: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LlmReply {
+    pub text: String,
+    pub tool_uses: Vec<ToolUse>,
+}
+
+/// A language model.
+#[async_trait]
+pub trait Llm: Send + Sync {
+    /// `offline` or `anthropic`.
+    fn provider(&self) -> &'static str;
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, ProviderError>;
+}
+
+/// An email to send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    /// What the mail is for (`verify_email`), for logs and tests.
+    pub kind: String,
+}
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, mail: &Mail) -> anyhow::Result<()>;
+}
+
+/// Speaks into live calls (Twilio ConversationRelay): what resumes a call's conversation from
+/// outside the call, e.g. a decided approval, uses it to say the agent's answer.
+#[async_trait]
+pub trait LiveCalls: Send + Sync {
+    /// Says the agent's lines among `messages` on the call's live connection, if it has one;
+    /// ends the session when the conversation has `ended`.
+    async fn say(&self, workspace_id: &str, call_id: &str, messages: &[Message], ended: bool) -> anyhow::Result<()>;
+}
+
+/// Sends messages down relay connections.
+#[async_trait]
+pub trait RelayConnections: Send + Sync {
+    async fn send(&self, connection_id: &str, message: &str) -> anyhow::Result<()>;
+}
+
+/// What a webhook receiver answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub status: u16,
+    /// The start of the body (kept for failed attempts).
+    pub body_excerpt: String,
+}
+
+/// Posts signed webhook deliveries to receivers.
+#[async_trait]
+pub trait WebhookTransport: Send + Sync {
+    /// `url` as deliveries will call it, if events may be sent there (scheme, host and, in
+    /// production, a public address); why not otherwise.
+    async fn check_destination(&self, url: &str) -> Result<String, String>;
+    /// POSTs `body` (JSON) with `headers` to `url`; what went wrong when no answer came.
+    async fn post(&self, url: &str, headers: &[(&'static str, String)], body: Vec<u8>) -> Result<Receipt, String>;
+}

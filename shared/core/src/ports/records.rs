@@ -1,0 +1,161 @@
+//! Records the domain reads and writes besides resources: the event log, contacts'
+//! timelines, live calls' relay sessions, global lookups, the do-not-call lists, idempotency
+//! records, and the store's health.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Page, PageKey};
+use crate::error::StoreError;
+use crate::model::{Appointment, Approval, Call, Conversation, DncEntry, DncList, Event, Screening};
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// An event of the log, or a test event.
+    async fn event(&self, workspace_id: &str, event_id: &str) -> Result<Option<Event>, StoreError>;
+    /// Keeps a test event where deliveries find it, but out of the log every subscriber gets.
+    async fn keep_test_event(&self, workspace_id: &str, event: &Event) -> Result<(), StoreError>;
+}
+
+/// Something that happened with a contact.
+#[derive(Debug, Clone)]
+pub enum TimelineItem {
+    Call(Call),
+    /// A text chat.
+    Conversation(Conversation),
+    Appointment(Appointment),
+    Approval(Approval),
+}
+
+#[async_trait]
+pub trait TimelineStore: Send + Sync {
+    /// What happened with a contact, newest first; only what happened before `before` when
+    /// given.
+    async fn timeline(
+        &self,
+        workspace_id: &str,
+        contact_id: &str,
+        before: Option<DateTime<Utc>>,
+        limit: u32,
+        after: Option<PageKey>,
+    ) -> Result<Page<TimelineItem>, StoreError>;
+}
+
+/// Which relay connection (Twilio ConversationRelay over a WebSocket API) carries which live
+/// call.
+#[async_trait]
+pub trait RelaySessions: Send + Sync {
+    /// Records that the connection carries the call, both ways, until `until`.
+    async fn bind(
+        &self,
+        connection_id: &str,
+        workspace_id: &str,
+        call_id: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The workspace and call a connection carries.
+    async fn call_of(&self, connection_id: &str) -> Result<Option<(String, String)>, StoreError>;
+    /// The connection carrying a call.
+    async fn connection_of(&self, workspace_id: &str, call_id: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// Lookups that find a workspace before any credential says which (inbound calls, provider
+/// callbacks).
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// The workspace answering a phone number (E.164), and the number's id.
+    async fn number_owner(&self, phone_e164: &str) -> Result<Option<(String, String)>, StoreError>;
+    /// The workspace and id of the call a provider knows by `provider_call_id`.
+    async fn provider_call(
+        &self,
+        provider: &str,
+        provider_call_id: &str,
+    ) -> Result<Option<(String, String)>, StoreError>;
+}
+
+#[async_trait]
+pub trait DncStore: Send + Sync {
+    /// Adds the number to the entry's list, or refreshes its reason and time (idempotent);
+    /// whether it is new there.
+    async fn add_dnc(&self, workspace_id: &str, entry: &DncEntry) -> Result<bool, StoreError>;
+    async fn dnc_entry(
+        &self,
+        workspace_id: &str,
+        list: DncList,
+        phone_e164: &str,
+    ) -> Result<Option<DncEntry>, StoreError>;
+    /// Whether the number was on the list.
+    async fn remove_dnc(&self, workspace_id: &str, list: DncList, phone_e164: &str) -> Result<bool, StoreError>;
+    async fn list_dnc(
+        &self,
+        workspace_id: &str,
+        list: DncList,
+        limit: u32,
+        after: Option<PageKey>,
+    ) -> Result<Page<DncEntry>, StoreError>;
+    /// Adds the entries not on their lists yet (in batches); how many were added.
+    async fn import_dnc(&self, workspace_id: &str, entries: &[DncEntry]) -> Result<usize, StoreError>;
+    /// What the lists say about each number (in batches).
+    async fn screen(
+        &self,
+        workspace_id: &str,
+        phones: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<String, Screening>, StoreError>;
+    /// Starts a number's cool-down: `campaign_id` called it at `at`.
+    async fn start_cooldown(
+        &self,
+        workspace_id: &str,
+        phone_e164: &str,
+        campaign_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
+/// A response kept for replay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdempotencyStart {
+    /// This request owns the key: run it, then `complete` or `abandon`.
+    Started,
+    Replay(StoredResponse),
+    InProgress,
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+/// Idempotency records, per workspace (`None`: requests made before any credential, such as
+/// signups).
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    async fn begin(
+        &self,
+        workspace_id: Option<&str>,
+        key: &str,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+    ) -> Result<IdempotencyStart, StoreError>;
+    async fn complete(
+        &self,
+        workspace_id: Option<&str>,
+        key: &str,
+        response: &StoredResponse,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    async fn abandon(&self, workspace_id: Option<&str>, key: &str) -> Result<(), StoreError>;
+}
+
+/// Something whose health can be checked cheaply.
+#[async_trait]
+pub trait Probe: Send + Sync {
+    async fn probe(&self) -> Result<(), StoreError>;
+}

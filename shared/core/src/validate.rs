@@ -1,0 +1,198 @@
+//! Input rules shared by the endpoints: formats through the libraries made for them, lengths
+//! and ranges with one error shape.
+
+use std::str::FromStr;
+
+use phonenumber::country;
+
+use crate::error::{Error, ErrorCode};
+
+/// Lower-cased, syntactically valid email address.
+pub fn email(param: &str, raw: &str) -> Result<String, Error> {
+    let trimmed = raw.trim();
+    if trimmed.len() > 254 || !email_address::EmailAddress::is_valid(trimmed) || !trimmed.contains('.') {
+        return Err(Error::invalid(
+            ErrorCode::InvalidEmail,
+            param,
+            "Must be a valid email address.",
+        ));
+    }
+    Ok(trimmed.to_lowercase())
+}
+
+/// A phone number in E.164. Numbers without a country code are read in `default_region`.
+pub fn phone(param: &str, raw: &str, default_region: Option<country::Id>) -> Result<String, Error> {
+    let invalid = || {
+        Error::invalid(
+            ErrorCode::InvalidPhoneNumber,
+            param,
+            "Must be a valid phone number in E.164 (e.g. +14155550100), or national format for the workspace's country.",
+        )
+    };
+    if raw.len() > 64 {
+        return Err(invalid());
+    }
+    let number = phonenumber::parse(default_region, raw).map_err(|_| invalid())?;
+    if !phonenumber::is_valid(&number) {
+        return Err(invalid());
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// An IANA time zone name.
+pub fn timezone(param: &str, raw: &str) -> Result<chrono_tz::Tz, Error> {
+    chrono_tz::Tz::from_str(raw).map_err(|_| {
+        Error::invalid(
+            ErrorCode::InvalidValue,
+            param,
+            "Must be an IANA time zone such as America/New_York.",
+        )
+    })
+}
+
+/// A well-formed BCP 47 language tag, returned as given.
+pub fn language(param: &str, raw: &str) -> Result<String, Error> {
+    oxilangtag::LanguageTag::parse(raw)
+        .map(|tag| tag.into_inner().to_string())
+        .map_err(|_| {
+            Error::invalid(
+                ErrorCode::InvalidValue,
+                param,
+                "Must be a BCP 47 language tag such as en-US.",
+            )
+        })
+}
+
+/// An ISO 3166-1 alpha-2 country code (upper case).
+pub fn country(param: &str, raw: &str) -> Result<country::Id, Error> {
+    let upper = raw.trim().to_ascii_uppercase();
+    if upper.len() != 2 {
+        return Err(Error::invalid(
+            ErrorCode::InvalidValue,
+            param,
+            "Must be an ISO 3166-1 alpha-2 country code such as US.",
+        ));
+    }
+    country::Id::from_str(&upper).map_err(|_| {
+        Error::invalid(
+            ErrorCode::InvalidValue,
+            param,
+            "Must be an ISO 3166-1 alpha-2 country code such as US.",
+        )
+    })
+}
+
+/// Text of `min..=max` characters after trimming; returns the trimmed text.
+pub fn text(param: &str, raw: &str, min: usize, max: usize) -> Result<String, Error> {
+    let trimmed = raw.trim();
+    let chars = trimmed.chars().count();
+    if chars < min {
+        return Err(if min == 1 {
+            Error::validation(param, format!("`{param}` must not be empty."))
+        } else {
+            Error::validation(param, format!("`{param}` must be at least {min} characters."))
+        });
+    }
+    if chars > max {
+        return Err(Error::validation(
+            param,
+            format!("`{param}` must be at most {max} characters."),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A time bound of a list filter: an ISO 8601 time, or a date (its start, or with `end_of_day`
+/// its last second).
+pub fn time_bound(param: &str, raw: &str, end_of_day: bool) -> Result<chrono::DateTime<chrono::Utc>, Error> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+        Error::invalid(
+            ErrorCode::InvalidParameter,
+            param,
+            format!("`{param}` must be a date (2026-05-07) or an ISO 8601 time."),
+        )
+    })?;
+    let time = if end_of_day {
+        chrono::NaiveTime::from_hms_opt(23, 59, 59)
+    } else {
+        chrono::NaiveTime::from_hms_opt(0, 0, 0)
+    };
+    Ok(date.and_time(time.expect("valid time")).and_utc())
+}
+
+/// An ISO 4217 currency code, upper-cased.
+pub fn currency(param: &str, raw: &str) -> Result<String, Error> {
+    let code = raw.trim().to_ascii_uppercase();
+    if code.len() == 3 && code.chars().all(|c| c.is_ascii_uppercase()) {
+        Ok(code)
+    } else {
+        Err(Error::invalid(
+            ErrorCode::InvalidValue,
+            param,
+            "Must be a three-letter ISO 4217 currency code such as USD.",
+        ))
+    }
+}
+
+/// A number within `min..=max`.
+pub fn range<T: PartialOrd + std::fmt::Display + Copy>(param: &str, value: T, min: T, max: T) -> Result<T, Error> {
+    if value < min || value > max {
+        return Err(Error::validation(
+            param,
+            format!("`{param}` must be between {min} and {max}."),
+        ));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_are_normalised_to_e164() {
+        assert_eq!(phone("p", "+1 (415) 555-0100", None).unwrap(), "+14155550100");
+        assert_eq!(
+            phone("p", "020 7946 0958", Some(country::Id::GB)).unwrap(),
+            "+442079460958"
+        );
+        assert_eq!(
+            phone("p", "98765 43210", Some(country::Id::IN)).unwrap(),
+            "+919876543210"
+        );
+        assert_eq!(
+            phone("p", "4155550100", None).unwrap_err().code(),
+            ErrorCode::InvalidPhoneNumber
+        );
+        assert_eq!(
+            phone("p", "+1 555", None).unwrap_err().code(),
+            ErrorCode::InvalidPhoneNumber
+        );
+        assert_eq!(
+            phone("p", "hello", Some(country::Id::US)).unwrap_err().param(),
+            Some("p")
+        );
+    }
+
+    #[test]
+    fn formats_come_from_their_libraries() {
+        assert_eq!(email("e", " Ada@Example.COM ").unwrap(), "ada@example.com");
+        assert!(email("e", "not-an-email").is_err());
+        assert!(timezone("tz", "Asia/Kolkata").is_ok());
+        assert!(timezone("tz", "Mars/Base").is_err());
+        assert_eq!(language("l", "en-US").unwrap(), "en-US");
+        assert!(language("l", "english!").is_err());
+        assert_eq!(country("c", "in").unwrap(), country::Id::IN);
+        assert!(country("c", "XX").is_err());
+    }
+
+    #[test]
+    fn text_limits_count_characters_not_bytes() {
+        assert_eq!(text("n", "  é  ", 1, 1).unwrap(), "é");
+        assert_eq!(text("n", "   ", 1, 10).unwrap_err().code(), ErrorCode::ValidationFailed);
+        assert!(text("n", "abcdef", 1, 5).is_err());
+    }
+}

@@ -1,0 +1,473 @@
+//! Calls: placing one, the single path every status report takes (a Twilio callback and a
+//! simulator step alike), and the work after a call ends (transcript, analysis).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use switchboard_core::error::ProviderError;
+use switchboard_core::ids::{self, prefix};
+use switchboard_core::model::{
+    Agent, Call, CallCost, CallObject, CallStatus, Contact, Conversation, Direction, Event, EventType, PhoneNumber,
+    Plan, Sentiment,
+};
+use switchboard_core::ports::{
+    AccountStore, CallJob, CallQueue, Directory, OutboundCall, Repository, Telephony, Unique, Versioned,
+};
+use switchboard_core::{Error, ErrorCode, StoreError};
+
+use crate::conversation::{Engine, Party};
+
+/// How often a change is re-applied when another write to the call got in first.
+const ATTEMPTS: usize = 8;
+
+/// A call about to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewCall<'a> {
+    pub direction: Direction,
+    pub agent: &'a Agent,
+    /// The workspace's number: the caller of an outbound call, the callee of an inbound one.
+    pub number: &'a PhoneNumber,
+    /// The other party (E.164).
+    pub remote: String,
+    pub contact_id: Option<String>,
+    pub campaign_id: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub plan: Plan,
+    pub provider: String,
+    pub provider_call_id: Option<String>,
+}
+
+impl NewCall<'_> {
+    /// The call record: queued when we place it, ringing when it comes in.
+    pub fn record(self, now: DateTime<Utc>) -> Call {
+        let at = switchboard_core::clock::api_time(now);
+        let (from, to, status) = match self.direction {
+            Direction::Outbound => (self.number.phone_number.clone(), self.remote, CallStatus::Queued),
+            Direction::Inbound => (self.remote, self.number.phone_number.clone(), CallStatus::Ringing),
+        };
+        Call {
+            id: ids::new_id_at(prefix::CALL, now),
+            object: CallObject,
+            direction: self.direction,
+            status,
+            agent_id: self.agent.id.clone(),
+            phone_number_id: self.number.id.clone(),
+            from,
+            to,
+            contact_id: self.contact_id,
+            campaign_id: self.campaign_id,
+            conversation_id: None,
+            provider: self.provider,
+            provider_call_id: self.provider_call_id,
+            metadata: self.metadata,
+            transcript: Vec::new(),
+            summary: None,
+            sentiment: None,
+            outcome: None,
+            recording_url: None,
+            duration_seconds: None,
+            cost: Some(CallCost {
+                amount_minor: 0,
+                currency: "USD".into(),
+                billed_minutes: 0,
+                per_minute_minor: self.plan.per_minute_minor(),
+            }),
+            ended_reason: None,
+            answered_at: None,
+            ended_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
+/// Reads the call, applies `change` and writes it at the version read, again from a fresh read
+/// when another write got in first. `change` returns the events of the change, or `None` when
+/// there is nothing to change.
+pub async fn modify(
+    calls: &dyn Repository<Call>,
+    workspace_id: &str,
+    call_id: &str,
+    now: DateTime<Utc>,
+    mut change: impl FnMut(&mut Call) -> Option<Vec<Event>>,
+) -> Result<Versioned<Call>, Error> {
+    for _ in 0..ATTEMPTS {
+        let current = calls
+            .get(workspace_id, call_id)
+            .await?
+            .ok_or_else(|| Error::not_found(ErrorCode::CallNotFound))?;
+        let mut next = current.value.clone();
+        let Some(events) = change(&mut next) else {
+            return Ok(current);
+        };
+        next.updated_at = switchboard_core::clock::api_time(now);
+        match calls.update(workspace_id, &current, &next, &events).await {
+            Ok(updated) => return Ok(updated),
+            Err(StoreError::VersionMismatch) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::refused(
+        ErrorCode::ConcurrentModification,
+        ErrorCode::ConcurrentModification.description(),
+    ))
+}
+
+/// Records an outbound call and asks the provider to place it. A provider that refuses the
+/// call leaves it `failed`; one that cannot be reached too, answered as 503.
+pub async fn place(
+    calls: &dyn Repository<Call>,
+    telephony: &dyn Telephony,
+    jobs: &dyn CallQueue,
+    workspace_id: &str,
+    call: Call,
+    max_duration: u32,
+    now: DateTime<Utc>,
+) -> Result<Versioned<Call>, Error> {
+    let created = calls.insert(workspace_id, &call, None, &[]).await?;
+    let outbound = OutboundCall {
+        workspace_id: workspace_id.to_owned(),
+        call_id: call.id.clone(),
+        from: call.from.clone(),
+        to: call.to.clone(),
+        max_duration,
+    };
+    let failure = match telephony.place_call(&outbound).await {
+        Ok(provider_call_id) => {
+            return modify(calls, workspace_id, &call.id, now, |c| {
+                (c.provider_call_id.is_none()).then(|| {
+                    c.provider_call_id = Some(provider_call_id.clone());
+                    Vec::new()
+                })
+            })
+            .await;
+        }
+        Err(e) => e,
+    };
+    let reason = match &failure {
+        ProviderError::Rejected(why) => format!("rejected by the provider: {why}"),
+        ProviderError::Unavailable(_) => "provider_unavailable".to_owned(),
+    };
+    let failed = report(
+        calls,
+        jobs,
+        workspace_id,
+        &created.value.id,
+        StatusReport {
+            status: CallStatus::Failed,
+            at: now,
+            duration_seconds: None,
+            reason: Some(reason),
+        },
+    )
+    .await?;
+    match failure {
+        ProviderError::Rejected(_) => Ok(failed),
+        ProviderError::Unavailable(e) => Err(Error::unavailable(e)),
+    }
+}
+
+/// What an inbound call needs to find its workspace, number, agent and caller.
+pub struct Inbound<'a> {
+    pub numbers: &'a dyn Repository<PhoneNumber>,
+    pub agents: &'a dyn Repository<Agent>,
+    pub contacts: &'a dyn Repository<Contact>,
+    pub accounts: &'a dyn AccountStore,
+    pub directory: &'a dyn Directory,
+}
+
+/// Records a call coming in to `to` from `from` (both E.164) in the workspace holding `to`
+/// (which must be `only_in` when given), answered by the agent attached to the number. The
+/// call is `ringing`; returned with its workspace.
+#[allow(clippy::too_many_arguments)]
+pub async fn receive(
+    inbound: Inbound<'_>,
+    calls: &dyn Repository<Call>,
+    from: &str,
+    to: &str,
+    only_in: Option<&str>,
+    provider: &str,
+    provider_call_id: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(String, Versioned<Call>), Error> {
+    let no_number = || {
+        Error::invalid(
+            ErrorCode::PhoneNumberNotFound,
+            "to",
+            "No workspace answers this number.",
+        )
+    };
+    let (workspace_id, number_id) = inbound
+        .directory
+        .number_owner(to)
+        .await?
+        .filter(|(ws, _)| only_in.is_none_or(|only| only == ws))
+        .ok_or_else(no_number)?;
+    let ws = workspace_id.as_str();
+    let number = inbound.numbers.get(ws, &number_id).await?.ok_or_else(no_number)?.value;
+    let agent_id = number.agent_id.clone().ok_or_else(|| {
+        Error::invalid(
+            ErrorCode::ValidationFailed,
+            "to",
+            "No agent answers this number: attach one with PATCH /v1/numbers/{id}.",
+        )
+    })?;
+    let agent = active_agent(inbound.agents, ws, &agent_id).await?;
+    let contact_id = contact_for_phone(inbound.contacts, ws, from).await?;
+    let plan = inbound
+        .accounts
+        .get_workspace(ws)
+        .await?
+        .map_or(Plan::Starter, |w| w.plan);
+    let call = NewCall {
+        direction: Direction::Inbound,
+        agent: &agent,
+        number: &number,
+        remote: from.to_owned(),
+        contact_id,
+        campaign_id: None,
+        metadata: BTreeMap::new(),
+        plan,
+        provider: provider.to_owned(),
+        provider_call_id,
+    }
+    .record(now);
+    let created = calls.insert(ws, &call, None, &[]).await?;
+    Ok((workspace_id, created))
+}
+
+/// The agent `agent_id` of the workspace, if it may take calls.
+pub async fn active_agent(agents: &dyn Repository<Agent>, workspace_id: &str, agent_id: &str) -> Result<Agent, Error> {
+    let not_found = || {
+        Error::invalid(
+            ErrorCode::AgentNotFound,
+            "agent_id",
+            "No agent with this id in the workspace.",
+        )
+    };
+    if !ids::is_valid(prefix::AGENT, agent_id) {
+        return Err(not_found());
+    }
+    let agent = agents.get(workspace_id, agent_id).await?.ok_or_else(not_found)?.value;
+    if !agent.is_active {
+        return Err(Error::invalid(
+            ErrorCode::AgentInactive,
+            "agent_id",
+            "This agent is not active; activate it with PATCH /v1/agents/{id}.",
+        ));
+    }
+    Ok(agent)
+}
+
+/// The workspace's contact with this phone number, if it has one.
+pub async fn contact_for_phone(
+    contacts: &dyn Repository<Contact>,
+    workspace_id: &str,
+    phone: &str,
+) -> Result<Option<String>, Error> {
+    let unique = Unique::ContactPhone(phone.to_owned());
+    Ok(contacts.find_unique(workspace_id, &unique).await?.map(|c| c.value.id))
+}
+
+/// What a provider says about a call: a Twilio status callback, a simulator step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusReport {
+    pub status: CallStatus,
+    pub at: DateTime<Utc>,
+    /// Seconds of conversation, when the provider counts them.
+    pub duration_seconds: Option<u32>,
+    pub reason: Option<String>,
+}
+
+fn default_reason(status: CallStatus) -> &'static str {
+    match status {
+        CallStatus::Completed => "hangup",
+        CallStatus::Busy => "busy",
+        CallStatus::NoAnswer => "no_answer",
+        CallStatus::Voicemail => "voicemail",
+        CallStatus::Canceled => "canceled",
+        _ => "failed",
+    }
+}
+
+/// Applies a status report: calls only move forward (queued, ringing, in progress, final), so a
+/// late, repeated or out-of-order report changes nothing. Answering records `call.started`;
+/// ending records `call.ended` (`call.failed` for `failed`), with duration and cost, and queues
+/// the post-call work when the agent talked.
+pub async fn report(
+    calls: &dyn Repository<Call>,
+    jobs: &dyn CallQueue,
+    workspace_id: &str,
+    call_id: &str,
+    report: StatusReport,
+) -> Result<Versioned<Call>, Error> {
+    let at = switchboard_core::clock::api_time(report.at);
+    let updated = modify(calls, workspace_id, call_id, report.at, |call| {
+        if report.status.stage() <= call.status.stage() {
+            return None;
+        }
+        call.status = report.status;
+        let event = match report.status {
+            CallStatus::Queued | CallStatus::Ringing => None,
+            CallStatus::InProgress => {
+                call.answered_at = Some(at);
+                Some(EventType::CallStarted)
+            }
+            status => {
+                call.ended_at = Some(at);
+                if let Some(answered) = call.answered_at {
+                    let seconds = report
+                        .duration_seconds
+                        .unwrap_or_else(|| (at - answered).num_seconds().max(0) as u32);
+                    call.duration_seconds = Some(seconds);
+                    if let Some(cost) = &mut call.cost {
+                        cost.billed_minutes = seconds.div_ceil(60);
+                        cost.amount_minor = i64::from(cost.billed_minutes) * cost.per_minute_minor;
+                    }
+                }
+                call.ended_reason = Some(
+                    report
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| default_reason(status).to_owned()),
+                );
+                Some(if status == CallStatus::Failed {
+                    EventType::CallFailed
+                } else {
+                    EventType::CallEnded
+                })
+            }
+        };
+        Some(event.map(|e| vec![Event::new(e, at, &*call)]).unwrap_or_default())
+    })
+    .await?;
+    // Also after a repeated final report: the first one's worker may have died before queueing.
+    // Both jobs are idempotent.
+    let call = &updated.value;
+    if call.status.is_final() && call.campaign_id.is_some() {
+        let job = CallJob::CampaignCallEnded {
+            workspace_id: workspace_id.to_owned(),
+            call_id: call.id.clone(),
+        };
+        jobs.enqueue(&job, Duration::ZERO).await.map_err(Error::unavailable)?;
+    }
+    if call.status.is_final() && call.conversation_id.is_some() && call.summary.is_none() {
+        let job = CallJob::PostCall {
+            workspace_id: workspace_id.to_owned(),
+            call_id: call.id.clone(),
+        };
+        jobs.enqueue(&job, Duration::ZERO).await.map_err(Error::unavailable)?;
+    }
+    Ok(updated)
+}
+
+/// The id of the conversation held on a call: derived from the call's, so that a retried step
+/// finds the conversation it started instead of starting another.
+pub fn conversation_id_of(call_id: &str) -> String {
+    let ulid = call_id.strip_prefix("call_").unwrap_or(call_id);
+    format!("{}_{ulid}", prefix::CONVERSATION)
+}
+
+/// The conversation of an answered call, started (the agent's first message) on first use.
+pub async fn conversation(
+    engine: &Engine,
+    calls: &dyn Repository<Call>,
+    workspace_id: &str,
+    agent: &Agent,
+    call: &Call,
+    now: DateTime<Utc>,
+) -> Result<Versioned<Conversation>, Error> {
+    let id = conversation_id_of(&call.id);
+    let existing = engine.conversations.get(workspace_id, &id).await?;
+    let conversation = match existing {
+        Some(conversation) => conversation,
+        None => {
+            let party = Party {
+                phone: Some(match call.direction {
+                    Direction::Outbound => call.to.clone(),
+                    Direction::Inbound => call.from.clone(),
+                }),
+                contact_id: call.contact_id.clone(),
+            };
+            engine
+                .start_with_id(
+                    workspace_id,
+                    id.clone(),
+                    agent,
+                    switchboard_core::model::Channel::Call,
+                    Some(call.id.clone()),
+                    party,
+                    now,
+                )
+                .await?
+        }
+    };
+    if call.conversation_id.is_none() {
+        modify(calls, workspace_id, &call.id, now, |c| {
+            c.conversation_id.is_none().then(|| {
+                c.conversation_id = Some(id.clone());
+                Vec::new()
+            })
+        })
+        .await?;
+    }
+    Ok(conversation)
+}
+
+/// After a call ends: ends its conversation, stores the transcript on the call
+/// (`transcript.ready`), then the analysis (`analysis.complete`). Each step is done once; a
+/// retry goes on from the first step not done.
+pub async fn finish(
+    engine: &Engine,
+    calls: &dyn Repository<Call>,
+    agents: &dyn Repository<Agent>,
+    workspace_id: &str,
+    call_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let Some(call) = calls.get(workspace_id, call_id).await? else {
+        return Ok(());
+    };
+    let (true, Some(conversation_id)) = (call.value.status.is_final(), call.value.conversation_id.clone()) else {
+        return Ok(());
+    };
+    let mut call = call.value;
+    if call.transcript.is_empty() {
+        let conversation = engine.end(workspace_id, &conversation_id, "call_ended", now).await?;
+        let messages = conversation.messages;
+        let at = switchboard_core::clock::api_time(now);
+        call = modify(calls, workspace_id, call_id, now, |c| {
+            c.transcript.is_empty().then(|| {
+                c.transcript = messages.clone();
+                vec![Event::new(EventType::TranscriptReady, at, &*c)]
+            })
+        })
+        .await?
+        .value;
+    }
+    if call.summary.is_none() {
+        let agent_name = agents
+            .get(workspace_id, &call.agent_id)
+            .await?
+            .map_or_else(|| "a deleted agent".to_owned(), |a| a.value.name);
+        let analysis = engine.analyze(&agent_name, &call.transcript, now).await?;
+        let sentiment = match analysis.sentiment.as_str() {
+            "positive" => Sentiment::Positive,
+            "negative" => Sentiment::Negative,
+            _ => Sentiment::Neutral,
+        };
+        let at = switchboard_core::clock::api_time(now);
+        modify(calls, workspace_id, call_id, now, |c| {
+            c.summary.is_none().then(|| {
+                c.summary = Some(analysis.summary.clone());
+                c.sentiment = Some(sentiment);
+                c.outcome = Some(analysis.outcome.clone());
+                vec![Event::new(EventType::AnalysisComplete, at, &*c)]
+            })
+        })
+        .await?;
+    }
+    Ok(())
+}

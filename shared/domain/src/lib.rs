@@ -1,0 +1,16 @@
+//! The domain: what the product does, over the ports only. Booking appointments, requesting
+//! and deciding approvals, the do-not-call list, the conversation engine agents talk through,
+//! the life of a call, campaigns and their dialer, and webhook delivery.
+//!
+//! Modules depend on each other in one direction: `phones`, `dnc`, `appointments` and
+//! `approvals` stand alone; the `conversation` engine uses them; `calls` uses the engine;
+//! `campaigns` uses `calls`. `webhooks` stands apart.
+
+pub mod appointments;
+pub mod approvals;
+pub mod calls;
+pub mod campaigns;
+pub mod conversation;
+pub mod dnc;
+pub mod phones;
+pub mod webhooks;

@@ -1,0 +1,286 @@
+//! What a handler receives ([`Request`]) and returns ([`Reply`]).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use switchboard_core::ErrorCode;
+use switchboard_core::model::ListObject;
+use switchboard_core::ports::{CredentialKind, CredentialRecord, ListQuery, PageKey};
+
+use super::cursor::CursorKey;
+use crate::ApiError;
+
+/// One request, parsed and authenticated.
+pub struct Request {
+    pub request_id: String,
+    pub method: Method,
+    /// The route's path template (`/v1/agents/{id}`).
+    pub route: &'static str,
+    pub params: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    /// The query string as sent (what signed provider callbacks sign).
+    pub raw_query: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// `None` only on public routes.
+    pub principal: Option<CredentialRecord>,
+    pub client_ip: Option<String>,
+    /// The domain the request was addressed to (API Gateway's `domainName`).
+    pub domain: Option<String>,
+    pub now: DateTime<Utc>,
+    pub(crate) cursor_key: Arc<CursorKey>,
+}
+
+/// A page to read: how many, and where the previous page stopped.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<PageKey>,
+}
+
+/// The page of a whole collection, newest first (set the other fields to narrow it).
+impl From<PageRequest> for ListQuery {
+    fn from(page: PageRequest) -> Self {
+        Self {
+            limit: page.limit,
+            after: page.after,
+            ..Self::default()
+        }
+    }
+}
+
+/// `{"object":"list", ...}`, the body of every list.
+#[derive(Debug, Serialize)]
+pub struct List<T> {
+    pub object: ListObject,
+    pub data: Vec<T>,
+    pub has_more: bool,
+    pub next_cursor: Option<String>,
+}
+
+/// An `If-Match` header.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IfMatch {
+    Any,
+    Versions(Vec<u64>),
+}
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 200;
+
+impl Request {
+    /// A path parameter of the route.
+    pub fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default()
+    }
+
+    /// A query parameter (the last one, if repeated).
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        super::body::parse_json(&self.body)
+    }
+
+    pub fn principal(&self) -> Result<&CredentialRecord, ApiError> {
+        self.principal
+            .as_ref()
+            .ok_or_else(|| ApiError::of(ErrorCode::MissingCredential))
+    }
+
+    pub fn workspace_id(&self) -> Result<&str, ApiError> {
+        Ok(&self.principal()?.workspace_id)
+    }
+
+    /// The signed-in user's id; routes with `Access::Session` always have one.
+    pub fn user_id(&self) -> Result<&str, ApiError> {
+        match &self.principal()?.kind {
+            CredentialKind::Session { user_id, .. } => Ok(user_id),
+            CredentialKind::ApiKey { .. } => Err(ApiError::of(ErrorCode::SessionRequired)),
+        }
+    }
+
+    fn binding(&self, filters: &str) -> String {
+        let ws = self.principal.as_ref().map(|p| p.workspace_id.as_str()).unwrap_or("-");
+        format!("{} {} {ws} {filters}", self.method, self.route)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The fields of an `application/x-www-form-urlencoded` body (provider callbacks).
+    pub fn form(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(&self.body).into_owned().collect()
+    }
+
+    /// `limit` and `cursor` of a list; `filters` are the list's other parameters, which the
+    /// cursor is bound to.
+    pub fn page(&self, filters: &str) -> Result<PageRequest, ApiError> {
+        self.page_of(filters, "limit")
+    }
+
+    /// Like [`page`](Self::page), with the page size in the parameter `size`.
+    pub fn page_of(&self, filters: &str, size: &str) -> Result<PageRequest, ApiError> {
+        let limit = match self.query(size) {
+            None => DEFAULT_LIMIT,
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|l| (1..=MAX_LIMIT).contains(l))
+                .ok_or_else(|| {
+                    ApiError::param(
+                        ErrorCode::InvalidParameter,
+                        size,
+                        format!("`{size}` must be an integer from 1 to {MAX_LIMIT}."),
+                    )
+                })?,
+        };
+        let after = match self.query("cursor") {
+            None => None,
+            Some(cursor) => Some(self.cursor_key.decode(cursor, &self.binding(filters))?),
+        };
+        Ok(PageRequest { limit, after })
+    }
+
+    /// The list body for a page.
+    pub fn list<T: Serialize>(&self, data: Vec<T>, next: Option<PageKey>, filters: &str) -> Reply {
+        let next_cursor = next.map(|key| self.cursor_key.encode(&key, &self.binding(filters)));
+        Reply::ok(&List {
+            object: ListObject,
+            has_more: next_cursor.is_some(),
+            data,
+            next_cursor,
+        })
+    }
+
+    pub fn if_match(&self) -> Result<Option<IfMatch>, ApiError> {
+        let Some(raw) = self.headers.get(header::IF_MATCH) else {
+            return Ok(None);
+        };
+        let invalid = || {
+            ApiError::param(
+                ErrorCode::InvalidIfMatch,
+                "If-Match",
+                "If-Match must be * or a list of entity tags from ETag.",
+            )
+        };
+        let raw = raw.to_str().map_err(|_| invalid())?.trim();
+        if raw == "*" {
+            return Ok(Some(IfMatch::Any));
+        }
+        let mut versions = Vec::new();
+        for tag in raw.split(',').map(str::trim) {
+            // Weak tags never match under the strong comparison If-Match uses.
+            if tag.starts_with("W/") {
+                continue;
+            }
+            let inner = tag
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .ok_or_else(invalid)?;
+            if let Ok(v) = inner.parse() {
+                versions.push(v);
+            }
+        }
+        Ok(Some(IfMatch::Versions(versions)))
+    }
+
+    /// 412 unless `If-Match` is absent or matches `version`.
+    pub fn check_if_match(&self, version: u64) -> Result<(), ApiError> {
+        match self.if_match()? {
+            None | Some(IfMatch::Any) => Ok(()),
+            Some(IfMatch::Versions(v)) if v.contains(&version) => Ok(()),
+            Some(IfMatch::Versions(_)) => Err(ApiError::new(
+                ErrorCode::PreconditionFailed,
+                "The resource changed since you read it: its ETag no longer matches If-Match.",
+            )),
+        }
+    }
+}
+
+/// A handler's answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Option<Bytes>,
+}
+
+impl Reply {
+    pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Self {
+        let body = serde_json::to_vec(value).expect("API types serialise");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Self {
+            status,
+            headers,
+            body: Some(body.into()),
+        }
+    }
+
+    pub fn ok<T: Serialize>(value: &T) -> Self {
+        Self::json(StatusCode::OK, value)
+    }
+
+    pub fn created<T: Serialize>(value: &T) -> Self {
+        Self::json(StatusCode::CREATED, value)
+    }
+
+    pub fn no_content() -> Self {
+        Self {
+            status: StatusCode::NO_CONTENT,
+            headers: HeaderMap::new(),
+            body: None,
+        }
+    }
+
+    /// A body of another media type (the OpenAPI document, the reference page).
+    pub fn raw(content_type: &'static str, body: impl Into<Bytes>) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        Self {
+            status: StatusCode::OK,
+            headers,
+            body: Some(body.into()),
+        }
+    }
+
+    /// Sets the `ETag` of a versioned resource.
+    pub fn etag(self, version: u64) -> Self {
+        self.header(header::ETAG, &format!("\"{version}\""))
+    }
+
+    pub fn header(mut self, name: header::HeaderName, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.append(name, v);
+        }
+        self
+    }
+
+    /// The rendered error body.
+    pub fn error(err: &ApiError, request_id: &str) -> Self {
+        let mut reply = Self::json(err.status(), &err.body(request_id));
+        if let Some(after) = err.retry_after {
+            reply = reply.header(header::RETRY_AFTER, &after.to_string());
+        }
+        if let Some(allow) = &err.allow {
+            reply = reply.header(header::ALLOW, allow);
+        }
+        reply
+    }
+}

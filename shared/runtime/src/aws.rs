@@ -1,0 +1,226 @@
+//! The SDK configuration, secrets, and the adapters of the ports built from them.
+
+use std::sync::Arc;
+
+#[allow(unused_imports)]
+use crate::config;
+use anyhow::Context;
+use aws_config::SdkConfig;
+use switchboard_core::clock::Clock;
+use switchboard_core::ports::{CallQueue, DialerQueue, Llm, Telephony};
+use switchboard_domain::campaigns::Dialer;
+use switchboard_domain::conversation::Engine;
+use switchboard_store::DynamoStore;
+
+/// The SDK configuration of the Lambda environment (region, credentials, endpoint overrides).
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The secret string of a Secrets Manager secret.
+pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> anyhow::Result<String> {
+    let client = aws_sdk_secretsmanager::Client::new(config);
+    let out = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .with_context(|| format!("reading secret {secret_id}"))?;
+    out.secret_string
+        .with_context(|| format!("secret {secret_id} has no string value"))
+}
+
+/// Key material of at least 32 bytes, from Secrets Manager.
+pub async fn key_material(config: &SdkConfig, secret_id: &str) -> anyhow::Result<String> {
+    let key = secret_string(config, secret_id).await?;
+    anyhow::ensure!(key.len() >= 32, "the key {secret_id} is shorter than 32 bytes");
+    Ok(key)
+}
+
+/// The table, through a DynamoDB client of `sdk`.
+pub fn store(sdk: &SdkConfig, table_name: &str) -> DynamoStore {
+    DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table_name)
+}
+
+/// The conversation engine over the store.
+pub fn engine(store: &DynamoStore, llm: Arc<dyn Llm>) -> Engine {
+    Engine {
+        llm,
+        conversations: Arc::new(store.clone()),
+        appointments: Arc::new(store.clone()),
+        contacts: Arc::new(store.clone()),
+        approvals: Arc::new(store.clone()),
+        dnc: Arc::new(store.clone()),
+    }
+}
+
+/// The dialer over the store: what campaigns' ticks and their calls' ends run.
+pub fn dialer(
+    store: &DynamoStore,
+    telephony: Arc<dyn Telephony>,
+    call_jobs: Arc<dyn CallQueue>,
+    jobs: Arc<dyn DialerQueue>,
+    clock: Clock,
+) -> Dialer {
+    Dialer {
+        campaigns: Arc::new(store.clone()),
+        store: Arc::new(store.clone()),
+        agents: Arc::new(store.clone()),
+        numbers: Arc::new(store.clone()),
+        accounts: Arc::new(store.clone()),
+        dnc: Arc::new(store.clone()),
+        calls: Arc::new(store.clone()),
+        telephony,
+        call_jobs,
+        jobs,
+        clock,
+    }
+}
+
+/// An SQS queue of jobs.
+#[cfg(feature = "sqs")]
+pub fn queue(sdk: &SdkConfig, url: &str) -> Arc<switchboard_sqs::SqsQueue> {
+    Arc::new(switchboard_sqs::SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url))
+}
+
+/// The mail queue the `mailer` worker delivers from.
+#[cfg(feature = "sqs")]
+pub fn mail_queue(sdk: &SdkConfig, url: &str) -> Arc<dyn switchboard_core::ports::Mailer> {
+    Arc::new(switchboard_sqs::SqsMailer::new(aws_sdk_sqs::Client::new(sdk), url))
+}
+
+/// The language model the configuration names.
+#[cfg(feature = "llm")]
+pub async fn llm(sdk: &SdkConfig, config: &config::LlmConfig) -> anyhow::Result<Arc<dyn Llm>> {
+    use switchboard_llm::{anthropic::Anthropic, offline::Offline};
+    Ok(match (config.provider.as_str(), &config.anthropic_secret_id) {
+        ("anthropic", Some(secret_id)) => {
+            let key = secret_string(sdk, secret_id).await?;
+            Arc::new(Anthropic::new(
+                &config.anthropic_base_url,
+                key.trim(),
+                &config.anthropic_model,
+            ))
+        }
+        _ => Arc::new(Offline),
+    })
+}
+
+/// The telephony adapter the configuration names, and with Twilio what checks its webhooks.
+#[cfg(feature = "telephony")]
+pub async fn telephony(
+    sdk: &SdkConfig,
+    config: &config::TelephonyConfig,
+    call_jobs: Arc<dyn CallQueue>,
+) -> anyhow::Result<(Arc<dyn Telephony>, Option<switchboard_telephony::twilio::Webhooks>)> {
+    use switchboard_telephony::{simulator::Simulator, twilio};
+    let Some(account) = &config.twilio else {
+        return Ok((Arc::new(Simulator::new(call_jobs)), None));
+    };
+    let webhooks = twilio::Webhooks {
+        auth_token: twilio_auth_token(sdk, account).await?,
+        callbacks: twilio::Callbacks {
+            public_base_url: account.public_base_url.clone(),
+            relay_url: account.relay_url.clone(),
+        },
+    };
+    let client = twilio::Twilio::new(
+        &account.api_base,
+        &account.account_sid,
+        &webhooks.auth_token,
+        webhooks.callbacks.clone(),
+    );
+    Ok((Arc::new(client), Some(webhooks)))
+}
+
+/// The Twilio account's auth token, from Secrets Manager.
+#[cfg(feature = "telephony")]
+pub async fn twilio_auth_token(sdk: &SdkConfig, account: &config::TwilioConfig) -> anyhow::Result<String> {
+    Ok(secret_string(sdk, &account.auth_token_secret_id)
+        .await?
+        .trim()
+        .to_owned())
+}
+
+/// What speaks into live Twilio calls through the relay WebSocket API.
+#[cfg(all(feature = "telephony", feature = "apigw"))]
+pub fn voice(
+    sdk: &SdkConfig,
+    store: &DynamoStore,
+    account: &config::TwilioConfig,
+) -> switchboard_telephony::twilio::relay::Voice {
+    switchboard_telephony::twilio::relay::Voice {
+        sessions: Arc::new(store.clone()),
+        connections: Arc::new(switchboard_apigw::ApiGatewayConnections::new(
+            sdk,
+            &account.relay_callback_url,
+        )),
+    }
+}
+
+/// Webhook delivery over the store: what sends deliveries (and seals secrets).
+#[cfg(feature = "webhooks")]
+pub fn dispatcher(
+    store: &DynamoStore,
+    queue: Arc<dyn switchboard_core::ports::DeliveryQueue>,
+    key_material: &[u8],
+    config: &config::WebhookConfig,
+    clock: Clock,
+) -> switchboard_domain::webhooks::delivery::Dispatcher {
+    switchboard_domain::webhooks::delivery::Dispatcher {
+        endpoints: Arc::new(store.clone()),
+        deliveries: Arc::new(store.clone()),
+        events: Arc::new(store.clone()),
+        queue,
+        secrets: switchboard_domain::webhooks::secrets::SecretBox::derive(key_material),
+        transport: Arc::new(switchboard_webhook_sender::HttpTransport::new(config.mode)),
+        schedule: config.schedule.clone(),
+        clock,
+    }
+}
+
+/// The store and the request pipeline of an HTTP function: the pipeline's stores and the key
+/// that signs session JWTs and list cursors.
+#[cfg(feature = "http")]
+pub async fn http_platform(
+    config: &config::HttpConfig,
+) -> anyhow::Result<(SdkConfig, DynamoStore, Arc<switchboard_http::Platform>)> {
+    let sdk = sdk_config().await;
+    let store = store(&sdk, &config.table_name);
+    let key = key_material(&sdk, &config.jwt_secret_id).await?;
+    let platform = platform(&store, key.as_bytes(), Clock::System, config.public_rate_limit);
+    Ok((sdk, store, platform))
+}
+
+/// The request pipeline over the store, signing with `key`.
+#[cfg(feature = "http")]
+pub fn platform(
+    store: &DynamoStore,
+    key: &[u8],
+    clock: Clock,
+    public_rate_limit: u32,
+) -> Arc<switchboard_http::Platform> {
+    Arc::new(switchboard_http::Platform {
+        credentials: Arc::new(store.clone()),
+        idempotency: Arc::new(store.clone()),
+        jwt: switchboard_http::jwt::JwtKeys::new(key),
+        cursor_key: Arc::new(switchboard_http::CursorKey::derive(key)),
+        clock,
+        public_rate_limit,
+    })
+}
+
+/// The pipeline of a function whose routes are all public: no credential is ever checked, so
+/// it does not read the signing key (and is not allowed to).
+#[cfg(feature = "http")]
+pub fn public_platform(store: &DynamoStore) -> Arc<switchboard_http::Platform> {
+    let mut unused_key = [0u8; 32];
+    rand::fill(&mut unused_key);
+    platform(store, &unused_key, Clock::System, 1)
+}
+
+/// Runs an HTTP function's service behind API Gateway.
+#[cfg(feature = "http")]
+pub async fn serve<S: Send + Sync + 'static>(service: switchboard_http::Service<S>) -> Result<(), lambda_http::Error> {
+    switchboard_http::run(service).await
+}

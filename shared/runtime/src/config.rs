@@ -1,0 +1,260 @@
+//! The typed configuration of the adapters, read from environment variables at cold start.
+//! A function's own settings live in its crate; these are the ones several functions share.
+
+#[allow(unused_imports)]
+use switchboard_core::config::{ConfigError, DeploymentMode, Env};
+
+/// The highest per-minute limit a rate-limit ring may hold.
+pub const MAX_RATE_LIMIT: u32 = 1000;
+
+/// What every HTTP function needs.
+#[cfg(feature = "http")]
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub table_name: String,
+    /// Secrets Manager id (name or ARN) of the JWT signing key.
+    pub jwt_secret_id: String,
+    pub mode: DeploymentMode,
+    /// Requests per minute per client IP on public endpoints that write (signup, login).
+    pub public_rate_limit: u32,
+}
+
+#[cfg(feature = "http")]
+impl HttpConfig {
+    pub fn read(env: &mut Env) -> Self {
+        let config = Self {
+            table_name: env.required("TABLE_NAME"),
+            jwt_secret_id: env.required("JWT_SECRET_ID"),
+            mode: env.parsed_or("DEPLOYMENT_MODE", DeploymentMode::Production),
+            public_rate_limit: env.parsed_or("PUBLIC_RATE_LIMIT_PER_MINUTE", 20),
+        };
+        // Each allowed request of the last minute is kept in the client's item (see
+        // store/credentials.rs), which DynamoDB caps at 400 KB.
+        if !(1..=MAX_RATE_LIMIT).contains(&config.public_rate_limit) {
+            env.problem("PUBLIC_RATE_LIMIT_PER_MINUTE", format!("must be 1 to {MAX_RATE_LIMIT}"));
+        }
+        config
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut env = Env::process();
+        let config = Self::read(&mut env);
+        env.finish().map(|()| config)
+    }
+}
+
+/// Which telephony adapter places calls, and what it needs.
+#[cfg(feature = "telephony")]
+#[derive(Debug, Clone)]
+pub struct TelephonyConfig {
+    /// `simulator` (default) or `twilio`.
+    pub provider: String,
+    /// The queue of call jobs (the simulator's steps, post-call work).
+    pub call_queue_url: String,
+    /// Multiplies the simulator's delays: 1 is real time, 0 runs a call at once.
+    pub time_scale: f64,
+    /// With the `twilio` provider.
+    pub twilio: Option<TwilioConfig>,
+}
+
+/// The Twilio account, and where Twilio reaches us.
+#[cfg(feature = "telephony")]
+#[derive(Debug, Clone)]
+pub struct TwilioConfig {
+    pub account_sid: String,
+    /// Secrets Manager id of the account's auth token.
+    pub auth_token_secret_id: String,
+    pub api_base: String,
+    /// The API's public base URL, which Twilio's webhooks call (and sign).
+    pub public_base_url: String,
+    /// The `wss://` URL of the relay WebSocket API.
+    pub relay_url: String,
+    /// The `https://` URL of the relay's stage, where messages are posted to connections.
+    pub relay_callback_url: String,
+}
+
+#[cfg(feature = "telephony")]
+impl TwilioConfig {
+    /// The Twilio settings when `TELEPHONY_PROVIDER` is `twilio`.
+    pub fn read(env: &mut Env) -> Option<Self> {
+        if env.optional("TELEPHONY_PROVIDER").as_deref() != Some("twilio") {
+            return None;
+        }
+        let config = Self {
+            account_sid: env.required("TWILIO_ACCOUNT_SID"),
+            auth_token_secret_id: env.required("TWILIO_AUTH_TOKEN_SECRET_ID"),
+            api_base: env
+                .optional("TWILIO_API_BASE")
+                .unwrap_or_else(|| switchboard_telephony::twilio::DEFAULT_API_BASE.into()),
+            public_base_url: env.required("PUBLIC_BASE_URL"),
+            relay_url: env.required("TWILIO_RELAY_URL"),
+            relay_callback_url: env.required("RELAY_CALLBACK_URL"),
+        };
+        // Twilio calls only public https URLs, and signs the URL it calls.
+        for (name, value, scheme) in [
+            ("PUBLIC_BASE_URL", &config.public_base_url, "https://"),
+            ("TWILIO_RELAY_URL", &config.relay_url, "wss://"),
+            ("RELAY_CALLBACK_URL", &config.relay_callback_url, "https://"),
+        ] {
+            if !value.is_empty() && !value.starts_with(scheme) {
+                env.problem(name, format!("must be a {scheme} URL for Twilio"));
+            }
+        }
+        Some(config)
+    }
+}
+
+#[cfg(feature = "telephony")]
+impl TelephonyConfig {
+    pub fn read(env: &mut Env) -> Self {
+        let config = Self {
+            provider: env.optional("TELEPHONY_PROVIDER").unwrap_or_else(|| "simulator".into()),
+            call_queue_url: env.required("CALL_QUEUE_URL"),
+            time_scale: env.parsed_or("SIMULATOR_TIME_SCALE", 1.0),
+            twilio: TwilioConfig::read(env),
+        };
+        if !["simulator", "twilio"].contains(&config.provider.as_str()) {
+            env.problem(
+                "TELEPHONY_PROVIDER",
+                format!("must be simulator or twilio, not {:?}", config.provider),
+            );
+        }
+        if !(0.0..=10.0).contains(&config.time_scale) {
+            env.problem("SIMULATOR_TIME_SCALE", "must be between 0 and 10");
+        }
+        config
+    }
+}
+
+/// Which language model answers, and how to reach it.
+#[cfg(feature = "llm")]
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// `offline` (default) or `anthropic`.
+    pub provider: String,
+    /// Secrets Manager id of the Anthropic API key (with `anthropic`).
+    pub anthropic_secret_id: Option<String>,
+    pub anthropic_model: String,
+    pub anthropic_base_url: String,
+}
+
+#[cfg(feature = "llm")]
+impl LlmConfig {
+    pub fn read(env: &mut Env) -> Self {
+        let config = Self {
+            provider: env.optional("LLM_PROVIDER").unwrap_or_else(|| "offline".into()),
+            anthropic_secret_id: env.optional("ANTHROPIC_API_KEY_SECRET_ID"),
+            anthropic_model: env
+                .optional("ANTHROPIC_MODEL")
+                .unwrap_or_else(|| "claude-sonnet-4-5".into()),
+            anthropic_base_url: env
+                .optional("ANTHROPIC_BASE_URL")
+                .unwrap_or_else(|| switchboard_llm::anthropic::DEFAULT_BASE_URL.into()),
+        };
+        match config.provider.as_str() {
+            "offline" => {}
+            "anthropic" if config.anthropic_secret_id.is_none() => {
+                env.problem(
+                    "ANTHROPIC_API_KEY_SECRET_ID",
+                    "is required when LLM_PROVIDER is anthropic",
+                );
+            }
+            "anthropic" => {}
+            other => {
+                env.problem("LLM_PROVIDER", format!("must be offline or anthropic, not {other:?}"));
+            }
+        }
+        config
+    }
+}
+
+/// What webhook delivery needs.
+#[cfg(feature = "webhooks")]
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Secrets Manager id of the key material that seals endpoints' signing secrets.
+    pub key_secret_id: String,
+    /// The queue of deliveries.
+    pub queue_url: String,
+    /// When failed attempts are retried (`WEBHOOK_RETRY_SCHEDULE`, seconds: `30,300,1800,7200`).
+    pub schedule: switchboard_domain::webhooks::RetrySchedule,
+    /// Production refuses plain http and private addresses.
+    pub mode: DeploymentMode,
+}
+
+#[cfg(feature = "webhooks")]
+impl WebhookConfig {
+    pub fn read(env: &mut Env) -> Self {
+        Self {
+            key_secret_id: env.required("WEBHOOK_KEY_SECRET_ID"),
+            queue_url: env.required("WEBHOOK_QUEUE_URL"),
+            schedule: env.parsed_or(
+                "WEBHOOK_RETRY_SCHEDULE",
+                switchboard_domain::webhooks::RetrySchedule::default(),
+            ),
+            mode: env.parsed_or("DEPLOYMENT_MODE", DeploymentMode::Production),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(feature = "telephony")]
+    #[test]
+    fn twilio_needs_its_account_and_public_https_urls() {
+        let vars = |extra: &'static [(&'static str, &'static str)]| {
+            Env::from_fn(move |k| {
+                [("TELEPHONY_PROVIDER", "twilio"), ("CALL_QUEUE_URL", "q")]
+                    .iter()
+                    .chain(extra)
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| v.to_string())
+            })
+        };
+        let mut env = vars(&[]);
+        let _ = TelephonyConfig::read(&mut env);
+        let message = env.finish().unwrap_err().to_string();
+        for name in [
+            "TWILIO_ACCOUNT_SID",
+            "TWILIO_AUTH_TOKEN_SECRET_ID",
+            "PUBLIC_BASE_URL",
+            "TWILIO_RELAY_URL",
+        ] {
+            assert!(message.contains(&format!("{name} is required")), "{message}");
+        }
+        let mut env = vars(&[
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            ("TWILIO_AUTH_TOKEN_SECRET_ID", "s"),
+            ("PUBLIC_BASE_URL", "http://api.example.com"),
+            ("TWILIO_RELAY_URL", "https://relay.example.com"),
+            ("RELAY_CALLBACK_URL", "https://relay.example.com/live"),
+        ]);
+        let _ = TelephonyConfig::read(&mut env);
+        let message = env.finish().unwrap_err().to_string();
+        assert!(message.contains("PUBLIC_BASE_URL must be a https:// URL"), "{message}");
+        assert!(message.contains("TWILIO_RELAY_URL must be a wss:// URL"), "{message}");
+        let mut env = vars(&[
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            ("TWILIO_AUTH_TOKEN_SECRET_ID", "s"),
+            ("PUBLIC_BASE_URL", "https://api.example.com"),
+            ("TWILIO_RELAY_URL", "wss://relay.example.com/live"),
+            ("RELAY_CALLBACK_URL", "https://relay.example.com/live"),
+        ]);
+        let config = TelephonyConfig::read(&mut env);
+        assert!(env.finish().is_ok());
+        assert_eq!(config.twilio.unwrap().api_base, "https://api.twilio.com");
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut env = Env::from_fn(|k| (k == "DEPLOYMENT_MODE").then(|| "staging".to_string()));
+        let _ = HttpConfig::read(&mut env);
+        let message = env.finish().unwrap_err().to_string();
+        assert!(message.contains("TABLE_NAME is required"), "{message}");
+        assert!(message.contains("JWT_SECRET_ID is required"), "{message}");
+        assert!(message.contains("DEPLOYMENT_MODE is invalid"), "{message}");
+    }
+}

@@ -1,0 +1,245 @@
+//! Workspaces, users, logins, email verification and sessions.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use switchboard_core::model::{User, Workspace};
+use switchboard_core::ports::{AccountStore, LoginRecord, NewAccount, NewSession, Verification};
+use switchboard_core::{ErrorCode, StoreError};
+
+use super::credentials::credential_attributes;
+use super::keys::{self, entity};
+use super::{DynamoStore, Item, NEW_ITEM, conditional, from_item, get_s, item_of, key_map, n, s, sdk_error};
+
+#[derive(Serialize, Deserialize)]
+struct LoginItem {
+    user_id: String,
+    workspace_id: String,
+    password_hash: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct VerificationItem {
+    workspace_id: String,
+    user_id: String,
+    email: String,
+    expires_at: DateTime<Utc>,
+    ttl: i64,
+}
+
+#[derive(Serialize)]
+struct WalletItem<'a> {
+    balance_minor: i64,
+    currency: &'a str,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct LedgerItem<'a> {
+    id: &'a str,
+    kind: &'a str,
+    amount_minor: i64,
+    currency: &'a str,
+    balance_after_minor: i64,
+    created_at: DateTime<Utc>,
+}
+
+#[async_trait]
+impl AccountStore for DynamoStore {
+    #[tracing::instrument(skip_all, fields(workspace_id = %account.workspace.id))]
+    async fn create_account(&self, account: &NewAccount) -> Result<(), StoreError> {
+        let ws = &account.workspace.id;
+        let user = &account.user;
+        let login = item_of(
+            &keys::login(&user.email),
+            entity::LOGIN,
+            &LoginItem {
+                user_id: user.id.clone(),
+                workspace_id: ws.clone(),
+                password_hash: account.password_hash.clone(),
+            },
+        )?;
+        let mut workspace = item_of(&keys::workspace(ws), entity::WORKSPACE, &account.workspace)?;
+        workspace.insert("agent_count".into(), n(0));
+        workspace.insert("active_api_keys".into(), n(0));
+        let verification = item_of(
+            &keys::verification(&account.verification_token_hash),
+            entity::VERIFICATION,
+            &VerificationItem {
+                workspace_id: ws.clone(),
+                user_id: user.id.clone(),
+                email: user.email.clone(),
+                expires_at: account.verification_expires_at,
+                ttl: account.verification_expires_at.timestamp(),
+            },
+        )?;
+        let wallet = item_of(
+            &keys::wallet(ws),
+            entity::WALLET,
+            &WalletItem {
+                balance_minor: account.trial_credit_minor,
+                currency: &account.currency,
+                updated_at: account.workspace.created_at,
+            },
+        )?;
+        let ledger = item_of(
+            &keys::ledger_entry(ws, &account.ledger_entry_id),
+            entity::LEDGER_ENTRY,
+            &LedgerItem {
+                id: &account.ledger_entry_id,
+                kind: "trial_credit",
+                amount_minor: account.trial_credit_minor,
+                currency: &account.currency,
+                balance_after_minor: account.trial_credit_minor,
+                created_at: account.workspace.created_at,
+            },
+        )?;
+        let items = vec![
+            self.tx_put(login, NEW_ITEM, Item::new())?,
+            self.tx_put(workspace, NEW_ITEM, Item::new())?,
+            self.tx_put(
+                item_of(&keys::user(ws, &user.id), entity::USER, user)?,
+                NEW_ITEM,
+                Item::new(),
+            )?,
+            self.tx_put(verification, NEW_ITEM, Item::new())?,
+            self.tx_put(wallet, NEW_ITEM, Item::new())?,
+            self.tx_put(ledger, NEW_ITEM, Item::new())?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.failed_at(0) => Err(StoreError::Conflict(ErrorCode::EmailTaken)),
+            Err(e) => Err(e.into_store()),
+        }
+    }
+
+    async fn find_login(&self, email: &str) -> Result<Option<LoginRecord>, StoreError> {
+        let Some(item) = self.get_item(&keys::login(email)).await? else {
+            return Ok(None);
+        };
+        let login: LoginItem = from_item(item)?;
+        Ok(Some(LoginRecord {
+            user_id: login.user_id,
+            workspace_id: login.workspace_id,
+            password_hash: login.password_hash,
+        }))
+    }
+
+    async fn get_workspace(&self, workspace_id: &str) -> Result<Option<Workspace>, StoreError> {
+        self.get_item(&keys::workspace(workspace_id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn get_user_and_workspace(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+    ) -> Result<Option<(User, Workspace)>, StoreError> {
+        let mut user = None;
+        let mut workspace = None;
+        for item in self
+            .get_many(&[keys::user(workspace_id, user_id), keys::workspace(workspace_id)])
+            .await?
+        {
+            match get_s(&item, keys::ENTITY) {
+                Some(entity::USER) => user = Some(from_item::<User>(item)?),
+                Some(entity::WORKSPACE) => workspace = Some(from_item::<Workspace>(item)?),
+                _ => {}
+            }
+        }
+        Ok(user.zip(workspace))
+    }
+
+    async fn find_verification(&self, token_hash: &str) -> Result<Option<Verification>, StoreError> {
+        let Some(item) = self.get_item(&keys::verification(token_hash)).await? else {
+            return Ok(None);
+        };
+        let v: VerificationItem = from_item(item)?;
+        Ok(Some(Verification {
+            workspace_id: v.workspace_id,
+            user_id: v.user_id,
+            email: v.email,
+            expires_at: v.expires_at,
+        }))
+    }
+
+    async fn mark_email_verified(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<User, StoreError> {
+        let key = keys::user(workspace_id, user_id);
+        let at = s(switchboard_core::clock::api_time(at).to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&key)))
+            .update_expression("SET email_verified = :true, email_verified_at = :at, updated_at = :at")
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(email_verified_at)")
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":at", at)
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match conditional(result)? {
+            Ok(out) => from_item(out.attributes.unwrap_or_default()),
+            // Verified before (or gone): verifying again changes nothing.
+            Err(_) => self
+                .get_item(&key)
+                .await?
+                .map(from_item)
+                .transpose()?
+                .ok_or(StoreError::NotFound(ErrorCode::InvalidToken)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(workspace_id = %session.workspace_id))]
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        let mut item = credential_attributes(&session.workspace_id, session.plan, Some(session.expires_at));
+        item.extend(key_map(&keys::session(&session.workspace_id, &session.session_id)));
+        item.insert(keys::ENTITY.into(), s(entity::SESSION));
+        item.insert("user_id".into(), s(&session.user_id));
+        item.insert("role".into(), s(role_name(session.role)));
+        item.insert("email".into(), s(&session.email));
+        item.insert(
+            "created_at".into(),
+            s(session.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        );
+        if let Some(ip) = &session.client_ip {
+            item.insert("created_ip".into(), s(ip));
+        }
+        item.insert(keys::TTL.into(), n(session.expires_at.timestamp()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn end_session(&self, workspace_id: &str, session_id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::session(workspace_id, session_id))))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+}
+
+fn role_name(role: switchboard_core::model::Role) -> String {
+    serde_json::to_value(role)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}

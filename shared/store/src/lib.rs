@@ -1,0 +1,440 @@
+//! The DynamoDB adapter: one [`DynamoStore`] implements every storage port over a single
+//! table. Every key, index, sort-key encoding and guard item is decided here: keys in
+//! [`keys`], where each resource lives in [`layout`], and each access pattern in
+//! `ACCESS_PATTERNS.md` beside them.
+//!
+//! Storage failures become domain errors here: a failed condition is a conflict, a missing
+//! item is "not found", throttling is worth a retry; callers never see SDK types.
+
+mod accounts;
+mod api_keys;
+mod campaigns;
+mod credentials;
+mod directory;
+mod idempotency;
+pub mod keys;
+pub mod layout;
+mod phone_lists;
+mod resources;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_smithy_types::error::display::DisplayErrorContext;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use switchboard_core::StoreError;
+
+pub use self::keys::Key;
+pub use self::resources::streamed_event;
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// The single-table store.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+}
+
+#[async_trait::async_trait]
+impl switchboard_core::ports::Probe for DynamoStore {
+    /// One cheap read, to tell whether the table answers.
+    async fn probe(&self) -> Result<(), StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&Key {
+                pk: "HEALTH".into(),
+                sk: "HEALTH".into(),
+            })))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk_error)
+    }
+}
+
+impl DynamoStore {
+    /// A consistent GetItem.
+    async fn get_item(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item)
+    }
+
+    fn tx_put(&self, item: Item, condition: Option<&str>, values: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(attribute_names(&[condition]))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// An Update of a transaction; `values` are its `:placeholders`, and each `#name` in the
+    /// expressions stands for the attribute `name` (for reserved words such as `status`).
+    fn tx_update(
+        &self,
+        key: &Key,
+        update: &str,
+        condition: Option<&str>,
+        values: Item,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let names = attribute_names(&[Some(update), condition]);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .update_expression(update)
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    fn tx_delete(&self, key: &Key, condition: Option<&str>, values: Item) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(attribute_names(&[condition]))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    /// Runs a transaction, retrying when it collided with another one (`TransactionConflict`).
+    /// A cancelled transaction returns the code of each item (`None` when that item was fine).
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactError> {
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let reasons: Option<Vec<Option<String>>> = match err.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e)) => Some(
+                    e.cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().filter(|c| *c != "None").map(str::to_owned))
+                        .collect(),
+                ),
+                _ => None,
+            };
+            let conflicted = reasons
+                .as_ref()
+                .is_some_and(|r| r.iter().flatten().any(|c| c == "TransactionConflict"))
+                || matches!(
+                    err.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionInProgressException(_))
+                );
+            let only_conflicts = reasons
+                .as_ref()
+                .is_none_or(|r| r.iter().flatten().all(|c| c == "TransactionConflict"));
+            if conflicted && only_conflicts && attempt < 6 {
+                attempt += 1;
+                tokio::time::sleep(backoff(attempt)).await;
+                continue;
+            }
+            return Err(match reasons {
+                Some(reasons) => TransactError::Cancelled(reasons),
+                None => TransactError::Store(sdk_error(err)),
+            });
+        }
+    }
+}
+
+/// Batches a bulk read or write runs at once.
+const BULK_CONCURRENCY: usize = 8;
+
+impl DynamoStore {
+    /// The items of `keys` that exist (BatchGetItem, 100 keys a request, several at once;
+    /// unprocessed keys are asked again).
+    pub(crate) async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        let requests: Vec<Vec<Item>> = keys
+            .chunks(100)
+            .map(|chunk| chunk.iter().map(key_map).collect())
+            .collect();
+        let batches = stream::iter(requests)
+            .map(|mut wanted: Vec<Item>| async move {
+                let mut found = Vec::new();
+                for attempt in 0..10 {
+                    if wanted.is_empty() {
+                        return Ok(found);
+                    }
+                    let request = KeysAndAttributes::builder()
+                        .set_keys(Some(std::mem::take(&mut wanted)))
+                        .consistent_read(true)
+                        .build()
+                        .map_err(|e| StoreError::Other(e.into()))?;
+                    let out = self
+                        .client
+                        .batch_get_item()
+                        .request_items(&self.table, request)
+                        .send()
+                        .await
+                        .map_err(sdk_error)?;
+                    found.extend(
+                        out.responses
+                            .and_then(|mut r| r.remove(&self.table))
+                            .unwrap_or_default(),
+                    );
+                    wanted = out
+                        .unprocessed_keys
+                        .and_then(|mut u| u.remove(&self.table))
+                        .map(|k| k.keys)
+                        .unwrap_or_default();
+                    if !wanted.is_empty() {
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
+                }
+                Err(StoreError::Throttled(anyhow::anyhow!(
+                    "batch get left keys unprocessed"
+                )))
+            })
+            .buffer_unordered(BULK_CONCURRENCY)
+            .try_collect::<Vec<Vec<Item>>>()
+            .await?;
+        Ok(batches.into_iter().flatten().collect())
+    }
+
+    /// Writes `items` (BatchWriteItem, 25 a request, several at once; unprocessed items are
+    /// written again). No conditions: for items no one else writes meanwhile.
+    pub(crate) async fn put_many(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        let requests: Vec<WriteRequest> = items
+            .into_iter()
+            .map(|item| {
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| StoreError::Other(e.into()))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let batches: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[WriteRequest]>::to_vec).collect();
+        stream::iter(batches)
+            .map(|mut pending: Vec<WriteRequest>| async move {
+                for attempt in 0..10 {
+                    if pending.is_empty() {
+                        return Ok(());
+                    }
+                    let out = self
+                        .client
+                        .batch_write_item()
+                        .request_items(&self.table, std::mem::take(&mut pending))
+                        .send()
+                        .await
+                        .map_err(sdk_error)?;
+                    pending = out
+                        .unprocessed_items
+                        .and_then(|mut u| u.remove(&self.table))
+                        .unwrap_or_default();
+                    if !pending.is_empty() {
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
+                }
+                Err(StoreError::Throttled(anyhow::anyhow!(
+                    "batch write left items unprocessed"
+                )))
+            })
+            .buffer_unordered(BULK_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+}
+
+/// `#name` → `name` for every `#name` in the expressions.
+fn attribute_names(expressions: &[Option<&str>]) -> Option<HashMap<String, String>> {
+    let mut names = HashMap::new();
+    for expression in expressions.iter().flatten() {
+        for (i, _) in expression.match_indices('#') {
+            let name: String = expression[i + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            names.insert(format!("#{name}"), name);
+        }
+    }
+    (!names.is_empty()).then_some(names)
+}
+
+/// Jittered exponential backoff for retries of contended writes.
+fn backoff(attempt: u32) -> Duration {
+    let base = 10u64 << attempt.min(6);
+    Duration::from_millis(base + rand::random_range(0..base))
+}
+
+#[derive(Debug)]
+enum TransactError {
+    /// Per-item cancellation codes (`ConditionalCheckFailed`...), in the order of the items.
+    Cancelled(Vec<Option<String>>),
+    Store(StoreError),
+}
+
+impl TransactError {
+    /// Whether the condition of item `index` failed.
+    fn failed_at(&self, index: usize) -> bool {
+        matches!(self, TransactError::Cancelled(r) if r.get(index).is_some_and(|c| c.as_deref() == Some("ConditionalCheckFailed")))
+    }
+
+    fn into_store(self) -> StoreError {
+        match self {
+            TransactError::Store(e) => e,
+            TransactError::Cancelled(reasons) => {
+                StoreError::Other(anyhow::anyhow!("transaction cancelled: {reasons:?}"))
+            }
+        }
+    }
+}
+
+/// Operation errors that say when a write's condition failed (with the item as it was, when
+/// the write asked for it).
+pub(crate) trait ConditionFailure {
+    fn condition_failed(&self) -> Option<Option<Item>>;
+}
+
+macro_rules! condition_failure {
+    ($($error:ty),*) => {$(
+        impl ConditionFailure for $error {
+            fn condition_failed(&self) -> Option<Option<Item>> {
+                match self {
+                    Self::ConditionalCheckFailedException(e) => Some(e.item().cloned()),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+condition_failure!(
+    aws_sdk_dynamodb::operation::put_item::PutItemError,
+    aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+    aws_sdk_dynamodb::operation::delete_item::DeleteItemError
+);
+
+/// The outcome of a single-item write with a condition: `Err(old item)` when the condition
+/// failed, other failures as store errors.
+pub(crate) fn conditional<O, E, R>(result: Result<O, SdkError<E, R>>) -> Result<Result<O, Option<Item>>, StoreError>
+where
+    E: ConditionFailure + ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(out) => Ok(Ok(out)),
+        Err(err) => match err.as_service_error().and_then(ConditionFailure::condition_failed) {
+            Some(old) => Ok(Err(old)),
+            None => Err(sdk_error(err)),
+        },
+    }
+}
+
+/// Turns an SDK error into a store error, keeping the whole cause chain for the log.
+pub(crate) fn sdk_error<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let throttled = matches!(
+        err.code(),
+        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded")
+    );
+    let cause = anyhow::anyhow!("{}", DisplayErrorContext(&err));
+    if throttled {
+        StoreError::Throttled(cause)
+    } else {
+        StoreError::Other(cause)
+    }
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(crate) fn key_map(key: &Key) -> Item {
+    HashMap::from([(keys::PK.to_owned(), s(&key.pk)), (keys::SK.to_owned(), s(&key.sk))])
+}
+
+/// `value`'s attributes plus its key and entity.
+pub(crate) fn item_of<T: Serialize>(key: &Key, entity: &str, value: &T) -> Result<Item, StoreError> {
+    let mut item: Item =
+        serde_dynamo::to_item(value).map_err(|e| StoreError::Other(anyhow::anyhow!("encode {entity}: {e}")))?;
+    item.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
+    item.extend(key_map(key));
+    item.insert(keys::ENTITY.to_owned(), s(entity));
+    Ok(item)
+}
+
+/// Decodes an item; a malformed item is an error, never skipped.
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    let entity = item
+        .get(keys::ENTITY)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Other(anyhow::anyhow!("decode {entity}: {e}")))
+}
+
+/// An item to create: fails if the key exists.
+pub(crate) const NEW_ITEM: Option<&str> = Some("attribute_not_exists(PK)");
+
+pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+pub(crate) fn start_key(after: Option<switchboard_core::ports::PageKey>) -> Option<Item> {
+    after.map(|key| key.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
+}

@@ -1,0 +1,176 @@
+//! The lists a number is checked against: the do-not-call list, imported registries, and
+//! campaigns' 7-day cool-downs (items that expire by TTL, and are checked for expiry too, since
+//! TTL deletes late).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::ReturnValue;
+use chrono::{DateTime, Duration, Utc};
+
+use super::keys::{self, entity};
+use super::{DynamoStore, Item, from_item, get_n, get_s, item_of, key_map, n, s, sdk_error, start_key};
+use switchboard_core::StoreError;
+use switchboard_core::model::{COOLDOWN_DAYS, DncEntry, DncList, Screening};
+use switchboard_core::ports::{DncStore, Page, PageKey};
+
+#[async_trait]
+impl DncStore for DynamoStore {
+    async fn add_dnc(&self, workspace_id: &str, entry: &DncEntry) -> Result<bool, StoreError> {
+        let item = item_of(
+            &keys::dnc(workspace_id, entry.list, &entry.phone_e164),
+            entity::DNC,
+            entry,
+        )?;
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e: aws_sdk_dynamodb::error::SdkError<PutItemError, _>| sdk_error(e))?;
+        Ok(out.attributes.is_none_or(|old| old.is_empty()))
+    }
+
+    async fn dnc_entry(
+        &self,
+        workspace_id: &str,
+        list: DncList,
+        phone_e164: &str,
+    ) -> Result<Option<DncEntry>, StoreError> {
+        self.get_item(&keys::dnc(workspace_id, list, phone_e164))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn remove_dnc(&self, workspace_id: &str, list: DncList, phone_e164: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::dnc(workspace_id, list, phone_e164))))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.attributes.is_some_and(|old| !old.is_empty()))
+    }
+
+    async fn list_dnc(
+        &self,
+        workspace_id: &str,
+        list: DncList,
+        limit: u32,
+        after: Option<PageKey>,
+    ) -> Result<Page<DncEntry>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(keys::dnc_partition(workspace_id, list)))
+            .limit(limit as i32)
+            .set_exclusive_start_key(start_key(after))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let next = out.last_evaluated_key.filter(|k| !k.is_empty()).map(|k| {
+            k.into_iter()
+                .filter_map(|(name, v)| Some((name, v.as_s().ok()?.clone())))
+                .collect()
+        });
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn import_dnc(&self, workspace_id: &str, entries: &[DncEntry]) -> Result<usize, StoreError> {
+        let keys: Vec<keys::Key> = entries
+            .iter()
+            .map(|e| keys::dnc(workspace_id, e.list, &e.phone_e164))
+            .collect();
+        let existing: std::collections::HashSet<(String, String)> = self
+            .get_many(&keys)
+            .await?
+            .iter()
+            .filter_map(|item| Some((get_s(item, keys::PK)?.to_owned(), get_s(item, keys::SK)?.to_owned())))
+            .collect();
+        let new: Vec<Item> = entries
+            .iter()
+            .zip(&keys)
+            .filter(|(_, key)| !existing.contains(&(key.pk.clone(), key.sk.clone())))
+            .map(|(entry, key)| item_of(key, entity::DNC, entry))
+            .collect::<Result<_, _>>()?;
+        let added = new.len();
+        self.put_many(new).await?;
+        Ok(added)
+    }
+
+    async fn screen(
+        &self,
+        workspace_id: &str,
+        phones: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<String, Screening>, StoreError> {
+        let mut wanted = Vec::with_capacity(phones.len() * 3);
+        for phone in phones {
+            wanted.push(keys::dnc(workspace_id, DncList::Dnc, phone));
+            wanted.push(keys::dnc(workspace_id, DncList::Registry, phone));
+            wanted.push(keys::cooldown(workspace_id, phone));
+        }
+        let mut screened: HashMap<String, Screening> =
+            phones.iter().map(|p| (p.clone(), Screening::default())).collect();
+        let dnc = keys::dnc_partition(workspace_id, DncList::Dnc);
+        let registry = keys::dnc_partition(workspace_id, DncList::Registry);
+        for item in self.get_many(&wanted).await? {
+            let (Some(pk), Some(phone)) = (get_s(&item, keys::PK), get_s(&item, keys::SK)) else {
+                continue;
+            };
+            let Some(screening) = screened.get_mut(phone) else {
+                continue;
+            };
+            if pk == dnc {
+                screening.on_dnc = true;
+            } else if pk == registry {
+                screening.on_registry = true;
+            } else if get_n(&item, keys::TTL).is_some_and(|until| until > now.timestamp()) {
+                screening.cooldown_campaign = get_s(&item, "campaign_id").map(str::to_owned);
+            }
+        }
+        Ok(screened)
+    }
+
+    async fn start_cooldown(
+        &self,
+        workspace_id: &str,
+        phone_e164: &str,
+        campaign_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut item = key_map(&keys::cooldown(workspace_id, phone_e164));
+        item.insert(keys::ENTITY.into(), s(entity::COOLDOWN));
+        item.insert("campaign_id".into(), s(campaign_id));
+        item.insert(
+            "called_at".into(),
+            s(switchboard_core::clock::api_time(at).to_rfc3339()),
+        );
+        item.insert(keys::TTL.into(), n((at + Duration::days(COOLDOWN_DAYS)).timestamp()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,500 @@
+//! One generic repository for workspace resources (agents, contacts, appointments...): an item
+//! per resource in its collection's partition, a version for optimistic concurrency, guard
+//! items for unique values, secondary-index entries, an optional counter on the workspace item
+//! for plan limits, and the events of each change, all written in one transaction.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use switchboard_core::StoreError;
+use switchboard_core::model::Event;
+use switchboard_core::ports::{
+    EventStore, ListQuery, Page, PageKey, Quota, Repository, TimelineItem, TimelineStore, Unique, Versioned,
+};
+
+use super::keys::{self, entity};
+use super::layout::{Guard, Index, Layout, guard_of, timeline_sort};
+use super::{
+    DynamoStore, Item, NEW_ITEM, TransactError, conditional, from_item, get_s, item_of, n, s, sdk_error, start_key,
+};
+
+/// Items read per Query when a filter may drop some, and Queries per page at most: a page of a
+/// filtered list may hold fewer items than asked, with a cursor to go on.
+const FILTERED_BATCH: i32 = 100;
+const MAX_QUERIES_PER_PAGE: usize = 5;
+/// Events are kept this long in the table (the webhook issue delivers them).
+const EVENT_RETENTION_SECS: i64 = 30 * 86_400;
+
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "T: Layout")]
+struct Stored<T> {
+    #[serde(flatten)]
+    value: T,
+    version: u64,
+}
+
+fn entity_of<T: Layout>() -> String {
+    T::COLLECTION.to_ascii_lowercase()
+}
+
+fn index_keys(index: Index) -> (&'static str, &'static str, &'static str) {
+    match index {
+        Index::Gsi1 => (keys::GSI1, keys::GSI1PK, keys::GSI1SK),
+        Index::Gsi2 => (keys::GSI2, keys::GSI2PK, keys::GSI2SK),
+        Index::Timeline => (keys::GSI3, keys::GSI3PK, keys::GSI3SK),
+    }
+}
+
+/// The index partition of an entry: a collection's, or for the timeline the contact's.
+fn entry_partition(workspace_id: &str, collection: &str, index: Index, partition: &str) -> String {
+    match index {
+        Index::Timeline => keys::timeline(workspace_id, partition),
+        _ => keys::index_partition(workspace_id, collection, partition),
+    }
+}
+
+fn resource_item<T: Layout>(workspace_id: &str, value: &T, version: u64) -> Result<Item, StoreError> {
+    let key = keys::resource(workspace_id, T::COLLECTION, value.id());
+    let mut item = item_of(
+        &key,
+        &entity_of::<T>(),
+        &Stored {
+            value: value.clone(),
+            version,
+        },
+    )?;
+    if let Some(at) = value.expires_at() {
+        item.insert(keys::TTL.into(), n(at.timestamp()));
+    }
+    for entry in value.index_entries() {
+        let (_, pk, sk) = index_keys(entry.index);
+        item.insert(
+            pk.into(),
+            s(entry_partition(
+                workspace_id,
+                T::COLLECTION,
+                entry.index,
+                &entry.partition,
+            )),
+        );
+        item.insert(sk.into(), s(entry.sort));
+    }
+    Ok(item)
+}
+
+fn guard_key(workspace_id: &str, unique: &Guard) -> keys::Key {
+    if unique.global {
+        keys::global_unique(unique.kind, &unique.value)
+    } else {
+        keys::unique(workspace_id, unique.kind, &unique.value)
+    }
+}
+
+fn decode<T: Layout>(item: Item) -> Result<Versioned<T>, StoreError> {
+    let stored: Stored<T> = from_item(item)?;
+    Ok(Versioned {
+        value: stored.value,
+        version: stored.version,
+    })
+}
+
+/// The page key of an item, for the cursor after it.
+fn position(item: &Item, index: Option<Index>) -> PageKey {
+    let mut names = vec![keys::PK, keys::SK];
+    if let Some(index) = index {
+        let (_, pk, sk) = index_keys(index);
+        names.extend([pk, sk]);
+    }
+    names
+        .into_iter()
+        .filter_map(|k| Some((k.to_owned(), get_s(item, k)?.to_owned())))
+        .collect()
+}
+
+impl DynamoStore {
+    fn guard_put(&self, workspace_id: &str, unique: &Guard, owner_id: &str) -> Result<TransactWriteItem, StoreError> {
+        let mut item = super::key_map(&guard_key(workspace_id, unique));
+        item.insert(keys::ENTITY.into(), s(entity::UNIQUE));
+        item.insert("owner_id".into(), s(owner_id));
+        item.insert("workspace_id".into(), s(workspace_id));
+        self.tx_put(item, NEW_ITEM, Item::new())
+    }
+
+    fn guard_delete(
+        &self,
+        workspace_id: &str,
+        unique: &Guard,
+        owner_id: &str,
+    ) -> Result<TransactWriteItem, StoreError> {
+        self.tx_delete(
+            &guard_key(workspace_id, unique),
+            Some("owner_id = :owner"),
+            HashMap::from([(":owner".into(), s(owner_id))]),
+        )
+    }
+
+    fn quota_update(&self, workspace_id: &str, quota: Quota, delta: i64) -> Result<TransactWriteItem, StoreError> {
+        let counter = quota.counter;
+        let (update, condition, mut values) = if delta > 0 {
+            (
+                format!("ADD #{counter} :delta"),
+                // A counter no write has touched yet counts nothing.
+                Some(format!(
+                    "attribute_exists(PK) AND (attribute_not_exists(#{counter}) OR #{counter} < :max)"
+                )),
+                HashMap::from([(":max".to_owned(), n(quota.max))]),
+            )
+        } else {
+            (format!("ADD #{counter} :delta"), None, HashMap::new())
+        };
+        values.insert(":delta".into(), n(delta));
+        self.tx_update(&keys::workspace(workspace_id), &update, condition.as_deref(), values)
+    }
+
+    /// The Put of an event, for the transaction of the change it records.
+    pub(crate) fn event_put(&self, workspace_id: &str, event: &Event) -> Result<TransactWriteItem, StoreError> {
+        let mut item = item_of(&keys::event(workspace_id, &event.id), entity::EVENT, event)?;
+        item.insert("workspace_id".into(), s(workspace_id));
+        item.insert(keys::TTL.into(), n(event.timestamp.timestamp() + EVENT_RETENTION_SECS));
+        self.tx_put(item, NEW_ITEM, Item::new())
+    }
+}
+
+/// Maps a cancelled write of `[resource, guards..., quota?, events...]` to its domain error.
+fn write_error(e: TransactError, guards: &[(usize, &Guard)], quota_at: Option<usize>) -> StoreError {
+    if e.failed_at(0) {
+        return StoreError::VersionMismatch;
+    }
+    if let Some((_, unique)) = guards.iter().find(|(i, _)| e.failed_at(*i)) {
+        return StoreError::Conflict(unique.conflict);
+    }
+    if quota_at.is_some_and(|i| e.failed_at(i)) {
+        return StoreError::LimitReached;
+    }
+    e.into_store()
+}
+
+#[async_trait]
+impl<T: Layout> Repository<T> for DynamoStore {
+    #[tracing::instrument(skip_all, fields(collection = T::COLLECTION))]
+    async fn insert(
+        &self,
+        workspace_id: &str,
+        value: &T,
+        quota: Option<Quota>,
+        events: &[Event],
+    ) -> Result<Versioned<T>, StoreError> {
+        let item = resource_item(workspace_id, value, 1)?;
+        let uniques = value.guards();
+        if uniques.is_empty() && quota.is_none() && events.is_empty() {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK)")
+                .send()
+                .await;
+            if conditional(result)?.is_err() {
+                return Err(StoreError::AlreadyExists);
+            }
+        } else {
+            let mut items = vec![self.tx_put(item, NEW_ITEM, Item::new())?];
+            let mut guards = Vec::new();
+            for unique in &uniques {
+                guards.push((items.len(), unique));
+                items.push(self.guard_put(workspace_id, unique, value.id())?);
+            }
+            let quota_at = quota.map(|_| items.len());
+            if let Some(quota) = quota {
+                items.push(self.quota_update(workspace_id, quota, 1)?);
+            }
+            for event in events {
+                items.push(self.event_put(workspace_id, event)?);
+            }
+            self.transact(items)
+                .await
+                .map_err(|e| write_error(e, &guards, quota_at))?;
+        }
+        Ok(Versioned {
+            value: value.clone(),
+            version: 1,
+        })
+    }
+
+    async fn get(&self, workspace_id: &str, id: &str) -> Result<Option<Versioned<T>>, StoreError> {
+        self.get_item(&keys::resource(workspace_id, T::COLLECTION, id))
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(collection = T::COLLECTION))]
+    async fn update(
+        &self,
+        workspace_id: &str,
+        previous: &Versioned<T>,
+        value: &T,
+        events: &[Event],
+    ) -> Result<Versioned<T>, StoreError> {
+        let version = previous.version + 1;
+        let item = resource_item(workspace_id, value, version)?;
+        let before = previous.value.guards();
+        let after = value.guards();
+        let released: Vec<&Guard> = before.iter().filter(|u| !after.contains(u)).collect();
+        let claimed: Vec<&Guard> = after.iter().filter(|u| !before.contains(u)).collect();
+        let expected = HashMap::from([(":v".to_owned(), n(previous.version))]);
+        if released.is_empty() && claimed.is_empty() && events.is_empty() {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("version = :v")
+                .set_expression_attribute_values(Some(expected))
+                .send()
+                .await;
+            if conditional(result)?.is_err() {
+                return Err(StoreError::VersionMismatch);
+            }
+        } else {
+            let mut items = vec![self.tx_put(item, Some("version = :v"), expected)?];
+            let mut guards = Vec::new();
+            for unique in claimed {
+                guards.push((items.len(), unique));
+                items.push(self.guard_put(workspace_id, unique, value.id())?);
+            }
+            for unique in released {
+                items.push(self.guard_delete(workspace_id, unique, value.id())?);
+            }
+            for event in events {
+                items.push(self.event_put(workspace_id, event)?);
+            }
+            self.transact(items).await.map_err(|e| write_error(e, &guards, None))?;
+        }
+        Ok(Versioned {
+            value: value.clone(),
+            version,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(collection = T::COLLECTION))]
+    async fn delete(&self, workspace_id: &str, current: &Versioned<T>, quota: Option<Quota>) -> Result<(), StoreError> {
+        let key = keys::resource(workspace_id, T::COLLECTION, current.value.id());
+        let expected = HashMap::from([(":v".to_owned(), n(current.version))]);
+        let uniques = current.value.guards();
+        if uniques.is_empty() && quota.is_none() {
+            let result = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(super::key_map(&key)))
+                .condition_expression("version = :v")
+                .set_expression_attribute_values(Some(expected))
+                .send()
+                .await;
+            return match conditional(result)? {
+                Ok(_) => Ok(()),
+                Err(_) => Err(StoreError::VersionMismatch),
+            };
+        }
+        let mut items = vec![self.tx_delete(&key, Some("version = :v"), expected)?];
+        for unique in &uniques {
+            items.push(self.guard_delete(workspace_id, unique, current.value.id())?);
+        }
+        if let Some(quota) = quota {
+            items.push(self.quota_update(workspace_id, quota, -1)?);
+        }
+        self.transact(items).await.map_err(|e| write_error(e, &[], None))
+    }
+
+    async fn query(&self, workspace_id: &str, query: &ListQuery) -> Result<Page<Versioned<T>>, StoreError> {
+        let listed = T::list_index(&query.by)
+            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("{} are not listed by {:?}", T::COLLECTION, query.by)))?;
+        let index = listed.as_ref().map(|(index, _)| *index);
+        let (index_name, pk_name, sk_name) = match index {
+            None => (None, keys::PK, keys::SK),
+            Some(index) => {
+                let (name, pk, sk) = index_keys(index);
+                (Some(name), pk, sk)
+            }
+        };
+        let partition = match &listed {
+            None => keys::collection(workspace_id, T::COLLECTION),
+            Some((index, suffix)) => entry_partition(workspace_id, T::COLLECTION, *index, suffix),
+        };
+        let mut condition = "#pk = :pk".to_owned();
+        let mut names = HashMap::from([("#pk".to_owned(), pk_name.to_owned())]);
+        let mut values = HashMap::from([(":pk".to_owned(), s(partition))]);
+        if query.from.is_some() || query.to.is_some() {
+            let (low, high) = T::sort_bounds(query.from, query.to);
+            condition.push_str(" AND #sk BETWEEN :low AND :high");
+            names.insert("#sk".into(), sk_name.into());
+            values.insert(":low".into(), s(low));
+            values.insert(":high".into(), s(high));
+        }
+        let mut filter = Vec::new();
+        for (i, (attribute, value)) in query.equals.iter().enumerate() {
+            filter.push(format!("#f{i} = :f{i}"));
+            names.insert(format!("#f{i}"), (*attribute).to_owned());
+            values.insert(format!(":f{i}"), s(value));
+        }
+        let filtered = !filter.is_empty();
+        let wanted = query.limit as usize + 1;
+        let mut found: Vec<Item> = Vec::new();
+        let mut start = start_key(query.after.clone());
+        for _ in 0..MAX_QUERIES_PER_PAGE {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index_name.map(str::to_owned))
+                .key_condition_expression(&condition)
+                .set_filter_expression(filtered.then(|| filter.join(" AND ")))
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(query.ascending)
+                .limit(if filtered {
+                    FILTERED_BATCH
+                } else {
+                    (wanted - found.len()) as i32
+                })
+                .set_exclusive_start_key(start.take())
+                .set_consistent_read(index.is_none().then_some(true))
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            found.extend(out.items.unwrap_or_default());
+            if found.len() >= wanted {
+                break;
+            }
+            match out.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => break,
+            }
+        }
+        let next = if found.len() >= wanted {
+            found.truncate(query.limit as usize);
+            found.last().map(|last| position(last, index))
+        } else {
+            // The read budget ran out before the page filled: go on from where it stopped.
+            start.map(|key| {
+                key.into_iter()
+                    .filter_map(|(k, v)| Some((k, v.as_s().ok()?.clone())))
+                    .collect()
+            })
+        };
+        let items = found.into_iter().map(decode).collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn find_unique(&self, workspace_id: &str, unique: &Unique) -> Result<Option<Versioned<T>>, StoreError> {
+        let Some(guard) = self.get_item(&guard_key(workspace_id, &guard_of(unique))).await? else {
+            return Ok(None);
+        };
+        let owner = get_s(&guard, "owner_id")
+            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unique guard without owner")))?;
+        Repository::<T>::get(self, workspace_id, owner).await
+    }
+}
+
+#[async_trait]
+impl TimelineStore for DynamoStore {
+    async fn timeline(
+        &self,
+        workspace_id: &str,
+        contact_id: &str,
+        before: Option<DateTime<Utc>>,
+        limit: u32,
+        after: Option<PageKey>,
+    ) -> Result<Page<TimelineItem>, StoreError> {
+        let (index, pk, sk) = index_keys(Index::Timeline);
+        let mut condition = "#pk = :pk".to_owned();
+        let mut names = HashMap::from([("#pk".to_owned(), pk.to_owned())]);
+        let mut values = HashMap::from([(":pk".to_owned(), s(keys::timeline(workspace_id, contact_id)))]);
+        if let Some(before) = before {
+            condition.push_str(" AND #sk < :before");
+            names.insert("#sk".into(), sk.into());
+            values.insert(":before".into(), s(timeline_sort(before, "")));
+        }
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .scan_index_forward(false)
+            .limit(limit as i32 + 1)
+            .set_exclusive_start_key(start_key(after))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut found = out.items.unwrap_or_default();
+        let next = (found.len() > limit as usize).then(|| {
+            found.truncate(limit as usize);
+            found.last().map(|last| position(last, Some(Index::Timeline)))
+        });
+        let items = found
+            .into_iter()
+            .map(|item| {
+                let item = match get_s(&item, keys::ENTITY).unwrap_or_default() {
+                    "call" => TimelineItem::Call(decode(item)?.value),
+                    "conversation" => TimelineItem::Conversation(decode(item)?.value),
+                    "appointment" => TimelineItem::Appointment(decode(item)?.value),
+                    "approval" => TimelineItem::Approval(decode(item)?.value),
+                    other => return Err(StoreError::Other(anyhow::anyhow!("{other} on a timeline"))),
+                };
+                Ok(item)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            next: next.flatten(),
+        })
+    }
+}
+
+#[async_trait]
+impl EventStore for DynamoStore {
+    async fn event(&self, workspace_id: &str, event_id: &str) -> Result<Option<Event>, StoreError> {
+        self.get_item(&keys::event(workspace_id, event_id))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    async fn keep_test_event(&self, workspace_id: &str, event: &Event) -> Result<(), StoreError> {
+        let mut item = item_of(&keys::event(workspace_id, &event.id), entity::TEST_EVENT, event)?;
+        item.insert(keys::TTL.into(), n(event.timestamp.timestamp() + EVENT_RETENTION_SECS));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+}
+
+/// The workspace and event a new item of the table's stream carries, if it is an event of the
+/// log (test events are not routed).
+pub fn streamed_event(image: &serde_dynamo::Item) -> Result<Option<(String, Event)>, StoreError> {
+    let text = |name: &str| match image.get(name) {
+        Some(serde_dynamo::AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    };
+    if text(keys::ENTITY).as_deref() != Some(entity::EVENT) {
+        return Ok(None);
+    }
+    let workspace_id =
+        text("workspace_id").ok_or_else(|| StoreError::Other(anyhow::anyhow!("an event without its workspace")))?;
+    let event: Event =
+        serde_dynamo::from_item(image.clone()).map_err(|e| StoreError::Other(anyhow::anyhow!("decode event: {e}")))?;
+    Ok(Some((workspace_id, event)))
+}

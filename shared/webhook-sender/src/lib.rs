@@ -1,0 +1,136 @@
+//! The webhook transport over HTTP(S): deliveries go out with no redirects, a 10 s timeout and,
+//! in production, through a resolver that only hands out public addresses, so that a name
+//! re-pointed at a private address after its endpoint was saved still reaches nothing inside.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use switchboard_core::config::DeploymentMode;
+use switchboard_core::ports::{Receipt, WebhookTransport};
+use switchboard_domain::webhooks::guard::{self, is_public};
+use url::Url;
+
+/// How long a receiver may take to answer.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// How much of a receiver's answer is kept.
+const EXCERPT_CHARS: usize = 200;
+
+pub struct HttpTransport {
+    client: reqwest::Client,
+    mode: DeploymentMode,
+}
+
+impl HttpTransport {
+    pub fn new(mode: DeploymentMode) -> Self {
+        let builder = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")));
+        let builder = match mode {
+            DeploymentMode::Production => builder.dns_resolver(Arc::new(PublicResolver)),
+            DeploymentMode::Local => builder,
+        };
+        Self {
+            client: builder.build().expect("an HTTP client builds"),
+            mode,
+        }
+    }
+}
+
+#[async_trait]
+impl WebhookTransport for HttpTransport {
+    async fn check_destination(&self, url: &str) -> Result<String, String> {
+        let url = guard::check_url(url, self.mode)?;
+        check_resolution(&url, self.mode).await?;
+        Ok(url.to_string())
+    }
+
+    async fn post(&self, url: &str, headers: &[(&'static str, String)], body: Vec<u8>) -> Result<Receipt, String> {
+        // Checked again at delivery time: the URL was checked when saved, the rules may have
+        // tightened since (a URL saved in local mode).
+        let url = guard::check_url(url, self.mode)?;
+        let mut request = self.client.post(url).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.map_err(describe)?;
+        let status = response.status().as_u16();
+        let body_excerpt = if response.status().is_success() {
+            String::new()
+        } else {
+            let text = response.text().await.unwrap_or_default();
+            text.chars().take(EXCERPT_CHARS).collect()
+        };
+        Ok(Receipt { status, body_excerpt })
+    }
+}
+
+/// A failed request in a few words, without internals.
+fn describe(error: reqwest::Error) -> String {
+    if error.is_timeout() {
+        format!("the receiver did not answer within {} s", TIMEOUT.as_secs())
+    } else if error.is_connect() {
+        let cause = std::error::Error::source(&error)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        format!("could not connect: {cause}")
+    } else {
+        format!("the request failed: {error}")
+    }
+}
+
+/// The addresses `host` resolves to, all public; an error naming the problem otherwise.
+async fn public_addresses(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("{host} does not resolve: {e}"))?
+        .collect();
+    if addresses.is_empty() {
+        return Err(format!("{host} does not resolve"));
+    }
+    if addresses.iter().any(|a| !is_public(a.ip())) {
+        return Err(guard::refused());
+    }
+    Ok(addresses)
+}
+
+/// Checks where a URL resolves (production only): done when an endpoint is saved.
+async fn check_resolution(url: &Url, mode: DeploymentMode) -> Result<(), String> {
+    if mode == DeploymentMode::Local {
+        return Ok(());
+    }
+    match url.host() {
+        Some(url::Host::Domain(name)) => public_addresses(name, url.port_or_known_default().unwrap_or(443))
+            .await
+            .map(|_| ()),
+        _ => Ok(()),
+    }
+}
+
+/// A resolver that hands the HTTP client public addresses only.
+struct PublicResolver;
+
+impl reqwest::dns::Resolve for PublicResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addresses = public_addresses(&host, 0).await?;
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn names_resolving_to_loopback_are_refused_in_production() {
+        let url = Url::parse("https://localhost.:8443/in").unwrap();
+        assert!(check_resolution(&url, DeploymentMode::Production).await.is_err());
+        assert!(check_resolution(&url, DeploymentMode::Local).await.is_ok());
+        assert!(public_addresses("localhost", 443).await.is_err());
+    }
+}
