@@ -57,7 +57,16 @@ async fn targets(app: &TestApp, t: &Tenant, id: &str) -> Vec<Target> {
     let mut all = Vec::new();
     let mut after = None;
     loop {
-        let page = app.store.targets(&t.workspace_id, id, None, 200, after).await.unwrap();
+        let page = app
+            .store
+            .targets(
+                &t.workspace_id,
+                id,
+                None,
+                switchboard_core::ports::PageRequest { limit: 200, after },
+            )
+            .await
+            .unwrap();
         all.extend(page.items);
         match page.next {
             Some(next) => after = Some(next),

@@ -292,12 +292,6 @@ impl TestApp {
             connections: Arc::new(ApiGatewayConnections::new(sdk, url)),
         });
         let auth_config = auth::AuthConfig {
-            http: switchboard_runtime::config::HttpConfig {
-                table_name: table_name(),
-                jwt_secret_id: String::new(),
-                mode: DeploymentMode::Local,
-                public_rate_limit: options.public_rate_limit,
-            },
             mail_queue_url: mail_queue_url.clone(),
             public_base_url: Some("http://switchboard.test".into()),
             signup_plan: options.signup_plan,
@@ -320,15 +314,16 @@ impl TestApp {
             voice.clone().map(|v| Arc::new(v) as Arc<dyn LiveCalls>),
         );
         let calls = calls::service(platform.clone(), &store, telephony.clone(), jobs.clone(), twilio);
-        let campaigns = campaigns::service(
-            platform.clone(),
-            &store,
-            llm.clone(),
-            telephony.clone(),
-            jobs.clone(),
-            dialer_jobs.clone(),
-            clock.clone(),
-        );
+        let new_dialer = || {
+            campaign_dialer::dialer(
+                &store,
+                telephony.clone(),
+                jobs.clone(),
+                dialer_jobs.clone(),
+                clock.clone(),
+            )
+        };
+        let campaigns = campaigns::service(platform.clone(), &store, llm.clone(), new_dialer());
         let webhooks = webhooks::service(platform.clone(), &store, dispatcher());
         let dnc = dnc::service(platform.clone(), &store);
         let catalog = catalog::service(
@@ -346,14 +341,8 @@ impl TestApp {
                 clock.clone(),
             )
         });
-        let dialer = campaign_dialer::dialer(
-            &store,
-            telephony.clone(),
-            jobs.clone(),
-            dialer_jobs.clone(),
-            clock.clone(),
-        );
-        let call_worker = call_worker::state(&store, llm, telephony, jobs, dialer_jobs, 0.0, clock.clone());
+        let dialer = new_dialer();
+        let call_worker = call_worker::state(&store, llm, jobs.clone(), 0.0, new_dialer(), clock.clone());
         let event_router = event_router::router(&store, deliveries.clone());
         let dispatcher = dispatcher();
         let mut router = matchit::Router::new();

@@ -44,7 +44,6 @@ pub fn routes() -> Vec<Route<State>> {
     vec![
         Route::new(Method::GET, "/v1/agents", list)
             .doc(TAG, "listAgents", "List agents")
-            .query(QueryParam::pagination())
             .returns_list::<Agent>("A page of agents, newest first."),
         Route::new(Method::POST, "/v1/agents", create)
             .doc(TAG, "createAgent", "Create an agent")
@@ -73,7 +72,6 @@ pub fn routes() -> Vec<Route<State>> {
             .returns::<ChatTurn>(201, "The agent's answer, in a new conversation."),
         Route::new(Method::GET, "/v1/agents/{id}/messages", list_messages)
             .doc(TAG, "listMessages", "Read a conversation with an agent")
-            .query(QueryParam::pagination())
             .query([QueryParam::string("conversation_id", "The conversation.").required()])
             .returns_list::<Message>("The conversation's messages, oldest first."),
         Route::new(Method::DELETE, "/v1/agents/{id}", delete)
@@ -242,12 +240,11 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             ),
             e => e.into(),
         })?;
-    Ok(Reply::created(&stored.value).etag(stored.version))
+    Ok(Reply::created_versioned(&stored))
 }
 
 async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let found = crud::find(state.agents.as_ref(), &req, req.param("id")).await?;
-    Ok(Reply::ok(&found.value).etag(found.version))
+    crud::get(state.agents.as_ref(), &req).await
 }
 
 async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
@@ -276,7 +273,7 @@ async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         Ok((validated(agent)?, Vec::new()))
     })
     .await?;
-    Ok(Reply::ok(&updated.value).etag(updated.version))
+    Ok(Reply::versioned(&updated))
 }
 
 async fn delete(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {

@@ -12,7 +12,7 @@ use switchboard_core::model::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
 use switchboard_core::ports::{ApiKeyStore, CredentialKind, NewApiKey};
 use switchboard_core::{ErrorCode, StoreError, secret, validate};
 use switchboard_http::crud::Deleted;
-use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_http::{Access, ApiError, Platform, Reply, Request, Route, Service};
 use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
@@ -39,7 +39,6 @@ pub fn routes() -> Vec<Route<State>> {
             .access(Access::Session(Scope::Read))
             .doc(TAG, "listApiKeys", "List API keys")
             .describe("Every key of the workspace (active, expired, revoked), newest first. Secrets are never returned.")
-            .query(QueryParam::pagination())
             .returns_list::<ApiKey>("A page of keys."),
         Route::new(Method::POST, "/v1/api-keys", create)
             .access(Access::Session(Scope::Write))
@@ -97,10 +96,7 @@ fn not_found() -> ApiError {
 
 async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let page = req.page("")?;
-    let found = state
-        .keys
-        .list_keys(req.workspace_id()?, page.limit, page.after)
-        .await?;
+    let found = state.keys.list_keys(req.workspace_id()?, page).await?;
     let keys = found.items.into_iter().map(|k| k.with_status_at(req.now)).collect();
     Ok(req.list(keys, found.next, ""))
 }

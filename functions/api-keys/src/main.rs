@@ -1,11 +1,10 @@
 //! The `api-keys` Lambda function.
 
-use switchboard_runtime::config::HttpConfig;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    switchboard_runtime::telemetry::init();
-    let config = HttpConfig::from_env()?;
-    let (_, store, platform) = switchboard_runtime::http_platform(&config).await?;
-    switchboard_runtime::serve(api_keys::service(platform, &store)).await
+    switchboard_runtime::http_function(
+        |_| (),
+        async |parts, ()| Ok(api_keys::service(parts.platform, &parts.store)),
+    )
+    .await
 }

@@ -37,7 +37,6 @@ pub fn routes() -> Vec<Route<State>> {
         Route::new(Method::GET, "/v1/appointments", list)
             .doc(TAG, "listAppointments", "List appointments")
             .describe("By start time, earliest first. `from` and `to` bound the start time (dates or ISO 8601 times).")
-            .query(QueryParam::pagination())
             .query([
                 QueryParam::string("status", "`confirmed`, `cancelled` or `completed`."),
                 QueryParam::string("from", "Earliest start (inclusive)."),
@@ -93,26 +92,9 @@ pub struct UpdateAppointment {
 }
 
 async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let status = req
-        .query("status")
-        .map(|raw| {
-            serde_json::from_value::<AppointmentStatus>(json!(raw)).map_err(|_| {
-                ApiError::param(
-                    ErrorCode::InvalidParameter,
-                    "status",
-                    "`status` must be confirmed, cancelled or completed.",
-                )
-            })
-        })
-        .transpose()?;
-    let from = req
-        .query("from")
-        .map(|raw| validate::time_bound("from", raw, false))
-        .transpose()?;
-    let to = req
-        .query("to")
-        .map(|raw| validate::time_bound("to", raw, true))
-        .transpose()?;
+    let status = req.query_as::<AppointmentStatus>("status", "confirmed, cancelled or completed")?;
+    let from = req.query_time("from", false)?;
+    let to = req.query_time("to", true)?;
     let contact = req.query("contact_id");
     let filters = format!("status={status:?}&from={from:?}&to={to:?}&contact={contact:?}");
     let page = req.page(&filters)?;
@@ -154,12 +136,11 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         req.now,
     )
     .await?;
-    Ok(Reply::created(&booked.value).etag(booked.version))
+    Ok(Reply::created_versioned(&booked))
 }
 
 async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let found = crud::find(state.appointments.as_ref(), &req, req.param("id")).await?;
-    Ok(Reply::ok(&found.value).etag(found.version))
+    crud::get(state.appointments.as_ref(), &req).await
 }
 
 async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
@@ -196,5 +177,5 @@ async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             e
         }
     })?;
-    Ok(Reply::ok(&updated.value).etag(updated.version))
+    Ok(Reply::versioned(&updated))
 }

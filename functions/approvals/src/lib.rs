@@ -7,9 +7,9 @@ use chrono::Duration;
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
+use switchboard_core::StoreError;
 use switchboard_core::model::{Agent, Approval, ApprovalStatus, ConversationStatus, ProposedAction};
 use switchboard_core::ports::{CredentialKind, ListQuery, LiveCalls, Llm, Repository};
-use switchboard_core::{ErrorCode, StoreError};
 use switchboard_domain::approvals::{self, ApprovalRequest, CHAT_DECISION_TIME};
 use switchboard_domain::conversation::Engine;
 use switchboard_http::crud;
@@ -47,7 +47,6 @@ pub fn routes() -> Vec<Route<State>> {
     vec![
         Route::new(Method::GET, "/v1/approvals", list)
             .doc(TAG, "listApprovals", "List approvals")
-            .query(QueryParam::pagination())
             .query([
                 QueryParam::string("status", "`pending`, `approved`, `denied` or `expired`."),
                 QueryParam::string("campaign_id", "Only those raised in this campaign's calls."),
@@ -102,18 +101,7 @@ pub struct Decide {
 }
 
 async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let status = req
-        .query("status")
-        .map(|raw| {
-            serde_json::from_value::<ApprovalStatus>(json!(raw)).map_err(|_| {
-                ApiError::param(
-                    ErrorCode::InvalidParameter,
-                    "status",
-                    "`status` must be pending, approved, denied or expired.",
-                )
-            })
-        })
-        .transpose()?;
+    let status = req.query_as::<ApprovalStatus>("status", "pending, approved, denied or expired")?;
     let campaign = req.query("campaign_id");
     let filters = format!("status={status:?}&campaign={campaign:?}");
     let page = req.page(&filters)?;
@@ -162,7 +150,7 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         contact_id: None,
     };
     let created = approvals::request(state.approvals.as_ref(), req.workspace_id()?, request, req.now).await?;
-    Ok(Reply::created(&created.value).etag(created.version))
+    Ok(Reply::created_versioned(&created))
 }
 
 async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
@@ -190,7 +178,7 @@ async fn decide(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     )
     .await?;
     resume_conversation(&state, ws, &decided.value, req.now).await;
-    Ok(Reply::ok(&decided.value).etag(decided.version))
+    Ok(Reply::versioned(&decided))
 }
 
 /// Lets the conversation that asked go on. The decision stands whatever happens here: a

@@ -1,13 +1,11 @@
 //! The function's settings.
 
-use switchboard_core::config::{ConfigError, DeploymentMode, Env};
+use switchboard_core::config::{DeploymentMode, Env};
 use switchboard_core::model::Plan;
-use switchboard_runtime::config::HttpConfig;
 
-/// The auth function's extra settings.
+/// The auth function's settings beside the pipeline's.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
-    pub http: HttpConfig,
     pub mail_queue_url: String,
     /// Base URL users reach the API on, for links in emails; `None`: the request's domain.
     pub public_base_url: Option<String>,
@@ -16,21 +14,15 @@ pub struct AuthConfig {
 }
 
 impl AuthConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = Env::process();
-        let config = Self::read(&mut env);
-        env.finish().map(|()| config)
-    }
-
     pub fn read(env: &mut Env) -> Self {
+        let mode = env.parsed_or("DEPLOYMENT_MODE", DeploymentMode::Production);
         let config = Self {
-            http: HttpConfig::read(env),
             mail_queue_url: env.required("MAIL_QUEUE_URL"),
             public_base_url: env.optional("PUBLIC_BASE_URL"),
             signup_plan: env.parsed_or("SIGNUP_PLAN", Plan::Starter),
         };
         // Links in emails carry secrets: outside a developer's machine they must be https.
-        if config.http.mode == DeploymentMode::Production
+        if mode == DeploymentMode::Production
             && config
                 .public_base_url
                 .as_ref()
@@ -50,7 +42,7 @@ mod tests {
     fn production_links_must_be_https() {
         let vars = |mode: &'static str, url: &'static str| {
             Env::from_fn(move |k| match k {
-                "TABLE_NAME" | "JWT_SECRET_ID" | "MAIL_QUEUE_URL" => Some("x".into()),
+                "MAIL_QUEUE_URL" => Some("x".into()),
                 "DEPLOYMENT_MODE" => Some(mode.into()),
                 "PUBLIC_BASE_URL" => Some(url.into()),
                 _ => None,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use aws_lambda_events::event::sqs::SqsMessage;
 use switchboard_core::clock::Clock;
-use switchboard_core::ports::{CallJob, CallQueue, DialerQueue, Llm, Telephony};
+use switchboard_core::ports::{CallJob, CallQueue, Llm};
 use switchboard_domain::calls;
 use switchboard_domain::campaigns::Dialer;
 use switchboard_store::DynamoStore;
@@ -28,10 +28,9 @@ pub struct State {
 pub fn state(
     store: &DynamoStore,
     llm: Arc<dyn Llm>,
-    telephony: Arc<dyn Telephony>,
     call_jobs: Arc<dyn CallQueue>,
-    dialer_jobs: Arc<dyn DialerQueue>,
     time_scale: f64,
+    dialer: Dialer,
     clock: Clock,
 ) -> State {
     State {
@@ -39,10 +38,10 @@ pub fn state(
             engine: switchboard_runtime::engine(store, llm),
             calls: Arc::new(store.clone()),
             agents: Arc::new(store.clone()),
-            jobs: call_jobs.clone(),
+            jobs: call_jobs,
             time_scale,
         },
-        dialer: switchboard_runtime::dialer(store, telephony, call_jobs, dialer_jobs, clock.clone()),
+        dialer,
         clock,
     }
 }

@@ -28,20 +28,12 @@ pub struct Network {
 }
 
 impl Network {
-    /// Queues the call's next step, `after` simulated seconds from now.
-    async fn next(
-        &self,
-        ws: &str,
-        call_id: &str,
-        step: SimStep,
-        turn: u32,
-        elapsed: u32,
-        after: u32,
-    ) -> Result<(), Error> {
-        let delay = Duration::from_secs_f64(f64::from(after) * self.time_scale);
-        self.queue(ws, call_id, step, turn, elapsed, delay).await
+    /// `after` simulated seconds, in real time.
+    fn delay(&self, after: u32) -> Duration {
+        Duration::from_secs_f64(f64::from(after) * self.time_scale)
     }
 
+    /// Queues the call's next step, to run after `delay`.
     async fn queue(
         &self,
         ws: &str,
@@ -103,8 +95,15 @@ impl Network {
         match step {
             SimStep::Dial => {
                 self.status(ws, call_id, CallStatus::Ringing, now, None, None).await?;
-                self.next(ws, call_id, SimStep::Outcome, 0, 0, ringing_time(fate_of(&call)))
-                    .await
+                self.queue(
+                    ws,
+                    call_id,
+                    SimStep::Outcome,
+                    0,
+                    0,
+                    self.delay(ringing_time(fate_of(&call))),
+                )
+                .await
             }
             SimStep::Outcome => {
                 let ended = match fate_of(&call) {
@@ -115,7 +114,7 @@ impl Network {
                     Fate::Answered => {
                         self.status(ws, call_id, CallStatus::InProgress, now, None, None)
                             .await?;
-                        return self.next(ws, call_id, SimStep::Converse, 0, 0, 0).await;
+                        return self.queue(ws, call_id, SimStep::Converse, 0, 0, Duration::ZERO).await;
                     }
                 };
                 let reason = (ended == CallStatus::Failed).then(|| "network_error".to_owned());
@@ -145,7 +144,9 @@ impl Network {
             return Ok(());
         }
         let Some(agent) = self.agents.get(ws, &call.agent_id).await? else {
-            return self.next(ws, &call.id, SimStep::HangUp, 0, elapsed, 0).await;
+            return self
+                .queue(ws, &call.id, SimStep::HangUp, 0, elapsed, Duration::ZERO)
+                .await;
         };
         let agent = agent.value;
         let mut conversation = calls::conversation(&self.engine, self.calls.as_ref(), ws, &agent, call, now).await?;
@@ -172,7 +173,11 @@ impl Network {
             return Ok(());
         }
         match conversation.value.status {
-            ConversationStatus::Ended => return self.next(ws, &call.id, SimStep::HangUp, 0, elapsed, 0).await,
+            ConversationStatus::Ended => {
+                return self
+                    .queue(ws, &call.id, SimStep::HangUp, 0, elapsed, Duration::ZERO)
+                    .await;
+            }
             ConversationStatus::AwaitingApproval => {
                 let pending = conversation.value.pending_approval_id.clone().unwrap_or_default();
                 let approval = self
@@ -185,7 +190,7 @@ impl Network {
                     // The callee holds; deciding the approval resumes the conversation. The next
                     // look is at least a second away, so that a compressed clock does not spin.
                     Some(a) if a.status == ApprovalStatus::Pending => {
-                        let delay = Duration::from_secs_f64((f64::from(HOLD) * self.time_scale).max(1.0));
+                        let delay = self.delay(HOLD).max(Duration::from_secs(1));
                         return self
                             .queue(ws, &call.id, SimStep::Converse, turn, elapsed + HOLD, delay)
                             .await;
@@ -204,7 +209,9 @@ impl Network {
         };
         let Some(line) = callee_lines(callee).get(turn as usize) else {
             // Nothing left to say: the callee hangs up.
-            return self.next(ws, &call.id, SimStep::HangUp, 0, elapsed, 0).await;
+            return self
+                .queue(ws, &call.id, SimStep::HangUp, 0, elapsed, Duration::ZERO)
+                .await;
         };
         let before = conversation.value.messages.len();
         let after = self.engine.say(ws, &agent, &conversation, line, now).await?;
@@ -221,7 +228,8 @@ impl Network {
         } else {
             SimStep::Converse
         };
-        self.next(ws, &call.id, step, turn + 1, elapsed, spoken).await
+        self.queue(ws, &call.id, step, turn + 1, elapsed, self.delay(spoken))
+            .await
     }
 }
 

@@ -12,7 +12,6 @@ use switchboard_core::model::{Agent, Call, CallStatus, Contact, Direction, Numbe
 use switchboard_core::ports::{
     AccountStore, CallJob, CallQueue, Directory, DncStore, ListBy, ListQuery, Repository, SimStep, Telephony,
 };
-use switchboard_core::validate;
 use switchboard_domain::calls::{self, Inbound, NewCall};
 use switchboard_domain::phones;
 use switchboard_http::crud;
@@ -77,7 +76,6 @@ pub fn routes() -> Vec<Route<State>> {
     vec![
         Route::new(Method::GET, "/v1/calls", list)
             .doc(TAG, "listCalls", "List calls")
-            .query(QueryParam::pagination())
             .query([
                 QueryParam::string("direction", "`inbound` or `outbound`."),
                 QueryParam::string(
@@ -166,22 +164,8 @@ pub struct SimulateInbound {
     pub to: String,
 }
 
-fn parsed<T: serde::de::DeserializeOwned>(req: &Request, name: &str, allowed: &str) -> Result<Option<T>, ApiError> {
-    req.query(name)
-        .map(|raw| {
-            serde_json::from_value::<T>(json!(raw)).map_err(|_| {
-                ApiError::param(
-                    ErrorCode::InvalidParameter,
-                    name,
-                    format!("`{name}` must be one of {allowed}."),
-                )
-            })
-        })
-        .transpose()
-}
-
 async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let direction: Option<Direction> = parsed(&req, "direction", "inbound, outbound")?;
+    let direction = req.query_as::<Direction>("direction", "one of inbound, outbound")?;
     let status = req
         .query("status")
         .map(|raw| {
@@ -196,14 +180,8 @@ async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         .transpose()?;
     let agent = req.query("agent_id");
     let campaign = req.query("campaign_id");
-    let from = req
-        .query("from")
-        .map(|raw| validate::time_bound("from", raw, false))
-        .transpose()?;
-    let to = req
-        .query("to")
-        .map(|raw| validate::time_bound("to", raw, true))
-        .transpose()?;
+    let from = req.query_time("from", false)?;
+    let to = req.query_time("to", true)?;
     let filters = format!(
         "direction={direction:?}&status={status:?}&agent={agent:?}&campaign={campaign:?}&from={from:?}&to={to:?}"
     );

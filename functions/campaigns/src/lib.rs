@@ -8,15 +8,12 @@ use chrono::{DateTime, Utc};
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_core::clock::Clock;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
     AudienceImport, Call, CallStatus, CallWindow, Campaign, CampaignObject, CampaignStatus, Compliance, PhoneNumber,
     RateClass, RetryPolicy, RuleBook, Scope, Target, TargetStatus,
 };
-use switchboard_core::ports::{
-    AccountStore, CallQueue, CampaignStore, DialerQueue, ListBy, ListQuery, Llm, Repository, Telephony, Versioned,
-};
+use switchboard_core::ports::{AccountStore, CampaignStore, ListBy, ListQuery, Llm, Repository, Versioned};
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_domain::campaigns::{self, AudienceRow, Dialer, Move, editable, state_conflict};
 use switchboard_domain::phones;
@@ -41,15 +38,7 @@ pub struct State {
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.
-pub fn service(
-    platform: Arc<Platform>,
-    store: &DynamoStore,
-    llm: Arc<dyn Llm>,
-    telephony: Arc<dyn Telephony>,
-    call_jobs: Arc<dyn CallQueue>,
-    dialer_jobs: Arc<dyn DialerQueue>,
-    clock: Clock,
-) -> Service<State> {
+pub fn service(platform: Arc<Platform>, store: &DynamoStore, llm: Arc<dyn Llm>, dialer: Dialer) -> Service<State> {
     let state = State {
         campaigns: Arc::new(store.clone()),
         targets: Arc::new(store.clone()),
@@ -58,7 +47,7 @@ pub fn service(
         calls: Arc::new(store.clone()),
         accounts: Arc::new(store.clone()),
         llm,
-        dialer: switchboard_runtime::dialer(store, telephony, call_jobs, dialer_jobs, clock),
+        dialer,
     };
     Service::new(platform, state, routes())
 }
@@ -72,7 +61,6 @@ pub fn routes() -> Vec<Route<State>> {
     vec![
         Route::new(Method::GET, "/v1/campaigns", list)
             .doc(TAG, "listCampaigns", "List campaigns")
-            .query(QueryParam::pagination())
             .query([QueryParam::string("status", "`draft`, `scheduled`, `active`, `paused`, `completed` or `cancelled`.")])
             .returns_list::<Campaign>("A page of campaigns, newest first."),
         Route::new(Method::POST, "/v1/campaigns", create)
@@ -147,12 +135,10 @@ pub fn routes() -> Vec<Route<State>> {
             .returns::<AudienceImport>(200, "The upload and its counts."),
         Route::new(Method::GET, "/v1/campaigns/{id}/targets", targets)
             .doc(TAG, "listCampaignTargets", "List a campaign's targets")
-            .query(QueryParam::pagination())
             .query([QueryParam::string("status", "`pending`, `dialing`, `completed`, `failed` or `skipped`.")])
             .returns_list::<Target>("A page of targets, by number."),
         Route::new(Method::GET, "/v1/campaigns/{id}/runs", runs)
             .doc(TAG, "listCampaignRuns", "List a campaign's calls")
-            .query(QueryParam::pagination())
             .returns_list::<Call>("A page of the campaign's calls, newest first."),
         Route::new(Method::POST, "/v1/campaigns/{id}/regenerate-rule-book", regenerate_rule_book)
             .doc(TAG, "regenerateRuleBook", "Write the rule book again")
@@ -329,18 +315,7 @@ async fn brief(state: &State, req: &Request, nl_prompt: &str) -> Result<(String,
 }
 
 async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let status = req
-        .query("status")
-        .map(|raw| {
-            serde_json::from_value::<CampaignStatus>(json!(raw)).map_err(|_| {
-                ApiError::param(
-                    ErrorCode::InvalidParameter,
-                    "status",
-                    "`status` must be a campaign status, e.g. `active`.",
-                )
-            })
-        })
-        .transpose()?;
+    let status = req.query_as::<CampaignStatus>("status", "a campaign status, e.g. `active`")?;
     let filters = format!("status={status:?}");
     let page = req.page(&filters)?;
     let query = ListQuery {
@@ -598,24 +573,13 @@ async fn get_import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> 
 }
 
 async fn targets(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let status = req
-        .query("status")
-        .map(|raw| {
-            serde_json::from_value::<TargetStatus>(json!(raw)).map_err(|_| {
-                ApiError::param(
-                    ErrorCode::InvalidParameter,
-                    "status",
-                    "`status` must be a target status, e.g. `pending`.",
-                )
-            })
-        })
-        .transpose()?;
+    let status = req.query_as::<TargetStatus>("status", "a target status, e.g. `pending`")?;
     let campaign = crud::find(state.campaigns.as_ref(), &req, req.param("id")).await?.value;
     let filters = format!("campaign={}&status={status:?}", campaign.id);
     let page = req.page(&filters)?;
     let found = state
         .targets
-        .targets(req.workspace_id()?, &campaign.id, status, page.limit, page.after)
+        .targets(req.workspace_id()?, &campaign.id, status, page)
         .await?;
     Ok(req.list(found.items, found.next, &filters))
 }

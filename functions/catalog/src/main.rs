@@ -12,5 +12,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     env.finish()?;
     let store = switchboard_runtime::store(&switchboard_runtime::sdk_config().await, &table_name);
     let platform = switchboard_runtime::public_platform(&store);
-    switchboard_runtime::serve(catalog::service(platform, &store, providers)).await
+    switchboard_http::run(catalog::service(platform, &store, providers)).await
 }

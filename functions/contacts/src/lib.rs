@@ -45,7 +45,6 @@ pub fn routes() -> Vec<Route<State>> {
         Route::new(Method::GET, "/v1/contacts", list)
             .doc(TAG, "listContacts", "List contacts")
             .describe("Filter by `phone` (any format, normalised to E.164) or `email`.")
-            .query(QueryParam::pagination())
             .query([QueryParam::string("phone", "Only the contact with this number."), QueryParam::string("email", "Only contacts with this email.")])
             .returns_list::<Contact>("A page of contacts, newest first."),
         Route::new(Method::POST, "/v1/contacts", create)
@@ -260,15 +259,12 @@ async fn timeline_contact(state: &State, req: &Request) -> Result<String, ApiErr
 
 async fn timeline(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let contact_id = timeline_contact(&state, &req).await?;
-    let before = req
-        .query("before")
-        .map(|raw| validate::time_bound("before", raw, false))
-        .transpose()?;
+    let before = req.query_time("before", false)?;
     let filters = format!("contact={contact_id}&before={before:?}");
     let page = req.page_of(&filters, "n")?;
     let found = state
         .timeline
-        .timeline(req.workspace_id()?, &contact_id, before, page.limit, page.after)
+        .timeline(req.workspace_id()?, &contact_id, before, page)
         .await?;
     let entries: Vec<TimelineEntry> = found.items.into_iter().map(TimelineEntry::from).collect();
     Ok(req.list(entries, found.next, &filters))
@@ -344,7 +340,7 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         .insert(req.workspace_id()?, &contact, None, &[])
         .await
         .map_err(|e| phone_conflict(e.into()))?;
-    Ok(Reply::created(&stored.value).etag(stored.version))
+    Ok(Reply::created_versioned(&stored))
 }
 
 /// Points a uniqueness conflict at the `phone` parameter.
@@ -361,8 +357,7 @@ fn phone_conflict(e: ApiError) -> ApiError {
 }
 
 async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let found = crud::find(state.contacts.as_ref(), &req, req.param("id")).await?;
-    Ok(Reply::ok(&found.value).etag(found.version))
+    crud::get(state.contacts.as_ref(), &req).await
 }
 
 async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
@@ -390,7 +385,7 @@ async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     })
     .await
     .map_err(phone_conflict)?;
-    Ok(Reply::ok(&updated.value).etag(updated.version))
+    Ok(Reply::versioned(&updated))
 }
 
 async fn delete(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {

@@ -43,7 +43,6 @@ pub fn routes() -> Vec<Route<State>> {
     vec![
         Route::new(Method::GET, "/v1/dnc", list)
             .doc(TAG, "listDnc", "List the do-not-call list")
-            .query(QueryParam::pagination())
             .query([list_param()])
             .returns_list::<DncEntry>("A page of numbers, in number order."),
         Route::new(Method::POST, "/v1/dnc", add)
@@ -135,10 +134,7 @@ async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let list = list_of(&req)?.unwrap_or_default();
     let filters = format!("list={list:?}");
     let page = req.page(&filters)?;
-    let found = state
-        .dnc
-        .list_dnc(req.workspace_id()?, list, page.limit, page.after)
-        .await?;
+    let found = state.dnc.list_dnc(req.workspace_id()?, list, page).await?;
     Ok(req.list(found.items, found.next, &filters))
 }
 

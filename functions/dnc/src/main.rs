@@ -1,11 +1,6 @@
 //! The `dnc` Lambda function.
 
-use switchboard_runtime::config::HttpConfig;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    switchboard_runtime::telemetry::init();
-    let config = HttpConfig::from_env()?;
-    let (_, store, platform) = switchboard_runtime::http_platform(&config).await?;
-    switchboard_runtime::serve(dnc::service(platform, &store)).await
+    switchboard_runtime::http_function(|_| (), async |parts, ()| Ok(dnc::service(parts.platform, &parts.store))).await
 }

@@ -13,7 +13,7 @@ use switchboard_core::ports::{AccountStore, ListQuery, Repository, Telephony};
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_domain::phones;
 use switchboard_http::crud;
-use switchboard_http::{Access, ApiError, Patch, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_http::{Access, ApiError, Patch, Platform, Reply, Request, Route, Service};
 use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
@@ -41,7 +41,6 @@ pub fn routes() -> Vec<Route<State>> {
     vec![
         Route::new(Method::GET, "/v1/numbers", list)
             .doc(TAG, "listNumbers", "List phone numbers")
-            .query(QueryParam::pagination())
             .returns_list::<PhoneNumber>("A page of numbers, newest first."),
         Route::new(Method::POST, "/v1/numbers/import", import)
             .doc(TAG, "importNumber", "Import a number you hold at the telephony provider")
@@ -153,12 +152,11 @@ async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         .insert(ws, &number, None, &[])
         .await
         .map_err(store_error)?;
-    Ok(Reply::created(&stored.value).etag(stored.version))
+    Ok(Reply::created_versioned(&stored))
 }
 
 async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let found = crud::find(state.numbers.as_ref(), &req, req.param("id")).await?;
-    Ok(Reply::ok(&found.value).etag(found.version))
+    crud::get(state.numbers.as_ref(), &req).await
 }
 
 async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
@@ -186,13 +184,13 @@ async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             e
         }
     })?;
-    Ok(Reply::ok(&updated.value).etag(updated.version))
+    Ok(Reply::versioned(&updated))
 }
 
 async fn release(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let current = crud::find(state.numbers.as_ref(), &req, req.param("id")).await?;
     if current.value.status == NumberStatus::Released {
-        return Ok(Reply::ok(&current.value).etag(current.version));
+        return Ok(Reply::versioned(&current));
     }
     let now = switchboard_core::clock::api_time(req.now);
     let released = crud::update(state.numbers.as_ref(), &req, req.param("id"), |mut number| {
@@ -202,5 +200,5 @@ async fn release(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         Ok((number, Vec::new()))
     })
     .await?;
-    Ok(Reply::ok(&released.value).etag(released.version))
+    Ok(Reply::versioned(&released))
 }

@@ -55,7 +55,6 @@ pub fn routes() -> Vec<Route<State>> {
     vec![
         Route::new(Method::GET, "/v1/webhooks", list)
             .doc(TAG, "listWebhooks", "List webhook endpoints")
-            .query(QueryParam::pagination())
             .returns_list::<WebhookEndpointView>("A page of endpoints, newest first."),
         Route::new(Method::POST, "/v1/webhooks", create)
             .doc(TAG, "createWebhook", "Create a webhook endpoint")
@@ -101,7 +100,6 @@ pub fn routes() -> Vec<Route<State>> {
         Route::new(Method::GET, "/v1/webhooks/{id}/deliveries", deliveries)
             .doc(TAG, "listWebhookDeliveries", "List an endpoint's deliveries")
             .describe("Every attempt of each: its time, the receiver's status code, latency, error, and when the next is due.")
-            .query(QueryParam::pagination())
             .query([QueryParam::string("status", "`pending`, `succeeded` or `failed`.")])
             .returns_list::<Delivery>("A page of deliveries, newest first."),
         Route::new(Method::POST, "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", redeliver)
@@ -309,18 +307,7 @@ async fn test(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
 }
 
 async fn deliveries(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let status = req
-        .query("status")
-        .map(|raw| {
-            serde_json::from_value::<DeliveryStatus>(json!(raw)).map_err(|_| {
-                ApiError::param(
-                    ErrorCode::InvalidParameter,
-                    "status",
-                    "`status` must be pending, succeeded or failed.",
-                )
-            })
-        })
-        .transpose()?;
+    let status = req.query_as::<DeliveryStatus>("status", "pending, succeeded or failed")?;
     let endpoint = crud::find(state.endpoints.as_ref(), &req, req.param("id")).await?.value;
     let filters = format!("webhook={}&status={status:?}", endpoint.id);
     let page = req.page(&filters)?;

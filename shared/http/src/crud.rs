@@ -8,7 +8,7 @@ use switchboard_core::model::Event;
 use switchboard_core::ports::{Quota, Repository, Resource, Versioned};
 use switchboard_core::{ErrorCode, StoreError, ids};
 
-use crate::{ApiError, Request};
+use crate::{ApiError, Reply, Request};
 
 /// How often an update is re-applied when another write got in between (no `If-Match`).
 const ATTEMPTS: usize = 5;
@@ -46,6 +46,11 @@ pub async fn find<T: Resource>(
         return Err(not_found::<T>());
     }
     repo.get(request.workspace_id()?, id).await?.ok_or_else(not_found::<T>)
+}
+
+/// The answer to `GET .../{id}`: the resource, with its ETag.
+pub async fn get<T: Resource>(repo: &dyn Repository<T>, request: &Request) -> Result<Reply, ApiError> {
+    Ok(Reply::versioned(&find(repo, request, request.param("id")).await?))
 }
 
 /// Reads, checks `If-Match`, applies `change` (the new value and the events it records) and

@@ -39,7 +39,7 @@ pub use self::body::{Patch, not_null, parse_json};
 pub use self::cursor::CursorKey;
 pub use self::error::{ApiError, ErrorBody, ErrorDetail};
 use self::jwt::JwtKeys;
-pub use self::request::{IfMatch, List, PageRequest, Reply, Request};
+pub use self::request::{IfMatch, List, Reply, Request};
 pub use self::route::{Access, QueryParam, Route};
 
 /// Largest JSON body accepted.

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use switchboard_core::ErrorCode;
 use switchboard_core::model::ListObject;
-use switchboard_core::ports::{CredentialKind, CredentialRecord, ListQuery, PageKey};
+use switchboard_core::ports::{CredentialKind, CredentialRecord, PageKey, PageRequest, Versioned};
 
 use super::cursor::CursorKey;
 use crate::ApiError;
@@ -34,24 +34,6 @@ pub struct Request {
     pub domain: Option<String>,
     pub now: DateTime<Utc>,
     pub(crate) cursor_key: Arc<CursorKey>,
-}
-
-/// A page to read: how many, and where the previous page stopped.
-#[derive(Debug, Clone)]
-pub struct PageRequest {
-    pub limit: u32,
-    pub after: Option<PageKey>,
-}
-
-/// The page of a whole collection, newest first (set the other fields to narrow it).
-impl From<PageRequest> for ListQuery {
-    fn from(page: PageRequest) -> Self {
-        Self {
-            limit: page.limit,
-            after: page.after,
-            ..Self::default()
-        }
-    }
 }
 
 /// `{"object":"list", ...}`, the body of every list.
@@ -90,6 +72,31 @@ impl Request {
             .rev()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// A query parameter read as `T` (one of the API's enums, say); 400 `invalid_parameter`
+    /// saying what it must be (`expected`) otherwise.
+    pub fn query_as<T: DeserializeOwned>(&self, name: &str, expected: &str) -> Result<Option<T>, ApiError> {
+        self.query(name)
+            .map(|raw| {
+                serde_json::from_value(serde_json::Value::from(raw)).map_err(|_| {
+                    ApiError::param(
+                        ErrorCode::InvalidParameter,
+                        name,
+                        format!("`{name}` must be {expected}."),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// A query parameter bounding a time range: a time, or a date (its start, or its end when
+    /// `end_of_day`).
+    pub fn query_time(&self, name: &str, end_of_day: bool) -> Result<Option<DateTime<Utc>>, ApiError> {
+        Ok(self
+            .query(name)
+            .map(|raw| switchboard_core::validate::time_bound(name, raw, end_of_day))
+            .transpose()?)
     }
 
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
@@ -235,6 +242,16 @@ impl Reply {
 
     pub fn ok<T: Serialize>(value: &T) -> Self {
         Self::json(StatusCode::OK, value)
+    }
+
+    /// `200` with a resource, and its version as the ETag.
+    pub fn versioned<T: Serialize>(resource: &Versioned<T>) -> Self {
+        Self::ok(&resource.value).etag(resource.version)
+    }
+
+    /// `201` with a new resource, and its version as the ETag.
+    pub fn created_versioned<T: Serialize>(resource: &Versioned<T>) -> Self {
+        Self::created(&resource.value).etag(resource.version)
     }
 
     pub fn created<T: Serialize>(value: &T) -> Self {

@@ -230,8 +230,13 @@ impl<S: Send + Sync + 'static> Route<S> {
         self
     }
 
-    #[allow(unused_mut, unused_variables)]
+    /// Answers a page of a list of `T`, and so takes `limit` and `cursor` (unless the route
+    /// names its page parameters itself).
+    #[allow(unused_variables)]
     pub fn returns_list<T: ToSchema>(mut self, description: &'static str) -> Self {
+        if !self.query.iter().any(|q| q.name == "cursor") {
+            self.query.extend(QueryParam::pagination());
+        }
         #[cfg(feature = "openapi")]
         self.doc.responses.push((200, description, Some(list_schema::<T>)));
         self

@@ -2,15 +2,18 @@
 
 use std::sync::Arc;
 
-#[allow(unused_imports)]
-use crate::config;
 use anyhow::Context;
 use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::SqsMessage;
 use switchboard_core::clock::Clock;
+use switchboard_core::config::Env;
 use switchboard_core::ports::{CallQueue, DialerQueue, Llm, Telephony};
 use switchboard_domain::campaigns::Dialer;
 use switchboard_domain::conversation::Engine;
 use switchboard_store::DynamoStore;
+
+#[allow(unused_imports)]
+use crate::config;
 
 /// The SDK configuration of the Lambda environment (region, credentials, endpoint overrides).
 pub async fn sdk_config() -> SdkConfig {
@@ -219,8 +222,53 @@ pub fn public_platform(store: &DynamoStore) -> Arc<switchboard_http::Platform> {
     platform(store, &unused_key, Clock::System, 1)
 }
 
-/// Runs an HTTP function's service behind API Gateway.
+/// What a function is made of: the SDK configuration and the table.
+pub struct Parts {
+    pub sdk: SdkConfig,
+    pub store: DynamoStore,
+}
+
+/// What an HTTP function is made of: the SDK configuration, the table and the request pipeline.
 #[cfg(feature = "http")]
-pub async fn serve<S: Send + Sync + 'static>(service: switchboard_http::Service<S>) -> Result<(), lambda_http::Error> {
+pub struct HttpParts {
+    pub sdk: SdkConfig,
+    pub store: DynamoStore,
+    pub platform: Arc<switchboard_http::Platform>,
+}
+
+/// The `main` of an HTTP function: logging; the pipeline's configuration and the function's
+/// own (`read`), every problem reported at once; the clients; then it serves what `compose`
+/// makes of them behind API Gateway.
+#[cfg(feature = "http")]
+pub async fn http_function<C, S: Send + Sync + 'static>(
+    read: impl FnOnce(&mut Env) -> C,
+    compose: impl AsyncFnOnce(HttpParts, C) -> anyhow::Result<switchboard_http::Service<S>>,
+) -> Result<(), lambda_http::Error> {
+    crate::telemetry::init();
+    let mut env = Env::process();
+    let http = config::HttpConfig::read(&mut env);
+    let own = read(&mut env);
+    env.finish()?;
+    let (sdk, store, platform) = http_platform(&http).await?;
+    let service = compose(HttpParts { sdk, store, platform }, own).await?;
     switchboard_http::run(service).await
+}
+
+/// The `main` of a worker fed by SQS: logging; the table's name and the function's own
+/// configuration (`read`); the clients; then each message goes to `handle` with the state
+/// `compose` makes of them.
+pub async fn sqs_function<C, S>(
+    read: impl FnOnce(&mut Env) -> C,
+    compose: impl AsyncFnOnce(Parts, C) -> anyhow::Result<S>,
+    handle: impl AsyncFn(&S, SqsMessage) -> anyhow::Result<()>,
+) -> Result<(), lambda_runtime::Error> {
+    crate::telemetry::init();
+    let mut env = Env::process();
+    let table_name = env.required("TABLE_NAME");
+    let own = read(&mut env);
+    env.finish()?;
+    let sdk = sdk_config().await;
+    let store = store(&sdk, &table_name);
+    let state = compose(Parts { sdk, store }, own).await?;
+    crate::worker::run(|message| handle(&state, message)).await
 }

@@ -47,8 +47,8 @@ where
 /// Runs `handle` as a Lambda function fed by an SQS event source mapping.
 pub async fn run<F, Fut>(handle: F) -> Result<(), lambda_runtime::Error>
 where
-    F: Fn(SqsMessage) -> Fut + Send + Sync,
-    Fut: Future<Output = anyhow::Result<()>> + Send,
+    F: Fn(SqsMessage) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
 {
     let handle = &handle;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -127,10 +127,7 @@ impl AccountStore for DynamoStore {
     }
 
     async fn get_workspace(&self, workspace_id: &str) -> Result<Option<Workspace>, StoreError> {
-        self.get_item(&keys::workspace(workspace_id))
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get_as(&keys::workspace(workspace_id)).await
     }
 
     async fn get_user_and_workspace(
@@ -214,14 +211,9 @@ impl AccountStore for DynamoStore {
             item.insert("created_ip".into(), s(ip));
         }
         item.insert(keys::TTL.into(), n(session.expires_at.timestamp()));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        if !self.put_new(item).await? {
+            return Err(StoreError::AlreadyExists);
+        }
         Ok(())
     }
 

@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use super::credentials::credential_attributes;
 use super::keys::{self, entity};
-use super::{DynamoStore, Item, NEW_ITEM, from_item, get_s, item_of, key_map, n, s, sdk_error};
+use super::{DynamoStore, Item, NEW_ITEM, from_items, get_s, item_of, key_map, n, s, sdk_error};
 use switchboard_core::ErrorCode;
 use switchboard_core::StoreError;
 use switchboard_core::model::{ApiKey, ApiKeyStatus, Scope};
-use switchboard_core::ports::{ApiKeyStore, NewApiKey, Page, PageKey};
+use switchboard_core::ports::{ApiKeyStore, NewApiKey, Page, PageKey, PageRequest};
 
 /// How long a revoked key's lookup stays, so its holder is told "revoked" rather than "invalid".
 const REVOKED_LOOKUP_DAYS: i64 = 30;
@@ -35,10 +35,7 @@ fn iso(at: DateTime<Utc>) -> AttributeValue {
 
 impl DynamoStore {
     async fn key_row(&self, workspace_id: &str, key_id: &str) -> Result<Option<KeyRow>, StoreError> {
-        self.get_item(&keys::api_key(workspace_id, key_id))
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get_as(&keys::api_key(workspace_id, key_id)).await
     }
 
     /// Last-used time and address of each lookup, by secret hash.
@@ -98,7 +95,7 @@ impl DynamoStore {
         let mut retired = 0;
         let mut after = None;
         loop {
-            let page = self.list_keys(workspace_id, 100, after).await?;
+            let page = self.list_keys(workspace_id, PageRequest { limit: 100, after }).await?;
             for key in page.items {
                 if key.revoked_at.is_none() && key.expires_at.is_some_and(|at| at <= now) {
                     self.revoke_key(workspace_id, &key.id, Some("expired".into()), now)
@@ -131,12 +128,8 @@ fn scope_name(scope: Scope) -> &'static str {
 #[async_trait]
 impl ApiKeyStore for DynamoStore {
     #[tracing::instrument(skip_all, fields(workspace_id))]
-    async fn list_keys(
-        &self,
-        workspace_id: &str,
-        limit: u32,
-        after: Option<PageKey>,
-    ) -> Result<Page<ApiKey>, StoreError> {
+    async fn list_keys(&self, workspace_id: &str, page: PageRequest) -> Result<Page<ApiKey>, StoreError> {
+        let PageRequest { limit, after } = page;
         let out = self
             .client
             .query()
@@ -151,12 +144,7 @@ impl ApiKeyStore for DynamoStore {
             .send()
             .await
             .map_err(sdk_error)?;
-        let mut rows: Vec<KeyRow> = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
+        let mut rows: Vec<KeyRow> = from_items(out.items)?;
         let has_more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let next = has_more.then(|| {

@@ -22,11 +22,12 @@ use chrono::{DateTime, Utc};
 use super::keys::{self, entity};
 use super::layout::{CONTACT_PHONE, stamp};
 use super::{
-    DynamoStore, Item, NEW_ITEM, TransactError, from_item, get_n, get_s, item_of, key_map, n, s, sdk_error, start_key,
+    DynamoStore, Item, NEW_ITEM, TransactError, from_item, from_items, get_n, get_s, item_of, key_map, n, s, sdk_error,
+    start_key,
 };
 use switchboard_core::StoreError;
 use switchboard_core::model::{AudienceCounts, AudienceImport, CampaignStats, ImportStatus, Target, TargetStatus};
-use switchboard_core::ports::{CampaignStore, Claim, Page, PageKey, Settlement};
+use switchboard_core::ports::{CampaignStore, Claim, Page, PageKey, PageRequest, Settlement};
 
 /// The attribute of a target naming the import that added it.
 const IMPORT_ID: &str = "import_id";
@@ -96,7 +97,7 @@ impl DynamoStore {
             None => query.key_condition_expression("GSI1PK = :pk"),
         };
         let out = query.send().await.map_err(sdk_error)?;
-        out.items.unwrap_or_default().into_iter().map(from_item).collect()
+        from_items(out.items)
     }
 
     /// The Update of a transaction that moves `target` from `from` (as last read) to `next`.
@@ -263,10 +264,7 @@ impl CampaignStore for DynamoStore {
     }
 
     async fn target(&self, ws: &str, campaign_id: &str, phone: &str) -> Result<Option<Target>, StoreError> {
-        self.get_item(&keys::target(ws, campaign_id, phone))
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get_as(&keys::target(ws, campaign_id, phone)).await
     }
 
     async fn targets(
@@ -274,9 +272,9 @@ impl CampaignStore for DynamoStore {
         ws: &str,
         campaign_id: &str,
         status: Option<TargetStatus>,
-        limit: u32,
-        after: Option<PageKey>,
+        page: PageRequest,
     ) -> Result<Page<Target>, StoreError> {
+        let PageRequest { limit, after } = page;
         let mut request = self
             .client
             .query()
@@ -294,12 +292,7 @@ impl CampaignStore for DynamoStore {
                 .expression_attribute_values(":status", s(status_name(status)));
         }
         let out = request.send().await.map_err(sdk_error)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
+        let items = from_items(out.items)?;
         Ok(Page {
             items,
             next: page_key(out.last_evaluated_key),

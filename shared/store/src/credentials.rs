@@ -259,23 +259,8 @@ impl CredentialStore for DynamoStore {
                     }
                     // Anonymous rate state is short-lived: a day after the first request.
                     item.insert(keys::TTL.to_owned(), n(epoch(usage.now) + 86_400));
-                    let put = self
-                        .client
-                        .put_item()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(PK)")
-                        .send()
-                        .await;
-                    if let Err(err) = put {
-                        // Another request created it first: count against that one.
-                        if !err
-                            .as_service_error()
-                            .is_some_and(|e| e.is_conditional_check_failed_exception())
-                        {
-                            return Err(sdk_error(err));
-                        }
-                    }
+                    // When another request created it first, this one counts against theirs.
+                    self.put_new(item).await?;
                 }
             }
         }

@@ -92,6 +92,36 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// A consistent GetItem, decoded.
+    async fn get_as<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, StoreError> {
+        self.get_item(key).await?.map(from_item).transpose()
+    }
+
+    /// Writes an item, over whatever had its key.
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    /// Writes an item whose key must be new; whether it was (false: an item has the key).
+    async fn put_new(&self, item: Item) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        Ok(conditional(result)?.is_ok())
+    }
+
     fn tx_put(&self, item: Item, condition: Option<&str>, values: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
@@ -412,6 +442,11 @@ pub(crate) fn item_of<T: Serialize>(key: &Key, entity: &str, value: &T) -> Resul
     item.extend(key_map(key));
     item.insert(keys::ENTITY.to_owned(), s(entity));
     Ok(item)
+}
+
+/// Decodes the items a Query found; a malformed item is an error, never skipped.
+pub(crate) fn from_items<T: DeserializeOwned>(items: Option<Vec<Item>>) -> Result<Vec<T>, StoreError> {
+    items.unwrap_or_default().into_iter().map(from_item).collect()
 }
 
 /// Decodes an item; a malformed item is an error, never skipped.

@@ -10,10 +10,10 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Duration, Utc};
 
 use super::keys::{self, entity};
-use super::{DynamoStore, Item, from_item, get_n, get_s, item_of, key_map, n, s, sdk_error, start_key};
+use super::{DynamoStore, Item, from_items, get_n, get_s, item_of, key_map, n, s, sdk_error, start_key};
 use switchboard_core::StoreError;
 use switchboard_core::model::{COOLDOWN_DAYS, DncEntry, DncList, Screening};
-use switchboard_core::ports::{DncStore, Page, PageKey};
+use switchboard_core::ports::{DncStore, Page, PageRequest};
 
 #[async_trait]
 impl DncStore for DynamoStore {
@@ -41,10 +41,7 @@ impl DncStore for DynamoStore {
         list: DncList,
         phone_e164: &str,
     ) -> Result<Option<DncEntry>, StoreError> {
-        self.get_item(&keys::dnc(workspace_id, list, phone_e164))
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get_as(&keys::dnc(workspace_id, list, phone_e164)).await
     }
 
     async fn remove_dnc(&self, workspace_id: &str, list: DncList, phone_e164: &str) -> Result<bool, StoreError> {
@@ -64,9 +61,9 @@ impl DncStore for DynamoStore {
         &self,
         workspace_id: &str,
         list: DncList,
-        limit: u32,
-        after: Option<PageKey>,
+        page: PageRequest,
     ) -> Result<Page<DncEntry>, StoreError> {
+        let PageRequest { limit, after } = page;
         let out = self
             .client
             .query()
@@ -84,12 +81,7 @@ impl DncStore for DynamoStore {
                 .filter_map(|(name, v)| Some((name, v.as_s().ok()?.clone())))
                 .collect()
         });
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
+        let items = from_items(out.items)?;
         Ok(Page { items, next })
     }
 
@@ -164,13 +156,6 @@ impl DncStore for DynamoStore {
             s(switchboard_core::clock::api_time(at).to_rfc3339()),
         );
         item.insert(keys::TTL.into(), n((at + Duration::days(COOLDOWN_DAYS)).timestamp()));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.put(item).await
     }
 }

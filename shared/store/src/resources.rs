@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use switchboard_core::StoreError;
 use switchboard_core::model::Event;
 use switchboard_core::ports::{
-    EventStore, ListQuery, Page, PageKey, Quota, Repository, TimelineItem, TimelineStore, Unique, Versioned,
+    EventStore, ListQuery, Page, PageKey, PageRequest, Quota, Repository, TimelineItem, TimelineStore, Unique,
+    Versioned,
 };
 
 use super::keys::{self, entity};
@@ -190,15 +191,7 @@ impl<T: Layout> Repository<T> for DynamoStore {
         let item = resource_item(workspace_id, value, 1)?;
         let uniques = value.guards();
         if uniques.is_empty() && quota.is_none() && events.is_empty() {
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(PK)")
-                .send()
-                .await;
-            if conditional(result)?.is_err() {
+            if !self.put_new(item).await? {
                 return Err(StoreError::AlreadyExists);
             }
         } else {
@@ -408,9 +401,9 @@ impl TimelineStore for DynamoStore {
         workspace_id: &str,
         contact_id: &str,
         before: Option<DateTime<Utc>>,
-        limit: u32,
-        after: Option<PageKey>,
+        page: PageRequest,
     ) -> Result<Page<TimelineItem>, StoreError> {
+        let PageRequest { limit, after } = page;
         let (index, pk, sk) = index_keys(Index::Timeline);
         let mut condition = "#pk = :pk".to_owned();
         let mut names = HashMap::from([("#pk".to_owned(), pk.to_owned())]);
@@ -462,23 +455,13 @@ impl TimelineStore for DynamoStore {
 #[async_trait]
 impl EventStore for DynamoStore {
     async fn event(&self, workspace_id: &str, event_id: &str) -> Result<Option<Event>, StoreError> {
-        self.get_item(&keys::event(workspace_id, event_id))
-            .await?
-            .map(from_item)
-            .transpose()
+        self.get_as(&keys::event(workspace_id, event_id)).await
     }
 
     async fn keep_test_event(&self, workspace_id: &str, event: &Event) -> Result<(), StoreError> {
         let mut item = item_of(&keys::event(workspace_id, &event.id), entity::TEST_EVENT, event)?;
         item.insert(keys::TTL.into(), n(event.timestamp.timestamp() + EVENT_RETENTION_SECS));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.put(item).await
     }
 }
 

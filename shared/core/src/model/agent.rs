@@ -4,9 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::ErrorCode;
 use crate::object_name;
-use crate::ports::Resource;
 
 object_name!(AgentObject, "agent");
 
@@ -71,11 +69,4 @@ pub struct Agent {
     pub updated_at: DateTime<Utc>,
 }
 
-impl Resource for Agent {
-    const ID_PREFIX: &'static str = crate::ids::prefix::AGENT;
-    const NOT_FOUND: ErrorCode = ErrorCode::AgentNotFound;
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
+resource!(Agent, AGENT, AgentNotFound);

@@ -8,9 +8,7 @@ use chrono::{DateTime, Duration, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::ErrorCode;
 use crate::object_name;
-use crate::ports::Resource;
 
 object_name!(AppointmentObject, "appointment");
 
@@ -53,14 +51,7 @@ pub fn on_slot(at: DateTime<Utc>) -> bool {
     at.second() == 0 && at.nanosecond() == 0 && i64::from(at.minute()) % SLOT_MINUTES == 0
 }
 
-impl Resource for Appointment {
-    const ID_PREFIX: &'static str = crate::ids::prefix::APPOINTMENT;
-    const NOT_FOUND: ErrorCode = ErrorCode::AppointmentNotFound;
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
+resource!(Appointment, APPOINTMENT, AppointmentNotFound);
 
 #[cfg(test)]
 mod tests {

@@ -5,9 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::ErrorCode;
 use crate::object_name;
-use crate::ports::Resource;
 
 object_name!(ApprovalObject, "approval");
 
@@ -68,11 +66,4 @@ impl Approval {
     }
 }
 
-impl Resource for Approval {
-    const ID_PREFIX: &'static str = crate::ids::prefix::APPROVAL;
-    const NOT_FOUND: ErrorCode = ErrorCode::ApprovalNotFound;
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
+resource!(Approval, APPROVAL, ApprovalNotFound);

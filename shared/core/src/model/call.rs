@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::conversation::Message;
-use crate::ErrorCode;
 use crate::object_name;
-use crate::ports::Resource;
 
 object_name!(CallObject, "call");
 
@@ -145,14 +143,7 @@ pub struct Call {
     pub updated_at: DateTime<Utc>,
 }
 
-impl Resource for Call {
-    const ID_PREFIX: &'static str = crate::ids::prefix::CALL;
-    const NOT_FOUND: ErrorCode = ErrorCode::CallNotFound;
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
+resource!(Call, CALL, CallNotFound);
 
 #[cfg(test)]
 mod tests {

@@ -9,9 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::call::CallStatus;
-use crate::ErrorCode;
 use crate::object_name;
-use crate::ports::Resource;
 
 object_name!(CampaignObject, "campaign");
 object_name!(TargetObject, "campaign_target");
@@ -233,14 +231,7 @@ impl Campaign {
     }
 }
 
-impl Resource for Campaign {
-    const ID_PREFIX: &'static str = crate::ids::prefix::CAMPAIGN;
-    const NOT_FOUND: ErrorCode = ErrorCode::CampaignNotFound;
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
+resource!(Campaign, CAMPAIGN, CampaignNotFound);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -6,9 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::ErrorCode;
 use crate::object_name;
-use crate::ports::Resource;
 
 object_name!(ContactObject, "contact");
 
@@ -53,11 +51,4 @@ pub struct Contact {
     pub updated_at: DateTime<Utc>,
 }
 
-impl Resource for Contact {
-    const ID_PREFIX: &'static str = crate::ids::prefix::CONTACT;
-    const NOT_FOUND: ErrorCode = ErrorCode::ContactNotFound;
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
+resource!(Contact, CONTACT, ContactNotFound);

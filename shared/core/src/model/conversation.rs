@@ -4,9 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::ErrorCode;
 use crate::object_name;
-use crate::ports::{LlmMessage, Resource};
+use crate::ports::LlmMessage;
 
 object_name!(ConversationObject, "conversation");
 
@@ -74,11 +73,4 @@ impl Conversation {
     }
 }
 
-impl Resource for Conversation {
-    const ID_PREFIX: &'static str = crate::ids::prefix::CONVERSATION;
-    const NOT_FOUND: ErrorCode = ErrorCode::ConversationNotFound;
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
+resource!(Conversation, CONVERSATION, ConversationNotFound);

@@ -1,5 +1,20 @@
 //! The domain: workspaces, users, credentials, agents, contacts, and the plan rules over them.
 
+/// Makes a model type with an `id` field a [`Resource`](crate::ports::Resource): its id's
+/// prefix and the code answered when it does not exist.
+macro_rules! resource {
+    ($type:ty, $prefix:ident, $not_found:ident) => {
+        impl crate::ports::Resource for $type {
+            const ID_PREFIX: &'static str = crate::ids::prefix::$prefix;
+            const NOT_FOUND: crate::ErrorCode = crate::ErrorCode::$not_found;
+
+            fn id(&self) -> &str {
+                &self.id
+            }
+        }
+    };
+}
+
 mod account;
 mod agent;
 mod api_key;

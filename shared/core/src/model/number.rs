@@ -4,9 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::ErrorCode;
 use crate::object_name;
-use crate::ports::Resource;
 
 object_name!(PhoneNumberObject, "phone_number");
 
@@ -37,11 +35,4 @@ pub struct PhoneNumber {
     pub updated_at: DateTime<Utc>,
 }
 
-impl Resource for PhoneNumber {
-    const ID_PREFIX: &'static str = crate::ids::prefix::NUMBER;
-    const NOT_FOUND: ErrorCode = ErrorCode::PhoneNumberNotFound;
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
+resource!(PhoneNumber, NUMBER, PhoneNumberNotFound);

@@ -5,9 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::event::EventType;
-use crate::ErrorCode;
 use crate::object_name;
-use crate::ports::Resource;
 
 object_name!(WebhookEndpointObject, "webhook_endpoint");
 object_name!(DeliveryObject, "webhook_delivery");
@@ -96,14 +94,7 @@ impl WebhookEndpoint {
     }
 }
 
-impl Resource for WebhookEndpoint {
-    const ID_PREFIX: &'static str = crate::ids::prefix::WEBHOOK;
-    const NOT_FOUND: ErrorCode = ErrorCode::WebhookNotFound;
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
+resource!(WebhookEndpoint, WEBHOOK, WebhookNotFound);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -150,11 +141,4 @@ pub struct Delivery {
 /// How long deliveries stay in the log.
 pub const DELIVERY_RETENTION_DAYS: i64 = 30;
 
-impl Resource for Delivery {
-    const ID_PREFIX: &'static str = crate::ids::prefix::DELIVERY;
-    const NOT_FOUND: ErrorCode = ErrorCode::DeliveryNotFound;
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-}
+resource!(Delivery, DELIVERY, DeliveryNotFound);

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Page, PageKey};
+use super::{Page, PageRequest};
 use crate::error::StoreError;
 use crate::model::{ApiKey, Plan, RateClass, Role, Scope, User, Workspace};
 
@@ -162,12 +162,7 @@ pub struct NewApiKey {
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync {
     /// The workspace's keys, newest first, with last-used data.
-    async fn list_keys(
-        &self,
-        workspace_id: &str,
-        limit: u32,
-        after: Option<PageKey>,
-    ) -> Result<Page<ApiKey>, StoreError>;
+    async fn list_keys(&self, workspace_id: &str, page: PageRequest) -> Result<Page<ApiKey>, StoreError>;
     /// `LimitReached` when `max_active` keys are active; expired keys are revoked on the way.
     async fn create_key(&self, key: &NewApiKey, max_active: u32) -> Result<(), StoreError>;
     /// Revokes the key (idempotent) and returns it as it now is.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Page, PageKey};
+use super::{Page, PageRequest};
 use crate::error::StoreError;
 use crate::model::{AudienceCounts, AudienceImport, CampaignStats, Target, TargetStatus};
 
@@ -52,8 +52,7 @@ pub trait CampaignStore: Send + Sync {
         ws: &str,
         campaign_id: &str,
         status: Option<TargetStatus>,
-        limit: u32,
-        after: Option<PageKey>,
+        page: PageRequest,
     ) -> Result<Page<Target>, StoreError>;
     /// Pending targets due by `until`, or dialing ones whose lease ends by then, soonest first.
     async fn due_targets(

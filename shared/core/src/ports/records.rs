@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Page, PageKey};
+use super::{Page, PageRequest};
 use crate::error::StoreError;
 use crate::model::{Appointment, Approval, Call, Conversation, DncEntry, DncList, Event, Screening};
 
@@ -39,8 +39,7 @@ pub trait TimelineStore: Send + Sync {
         workspace_id: &str,
         contact_id: &str,
         before: Option<DateTime<Utc>>,
-        limit: u32,
-        after: Option<PageKey>,
+        page: PageRequest,
     ) -> Result<Page<TimelineItem>, StoreError>;
 }
 
@@ -93,8 +92,7 @@ pub trait DncStore: Send + Sync {
         &self,
         workspace_id: &str,
         list: DncList,
-        limit: u32,
-        after: Option<PageKey>,
+        page: PageRequest,
     ) -> Result<Page<DncEntry>, StoreError>;
     /// Adds the entries not on their lists yet (in batches); how many were added.
     async fn import_dnc(&self, workspace_id: &str, entries: &[DncEntry]) -> Result<usize, StoreError>;

@@ -42,6 +42,13 @@ pub struct Page<T> {
 /// signs it into a cursor).
 pub type PageKey = std::collections::BTreeMap<String, String>;
 
+/// A page to read: how many, and where the previous page stopped.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<PageKey>,
+}
+
 /// Which of a collection's resources a list reads. Not every collection can be listed every
 /// way: the store answers an error for a combination it does not keep.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -81,6 +88,17 @@ pub struct ListQuery {
 pub enum Unique {
     /// A contact's phone number (E.164).
     ContactPhone(String),
+}
+
+/// The page of a whole collection, newest first (set the other fields to narrow it).
+impl From<PageRequest> for ListQuery {
+    fn from(page: PageRequest) -> Self {
+        Self {
+            limit: page.limit,
+            after: page.after,
+            ..Self::default()
+        }
+    }
 }
 
 #[async_trait]
