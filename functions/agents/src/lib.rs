@@ -10,11 +10,11 @@ use switchboard_core::model::{
     AGENT_TEMPLATES, Agent, AgentObject, Channel, Contact, Conversation, ConversationStatus, Message, Plan, Scope,
     VOICES, template_schema, voice_schema,
 };
-use switchboard_core::ports::{ListQuery, Llm, PageKey, Quota, Repository, Versioned};
+use switchboard_core::ports::{Llm, PageKey, Quota, Repository, Versioned};
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_domain::conversation::{Engine, Party};
 use switchboard_http::crud::{self, Deleted};
-use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service, not_null};
+use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service, not_null, set};
 use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
@@ -178,10 +178,7 @@ fn validated(mut agent: Agent) -> Result<Agent, ApiError> {
 }
 
 async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let page = req.page("")?;
-    let query = ListQuery::from(page);
-    let found = state.agents.query(req.workspace_id()?, &query).await?;
-    Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
+    crud::list(state.agents.as_ref(), &req).await
 }
 
 async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
@@ -252,23 +249,13 @@ async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let now = switchboard_core::clock::api_time(req.now);
     let updated = crud::update(state.agents.as_ref(), &req, req.param("id"), |mut agent| {
         let patch = &patch;
-        if let Some(v) = &patch.name {
-            agent.name.clone_from(v);
-        }
-        if let Some(v) = &patch.system_prompt {
-            agent.system_prompt.clone_from(v);
-        }
-        if let Some(v) = &patch.first_message {
-            agent.first_message.clone_from(v);
-        }
-        if let Some(v) = &patch.voice {
-            agent.voice.clone_from(v);
-        }
-        if let Some(v) = &patch.language {
-            agent.language.clone_from(v);
-        }
-        agent.max_call_duration = patch.max_call_duration.unwrap_or(agent.max_call_duration);
-        agent.is_active = patch.is_active.unwrap_or(agent.is_active);
+        set(&mut agent.name, &patch.name);
+        set(&mut agent.system_prompt, &patch.system_prompt);
+        set(&mut agent.first_message, &patch.first_message);
+        set(&mut agent.voice, &patch.voice);
+        set(&mut agent.language, &patch.language);
+        set(&mut agent.max_call_duration, &patch.max_call_duration);
+        set(&mut agent.is_active, &patch.is_active);
         agent.updated_at = now;
         Ok((validated(agent)?, Vec::new()))
     })

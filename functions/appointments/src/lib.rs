@@ -12,7 +12,7 @@ use switchboard_core::ports::{ListBy, ListQuery, Repository};
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_domain::appointments::{self, Booking};
 use switchboard_http::crud;
-use switchboard_http::{ApiError, Patch, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_http::{ApiError, Patch, Platform, QueryParam, Reply, Request, Route, Service, set};
 use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
@@ -113,7 +113,7 @@ async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         .query(req.workspace_id()?, &query)
         .await
         .map_err(appointments::store_error)?;
-    Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters))
+    Ok(req.list_versioned(found, &filters))
 }
 
 async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
@@ -157,14 +157,14 @@ async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         .transpose_patch()?;
     let now = req.now;
     let updated = crud::update(state.appointments.as_ref(), &req, req.param("id"), |mut appointment| {
-        appointment.start_time = patch.start_time.unwrap_or(appointment.start_time);
-        appointment.end_time = patch.end_time.unwrap_or(appointment.end_time);
+        set(&mut appointment.start_time, &patch.start_time);
+        set(&mut appointment.end_time, &patch.end_time);
         appointments::check_times(appointment.start_time, appointment.end_time)?;
         if let Some(title) = &title {
             appointment.title.clone_from(title);
         }
         notes.clone().apply(&mut appointment.notes);
-        appointment.status = patch.status.unwrap_or(appointment.status);
+        set(&mut appointment.status, &patch.status);
         appointment.updated_at = switchboard_core::clock::api_time(now);
         let event = Event::new(EventType::AppointmentUpdated, now, &appointment);
         Ok((appointment, vec![event]))

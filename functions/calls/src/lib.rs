@@ -213,7 +213,7 @@ async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         ..ListQuery::from(page)
     };
     let found = state.calls.query(req.workspace_id()?, &query).await?;
-    Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters))
+    Ok(req.list_versioned(found, &filters))
 }
 
 fn check_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError> {

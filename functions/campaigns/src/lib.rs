@@ -19,7 +19,7 @@ use switchboard_domain::campaigns::{self, AudienceRow, Dialer, Move, editable, s
 use switchboard_domain::phones;
 use switchboard_http::crud::{self, Deleted};
 use switchboard_http::upload::{self, Upload};
-use switchboard_http::{Access, ApiError, Patch, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_http::{Access, ApiError, Patch, Platform, QueryParam, Reply, Request, Route, Service, set};
 use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
@@ -394,23 +394,15 @@ async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             None => None,
         };
         let mut next = current.value.clone();
-        if let Some(v) = &patch.name {
-            next.name.clone_from(v);
-        }
-        if let Some(v) = &patch.agent_id {
-            next.agent_id.clone_from(v);
-        }
-        if let Some(v) = &patch.phone_number_id {
-            next.phone_number_id.clone_from(v);
-        }
+        set(&mut next.name, &patch.name);
+        set(&mut next.agent_id, &patch.agent_id);
+        set(&mut next.phone_number_id, &patch.phone_number_id);
         patch.scheduled_start.clone().apply(&mut next.scheduled_start);
-        if let Some(v) = &patch.timezone {
-            next.timezone.clone_from(v);
-        }
+        set(&mut next.timezone, &patch.timezone);
         if let Some(v) = &patch.call_window {
             next.call_window = v.clone();
         }
-        next.max_concurrent_calls = patch.max_concurrent_calls.unwrap_or(next.max_concurrent_calls);
+        set(&mut next.max_concurrent_calls, &patch.max_concurrent_calls);
         if let Some(v) = &patch.retry_policy {
             next.retry_policy = v.clone();
         }
@@ -593,7 +585,7 @@ async fn runs(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         ..ListQuery::from(page)
     };
     let found = state.calls.query(req.workspace_id()?, &query).await?;
-    Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters))
+    Ok(req.list_versioned(found, &filters))
 }
 
 async fn regenerate_rule_book(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {

@@ -298,12 +298,12 @@ async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             ..ListQuery::from(page)
         };
         let found = state.contacts.query(ws, &query).await?;
-        return Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters));
+        return Ok(req.list_versioned(found, &filters));
     }
     let page = req.page("")?;
     let query = ListQuery::from(page);
     let found = state.contacts.query(ws, &query).await?;
-    Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
+    Ok(req.list_versioned(found, ""))
 }
 
 fn blank_contact() -> Contact {

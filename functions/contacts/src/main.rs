@@ -2,9 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    switchboard_runtime::http_function(
-        |_| (),
-        async |parts, ()| Ok(contacts::service(parts.platform, &parts.store)),
-    )
-    .await
+    switchboard_runtime::table_http_function(contacts::service).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    switchboard_runtime::http_function(|_| (), async |parts, ()| Ok(dnc::service(parts.platform, &parts.store))).await
+    switchboard_runtime::table_http_function(dnc::service).await
 }

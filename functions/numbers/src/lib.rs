@@ -9,7 +9,7 @@ use serde_json::json;
 use switchboard_core::error::ProviderError;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{Agent, NumberStatus, PhoneNumber, PhoneNumberObject, Scope};
-use switchboard_core::ports::{AccountStore, ListQuery, Repository, Telephony};
+use switchboard_core::ports::{AccountStore, Repository, Telephony};
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_domain::phones;
 use switchboard_http::crud;
@@ -108,10 +108,7 @@ async fn check_agent(state: &State, req: &Request, agent_id: &str) -> Result<(),
 }
 
 async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let page = req.page("")?;
-    let query = ListQuery::from(page);
-    let found = state.numbers.query(req.workspace_id()?, &query).await?;
-    Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, ""))
+    crud::list(state.numbers.as_ref(), &req).await
 }
 
 async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {

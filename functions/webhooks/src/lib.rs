@@ -17,7 +17,7 @@ use switchboard_core::{ErrorCode, validate};
 use switchboard_domain::webhooks::delivery::{self, Dispatcher};
 use switchboard_domain::webhooks::secrets;
 use switchboard_http::crud::{self, Deleted};
-use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service, set};
 use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
@@ -239,7 +239,7 @@ async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             endpoint.events.clone_from(events);
         }
         described.clone().apply(&mut endpoint.description);
-        endpoint.status = patch.status.unwrap_or(endpoint.status);
+        set(&mut endpoint.status, &patch.status);
         endpoint.updated_at = at;
         Ok((endpoint, Vec::new()))
     })
@@ -319,7 +319,7 @@ async fn deliveries(state: Arc<State>, req: Request) -> Result<Reply, ApiError> 
         ..ListQuery::from(page)
     };
     let found = state.deliveries.query(req.workspace_id()?, &query).await?;
-    Ok(req.list(found.items.into_iter().map(|v| v.value).collect(), found.next, &filters))
+    Ok(req.list_versioned(found, &filters))
 }
 
 async fn redeliver(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {

@@ -64,6 +64,13 @@ pub fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<
     T::deserialize(d).map(Some)
 }
 
+/// Sets `field` to the value a PATCH body gave it, if it gave one.
+pub fn set<T: Clone>(field: &mut T, given: &Option<T>) {
+    if let Some(value) = given {
+        field.clone_from(value);
+    }
+}
+
 /// A PATCH field that may be absent (unchanged), `null` (cleared) or a value.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub enum Patch<T> {

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use switchboard_core::model::Event;
-use switchboard_core::ports::{Quota, Repository, Resource, Versioned};
+use switchboard_core::ports::{ListQuery, Quota, Repository, Resource, Versioned};
 use switchboard_core::{ErrorCode, StoreError, ids};
 
 use crate::{ApiError, Reply, Request};
@@ -51,6 +51,12 @@ pub async fn find<T: Resource>(
 /// The answer to `GET .../{id}`: the resource, with its ETag.
 pub async fn get<T: Resource>(repo: &dyn Repository<T>, request: &Request) -> Result<Reply, ApiError> {
     Ok(Reply::versioned(&find(repo, request, request.param("id")).await?))
+}
+
+/// The answer to listing a whole collection, newest first.
+pub async fn list<T: Resource>(repo: &dyn Repository<T>, request: &Request) -> Result<Reply, ApiError> {
+    let query = ListQuery::from(request.page("")?);
+    Ok(request.list_versioned(repo.query(request.workspace_id()?, &query).await?, ""))
 }
 
 /// Reads, checks `If-Match`, applies `change` (the new value and the events it records) and

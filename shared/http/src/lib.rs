@@ -35,7 +35,7 @@ use switchboard_core::ports::{
 };
 use switchboard_core::{ErrorCode, secret};
 
-pub use self::body::{Patch, not_null, parse_json};
+pub use self::body::{Patch, not_null, parse_json, set};
 pub use self::cursor::CursorKey;
 pub use self::error::{ApiError, ErrorBody, ErrorDetail};
 use self::jwt::JwtKeys;

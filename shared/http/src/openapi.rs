@@ -1,5 +1,5 @@
 //! The OpenAPI document, generated from the route tables: paths, parameters, bodies and
-//! responses come from the same [`Route`](super::Route)s that serve requests. Built where the
+//! responses come from the same [`Route`]s that serve requests. Built where the
 //! `openapi` feature is on (the tests, which write the document the `catalog` function serves).
 
 use std::collections::{BTreeMap, BTreeSet};

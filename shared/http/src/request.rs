@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use switchboard_core::ErrorCode;
 use switchboard_core::model::ListObject;
-use switchboard_core::ports::{CredentialKind, CredentialRecord, PageKey, PageRequest, Versioned};
+use switchboard_core::ports::{CredentialKind, CredentialRecord, Page, PageKey, PageRequest, Versioned};
 
 use super::cursor::CursorKey;
 use crate::ApiError;
@@ -173,6 +173,11 @@ impl Request {
             data,
             next_cursor,
         })
+    }
+
+    /// A page of resources as a list (their versions left out).
+    pub fn list_versioned<T: Serialize>(&self, page: Page<Versioned<T>>, filters: &str) -> Reply {
+        self.list(page.items.into_iter().map(|v| v.value).collect(), page.next, filters)
     }
 
     pub fn if_match(&self) -> Result<Option<IfMatch>, ApiError> {

@@ -15,7 +15,7 @@ pub type Row = BTreeMap<String, String>;
 
 /// The body of a route that takes rows.
 pub enum Upload {
-    /// A JSON body, to be read with [`Call::json`].
+    /// A JSON body, to be read with [`Request::json`].
     Json,
     Csv(Vec<Row>),
 }

@@ -254,6 +254,14 @@ pub async fn http_function<C, S: Send + Sync + 'static>(
     switchboard_http::run(service).await
 }
 
+/// The `main` of an HTTP function made of the table alone.
+#[cfg(feature = "http")]
+pub async fn table_http_function<S: Send + Sync + 'static>(
+    service: fn(Arc<switchboard_http::Platform>, &DynamoStore) -> switchboard_http::Service<S>,
+) -> Result<(), lambda_http::Error> {
+    http_function(|_| (), async |parts, ()| Ok(service(parts.platform, &parts.store))).await
+}
+
 /// The `main` of a worker fed by SQS: logging; the table's name and the function's own
 /// configuration (`read`); the clients; then each message goes to `handle` with the state
 /// `compose` makes of them.
