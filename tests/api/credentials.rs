@@ -350,7 +350,7 @@ async fn a_members_session_cannot_delete_or_mint_admin_keys() {
 
 #[tokio::test]
 async fn the_signing_key_is_read_from_secrets_manager_at_cold_start() {
-    let sdk = switchboard_tests::sdk().await;
+    let sdk = &switchboard_tests::sdk().await;
     let secrets = aws_sdk_secretsmanager_client(sdk);
     let name = format!("test-jwt-{}", switchboard_tests::random_suffix());
     secrets
@@ -392,6 +392,6 @@ async fn the_signing_key_is_read_from_secrets_manager_at_cold_start() {
     );
 }
 
-fn aws_sdk_secretsmanager_client(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
+fn aws_sdk_secretsmanager_client(sdk: &aws_types::SdkConfig) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(sdk)
 }

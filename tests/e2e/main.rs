@@ -174,7 +174,7 @@ async fn the_verification_mail_travels_the_queue_to_the_outbox() {
 
 #[tokio::test]
 async fn a_poison_message_ends_in_the_dead_letter_queue_without_blocking_others() {
-    let sdk = switchboard_tests::sdk().await;
+    let sdk = &switchboard_tests::sdk().await;
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let marker = switchboard_tests::random_suffix();
     let poison = format!("not a mail {marker}");
@@ -595,7 +595,7 @@ async fn a_call_ended_event_reaches_a_subscribed_receiver_signed_both_ways() {
 
 #[tokio::test]
 async fn a_poison_delivery_ends_in_the_webhook_dead_letter_queue() {
-    let sdk = switchboard_tests::sdk().await;
+    let sdk = &switchboard_tests::sdk().await;
     let sqs = aws_sdk_sqs::Client::new(sdk);
     let poison = format!("not a delivery {}", switchboard_tests::random_suffix());
     sqs.send_message()

@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use aws_config::SdkConfig;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequestContext, ApiGatewayV2httpRequestContextHttpDescription};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -17,6 +16,7 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use aws_types::SdkConfig;
 use call_relay::Relay;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, Method};
@@ -39,23 +39,19 @@ use switchboard_sqs::{SqsMailer, SqsQueue};
 use switchboard_store::DynamoStore;
 use switchboard_telephony::simulator::Simulator;
 use switchboard_telephony::twilio::{self, relay::Voice};
-use tokio::sync::OnceCell;
 
 pub mod fake;
 
 pub use serde_json;
 
-/// The shared SDK configuration (endpoints from `AWS_ENDPOINT_URL_*`, set by `scripts/test`).
-pub async fn sdk() -> &'static SdkConfig {
-    static SDK: OnceCell<SdkConfig> = OnceCell::const_new();
-    SDK.get_or_init(|| async {
-        assert!(
-            std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok() && std::env::var("TABLE_NAME").is_ok(),
-            "these tests need DynamoDB Local and moto: run them with scripts/test"
-        );
-        switchboard_runtime::sdk_config().await
-    })
-    .await
+/// An SDK configuration as the functions make theirs (endpoints from `AWS_ENDPOINT_URL_*`, set
+/// by `scripts/test`). One per test: its HTTP client's connections belong to the test's runtime.
+pub async fn sdk() -> SdkConfig {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok() && std::env::var("TABLE_NAME").is_ok(),
+        "these tests need DynamoDB Local and moto: run them with scripts/test"
+    );
+    switchboard_runtime::sdk_config().await
 }
 
 pub fn table_name() -> String {
@@ -209,7 +205,7 @@ impl TestApp {
 
     pub async fn with(options: Options) -> Self {
         switchboard_runtime::telemetry::init();
-        let sdk = sdk().await;
+        let sdk = &sdk().await;
         let ops = OperationLog::default();
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(sdk)

@@ -12,7 +12,7 @@ pub struct ApiGatewayConnections {
 
 impl ApiGatewayConnections {
     /// `callback_url`: the WebSocket API stage's `https://` URL.
-    pub fn new(sdk: &aws_config::SdkConfig, callback_url: &str) -> Self {
+    pub fn new(sdk: &aws_types::SdkConfig, callback_url: &str) -> Self {
         let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
             .endpoint_url(callback_url)
             .build();

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::SqsMessage;
+use aws_types::SdkConfig;
 use switchboard_core::clock::Clock;
 use switchboard_core::config::Env;
 use switchboard_core::ports::{CallQueue, DialerQueue, Llm, Telephony};
@@ -15,9 +15,57 @@ use switchboard_store::DynamoStore;
 #[allow(unused_imports)]
 use crate::config;
 
-/// The SDK configuration of the Lambda environment (region, credentials, endpoint overrides).
+/// The SDK configuration of a function, from the variables Lambda sets: `AWS_REGION`, the
+/// execution role's `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, and
+/// the endpoint overrides `AWS_ENDPOINT_URL_<SERVICE>` (else `AWS_ENDPOINT_URL`) through which
+/// the local stack reaches DynamoDB Local and moto. A function needs nothing else of what
+/// `aws-config` would load (profile files, SSO, web identity, container and instance metadata),
+/// and links none of it.
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+    use aws_smithy_types::retry::RetryConfig;
+    use aws_smithy_types::timeout::TimeoutConfig;
+    use aws_types::region::Region;
+
+    let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).map(Region::new))
+        .retry_config(RetryConfig::standard())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_millis(3100))
+                .build(),
+        )
+        .time_source(aws_smithy_async::time::SharedTimeSource::default())
+        .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("the tokio sleep"))
+        .http_client(https)
+        .service_config(EndpointsFromEnv);
+    if let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        let credentials = Credentials::new(id, secret, var("AWS_SESSION_TOKEN"), None, "Environment");
+        config = config.credentials_provider(SharedCredentialsProvider::new(credentials));
+    }
+    config.build()
+}
+
+/// Each client's endpoint: `AWS_ENDPOINT_URL_<SERVICE>` (its id upper-cased, spaces as `_`:
+/// `DYNAMODB`, `SQS`, `SECRETS_MANAGER`), else `AWS_ENDPOINT_URL`, else the service's own.
+#[derive(Debug)]
+struct EndpointsFromEnv;
+
+impl aws_types::service_config::LoadServiceConfig for EndpointsFromEnv {
+    fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
+        let service = key.service_id().to_uppercase().replace(' ', "_");
+        std::env::var(format!("{}_{service}", key.env()))
+            .or_else(|_| std::env::var(key.env()))
+            .ok()
+    }
 }
 
 /// The secret string of a Secrets Manager secret.

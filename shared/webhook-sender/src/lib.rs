@@ -24,6 +24,8 @@ pub struct HttpTransport {
 
 impl HttpTransport {
     pub fn new(mode: DeploymentMode) -> Self {
+        // reqwest takes the process's rustls provider: ring, as the AWS SDK's client uses.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let builder = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())

@@ -78,6 +78,8 @@ pub struct Twilio {
 
 impl Twilio {
     pub fn new(api_base: &str, account_sid: &str, auth_token: &str, callbacks: Callbacks) -> Self {
+        // reqwest takes the process's rustls provider: ring, as the AWS SDK's client uses.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
