@@ -281,7 +281,7 @@ impl TestApp {
             },
         };
         let dispatcher =
-            || switchboard_runtime::dispatcher(&store, deliveries.clone(), &secret, &webhook_config, clock.clone());
+            || webhook_dispatcher::dispatcher(&store, deliveries.clone(), &secret, &webhook_config, clock.clone());
         // The API Gateway management API of the relay is played by the fake Twilio.
         let voice = options.twilio_api.as_ref().map(|url| Voice {
             sessions: Arc::new(store.clone()),

@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let compose = async |parts: Parts, config: WebhookConfig| {
         let key = switchboard_runtime::key_material(&parts.sdk, &config.key_secret_id).await?;
         let queue = switchboard_runtime::queue(&parts.sdk, &config.queue_url);
-        Ok(switchboard_runtime::dispatcher(
+        Ok(webhook_dispatcher::dispatcher(
             &parts.store,
             queue,
             key.as_bytes(),
