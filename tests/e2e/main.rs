@@ -16,6 +16,8 @@ fn url(path: &str) -> String {
 }
 
 fn client() -> reqwest::Client {
+    // reqwest is built without a TLS provider of its own; the services use ring, and so do we.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()
