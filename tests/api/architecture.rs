@@ -23,6 +23,7 @@ const LAYERS: &[&[&str]] = &[
         "switchboard-telephony",
         "switchboard-llm",
         "switchboard-webhook-sender",
+        "switchboard-payments",
     ],
     &["switchboard-runtime"],
     &[FUNCTIONS],

@@ -264,18 +264,20 @@ async fn status_reports_only_move_a_call_forward() {
         .id()
         .to_owned();
     let ws = t.workspace_id.as_str();
-    let jobs = app.call_worker.network.jobs.as_ref();
-    let repo = app.call_worker.network.calls.as_ref();
+    let network = &app.call_worker.network;
+    let book = calls::CallBook {
+        calls: network.calls.as_ref(),
+        wallets: network.wallets.as_ref(),
+        jobs: network.jobs.as_ref(),
+    };
     let report = |status| StatusReport {
         status,
         at: app.clock.now(),
         duration_seconds: None,
         reason: None,
     };
-    calls::report(repo, jobs, ws, &id, report(CallStatus::Ringing))
-        .await
-        .unwrap();
-    let ended = calls::report(repo, jobs, ws, &id, report(CallStatus::NoAnswer))
+    calls::report(book, ws, &id, report(CallStatus::Ringing)).await.unwrap();
+    let ended = calls::report(book, ws, &id, report(CallStatus::NoAnswer))
         .await
         .unwrap();
     // Late, repeated and out-of-order reports change nothing.
@@ -285,7 +287,7 @@ async fn status_reports_only_move_a_call_forward() {
         CallStatus::NoAnswer,
         CallStatus::Completed,
     ] {
-        let after = calls::report(repo, jobs, ws, &id, report(late)).await.unwrap();
+        let after = calls::report(book, ws, &id, report(late)).await.unwrap();
         assert_eq!(
             (after.version, after.value.status),
             (ended.version, CallStatus::NoAnswer)

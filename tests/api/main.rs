@@ -7,6 +7,7 @@ mod approvals;
 mod architecture;
 mod auth;
 mod bad_input;
+mod billing;
 mod calls;
 mod campaigns;
 mod catalog;

@@ -387,6 +387,67 @@ async fn a_number_twilio_does_not_hold_for_the_account_cannot_be_imported() {
 }
 
 #[tokio::test]
+async fn another_workspaces_number_is_409_before_twilio_is_asked() {
+    let fake = fake_twilio(created_call()).await;
+    let app = app_with(&fake).await;
+    let owner = app.tenant().await;
+    let number = unique_phone();
+    app.create_at(&owner, "/v1/numbers/import", json!({"phone_number": number}))
+        .await;
+    let asked = fake.requests().len();
+    let intruder = app.tenant().await;
+    let before = app.snapshot(&intruder.workspace_id).await;
+    let res = app
+        .post("/v1/numbers/import")
+        .bearer(&intruder.key)
+        .json(json!({"phone_number": number}))
+        .send()
+        .await;
+    assert_eq!(
+        (res.status, res.code(), res.param()),
+        (409, "number_in_use", "phone_number")
+    );
+    assert_eq!(
+        fake.requests().len(),
+        asked,
+        "Twilio was not asked to repoint the number"
+    );
+    assert_eq!(app.snapshot(&intruder.workspace_id).await, before);
+}
+
+#[tokio::test]
+async fn a_number_twilio_refuses_leaves_no_claim_behind() {
+    let fake = FakeServer::start(|_, _| {
+        (
+            200,
+            "application/json",
+            json!({"incoming_phone_numbers": []}).to_string(),
+        )
+    })
+    .await;
+    let app = app_with(&fake).await;
+    let t = app.tenant().await;
+    let number = unique_phone();
+    let before = app.snapshot(&t.workspace_id).await;
+    app.post("/v1/numbers/import")
+        .bearer(&t.key)
+        .json(json!({"phone_number": number}))
+        .send()
+        .await
+        .expect_error(422, "validation_failed");
+    assert_eq!(app.snapshot(&t.workspace_id).await, before);
+    // Nobody holds it: another workspace may import it.
+    let other = app.tenant().await;
+    let res = app
+        .post("/v1/numbers/import")
+        .bearer(&other.key)
+        .json(json!({"phone_number": number}))
+        .send()
+        .await;
+    res.expect_error(422, "validation_failed");
+}
+
+#[tokio::test]
 async fn twilios_webhooks_are_not_found_when_the_simulator_is_the_provider() {
     let app = TestApp::spawn().await;
     for path in ["/v1/telephony/twilio/voice", "/v1/telephony/twilio/status"] {

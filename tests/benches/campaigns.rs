@@ -262,6 +262,7 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
         network: Network {
             engine: switchboard_runtime::engine(&store, Arc::new(switchboard_llm::offline::Offline)),
             calls: Arc::new(store.clone()),
+            wallets: Arc::new(store.clone()),
             agents: Arc::new(store.clone()),
             jobs: jobs.clone(),
             time_scale: 0.0,

@@ -444,6 +444,89 @@ async fn a_simulated_call_ends_with_transcript_and_analysis_over_http() {
     assert_eq!(busy["status"], "busy");
 }
 
+/// Tops up through the offline payment provider (which posts the signed payment webhook to the
+/// stack) and waits for the credit.
+async fn top_up(http: &reqwest::Client, s: &Session, amount_minor: i64) {
+    let before = balance(http, s).await["balance_minor"].as_i64().unwrap();
+    let checkout = post_json(http, s, "/v1/billing/topup", json!({"amount_minor": amount_minor})).await;
+    assert_eq!(checkout["provider"], "offline", "{checkout}");
+    eventually("the top-up's credit", Duration::from_secs(30), || async {
+        let now = balance(http, s).await["balance_minor"].as_i64().unwrap();
+        (now == before + amount_minor).then_some(())
+    })
+    .await;
+}
+
+async fn balance(http: &reqwest::Client, s: &Session) -> Value {
+    eventually("the balance", Duration::from_secs(30), || {
+        get_json(http, &s.key, "/v1/billing/balance")
+    })
+    .await
+}
+
+#[tokio::test]
+async fn calls_are_paid_from_the_wallet_until_it_runs_dry_then_a_top_up_pays_again() {
+    let http = client();
+    let s = new_workspace().await;
+    let wallet = balance(&http, &s).await;
+    assert_eq!(
+        (&wallet["balance_minor"], &wallet["funded"]),
+        (&json!(500), &json!(false))
+    );
+    // Calls as long as the trial's 500 cents can hold: one at a time, and none once the first
+    // is charged a minute or more.
+    let precheck = eventually("the precheck", Duration::from_secs(30), || {
+        get_json(&http, &s.key, "/v1/billing/precheck")
+    })
+    .await;
+    let rate = precheck["per_minute_minor"].as_i64().unwrap();
+    let (agent, number) = agent_on_a_number(
+        &http,
+        &s,
+        json!({"name": "Sarah", "system_prompt": "You are Sarah of Acme Dental.", "max_call_duration": 500 / rate * 60}),
+    )
+    .await;
+    let call = json!({"agent_id": agent["id"], "phone_number_id": number["id"], "to": "+14155550100"});
+    let first = post_json(&http, &s, "/v1/calls", call.clone()).await;
+    assert_eq!(first["object"], "call", "{first}");
+    let id = first["id"].as_str().unwrap().to_owned();
+    let ended = eventually("the first call's charge", Duration::from_secs(90), || async {
+        let call = get_json(&http, &s.key, &format!("/v1/calls/{id}")).await?;
+        let wallet = balance(&http, &s).await;
+        (call["status"] == "completed" && wallet["held_minor"] == 0).then_some(call)
+    })
+    .await;
+    let cost = ended["cost"]["amount_minor"].as_i64().unwrap();
+    assert!(cost > 0, "{ended}");
+    let refused = http
+        .post(url("/v1/calls"))
+        .bearer_auth(&s.key)
+        .json(&call)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::PAYMENT_REQUIRED);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "insufficient_funds");
+
+    top_up(&http, &s, 2000).await;
+    let wallet = balance(&http, &s).await;
+    assert_eq!(
+        (&wallet["balance_minor"], &wallet["funded"]),
+        (&json!(2500 - cost), &json!(true))
+    );
+    let again = post_json(&http, &s, "/v1/calls", call).await;
+    assert_eq!(again["object"], "call", "{again}");
+    let history = get_json(&http, &s.key, "/v1/billing/history").await.unwrap();
+    let kinds: Vec<&str> = history["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["top_up", "call_charge", "trial_credit"]);
+}
+
 type ReceiverLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>;
 
 /// A webhook endpoint of `s`'s workspace subscribed to `events`, and the example receiver
@@ -653,6 +736,8 @@ async fn a_thousand_number_campaign_runs_to_completion_over_http() {
         .map(|i| format!("+1{}{}{}", ["415", "628"][i / 800], 200 + i % 800, fates[i % 10]))
         .collect();
     let on_list: Vec<&String> = phones.iter().step_by(20).collect();
+    // The trial's $5 would not last 1,000 calls.
+    top_up(&http, &s, 20_000).await;
     let listed = post_json(&http, &s, "/v1/dnc/import", json!({"phones": on_list[..30]})).await;
     assert_eq!(listed["added"], 30, "{listed}");
     let campaign = post_json(

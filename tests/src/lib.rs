@@ -99,6 +99,8 @@ pub enum Function {
     Webhooks,
     Dnc,
     Campaigns,
+    Billing,
+    PaymentWebhooks,
     Catalog,
 }
 
@@ -135,6 +137,8 @@ pub const TWILIO_ACCOUNT_SID: &str = "AC00000000000000000000000000000001";
 pub const TWILIO_AUTH_TOKEN: &str = "test-auth-token";
 pub const PUBLIC_BASE_URL: &str = "https://api.switchboard.test";
 pub const RELAY_URL: &str = "wss://relay.switchboard.test/live";
+/// What the tests' payment provider signs its webhooks with.
+pub const PAYMENT_WEBHOOK_SECRET: &str = "whsec_test_payments";
 
 /// One in-process deployment of every HTTP function.
 pub struct TestApp {
@@ -159,6 +163,12 @@ pub struct TestApp {
     webhooks: Service<webhooks::State>,
     dnc: Service<dnc::State>,
     campaigns: Service<campaigns::State>,
+    billing: Service<billing::State>,
+    payment_webhooks: Service<payment_webhooks::State>,
+    /// Plays the deployment's payment webhook URL for the offline payment provider: what it
+    /// posts waits here until [`TestApp::deliver_payments`] hands it to `payment-webhooks`.
+    pub payment_outbox: fake::FakeServer,
+    delivered_payments: Mutex<usize>,
     catalog: Service<catalog::State>,
     router: matchit::Router<Function>,
     /// The call worker, fed by [`TestApp::run_call_jobs`].
@@ -322,6 +332,16 @@ impl TestApp {
         let campaigns = campaigns::service(platform.clone(), &store, llm.clone(), new_dialer());
         let webhooks = webhooks::service(platform.clone(), &store, dispatcher());
         let dnc = dnc::service(platform.clone(), &store);
+        let payment_outbox = fake::FakeServer::start(|_, _| (200, "application/json", "{}".into())).await;
+        let billing = billing::service(
+            platform.clone(),
+            &store,
+            Arc::new(switchboard_payments::offline::OfflinePayments::new(
+                format!("{}{}", payment_outbox.url, payment_webhooks::PATH),
+                PAYMENT_WEBHOOK_SECRET,
+            )),
+        );
+        let payment_webhooks = payment_webhooks::service(platform.clone(), &store, PAYMENT_WEBHOOK_SECRET.into());
         let catalog = catalog::service(
             platform,
             &store,
@@ -358,6 +378,8 @@ impl TestApp {
         add(paths(webhooks.routes()), Function::Webhooks);
         add(paths(dnc.routes()), Function::Dnc);
         add(paths(campaigns.routes()), Function::Campaigns);
+        add(paths(billing.routes()), Function::Billing);
+        add(paths(payment_webhooks.routes()), Function::PaymentWebhooks);
         add(paths(catalog.routes()), Function::Catalog);
         let ip = format!(
             "10.{}.{}.{}",
@@ -385,6 +407,10 @@ impl TestApp {
             webhooks,
             dnc,
             campaigns,
+            billing,
+            payment_webhooks,
+            payment_outbox,
+            delivered_payments: Mutex::default(),
             catalog,
             router,
             call_worker,
@@ -449,12 +475,57 @@ impl TestApp {
             Function::Webhooks => self.webhooks.handle(request).await,
             Function::Dnc => self.dnc.handle(request).await,
             Function::Campaigns => self.campaigns.handle(request).await,
+            Function::Billing => self.billing.handle(request).await,
+            Function::PaymentWebhooks => self.payment_webhooks.handle(request).await,
             Function::Catalog => self.catalog.handle(request).await,
         }
     }
 
-    /// A new workspace with its owner signed in and an admin API key.
+    /// A new workspace with its owner signed in and an admin API key, and $1,000 on its wallet.
     pub async fn tenant(&self) -> Tenant {
+        let tenant = self.trial_tenant().await;
+        self.fund(&tenant, 100_000).await;
+        tenant
+    }
+
+    /// Hands what the offline payment provider posted since the last call to `payment-webhooks`,
+    /// as the provider's webhook would arrive; the answers, in order.
+    pub async fn deliver_payments(&self) -> Vec<Res> {
+        let posted = self.payment_outbox.requests();
+        let new: Vec<_> = {
+            let mut delivered = self.delivered_payments.lock().unwrap();
+            let new = posted[*delivered..].to_vec();
+            *delivered = posted.len();
+            new
+        };
+        let mut answers = Vec::new();
+        for request in new {
+            let mut req = self.post(&request.path).raw("application/json", request.body.clone());
+            if let Some(signature) = request.header(switchboard_payments::SIGNATURE_HEADER) {
+                req = req.header(switchboard_payments::SIGNATURE_HEADER, signature);
+            }
+            answers.push(req.send().await);
+        }
+        answers
+    }
+
+    /// Credits the tenant's wallet as a paid top-up would.
+    pub async fn fund(&self, tenant: &Tenant, amount_minor: i64) {
+        use switchboard_core::ids::{self, prefix};
+        use switchboard_core::ports::{Credit, Wallets};
+        let credit = Credit {
+            kind: switchboard_core::model::LedgerKind::TopUp,
+            amount_minor,
+            entry_id: ids::new_id_at(prefix::LEDGER_ENTRY, self.clock.now()),
+            description: "Test top-up".into(),
+            payment_id: format!("test_{}", random_suffix()),
+            at: self.clock.now(),
+        };
+        assert!(self.store.credit(&tenant.workspace_id, &credit, &[]).await.unwrap());
+    }
+
+    /// A new workspace with its owner signed in and an admin API key, on its trial credit.
+    pub async fn trial_tenant(&self) -> Tenant {
         let email = format!("owner-{}@example.com", random_suffix());
         let password = "correct horse battery staple".to_owned();
         let signup = self
@@ -866,6 +937,8 @@ pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
         ("webhooks", infos(webhooks::routes())),
         ("dnc", infos(dnc::routes())),
         ("campaigns", infos(campaigns::routes())),
+        ("billing", infos(billing::routes())),
+        ("payment-webhooks", infos(payment_webhooks::routes())),
         ("catalog", infos(catalog::routes())),
     ]
 }

@@ -197,7 +197,6 @@ async fn signup(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         verification_token_hash: secret::sha256_hex(&token),
         verification_expires_at: now + VERIFICATION_TTL,
         trial_credit_minor: TRIAL_CREDIT_MINOR,
-        currency: "USD".into(),
         ledger_entry_id: ids::new_id_at(prefix::LEDGER_ENTRY, req.now),
     };
     state.accounts.create_account(&account).await.map_err(|e| match e {

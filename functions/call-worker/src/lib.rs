@@ -37,6 +37,7 @@ pub fn state(
         network: Network {
             engine: switchboard_runtime::engine(store, llm),
             calls: Arc::new(store.clone()),
+            wallets: Arc::new(store.clone()),
             agents: Arc::new(store.clone()),
             jobs: call_jobs,
             time_scale,

@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use switchboard_core::Error;
 use switchboard_core::model::{Agent, ApprovalStatus, Call, CallStatus, ConversationStatus, Direction, MessageRole};
-use switchboard_core::ports::{CallJob, CallQueue, Repository, SimStep};
-use switchboard_domain::calls::{self, StatusReport};
+use switchboard_core::ports::{CallJob, CallQueue, Repository, SimStep, Wallets};
+use switchboard_domain::calls::{self, CallBook, StatusReport};
 use switchboard_domain::conversation::Engine;
 use switchboard_telephony::simulator::{Fate, callee_lines, fate, ringing_time, speaking_time};
 
@@ -21,6 +21,7 @@ const HOLD: u32 = 5;
 pub struct Network {
     pub engine: Engine,
     pub calls: Arc<dyn Repository<Call>>,
+    pub wallets: Arc<dyn Wallets>,
     pub agents: Arc<dyn Repository<Agent>>,
     pub jobs: Arc<dyn CallQueue>,
     /// Multiplies the delays between steps: 1 is real time.
@@ -68,11 +69,12 @@ impl Network {
             duration_seconds: duration,
             reason,
         };
-        Ok(
-            calls::report(self.calls.as_ref(), self.jobs.as_ref(), ws, call_id, report)
-                .await?
-                .value,
-        )
+        let book = CallBook {
+            calls: self.calls.as_ref(),
+            wallets: self.wallets.as_ref(),
+            jobs: self.jobs.as_ref(),
+        };
+        Ok(calls::report(book, ws, call_id, report).await?.value)
     }
 
     /// Takes one step of a simulated call at `now`.

@@ -10,9 +10,9 @@ use serde_json::json;
 use switchboard_core::ErrorCode;
 use switchboard_core::model::{Agent, Call, CallStatus, Contact, Direction, NumberStatus, PhoneNumber};
 use switchboard_core::ports::{
-    AccountStore, CallJob, CallQueue, Directory, DncStore, ListBy, ListQuery, Repository, SimStep, Telephony,
+    AccountStore, CallJob, CallQueue, Directory, DncStore, ListBy, ListQuery, Repository, SimStep, Telephony, Wallets,
 };
-use switchboard_domain::calls::{self, Inbound, NewCall};
+use switchboard_domain::calls::{self, CallBook, Inbound, NewCall};
 use switchboard_domain::phones;
 use switchboard_http::crud;
 use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
@@ -22,6 +22,7 @@ use utoipa::ToSchema;
 
 pub struct State {
     pub calls: Arc<dyn Repository<Call>>,
+    pub wallets: Arc<dyn Wallets>,
     pub agents: Arc<dyn Repository<Agent>>,
     pub numbers: Arc<dyn Repository<PhoneNumber>>,
     pub contacts: Arc<dyn Repository<Contact>>,
@@ -44,6 +45,7 @@ pub fn service(
 ) -> Service<State> {
     let state = State {
         calls: Arc::new(store.clone()),
+        wallets: Arc::new(store.clone()),
         agents: Arc::new(store.clone()),
         numbers: Arc::new(store.clone()),
         contacts: Arc::new(store.clone()),
@@ -58,6 +60,14 @@ pub fn service(
 }
 
 impl State {
+    fn book(&self) -> CallBook<'_> {
+        CallBook {
+            calls: self.calls.as_ref(),
+            wallets: self.wallets.as_ref(),
+            jobs: self.jobs.as_ref(),
+        }
+    }
+
     fn inbound(&self) -> Inbound<'_> {
         Inbound {
             numbers: self.numbers.as_ref(),
@@ -295,6 +305,7 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         Some(contact) => Some(contact.id),
         None => calls::contact_for_phone(state.contacts.as_ref(), ws, &to).await?,
     };
+    let plan = req.principal()?.plan;
     let record = NewCall {
         direction: Direction::Outbound,
         agent: &agent,
@@ -303,18 +314,18 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         contact_id,
         campaign_id: None,
         metadata: input.metadata,
-        plan: req.principal()?.plan,
+        plan,
         provider: state.telephony.provider().to_owned(),
         provider_call_id: None,
     }
     .record(req.now);
     let placed = calls::place(
-        state.calls.as_ref(),
+        state.book(),
         state.telephony.as_ref(),
-        state.jobs.as_ref(),
         ws,
         record,
-        agent.max_call_duration,
+        &agent,
+        plan,
         req.now,
     )
     .await?;
@@ -339,7 +350,7 @@ async fn simulate_inbound(state: Arc<State>, req: Request) -> Result<Reply, ApiE
     let to = phones::normalize(state.accounts.as_ref(), ws, "to", &input.to).await?;
     let (_, received) = calls::receive(
         state.inbound(),
-        state.calls.as_ref(),
+        state.wallets.as_ref(),
         &from,
         &to,
         Some(ws),
@@ -421,7 +432,7 @@ async fn twilio_voice(state: Arc<State>, req: Request) -> Result<Reply, ApiError
             let sid = field(&params, "CallSid").map(str::to_owned);
             match calls::receive(
                 state.inbound(),
-                state.calls.as_ref(),
+                state.wallets.as_ref(),
                 from,
                 to,
                 None,
@@ -453,7 +464,7 @@ async fn twilio_voice(state: Arc<State>, req: Request) -> Result<Reply, ApiError
         duration_seconds: None,
         reason: None,
     };
-    let answered = calls::report(state.calls.as_ref(), state.jobs.as_ref(), &ws, &call_id, report).await?;
+    let answered = calls::report(state.book(), &ws, &call_id, report).await?;
     if answered.value.status != CallStatus::InProgress {
         return Ok(twiml(twilio::hangup_twiml("")));
     }
@@ -486,7 +497,7 @@ async fn twilio_status(state: Arc<State>, req: Request) -> Result<Reply, ApiErro
             .map(|code| format!("sip_{code}"))
             .filter(|_| status == CallStatus::Failed),
     };
-    match calls::report(state.calls.as_ref(), state.jobs.as_ref(), &ws, &call_id, report).await {
+    match calls::report(state.book(), &ws, &call_id, report).await {
         Ok(_) => Ok(Reply::no_content()),
         // A call deleted meanwhile, or named wrongly in a signed URL: nothing to update.
         Err(e) if e.code() == ErrorCode::CallNotFound => Ok(Reply::no_content()),

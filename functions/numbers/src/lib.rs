@@ -119,36 +119,45 @@ async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         check_agent(&state, &req, agent_id).await?;
     }
     let label = input.label.map(|l| validate::text("label", &l, 1, 120)).transpose()?;
-    let provider_id = state
-        .telephony
-        .attach_number(&phone_number)
-        .await
-        .map_err(|e| match e {
-            ProviderError::Rejected(why) => ApiError::param(
-                ErrorCode::ValidationFailed,
-                "phone_number",
-                format!("The telephony provider refused this number: {why}"),
-            ),
-            ProviderError::Unavailable(e) => ApiError::unavailable(e),
-        })?;
     let now = switchboard_core::clock::api_time(req.now);
     let number = PhoneNumber {
         id: ids::new_id_at(prefix::NUMBER, req.now),
         object: PhoneNumberObject,
         phone_number,
         provider: state.telephony.provider().to_owned(),
-        provider_id,
+        provider_id: None,
         agent_id: input.agent_id,
         label,
         status: NumberStatus::Active,
         created_at: now,
         updated_at: now,
     };
-    let stored = state
+    // The claim first: the number's global guard makes another workspace's number 409 before
+    // the provider is asked to point it here.
+    let claimed = state
         .numbers
         .insert(ws, &number, None, &[])
         .await
         .map_err(store_error)?;
+    let provider_id = match state.telephony.attach_number(&number.phone_number).await {
+        Ok(provider_id) => provider_id,
+        Err(e) => {
+            state.numbers.delete(ws, &claimed, None).await?;
+            return Err(match e {
+                ProviderError::Rejected(why) => ApiError::param(
+                    ErrorCode::ValidationFailed,
+                    "phone_number",
+                    format!("The telephony provider refused this number: {why}"),
+                ),
+                ProviderError::Unavailable(e) => ApiError::unavailable(e),
+            });
+        }
+    };
+    if provider_id.is_none() {
+        return Ok(Reply::created_versioned(&claimed));
+    }
+    let attached = PhoneNumber { provider_id, ..number };
+    let stored = state.numbers.update(ws, &claimed, &attached, &[]).await?;
     Ok(Reply::created_versioned(&stored))
 }
 

@@ -65,6 +65,8 @@ error_codes! {
     InvalidIdempotencyKey = 400, "invalid_idempotency_key";
     /// The If-Match header is not a valid entity tag.
     InvalidIfMatch = 400, "invalid_if_match";
+    /// A payment webhook whose `Stripe-Signature` is missing, does not sign the body, or is more than five minutes old.
+    InvalidPaymentSignature = 400, "invalid_payment_signature";
     /// The email verification token is unknown or has expired.
     InvalidToken = 400, "invalid_token";
     /// No credential was sent.
@@ -77,6 +79,10 @@ error_codes! {
     CredentialRevoked = 401, "credential_revoked";
     /// The email and password do not match an account.
     InvalidLogin = 401, "invalid_login";
+    /// The wallet's available balance cannot hold what this may cost; top up, or wait for calls in progress to end.
+    InsufficientFunds = 402, "insufficient_funds";
+    /// The trial credit can no longer be spent; top up to go on calling.
+    TrialExpired = 402, "trial_expired";
     /// The credential's scope or role does not allow this request.
     InsufficientScope = 403, "insufficient_scope";
     /// This endpoint needs a signed-in user (session cookie or JWT); API keys are refused.
@@ -115,6 +121,8 @@ error_codes! {
     WebhookNotFound = 404, "webhook_not_found";
     /// No delivery with this id for this endpoint.
     DeliveryNotFound = 404, "delivery_not_found";
+    /// No ledger entry with this id in the workspace.
+    LedgerEntryNotFound = 404, "ledger_entry_not_found";
     /// The route exists but not for this method.
     MethodNotAllowed = 405, "method_not_allowed";
     /// An account with this email already exists.
@@ -163,6 +171,8 @@ error_codes! {
     IdempotencyKeyReused = 422, "idempotency_key_reused";
     /// Too many requests for this credential; retry after the Retry-After header.
     RateLimited = 429, "rate_limited";
+    /// As many calls as the plan allows are in progress at once; retry when one ends.
+    ConcurrencyLimitReached = 429, "concurrency_limit_reached";
     /// Something failed on our side. The request id identifies it in our logs.
     InternalError = 500, "internal_error";
     /// A service we depend on is unavailable; retry later.

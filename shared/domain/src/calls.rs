@@ -9,11 +9,12 @@ use chrono::{DateTime, Utc};
 use switchboard_core::error::ProviderError;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
-    Agent, Call, CallCost, CallObject, CallStatus, Contact, Conversation, Direction, Event, EventType, PhoneNumber,
-    Plan, Sentiment,
+    Agent, CURRENCY, Call, CallCost, CallObject, CallStatus, Contact, Conversation, Direction, Event, EventType,
+    PhoneNumber, Plan, Sentiment, price,
 };
 use switchboard_core::ports::{
-    AccountStore, CallJob, CallQueue, Directory, OutboundCall, Repository, Telephony, Unique, Versioned,
+    AccountStore, CallJob, CallQueue, Charge, Directory, Hold, OutboundCall, Repository, Telephony, Unique, Versioned,
+    Wallets,
 };
 use switchboard_core::{Error, ErrorCode, StoreError};
 
@@ -21,6 +22,25 @@ use crate::conversation::{Engine, Party};
 
 /// How often a change is re-applied when another write to the call got in first.
 const ATTEMPTS: usize = 8;
+
+/// Where a call's life is written: its record, the wallet its hold and charge move, and the
+/// queue of the work that follows its end.
+#[derive(Clone, Copy)]
+pub struct CallBook<'a> {
+    pub calls: &'a dyn Repository<Call>,
+    pub wallets: &'a dyn Wallets,
+    pub jobs: &'a dyn CallQueue,
+}
+
+/// What a call may cost at most, held on the wallet before it is placed or answered: its
+/// agent's longest call at the plan's rate.
+pub fn hold_for(agent: &Agent, plan: Plan, now: DateTime<Utc>) -> Hold {
+    Hold {
+        amount_minor: price(agent.max_call_duration, plan.per_minute_minor()),
+        max_active_calls: plan.max_active_calls(),
+        at: now,
+    }
+}
 
 /// A call about to be recorded.
 #[derive(Debug, Clone)]
@@ -70,7 +90,7 @@ impl NewCall<'_> {
             duration_seconds: None,
             cost: Some(CallCost {
                 amount_minor: 0,
-                currency: "USD".into(),
+                currency: CURRENCY.into(),
                 billed_minutes: 0,
                 per_minute_minor: self.plan.per_minute_minor(),
             }),
@@ -91,6 +111,18 @@ pub async fn modify(
     workspace_id: &str,
     call_id: &str,
     now: DateTime<Utc>,
+    change: impl FnMut(&mut Call) -> Option<Vec<Event>>,
+) -> Result<Versioned<Call>, Error> {
+    rewrite(calls, None, workspace_id, call_id, now, change).await
+}
+
+/// `modify`, settling the call's hold on `wallets` in the write that makes it final.
+async fn rewrite(
+    calls: &dyn Repository<Call>,
+    wallets: Option<&dyn Wallets>,
+    workspace_id: &str,
+    call_id: &str,
+    now: DateTime<Utc>,
     mut change: impl FnMut(&mut Call) -> Option<Vec<Event>>,
 ) -> Result<Versioned<Call>, Error> {
     for _ in 0..ATTEMPTS {
@@ -103,7 +135,24 @@ pub async fn modify(
             return Ok(current);
         };
         next.updated_at = switchboard_core::clock::api_time(now);
-        match calls.update(workspace_id, &current, &next, &events).await {
+        let ends = next.status.is_final() && !current.value.status.is_final();
+        let held = match wallets {
+            Some(wallets) if ends => wallets
+                .held_for(workspace_id, call_id)
+                .await?
+                .map(|held| (wallets, held)),
+            _ => None,
+        };
+        let written = match held {
+            Some((wallets, held)) => {
+                let charge = charge(&mut next, held, now);
+                wallets
+                    .end_held_call(workspace_id, &current, &next, &events, held, &charge)
+                    .await
+            }
+            None => calls.update(workspace_id, &current, &next, &events).await,
+        };
+        match written {
             Ok(updated) => return Ok(updated),
             Err(StoreError::VersionMismatch) => continue,
             Err(e) => return Err(e.into()),
@@ -115,28 +164,55 @@ pub async fn modify(
     ))
 }
 
-/// Records an outbound call and asks the provider to place it. A provider that refuses the
-/// call leaves it `failed`; one that cannot be reached too, answered as 503.
+/// What an ended call is charged: its rated cost, capped at what it held (the provider cuts a
+/// call at its agent's longest duration, which is what was held).
+fn charge(call: &mut Call, held_minor: i64, now: DateTime<Utc>) -> Charge {
+    let mut amount_minor = 0;
+    if let Some(cost) = &mut call.cost {
+        if cost.per_minute_minor > 0 {
+            let most = u32::try_from(held_minor / cost.per_minute_minor).unwrap_or(u32::MAX);
+            cost.billed_minutes = cost.billed_minutes.min(most);
+        }
+        cost.amount_minor = i64::from(cost.billed_minutes) * cost.per_minute_minor;
+        amount_minor = cost.amount_minor;
+    }
+    let minutes = call.cost.as_ref().map_or(0, |c| c.billed_minutes);
+    Charge {
+        amount_minor,
+        entry_id: ids::new_id_at(prefix::LEDGER_ENTRY, now),
+        // No phone number: entries never change, and a person's data must be erasable.
+        description: format!("Call {}: {minutes} min", call.id),
+        at: now,
+    }
+}
+
+/// Records an outbound call with its hold on the wallet, and asks the provider to place it.
+/// A wallet that cannot hold it refuses the call (`insufficient_funds`, `trial_expired`,
+/// `concurrency_limit_reached`) and nothing is written. A provider that refuses the call
+/// leaves it `failed`; one that cannot be reached too, answered as 503.
 pub async fn place(
-    calls: &dyn Repository<Call>,
+    book: CallBook<'_>,
     telephony: &dyn Telephony,
-    jobs: &dyn CallQueue,
     workspace_id: &str,
     call: Call,
-    max_duration: u32,
+    agent: &Agent,
+    plan: Plan,
     now: DateTime<Utc>,
 ) -> Result<Versioned<Call>, Error> {
-    let created = calls.insert(workspace_id, &call, None, &[]).await?;
+    let created = book
+        .wallets
+        .insert_held_call(workspace_id, &call, &hold_for(agent, plan, now))
+        .await?;
     let outbound = OutboundCall {
         workspace_id: workspace_id.to_owned(),
         call_id: call.id.clone(),
         from: call.from.clone(),
         to: call.to.clone(),
-        max_duration,
+        max_duration: agent.max_call_duration,
     };
     let failure = match telephony.place_call(&outbound).await {
         Ok(provider_call_id) => {
-            return modify(calls, workspace_id, &call.id, now, |c| {
+            return modify(book.calls, workspace_id, &call.id, now, |c| {
                 (c.provider_call_id.is_none()).then(|| {
                     c.provider_call_id = Some(provider_call_id.clone());
                     Vec::new()
@@ -151,8 +227,7 @@ pub async fn place(
         ProviderError::Unavailable(_) => "provider_unavailable".to_owned(),
     };
     let failed = report(
-        calls,
-        jobs,
+        book,
         workspace_id,
         &created.value.id,
         StatusReport {
@@ -179,12 +254,13 @@ pub struct Inbound<'a> {
 }
 
 /// Records a call coming in to `to` from `from` (both E.164) in the workspace holding `to`
-/// (which must be `only_in` when given), answered by the agent attached to the number. The
-/// call is `ringing`; returned with its workspace.
+/// (which must be `only_in` when given), answered by the agent attached to the number, with
+/// its hold on the wallet (refused as `place` refuses). The call is `ringing`; returned with its
+/// workspace.
 #[allow(clippy::too_many_arguments)]
 pub async fn receive(
     inbound: Inbound<'_>,
-    calls: &dyn Repository<Call>,
+    wallets: &dyn Wallets,
     from: &str,
     to: &str,
     only_in: Option<&str>,
@@ -234,7 +310,9 @@ pub async fn receive(
         provider_call_id,
     }
     .record(now);
-    let created = calls.insert(ws, &call, None, &[]).await?;
+    let created = wallets
+        .insert_held_call(ws, &call, &hold_for(&agent, plan, now))
+        .await?;
     Ok((workspace_id, created))
 }
 
@@ -294,54 +372,61 @@ fn default_reason(status: CallStatus) -> &'static str {
 
 /// Applies a status report: calls only move forward (queued, ringing, in progress, final), so a
 /// late, repeated or out-of-order report changes nothing. Answering records `call.started`;
-/// ending records `call.ended` (`call.failed` for `failed`), with duration and cost, and queues
-/// the post-call work when the agent talked.
+/// ending records `call.ended` (`call.failed` for `failed`), with duration and cost, settles
+/// the call's hold in the same write (charged once, however often the end is reported), and
+/// queues the post-call work when the agent talked.
 pub async fn report(
-    calls: &dyn Repository<Call>,
-    jobs: &dyn CallQueue,
+    book: CallBook<'_>,
     workspace_id: &str,
     call_id: &str,
     report: StatusReport,
 ) -> Result<Versioned<Call>, Error> {
     let at = switchboard_core::clock::api_time(report.at);
-    let updated = modify(calls, workspace_id, call_id, report.at, |call| {
-        if report.status.stage() <= call.status.stage() {
-            return None;
-        }
-        call.status = report.status;
-        let event = match report.status {
-            CallStatus::Queued | CallStatus::Ringing => None,
-            CallStatus::InProgress => {
-                call.answered_at = Some(at);
-                Some(EventType::CallStarted)
+    let updated = rewrite(
+        book.calls,
+        Some(book.wallets),
+        workspace_id,
+        call_id,
+        report.at,
+        |call| {
+            if report.status.stage() <= call.status.stage() {
+                return None;
             }
-            status => {
-                call.ended_at = Some(at);
-                if let Some(answered) = call.answered_at {
-                    let seconds = report
-                        .duration_seconds
-                        .unwrap_or_else(|| (at - answered).num_seconds().max(0) as u32);
-                    call.duration_seconds = Some(seconds);
-                    if let Some(cost) = &mut call.cost {
-                        cost.billed_minutes = seconds.div_ceil(60);
-                        cost.amount_minor = i64::from(cost.billed_minutes) * cost.per_minute_minor;
-                    }
+            call.status = report.status;
+            let event = match report.status {
+                CallStatus::Queued | CallStatus::Ringing => None,
+                CallStatus::InProgress => {
+                    call.answered_at = Some(at);
+                    Some(EventType::CallStarted)
                 }
-                call.ended_reason = Some(
-                    report
-                        .reason
-                        .clone()
-                        .unwrap_or_else(|| default_reason(status).to_owned()),
-                );
-                Some(if status == CallStatus::Failed {
-                    EventType::CallFailed
-                } else {
-                    EventType::CallEnded
-                })
-            }
-        };
-        Some(event.map(|e| vec![Event::new(e, at, &*call)]).unwrap_or_default())
-    })
+                status => {
+                    call.ended_at = Some(at);
+                    if let Some(answered) = call.answered_at {
+                        let seconds = report
+                            .duration_seconds
+                            .unwrap_or_else(|| (at - answered).num_seconds().max(0) as u32);
+                        call.duration_seconds = Some(seconds);
+                        if let Some(cost) = &mut call.cost {
+                            cost.billed_minutes = seconds.div_ceil(60);
+                            cost.amount_minor = price(seconds, cost.per_minute_minor);
+                        }
+                    }
+                    call.ended_reason = Some(
+                        report
+                            .reason
+                            .clone()
+                            .unwrap_or_else(|| default_reason(status).to_owned()),
+                    );
+                    Some(if status == CallStatus::Failed {
+                        EventType::CallFailed
+                    } else {
+                        EventType::CallEnded
+                    })
+                }
+            };
+            Some(event.map(|e| vec![Event::new(e, at, &*call)]).unwrap_or_default())
+        },
+    )
     .await?;
     // Also after a repeated final report: the first one's worker may have died before queueing.
     // Both jobs are idempotent.
@@ -351,14 +436,20 @@ pub async fn report(
             workspace_id: workspace_id.to_owned(),
             call_id: call.id.clone(),
         };
-        jobs.enqueue(&job, Duration::ZERO).await.map_err(Error::unavailable)?;
+        book.jobs
+            .enqueue(&job, Duration::ZERO)
+            .await
+            .map_err(Error::unavailable)?;
     }
     if call.status.is_final() && call.conversation_id.is_some() && call.summary.is_none() {
         let job = CallJob::PostCall {
             workspace_id: workspace_id.to_owned(),
             call_id: call.id.clone(),
         };
-        jobs.enqueue(&job, Duration::ZERO).await.map_err(Error::unavailable)?;
+        book.jobs
+            .enqueue(&job, Duration::ZERO)
+            .await
+            .map_err(Error::unavailable)?;
     }
     Ok(updated)
 }

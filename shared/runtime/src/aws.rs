@@ -121,6 +121,7 @@ pub fn dialer(
         accounts: Arc::new(store.clone()),
         dnc: Arc::new(store.clone()),
         calls: Arc::new(store.clone()),
+        wallets: Arc::new(store.clone()),
         telephony,
         call_jobs,
         jobs,
@@ -207,6 +208,34 @@ pub fn voice(
             &account.relay_callback_url,
         )),
     }
+}
+
+/// The payment provider the configuration names.
+#[cfg(feature = "payments")]
+pub async fn payments(
+    sdk: &SdkConfig,
+    config: &config::PaymentsConfig,
+) -> anyhow::Result<Arc<dyn switchboard_core::ports::Payments>> {
+    use switchboard_payments::{offline::OfflinePayments, stripe::StripePayments};
+    Ok(
+        match (&config.stripe_secret_id, &config.return_url, &config.webhook_url) {
+            (Some(secret_id), Some(return_url), _) if config.provider == "stripe" => {
+                let key = secret_string(sdk, secret_id).await?;
+                Arc::new(StripePayments::new(&config.stripe_api_base, key.trim(), return_url))
+            }
+            (_, _, Some(webhook_url)) => Arc::new(OfflinePayments::new(
+                webhook_url,
+                payment_webhook_secret(sdk, config).await?,
+            )),
+            _ => anyhow::bail!("the payments configuration names no provider it can build"),
+        },
+    )
+}
+
+/// The secret payment webhooks are signed with.
+#[cfg(feature = "payments")]
+pub async fn payment_webhook_secret(sdk: &SdkConfig, config: &config::PaymentsConfig) -> anyhow::Result<String> {
+    Ok(secret_string(sdk, &config.webhook_secret_id).await?.trim().to_owned())
 }
 
 /// Webhook delivery over the store: what sends deliveries (and seals secrets).

@@ -168,6 +168,53 @@ impl LlmConfig {
     }
 }
 
+/// Which payment provider takes top-ups, and what it needs.
+#[cfg(feature = "payments")]
+#[derive(Debug, Clone)]
+pub struct PaymentsConfig {
+    /// `offline` (default) or `stripe`.
+    pub provider: String,
+    /// Secrets Manager id of the secret payment webhooks are signed with.
+    pub webhook_secret_id: String,
+    /// With `offline`: the deployment's `POST /v1/billing/webhooks/payment`, which it calls.
+    pub webhook_url: Option<String>,
+    /// With `stripe`: Secrets Manager id of the secret API key.
+    pub stripe_secret_id: Option<String>,
+    pub stripe_api_base: String,
+    /// With `stripe`: where its checkout page returns the payer to.
+    pub return_url: Option<String>,
+}
+
+#[cfg(feature = "payments")]
+impl PaymentsConfig {
+    pub fn read(env: &mut Env) -> Self {
+        let config = Self {
+            provider: env.optional("PAYMENTS_PROVIDER").unwrap_or_else(|| "offline".into()),
+            webhook_secret_id: env.required("PAYMENT_WEBHOOK_SECRET_ID"),
+            webhook_url: env.optional("PAYMENT_WEBHOOK_URL"),
+            stripe_secret_id: env.optional("STRIPE_SECRET_KEY_SECRET_ID"),
+            stripe_api_base: env
+                .optional("STRIPE_API_BASE")
+                .unwrap_or_else(|| switchboard_payments::stripe::API_BASE.into()),
+            return_url: env.optional("PAYMENT_RETURN_URL"),
+        };
+        match config.provider.as_str() {
+            "offline" if config.webhook_url.is_none() => {
+                env.problem("PAYMENT_WEBHOOK_URL", "is required when PAYMENTS_PROVIDER is offline");
+            }
+            "stripe" if config.stripe_secret_id.is_none() || config.return_url.is_none() => {
+                env.problem(
+                    "STRIPE_SECRET_KEY_SECRET_ID",
+                    "and PAYMENT_RETURN_URL are required when PAYMENTS_PROVIDER is stripe",
+                );
+            }
+            "offline" | "stripe" => {}
+            other => env.problem("PAYMENTS_PROVIDER", format!("must be offline or stripe, not {other:?}")),
+        }
+        config
+    }
+}
+
 /// What webhook delivery needs.
 #[cfg(feature = "webhooks")]
 #[derive(Debug, Clone)]

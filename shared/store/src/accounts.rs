@@ -28,23 +28,6 @@ struct VerificationItem {
     ttl: i64,
 }
 
-#[derive(Serialize)]
-struct WalletItem<'a> {
-    balance_minor: i64,
-    currency: &'a str,
-    updated_at: DateTime<Utc>,
-}
-
-#[derive(Serialize)]
-struct LedgerItem<'a> {
-    id: &'a str,
-    kind: &'a str,
-    amount_minor: i64,
-    currency: &'a str,
-    balance_after_minor: i64,
-    created_at: DateTime<Utc>,
-}
-
 #[async_trait]
 impl AccountStore for DynamoStore {
     #[tracing::instrument(skip_all, fields(workspace_id = %account.workspace.id))]
@@ -74,28 +57,7 @@ impl AccountStore for DynamoStore {
                 ttl: account.verification_expires_at.timestamp(),
             },
         )?;
-        let wallet = item_of(
-            &keys::wallet(ws),
-            entity::WALLET,
-            &WalletItem {
-                balance_minor: account.trial_credit_minor,
-                currency: &account.currency,
-                updated_at: account.workspace.created_at,
-            },
-        )?;
-        let ledger = item_of(
-            &keys::ledger_entry(ws, &account.ledger_entry_id),
-            entity::LEDGER_ENTRY,
-            &LedgerItem {
-                id: &account.ledger_entry_id,
-                kind: "trial_credit",
-                amount_minor: account.trial_credit_minor,
-                currency: &account.currency,
-                balance_after_minor: account.trial_credit_minor,
-                created_at: account.workspace.created_at,
-            },
-        )?;
-        let items = vec![
+        let mut items = vec![
             self.tx_put(login, NEW_ITEM, Item::new())?,
             self.tx_put(workspace, NEW_ITEM, Item::new())?,
             self.tx_put(
@@ -104,9 +66,12 @@ impl AccountStore for DynamoStore {
                 Item::new(),
             )?,
             self.tx_put(verification, NEW_ITEM, Item::new())?,
-            self.tx_put(wallet, NEW_ITEM, Item::new())?,
-            self.tx_put(ledger, NEW_ITEM, Item::new())?,
         ];
+        items.extend(self.new_wallet_writes(
+            &account.workspace,
+            account.trial_credit_minor,
+            &account.ledger_entry_id,
+        )?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(e) if e.failed_at(0) => Err(StoreError::Conflict(ErrorCode::EmailTaken)),

@@ -3,7 +3,7 @@
 //!
 //! Tenant items have partition keys that begin with the workspace id (`ws_...`), so a request
 //! holding one workspace's id cannot address another's items. The few global items (`LOGIN#`,
-//! `VERIFY#`, `APIKEY#`, `CLIENTIP#`, `PUBLIC#`, the global guards `NUMBER#` and
+//! `VERIFY#`, `APIKEY#`, `CLIENTIP#`, `PUBLIC#`, `PAYMENT#`, the global guards `NUMBER#` and
 //! `PROVIDER_CALL#`, `RELAY#`) are looked up before a workspace is known and hold only what
 //! leads to it.
 
@@ -28,6 +28,7 @@ pub const TTL: &str = "ttl";
 pub const WORKSPACE_PARTITIONS: &[&str] = &[
     "",
     "#LEDGER",
+    "#HOLD",
     "#SESSION",
     "#IDEMPOTENCY",
     "#EVENT",
@@ -76,7 +77,8 @@ pub mod entity {
     pub const LOGIN: &str = "login";
     pub const VERIFICATION: &str = "email_verification";
     pub const WALLET: &str = "wallet";
-    pub const LEDGER_ENTRY: &str = "ledger_entry";
+    pub const HOLD: &str = "call_hold";
+    pub const PAYMENT: &str = "payment";
     pub const SESSION: &str = "session";
     pub const API_KEY: &str = "api_key";
     pub const API_KEY_LOOKUP: &str = "api_key_lookup";
@@ -106,8 +108,14 @@ pub fn wallet(ws: &str) -> Key {
     Key::new(ws, "WALLET")
 }
 
-pub fn ledger_entry(ws: &str, entry_id: &str) -> Key {
-    Key::new(format!("{ws}#LEDGER"), entry_id)
+/// What a call in progress holds on the wallet, until its end settles it.
+pub fn hold(ws: &str, call_id: &str) -> Key {
+    Key::new(format!("{ws}#HOLD"), call_id)
+}
+
+/// Global: a payment the provider reported, credited once to the workspace it names.
+pub fn payment(payment_id: &str) -> Key {
+    Key::new(format!("PAYMENT#{payment_id}"), "PAYMENT")
 }
 
 /// Global: email → user, for login and email uniqueness.
@@ -252,7 +260,7 @@ mod tests {
             workspace(ws),
             user(ws, "usr_1"),
             wallet(ws),
-            ledger_entry(ws, "led_1"),
+            hold(ws, "call_1"),
             session(ws, "ses_1"),
             api_key(ws, "key_1"),
             idempotency(Some(ws), "k"),
@@ -269,12 +277,13 @@ mod tests {
     fn every_workspace_partition_is_listed() {
         use crate::layout::{APPOINTMENT_SLOT, CONTACT_PHONE, Layout};
         use switchboard_core::model::{
-            Agent, Appointment, Approval, Call, Campaign, Contact, Conversation, Delivery, PhoneNumber, WebhookEndpoint,
+            Agent, Appointment, Approval, Call, Campaign, Contact, Conversation, Delivery, LedgerEntry, PhoneNumber,
+            WebhookEndpoint,
         };
         let ws = "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA";
         let mut partitions: Vec<String> = [
             workspace(ws).pk,
-            ledger_entry(ws, "led").pk,
+            hold(ws, "call").pk,
             session(ws, "ses").pk,
             idempotency(Some(ws), "k").pk,
             event(ws, "evt").pk,
@@ -302,6 +311,7 @@ mod tests {
             WebhookEndpoint::COLLECTION,
             Delivery::COLLECTION,
             Campaign::COLLECTION,
+            LedgerEntry::COLLECTION,
         ] {
             partitions.push(collection(ws, collection_name));
         }

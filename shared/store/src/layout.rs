@@ -7,7 +7,7 @@ use switchboard_core::ErrorCode;
 use switchboard_core::ids;
 use switchboard_core::model::{
     Agent, Appointment, AppointmentStatus, Approval, Call, Campaign, Channel, Contact, Conversation,
-    DELIVERY_RETENTION_DAYS, Delivery, NumberStatus, PhoneNumber, SLOT_MINUTES, WebhookEndpoint,
+    DELIVERY_RETENTION_DAYS, Delivery, LedgerEntry, NumberStatus, PhoneNumber, SLOT_MINUTES, WebhookEndpoint,
 };
 use switchboard_core::ports::{ListBy, Resource, Unique};
 
@@ -210,6 +210,11 @@ impl Layout for Appointment {
             to.map_or_else(|| "~".into(), |t| format!("{}#~", stamp(t))),
         )
     }
+}
+
+/// Entries are read newest first, by id (creation time), optionally by kind (a filter).
+impl Layout for LedgerEntry {
+    const COLLECTION: &'static str = "LEDGER";
 }
 
 impl Layout for Approval {

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod api_keys;
+mod billing;
 mod campaigns;
 mod credentials;
 mod directory;

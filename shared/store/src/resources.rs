@@ -164,18 +164,88 @@ impl DynamoStore {
     }
 }
 
-/// Maps a cancelled write of `[resource, guards..., quota?, events...]` to its domain error.
-fn write_error(e: TransactError, guards: &[(usize, &Guard)], quota_at: Option<usize>) -> StoreError {
-    if e.failed_at(0) {
-        return StoreError::VersionMismatch;
+/// The writes of one change of a resource, `[resource, guards..., quota?, events...]`, for one
+/// transaction (to which other writes may be appended), and what their failures mean.
+pub(crate) struct Writes {
+    pub(crate) items: Vec<TransactWriteItem>,
+    /// Guards claimed, by their place in `items`.
+    guards: Vec<(usize, Guard)>,
+    quota_at: Option<usize>,
+}
+
+impl Writes {
+    /// The domain error of a cancelled transaction of these writes (and what was appended).
+    pub(crate) fn error(&self, e: TransactError) -> StoreError {
+        if e.failed_at(0) {
+            return StoreError::VersionMismatch;
+        }
+        if let Some((_, unique)) = self.guards.iter().find(|(i, _)| e.failed_at(*i)) {
+            return StoreError::Conflict(unique.conflict);
+        }
+        if self.quota_at.is_some_and(|i| e.failed_at(i)) {
+            return StoreError::LimitReached;
+        }
+        e.into_store()
     }
-    if let Some((_, unique)) = guards.iter().find(|(i, _)| e.failed_at(*i)) {
-        return StoreError::Conflict(unique.conflict);
+}
+
+impl DynamoStore {
+    pub(crate) fn insert_writes<T: Layout>(
+        &self,
+        workspace_id: &str,
+        value: &T,
+        quota: Option<Quota>,
+        events: &[Event],
+    ) -> Result<Writes, StoreError> {
+        let mut items = vec![self.tx_put(resource_item(workspace_id, value, 1)?, NEW_ITEM, Item::new())?];
+        let mut guards = Vec::new();
+        for unique in value.guards() {
+            items.push(self.guard_put(workspace_id, &unique, value.id())?);
+            guards.push((items.len() - 1, unique));
+        }
+        let quota_at = quota.map(|_| items.len());
+        if let Some(quota) = quota {
+            items.push(self.quota_update(workspace_id, quota, 1)?);
+        }
+        for event in events {
+            items.push(self.event_put(workspace_id, event)?);
+        }
+        Ok(Writes {
+            items,
+            guards,
+            quota_at,
+        })
     }
-    if quota_at.is_some_and(|i| e.failed_at(i)) {
-        return StoreError::LimitReached;
+
+    pub(crate) fn update_writes<T: Layout>(
+        &self,
+        workspace_id: &str,
+        previous: &Versioned<T>,
+        value: &T,
+        events: &[Event],
+    ) -> Result<Writes, StoreError> {
+        let item = resource_item(workspace_id, value, previous.version + 1)?;
+        let expected = HashMap::from([(":v".to_owned(), n(previous.version))]);
+        let mut items = vec![self.tx_put(item, Some("version = :v"), expected)?];
+        let before = previous.value.guards();
+        let after = value.guards();
+        let mut guards = Vec::new();
+        for unique in after.iter().filter(|u| !before.contains(u)) {
+            items.push(self.guard_put(workspace_id, unique, value.id())?);
+            guards.push((items.len() - 1, unique.clone()));
+        }
+        for unique in before.iter().filter(|u| !after.contains(u)) {
+            items.push(self.guard_delete(workspace_id, unique, value.id())?);
+        }
+        for event in events {
+            items.push(self.event_put(workspace_id, event)?);
+        }
+        Ok(Writes {
+            items,
+            guards,
+            quota_at: None,
+        })
     }
-    e.into_store()
 }
 
 #[async_trait]
@@ -188,29 +258,13 @@ impl<T: Layout> Repository<T> for DynamoStore {
         quota: Option<Quota>,
         events: &[Event],
     ) -> Result<Versioned<T>, StoreError> {
-        let item = resource_item(workspace_id, value, 1)?;
-        let uniques = value.guards();
-        if uniques.is_empty() && quota.is_none() && events.is_empty() {
-            if !self.put_new(item).await? {
+        if value.guards().is_empty() && quota.is_none() && events.is_empty() {
+            if !self.put_new(resource_item(workspace_id, value, 1)?).await? {
                 return Err(StoreError::AlreadyExists);
             }
         } else {
-            let mut items = vec![self.tx_put(item, NEW_ITEM, Item::new())?];
-            let mut guards = Vec::new();
-            for unique in &uniques {
-                guards.push((items.len(), unique));
-                items.push(self.guard_put(workspace_id, unique, value.id())?);
-            }
-            let quota_at = quota.map(|_| items.len());
-            if let Some(quota) = quota {
-                items.push(self.quota_update(workspace_id, quota, 1)?);
-            }
-            for event in events {
-                items.push(self.event_put(workspace_id, event)?);
-            }
-            self.transact(items)
-                .await
-                .map_err(|e| write_error(e, &guards, quota_at))?;
+            let writes = self.insert_writes(workspace_id, value, quota, events)?;
+            self.transact(writes.items.clone()).await.map_err(|e| writes.error(e))?;
         }
         Ok(Versioned {
             value: value.clone(),
@@ -234,39 +288,22 @@ impl<T: Layout> Repository<T> for DynamoStore {
         events: &[Event],
     ) -> Result<Versioned<T>, StoreError> {
         let version = previous.version + 1;
-        let item = resource_item(workspace_id, value, version)?;
-        let before = previous.value.guards();
-        let after = value.guards();
-        let released: Vec<&Guard> = before.iter().filter(|u| !after.contains(u)).collect();
-        let claimed: Vec<&Guard> = after.iter().filter(|u| !before.contains(u)).collect();
-        let expected = HashMap::from([(":v".to_owned(), n(previous.version))]);
-        if released.is_empty() && claimed.is_empty() && events.is_empty() {
+        if previous.value.guards() == value.guards() && events.is_empty() {
             let result = self
                 .client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(item))
+                .set_item(Some(resource_item(workspace_id, value, version)?))
                 .condition_expression("version = :v")
-                .set_expression_attribute_values(Some(expected))
+                .set_expression_attribute_values(Some(HashMap::from([(":v".to_owned(), n(previous.version))])))
                 .send()
                 .await;
             if conditional(result)?.is_err() {
                 return Err(StoreError::VersionMismatch);
             }
         } else {
-            let mut items = vec![self.tx_put(item, Some("version = :v"), expected)?];
-            let mut guards = Vec::new();
-            for unique in claimed {
-                guards.push((items.len(), unique));
-                items.push(self.guard_put(workspace_id, unique, value.id())?);
-            }
-            for unique in released {
-                items.push(self.guard_delete(workspace_id, unique, value.id())?);
-            }
-            for event in events {
-                items.push(self.event_put(workspace_id, event)?);
-            }
-            self.transact(items).await.map_err(|e| write_error(e, &guards, None))?;
+            let writes = self.update_writes(workspace_id, previous, value, events)?;
+            self.transact(writes.items.clone()).await.map_err(|e| writes.error(e))?;
         }
         Ok(Versioned {
             value: value.clone(),
@@ -301,7 +338,13 @@ impl<T: Layout> Repository<T> for DynamoStore {
         if let Some(quota) = quota {
             items.push(self.quota_update(workspace_id, quota, -1)?);
         }
-        self.transact(items).await.map_err(|e| write_error(e, &[], None))
+        self.transact(items).await.map_err(|e| {
+            if e.failed_at(0) {
+                StoreError::VersionMismatch
+            } else {
+                e.into_store()
+            }
+        })
     }
 
     async fn query(&self, workspace_id: &str, query: &ListQuery) -> Result<Page<Versioned<T>>, StoreError> {

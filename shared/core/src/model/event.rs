@@ -36,6 +36,10 @@ pub enum EventType {
     ApprovalRequested,
     #[serde(rename = "approval.decided")]
     ApprovalDecided,
+    #[serde(rename = "billing.topup.succeeded")]
+    BillingTopupSucceeded,
+    #[serde(rename = "billing.low_balance")]
+    BillingLowBalance,
     #[serde(rename = "workflow.execution.finished")]
     WorkflowExecutionFinished,
 }

@@ -20,6 +20,7 @@ mod agent;
 mod api_key;
 mod appointment;
 mod approval;
+mod billing;
 mod call;
 mod campaign;
 mod contact;
@@ -36,6 +37,10 @@ pub use agent::{AGENT_TEMPLATES, Agent, AgentObject, VOICES, template_schema, vo
 pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
 pub use appointment::{Appointment, AppointmentObject, AppointmentStatus, MAX_APPOINTMENT, SLOT_MINUTES, on_slot};
 pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
+pub use billing::{
+    Balance, BalanceObject, CURRENCY, LedgerEntry, LedgerEntryObject, LedgerKind, Precheck, PrecheckObject,
+    PrecheckStatus, TRIAL_DAYS, price,
+};
 pub use call::{Call, CallCost, CallObject, CallStatus, Direction, Sentiment};
 pub use campaign::{
     AudienceCounts, AudienceImport, AudienceImportObject, CallWindow, Campaign, CampaignObject, CampaignStats,

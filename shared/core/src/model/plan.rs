@@ -56,6 +56,16 @@ impl Plan {
         }
     }
 
+    /// Calls in progress at once across the workspace: single calls and every campaign's.
+    pub fn max_active_calls(self) -> u32 {
+        match self {
+            Plan::Starter => 20,
+            Plan::Professional => 50,
+            Plan::Business => 200,
+            Plan::Enterprise => 1000,
+        }
+    }
+
     pub fn max_agents(self) -> u32 {
         match self {
             Plan::Starter => 10,

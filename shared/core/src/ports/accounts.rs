@@ -93,7 +93,6 @@ pub struct NewAccount {
     pub verification_token_hash: String,
     pub verification_expires_at: DateTime<Utc>,
     pub trial_credit_minor: i64,
-    pub currency: String,
     pub ledger_entry_id: String,
 }
 

@@ -4,6 +4,7 @@
 //! adapters the providers.
 
 mod accounts;
+mod billing;
 mod campaigns;
 mod jobs;
 mod providers;
@@ -11,6 +12,7 @@ mod records;
 mod resources;
 
 pub use accounts::*;
+pub use billing::*;
 pub use campaigns::*;
 pub use jobs::*;
 pub use providers::*;

@@ -150,3 +150,43 @@ pub trait WebhookTransport: Send + Sync {
     /// POSTs `body` (JSON) with `headers` to `url`; what went wrong when no answer came.
     async fn post(&self, url: &str, headers: &[(&'static str, String)], body: Vec<u8>) -> Result<Receipt, String>;
 }
+
+/// A top-up to collect through the payment provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopUpRequest {
+    pub workspace_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// Where the provider's checkout page sends the payer back to.
+    pub success_url: Option<String>,
+    pub cancel_url: Option<String>,
+}
+
+/// A checkout the payment provider opened for a top-up. Nothing is credited until its
+/// provider reports, through the signed payment webhook, that it was paid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkout {
+    /// The provider's id of the checkout (`cs_...`).
+    pub id: String,
+    /// Where the payer pays, when the provider has a page for it.
+    pub url: Option<String>,
+}
+
+/// A payment the provider says was made, read from its signed webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaidCheckout {
+    /// The provider's id of the paid checkout: a top-up is credited once per id.
+    pub id: String,
+    pub workspace_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+/// The payment provider: opens checkouts for top-ups, and reads the webhooks that say they
+/// were paid.
+#[async_trait]
+pub trait Payments: Send + Sync {
+    /// `offline` or `stripe`.
+    fn provider(&self) -> &'static str;
+    async fn checkout(&self, request: &TopUpRequest) -> Result<Checkout, ProviderError>;
+}

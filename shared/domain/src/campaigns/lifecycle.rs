@@ -3,11 +3,12 @@
 //! others itself (a scheduled campaign starting, a finished one completing, one pausing itself).
 
 use chrono::{DateTime, Utc};
-use switchboard_core::model::{Campaign, CampaignStatus, Event, EventType, NumberStatus};
+use switchboard_core::model::{Campaign, CampaignStatus, Event, EventType, NumberStatus, Plan};
 use switchboard_core::ports::Versioned;
 use switchboard_core::{Error, ErrorCode, StoreError};
 
 use super::Dialer;
+use crate::calls::hold_for;
 
 /// A move a user asks of a campaign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +95,34 @@ impl Dialer {
         Ok(missing)
     }
 
+    /// Refuses to start (or resume) a campaign whose wallet cannot hold its first wave: as many
+    /// calls as it places at once (or has targets for), each held at its agent's longest call.
+    async fn first_wave_paid(&self, ws: &str, campaign: &Campaign, now: DateTime<Utc>) -> Result<(), Error> {
+        let Some(agent) = self.agents.get(ws, &campaign.agent_id).await? else {
+            return Ok(());
+        };
+        let plan = self.accounts.get_workspace(ws).await?.map_or(Plan::Starter, |w| w.plan);
+        let pending = self.stats(ws, &campaign.id).await?.pending;
+        let wave = u64::from(campaign.max_concurrent_calls).min(pending).max(1);
+        let needed = hold_for(&agent.value, plan, now).amount_minor * i64::try_from(wave).unwrap_or(i64::MAX);
+        let wallet = self.wallets.balance(ws).await?;
+        match wallet {
+            Some(w) if !w.funded && w.trial_ends_at <= now => Err(Error::refused(
+                ErrorCode::TrialExpired,
+                "The trial is over: top up (POST /v1/billing/topup) to start campaigns.",
+            )),
+            Some(w) if w.available_minor >= needed => Ok(()),
+            w => Err(Error::refused(
+                ErrorCode::InsufficientFunds,
+                format!(
+                    "The first {wave} calls of this campaign may cost up to {needed} cents (each held at its agent's \
+                     max_call_duration); {} are available. Top up, lower max_concurrent_calls, or shorten the agent's calls.",
+                    w.map_or(0, |w| w.available_minor)
+                ),
+            )),
+        }
+    }
+
     /// Moves the campaign as a user asked, and has the dialer take it from there; the campaign
     /// as it now is (as it was, when it was there already).
     pub async fn move_campaign(
@@ -113,6 +142,7 @@ impl Dialer {
                         format!("The campaign cannot start without {}.", missing.join(", ")),
                     ));
                 }
+                self.first_wave_paid(ws, &current.value, now).await?;
                 match current.value.scheduled_start {
                     Some(start) if start > now => (CampaignStatus::Scheduled, None, Some(Some(start))),
                     _ => (CampaignStatus::Active, Some(EventType::CampaignStarted), Some(None)),
@@ -125,6 +155,7 @@ impl Dialer {
                         "The campaign resumes once its audience import has finished.",
                     ));
                 }
+                self.first_wave_paid(ws, &current.value, now).await?;
                 (CampaignStatus::Active, None, Some(None))
             }
             (Move::Pause, CampaignStatus::Active | CampaignStatus::Scheduled) => {

@@ -27,11 +27,11 @@ use switchboard_core::model::{
 };
 use switchboard_core::ports::{
     AccountStore, CallQueue, CampaignStore, Claim, DialerJob, DialerQueue, DncStore, MAX_CLAIM_BATCH, MAX_DELAY,
-    Repository, Settlement, Telephony, Versioned,
+    Repository, Settlement, Telephony, Versioned, Wallets,
 };
-use switchboard_core::{Error, StoreError};
+use switchboard_core::{Error, ErrorCode, StoreError};
 
-use crate::calls::{self, NewCall, StatusReport};
+use crate::calls::{self, CallBook, NewCall, StatusReport};
 
 mod audience;
 mod lifecycle;
@@ -54,6 +54,9 @@ const RECLAIM_BATCH: u32 = 25;
 const DIAL_CONCURRENCY: usize = 16;
 /// Tries at claiming a batch whose targets or slots others took meanwhile.
 const CLAIM_ATTEMPTS: usize = 5;
+/// How long a target waits when the wallet could not hold its call for now (money held by
+/// calls in progress, the plan's cap on calls at once).
+const HOLD_RETRY: Duration = Duration::seconds(30);
 
 pub struct Dialer {
     pub campaigns: Arc<dyn Repository<Campaign>>,
@@ -63,6 +66,7 @@ pub struct Dialer {
     pub accounts: Arc<dyn AccountStore>,
     pub dnc: Arc<dyn DncStore>,
     pub calls: Arc<dyn Repository<Call>>,
+    pub wallets: Arc<dyn Wallets>,
     pub telephony: Arc<dyn Telephony>,
     pub call_jobs: Arc<dyn CallQueue>,
     pub jobs: Arc<dyn DialerQueue>,
@@ -95,6 +99,14 @@ pub fn after_call(campaign: &Campaign, target: &Target, outcome: CallStatus, now
 }
 
 impl Dialer {
+    fn book(&self) -> CallBook<'_> {
+        CallBook {
+            calls: self.calls.as_ref(),
+            wallets: self.wallets.as_ref(),
+            jobs: self.call_jobs.as_ref(),
+        }
+    }
+
     /// Does one job of the dialer queue.
     pub async fn run(&self, job: &DialerJob) -> Result<(), Error> {
         match job {
@@ -254,14 +266,46 @@ impl Dialer {
         }
         for batch in ready.chunks(MAX_CLAIM_BATCH) {
             let (claimed, slots_left) = self.claim(ws, campaign, batch.to_vec()).await?;
-            let placed: Vec<Result<(), Error>> = stream::iter(claimed)
+            let placed: Vec<Result<Option<ErrorCode>, Error>> = stream::iter(claimed)
                 .map(|target| self.dial(ws, campaign, &agent, &number, plan, target, now))
                 .buffer_unordered(DIAL_CONCURRENCY)
                 .collect()
                 .await;
-            placed.into_iter().collect::<Result<(), _>>()?;
+            let refusals: Vec<ErrorCode> = placed
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                .collect();
+            if !refusals.is_empty() {
+                return self.wallet_refused(ws, campaign, &agent, plan, &refusals, now).await;
+            }
             if !slots_left {
                 break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The wallet refused to hold calls of this tick: the campaign pauses itself when no money
+    /// will come back from calls in progress (or the trial is over), else its targets wait.
+    async fn wallet_refused(
+        &self,
+        ws: &str,
+        campaign: &Campaign,
+        agent: &Agent,
+        plan: Plan,
+        refusals: &[ErrorCode],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        if refusals.contains(&ErrorCode::TrialExpired) {
+            return self.pause_itself(ws, &campaign.id, "trial_expired", now).await;
+        }
+        if refusals.contains(&ErrorCode::InsufficientFunds) {
+            let needed = calls::hold_for(agent, plan, now).amount_minor;
+            let balance = self.wallets.balance(ws).await?.map_or(0, |b| b.balance_minor);
+            if balance < needed {
+                return self.pause_itself(ws, &campaign.id, "insufficient_funds", now).await;
             }
         }
         Ok(())
@@ -302,7 +346,8 @@ impl Dialer {
         Ok((Vec::new(), false))
     }
 
-    /// Places the call of a claimed target.
+    /// Places the call of a claimed target; the code of the wallet's refusal to hold it, when
+    /// it did (the target then waits again, unclaimed).
     #[allow(clippy::too_many_arguments)]
     async fn dial(
         &self,
@@ -313,7 +358,7 @@ impl Dialer {
         plan: Plan,
         target: Target,
         now: DateTime<Utc>,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<ErrorCode>, Error> {
         self.dnc.start_cooldown(ws, &target.phone, &campaign.id, now).await?;
         let mut record = NewCall {
             direction: switchboard_core::model::Direction::Outbound,
@@ -333,20 +378,32 @@ impl Dialer {
         }
         // A provider that refuses or cannot be reached leaves the call failed; its end settles
         // the target like any other. Had the call not even been recorded, the lease would.
-        if let Err(e) = calls::place(
-            self.calls.as_ref(),
-            self.telephony.as_ref(),
-            self.call_jobs.as_ref(),
-            ws,
-            record,
-            agent.max_call_duration,
-            now,
-        )
-        .await
-        {
-            tracing::warn!(error = %e.message(), campaign_id = campaign.id, "a campaign call was not placed");
+        match calls::place(self.book(), self.telephony.as_ref(), ws, record, agent, plan, now).await {
+            Ok(_) => Ok(None),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    ErrorCode::InsufficientFunds | ErrorCode::TrialExpired | ErrorCode::ConcurrencyLimitReached
+                ) =>
+            {
+                let at = switchboard_core::clock::api_time(now);
+                let next = Target {
+                    status: TargetStatus::Pending,
+                    attempts: target.attempts.saturating_sub(1),
+                    lease_until: None,
+                    last_call_id: None,
+                    next_attempt_at: at + HOLD_RETRY,
+                    updated_at: at,
+                    ..target.clone()
+                };
+                self.store.settle(ws, &target, &next, Settlement::NeverPlaced).await?;
+                Ok(Some(e.code()))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e.message(), campaign_id = campaign.id, "a campaign call was not placed");
+                Ok(None)
+            }
         }
-        Ok(())
     }
 
     /// Takes back the slots of calls whose lease ran out.
@@ -390,7 +447,7 @@ impl Dialer {
                         duration_seconds: None,
                         reason: Some("exceeded_max_duration".into()),
                     };
-                    calls::report(self.calls.as_ref(), self.call_jobs.as_ref(), ws, &call.id, report).await?;
+                    calls::report(self.book(), ws, &call.id, report).await?;
                     let next = after_call(campaign, &target, CallStatus::Failed, now);
                     self.store.settle(ws, &target, &next, Settlement::Ended).await?;
                 }

@@ -1,0 +1,244 @@
+//! `billing`: the workspace's wallet (`/v1/billing/...`): its balance, its ledger, whether
+//! calls can be paid for, and top-ups through the payment provider (which only the signed
+//! payment webhook, served by `payment-webhooks`, credits).
+
+use std::sync::Arc;
+
+use http::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use switchboard_core::ErrorCode;
+use switchboard_core::error::ProviderError;
+use switchboard_core::model::{
+    Balance, CURRENCY, LedgerEntry, LedgerKind, Precheck, PrecheckObject, PrecheckStatus, Scope, WorkspaceStatus, price,
+};
+use switchboard_core::object_name;
+use switchboard_core::ports::{AccountStore, ListQuery, Payments, Repository, TopUpRequest, Wallets};
+use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_store::DynamoStore;
+use utoipa::ToSchema;
+
+pub struct State {
+    pub wallets: Arc<dyn Wallets>,
+    pub ledger: Arc<dyn Repository<LedgerEntry>>,
+    pub accounts: Arc<dyn AccountStore>,
+    pub payments: Arc<dyn Payments>,
+}
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn service(platform: Arc<Platform>, store: &DynamoStore, payments: Arc<dyn Payments>) -> Service<State> {
+    let state = State {
+        wallets: Arc::new(store.clone()),
+        ledger: Arc::new(store.clone()),
+        accounts: Arc::new(store.clone()),
+        payments,
+    };
+    Service::new(platform, state, routes())
+}
+
+/// The smallest and largest top-up, in cents.
+const MIN_TOP_UP: i64 = 500;
+const MAX_TOP_UP: i64 = 1_000_000;
+
+object_name!(TopUpCheckoutObject, "topup_checkout");
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopUp {
+    /// 500 to 1,000,000 cents ($5 to $10,000).
+    #[schema(minimum = 500, maximum = 1000000)]
+    pub amount_minor: i64,
+    /// Where the provider's checkout page returns the payer after paying.
+    #[schema(max_length = 2000)]
+    pub success_url: Option<String>,
+    /// Where it returns a payer who gives up.
+    #[schema(max_length = 2000)]
+    pub cancel_url: Option<String>,
+}
+
+/// A checkout opened for a top-up: pay it at `checkout_url`. The balance grows when the
+/// provider reports the payment (`billing.topup.succeeded`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopUpCheckout {
+    pub object: TopUpCheckoutObject,
+    /// `offline` or `stripe`.
+    pub provider: &'static str,
+    #[schema(example = "cs_test_a1B2c3")]
+    pub checkout_id: String,
+    /// The provider's payment page (none offline: the offline provider pays at once).
+    pub checkout_url: Option<String>,
+    pub amount_minor: i64,
+    #[schema(example = "USD")]
+    pub currency: String,
+}
+
+const TAG: &str = "Billing";
+/// The longest call a precheck prices: two hours, the longest an agent may talk.
+const MAX_EXPECTED_SECONDS: u32 = 7200;
+
+pub fn routes() -> Vec<Route<State>> {
+    vec![
+        Route::new(Method::GET, "/v1/billing/balance", balance)
+            .doc(TAG, "getBalance", "Get the balance")
+            .describe(
+                "`balance_minor` is what the ledger adds up to; calls in progress hold what they may cost (`held_minor`) \
+                 until they end and are charged; new calls can hold only what is `available_minor`.",
+            )
+            .returns::<Balance>(200, "The wallet."),
+        Route::new(Method::GET, "/v1/billing/precheck", precheck)
+            .doc(TAG, "precheckBilling", "Check that calls can be paid for")
+            .describe(
+                "Whether a call of `expected_seconds` could be placed now: `ok`, or why not (`insufficient_funds`, \
+                 `trial_expired`, `account_suspended`). Changes nothing.",
+            )
+            .query([QueryParam::string(
+                "expected_seconds",
+                "Length of the call to price, 1 to 7200 seconds (default 60).",
+            )])
+            .returns::<Precheck>(200, "What the wallet says."),
+        Route::new(Method::GET, "/v1/billing/history", history)
+            .doc(TAG, "listLedger", "List the ledger")
+            .describe(
+                "Every change of the balance, newest first: trial credit, top-ups, call charges. Entries never change; \
+                 they add up to the balance.",
+            )
+            .query([
+                QueryParam::string("kind", "`trial_credit`, `top_up` or `call_charge`."),
+                QueryParam::string("from", "Only entries at or after this time (ISO 8601, or a date)."),
+                QueryParam::string("to", "Only entries at or before this time (ISO 8601, or a date: its end)."),
+            ])
+            .returns_list::<LedgerEntry>("A page of ledger entries, newest first."),
+        Route::new(Method::POST, "/v1/billing/topup", top_up)
+            .access(Access::Scoped(Scope::Admin))
+            .doc(TAG, "topUp", "Top up the wallet")
+            .describe(
+                "Opens a checkout with the payment provider and credits nothing: the balance grows when the provider's signed \
+                 webhook says the checkout was paid (`billing.topup.succeeded`). Locally the offline provider pays at once.",
+            )
+            .body::<TopUp>(|| json!({"amount_minor": 2000, "success_url": "https://example.com/billing/done"}))
+            .returns::<TopUpCheckout>(201, "The checkout to pay."),
+    ]
+}
+
+async fn wallet(state: &State, req: &Request) -> Result<Balance, ApiError> {
+    state
+        .wallets
+        .balance(req.workspace_id()?)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the workspace has no wallet")))
+}
+
+async fn balance(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(&wallet(&state, &req).await?))
+}
+
+async fn precheck(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let expected_seconds = match req.query("expected_seconds") {
+        None => 60,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|s| (1..=MAX_EXPECTED_SECONDS).contains(s))
+            .ok_or_else(|| {
+                ApiError::param(
+                    ErrorCode::InvalidParameter,
+                    "expected_seconds",
+                    "`expected_seconds` must be a whole number from 1 to 7200.",
+                )
+            })?,
+    };
+    let per_minute_minor = req.principal()?.plan.per_minute_minor();
+    let required_minor = price(expected_seconds, per_minute_minor);
+    let wallet = wallet(&state, &req).await?;
+    let workspace = state.accounts.get_workspace(req.workspace_id()?).await?;
+    let status = if workspace.is_none_or(|w| w.status == WorkspaceStatus::Suspended) {
+        PrecheckStatus::AccountSuspended
+    } else if !wallet.funded && wallet.trial_ends_at <= req.now {
+        PrecheckStatus::TrialExpired
+    } else if wallet.available_minor < required_minor {
+        PrecheckStatus::InsufficientFunds
+    } else {
+        PrecheckStatus::Ok
+    };
+    Ok(Reply::ok(&Precheck {
+        object: PrecheckObject,
+        status,
+        required_minor,
+        available_minor: wallet.available_minor,
+        per_minute_minor,
+        currency: CURRENCY.into(),
+    }))
+}
+
+async fn history(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let kind = req
+        .query("kind")
+        .map(|raw| {
+            LedgerKind::parse(raw).ok_or_else(|| {
+                ApiError::param(
+                    ErrorCode::InvalidParameter,
+                    "kind",
+                    "`kind` must be `trial_credit`, `top_up` or `call_charge`.",
+                )
+            })
+        })
+        .transpose()?;
+    let from = req.query_time("from", false)?;
+    let to = req.query_time("to", true)?;
+    let filters = format!("kind={kind:?}&from={from:?}&to={to:?}");
+    let page = req.page(&filters)?;
+    let query = ListQuery {
+        from,
+        to,
+        equals: kind.map(|k| ("kind", k.as_str().to_owned())).into_iter().collect(),
+        ..ListQuery::from(page)
+    };
+    let found = state.ledger.query(req.workspace_id()?, &query).await?;
+    Ok(req.list_versioned(found, &filters))
+}
+
+/// A page the provider sends the payer back to: an http(s) URL (the provider checks it further).
+fn return_url(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let valid = value.len() <= 2000
+        && (value.starts_with("https://") || value.starts_with("http://"))
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid {
+        return Err(ApiError::validation(
+            name,
+            format!("`{name}` must be an http(s) URL of at most 2000 characters."),
+        ));
+    }
+    Ok(Some(value))
+}
+
+async fn top_up(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: TopUp = req.json()?;
+    if !(MIN_TOP_UP..=MAX_TOP_UP).contains(&input.amount_minor) {
+        return Err(ApiError::validation(
+            "amount_minor",
+            "`amount_minor` must be from 500 to 1000000 cents ($5 to $10,000).",
+        ));
+    }
+    let request = TopUpRequest {
+        workspace_id: req.workspace_id()?.to_owned(),
+        amount_minor: input.amount_minor,
+        currency: CURRENCY.into(),
+        success_url: return_url("success_url", input.success_url)?,
+        cancel_url: return_url("cancel_url", input.cancel_url)?,
+    };
+    let checkout = state.payments.checkout(&request).await.map_err(|e| match e {
+        ProviderError::Rejected(why) => ApiError::validation("amount_minor", why),
+        ProviderError::Unavailable(e) => ApiError::unavailable(e),
+    })?;
+    Ok(Reply::created(&TopUpCheckout {
+        object: TopUpCheckoutObject,
+        provider: state.payments.provider(),
+        checkout_id: checkout.id,
+        checkout_url: checkout.url,
+        amount_minor: request.amount_minor,
+        currency: request.currency,
+    }))
+}

@@ -1,0 +1,119 @@
+//! The wallet, its ledger, and the price of a call.
+//!
+//! Money moves in integer minor units (cents). The balance changes only with an entry of the
+//! ledger, written in the same transaction: the sum of the ledger is the balance. A call holds
+//! what it can cost before it is placed (its agent's longest call at the workspace's rate) and,
+//! when it ends, is charged what it used (every started minute, never more than it held) while
+//! the rest of the hold is released. `available = balance - held` never goes below zero.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::object_name;
+
+object_name!(BalanceObject, "balance");
+object_name!(LedgerEntryObject, "ledger_entry");
+object_name!(PrecheckObject, "billing_precheck");
+
+/// The currency of every wallet (one for now: prices are in US cents).
+pub const CURRENCY: &str = "USD";
+/// How long a new workspace may spend its trial credit without ever topping up.
+pub const TRIAL_DAYS: i64 = 14;
+
+/// A workspace's money, as `GET /v1/billing/balance` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Balance {
+    pub object: BalanceObject,
+    /// What the ledger adds up to.
+    pub balance_minor: i64,
+    /// Reserved by calls in progress; released as they end.
+    pub held_minor: i64,
+    /// What new calls may hold: `balance_minor - held_minor`.
+    pub available_minor: i64,
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// Calls holding money now, across single calls and campaigns.
+    pub active_calls: u32,
+    /// Whether the workspace has ever topped up (a trial workspace has not).
+    pub funded: bool,
+    /// When an unfunded workspace's trial credit stops being spendable.
+    pub trial_ends_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerKind {
+    /// The credit a new workspace starts with.
+    TrialCredit,
+    /// Money paid in through the payment provider.
+    TopUp,
+    /// What a call cost, when it ended.
+    CallCharge,
+}
+
+impl LedgerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerKind::TrialCredit => "trial_credit",
+            LedgerKind::TopUp => "top_up",
+            LedgerKind::CallCharge => "call_charge",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [LedgerKind::TrialCredit, LedgerKind::TopUp, LedgerKind::CallCharge]
+            .into_iter()
+            .find(|k| k.as_str() == value)
+    }
+}
+
+/// One change of the balance. Entries are never changed or deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LedgerEntry {
+    #[schema(example = "led_01JD3QZ9R6X4Y7T2W8V5N1M0KA")]
+    pub id: String,
+    pub object: LedgerEntryObject,
+    pub kind: LedgerKind,
+    /// Positive for credits, negative for charges.
+    pub amount_minor: i64,
+    #[schema(example = "USD")]
+    pub currency: String,
+    pub description: String,
+    /// The call a charge is for.
+    pub call_id: Option<String>,
+    /// The payment provider's id of the payment a top-up is for.
+    pub payment_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+resource!(LedgerEntry, LEDGER_ENTRY, LedgerEntryNotFound);
+
+/// Whether the workspace may place calls now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PrecheckStatus {
+    Ok,
+    InsufficientFunds,
+    TrialExpired,
+    AccountSuspended,
+}
+
+/// The answer of `GET /v1/billing/precheck`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Precheck {
+    pub object: PrecheckObject,
+    pub status: PrecheckStatus,
+    /// What calls of `expected_seconds` cost at the workspace's rate.
+    pub required_minor: i64,
+    pub available_minor: i64,
+    pub per_minute_minor: i64,
+    #[schema(example = "USD")]
+    pub currency: String,
+}
+
+/// What `seconds` of conversation cost at `per_minute_minor`: every started minute.
+pub fn price(seconds: u32, per_minute_minor: i64) -> i64 {
+    i64::from(seconds.div_ceil(60)) * per_minute_minor
+}

@@ -1,0 +1,292 @@
+//! The wallet item, the holds of calls in progress, and the ledger entries written with them.
+//!
+//! The wallet keeps `balance`, `held` and `available = balance - held` side by side, so that a
+//! condition can guard `available` (conditions cannot add). Each write moves them by
+//! arithmetic updates in the transaction of the change that causes it, so concurrent calls do
+//! not have to read the wallet first: a hold is refused when `available` would go below zero,
+//! a settlement deletes the call's hold item (which must still hold what was read), and a
+//! credit claims a global guard for its payment id.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use switchboard_core::model::{
+    Balance, BalanceObject, CURRENCY, Call, Event, LedgerEntry, LedgerEntryObject, LedgerKind, TRIAL_DAYS, Workspace,
+};
+use switchboard_core::ports::{Charge, Credit, Hold, Versioned, Wallets};
+use switchboard_core::{ErrorCode, StoreError};
+
+use super::keys::{self, entity};
+use super::{DynamoStore, Item, NEW_ITEM, item_of, key_map, n, s};
+
+/// The wallet as stored: times as epoch seconds, so that conditions can compare them.
+#[derive(Serialize, Deserialize)]
+struct WalletItem {
+    balance_minor: i64,
+    held_minor: i64,
+    available_minor: i64,
+    currency: String,
+    active_calls: u32,
+    funded: bool,
+    trial_ends_at: i64,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<WalletItem> for Balance {
+    fn from(w: WalletItem) -> Self {
+        Balance {
+            object: BalanceObject,
+            balance_minor: w.balance_minor,
+            held_minor: w.held_minor,
+            available_minor: w.available_minor,
+            currency: w.currency,
+            active_calls: w.active_calls,
+            funded: w.funded,
+            trial_ends_at: DateTime::from_timestamp(w.trial_ends_at, 0).unwrap_or_default(),
+            updated_at: w.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct HoldItem {
+    call_id: String,
+    amount_minor: i64,
+    created_at: DateTime<Utc>,
+}
+
+fn stamp(at: DateTime<Utc>) -> String {
+    switchboard_core::clock::api_time(at).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl DynamoStore {
+    /// The Put of a new workspace's wallet with its trial credit, and the credit's entry.
+    pub(crate) fn new_wallet_writes(
+        &self,
+        workspace: &Workspace,
+        trial_credit_minor: i64,
+        entry_id: &str,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let ws = &workspace.id;
+        let at = workspace.created_at;
+        let wallet = WalletItem {
+            balance_minor: trial_credit_minor,
+            held_minor: 0,
+            available_minor: trial_credit_minor,
+            currency: CURRENCY.into(),
+            active_calls: 0,
+            funded: false,
+            trial_ends_at: (at + Duration::days(TRIAL_DAYS)).timestamp(),
+            updated_at: at,
+        };
+        let entry = LedgerEntry {
+            id: entry_id.to_owned(),
+            object: LedgerEntryObject,
+            kind: LedgerKind::TrialCredit,
+            amount_minor: trial_credit_minor,
+            currency: CURRENCY.into(),
+            description: "Trial credit".into(),
+            call_id: None,
+            payment_id: None,
+            created_at: at,
+        };
+        Ok(vec![
+            self.tx_put(
+                item_of(&keys::wallet(ws), entity::WALLET, &wallet)?,
+                NEW_ITEM,
+                Item::new(),
+            )?,
+            self.insert_writes(ws, &entry, None, &[])?.items.remove(0),
+        ])
+    }
+
+    fn tx_check(&self, key: &keys::Key, condition: &str, values: Item) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .condition_expression(condition)
+            .set_expression_attribute_names(super::attribute_names(&[Some(condition)]))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// Why a hold was refused, read from the wallet as it is now.
+    async fn hold_refusal(&self, workspace_id: &str, hold: &Hold) -> Result<StoreError, StoreError> {
+        let wallet: Option<WalletItem> = self.get_as(&keys::wallet(workspace_id)).await?;
+        let code = match wallet {
+            Some(w) if !w.funded && w.trial_ends_at <= hold.at.timestamp() => ErrorCode::TrialExpired,
+            Some(w) if w.active_calls >= hold.max_active_calls => ErrorCode::ConcurrencyLimitReached,
+            _ => ErrorCode::InsufficientFunds,
+        };
+        Ok(StoreError::Conflict(code))
+    }
+}
+
+#[async_trait]
+impl Wallets for DynamoStore {
+    async fn balance(&self, workspace_id: &str) -> Result<Option<Balance>, StoreError> {
+        let wallet: Option<WalletItem> = self.get_as(&keys::wallet(workspace_id)).await?;
+        Ok(wallet.map(Balance::from))
+    }
+
+    #[tracing::instrument(skip_all, fields(call_id = %call.id))]
+    async fn insert_held_call(
+        &self,
+        workspace_id: &str,
+        call: &Call,
+        hold: &Hold,
+    ) -> Result<Versioned<Call>, StoreError> {
+        let mut writes = self.insert_writes(workspace_id, call, None, &[])?;
+        let hold_item = HoldItem {
+            call_id: call.id.clone(),
+            amount_minor: hold.amount_minor,
+            created_at: hold.at,
+        };
+        writes.items.push(self.tx_put(
+            item_of(&keys::hold(workspace_id, &call.id), entity::HOLD, &hold_item)?,
+            NEW_ITEM,
+            Item::new(),
+        )?);
+        let wallet_at = writes.items.len();
+        writes.items.push(self.tx_update(
+            &keys::wallet(workspace_id),
+            "SET held_minor = held_minor + :amount, available_minor = available_minor - :amount, \
+             updated_at = :now ADD active_calls :one",
+            Some(
+                "available_minor >= :amount AND active_calls < :max_active \
+                 AND (funded = :yes OR trial_ends_at > :epoch)",
+            ),
+            HashMap::from([
+                (":amount".to_owned(), n(hold.amount_minor)),
+                (":now".to_owned(), s(stamp(hold.at))),
+                (":one".to_owned(), n(1)),
+                (":max_active".to_owned(), n(hold.max_active_calls)),
+                (":yes".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(true)),
+                (":epoch".to_owned(), n(hold.at.timestamp())),
+            ]),
+        )?);
+        let workspace_at = writes.items.len();
+        writes.items.push(self.tx_check(
+            &keys::workspace(workspace_id),
+            "#status = :active",
+            HashMap::from([(":active".to_owned(), s("active"))]),
+        )?);
+        match self.transact(writes.items.clone()).await {
+            Ok(()) => Ok(Versioned {
+                value: call.clone(),
+                version: 1,
+            }),
+            Err(e) if e.failed_at(wallet_at) => Err(self.hold_refusal(workspace_id, hold).await?),
+            Err(e) if e.failed_at(workspace_at) => Err(StoreError::Conflict(ErrorCode::AccountInactive)),
+            Err(e) => Err(writes.error(e)),
+        }
+    }
+
+    async fn held_for(&self, workspace_id: &str, call_id: &str) -> Result<Option<i64>, StoreError> {
+        let hold: Option<HoldItem> = self.get_as(&keys::hold(workspace_id, call_id)).await?;
+        Ok(hold.map(|h| h.amount_minor))
+    }
+
+    #[tracing::instrument(skip_all, fields(call_id = %value.id))]
+    async fn end_held_call(
+        &self,
+        workspace_id: &str,
+        previous: &Versioned<Call>,
+        value: &Call,
+        events: &[Event],
+        held_minor: i64,
+        charge: &Charge,
+    ) -> Result<Versioned<Call>, StoreError> {
+        let mut writes = self.update_writes(workspace_id, previous, value, events)?;
+        let hold_at = writes.items.len();
+        writes.items.push(self.tx_delete(
+            &keys::hold(workspace_id, &value.id),
+            Some("amount_minor = :held"),
+            HashMap::from([(":held".to_owned(), n(held_minor))]),
+        )?);
+        writes.items.push(self.tx_update(
+            &keys::wallet(workspace_id),
+            "SET balance_minor = balance_minor - :charge, held_minor = held_minor - :held, \
+             available_minor = available_minor + :release, updated_at = :now ADD active_calls :minus_one",
+            None,
+            HashMap::from([
+                (":charge".to_owned(), n(charge.amount_minor)),
+                (":held".to_owned(), n(held_minor)),
+                (":release".to_owned(), n(held_minor - charge.amount_minor)),
+                (":now".to_owned(), s(stamp(charge.at))),
+                (":minus_one".to_owned(), n(-1)),
+            ]),
+        )?);
+        if charge.amount_minor > 0 {
+            let entry = LedgerEntry {
+                id: charge.entry_id.clone(),
+                object: LedgerEntryObject,
+                kind: LedgerKind::CallCharge,
+                amount_minor: -charge.amount_minor,
+                currency: CURRENCY.into(),
+                description: charge.description.clone(),
+                call_id: Some(value.id.clone()),
+                payment_id: None,
+                created_at: charge.at,
+            };
+            writes
+                .items
+                .push(self.insert_writes(workspace_id, &entry, None, &[])?.items.remove(0));
+        }
+        match self.transact(writes.items.clone()).await {
+            Ok(()) => Ok(Versioned {
+                value: value.clone(),
+                version: previous.version + 1,
+            }),
+            // Settled by another writer meanwhile: read again, as when the call changed.
+            Err(e) if e.failed_at(hold_at) => Err(StoreError::VersionMismatch),
+            Err(e) => Err(writes.error(e)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(payment_id = %credit.payment_id))]
+    async fn credit(&self, workspace_id: &str, credit: &Credit, events: &[Event]) -> Result<bool, StoreError> {
+        let mut guard = key_map(&keys::payment(&credit.payment_id));
+        guard.insert(keys::ENTITY.into(), s(entity::PAYMENT));
+        guard.insert("workspace_id".into(), s(workspace_id));
+        let entry = LedgerEntry {
+            id: credit.entry_id.clone(),
+            object: LedgerEntryObject,
+            kind: credit.kind,
+            amount_minor: credit.amount_minor,
+            currency: CURRENCY.into(),
+            description: credit.description.clone(),
+            call_id: None,
+            payment_id: Some(credit.payment_id.clone()),
+            created_at: credit.at,
+        };
+        let mut items = vec![
+            self.tx_put(guard, NEW_ITEM, Item::new())?,
+            self.tx_update(
+                &keys::wallet(workspace_id),
+                "SET balance_minor = balance_minor + :amount, available_minor = available_minor + :amount, \
+                 funded = :yes, updated_at = :now",
+                Some("attribute_exists(PK)"),
+                HashMap::from([
+                    (":amount".to_owned(), n(credit.amount_minor)),
+                    (":yes".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(true)),
+                    (":now".to_owned(), s(stamp(credit.at))),
+                ]),
+            )?,
+        ];
+        items.extend(self.insert_writes(workspace_id, &entry, None, events)?.items);
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.failed_at(0) => Ok(false),
+            Err(e) if e.failed_at(1) => Err(StoreError::Other(anyhow::anyhow!(
+                "workspace {workspace_id} has no wallet"
+            ))),
+            Err(e) => Err(e.into_store()),
+        }
+    }
+}

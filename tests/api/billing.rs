@@ -1,0 +1,806 @@
+//! The wallet: the trial credit, holds and charges of calls, the ledger that adds up to the
+//! balance under any interleaving, the 402s, and campaigns that run out of money.
+
+use std::collections::BTreeMap;
+
+use futures::stream::{self, StreamExt};
+use serde_json::{Value, json};
+use switchboard_core::model::{Call, CallStatus, Direction, LedgerEntry, LedgerKind};
+use switchboard_core::ports::{Hold, ListQuery, Repository, Wallets};
+use switchboard_core::{ErrorCode, StoreError};
+use switchboard_domain::calls::{self, CallBook, NewCall, StatusReport};
+use switchboard_tests::{Tenant, TestApp, afternoon_zone, draft_campaign, phone_ending, phones_ending, unique_phone};
+
+async fn balance(app: &TestApp, t: &Tenant) -> Value {
+    let res = app.get("/v1/billing/balance").bearer(&t.key).send().await;
+    res.expect(200);
+    res.body.clone()
+}
+
+/// Every entry of the workspace's ledger, through the API, newest first.
+async fn ledger(app: &TestApp, t: &Tenant) -> Vec<Value> {
+    let mut entries = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/billing/history?limit=200&cursor={c}"),
+            None => "/v1/billing/history?limit=200".to_owned(),
+        };
+        let res = app.get(&path).bearer(&t.key).send().await;
+        res.expect(200);
+        entries.extend(res.body["data"].as_array().unwrap().iter().cloned());
+        match res.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return entries,
+        }
+    }
+}
+
+fn sum(entries: &[Value]) -> i64 {
+    entries.iter().map(|e| e["amount_minor"].as_i64().unwrap()).sum()
+}
+
+/// An agent whose calls last at most `max_call_duration` seconds, on a number it calls from.
+async fn line(app: &TestApp, t: &Tenant, max_call_duration: u32) -> (String, String) {
+    let agent = app
+        .create(
+            t,
+            "/v1/agents",
+            json!({"name": "Biller", "system_prompt": "You are brief.", "first_message": "Hello!",
+                   "max_call_duration": max_call_duration}),
+        )
+        .await;
+    let number = app
+        .create_at(
+            t,
+            "/v1/numbers/import",
+            json!({"phone_number": unique_phone(), "agent_id": agent}),
+        )
+        .await;
+    (agent, number)
+}
+
+async fn place(app: &TestApp, t: &Tenant, agent: &str, number: &str, to: &str) -> switchboard_tests::Res {
+    app.post("/v1/calls")
+        .bearer(&t.key)
+        .json(json!({"agent_id": agent, "phone_number_id": number, "to": to}))
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn a_new_workspace_starts_with_its_trial_credit_on_the_ledger() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    let wallet = balance(&app, &t).await;
+    assert_eq!(
+        (
+            &wallet["object"],
+            &wallet["balance_minor"],
+            &wallet["held_minor"],
+            &wallet["available_minor"],
+            &wallet["currency"],
+            &wallet["funded"]
+        ),
+        (
+            &json!("balance"),
+            &json!(500),
+            &json!(0),
+            &json!(500),
+            &json!("USD"),
+            &json!(false)
+        )
+    );
+    let entries = ledger(&app, &t).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (&entries[0]["object"], &entries[0]["kind"], &entries[0]["amount_minor"]),
+        (&json!("ledger_entry"), &json!("trial_credit"), &json!(500))
+    );
+    assert!(entries[0]["id"].as_str().unwrap().starts_with("led_"));
+}
+
+#[tokio::test]
+async fn a_call_holds_its_longest_cost_then_is_charged_per_started_minute() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    let (agent, number) = line(&app, &t, 300).await;
+    let res = place(&app, &t, &agent, &number, &phone_ending("0100")).await;
+    res.expect(201);
+    let id = res.id().to_owned();
+    // Five minutes at the starter rate (12 cents a minute), held while the call is on.
+    let held = balance(&app, &t).await;
+    assert_eq!(
+        (
+            &held["balance_minor"],
+            &held["held_minor"],
+            &held["available_minor"],
+            &held["active_calls"]
+        ),
+        (&json!(500), &json!(60), &json!(440), &json!(1))
+    );
+
+    app.run_call_jobs_until_final(&t, &id).await;
+    let call = app.get(&format!("/v1/calls/{id}")).bearer(&t.key).send().await;
+    let cost = call.body["cost"]["amount_minor"].as_i64().unwrap();
+    let minutes = call.body["cost"]["billed_minutes"].as_i64().unwrap();
+    let seconds = call.body["duration_seconds"].as_i64().unwrap();
+    assert!(seconds > 0, "the simulated callee talked: {}", call.text);
+    assert_eq!(minutes, (seconds + 59) / 60);
+    assert_eq!(cost, minutes * 12);
+
+    let after = balance(&app, &t).await;
+    assert_eq!(
+        (
+            &after["balance_minor"],
+            &after["held_minor"],
+            &after["available_minor"],
+            &after["active_calls"]
+        ),
+        (&json!(500 - cost), &json!(0), &json!(500 - cost), &json!(0))
+    );
+    let entries = ledger(&app, &t).await;
+    assert_eq!(sum(&entries), after["balance_minor"].as_i64().unwrap());
+    let charge = &entries[0];
+    assert_eq!(
+        (&charge["kind"], &charge["amount_minor"], &charge["call_id"]),
+        (&json!("call_charge"), &json!(-cost), &json!(id))
+    );
+    let charges = app
+        .get("/v1/billing/history?kind=call_charge")
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(charges.body["data"].as_array().unwrap().len(), 1);
+    let credits = app
+        .get("/v1/billing/history?kind=trial_credit")
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(credits.body["data"][0]["kind"], "trial_credit");
+}
+
+#[tokio::test]
+async fn a_call_the_wallet_cannot_hold_is_refused_with_402_and_nothing_is_written() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    // Two hours at 12 cents a minute: 1,440 cents, more than the trial's 500.
+    let (agent, number) = line(&app, &t, 7200).await;
+    let before = app.snapshot(&t.workspace_id).await;
+    place(&app, &t, &agent, &number, &phone_ending("0100"))
+        .await
+        .expect_error(402, "insufficient_funds");
+    let inbound = app
+        .post("/v1/telephony/simulator/inbound-calls")
+        .bearer(&t.key)
+        .json(json!({"from": phone_ending("0100"), "to": app_number(&app, &t, &number).await}))
+        .send()
+        .await;
+    inbound.expect_error(402, "insufficient_funds");
+    assert_eq!(app.snapshot(&t.workspace_id).await, before);
+    assert!(app.queued_call_jobs().await.is_empty(), "no call was placed");
+
+    let precheck = app
+        .get("/v1/billing/precheck?expected_seconds=7200")
+        .bearer(&t.key)
+        .send()
+        .await;
+    precheck.expect(200);
+    assert_eq!(
+        (
+            &precheck.body["status"],
+            &precheck.body["required_minor"],
+            &precheck.body["available_minor"]
+        ),
+        (&json!("insufficient_funds"), &json!(1440), &json!(500))
+    );
+    let fine = app
+        .get("/v1/billing/precheck?expected_seconds=61")
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(
+        (&fine.body["status"], &fine.body["required_minor"]),
+        (&json!("ok"), &json!(24))
+    );
+}
+
+async fn app_number(app: &TestApp, t: &Tenant, number_id: &str) -> String {
+    let res = app.get(&format!("/v1/numbers/{number_id}")).bearer(&t.key).send().await;
+    res.body["phone_number"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_expired_trial_places_no_call_until_the_workspace_tops_up() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    let (agent, number) = line(&app, &t, 60).await;
+    app.clock.advance(chrono::Duration::days(15));
+    place(&app, &t, &agent, &number, &phone_ending("0100"))
+        .await
+        .expect_error(402, "trial_expired");
+    let precheck = app.get("/v1/billing/precheck").bearer(&t.key).send().await;
+    assert_eq!(precheck.body["status"], "trial_expired");
+    app.fund(&t, 1000).await;
+    place(&app, &t, &agent, &number, &phone_ending("0100"))
+        .await
+        .expect(201);
+}
+
+#[tokio::test]
+async fn calls_at_once_are_capped_by_the_plan_across_the_workspace() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let (agent, number) = line(&app, &t, 60).await;
+    let cap = switchboard_core::model::Plan::Starter.max_active_calls() as usize;
+    // Holds straight through the wallet, as many calls as the plan allows at once.
+    let (agent_value, number_value) = records(&app, &t, &agent, &number).await;
+    let hold = Hold {
+        amount_minor: 1,
+        max_active_calls: cap as u32,
+        at: app.clock.now(),
+    };
+    for _ in 0..cap {
+        let call = new_call(&agent_value, &number_value, &app);
+        app.store.insert_held_call(&t.workspace_id, &call, &hold).await.unwrap();
+    }
+    let before = app.snapshot(&t.workspace_id).await;
+    place(&app, &t, &agent, &number, &phone_ending("0100"))
+        .await
+        .expect_error(429, "concurrency_limit_reached");
+    assert_eq!(app.snapshot(&t.workspace_id).await, before);
+}
+
+async fn records(
+    app: &TestApp,
+    t: &Tenant,
+    agent: &str,
+    number: &str,
+) -> (switchboard_core::model::Agent, switchboard_core::model::PhoneNumber) {
+    let agent = Repository::<switchboard_core::model::Agent>::get(&app.store, &t.workspace_id, agent)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    let number = Repository::<switchboard_core::model::PhoneNumber>::get(&app.store, &t.workspace_id, number)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    (agent, number)
+}
+
+fn new_call(
+    agent: &switchboard_core::model::Agent,
+    number: &switchboard_core::model::PhoneNumber,
+    app: &TestApp,
+) -> Call {
+    NewCall {
+        direction: Direction::Outbound,
+        agent,
+        number,
+        remote: unique_phone(),
+        contact_id: None,
+        campaign_id: None,
+        metadata: BTreeMap::new(),
+        plan: switchboard_core::model::Plan::Enterprise,
+        provider: "simulator".into(),
+        provider_call_id: None,
+    }
+    .record(app.clock.now())
+}
+
+/// 1,050 calls ask to hold what 1,000 can; then the 1,000 end at once, each end reported twice,
+/// across 20 workers: exactly 1,000 holds, each call charged once, the ledger adds up to the
+/// balance, and nothing stays held.
+#[tokio::test]
+async fn a_thousand_calls_ending_at_once_are_each_charged_once_and_the_ledger_adds_up() {
+    const CALLS: usize = 1000;
+    const WORKERS: usize = 20;
+    let app = TestApp::unlimited().await;
+    let t = app.trial_tenant().await;
+    let (agent, number) = line(&app, &t, 600).await;
+    let (agent, number) = records(&app, &t, &agent, &number).await;
+    let ws = t.workspace_id.as_str();
+    let plan = switchboard_core::model::Plan::Enterprise;
+    let hold = calls::hold_for(&agent, plan, app.clock.now());
+    app.fund(&t, hold.amount_minor * CALLS as i64 - 500).await;
+
+    let store = &app.store;
+    let attempts: Vec<Result<Call, StoreError>> = stream::iter(0..CALLS + 50)
+        .map(|_| {
+            let call = new_call(&agent, &number, &app);
+            let hold = Hold {
+                max_active_calls: 5000,
+                ..hold.clone()
+            };
+            async move { store.insert_held_call(ws, &call, &hold).await.map(|_| call) }
+        })
+        .buffer_unordered(WORKERS)
+        .collect()
+        .await;
+    let placed: Vec<Call> = attempts.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    assert_eq!(placed.len(), CALLS);
+    for refused in attempts.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(
+            matches!(refused, StoreError::Conflict(ErrorCode::InsufficientFunds)),
+            "{refused:?}"
+        );
+    }
+    let full = app.store.balance(ws).await.unwrap().unwrap();
+    assert_eq!(
+        (full.available_minor, full.held_minor, full.active_calls),
+        (0, hold.amount_minor * CALLS as i64, CALLS as u32)
+    );
+
+    let network = &app.call_worker.network;
+    let book = CallBook {
+        calls: network.calls.as_ref(),
+        wallets: network.wallets.as_ref(),
+        jobs: network.jobs.as_ref(),
+    };
+    let now = app.clock.now();
+    let report = |status, duration_seconds| StatusReport {
+        status,
+        at: now,
+        duration_seconds,
+        reason: None,
+    };
+    stream::iter(&placed)
+        .map(|call| async move {
+            calls::report(book, ws, &call.id, report(CallStatus::InProgress, None))
+                .await
+                .unwrap()
+        })
+        .buffer_unordered(WORKERS)
+        .collect::<Vec<_>>()
+        .await;
+    // Each end twice, the two reports racing; some calls talk longer than they held.
+    let ends: Vec<(usize, &Call)> = placed.iter().enumerate().flat_map(|(i, c)| [(i, c), (i, c)]).collect();
+    stream::iter(ends)
+        .map(|(i, call)| async move {
+            let seconds = (i as u32 * 37) % 700;
+            calls::report(book, ws, &call.id, report(CallStatus::Completed, Some(seconds)))
+                .await
+                .unwrap()
+        })
+        .buffer_unordered(WORKERS)
+        .collect::<Vec<_>>()
+        .await;
+
+    let wallet = app.store.balance(ws).await.unwrap().unwrap();
+    assert_eq!((wallet.held_minor, wallet.active_calls), (0, 0));
+    assert_eq!(wallet.available_minor, wallet.balance_minor);
+    assert!(wallet.balance_minor >= 0);
+    let mut entries: Vec<LedgerEntry> = Vec::new();
+    let mut query = ListQuery {
+        limit: 200,
+        ..ListQuery::default()
+    };
+    loop {
+        let page = Repository::<LedgerEntry>::query(&app.store, ws, &query).await.unwrap();
+        entries.extend(page.items.into_iter().map(|v| v.value));
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        entries.iter().map(|e| e.amount_minor).sum::<i64>(),
+        wallet.balance_minor
+    );
+    let mut charged: BTreeMap<String, i64> = BTreeMap::new();
+    for entry in entries.iter().filter(|e| e.kind == LedgerKind::CallCharge) {
+        assert!(
+            charged
+                .insert(entry.call_id.clone().unwrap(), -entry.amount_minor)
+                .is_none(),
+            "charged twice"
+        );
+    }
+    for call in &placed {
+        let ended = Repository::<Call>::get(&app.store, ws, &call.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .value;
+        let cost = ended.cost.unwrap().amount_minor;
+        assert!(cost <= hold.amount_minor, "never more than held");
+        assert_eq!(charged.get(&call.id).copied().unwrap_or(0), cost, "{}", call.id);
+    }
+}
+
+#[tokio::test]
+async fn a_campaign_the_wallet_cannot_start_is_refused_with_402() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    // Ten minutes at 12 cents: 120 cents a call; five at once need 600, more than 500.
+    let (agent, number) = line(&app, &t, 600).await;
+    let campaign = draft_campaign(
+        &app,
+        &t,
+        json!({"agent_id": agent, "phone_number_id": number,
+        "max_concurrent_calls": 5, "timezone": afternoon_zone()}),
+    )
+    .await;
+    app.post(&format!("/v1/campaigns/{campaign}/audience"))
+        .bearer(&t.key)
+        .json(json!({"rows": phones_ending("0100", 6).into_iter().map(|p| json!({"phone": p})).collect::<Vec<_>>()}))
+        .send()
+        .await
+        .expect(201);
+    app.attest(&t, &campaign).await;
+    let start = app
+        .post(&format!("/v1/campaigns/{campaign}/start"))
+        .bearer(&t.key)
+        .send()
+        .await;
+    start.expect_error(402, "insufficient_funds");
+    let draft = app
+        .get(&format!("/v1/campaigns/{campaign}"))
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(draft.body["status"], "draft");
+    app.patch(&format!("/v1/campaigns/{campaign}"))
+        .bearer(&t.key)
+        .json(json!({"max_concurrent_calls": 4}))
+        .send()
+        .await
+        .expect(200);
+    app.post(&format!("/v1/campaigns/{campaign}/start"))
+        .bearer(&t.key)
+        .send()
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
+async fn a_campaign_that_runs_out_of_money_pauses_itself_and_places_no_further_call() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    // 41 minutes at 12 cents: each call holds 492 of the 500; once the first is charged its
+    // minute, no second can be held.
+    let (agent, number) = line(&app, &t, 41 * 60).await;
+    let campaign = draft_campaign(
+        &app,
+        &t,
+        json!({"agent_id": agent, "phone_number_id": number,
+        "max_concurrent_calls": 1, "timezone": afternoon_zone()}),
+    )
+    .await;
+    app.post(&format!("/v1/campaigns/{campaign}/audience"))
+        .bearer(&t.key)
+        .json(json!({"rows": phones_ending("0100", 3).into_iter().map(|p| json!({"phone": p})).collect::<Vec<_>>()}))
+        .send()
+        .await
+        .expect(201);
+    app.attest(&t, &campaign).await;
+    app.post(&format!("/v1/campaigns/{campaign}/start"))
+        .bearer(&t.key)
+        .send()
+        .await
+        .expect(200);
+    app.run_dialing().await;
+
+    let paused = app
+        .get(&format!("/v1/campaigns/{campaign}"))
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(
+        (&paused.body["status"], &paused.body["paused_reason"]),
+        (&json!("paused"), &json!("insufficient_funds")),
+        "{}",
+        paused.text
+    );
+    let calls = app
+        .get(&format!("/v1/calls?campaign_id={campaign}"))
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(calls.body["data"].as_array().unwrap().len(), 1, "{}", calls.text);
+    assert!(
+        app.event_types(&t.workspace_id)
+            .await
+            .contains(&"campaign.paused".to_owned())
+    );
+    let wallet = balance(&app, &t).await;
+    assert_eq!(wallet["held_minor"], 0);
+    assert_eq!(sum(&ledger(&app, &t).await), wallet["balance_minor"].as_i64().unwrap());
+    // Resuming asks the wallet again.
+    app.post(&format!("/v1/campaigns/{campaign}/resume"))
+        .bearer(&t.key)
+        .send()
+        .await
+        .expect_error(402, "insufficient_funds");
+}
+
+#[tokio::test]
+async fn billing_reads_only_the_callers_workspace() {
+    let app = TestApp::spawn().await;
+    let owner = app.trial_tenant().await;
+    let other = app.trial_tenant().await;
+    let (agent, number) = line(&app, &owner, 60).await;
+    let id = place(&app, &owner, &agent, &number, &phone_ending("0100"))
+        .await
+        .id()
+        .to_owned();
+    app.run_call_jobs_until_final(&owner, &id).await;
+    let mine = ledger(&app, &owner).await;
+    assert_eq!(mine.len(), 2, "trial credit and the call's charge");
+    let theirs = ledger(&app, &other).await;
+    assert_eq!(theirs.len(), 1);
+    assert!(theirs.iter().all(|e| e["call_id"].is_null()));
+    assert_eq!(balance(&app, &other).await["balance_minor"], 500);
+}
+
+#[tokio::test]
+async fn billing_refuses_bad_queries() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    for bad in ["0", "7201", "ten", "-5", "1.5"] {
+        app.get(&format!("/v1/billing/precheck?expected_seconds={bad}"))
+            .bearer(&t.key)
+            .send()
+            .await
+            .expect_error(400, "invalid_parameter");
+    }
+    let res = app.get("/v1/billing/history?kind=refund").bearer(&t.key).send().await;
+    res.expect_error(400, "invalid_parameter");
+    assert_eq!(res.param(), "kind");
+    app.get("/v1/billing/history?from=yesterday")
+        .bearer(&t.key)
+        .send()
+        .await
+        .expect(400);
+    app.get("/v1/billing/history?limit=201")
+        .bearer(&t.key)
+        .send()
+        .await
+        .expect(400);
+    app.get("/v1/billing/balance")
+        .send()
+        .await
+        .expect_error(401, "missing_credential");
+}
+
+async fn top_up(app: &TestApp, t: &Tenant, amount_minor: i64) -> switchboard_tests::Res {
+    app.post("/v1/billing/topup")
+        .bearer(&t.key)
+        .json(json!({"amount_minor": amount_minor}))
+        .send()
+        .await
+}
+
+#[tokio::test]
+async fn a_top_up_credits_only_when_the_providers_signed_webhook_arrives() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    let res = top_up(&app, &t, 2000).await;
+    res.expect(201);
+    assert_eq!(
+        (
+            &res.body["object"],
+            &res.body["provider"],
+            &res.body["amount_minor"],
+            &res.body["currency"]
+        ),
+        (&json!("topup_checkout"), &json!("offline"), &json!(2000), &json!("USD"))
+    );
+    let checkout = res.body["checkout_id"].as_str().unwrap().to_owned();
+    assert!(checkout.starts_with("cs_offline_"));
+    assert_eq!(
+        balance(&app, &t).await["balance_minor"],
+        500,
+        "a checkout credits nothing"
+    );
+
+    let delivered = app.deliver_payments().await;
+    assert_eq!(delivered.len(), 1);
+    delivered[0].expect(200);
+    assert_eq!(delivered[0].body["credited"], true);
+    let wallet = balance(&app, &t).await;
+    assert_eq!(
+        (&wallet["balance_minor"], &wallet["available_minor"], &wallet["funded"]),
+        (&json!(2500), &json!(2500), &json!(true))
+    );
+    let entries = ledger(&app, &t).await;
+    assert_eq!(
+        (
+            &entries[0]["kind"],
+            &entries[0]["amount_minor"],
+            &entries[0]["payment_id"]
+        ),
+        (&json!("top_up"), &json!(2000), &json!(checkout))
+    );
+    assert_eq!(sum(&entries), 2500);
+    assert!(
+        app.event_types(&t.workspace_id)
+            .await
+            .contains(&"billing.topup.succeeded".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn a_payment_webhook_delivered_five_times_at_once_credits_once() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    top_up(&app, &t, 5000).await.expect(201);
+    let posted = app.payment_outbox.requests().pop().unwrap();
+    let signature = posted
+        .header(switchboard_payments::SIGNATURE_HEADER)
+        .unwrap()
+        .to_owned();
+    let answers = futures::future::join_all((0..5).map(|_| {
+        app.post(switchboard_payment_path())
+            .raw("application/json", posted.body.clone())
+            .header(switchboard_payments::SIGNATURE_HEADER, &signature)
+            .send()
+    }))
+    .await;
+    for answer in &answers {
+        answer.expect(200);
+    }
+    assert_eq!(answers.iter().filter(|a| a.body["credited"] == true).count(), 1);
+    assert_eq!(balance(&app, &t).await["balance_minor"], 5500);
+    let top_ups = app.get("/v1/billing/history?kind=top_up").bearer(&t.key).send().await;
+    assert_eq!(top_ups.body["data"].as_array().unwrap().len(), 1);
+}
+
+fn switchboard_payment_path() -> &'static str {
+    "/v1/billing/webhooks/payment"
+}
+
+#[tokio::test]
+async fn forged_or_stale_payment_webhooks_credit_nothing() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    top_up(&app, &t, 5000).await.expect(201);
+    let posted = app.payment_outbox.requests().pop().unwrap();
+    let before = app.snapshot(&t.workspace_id).await;
+    let now = app.clock.now().timestamp();
+    let secret = switchboard_tests::PAYMENT_WEBHOOK_SECRET;
+    let tampered = posted.body.replace("5000", "500000");
+    for (body, signature) in [
+        (posted.body.clone(), None),
+        (
+            posted.body.clone(),
+            Some(switchboard_payments::sign(posted.body.as_bytes(), "whsec_forged", now)),
+        ),
+        (
+            posted.body.clone(),
+            Some(switchboard_payments::sign(posted.body.as_bytes(), secret, now - 301)),
+        ),
+        (
+            tampered.clone(),
+            posted.header(switchboard_payments::SIGNATURE_HEADER).map(str::to_owned),
+        ),
+        (posted.body.clone(), Some("t=abc,v1=00".to_owned())),
+    ] {
+        let mut req = app.post(switchboard_payment_path()).raw("application/json", body);
+        if let Some(signature) = &signature {
+            req = req.header(switchboard_payments::SIGNATURE_HEADER, signature);
+        }
+        req.send().await.expect_error(400, "invalid_payment_signature");
+    }
+    assert_eq!(app.snapshot(&t.workspace_id).await, before);
+    assert_eq!(balance(&app, &t).await["balance_minor"], 500);
+}
+
+#[tokio::test]
+async fn a_top_up_refuses_bad_input_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    let writer = app.key(&t, "write").await;
+    let before = app.snapshot(&t.workspace_id).await;
+    for (body, status, param) in [
+        (json!({"amount_minor": 499}), 422, "amount_minor"),
+        (json!({"amount_minor": 1_000_001}), 422, "amount_minor"),
+        (json!({"amount_minor": "ten"}), 400, "amount_minor"),
+        (json!({}), 400, "amount_minor"),
+        (
+            json!({"amount_minor": 1000, "success_url": "javascript:alert(1)"}),
+            422,
+            "success_url",
+        ),
+        (
+            json!({"amount_minor": 1000, "cancel_url": "https://a.example/ x"}),
+            422,
+            "cancel_url",
+        ),
+        (json!({"amount_minor": 1000, "coupon": "FREE"}), 400, "coupon"),
+    ] {
+        let res = app
+            .post("/v1/billing/topup")
+            .bearer(&t.key)
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!((res.status, res.param()), (status, param), "{body}: {}", res.text);
+    }
+    app.post("/v1/billing/topup")
+        .bearer(&writer)
+        .json(json!({"amount_minor": 1000}))
+        .send()
+        .await
+        .expect_error(403, "insufficient_scope");
+    assert!(app.payment_outbox.requests().is_empty(), "the provider was not asked");
+    assert_eq!(app.snapshot(&t.workspace_id).await, before);
+}
+
+#[tokio::test]
+async fn stripe_opens_a_checkout_session_that_saves_the_card() {
+    use switchboard_core::error::ProviderError;
+    use switchboard_core::ports::{Payments, TopUpRequest};
+    use switchboard_payments::stripe::StripePayments;
+    use switchboard_tests::fake::FakeServer;
+    let fake = FakeServer::start(|_, i| match i {
+        0 => (
+            200,
+            "application/json",
+            json!({"id": "cs_test_123", "url": "https://checkout.stripe.com/c/pay/cs_test_123"}).to_string(),
+        ),
+        1 => (
+            400,
+            "application/json",
+            json!({"error": {"message": "Amount must be at least 50 cents"}}).to_string(),
+        ),
+        _ => (500, "application/json", "{}".into()),
+    })
+    .await;
+    let stripe = StripePayments::new(&fake.url, "sk_test_abc", "https://app.example.com/billing");
+    let request = TopUpRequest {
+        workspace_id: "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA".into(),
+        amount_minor: 2000,
+        currency: "USD".into(),
+        success_url: Some("https://app.example.com/paid".into()),
+        cancel_url: None,
+    };
+    let checkout = stripe.checkout(&request).await.unwrap();
+    assert_eq!(
+        (checkout.id.as_str(), checkout.url.as_deref()),
+        ("cs_test_123", Some("https://checkout.stripe.com/c/pay/cs_test_123"))
+    );
+    let sent = &fake.requests()[0];
+    assert_eq!(
+        (sent.method.as_str(), sent.path.as_str()),
+        ("POST", "/v1/checkout/sessions")
+    );
+    assert_eq!(sent.header("authorization"), Some("Bearer sk_test_abc"));
+    let form: BTreeMap<String, String> = sent.form().into_iter().collect();
+    for (field, value) in [
+        ("mode", "payment"),
+        ("line_items[0][price_data][unit_amount]", "2000"),
+        ("line_items[0][price_data][currency]", "usd"),
+        ("metadata[workspace_id]", "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA"),
+        ("payment_intent_data[setup_future_usage]", "off_session"),
+        ("success_url", "https://app.example.com/paid"),
+        ("cancel_url", "https://app.example.com/billing"),
+    ] {
+        assert_eq!(form.get(field).map(String::as_str), Some(value), "{field}");
+    }
+    assert!(
+        matches!(stripe.checkout(&request).await, Err(ProviderError::Rejected(m)) if m.contains("at least 50 cents"))
+    );
+    assert!(matches!(
+        stripe.checkout(&request).await,
+        Err(ProviderError::Unavailable(_))
+    ));
+    // What Stripe then posts is what the webhook reads.
+    let event = json!({"id": "evt_1", "type": "checkout.session.completed", "data": {"object": {
+        "id": "cs_test_123", "amount_total": 2000, "currency": "usd", "payment_status": "paid",
+        "metadata": {"workspace_id": "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA"}}}});
+    let paid = switchboard_payments::paid_checkout(event.to_string().as_bytes())
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (paid.id.as_str(), paid.amount_minor, paid.currency.as_str()),
+        ("cs_test_123", 2000, "USD")
+    );
+    let unpaid = json!({"type": "checkout.session.completed", "data": {"object": {"payment_status": "unpaid"}}});
+    assert_eq!(
+        switchboard_payments::paid_checkout(unpaid.to_string().as_bytes()).unwrap(),
+        None
+    );
+}
