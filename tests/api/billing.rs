@@ -804,3 +804,117 @@ async fn stripe_opens_a_checkout_session_that_saves_the_card() {
         None
     );
 }
+
+#[tokio::test]
+async fn usage_adds_up_calls_minutes_and_cost_by_day_agent_and_campaign() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let (agent, number) = line(&app, &t, 300).await;
+    let (other_agent, other_number) = line(&app, &t, 300).await;
+    let mut ids = Vec::new();
+    for (agent, number, to) in [
+        (&agent, &number, phone_ending("0100")),
+        (&agent, &number, phone_ending("0001")),
+        (&other_agent, &other_number, phone_ending("0100")),
+    ] {
+        ids.push(place(&app, &t, agent, number, &to).await.id().to_owned());
+    }
+    for id in &ids {
+        app.run_call_jobs_until_final(&t, id).await;
+    }
+    let mut cost = 0;
+    let mut minutes = 0;
+    for id in &ids {
+        let call = app.get(&format!("/v1/calls/{id}")).bearer(&t.key).send().await;
+        cost += call.body["cost"]["amount_minor"].as_i64().unwrap();
+        minutes += call.body["cost"]["billed_minutes"].as_i64().unwrap();
+    }
+    let today = app.clock.now().date_naive().to_string();
+    let by_day = app.get("/v1/billing/usage").bearer(&t.key).send().await;
+    by_day.expect(200);
+    assert_eq!(
+        (&by_day.body["object"], &by_day.body["group_by"], &by_day.body["to"]),
+        (&json!("usage"), &json!("day"), &json!(today))
+    );
+    assert_eq!(
+        by_day.body["totals"],
+        json!({"calls": 3, "minutes": minutes, "cost_minor": cost})
+    );
+    assert_eq!(
+        by_day.body["data"],
+        json!([{"key": today, "calls": 3, "minutes": minutes, "cost_minor": cost}])
+    );
+    let by_agent = app.get("/v1/billing/usage?group_by=agent").bearer(&t.key).send().await;
+    let lines = by_agent.body["data"].as_array().unwrap();
+    assert_eq!(lines.len(), 2);
+    let mine = lines.iter().find(|l| l["key"] == agent.as_str()).unwrap();
+    assert_eq!(mine["calls"], 2);
+    assert_eq!(by_agent.body["totals"]["cost_minor"], cost);
+    let by_campaign = app
+        .get("/v1/billing/usage?group_by=campaign")
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(by_campaign.body["data"], json!([]), "no call was a campaign's");
+    // Another workspace's usage is its own.
+    let other = app.trial_tenant().await;
+    let theirs = app.get("/v1/billing/usage").bearer(&other.key).send().await;
+    assert_eq!(theirs.body["totals"]["calls"], 0);
+    for bad in [
+        "/v1/billing/usage?group_by=week",
+        "/v1/billing/usage?from=2026-12-05&to=2026-12-01",
+        "/v1/billing/usage?from=2024-01-01&to=2026-12-01",
+        "/v1/billing/usage?from=soon",
+    ] {
+        app.get(bad).bearer(&t.key).send().await.expect(400);
+    }
+}
+
+#[tokio::test]
+async fn quotas_show_each_plan_limit_with_what_the_workspace_uses() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let (agent, number) = line(&app, &t, 300).await;
+    place(&app, &t, &agent, &number, &phone_ending("0100"))
+        .await
+        .expect(201);
+    let res = app.get("/v1/billing/quotas").bearer(&t.key).send().await;
+    res.expect(200);
+    assert_eq!(
+        (&res.body["object"], &res.body["plan"]),
+        (&json!("quotas"), &json!("starter"))
+    );
+    let of = |name: &str| {
+        res.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!((&of("agents")["limit"], &of("agents")["used"]), (&json!(10), &json!(1)));
+    assert_eq!(
+        (&of("active_calls")["limit"], &of("active_calls")["used"]),
+        (&json!(20), &json!(1))
+    );
+    assert_eq!(
+        (&of("api_keys")["limit"], &of("api_keys")["used"]),
+        (&json!(10), &json!(1))
+    );
+    assert_eq!(of("webhook_endpoints")["used"], 0);
+    assert_eq!(
+        (&of("writes_per_minute")["limit"], &of("writes_per_minute")["used"]),
+        (&json!(20), &json!(null))
+    );
+    let other = app.trial_tenant().await;
+    let theirs = app.get("/v1/billing/quotas").bearer(&other.key).send().await;
+    let agents = theirs.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "agents")
+        .cloned()
+        .unwrap();
+    assert_eq!(agents["used"], 0);
+}

@@ -8,7 +8,7 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use switchboard_core::ids::{self, prefix};
-use switchboard_core::model::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
+use switchboard_core::model::{ApiKey, ApiKeyObject, ApiKeyStatus, MAX_ACTIVE_API_KEYS, Scope};
 use switchboard_core::ports::{ApiKeyStore, CredentialKind, NewApiKey};
 use switchboard_core::{ErrorCode, StoreError, secret, validate};
 use switchboard_http::crud::Deleted;
@@ -29,8 +29,6 @@ pub fn service(platform: Arc<Platform>, store: &DynamoStore) -> Service<State> {
 }
 
 const TAG: &str = "API keys";
-/// Active keys a workspace may hold.
-pub const MAX_ACTIVE_KEYS: u32 = 10;
 const MAX_LIFETIME_DAYS: i64 = 3650;
 
 pub fn routes() -> Vec<Route<State>> {
@@ -157,12 +155,12 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     };
     state
         .keys
-        .create_key(&new, MAX_ACTIVE_KEYS)
+        .create_key(&new, MAX_ACTIVE_API_KEYS)
         .await
         .map_err(|e| match e {
             StoreError::LimitReached => ApiError::new(
                 ErrorCode::LimitReached,
-                format!("A workspace may have {MAX_ACTIVE_KEYS} active API keys; revoke one first."),
+                format!("A workspace may have {MAX_ACTIVE_API_KEYS} active API keys; revoke one first."),
             ),
             e => e.into(),
         })?;

@@ -10,7 +10,9 @@ use serde_json::json;
 use switchboard_core::ErrorCode;
 use switchboard_core::error::ProviderError;
 use switchboard_core::model::{
-    Balance, CURRENCY, LedgerEntry, LedgerKind, Precheck, PrecheckObject, PrecheckStatus, Scope, WorkspaceStatus, price,
+    Balance, CURRENCY, LedgerEntry, LedgerKind, MAX_ACTIVE_API_KEYS, MAX_WEBHOOK_ENDPOINTS, Precheck, PrecheckObject,
+    PrecheckStatus, QuotaLine, Quotas, QuotasObject, RateClass, Scope, Usage, UsageGroup, UsageLine, UsageObject,
+    UsageTotals, WorkspaceStatus, price,
 };
 use switchboard_core::object_name;
 use switchboard_core::ports::{AccountStore, ListQuery, Payments, Repository, TopUpRequest, Wallets};
@@ -108,6 +110,22 @@ pub fn routes() -> Vec<Route<State>> {
                 QueryParam::string("to", "Only entries at or before this time (ISO 8601, or a date: its end)."),
             ])
             .returns_list::<LedgerEntry>("A page of ledger entries, newest first."),
+        Route::new(Method::GET, "/v1/billing/usage", usage)
+            .doc(TAG, "getUsage", "Get usage")
+            .describe(
+                "Calls that ended from `from` to `to` (UTC days, at most 366; default the last 30), their billed minutes \
+                 and cost, by day (default), agent or campaign.",
+            )
+            .query([
+                QueryParam::string("from", "First day (YYYY-MM-DD)."),
+                QueryParam::string("to", "Last day (YYYY-MM-DD; default today)."),
+                QueryParam::string("group_by", "`day` (default), `agent` or `campaign`."),
+            ])
+            .returns::<Usage>(200, "The usage."),
+        Route::new(Method::GET, "/v1/billing/quotas", quotas)
+            .doc(TAG, "getQuotas", "Get quotas")
+            .describe("Each limit of the workspace's plan, and what it uses of it now.")
+            .returns::<Quotas>(200, "The plan's limits."),
         Route::new(Method::POST, "/v1/billing/topup", top_up)
             .access(Access::Scoped(Scope::Admin))
             .doc(TAG, "topUp", "Top up the wallet")
@@ -240,5 +258,116 @@ async fn top_up(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         checkout_url: checkout.url,
         amount_minor: request.amount_minor,
         currency: request.currency,
+    }))
+}
+
+/// The longest range usage is read for, in days.
+const MAX_USAGE_DAYS: i64 = 366;
+
+async fn usage(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let group_by = req
+        .query_as::<UsageGroup>("group_by", "day, agent or campaign")?
+        .unwrap_or(UsageGroup::Day);
+    let to = req.query_time("to", false)?.unwrap_or(req.now).date_naive();
+    let from = match req.query_time("from", false)? {
+        Some(from) => from.date_naive(),
+        None => to - chrono::Duration::days(29),
+    };
+    if from > to {
+        return Err(ApiError::param(
+            ErrorCode::InvalidParameter,
+            "from",
+            "`from` is after `to`.",
+        ));
+    }
+    if (to - from).num_days() >= MAX_USAGE_DAYS {
+        return Err(ApiError::param(
+            ErrorCode::InvalidParameter,
+            "from",
+            "Usage is read for at most 366 days at once.",
+        ));
+    }
+    let records = state.wallets.usage(req.workspace_id()?, group_by, from, to).await?;
+    let mut lines: std::collections::BTreeMap<String, UsageTotals> = std::collections::BTreeMap::new();
+    let mut totals = UsageTotals::default();
+    for record in records {
+        let key = record.key.unwrap_or_else(|| record.day.to_string());
+        for sum in [lines.entry(key).or_default(), &mut totals] {
+            sum.calls += record.calls;
+            sum.minutes += record.minutes;
+            sum.cost_minor += record.cost_minor;
+        }
+    }
+    // Calls of no campaign are not in a by-campaign breakdown; the totals count every call.
+    if group_by != UsageGroup::Day {
+        totals = UsageTotals::default();
+        for line in lines.values() {
+            totals.calls += line.calls;
+            totals.minutes += line.minutes;
+            totals.cost_minor += line.cost_minor;
+        }
+    }
+    Ok(Reply::ok(&Usage {
+        object: UsageObject,
+        from,
+        to,
+        group_by,
+        currency: CURRENCY.into(),
+        totals,
+        data: lines
+            .into_iter()
+            .map(|(key, totals)| UsageLine { key, totals })
+            .collect(),
+    }))
+}
+
+async fn quotas(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let plan = req.principal()?.plan;
+    let holdings = state.accounts.holdings(req.workspace_id()?).await?;
+    let active_calls = wallet(&state, &req).await?.active_calls;
+    let line = |name: &str, limit: u32, used: Option<u64>, description: &str| QuotaLine {
+        name: name.to_owned(),
+        limit: u64::from(limit),
+        used,
+        description: description.to_owned(),
+    };
+    let held = |name| holdings.get(name).copied();
+    Ok(Reply::ok(&Quotas {
+        object: QuotasObject,
+        plan,
+        data: vec![
+            line("agents", plan.max_agents(), held("agents"), "Agents in the workspace."),
+            line(
+                "active_calls",
+                plan.max_active_calls(),
+                Some(u64::from(active_calls)),
+                "Calls in progress at once, across single calls and campaigns.",
+            ),
+            line("api_keys", MAX_ACTIVE_API_KEYS, held("api_keys"), "Active API keys."),
+            line(
+                "webhook_endpoints",
+                MAX_WEBHOOK_ENDPOINTS,
+                held("webhook_endpoints"),
+                "Webhook endpoints.",
+            ),
+            line(
+                "reads_per_minute",
+                plan.rate_limit(RateClass::Read),
+                None,
+                "GET requests per credential in any 60 seconds.",
+            ),
+            line(
+                "writes_per_minute",
+                plan.rate_limit(RateClass::Write),
+                None,
+                "Other requests per credential in any 60 seconds.",
+            ),
+            line(
+                "campaign_starts_per_minute",
+                plan.rate_limit(RateClass::CampaignStart),
+                None,
+                "Campaign starts per credential in any 60 seconds.",
+            ),
+        ],
     }))
 }

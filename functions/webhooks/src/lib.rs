@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::json;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
-    Delivery, DeliveryStatus, Event, EventType, Scope, SealedSecret, WebhookEndpoint, WebhookEndpointObject,
-    WebhookEndpointView, WebhookStatus,
+    Delivery, DeliveryStatus, Event, EventType, MAX_WEBHOOK_ENDPOINTS, Scope, SealedSecret, WebhookEndpoint,
+    WebhookEndpointObject, WebhookEndpointView, WebhookStatus,
 };
 use switchboard_core::ports::{DeliveryJob, ListBy, ListQuery, Quota, Repository};
 use switchboard_core::{ErrorCode, validate};
@@ -39,15 +39,13 @@ pub fn service(platform: Arc<Platform>, store: &DynamoStore, dispatcher: Dispatc
 }
 
 const TAG: &str = "Webhooks";
-/// Endpoints a workspace may have.
-const MAX_ENDPOINTS: u32 = 16;
 /// How long a rotated-out secret keeps signing beside the new one.
 const ROTATION_OVERLAP: Duration = Duration::hours(24);
 
 fn quota() -> Quota {
     Quota {
         counter: "webhook_count",
-        max: MAX_ENDPOINTS,
+        max: MAX_WEBHOOK_ENDPOINTS,
     }
 }
 

@@ -95,6 +95,19 @@ impl AccountStore for DynamoStore {
         self.get_as(&keys::workspace(workspace_id)).await
     }
 
+    async fn holdings(&self, workspace_id: &str) -> Result<std::collections::BTreeMap<&'static str, u64>, StoreError> {
+        let item = self.get_item(&keys::workspace(workspace_id)).await?.unwrap_or_default();
+        // The counters the writes that create and delete these keep on the workspace item.
+        Ok([
+            ("agents", "agent_count"),
+            ("api_keys", "active_api_keys"),
+            ("webhook_endpoints", "webhook_count"),
+        ]
+        .into_iter()
+        .map(|(name, counter)| (name, super::get_n(&item, counter).unwrap_or(0).max(0) as u64))
+        .collect())
+    }
+
     async fn get_user_and_workspace(
         &self,
         workspace_id: &str,

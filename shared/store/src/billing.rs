@@ -11,16 +11,26 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_core::model::{
-    Balance, BalanceObject, CURRENCY, Call, Event, LedgerEntry, LedgerEntryObject, LedgerKind, TRIAL_DAYS, Workspace,
+    Balance, BalanceObject, CURRENCY, Call, Event, LedgerEntry, LedgerEntryObject, LedgerKind, TRIAL_DAYS, UsageGroup,
+    UsageRecord, Workspace,
 };
 use switchboard_core::ports::{Charge, Credit, Hold, Versioned, Wallets};
 use switchboard_core::{ErrorCode, StoreError};
 
 use super::keys::{self, entity};
-use super::{DynamoStore, Item, NEW_ITEM, item_of, key_map, n, s};
+use super::{DynamoStore, Item, NEW_ITEM, get_n, get_s, item_of, key_map, n, s, sdk_error};
+
+/// The kinds of usage counters, by how they break a day down.
+fn usage_kind(group: UsageGroup) -> &'static str {
+    match group {
+        UsageGroup::Day => "DAY",
+        UsageGroup::Agent => "AGENT",
+        UsageGroup::Campaign => "CAMPAIGN",
+    }
+}
 
 /// The wallet as stored: times as epoch seconds, so that conditions can compare them.
 #[derive(Serialize, Deserialize)]
@@ -222,6 +232,31 @@ impl Wallets for DynamoStore {
                 (":minus_one".to_owned(), n(-1)),
             ]),
         )?);
+        let day = charge.at.date_naive();
+        let minutes = value.cost.as_ref().map_or(0, |c| c.billed_minutes);
+        let counted = [
+            (UsageGroup::Day, None),
+            (UsageGroup::Agent, Some(value.agent_id.as_str())),
+            (UsageGroup::Campaign, value.campaign_id.as_deref()),
+        ];
+        for (group, id) in counted {
+            if group != UsageGroup::Day && id.is_none() {
+                continue;
+            }
+            writes.items.push(self.tx_update(
+                &keys::usage(workspace_id, usage_kind(group), day, id),
+                "SET #entity = :entity, #day = :day, #usage_key = :key ADD #calls :one, #minutes :minutes, #cost_minor :cost",
+                None,
+                HashMap::from([
+                    (":entity".to_owned(), s(entity::USAGE)),
+                    (":day".to_owned(), s(day.to_string())),
+                    (":key".to_owned(), s(id.unwrap_or_default())),
+                    (":one".to_owned(), n(1)),
+                    (":minutes".to_owned(), n(minutes)),
+                    (":cost".to_owned(), n(charge.amount_minor)),
+                ]),
+            )?);
+        }
         if charge.amount_minor > 0 {
             let entry = LedgerEntry {
                 id: charge.entry_id.clone(),
@@ -246,6 +281,47 @@ impl Wallets for DynamoStore {
             // Settled by another writer meanwhile: read again, as when the call changed.
             Err(e) if e.failed_at(hold_at) => Err(StoreError::VersionMismatch),
             Err(e) => Err(writes.error(e)),
+        }
+    }
+
+    async fn usage(
+        &self,
+        workspace_id: &str,
+        group: UsageGroup,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<UsageRecord>, StoreError> {
+        let kind = usage_kind(group);
+        let mut records = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND SK BETWEEN :low AND :high")
+                .expression_attribute_values(":pk", s(keys::usage_partition(workspace_id)))
+                .expression_attribute_values(":low", s(format!("{kind}#{from}")))
+                .expression_attribute_values(":high", s(format!("{kind}#{to}~")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items() {
+                let day = get_s(item, "day").and_then(|d| d.parse().ok());
+                let Some(day) = day else { continue };
+                records.push(UsageRecord {
+                    day,
+                    key: get_s(item, "usage_key").filter(|k| !k.is_empty()).map(str::to_owned),
+                    calls: get_n(item, "calls").unwrap_or(0).max(0) as u64,
+                    minutes: get_n(item, "minutes").unwrap_or(0).max(0) as u64,
+                    cost_minor: get_n(item, "cost_minor").unwrap_or(0),
+                });
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(records),
+            }
         }
     }
 

@@ -29,6 +29,7 @@ pub const WORKSPACE_PARTITIONS: &[&str] = &[
     "",
     "#LEDGER",
     "#HOLD",
+    "#USAGE",
     "#SESSION",
     "#IDEMPOTENCY",
     "#EVENT",
@@ -79,6 +80,7 @@ pub mod entity {
     pub const WALLET: &str = "wallet";
     pub const HOLD: &str = "call_hold";
     pub const PAYMENT: &str = "payment";
+    pub const USAGE: &str = "usage_counter";
     pub const SESSION: &str = "session";
     pub const API_KEY: &str = "api_key";
     pub const API_KEY_LOOKUP: &str = "api_key_lookup";
@@ -111,6 +113,21 @@ pub fn wallet(ws: &str) -> Key {
 /// What a call in progress holds on the wallet, until its end settles it.
 pub fn hold(ws: &str, call_id: &str) -> Key {
     Key::new(format!("{ws}#HOLD"), call_id)
+}
+
+/// The partition of a workspace's usage counters.
+pub fn usage_partition(ws: &str) -> String {
+    format!("{ws}#USAGE")
+}
+
+/// The usage counters of a day (`DAY#2026-12-01`), or of an agent or campaign on a day
+/// (`AGENT#2026-12-01#agt_...`): a day range of one kind is a range of sort keys.
+pub fn usage(ws: &str, kind: &str, day: chrono::NaiveDate, id: Option<&str>) -> Key {
+    let sk = match id {
+        Some(id) => format!("{kind}#{day}#{id}"),
+        None => format!("{kind}#{day}"),
+    };
+    Key::new(usage_partition(ws), sk)
 }
 
 /// Global: a payment the provider reported, credited once to the workspace it names.
@@ -284,6 +301,7 @@ mod tests {
         let mut partitions: Vec<String> = [
             workspace(ws).pk,
             hold(ws, "call").pk,
+            usage_partition(ws),
             session(ws, "ses").pk,
             idempotency(Some(ws), "k").pk,
             event(ws, "evt").pk,

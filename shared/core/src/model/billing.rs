@@ -6,7 +6,7 @@
 //! when it ends, is charged what it used (every started minute, never more than it held) while
 //! the rest of the hold is released. `available = balance - held` never goes below zero.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -15,6 +15,8 @@ use crate::object_name;
 object_name!(BalanceObject, "balance");
 object_name!(LedgerEntryObject, "ledger_entry");
 object_name!(PrecheckObject, "billing_precheck");
+object_name!(UsageObject, "usage");
+object_name!(QuotasObject, "quotas");
 
 /// The currency of every wallet (one for now: prices are in US cents).
 pub const CURRENCY: &str = "USD";
@@ -116,4 +118,71 @@ pub struct Precheck {
 /// What `seconds` of conversation cost at `per_minute_minor`: every started minute.
 pub fn price(seconds: u32, per_minute_minor: i64) -> i64 {
     i64::from(seconds.div_ceil(60)) * per_minute_minor
+}
+
+/// How usage is broken down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageGroup {
+    Day,
+    Agent,
+    Campaign,
+}
+
+/// The calls that ended on one day (UTC), of one agent or campaign when `key` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRecord {
+    pub day: NaiveDate,
+    pub key: Option<String>,
+    pub calls: u64,
+    pub minutes: u64,
+    pub cost_minor: i64,
+}
+
+/// Calls, billed minutes and what they cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UsageTotals {
+    pub calls: u64,
+    pub minutes: u64,
+    pub cost_minor: i64,
+}
+
+/// One line of usage: a day (`2026-12-01`), an agent id or a campaign id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UsageLine {
+    pub key: String,
+    #[serde(flatten)]
+    pub totals: UsageTotals,
+}
+
+/// The answer of `GET /v1/billing/usage`: calls that ended from `from` to `to` (UTC days).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Usage {
+    pub object: UsageObject,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub group_by: UsageGroup,
+    #[schema(example = "USD")]
+    pub currency: String,
+    pub totals: UsageTotals,
+    pub data: Vec<UsageLine>,
+}
+
+/// One limit of the plan and what the workspace uses of it (`used` is absent for limits that
+/// are counted per credential and minute).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct QuotaLine {
+    #[schema(example = "agents")]
+    pub name: String,
+    pub limit: u64,
+    pub used: Option<u64>,
+    pub description: String,
+}
+
+/// The answer of `GET /v1/billing/quotas`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Quotas {
+    pub object: QuotasObject,
+    pub plan: super::Plan,
+    pub data: Vec<QuotaLine>,
 }

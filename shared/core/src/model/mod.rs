@@ -39,7 +39,8 @@ pub use appointment::{Appointment, AppointmentObject, AppointmentStatus, MAX_APP
 pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
 pub use billing::{
     Balance, BalanceObject, CURRENCY, LedgerEntry, LedgerEntryObject, LedgerKind, Precheck, PrecheckObject,
-    PrecheckStatus, TRIAL_DAYS, price,
+    PrecheckStatus, QuotaLine, Quotas, QuotasObject, TRIAL_DAYS, Usage, UsageGroup, UsageLine, UsageObject,
+    UsageRecord, UsageTotals, price,
 };
 pub use call::{Call, CallCost, CallObject, CallStatus, Direction, Sentiment};
 pub use campaign::{
@@ -55,7 +56,7 @@ pub use number::{NumberStatus, PhoneNumber, PhoneNumberObject};
 pub use object::ListObject;
 /// ISO 3166-1 alpha-2 country, as the phone-number library knows it.
 pub use phonenumber::country::Id as Country;
-pub use plan::{Plan, RateClass};
+pub use plan::{MAX_ACTIVE_API_KEYS, MAX_WEBHOOK_ENDPOINTS, Plan, RateClass};
 pub use webhook::{
     Attempt, DELIVERY_RETENTION_DAYS, Delivery, DeliveryObject, DeliveryStatus, SealedSecret, WebhookEndpoint,
     WebhookEndpointObject, WebhookEndpointView, WebhookStatus,

@@ -14,6 +14,11 @@ pub enum Plan {
     Enterprise,
 }
 
+/// Active API keys a workspace may have, on every plan.
+pub const MAX_ACTIVE_API_KEYS: u32 = 10;
+/// Webhook endpoints a workspace may have, on every plan.
+pub const MAX_WEBHOOK_ENDPOINTS: u32 = 16;
+
 /// Which rate limit a request counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateClass {

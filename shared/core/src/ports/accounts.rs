@@ -132,6 +132,9 @@ pub trait AccountStore: Send + Sync {
     async fn create_account(&self, account: &NewAccount) -> Result<(), StoreError>;
     async fn find_login(&self, email: &str) -> Result<Option<LoginRecord>, StoreError>;
     async fn get_workspace(&self, workspace_id: &str) -> Result<Option<Workspace>, StoreError>;
+    /// How many of what the plan caps the workspace holds: `agents`, `api_keys` (active),
+    /// `webhook_endpoints`.
+    async fn holdings(&self, workspace_id: &str) -> Result<std::collections::BTreeMap<&'static str, u64>, StoreError>;
     async fn get_user_and_workspace(
         &self,
         workspace_id: &str,

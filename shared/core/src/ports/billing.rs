@@ -4,10 +4,10 @@
 //! below zero, and a hold is settled once.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::error::StoreError;
-use crate::model::{Balance, Call, Event, LedgerKind};
+use crate::model::{Balance, Call, Event, LedgerKind, UsageGroup, UsageRecord};
 use crate::ports::Versioned;
 
 /// What a new call reserves on its workspace's wallet.
@@ -54,8 +54,9 @@ pub trait Wallets: Send + Sync {
     /// What the call holds, if its hold is not settled yet.
     async fn held_for(&self, workspace_id: &str, call_id: &str) -> Result<Option<i64>, StoreError>;
     /// Replaces `previous` (if still at its version) by its final state with `events`, and
-    /// settles its hold of `held_minor`: charges `charge` and releases the rest, in one
-    /// transaction. `VersionMismatch` when the call or the hold changed meanwhile.
+    /// settles its hold of `held_minor`: charges `charge` and releases the rest, and counts the
+    /// call in the usage of the day (by day, agent and campaign), in one transaction.
+    /// `VersionMismatch` when the call or the hold changed meanwhile.
     async fn end_held_call(
         &self,
         workspace_id: &str,
@@ -65,6 +66,15 @@ pub trait Wallets: Send + Sync {
         held_minor: i64,
         charge: &Charge,
     ) -> Result<Versioned<Call>, StoreError>;
+    /// The usage of the days `from..=to` (UTC), a record per day, or per day and agent or
+    /// campaign.
+    async fn usage(
+        &self,
+        workspace_id: &str,
+        group: UsageGroup,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<UsageRecord>, StoreError>;
     /// Credits a payment with its ledger entry and `events`; `false` when this payment was
     /// credited before (and nothing is written).
     async fn credit(&self, workspace_id: &str, credit: &Credit, events: &[Event]) -> Result<bool, StoreError>;
