@@ -68,6 +68,21 @@ struct HoldItem {
     created_at: DateTime<Utc>,
 }
 
+/// A ledger entry in the wallet's currency.
+fn entry(id: &str, kind: LedgerKind, amount_minor: i64, description: &str, at: DateTime<Utc>) -> LedgerEntry {
+    LedgerEntry {
+        id: id.to_owned(),
+        object: LedgerEntryObject,
+        kind,
+        amount_minor,
+        currency: CURRENCY.into(),
+        description: description.to_owned(),
+        call_id: None,
+        payment_id: None,
+        created_at: at,
+    }
+}
+
 fn stamp(at: DateTime<Utc>) -> String {
     switchboard_core::clock::api_time(at).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -92,17 +107,13 @@ impl DynamoStore {
             trial_ends_at: (at + Duration::days(TRIAL_DAYS)).timestamp(),
             updated_at: at,
         };
-        let entry = LedgerEntry {
-            id: entry_id.to_owned(),
-            object: LedgerEntryObject,
-            kind: LedgerKind::TrialCredit,
-            amount_minor: trial_credit_minor,
-            currency: CURRENCY.into(),
-            description: "Trial credit".into(),
-            call_id: None,
-            payment_id: None,
-            created_at: at,
-        };
+        let entry = entry(
+            entry_id,
+            LedgerKind::TrialCredit,
+            trial_credit_minor,
+            "Trial credit",
+            at,
+        );
         Ok(vec![
             self.tx_put(
                 item_of(&keys::wallet(ws), entity::WALLET, &wallet)?,
@@ -259,15 +270,14 @@ impl Wallets for DynamoStore {
         }
         if charge.amount_minor > 0 {
             let entry = LedgerEntry {
-                id: charge.entry_id.clone(),
-                object: LedgerEntryObject,
-                kind: LedgerKind::CallCharge,
-                amount_minor: -charge.amount_minor,
-                currency: CURRENCY.into(),
-                description: charge.description.clone(),
                 call_id: Some(value.id.clone()),
-                payment_id: None,
-                created_at: charge.at,
+                ..entry(
+                    &charge.entry_id,
+                    LedgerKind::CallCharge,
+                    -charge.amount_minor,
+                    &charge.description,
+                    charge.at,
+                )
             };
             writes
                 .items
@@ -331,15 +341,14 @@ impl Wallets for DynamoStore {
         guard.insert(keys::ENTITY.into(), s(entity::PAYMENT));
         guard.insert("workspace_id".into(), s(workspace_id));
         let entry = LedgerEntry {
-            id: credit.entry_id.clone(),
-            object: LedgerEntryObject,
-            kind: credit.kind,
-            amount_minor: credit.amount_minor,
-            currency: CURRENCY.into(),
-            description: credit.description.clone(),
-            call_id: None,
             payment_id: Some(credit.payment_id.clone()),
-            created_at: credit.at,
+            ..entry(
+                &credit.entry_id,
+                credit.kind,
+                credit.amount_minor,
+                &credit.description,
+                credit.at,
+            )
         };
         let mut items = vec![
             self.tx_put(guard, NEW_ITEM, Item::new())?,
