@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Benchmarks that print figures (never tests):
 
-  bench.py coldstart [--runs N]   exec -> first answered request of the release `agents` binary,
+  bench.py coldstart [--runs N] [--against DIR]
+                                  exec -> first answered request of the release `agents` binary,
                                   under a minimal Lambda Runtime API, against DynamoDB Local and
-                                  moto (the request: an authenticated GET /v1/agents)
+                                  moto (the request: an authenticated GET /v1/agents); with
+                                  --against, another build's `agents` (e.g. other profile) too
   bench.py sizes [--arm64]        stripped release binary sizes (host; --arm64 also builds the
                                   Lambda bootstrap files with cargo-lambda and Zig)
   bench.py webhooks [--events N] [--endpoints M]
@@ -87,13 +89,14 @@ class RuntimeApi:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def invoke(binary, env, event):
-    """Starts `binary` under a fresh Runtime API, hands it `event`; returns (seconds from exec to
-    its first poll for work (init), seconds from exec to its answer, the answer)."""
+def invoke(binary, env, event, directory=None):
+    """Starts `binary` (of `directory`, default this checkout's release build) under a fresh
+    Runtime API, hands it `event`; returns (seconds from exec to its first poll for work (init),
+    seconds from exec to its answer, the answer)."""
     runtime = RuntimeApi()
     runtime.events.put((str(uuid.uuid4()), event))
     started = time.monotonic()
-    child = subprocess.Popen([str(ROOT / "target" / "release" / binary)], env={**os.environ, **env, **runtime_env(runtime.address)},
+    child = subprocess.Popen([str(Path(directory or ROOT / "target" / "release") / binary)], env={**os.environ, **env, **runtime_env(runtime.address)},
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         at, ok, answer = runtime.answers.get(timeout=60)
@@ -152,17 +155,21 @@ def coldstart(args):
         _, _, key = invoke("api-keys", env, http_event("POST", "/v1/api-keys", {"name": "bench", "scope": "read"}, token))
         secret = answer_body(key)["secret"]
 
-        inits, totals = [], []
+        builds = [("this build", None)] + ([(args.against, args.against)] if args.against else [])
+        times = {label: ([], []) for label, _ in builds}
+        # Interleaved, so that both builds see the same machine.
         for _ in range(args.runs):
-            init, total, answer = invoke("agents", env, http_event("GET", "/v1/agents", token=secret))
-            assert answer["statusCode"] == 200, answer
-            inits.append(init * 1000)
-            totals.append(total * 1000)
-        print()
-        print(f"agents cold start (release build), {args.runs} runs:")
-        for name, times in [("exec -> ready for its first event (init)", inits), ("exec -> first answered request", totals)]:
-            times.sort()
-            print(f"  {name:42} min {times[0]:6.1f} ms   p50 {statistics.median(times):6.1f} ms   max {times[-1]:6.1f} ms")
+            for label, directory in builds:
+                init, total, answer = invoke("agents", env, http_event("GET", "/v1/agents", token=secret), directory)
+                assert answer["statusCode"] == 200, answer
+                times[label][0].append(init * 1000)
+                times[label][1].append(total * 1000)
+        for label, (inits, totals) in times.items():
+            print()
+            print(f"agents cold start ({label}), {args.runs} runs:")
+            for name, runs in [("exec -> ready for its first event (init)", inits), ("exec -> first answered request", totals)]:
+                runs.sort()
+                print(f"  {name:42} min {runs[0]:6.1f} ms   p50 {statistics.median(runs):6.1f} ms   max {runs[-1]:6.1f} ms")
         print("  the request: an authenticated GET /v1/agents answered 200; init reads the JWT secret from moto, the")
         print("  request makes one UpdateItem (auth + rate limit) and one Query against DynamoDB Local on 127.0.0.1")
     finally:
@@ -304,6 +311,7 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("coldstart")
     c.add_argument("--runs", type=int, default=10)
+    c.add_argument("--against", help="a directory holding another release build's `agents`, timed alongside")
     c.set_defaults(run=coldstart)
     s = sub.add_parser("sizes")
     s.add_argument("--arm64", action="store_true")
