@@ -410,26 +410,43 @@ async fn a_thousand_calls_ending_at_once_are_each_charged_once_and_the_ledger_ad
     }
 }
 
+/// A draft campaign calling `targets` answering numbers, `max_concurrent_calls` at once, with
+/// everything it needs to start.
+async fn ready_campaign(
+    app: &TestApp,
+    t: &Tenant,
+    (agent, number): (&str, &str),
+    max_concurrent_calls: u32,
+    targets: usize,
+) -> String {
+    let campaign = draft_campaign(
+        app,
+        t,
+        json!({"agent_id": agent, "phone_number_id": number,
+               "max_concurrent_calls": max_concurrent_calls, "timezone": afternoon_zone()}),
+    )
+    .await;
+    let rows: Vec<Value> = phones_ending("0100", targets)
+        .into_iter()
+        .map(|p| json!({"phone": p}))
+        .collect();
+    app.post(&format!("/v1/campaigns/{campaign}/audience"))
+        .bearer(&t.key)
+        .json(json!({"rows": rows}))
+        .send()
+        .await
+        .expect(201);
+    app.attest(t, &campaign).await;
+    campaign
+}
+
 #[tokio::test]
 async fn a_campaign_the_wallet_cannot_start_is_refused_with_402() {
     let app = TestApp::spawn().await;
     let t = app.trial_tenant().await;
     // Ten minutes at 12 cents: 120 cents a call; five at once need 600, more than 500.
     let (agent, number) = line(&app, &t, 600).await;
-    let campaign = draft_campaign(
-        &app,
-        &t,
-        json!({"agent_id": agent, "phone_number_id": number,
-        "max_concurrent_calls": 5, "timezone": afternoon_zone()}),
-    )
-    .await;
-    app.post(&format!("/v1/campaigns/{campaign}/audience"))
-        .bearer(&t.key)
-        .json(json!({"rows": phones_ending("0100", 6).into_iter().map(|p| json!({"phone": p})).collect::<Vec<_>>()}))
-        .send()
-        .await
-        .expect(201);
-    app.attest(&t, &campaign).await;
+    let campaign = ready_campaign(&app, &t, (&agent, &number), 5, 6).await;
     let start = app
         .post(&format!("/v1/campaigns/{campaign}/start"))
         .bearer(&t.key)
@@ -462,20 +479,7 @@ async fn a_campaign_that_runs_out_of_money_pauses_itself_and_places_no_further_c
     // 41 minutes at 12 cents: each call holds 492 of the 500; once the first is charged its
     // minute, no second can be held.
     let (agent, number) = line(&app, &t, 41 * 60).await;
-    let campaign = draft_campaign(
-        &app,
-        &t,
-        json!({"agent_id": agent, "phone_number_id": number,
-        "max_concurrent_calls": 1, "timezone": afternoon_zone()}),
-    )
-    .await;
-    app.post(&format!("/v1/campaigns/{campaign}/audience"))
-        .bearer(&t.key)
-        .json(json!({"rows": phones_ending("0100", 3).into_iter().map(|p| json!({"phone": p})).collect::<Vec<_>>()}))
-        .send()
-        .await
-        .expect(201);
-    app.attest(&t, &campaign).await;
+    let campaign = ready_campaign(&app, &t, (&agent, &number), 1, 3).await;
     app.post(&format!("/v1/campaigns/{campaign}/start"))
         .bearer(&t.key)
         .send()

@@ -171,7 +171,7 @@ async fn precheck(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let workspace = state.accounts.get_workspace(req.workspace_id()?).await?;
     let status = if workspace.is_none_or(|w| w.status == WorkspaceStatus::Suspended) {
         PrecheckStatus::AccountSuspended
-    } else if !wallet.funded && wallet.trial_ends_at <= req.now {
+    } else if wallet.trial_over(req.now) {
         PrecheckStatus::TrialExpired
     } else if wallet.available_minor < required_minor {
         PrecheckStatus::InsufficientFunds

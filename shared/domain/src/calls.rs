@@ -167,16 +167,15 @@ async fn rewrite(
 /// What an ended call is charged: its rated cost, capped at what it held (the provider cuts a
 /// call at its agent's longest duration, which is what was held).
 fn charge(call: &mut Call, held_minor: i64, now: DateTime<Utc>) -> Charge {
-    let mut amount_minor = 0;
+    let (mut amount_minor, mut minutes) = (0, 0);
     if let Some(cost) = &mut call.cost {
         if cost.per_minute_minor > 0 {
             let most = u32::try_from(held_minor / cost.per_minute_minor).unwrap_or(u32::MAX);
             cost.billed_minutes = cost.billed_minutes.min(most);
         }
         cost.amount_minor = i64::from(cost.billed_minutes) * cost.per_minute_minor;
-        amount_minor = cost.amount_minor;
+        (amount_minor, minutes) = (cost.amount_minor, cost.billed_minutes);
     }
-    let minutes = call.cost.as_ref().map_or(0, |c| c.billed_minutes);
     Charge {
         amount_minor,
         entry_id: ids::new_id_at(prefix::LEDGER_ENTRY, now),

@@ -139,8 +139,8 @@ impl DynamoStore {
     /// Why a hold was refused, read from the wallet as it is now.
     async fn hold_refusal(&self, workspace_id: &str, hold: &Hold) -> Result<StoreError, StoreError> {
         let wallet: Option<WalletItem> = self.get_as(&keys::wallet(workspace_id)).await?;
-        let code = match wallet {
-            Some(w) if !w.funded && w.trial_ends_at <= hold.at.timestamp() => ErrorCode::TrialExpired,
+        let code = match wallet.map(Balance::from) {
+            Some(w) if w.trial_over(hold.at) => ErrorCode::TrialExpired,
             Some(w) if w.active_calls >= hold.max_active_calls => ErrorCode::ConcurrencyLimitReached,
             _ => ErrorCode::InsufficientFunds,
         };

@@ -71,6 +71,13 @@ impl LedgerKind {
     }
 }
 
+impl Balance {
+    /// Whether an unfunded workspace's trial credit can no longer be spent at `now`.
+    pub fn trial_over(&self, now: DateTime<Utc>) -> bool {
+        !self.funded && self.trial_ends_at <= now
+    }
+}
+
 /// One change of the balance. Entries are never changed or deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LedgerEntry {

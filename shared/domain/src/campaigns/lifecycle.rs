@@ -107,7 +107,7 @@ impl Dialer {
         let needed = hold_for(&agent.value, plan, now).amount_minor * i64::try_from(wave).unwrap_or(i64::MAX);
         let wallet = self.wallets.balance(ws).await?;
         match wallet {
-            Some(w) if !w.funded && w.trial_ends_at <= now => Err(Error::refused(
+            Some(w) if w.trial_over(now) => Err(Error::refused(
                 ErrorCode::TrialExpired,
                 "The trial is over: top up (POST /v1/billing/topup) to start campaigns.",
             )),
