@@ -149,8 +149,8 @@ def coldstart(args):
         env = stack.function_env(tpl, made, endpoints, tpl.parameters(PublicBaseUrl="http://localhost", SignupPlan="enterprise", LogLevel="warn"),
                                  state_dir)
         email, password = f"bench-{secrets.token_hex(4)}@example.com", "correct horse battery"
-        invoke("auth", env, http_event("POST", "/v1/auth/signup", {"email": email, "password": password}))
-        _, _, login = invoke("auth", env, http_event("POST", "/v1/auth/login", {"email": email, "password": password}))
+        invoke("auth", env, http_event("POST", "/v1/auth/signup", {"email": email, "password": password, "country": "US"}))
+        _, _, login = invoke("auth", env, http_event("POST", "/v1/auth/login", {"email": email, "password": password, "country": "US"}))
         token = answer_body(login)["token"]
         _, _, key = invoke("api-keys", env, http_event("POST", "/v1/api-keys", {"name": "bench", "scope": "read"}, token))
         secret = answer_body(key)["secret"]

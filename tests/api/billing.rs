@@ -238,6 +238,8 @@ async fn calls_at_once_are_capped_by_the_plan_across_the_workspace() {
     let hold = Hold {
         amount_minor: 1,
         max_active_calls: cap as u32,
+        destination_country: None,
+        live: false,
         at: app.clock.now(),
     };
     for _ in 0..cap {
@@ -327,7 +329,7 @@ async fn a_thousand_calls_ending_at_once_are_each_charged_once_and_the_ledger_ad
             "{refused:?}"
         );
     }
-    let full = app.store.balance(ws).await.unwrap().unwrap();
+    let full = app.store.wallet(ws, app.clock.now()).await.unwrap().unwrap().balance;
     assert_eq!(
         (full.available_minor, full.held_minor, full.active_calls),
         (0, hold.amount_minor * CALLS as i64, CALLS as u32)
@@ -368,7 +370,7 @@ async fn a_thousand_calls_ending_at_once_are_each_charged_once_and_the_ledger_ad
         .collect::<Vec<_>>()
         .await;
 
-    let wallet = app.store.balance(ws).await.unwrap().unwrap();
+    let wallet = app.store.wallet(ws, app.clock.now()).await.unwrap().unwrap().balance;
     assert_eq!((wallet.held_minor, wallet.active_calls), (0, 0));
     assert_eq!(wallet.available_minor, wallet.balance_minor);
     assert!(wallet.balance_minor >= 0);

@@ -22,6 +22,7 @@ mod layout;
 mod numbers;
 mod providers;
 mod rate_limits;
+mod spending;
 mod timeline;
 mod twilio;
 mod webhooks;

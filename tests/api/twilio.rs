@@ -661,3 +661,49 @@ async fn calls_are_fetched_and_hung_up_through_the_rest_api() {
     assert_eq!(requests[1].method, "POST");
     assert_eq!(form_values(&requests[1], "Status"), ["completed"]);
 }
+
+#[tokio::test]
+async fn a_workspace_whose_owner_has_not_verified_their_email_places_no_live_calls() {
+    let fake = fake_twilio(created_call()).await;
+    let app = app_with(&fake).await;
+    let t = app.unverified_tenant().await;
+    let (agent, number_id, _) = app.phone_line(&t).await;
+    let controls = app.get("/v1/billing/spending-controls").bearer(&t.key).send().await;
+    assert_eq!(controls.body["owner_verified"], false);
+    let campaign = switchboard_tests::draft_campaign(
+        &app,
+        &t,
+        json!({"agent_id": agent, "phone_number_id": number_id, "timezone": switchboard_tests::afternoon_zone()}),
+    )
+    .await;
+    app.post(&format!("/v1/campaigns/{campaign}/audience"))
+        .bearer(&t.key)
+        .json(json!({"rows": [{"phone": phone_ending("0100")}]}))
+        .send()
+        .await
+        .expect(201);
+    app.attest(&t, &campaign).await;
+    let before = app.snapshot(&t.workspace_id).await;
+    let call = json!({"agent_id": agent, "phone_number_id": number_id, "to": phone_ending("0100")});
+    app.post("/v1/calls")
+        .bearer(&t.key)
+        .json(call.clone())
+        .send()
+        .await
+        .expect_error(403, "email_not_verified");
+    app.post(&format!("/v1/campaigns/{campaign}/start"))
+        .bearer(&t.key)
+        .send()
+        .await
+        .expect_error(403, "email_not_verified");
+    assert_eq!(app.snapshot(&t.workspace_id).await, before, "nothing written");
+    assert!(
+        !fake.requests().iter().any(|r| r.path.ends_with("/Calls.json")),
+        "Twilio was never asked to call"
+    );
+
+    app.verify_email(&t.email).await;
+    let controls = app.get("/v1/billing/spending-controls").bearer(&t.key).send().await;
+    assert_eq!(controls.body["owner_verified"], true);
+    app.post("/v1/calls").bearer(&t.key).json(call).send().await.expect(201);
+}

@@ -55,7 +55,7 @@ async fn new_workspace() -> Session {
     let password = "correct horse battery";
     let res = http
         .post(url("/v1/auth/signup"))
-        .json(&json!({"email": email, "password": password}))
+        .json(&json!({"email": email, "password": password, "country": "US"}))
         .send()
         .await
         .unwrap();

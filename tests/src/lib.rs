@@ -526,6 +526,18 @@ impl TestApp {
 
     /// A new workspace with its owner signed in and an admin API key, on its trial credit.
     pub async fn trial_tenant(&self) -> Tenant {
+        // Live telephony needs an owner whose email is verified.
+        self.signed_up(self.relay.is_some()).await
+    }
+
+    /// A funded workspace whose owner has not verified their email.
+    pub async fn unverified_tenant(&self) -> Tenant {
+        let tenant = self.signed_up(false).await;
+        self.fund(&tenant, 100_000).await;
+        tenant
+    }
+
+    async fn signed_up(&self, verified: bool) -> Tenant {
         let email = format!("owner-{}@example.com", random_suffix());
         let password = "correct horse battery staple".to_owned();
         let signup = self
@@ -543,6 +555,9 @@ impl TestApp {
             .send()
             .await;
         assert_eq!(key.status, 201, "{}", key.text);
+        if verified {
+            self.verify_email(&email).await;
+        }
         Tenant {
             workspace_id: signup.body["workspace"]["id"].as_str().unwrap().to_owned(),
             user_id: signup.body["user"]["id"].as_str().unwrap().to_owned(),
@@ -893,6 +908,48 @@ impl TestApp {
                 self.delete_message(&self.delivery_queue_url, receipt).await;
                 assert!(outcomes.len() < 1000, "deliveries do not stop");
             }
+        }
+    }
+
+    /// Every target of the campaign `id`, from the store.
+    pub async fn targets(&self, tenant: &Tenant, id: &str) -> Vec<switchboard_core::model::Target> {
+        use switchboard_core::ports::CampaignStore;
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .targets(
+                    &tenant.workspace_id,
+                    id,
+                    None,
+                    switchboard_core::ports::PageRequest { limit: 200, after },
+                )
+                .await
+                .unwrap();
+            all.extend(page.items);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return all,
+            }
+        }
+    }
+
+    /// Follows the verification link mailed to `email`.
+    pub async fn verify_email(&self, email: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let link = self.mails().await.into_iter().find(|m| m.to == email).and_then(|m| {
+                m.text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("http://switchboard.test").map(str::to_owned))
+            });
+            if let Some(path) = link {
+                let res = self.get(&path).send().await;
+                assert_eq!(res.status, 200, "{}", res.text);
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "no verification mail to {email}");
         }
     }
 

@@ -7,16 +7,16 @@ use std::sync::Arc;
 use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use switchboard_core::ErrorCode;
 use switchboard_core::error::ProviderError;
 use switchboard_core::model::{
     Balance, CURRENCY, LedgerEntry, LedgerKind, MAX_ACTIVE_API_KEYS, MAX_WEBHOOK_ENDPOINTS, Precheck, PrecheckObject,
-    PrecheckStatus, QuotaLine, Quotas, QuotasObject, RateClass, Scope, Usage, UsageGroup, UsageLine, UsageObject,
-    UsageTotals, WorkspaceStatus, price,
+    PrecheckStatus, QuotaLine, Quotas, QuotasObject, RateClass, Scope, SpendingControls, Usage, UsageGroup, UsageLine,
+    UsageObject, UsageTotals, Wallet, WorkspaceStatus, price,
 };
 use switchboard_core::object_name;
-use switchboard_core::ports::{AccountStore, ListQuery, Payments, Repository, TopUpRequest, Wallets};
-use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_core::ports::{AccountStore, ControlsChange, ListQuery, Payments, Repository, TopUpRequest, Wallets};
+use switchboard_core::{ErrorCode, validate};
+use switchboard_http::{Access, ApiError, Patch, Platform, QueryParam, Reply, Request, Route, Service};
 use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
@@ -74,6 +74,23 @@ pub struct TopUpCheckout {
     pub currency: String,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSpendingControls {
+    /// 1 to 50 ISO 3166-1 alpha-2 codes.
+    #[schema(example = json!(["US", "CA"]))]
+    pub allowed_countries: Option<Vec<String>>,
+    /// 0 to 100,000,000 cents, or `null` for no limit.
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 100000000)]
+    pub daily_spend_limit_minor: Patch<i64>,
+}
+
+/// The largest daily spend limit, in cents ($1,000,000).
+const MAX_DAILY_LIMIT: i64 = 100_000_000;
+/// The most countries a workspace may allow.
+const MAX_COUNTRIES: usize = 50;
+
 const TAG: &str = "Billing";
 /// The longest call a precheck prices: two hours, the longest an agent may talk.
 const MAX_EXPECTED_SECONDS: u32 = 7200;
@@ -126,6 +143,24 @@ pub fn routes() -> Vec<Route<State>> {
             .doc(TAG, "getQuotas", "Get quotas")
             .describe("Each limit of the workspace's plan, and what it uses of it now.")
             .returns::<Quotas>(200, "The plan's limits."),
+        Route::new(Method::GET, "/v1/billing/spending-controls", spending_controls)
+            .doc(TAG, "getSpendingControls", "Get the spending controls")
+            .describe(
+                "The countries calls may go to, the daily spend limit and what today's calls have committed, and whether \
+                 the owner's verified email lets the workspace place live calls. Premium-rate, shared-cost and other \
+                 special-service numbers are always refused (`special_service_number`).",
+            )
+            .returns::<SpendingControls>(200, "The spending controls."),
+        Route::new(Method::PATCH, "/v1/billing/spending-controls", update_spending_controls)
+            .access(Access::Scoped(Scope::Admin))
+            .doc(TAG, "updateSpendingControls", "Change the spending controls")
+            .describe(
+                "Calls to a country not in `allowed_countries` are refused with `destination_not_allowed`; calls that would \
+                 commit more than `daily_spend_limit_minor` in a UTC day (charged, or held by calls in progress) with \
+                 `daily_spend_limit_reached`. `null` removes the limit.",
+            )
+            .body::<UpdateSpendingControls>(|| json!({"allowed_countries": ["US", "CA"], "daily_spend_limit_minor": 5000}))
+            .returns::<SpendingControls>(200, "The spending controls."),
         Route::new(Method::POST, "/v1/billing/topup", top_up)
             .access(Access::Scoped(Scope::Admin))
             .doc(TAG, "topUp", "Top up the wallet")
@@ -138,16 +173,63 @@ pub fn routes() -> Vec<Route<State>> {
     ]
 }
 
-async fn wallet(state: &State, req: &Request) -> Result<Balance, ApiError> {
+async fn wallet(state: &State, req: &Request) -> Result<Wallet, ApiError> {
     state
         .wallets
-        .balance(req.workspace_id()?)
+        .wallet(req.workspace_id()?, req.now)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the workspace has no wallet")))
 }
 
 async fn balance(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    Ok(Reply::ok(&wallet(&state, &req).await?))
+    Ok(Reply::ok(&wallet(&state, &req).await?.balance))
+}
+
+async fn spending_controls(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(&wallet(&state, &req).await?.controls))
+}
+
+async fn update_spending_controls(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: UpdateSpendingControls = req.json()?;
+    let allowed_countries = match input.allowed_countries {
+        Some(raw) => {
+            if raw.is_empty() || raw.len() > MAX_COUNTRIES {
+                return Err(ApiError::validation(
+                    "allowed_countries",
+                    "`allowed_countries` lists 1 to 50 countries.",
+                ));
+            }
+            let mut countries = Vec::with_capacity(raw.len());
+            for country in &raw {
+                let code = validate::country("allowed_countries", country)?.as_ref().to_owned();
+                if !countries.contains(&code) {
+                    countries.push(code);
+                }
+            }
+            Some(countries)
+        }
+        None => None,
+    };
+    let daily_spend_limit_minor = match input.daily_spend_limit_minor {
+        Patch::Absent => None,
+        Patch::Null => Some(None),
+        Patch::Value(limit) if (0..=MAX_DAILY_LIMIT).contains(&limit) => Some(Some(limit)),
+        Patch::Value(_) => {
+            return Err(ApiError::validation(
+                "daily_spend_limit_minor",
+                "`daily_spend_limit_minor` must be from 0 to 100000000 cents, or null for no limit.",
+            ));
+        }
+    };
+    let change = ControlsChange {
+        allowed_countries,
+        daily_spend_limit_minor,
+    };
+    let controls = state
+        .wallets
+        .set_spending_controls(req.workspace_id()?, &change, req.now)
+        .await?;
+    Ok(Reply::ok(&controls))
 }
 
 async fn precheck(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
@@ -167,7 +249,7 @@ async fn precheck(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     };
     let per_minute_minor = req.principal()?.plan.per_minute_minor();
     let required_minor = price(expected_seconds, per_minute_minor);
-    let wallet = wallet(&state, &req).await?;
+    let wallet = wallet(&state, &req).await?.balance;
     let workspace = state.accounts.get_workspace(req.workspace_id()?).await?;
     let status = if workspace.is_none_or(|w| w.status == WorkspaceStatus::Suspended) {
         PrecheckStatus::AccountSuspended
@@ -324,7 +406,7 @@ async fn usage(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
 async fn quotas(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let plan = req.principal()?.plan;
     let holdings = state.accounts.holdings(req.workspace_id()?).await?;
-    let active_calls = wallet(&state, &req).await?.active_calls;
+    let active_calls = wallet(&state, &req).await?.balance.active_calls;
     let line = |name: &str, limit: u32, used: Option<u64>, description: &str| QuotaLine {
         name: name.to_owned(),
         limit: u64::from(limit),

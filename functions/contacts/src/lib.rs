@@ -276,7 +276,7 @@ async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         let phone = state
             .phone(&req, "phone", raw)
             .await
-            .map_err(|e| ApiError::from(e).with_code(ErrorCode::InvalidParameter))?;
+            .map_err(|e| e.with_code(ErrorCode::InvalidParameter))?;
         let filters = format!("phone={phone}");
         req.page(&filters)?;
         let found = state.contacts.find_unique(ws, &Unique::ContactPhone(phone)).await?;

@@ -80,7 +80,7 @@ async fn receive(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         return Err(ApiError::validation("currency", format!("Wallets are in {CURRENCY}.")));
     }
     let ws = paid.workspace_id.as_str();
-    if !ids::is_valid(prefix::WORKSPACE, ws) || state.wallets.balance(ws).await?.is_none() {
+    if !ids::is_valid(prefix::WORKSPACE, ws) || state.wallets.wallet(ws, req.now).await?.is_none() {
         // A payment for no workspace of ours (a provider's test event): acknowledged, so it is
         // not sent again, and logged.
         tracing::warn!(

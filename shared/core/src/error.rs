@@ -83,6 +83,8 @@ error_codes! {
     InsufficientFunds = 402, "insufficient_funds";
     /// The trial credit can no longer be spent; top up to go on calling.
     TrialExpired = 402, "trial_expired";
+    /// Calls placed today would commit more than the workspace's daily spend limit; raise it, or wait for the next day (UTC).
+    DailySpendLimitReached = 402, "daily_spend_limit_reached";
     /// The credential's scope or role does not allow this request.
     InsufficientScope = 403, "insufficient_scope";
     /// This endpoint needs a signed-in user (session cookie or JWT); API keys are refused.
@@ -91,6 +93,12 @@ error_codes! {
     AccountInactive = 403, "account_inactive";
     /// The number is on the workspace's do-not-call list.
     NumberOnDnc = 403, "number_on_dnc";
+    /// Calls to this country are not allowed by the workspace's spending controls.
+    DestinationNotAllowed = 403, "destination_not_allowed";
+    /// Premium-rate, shared-cost and other special-service numbers are never called.
+    SpecialServiceNumber = 403, "special_service_number";
+    /// The workspace's owner has not verified their email: until then, only simulated calls are placed.
+    EmailNotVerified = 403, "email_not_verified";
     /// A provider callback whose signature does not verify.
     InvalidSignature = 403, "invalid_signature";
     /// No route matches the path.

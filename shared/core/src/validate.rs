@@ -39,6 +39,43 @@ pub fn phone(param: &str, raw: &str, default_region: Option<country::Id>) -> Res
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
+/// Where a call to a number goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// ISO 3166-1 alpha-2, when the number belongs to one country.
+    pub country: Option<String>,
+    /// The kind of special-service number it is (`premium_rate`, `shared_cost`, ...), if it is one.
+    pub special_service: Option<&'static str>,
+}
+
+/// Where a call to `e164` goes, from the numbering plan of its country.
+pub fn destination(e164: &str) -> Destination {
+    use phonenumber::Type;
+    let Ok(number) = phonenumber::parse(None, e164) else {
+        return Destination {
+            country: None,
+            special_service: None,
+        };
+    };
+    // Kinds whose calls are billed above a normal call, or go to services rather than people.
+    let special_service = match number.number_type(&phonenumber::metadata::DATABASE) {
+        Type::PremiumRate => Some("premium_rate"),
+        Type::SharedCost => Some("shared_cost"),
+        Type::PersonalNumber => Some("personal_number"),
+        Type::Uan => Some("universal_access"),
+        Type::Pager => Some("pager"),
+        Type::Emergency => Some("emergency"),
+        Type::Voicemail => Some("voicemail"),
+        Type::ShortCode => Some("short_code"),
+        Type::Carrier => Some("carrier"),
+        _ => None,
+    };
+    Destination {
+        country: number.country().id().map(|id| id.as_ref().to_owned()),
+        special_service,
+    }
+}
+
 /// An IANA time zone name.
 pub fn timezone(param: &str, raw: &str) -> Result<chrono_tz::Tz, Error> {
     chrono_tz::Tz::from_str(raw).map_err(|_| {
@@ -151,6 +188,28 @@ pub fn range<T: PartialOrd + std::fmt::Display + Copy>(param: &str, value: T, mi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn destinations_name_their_country_and_special_services() {
+        let of = |e164| {
+            let d = destination(e164);
+            (d.country, d.special_service)
+        };
+        assert_eq!(of("+14155550100"), (Some("US".into()), None));
+        assert_eq!(
+            of("+18002345678"),
+            (Some("US".into()), None),
+            "toll-free numbers may be called"
+        );
+        assert_eq!(of("+442071838750"), (Some("GB".into()), None));
+        assert_eq!(of("+19002345678"), (Some("US".into()), Some("premium_rate")));
+        assert_eq!(of("+449012345678"), (Some("GB".into()), Some("premium_rate")));
+        assert_eq!(of("+33884012345"), (Some("FR".into()), Some("shared_cost")));
+        assert_eq!(of("+448431234567"), (Some("GB".into()), Some("premium_rate")));
+        assert_eq!(of("+15002345678"), (Some("US".into()), Some("personal_number")));
+        assert_eq!(of("+447012345678"), (Some("GB".into()), Some("personal_number")));
+        assert_eq!(of("not a number"), (None, None));
+    }
 
     #[test]
     fn phones_are_normalised_to_e164() {

@@ -16,7 +16,7 @@ use switchboard_core::ports::{
     AccountStore, CallJob, CallQueue, Charge, Directory, Hold, OutboundCall, Repository, Telephony, Unique, Versioned,
     Wallets,
 };
-use switchboard_core::{Error, ErrorCode, StoreError};
+use switchboard_core::{Error, ErrorCode, StoreError, validate};
 
 use crate::conversation::{Engine, Party};
 
@@ -38,6 +38,8 @@ pub fn hold_for(agent: &Agent, plan: Plan, now: DateTime<Utc>) -> Hold {
     Hold {
         amount_minor: price(agent.max_call_duration, plan.per_minute_minor()),
         max_active_calls: plan.max_active_calls(),
+        destination_country: None,
+        live: false,
         at: now,
     }
 }
@@ -145,7 +147,7 @@ async fn rewrite(
         };
         let written = match held {
             Some((wallets, held)) => {
-                let charge = charge(&mut next, held, now);
+                let charge = charge(&mut next, held.amount_minor, now);
                 wallets
                     .end_held_call(workspace_id, &current, &next, &events, held, &charge)
                     .await
@@ -186,9 +188,9 @@ fn charge(call: &mut Call, held_minor: i64, now: DateTime<Utc>) -> Charge {
 }
 
 /// Records an outbound call with its hold on the wallet, and asks the provider to place it.
-/// A wallet that cannot hold it refuses the call (`insufficient_funds`, `trial_expired`,
-/// `concurrency_limit_reached`) and nothing is written. A provider that refuses the call
-/// leaves it `failed`; one that cannot be reached too, answered as 503.
+/// A special-service number, or a wallet that cannot hold the call (see
+/// [`switchboard_core::ports::refusal`]), refuses it and nothing is written. A provider that
+/// refuses the call leaves it `failed`; one that cannot be reached too, answered as 503.
 pub async fn place(
     book: CallBook<'_>,
     telephony: &dyn Telephony,
@@ -198,10 +200,37 @@ pub async fn place(
     plan: Plan,
     now: DateTime<Utc>,
 ) -> Result<Versioned<Call>, Error> {
+    let destination = validate::destination(&call.to);
+    if let Some(kind) = destination.special_service {
+        return Err(Error::invalid(
+            ErrorCode::SpecialServiceNumber,
+            "to",
+            format!(
+                "This is a {} number: premium-rate, shared-cost and other special-service numbers are never called.",
+                kind.replace('_', " ")
+            ),
+        ));
+    }
+    let hold = Hold {
+        destination_country: destination.country.clone(),
+        live: telephony.is_live(),
+        ..hold_for(agent, plan, now)
+    };
     let created = book
         .wallets
-        .insert_held_call(workspace_id, &call, &hold_for(agent, plan, now))
-        .await?;
+        .insert_held_call(workspace_id, &call, &hold)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(code @ ErrorCode::DestinationNotAllowed) => Error::invalid(
+                code,
+                "to",
+                format!(
+                    "Calls to {} are not allowed: add it to allowed_countries (PATCH /v1/billing/spending-controls).",
+                    destination.country.as_deref().unwrap_or("this country")
+                ),
+            ),
+            e => e.into(),
+        })?;
     let outbound = OutboundCall {
         workspace_id: workspace_id.to_owned(),
         call_id: call.id.clone(),

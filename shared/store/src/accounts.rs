@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_core::model::{User, Workspace};
+use switchboard_core::model::{Role, User, Workspace};
 use switchboard_core::ports::{AccountStore, LoginRecord, NewAccount, NewSession, Verification};
 use switchboard_core::{ErrorCode, StoreError};
 
@@ -161,16 +161,32 @@ impl AccountStore for DynamoStore {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match conditional(result)? {
-            Ok(out) => from_item(out.attributes.unwrap_or_default()),
+        let user: User = match conditional(result)? {
+            Ok(out) => from_item(out.attributes.unwrap_or_default())?,
             // Verified before (or gone): verifying again changes nothing.
             Err(_) => self
                 .get_item(&key)
                 .await?
                 .map(from_item)
                 .transpose()?
-                .ok_or(StoreError::NotFound(ErrorCode::InvalidToken)),
+                .ok_or(StoreError::NotFound(ErrorCode::InvalidToken))?,
+        };
+        // The owner's verified address lets the workspace place live calls. Set again when a
+        // verification is repeated, in case the first stopped between the two writes.
+        if user.role == Role::Owner {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key_map(&keys::wallet(workspace_id))))
+                .update_expression("SET owner_verified = :true")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":true", AttributeValue::Bool(true))
+                .send()
+                .await;
+            conditional(result)?.ok();
         }
+        Ok(user)
     }
 
     #[tracing::instrument(skip_all, fields(workspace_id = %session.workspace_id))]

@@ -6,22 +6,29 @@
 //! not have to read the wallet first: a hold is refused when `available` would go below zero,
 //! a settlement deletes the call's hold item (which must still hold what was read), and a
 //! credit claims a global guard for its payment id.
+//!
+//! The spending controls live on the wallet too, so that the hold's one conditional update
+//! enforces them: the destination must be in `allowed_countries`, a live call needs
+//! `owner_verified`, and `day_room_minor` (what today's limit still allows) must cover the hold.
+//! `day_room_minor` is counted for the UTC day `spend_day`; the first hold of a new day resets it
+//! from `daily_limit_minor` (a second form of the update, tried when the first finds the day
+//! over). A workspace without a limit has the limit `NO_LIMIT`, so that one expression serves.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_core::model::{
-    Balance, BalanceObject, CURRENCY, Call, Event, LedgerEntry, LedgerEntryObject, LedgerKind, TRIAL_DAYS, UsageGroup,
-    UsageRecord, Workspace,
+    Balance, BalanceObject, CURRENCY, Call, Event, LedgerEntry, LedgerEntryObject, LedgerKind, SpendingControls,
+    SpendingControlsObject, TRIAL_DAYS, UsageGroup, UsageRecord, Wallet, Workspace,
 };
-use switchboard_core::ports::{Charge, Credit, Hold, Versioned, Wallets};
+use switchboard_core::ports::{Charge, ControlsChange, Credit, HeldCall, Hold, Versioned, Wallets, refusal};
 use switchboard_core::{ErrorCode, StoreError};
 
 use super::keys::{self, entity};
-use super::{DynamoStore, Item, NEW_ITEM, get_n, get_s, item_of, key_map, n, s, sdk_error};
+use super::{DynamoStore, Item, NEW_ITEM, conditional, from_item, get_n, get_s, item_of, key_map, n, s, sdk_error};
 
 /// The kinds of usage counters, by how they break a day down.
 fn usage_kind(group: UsageGroup) -> &'static str {
@@ -32,7 +39,15 @@ fn usage_kind(group: UsageGroup) -> &'static str {
     }
 }
 
-/// The wallet as stored: times as epoch seconds, so that conditions can compare them.
+/// The daily limit of a workspace that has none: more than any wallet holds.
+const NO_LIMIT: i64 = 1_000_000_000_000_000;
+
+/// The UTC day of `at`, as days since the epoch.
+fn day_number(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(86_400)
+}
+
+/// The wallet as stored: times as epoch seconds and days, so that conditions can compare them.
 #[derive(Serialize, Deserialize)]
 struct WalletItem {
     balance_minor: i64,
@@ -42,23 +57,51 @@ struct WalletItem {
     active_calls: u32,
     funded: bool,
     trial_ends_at: i64,
+    allowed_countries: Vec<String>,
+    owner_verified: bool,
+    daily_limit_minor: i64,
+    spend_day: i64,
+    day_room_minor: i64,
     updated_at: DateTime<Utc>,
 }
 
-impl From<WalletItem> for Balance {
-    fn from(w: WalletItem) -> Self {
-        Balance {
-            object: BalanceObject,
-            balance_minor: w.balance_minor,
-            held_minor: w.held_minor,
-            available_minor: w.available_minor,
-            currency: w.currency,
-            active_calls: w.active_calls,
-            funded: w.funded,
-            trial_ends_at: DateTime::from_timestamp(w.trial_ends_at, 0).unwrap_or_default(),
-            updated_at: w.updated_at,
+impl WalletItem {
+    fn at(self, now: DateTime<Utc>) -> Wallet {
+        let spent_today_minor = if self.spend_day == day_number(now) {
+            self.daily_limit_minor - self.day_room_minor
+        } else {
+            0
+        };
+        Wallet {
+            controls: SpendingControls {
+                object: SpendingControlsObject,
+                allowed_countries: self.allowed_countries,
+                daily_spend_limit_minor: (self.daily_limit_minor < NO_LIMIT).then_some(self.daily_limit_minor),
+                spent_today_minor,
+                currency: self.currency.clone(),
+                owner_verified: self.owner_verified,
+            },
+            balance: Balance {
+                object: BalanceObject,
+                balance_minor: self.balance_minor,
+                held_minor: self.held_minor,
+                available_minor: self.available_minor,
+                currency: self.currency,
+                active_calls: self.active_calls,
+                funded: self.funded,
+                trial_ends_at: DateTime::from_timestamp(self.trial_ends_at, 0).unwrap_or_default(),
+                updated_at: self.updated_at,
+            },
         }
     }
+}
+
+/// The two forms of a hold's update of the wallet: within the day of its last hold, or the
+/// first of a new day.
+#[derive(Clone, Copy, PartialEq)]
+enum HoldDay {
+    Same,
+    New,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -105,6 +148,11 @@ impl DynamoStore {
             active_calls: 0,
             funded: false,
             trial_ends_at: (at + Duration::days(TRIAL_DAYS)).timestamp(),
+            allowed_countries: workspace.country.iter().cloned().collect(),
+            owner_verified: false,
+            daily_limit_minor: NO_LIMIT,
+            spend_day: day_number(at),
+            day_room_minor: NO_LIMIT,
             updated_at: at,
         };
         let entry = entry(
@@ -136,23 +184,120 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
-    /// Why a hold was refused, read from the wallet as it is now.
-    async fn hold_refusal(&self, workspace_id: &str, hold: &Hold) -> Result<StoreError, StoreError> {
-        let wallet: Option<WalletItem> = self.get_as(&keys::wallet(workspace_id)).await?;
-        let code = match wallet.map(Balance::from) {
-            Some(w) if w.trial_over(hold.at) => ErrorCode::TrialExpired,
-            Some(w) if w.active_calls >= hold.max_active_calls => ErrorCode::ConcurrencyLimitReached,
-            _ => ErrorCode::InsufficientFunds,
+    /// Why a hold was refused, read from the wallet as it is now; `None` when only the day
+    /// changed since its last hold (the hold is then tried again as the day's first).
+    async fn hold_refusal(&self, workspace_id: &str, hold: &Hold) -> Result<Option<ErrorCode>, StoreError> {
+        let Some(wallet) = self.get_as::<WalletItem>(&keys::wallet(workspace_id)).await? else {
+            return Ok(Some(ErrorCode::InsufficientFunds));
         };
-        Ok(StoreError::Conflict(code))
+        let new_day = wallet.spend_day < day_number(hold.at);
+        Ok(match refusal(&wallet.at(hold.at), hold) {
+            None if new_day => None,
+            // Refused by a write that got in between: what the wallet says now decides.
+            None => Some(ErrorCode::InsufficientFunds),
+            code => code,
+        })
+    }
+
+    /// The wallet's update of a hold: it takes `hold` from what is available and from the day's
+    /// room, under the conditions that enforce the controls.
+    fn hold_write(&self, workspace_id: &str, hold: &Hold, day: HoldDay) -> Result<TransactWriteItem, StoreError> {
+        let mut update = "SET held_minor = held_minor + :amount, available_minor = available_minor - :amount, \
+                          updated_at = :now"
+            .to_owned();
+        let mut condition = "available_minor >= :amount AND active_calls < :max_active \
+                             AND (funded = :yes OR trial_ends_at > :epoch)"
+            .to_owned();
+        match day {
+            HoldDay::Same => {
+                update.push_str(", day_room_minor = day_room_minor - :amount");
+                condition.push_str(" AND spend_day = :today AND day_room_minor >= :amount");
+            }
+            HoldDay::New => {
+                update.push_str(", spend_day = :today, day_room_minor = daily_limit_minor - :amount");
+                condition.push_str(" AND spend_day < :today AND daily_limit_minor >= :amount");
+            }
+        }
+        update.push_str(" ADD active_calls :one");
+        let mut values = HashMap::from([
+            (":amount".to_owned(), n(hold.amount_minor)),
+            (":now".to_owned(), s(stamp(hold.at))),
+            (":one".to_owned(), n(1)),
+            (":max_active".to_owned(), n(hold.max_active_calls)),
+            (":yes".to_owned(), AttributeValue::Bool(true)),
+            (":epoch".to_owned(), n(hold.at.timestamp())),
+            (":today".to_owned(), n(day_number(hold.at))),
+        ]);
+        if let Some(country) = &hold.destination_country {
+            condition.push_str(" AND contains(allowed_countries, :country)");
+            values.insert(":country".to_owned(), s(country));
+        }
+        if hold.live {
+            condition.push_str(" AND owner_verified = :yes");
+        }
+        self.tx_update(&keys::wallet(workspace_id), &update, Some(&condition), values)
     }
 }
 
 #[async_trait]
 impl Wallets for DynamoStore {
-    async fn balance(&self, workspace_id: &str) -> Result<Option<Balance>, StoreError> {
+    async fn wallet(&self, workspace_id: &str, now: DateTime<Utc>) -> Result<Option<Wallet>, StoreError> {
         let wallet: Option<WalletItem> = self.get_as(&keys::wallet(workspace_id)).await?;
-        Ok(wallet.map(Balance::from))
+        Ok(wallet.map(|w| w.at(now)))
+    }
+
+    async fn set_spending_controls(
+        &self,
+        workspace_id: &str,
+        change: &ControlsChange,
+        now: DateTime<Utc>,
+    ) -> Result<SpendingControls, StoreError> {
+        let key = keys::wallet(workspace_id);
+        for _ in 0..8 {
+            let current: WalletItem = self
+                .get_as(&key)
+                .await?
+                .ok_or_else(|| StoreError::Other(anyhow::anyhow!("workspace {workspace_id} has no wallet")))?;
+            let limit = match change.daily_spend_limit_minor {
+                Some(limit) => limit.unwrap_or(NO_LIMIT),
+                None => current.daily_limit_minor,
+            };
+            let countries = change
+                .allowed_countries
+                .clone()
+                .unwrap_or_else(|| current.allowed_countries.clone());
+            // Today's room moves with the limit; what was spent today stays spent.
+            let values = HashMap::from([
+                (":limit".to_owned(), n(limit)),
+                (":old_limit".to_owned(), n(current.daily_limit_minor)),
+                (":delta".to_owned(), n(limit - current.daily_limit_minor)),
+                (
+                    ":countries".to_owned(),
+                    AttributeValue::L(countries.iter().map(s).collect()),
+                ),
+                (":now".to_owned(), s(stamp(now))),
+            ]);
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key_map(&key)))
+                .update_expression(
+                    "SET daily_limit_minor = :limit, day_room_minor = day_room_minor + :delta, \
+                     allowed_countries = :countries, updated_at = :now",
+                )
+                .condition_expression("daily_limit_minor = :old_limit")
+                .set_expression_attribute_values(Some(values))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            // Changed meanwhile (a hold or another change of the limit): read again.
+            if let Ok(out) = conditional(result)? {
+                let wallet: WalletItem = from_item(out.attributes.unwrap_or_default())?;
+                return Ok(wallet.at(now).controls);
+            }
+        }
+        Err(StoreError::Conflict(ErrorCode::ConcurrentModification))
     }
 
     #[tracing::instrument(skip_all, fields(call_id = %call.id))]
@@ -173,44 +318,39 @@ impl Wallets for DynamoStore {
             NEW_ITEM,
             Item::new(),
         )?);
-        let wallet_at = writes.items.len();
-        writes.items.push(self.tx_update(
-            &keys::wallet(workspace_id),
-            "SET held_minor = held_minor + :amount, available_minor = available_minor - :amount, \
-             updated_at = :now ADD active_calls :one",
-            Some(
-                "available_minor >= :amount AND active_calls < :max_active \
-                 AND (funded = :yes OR trial_ends_at > :epoch)",
-            ),
-            HashMap::from([
-                (":amount".to_owned(), n(hold.amount_minor)),
-                (":now".to_owned(), s(stamp(hold.at))),
-                (":one".to_owned(), n(1)),
-                (":max_active".to_owned(), n(hold.max_active_calls)),
-                (":yes".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(true)),
-                (":epoch".to_owned(), n(hold.at.timestamp())),
-            ]),
-        )?);
-        let workspace_at = writes.items.len();
         writes.items.push(self.tx_check(
             &keys::workspace(workspace_id),
             "#status = :active",
             HashMap::from([(":active".to_owned(), s("active"))]),
         )?);
-        match self.transact(writes.items.clone()).await {
-            Ok(()) => Ok(Versioned {
-                value: call.clone(),
-                version: 1,
-            }),
-            Err(e) if e.failed_at(wallet_at) => Err(self.hold_refusal(workspace_id, hold).await?),
-            Err(e) if e.failed_at(workspace_at) => Err(StoreError::Conflict(ErrorCode::AccountInactive)),
-            Err(e) => Err(writes.error(e)),
+        let (workspace_at, wallet_at) = (writes.items.len() - 1, writes.items.len());
+        for day in [HoldDay::Same, HoldDay::New] {
+            let mut items = writes.items.clone();
+            items.push(self.hold_write(workspace_id, hold, day)?);
+            match self.transact(items).await {
+                Ok(()) => {
+                    return Ok(Versioned {
+                        value: call.clone(),
+                        version: 1,
+                    });
+                }
+                Err(e) if e.failed_at(wallet_at) => match self.hold_refusal(workspace_id, hold).await? {
+                    Some(code) => return Err(StoreError::Conflict(code)),
+                    None => continue,
+                },
+                Err(e) if e.failed_at(workspace_at) => return Err(StoreError::Conflict(ErrorCode::AccountInactive)),
+                Err(e) => return Err(writes.error(e)),
+            }
         }
+        Err(StoreError::Conflict(ErrorCode::InsufficientFunds))
     }
 
-    async fn held_for(&self, workspace_id: &str, call_id: &str) -> Result<Option<i64>, StoreError> {
+    async fn held_for(&self, workspace_id: &str, call_id: &str) -> Result<Option<HeldCall>, StoreError> {
         let hold: Option<HoldItem> = self.get_as(&keys::hold(workspace_id, call_id)).await?;
-        Ok(hold.map(|h| h.amount_minor))
+        Ok(hold.map(|h| HeldCall {
+            amount_minor: h.amount_minor,
+            placed_at: h.created_at,
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(call_id = %value.id))]
@@ -220,7 +360,7 @@ impl Wallets for DynamoStore {
         previous: &Versioned<Call>,
         value: &Call,
         events: &[Event],
-        held_minor: i64,
+        held: HeldCall,
         charge: &Charge,
     ) -> Result<Versioned<Call>, StoreError> {
         let mut writes = self.update_writes(workspace_id, previous, value, events)?;
@@ -228,17 +368,27 @@ impl Wallets for DynamoStore {
         writes.items.push(self.tx_delete(
             &keys::hold(workspace_id, &value.id),
             Some("amount_minor = :held"),
-            HashMap::from([(":held".to_owned(), n(held_minor))]),
+            HashMap::from([(":held".to_owned(), n(held.amount_minor))]),
         )?);
+        let release = held.amount_minor - charge.amount_minor;
+        // What a call placed today did not spend goes back to today's room; a call placed on an
+        // earlier day counted against that day's.
+        let room_back = if day_number(held.placed_at) == day_number(charge.at) {
+            release
+        } else {
+            0
+        };
         writes.items.push(self.tx_update(
             &keys::wallet(workspace_id),
             "SET balance_minor = balance_minor - :charge, held_minor = held_minor - :held, \
-             available_minor = available_minor + :release, updated_at = :now ADD active_calls :minus_one",
+             available_minor = available_minor + :release, day_room_minor = day_room_minor + :room_back, \
+             updated_at = :now ADD active_calls :minus_one",
             None,
             HashMap::from([
                 (":charge".to_owned(), n(charge.amount_minor)),
-                (":held".to_owned(), n(held_minor)),
-                (":release".to_owned(), n(held_minor - charge.amount_minor)),
+                (":held".to_owned(), n(held.amount_minor)),
+                (":release".to_owned(), n(release)),
+                (":room_back".to_owned(), n(room_back)),
                 (":now".to_owned(), s(stamp(charge.at))),
                 (":minus_one".to_owned(), n(-1)),
             ]),
@@ -359,7 +509,7 @@ impl Wallets for DynamoStore {
                 Some("attribute_exists(PK)"),
                 HashMap::from([
                     (":amount".to_owned(), n(credit.amount_minor)),
-                    (":yes".to_owned(), aws_sdk_dynamodb::types::AttributeValue::Bool(true)),
+                    (":yes".to_owned(), AttributeValue::Bool(true)),
                     (":now".to_owned(), s(stamp(credit.at))),
                 ]),
             )?,

@@ -57,6 +57,10 @@ impl Telephony for Simulator {
         "simulator"
     }
 
+    fn is_live(&self) -> bool {
+        false
+    }
+
     async fn attach_number(&self, _phone_e164: &str) -> Result<Option<String>, ProviderError> {
         Ok(None)
     }

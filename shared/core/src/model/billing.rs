@@ -17,6 +17,7 @@ object_name!(LedgerEntryObject, "ledger_entry");
 object_name!(PrecheckObject, "billing_precheck");
 object_name!(UsageObject, "usage");
 object_name!(QuotasObject, "quotas");
+object_name!(SpendingControlsObject, "spending_controls");
 
 /// The currency of every wallet (one for now: prices are in US cents).
 pub const CURRENCY: &str = "USD";
@@ -42,6 +43,33 @@ pub struct Balance {
     /// When an unfunded workspace's trial credit stops being spendable.
     pub trial_ends_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// What keeps a workspace's spending in bounds, as `GET /v1/billing/spending-controls` shows it.
+/// Premium-rate, shared-cost and other special-service numbers are refused whatever they say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SpendingControls {
+    pub object: SpendingControlsObject,
+    /// Countries (ISO 3166-1 alpha-2) calls may be placed to; at first, the workspace's own.
+    #[schema(example = json!(["US"]))]
+    pub allowed_countries: Vec<String>,
+    /// The most calls may commit in one UTC day (charged, or held by calls in progress); `null`
+    /// for no limit.
+    pub daily_spend_limit_minor: Option<i64>,
+    /// What calls have committed today (UTC).
+    pub spent_today_minor: i64,
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// Whether the workspace's owner has verified their email: until then, calls are placed only
+    /// through the telephony simulator.
+    pub owner_verified: bool,
+}
+
+/// The wallet with its spending controls, read at one time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wallet {
+    pub balance: Balance,
+    pub controls: SpendingControls,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -39,8 +39,8 @@ pub use appointment::{Appointment, AppointmentObject, AppointmentStatus, MAX_APP
 pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
 pub use billing::{
     Balance, BalanceObject, CURRENCY, LedgerEntry, LedgerEntryObject, LedgerKind, Precheck, PrecheckObject,
-    PrecheckStatus, QuotaLine, Quotas, QuotasObject, TRIAL_DAYS, Usage, UsageGroup, UsageLine, UsageObject,
-    UsageRecord, UsageTotals, price,
+    PrecheckStatus, QuotaLine, Quotas, QuotasObject, SpendingControls, SpendingControlsObject, TRIAL_DAYS, Usage,
+    UsageGroup, UsageLine, UsageObject, UsageRecord, UsageTotals, Wallet, price,
 };
 pub use call::{Call, CallCost, CallObject, CallStatus, Direction, Sentiment};
 pub use campaign::{

@@ -6,8 +6,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::ErrorCode;
 use crate::error::StoreError;
-use crate::model::{Balance, Call, Event, LedgerKind, UsageGroup, UsageRecord};
+use crate::model::{Call, Event, LedgerKind, SpendingControls, UsageGroup, UsageRecord, Wallet};
 use crate::ports::Versioned;
 
 /// What a new call reserves on its workspace's wallet.
@@ -16,7 +17,56 @@ pub struct Hold {
     pub amount_minor: i64,
     /// The plan's cap on calls in progress at once, across single calls and campaigns.
     pub max_active_calls: u32,
+    /// The country an outbound call goes to, which the controls must allow.
+    pub destination_country: Option<String>,
+    /// Whether the call goes through a real telephony provider, which only workspaces whose
+    /// owner verified their email may use.
+    pub live: bool,
     pub at: DateTime<Utc>,
+}
+
+/// What a call in progress holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldCall {
+    pub amount_minor: i64,
+    pub placed_at: DateTime<Utc>,
+}
+
+/// A change of the spending controls; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ControlsChange {
+    pub allowed_countries: Option<Vec<String>>,
+    /// `Some(None)` removes the limit.
+    pub daily_spend_limit_minor: Option<Option<i64>>,
+}
+
+/// Why `wallet` cannot take `hold`, if it cannot; the first rule broken, in the order a user
+/// can act on them.
+pub fn refusal(wallet: &Wallet, hold: &Hold) -> Option<ErrorCode> {
+    let (balance, controls) = (&wallet.balance, &wallet.controls);
+    let code = if balance.trial_over(hold.at) {
+        ErrorCode::TrialExpired
+    } else if hold.live && !controls.owner_verified {
+        ErrorCode::EmailNotVerified
+    } else if hold
+        .destination_country
+        .as_ref()
+        .is_some_and(|country| !controls.allowed_countries.contains(country))
+    {
+        ErrorCode::DestinationNotAllowed
+    } else if balance.active_calls >= hold.max_active_calls {
+        ErrorCode::ConcurrencyLimitReached
+    } else if balance.available_minor < hold.amount_minor {
+        ErrorCode::InsufficientFunds
+    } else if controls
+        .daily_spend_limit_minor
+        .is_some_and(|limit| limit - controls.spent_today_minor < hold.amount_minor)
+    {
+        ErrorCode::DailySpendLimitReached
+    } else {
+        return None;
+    };
+    Some(code)
 }
 
 /// What an ending call is charged: at most what it held; the rest of the hold is released.
@@ -42,9 +92,17 @@ pub struct Credit {
 
 #[async_trait]
 pub trait Wallets: Send + Sync {
-    async fn balance(&self, workspace_id: &str) -> Result<Option<Balance>, StoreError>;
-    /// Records a new call with its hold, in one transaction. Refused with
-    /// `Conflict(InsufficientFunds | TrialExpired | ConcurrencyLimitReached | AccountInactive)`.
+    /// The wallet as it is at `now` (what was spent today depends on the day).
+    async fn wallet(&self, workspace_id: &str, now: DateTime<Utc>) -> Result<Option<Wallet>, StoreError>;
+    /// Changes the spending controls; the controls as they now are.
+    async fn set_spending_controls(
+        &self,
+        workspace_id: &str,
+        change: &ControlsChange,
+        now: DateTime<Utc>,
+    ) -> Result<SpendingControls, StoreError>;
+    /// Records a new call with its hold, in one transaction. Refused with `Conflict` of the
+    /// code [`refusal`] gives, or `AccountInactive`; nothing is written then.
     async fn insert_held_call(
         &self,
         workspace_id: &str,
@@ -52,9 +110,9 @@ pub trait Wallets: Send + Sync {
         hold: &Hold,
     ) -> Result<Versioned<Call>, StoreError>;
     /// What the call holds, if its hold is not settled yet.
-    async fn held_for(&self, workspace_id: &str, call_id: &str) -> Result<Option<i64>, StoreError>;
+    async fn held_for(&self, workspace_id: &str, call_id: &str) -> Result<Option<HeldCall>, StoreError>;
     /// Replaces `previous` (if still at its version) by its final state with `events`, and
-    /// settles its hold of `held_minor`: charges `charge` and releases the rest, and counts the
+    /// settles its hold `held`: charges `charge` and releases the rest, and counts the
     /// call in the usage of the day (by day, agent and campaign), in one transaction.
     /// `VersionMismatch` when the call or the hold changed meanwhile.
     async fn end_held_call(
@@ -63,7 +121,7 @@ pub trait Wallets: Send + Sync {
         previous: &Versioned<Call>,
         value: &Call,
         events: &[Event],
-        held_minor: i64,
+        held: HeldCall,
         charge: &Charge,
     ) -> Result<Versioned<Call>, StoreError>;
     /// The usage of the days `from..=to` (UTC), a record per day, or per day and agent or

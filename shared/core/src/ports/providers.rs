@@ -25,6 +25,11 @@ pub struct OutboundCall {
 pub trait Telephony: Send + Sync {
     /// `simulator` or `twilio`.
     fn provider(&self) -> &'static str;
+    /// Whether its calls reach real phones (and cost real money), which only workspaces whose
+    /// owner verified their email may place.
+    fn is_live(&self) -> bool {
+        true
+    }
     /// Points a number the workspace holds at the provider to this service; returns the
     /// provider's id for it.
     async fn attach_number(&self, phone_e164: &str) -> Result<Option<String>, ProviderError>;

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use switchboard_core::model::{Campaign, CampaignStatus, Event, EventType, NumberStatus, Plan};
-use switchboard_core::ports::Versioned;
+use switchboard_core::ports::{Hold, Versioned, refusal};
 use switchboard_core::{Error, ErrorCode, StoreError};
 
 use super::Dialer;
@@ -105,22 +105,42 @@ impl Dialer {
         let pending = self.stats(ws, &campaign.id).await?.pending;
         let wave = u64::from(campaign.max_concurrent_calls).min(pending).max(1);
         let needed = hold_for(&agent.value, plan, now).amount_minor * i64::try_from(wave).unwrap_or(i64::MAX);
-        let wallet = self.wallets.balance(ws).await?;
-        match wallet {
-            Some(w) if w.trial_over(now) => Err(Error::refused(
-                ErrorCode::TrialExpired,
-                "The trial is over: top up (POST /v1/billing/topup) to start campaigns.",
-            )),
-            Some(w) if w.available_minor >= needed => Ok(()),
-            w => Err(Error::refused(
+        let wave_hold = Hold {
+            amount_minor: needed,
+            // Calls in progress elsewhere do not keep a campaign from starting: its calls wait.
+            max_active_calls: u32::MAX,
+            live: self.telephony.is_live(),
+            ..hold_for(&agent.value, plan, now)
+        };
+        let Some(wallet) = self.wallets.wallet(ws, now).await? else {
+            return Err(Error::refused(
                 ErrorCode::InsufficientFunds,
-                format!(
-                    "The first {wave} calls of this campaign may cost up to {needed} cents (each held at its agent's \
-                     max_call_duration); {} are available. Top up, lower max_concurrent_calls, or shorten the agent's calls.",
-                    w.map_or(0, |w| w.available_minor)
-                ),
-            )),
-        }
+                "This workspace has no wallet.",
+            ));
+        };
+        let Some(code) = refusal(&wallet, &wave_hold) else {
+            return Ok(());
+        };
+        let message = match code {
+            ErrorCode::TrialExpired => {
+                "The trial is over: top up (POST /v1/billing/topup) to start campaigns.".to_owned()
+            }
+            ErrorCode::InsufficientFunds => format!(
+                "The first {wave} calls of this campaign may cost up to {needed} cents (each held at its agent's \
+                 max_call_duration); {} are available. Top up, lower max_concurrent_calls, or shorten the agent's calls.",
+                wallet.balance.available_minor
+            ),
+            ErrorCode::DailySpendLimitReached => format!(
+                "The first {wave} calls of this campaign may cost up to {needed} cents; today's spend limit allows {} \
+                 more. Raise daily_spend_limit_minor (PATCH /v1/billing/spending-controls) or start it tomorrow (UTC).",
+                wallet
+                    .controls
+                    .daily_spend_limit_minor
+                    .map_or(0, |limit| limit - wallet.controls.spent_today_minor)
+            ),
+            code => code.description().to_owned(),
+        };
+        Err(Error::refused(code, message))
     }
 
     /// Moves the campaign as a user asked, and has the dialer take it from there; the campaign

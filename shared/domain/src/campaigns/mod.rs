@@ -29,7 +29,7 @@ use switchboard_core::ports::{
     AccountStore, CallQueue, CampaignStore, Claim, DialerJob, DialerQueue, DncStore, MAX_CLAIM_BATCH, MAX_DELAY,
     Repository, Settlement, Telephony, Versioned, Wallets,
 };
-use switchboard_core::{Error, ErrorCode, StoreError};
+use switchboard_core::{Error, ErrorCode, StoreError, validate};
 
 use crate::calls::{self, CallBook, NewCall, StatusReport};
 
@@ -216,6 +216,12 @@ impl Dialer {
             return self.pause_itself(ws, &campaign.id, "number_deleted", now).await;
         };
         let plan = self.accounts.get_workspace(ws).await?.map_or(Plan::Starter, |w| w.plan);
+        let allowed_countries = self
+            .wallets
+            .wallet(ws, now)
+            .await?
+            .map(|w| w.controls.allowed_countries)
+            .unwrap_or_default();
         let at = switchboard_core::clock::api_time(now);
         let mut ready = Vec::new();
         for target in due {
@@ -237,14 +243,25 @@ impl Dialer {
                 continue;
             }
             let screening = screened.get(&target.phone).cloned().unwrap_or_default();
-            if !screening.allows(Some(&campaign.id)) {
-                let reason = if screening.on_dnc {
-                    "dnc"
-                } else if screening.on_registry {
-                    "registry"
-                } else {
-                    "cooldown"
-                };
+            let destination = validate::destination(&target.phone);
+            let country_allowed = destination
+                .country
+                .as_ref()
+                .is_some_and(|c| allowed_countries.contains(c));
+            let refused = if screening.on_dnc {
+                Some("dnc")
+            } else if screening.on_registry {
+                Some("registry")
+            } else if !screening.allows(Some(&campaign.id)) {
+                Some("cooldown")
+            } else if destination.special_service.is_some() {
+                Some(ErrorCode::SpecialServiceNumber.as_str())
+            } else if !country_allowed {
+                Some(ErrorCode::DestinationNotAllowed.as_str())
+            } else {
+                None
+            };
+            if let Some(reason) = refused {
                 let next = Target {
                     status: TargetStatus::Skipped,
                     skip_reason: Some(reason.into()),
@@ -288,7 +305,8 @@ impl Dialer {
     }
 
     /// The wallet refused to hold calls of this tick: the campaign pauses itself when no money
-    /// will come back from calls in progress (or the trial is over), else its targets wait.
+    /// will come back from calls in progress, or for a refusal only its user can lift (trial
+    /// over, owner's email not verified, daily limit spent); else its targets wait.
     async fn wallet_refused(
         &self,
         ws: &str,
@@ -298,12 +316,22 @@ impl Dialer {
         refusals: &[ErrorCode],
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        if refusals.contains(&ErrorCode::TrialExpired) {
-            return self.pause_itself(ws, &campaign.id, "trial_expired", now).await;
+        // Refusals no call ending will lift: the campaign waits for its user.
+        let lasting = [
+            ErrorCode::TrialExpired,
+            ErrorCode::EmailNotVerified,
+            ErrorCode::DailySpendLimitReached,
+        ];
+        if let Some(code) = lasting.into_iter().find(|code| refusals.contains(code)) {
+            return self.pause_itself(ws, &campaign.id, code.as_str(), now).await;
         }
         if refusals.contains(&ErrorCode::InsufficientFunds) {
             let needed = calls::hold_for(agent, plan, now).amount_minor;
-            let balance = self.wallets.balance(ws).await?.map_or(0, |b| b.balance_minor);
+            let balance = self
+                .wallets
+                .wallet(ws, now)
+                .await?
+                .map_or(0, |w| w.balance.balance_minor);
             if balance < needed {
                 return self.pause_itself(ws, &campaign.id, "insufficient_funds", now).await;
             }
@@ -383,7 +411,12 @@ impl Dialer {
             Err(e)
                 if matches!(
                     e.code(),
-                    ErrorCode::InsufficientFunds | ErrorCode::TrialExpired | ErrorCode::ConcurrencyLimitReached
+                    ErrorCode::InsufficientFunds
+                        | ErrorCode::TrialExpired
+                        | ErrorCode::ConcurrencyLimitReached
+                        | ErrorCode::EmailNotVerified
+                        | ErrorCode::DailySpendLimitReached
+                        | ErrorCode::DestinationNotAllowed
                 ) =>
             {
                 let at = switchboard_core::clock::api_time(now);
