@@ -781,6 +781,7 @@ async fn stripe_opens_a_checkout_session_that_saves_the_card() {
         ("line_items[0][price_data][currency]", "usd"),
         ("metadata[workspace_id]", "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA"),
         ("payment_intent_data[setup_future_usage]", "off_session"),
+        ("customer_creation", "always"),
         ("success_url", "https://app.example.com/paid"),
         ("cancel_url", "https://app.example.com/billing"),
     ] {
@@ -796,18 +797,268 @@ async fn stripe_opens_a_checkout_session_that_saves_the_card() {
     // What Stripe then posts is what the webhook reads.
     let event = json!({"id": "evt_1", "type": "checkout.session.completed", "data": {"object": {
         "id": "cs_test_123", "amount_total": 2000, "currency": "usd", "payment_status": "paid",
-        "metadata": {"workspace_id": "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA"}}}});
-    let paid = switchboard_payments::paid_checkout(event.to_string().as_bytes())
+        "customer": "cus_1", "metadata": {"workspace_id": "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA"}}}});
+    let paid = switchboard_payments::payment(event.to_string().as_bytes())
         .unwrap()
         .unwrap();
     assert_eq!(
-        (paid.id.as_str(), paid.amount_minor, paid.currency.as_str()),
-        ("cs_test_123", 2000, "USD")
+        (
+            paid.id.as_str(),
+            paid.kind,
+            paid.amount_minor,
+            paid.currency.as_str(),
+            paid.customer.as_deref()
+        ),
+        ("cs_test_123", LedgerKind::TopUp, 2000, "USD", Some("cus_1"))
     );
     let unpaid = json!({"type": "checkout.session.completed", "data": {"object": {"payment_status": "unpaid"}}});
     assert_eq!(
-        switchboard_payments::paid_checkout(unpaid.to_string().as_bytes()).unwrap(),
+        switchboard_payments::payment(unpaid.to_string().as_bytes()).unwrap(),
         None
+    );
+}
+
+#[tokio::test]
+async fn stripe_auto_charges_the_saved_card_off_session_once_per_key() {
+    use switchboard_core::error::ProviderError;
+    use switchboard_core::ports::{Payments, SavedCardCharge};
+    use switchboard_payments::stripe::StripePayments;
+    use switchboard_tests::fake::FakeServer;
+    let fake = FakeServer::start(|request, _| {
+        let path = request.path.split('?').next().unwrap_or_default();
+        let (status, body) = match (request.method.as_str(), path) {
+            ("GET", "/v1/payment_methods") if request.path.contains("customer=cus_declines") => {
+                (200, json!({"object": "list", "data": [{"id": "pm_declines"}]}))
+            }
+            ("GET", "/v1/payment_methods") => (200, json!({"object": "list", "data": [{"id": "pm_card_1"}]})),
+            ("POST", "/v1/payment_intents") if request.body.contains("pm_declines") => (
+                402,
+                json!({"error": {"type": "card_error", "code": "card_declined", "message": "Your card was declined."}}),
+            ),
+            ("POST", "/v1/payment_intents") => (200, json!({"id": "pi_123", "status": "succeeded"})),
+            _ => (404, json!({"error": {"message": "no such route"}})),
+        };
+        (status, "application/json", body.to_string())
+    })
+    .await;
+    let stripe = StripePayments::new(&fake.url, "sk_test_abc", "https://app.example.com/billing");
+    let charge = SavedCardCharge {
+        workspace_id: "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA".into(),
+        customer: "cus_1".into(),
+        amount_minor: 5000,
+        currency: "USD".into(),
+        idempotency_key: "evt_01JD3QZ9R6X4Y7T2W8V5N1M0KA".into(),
+    };
+    assert_eq!(stripe.charge_saved_card(&charge).await.unwrap(), "pi_123");
+    let requests = fake.requests();
+    let (methods, intent) = (&requests[0], &requests[1]);
+    assert_eq!(
+        (methods.method.as_str(), methods.path.as_str()),
+        ("GET", "/v1/payment_methods?customer=cus_1&type=card&limit=1")
+    );
+    assert_eq!(intent.header("authorization"), Some("Bearer sk_test_abc"));
+    assert_eq!(intent.header("idempotency-key"), Some("evt_01JD3QZ9R6X4Y7T2W8V5N1M0KA"));
+    let form: BTreeMap<String, String> = intent.form().into_iter().collect();
+    for (field, value) in [
+        ("amount", "5000"),
+        ("currency", "usd"),
+        ("customer", "cus_1"),
+        ("payment_method", "pm_card_1"),
+        ("off_session", "true"),
+        ("confirm", "true"),
+        ("metadata[workspace_id]", "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA"),
+        ("metadata[purpose]", "autocharge"),
+    ] {
+        assert_eq!(form.get(field).map(String::as_str), Some(value), "{field}");
+    }
+    let declined = SavedCardCharge {
+        customer: "cus_declines".into(),
+        ..charge
+    };
+    assert!(
+        matches!(stripe.charge_saved_card(&declined).await, Err(ProviderError::Rejected(m)) if m.contains("declined"))
+    );
+
+    // Stripe's `payment_intent.succeeded` credits an auto-charge; a checkout's own payment
+    // intent (no auto-charge purpose) credits nothing, its session does.
+    let succeeded = |metadata: Value| {
+        json!({"id": "evt_2", "type": "payment_intent.succeeded", "data": {"object": {
+            "id": "pi_123", "amount_received": 5000, "currency": "usd", "customer": "cus_1", "metadata": metadata}}})
+        .to_string()
+    };
+    let paid = switchboard_payments::payment(
+        succeeded(json!({"workspace_id": "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA", "purpose": "autocharge"})).as_bytes(),
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        (paid.id.as_str(), paid.kind, paid.amount_minor),
+        ("pi_123", LedgerKind::AutoCharge, 5000)
+    );
+    assert_eq!(
+        switchboard_payments::payment(succeeded(json!({})).as_bytes()).unwrap(),
+        None
+    );
+}
+
+async fn autocharge(app: &TestApp, t: &Tenant, body: Value) -> switchboard_tests::Res {
+    app.post("/v1/billing/autocharge")
+        .bearer(&t.key)
+        .json(body)
+        .send()
+        .await
+}
+
+/// Places a one-minute call from `line` and runs it until it has ended and been charged.
+async fn call_to_the_end(app: &TestApp, t: &Tenant, (agent, number): (&str, &str)) {
+    let res = place(app, t, agent, number, &phone_ending("0100")).await;
+    res.expect(201);
+    app.run_call_jobs_until_final(t, res.id()).await;
+}
+
+#[tokio::test]
+async fn auto_charge_starts_one_charge_per_fall_below_the_threshold() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    let (agent, number) = line(&app, &t, 60).await;
+    let line = (agent.as_str(), number.as_str());
+    let before = app.snapshot(&t.workspace_id).await;
+    let refused = autocharge(&app, &t, json!({"enabled": true})).await;
+    refused.expect_error(409, "payment_method_required");
+    assert_eq!(refused.param(), "enabled");
+    assert_eq!(app.snapshot(&t.workspace_id).await, before, "no card, nothing set");
+
+    // A paid top-up saves the card.
+    top_up(&app, &t, 500).await.expect(201);
+    app.deliver_payments().await;
+    let on = autocharge(
+        &app,
+        &t,
+        json!({"enabled": true, "threshold_minor": 990, "amount_minor": 2000}),
+    )
+    .await;
+    on.expect(200);
+    assert_eq!(
+        (
+            &on.body["object"],
+            &on.body["enabled"],
+            &on.body["payment_method_saved"]
+        ),
+        (&json!("autocharge"), &json!(true), &json!(true))
+    );
+
+    // 1,000 available; three calls end at once, each charged 12: the first takes the balance
+    // below 990, and that crossing alone is noted.
+    let placed: Vec<String> = stream::iter(0..3)
+        .map(|_| async {
+            place(&app, &t, line.0, line.1, &phone_ending("0100"))
+                .await
+                .id()
+                .to_owned()
+        })
+        .buffer_unordered(3)
+        .collect()
+        .await;
+    for id in &placed {
+        app.run_call_jobs_until_final(&t, id).await;
+    }
+    let low = |types: Vec<String>| types.iter().filter(|e| *e == "billing.low_balance").count();
+    assert_eq!(low(app.event_types(&t.workspace_id).await), 1);
+    // The event router starts the charge; the stream delivering the event again starts no
+    // second one.
+    app.route_events(&t.workspace_id).await;
+    let event: switchboard_core::model::Event = app
+        .events(&t.workspace_id)
+        .await
+        .into_iter()
+        .find(|e| e["event"] == "billing.low_balance")
+        .map(|e| serde_json::from_value(e).unwrap())
+        .unwrap();
+    app.event_router
+        .route(&t.workspace_id, &event, app.clock.now())
+        .await
+        .unwrap();
+    let delivered = app.deliver_payments().await;
+    assert_eq!(
+        delivered.len(),
+        2,
+        "the provider was asked twice, with one idempotency key"
+    );
+    let credits: Vec<Value> = ledger(&app, &t)
+        .await
+        .into_iter()
+        .filter(|e| e["kind"] == "auto_charge")
+        .collect();
+    assert_eq!(credits.len(), 1, "{credits:?}");
+    assert_eq!(credits[0]["amount_minor"], 2000);
+    let wallet = balance(&app, &t).await;
+    assert_eq!(wallet["balance_minor"], 1000 - 36 + 2000);
+    assert_eq!(sum(&ledger(&app, &t).await), wallet["balance_minor"].as_i64().unwrap());
+
+    // Above the threshold again, calls note nothing; once it is raised above the balance, the
+    // next charge is a new crossing.
+    call_to_the_end(&app, &t, line).await;
+    assert_eq!(low(app.event_types(&t.workspace_id).await), 1);
+    autocharge(&app, &t, json!({"threshold_minor": 5000})).await.expect(200);
+    call_to_the_end(&app, &t, line).await;
+    call_to_the_end(&app, &t, line).await;
+    assert_eq!(low(app.event_types(&t.workspace_id).await), 2);
+}
+
+#[tokio::test]
+async fn auto_charge_refuses_bad_input_and_belongs_to_its_workspace() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    let other = app.trial_tenant().await;
+    let member = app.key(&t, "write").await;
+    let before = app.snapshot(&t.workspace_id).await;
+    for (body, status, code, param) in [
+        (
+            json!({"threshold_minor": -1}),
+            422,
+            "validation_failed",
+            "threshold_minor",
+        ),
+        (
+            json!({"threshold_minor": 1_000_001}),
+            422,
+            "validation_failed",
+            "threshold_minor",
+        ),
+        (json!({"amount_minor": 499}), 422, "validation_failed", "amount_minor"),
+        (
+            json!({"amount_minor": 1_000_001}),
+            422,
+            "validation_failed",
+            "amount_minor",
+        ),
+        (json!({"enabled": "yes"}), 400, "invalid_type", "enabled"),
+        (json!({"card": "4242"}), 400, "unknown_field", "card"),
+    ] {
+        let res = autocharge(&app, &t, body.clone()).await;
+        res.expect_error(status, code);
+        assert_eq!(res.param(), param, "{body}");
+    }
+    app.post("/v1/billing/autocharge")
+        .bearer(&member)
+        .json(json!({"threshold_minor": 0}))
+        .send()
+        .await
+        .expect_error(403, "insufficient_scope");
+    assert_eq!(app.snapshot(&t.workspace_id).await, before);
+
+    autocharge(&app, &other, json!({"threshold_minor": 4242}))
+        .await
+        .expect(200);
+    let mine = app.get("/v1/billing/autocharge").bearer(&t.key).send().await;
+    mine.expect(200);
+    assert_eq!(
+        (
+            &mine.body["enabled"],
+            &mine.body["threshold_minor"],
+            &mine.body["amount_minor"]
+        ),
+        (&json!(false), &json!(100), &json!(2000))
     );
 }
 

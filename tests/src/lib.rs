@@ -333,14 +333,12 @@ impl TestApp {
         let webhooks = webhooks::service(platform.clone(), &store, dispatcher());
         let dnc = dnc::service(platform.clone(), &store);
         let payment_outbox = fake::FakeServer::start(|_, _| (200, "application/json", "{}".into())).await;
-        let billing = billing::service(
-            platform.clone(),
-            &store,
+        let payments: Arc<dyn switchboard_core::ports::Payments> =
             Arc::new(switchboard_payments::offline::OfflinePayments::new(
                 format!("{}{}", payment_outbox.url, payment_webhooks::PATH),
                 PAYMENT_WEBHOOK_SECRET,
-            )),
-        );
+            ));
+        let billing = billing::service(platform.clone(), &store, payments.clone());
         let payment_webhooks = payment_webhooks::service(platform.clone(), &store, PAYMENT_WEBHOOK_SECRET.into());
         let catalog = catalog::service(
             platform,
@@ -359,7 +357,7 @@ impl TestApp {
         });
         let dialer = new_dialer();
         let call_worker = call_worker::state(&store, llm, jobs.clone(), 0.0, new_dialer(), clock.clone());
-        let event_router = event_router::router(&store, deliveries.clone());
+        let event_router = event_router::router(&store, deliveries.clone(), payments.clone());
         let dispatcher = dispatcher();
         let mut router = matchit::Router::new();
         let mut add = |paths: Vec<&'static str>, function| {
@@ -519,6 +517,7 @@ impl TestApp {
             entry_id: ids::new_id_at(prefix::LEDGER_ENTRY, self.clock.now()),
             description: "Test top-up".into(),
             payment_id: format!("test_{}", random_suffix()),
+            customer: None,
             at: self.clock.now(),
         };
         assert!(self.store.credit(&tenant.workspace_id, &credit, &[]).await.unwrap());

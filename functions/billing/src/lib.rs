@@ -9,13 +9,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use switchboard_core::error::ProviderError;
 use switchboard_core::model::{
-    Balance, CURRENCY, LedgerEntry, LedgerKind, MAX_ACTIVE_API_KEYS, MAX_WEBHOOK_ENDPOINTS, Precheck, PrecheckObject,
-    PrecheckStatus, QuotaLine, Quotas, QuotasObject, RateClass, Scope, SpendingControls, Usage, UsageGroup, UsageLine,
-    UsageObject, UsageTotals, Wallet, WorkspaceStatus, price,
+    AutoCharge, Balance, CURRENCY, LedgerEntry, LedgerKind, MAX_ACTIVE_API_KEYS, MAX_WEBHOOK_ENDPOINTS, Precheck,
+    PrecheckObject, PrecheckStatus, QuotaLine, Quotas, QuotasObject, RateClass, Scope, SpendingControls, Usage,
+    UsageGroup, UsageLine, UsageObject, UsageTotals, Wallet, WorkspaceStatus, price,
 };
 use switchboard_core::object_name;
-use switchboard_core::ports::{AccountStore, ControlsChange, ListQuery, Payments, Repository, TopUpRequest, Wallets};
-use switchboard_core::{ErrorCode, validate};
+use switchboard_core::ports::{
+    AccountStore, AutoChargeChange, ControlsChange, ListQuery, Payments, Repository, TopUpRequest, Wallets,
+};
+use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_http::{Access, ApiError, Patch, Platform, QueryParam, Reply, Request, Route, Service};
 use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
@@ -86,6 +88,18 @@ pub struct UpdateSpendingControls {
     pub daily_spend_limit_minor: Patch<i64>,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetAutoCharge {
+    pub enabled: Option<bool>,
+    /// 0 to 1,000,000 cents.
+    #[schema(minimum = 0, maximum = 1000000)]
+    pub threshold_minor: Option<i64>,
+    /// What each auto-charge adds: 500 to 1,000,000 cents, as a top-up.
+    #[schema(minimum = 500, maximum = 1000000)]
+    pub amount_minor: Option<i64>,
+}
+
 /// The largest daily spend limit, in cents ($1,000,000).
 const MAX_DAILY_LIMIT: i64 = 100_000_000;
 /// The most countries a workspace may allow.
@@ -122,7 +136,7 @@ pub fn routes() -> Vec<Route<State>> {
                  they add up to the balance.",
             )
             .query([
-                QueryParam::string("kind", "`trial_credit`, `top_up` or `call_charge`."),
+                QueryParam::string("kind", "`trial_credit`, `top_up`, `auto_charge` or `call_charge`."),
                 QueryParam::string("from", "Only entries at or after this time (ISO 8601, or a date)."),
                 QueryParam::string("to", "Only entries at or before this time (ISO 8601, or a date: its end)."),
             ])
@@ -161,6 +175,21 @@ pub fn routes() -> Vec<Route<State>> {
             )
             .body::<UpdateSpendingControls>(|| json!({"allowed_countries": ["US", "CA"], "daily_spend_limit_minor": 5000}))
             .returns::<SpendingControls>(200, "The spending controls."),
+        Route::new(Method::GET, "/v1/billing/autocharge", autocharge)
+            .doc(TAG, "getAutoCharge", "Get auto-charge")
+            .returns::<AutoCharge>(200, "Auto-charge."),
+        Route::new(Method::POST, "/v1/billing/autocharge", set_autocharge)
+            .access(Access::Scoped(Scope::Admin))
+            .doc(TAG, "setAutoCharge", "Set auto-charge")
+            .describe(
+                "When the available balance falls below `threshold_minor`, `billing.low_balance` is sent and, when \
+                 `enabled`, one charge of `amount_minor` is made on the card a paid top-up saved (409 \
+                 `payment_method_required` without one). One charge per crossing: the next starts only after a credit \
+                 lifts the balance and it falls again. The charge credits the wallet like a top-up, through the \
+                 payment webhook (`billing.topup.succeeded` with `kind: auto_charge`).",
+            )
+            .body::<SetAutoCharge>(|| json!({"enabled": true, "threshold_minor": 1000, "amount_minor": 5000}))
+            .returns::<AutoCharge>(200, "Auto-charge as it now is."),
         Route::new(Method::POST, "/v1/billing/topup", top_up)
             .access(Access::Scoped(Scope::Admin))
             .doc(TAG, "topUp", "Top up the wallet")
@@ -187,6 +216,47 @@ async fn balance(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
 
 async fn spending_controls(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     Ok(Reply::ok(&wallet(&state, &req).await?.controls))
+}
+
+async fn autocharge(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(&wallet(&state, &req).await?.autocharge))
+}
+
+async fn set_autocharge(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: SetAutoCharge = req.json()?;
+    if input.threshold_minor.is_some_and(|t| !(0..=MAX_TOP_UP).contains(&t)) {
+        return Err(ApiError::validation(
+            "threshold_minor",
+            "`threshold_minor` must be from 0 to 1000000 cents.",
+        ));
+    }
+    if input
+        .amount_minor
+        .is_some_and(|a| !(MIN_TOP_UP..=MAX_TOP_UP).contains(&a))
+    {
+        return Err(ApiError::validation(
+            "amount_minor",
+            "`amount_minor` must be from 500 to 1000000 cents ($5 to $10,000).",
+        ));
+    }
+    let change = AutoChargeChange {
+        enabled: input.enabled,
+        threshold_minor: input.threshold_minor,
+        amount_minor: input.amount_minor,
+    };
+    let set = state
+        .wallets
+        .set_autocharge(req.workspace_id()?, &change, req.now)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(code @ ErrorCode::PaymentMethodRequired) => ApiError::param(
+                code,
+                "enabled",
+                "Auto-charge charges the card a paid top-up saved: top up once (POST /v1/billing/topup) first.",
+            ),
+            e => e.into(),
+        })?;
+    Ok(Reply::ok(&set))
 }
 
 async fn update_spending_controls(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
@@ -278,7 +348,7 @@ async fn history(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
                 ApiError::param(
                     ErrorCode::InvalidParameter,
                     "kind",
-                    "`kind` must be `trial_credit`, `top_up` or `call_charge`.",
+                    "`kind` must be `trial_credit`, `top_up`, `auto_charge` or `call_charge`.",
                 )
             })
         })

@@ -1,5 +1,5 @@
 //! Routing an event: a delivery for every enabled endpoint of its workspace subscribed to its
-//! type, queued for the dispatcher.
+//! type, queued for the dispatcher; and for `billing.low_balance`, the auto-charge it calls for.
 //!
 //! A retried stream batch routes its events again: a delivery's id is derived from its event
 //! and endpoint, so the second time finds the first's delivery instead of making another, and
@@ -10,17 +10,59 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use switchboard_core::StoreError;
-use switchboard_core::model::{Delivery, Event, WebhookEndpoint};
-use switchboard_core::ports::{DeliveryJob, DeliveryQueue, ListQuery, Repository};
+use switchboard_core::error::ProviderError;
+use switchboard_core::model::{Delivery, Event, EventType, WebhookEndpoint};
+use switchboard_core::ports::{DeliveryJob, DeliveryQueue, ListQuery, Payments, Repository, SavedCardCharge, Wallets};
 use switchboard_domain::webhooks::delivery::{delivery_id, new_delivery};
 
 pub struct Router {
     pub endpoints: Arc<dyn Repository<WebhookEndpoint>>,
     pub deliveries: Arc<dyn Repository<Delivery>>,
     pub queue: Arc<dyn DeliveryQueue>,
+    pub wallets: Arc<dyn Wallets>,
+    pub payments: Arc<dyn Payments>,
 }
 
 impl Router {
+    /// Starts the charge of the saved card a low balance calls for, when auto-charge is on. The
+    /// event's id is the provider's idempotency key: a batch routed twice starts one charge.
+    /// A refused charge (a declined card) is logged and not retried: the next crossing tries
+    /// again; an unreachable provider fails the record, which the stream retries.
+    async fn auto_charge(&self, workspace_id: &str, event: &Event, now: DateTime<Utc>) -> anyhow::Result<()> {
+        if event.event != EventType::BillingLowBalance {
+            return Ok(());
+        }
+        let Some(wallet) = self.wallets.wallet(workspace_id, now).await? else {
+            return Ok(());
+        };
+        let (true, Some(customer)) = (wallet.autocharge.enabled, wallet.payment_customer) else {
+            return Ok(());
+        };
+        let charge = SavedCardCharge {
+            workspace_id: workspace_id.to_owned(),
+            customer,
+            amount_minor: wallet.autocharge.amount_minor,
+            currency: wallet.autocharge.currency,
+            idempotency_key: event.id.clone(),
+        };
+        match self.payments.charge_saved_card(&charge).await {
+            Ok(payment_id) => {
+                tracing::info!(
+                    workspace_id,
+                    payment_id,
+                    amount_minor = charge.amount_minor,
+                    "auto-charge started"
+                );
+                Ok(())
+            }
+            Err(ProviderError::Rejected(why)) => {
+                tracing::warn!(workspace_id, why, "the auto-charge was refused");
+                Ok(())
+            }
+            Err(ProviderError::Unavailable(e)) => Err(e),
+        }
+    }
+
     /// The workspace's endpoints that want `event`.
     async fn subscribers(&self, workspace_id: &str, event: &Event) -> Result<Vec<WebhookEndpoint>, StoreError> {
         let mut found = Vec::new();
@@ -38,8 +80,10 @@ impl Router {
         }
     }
 
-    /// Records and queues the deliveries of one event; returns how many were queued.
+    /// Records and queues the deliveries of one event (after the auto-charge it may call for);
+    /// returns how many were queued.
     pub async fn route(&self, workspace_id: &str, event: &Event, now: DateTime<Utc>) -> anyhow::Result<usize> {
+        self.auto_charge(workspace_id, event, now).await?;
         let mut jobs = Vec::new();
         for endpoint in self.subscribers(workspace_id, event).await? {
             let id = delivery_id(&event.id, &endpoint.id);

@@ -50,7 +50,8 @@ pub fn routes() -> Vec<Route<State>> {
             .access(Access::Public)
             .doc("Billing", "paymentWebhook", "Payment provider webhook")
             .describe(
-                "The payment provider reports paid checkouts here (Stripe's `checkout.session.completed`), signed with \\
+                "The payment provider reports paid checkouts and auto-charges here (Stripe's `checkout.session.completed` \
+                 and `payment_intent.succeeded`), signed with \\
                  `Stripe-Signature: t=<unix>,v1=<HMAC-SHA256>` over `<t>.<body>`; a missing, wrong or older than five \\
                  minutes signature is refused (400 `invalid_payment_signature`). Each payment credits the wallet once, \\
                  however often it is delivered. The body is the provider's event (a paid Checkout Session names the \
@@ -65,8 +66,7 @@ async fn receive(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     if !switchboard_payments::verify(signature, &req.body, &state.secret, req.now.timestamp()) {
         return Err(ApiError::of(ErrorCode::InvalidPaymentSignature));
     }
-    let paid =
-        switchboard_payments::paid_checkout(&req.body).map_err(|why| ApiError::new(ErrorCode::InvalidJson, why))?;
+    let paid = switchboard_payments::payment(&req.body).map_err(|why| ApiError::new(ErrorCode::InvalidJson, why))?;
     let receipt = |credited| {
         Reply::ok(&PaymentReceipt {
             object: PaymentReceiptObject,
@@ -83,26 +83,29 @@ async fn receive(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     if !ids::is_valid(prefix::WORKSPACE, ws) || state.wallets.wallet(ws, req.now).await?.is_none() {
         // A payment for no workspace of ours (a provider's test event): acknowledged, so it is
         // not sent again, and logged.
-        tracing::warn!(
-            checkout_id = paid.id,
-            "a paid checkout names no workspace of this deployment"
-        );
+        tracing::warn!(payment_id = paid.id, "a payment names no workspace of this deployment");
         return Ok(receipt(false));
     }
     let credit = Credit {
-        kind: LedgerKind::TopUp,
+        kind: paid.kind,
         amount_minor: paid.amount_minor,
         entry_id: ids::new_id_at(prefix::LEDGER_ENTRY, req.now),
-        description: "Top-up".into(),
+        description: match paid.kind {
+            LedgerKind::AutoCharge => "Auto-charge",
+            _ => "Top-up",
+        }
+        .into(),
         payment_id: paid.id.clone(),
+        customer: paid.customer,
         at: req.now,
     };
-    let event = Event::new(
-        EventType::BillingTopupSucceeded,
-        req.now,
-        json!({"object": "topup", "checkout_id": paid.id, "amount_minor": paid.amount_minor,
-               "currency": paid.currency, "ledger_entry_id": credit.entry_id}),
-    );
+    let mut data = json!({"object": "topup", "kind": paid.kind.as_str(), "payment_id": paid.id,
+                          "amount_minor": paid.amount_minor, "currency": paid.currency,
+                          "ledger_entry_id": credit.entry_id});
+    if paid.kind == LedgerKind::TopUp {
+        data["checkout_id"] = json!(paid.id);
+    }
+    let event = Event::new(EventType::BillingTopupSucceeded, req.now, data);
     let credited = state.wallets.credit(ws, &credit, &[event]).await?;
     Ok(receipt(credited))
 }

@@ -139,6 +139,8 @@ error_codes! {
     PhoneNumberTaken = 409, "phone_number_taken";
     /// The phone number is already in use by a workspace.
     NumberInUse = 409, "number_in_use";
+    /// Auto-charge needs a saved card: top up once with a card first.
+    PaymentMethodRequired = 409, "payment_method_required";
     /// The approval was already approved or denied.
     ApprovalAlreadyDecided = 409, "approval_already_decided";
     /// The approval's time to decide is over.

@@ -13,8 +13,8 @@ use switchboard_core::model::{
     PhoneNumber, Plan, Sentiment, price,
 };
 use switchboard_core::ports::{
-    AccountStore, CallJob, CallQueue, Charge, Directory, Hold, OutboundCall, Repository, Telephony, Unique, Versioned,
-    Wallets,
+    AccountStore, CallJob, CallQueue, Charge, Directory, HeldCall, Hold, OutboundCall, Repository, Telephony, Unique,
+    Versioned, Wallets,
 };
 use switchboard_core::{Error, ErrorCode, StoreError, validate};
 
@@ -148,9 +148,13 @@ async fn rewrite(
         let written = match held {
             Some((wallets, held)) => {
                 let charge = charge(&mut next, held.amount_minor, now);
-                wallets
+                let ended = wallets
                     .end_held_call(workspace_id, &current, &next, &events, held, &charge)
-                    .await
+                    .await;
+                if ended.is_ok() {
+                    watch_low_balance(wallets, workspace_id, &held, &charge, now).await?;
+                }
+                ended
             }
             None => calls.update(workspace_id, &current, &next, &events).await,
         };
@@ -164,6 +168,33 @@ async fn rewrite(
         ErrorCode::ConcurrentModification,
         ErrorCode::ConcurrentModification.description(),
     ))
+}
+
+/// Sends `billing.low_balance` when this charge took the available balance below the wallet's
+/// threshold: once per crossing, however many calls end at once (the wallet notes it
+/// conditionally), and starting an auto-charge when that is on (see the event router).
+async fn watch_low_balance(
+    wallets: &dyn Wallets,
+    workspace_id: &str,
+    held: &HeldCall,
+    charge: &Charge,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let Some(threshold) = held.low_balance_threshold_minor else {
+        return Ok(());
+    };
+    let available = held.available_minor + held.amount_minor - charge.amount_minor;
+    if charge.amount_minor == 0 || available >= threshold {
+        return Ok(());
+    }
+    let event = Event::new(
+        EventType::BillingLowBalance,
+        now,
+        serde_json::json!({"object": "balance", "available_minor": available, "threshold_minor": threshold,
+                           "currency": CURRENCY}),
+    );
+    wallets.note_low_balance(workspace_id, &event).await?;
+    Ok(())
 }
 
 /// What an ended call is charged: its rated cost, capped at what it held (the provider cuts a

@@ -1,10 +1,11 @@
 //! Payment providers behind the `Payments` port: Stripe's REST API, and an offline provider
-//! (the local default) that pays every checkout at once by sending the webhook Stripe would
-//! send, signed the way Stripe signs it. Either way only that webhook credits the wallet.
+//! (the local default) that pays every checkout and charge at once by sending the webhook Stripe
+//! would send, signed the way Stripe signs it. Either way only that webhook credits the wallet.
 
 use std::time::Duration;
 
-use switchboard_core::ports::PaidCheckout;
+use switchboard_core::model::LedgerKind;
+use switchboard_core::ports::Payment;
 
 pub mod offline;
 pub mod stripe;
@@ -26,30 +27,36 @@ pub fn sign(body: &[u8], secret: &str, t: i64) -> String {
     switchboard_domain::webhooks::signature::headers(&[secret.to_owned()], body, t).0
 }
 
-/// What a verified webhook says: a paid checkout, or `None` for events that credit nothing
-/// (other types, unpaid sessions). `Err` when the body is not an event at all.
-pub fn paid_checkout(body: &[u8]) -> Result<Option<PaidCheckout>, String> {
+/// What auto-charges put in a payment intent's `metadata[purpose]`, to tell them from the
+/// payment intents of checkouts (which top-ups credit through their session).
+pub const AUTOCHARGE_PURPOSE: &str = "autocharge";
+
+/// What a verified webhook says: a paid top-up checkout or auto-charge, or `None` for events
+/// that credit nothing (other types, unpaid sessions). `Err` when the body is not an event.
+pub fn payment(body: &[u8]) -> Result<Option<Payment>, String> {
     let event: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("not a JSON event: {e}"))?;
-    if event["type"] != "checkout.session.completed" {
-        return Ok(None);
-    }
-    let session = &event["data"]["object"];
-    if session["payment_status"] != "paid" {
-        return Ok(None);
-    }
+    let object = &event["data"]["object"];
+    let (kind, amount) = match event["type"].as_str() {
+        Some("checkout.session.completed") if object["payment_status"] == "paid" => {
+            (LedgerKind::TopUp, &object["amount_total"])
+        }
+        Some("payment_intent.succeeded") if object["metadata"]["purpose"] == AUTOCHARGE_PURPOSE => {
+            (LedgerKind::AutoCharge, &object["amount_received"])
+        }
+        _ => return Ok(None),
+    };
     let text = |v: &serde_json::Value, what: &str| {
         v.as_str()
             .map(str::to_owned)
-            .ok_or_else(|| format!("the checkout session has no {what}"))
+            .ok_or_else(|| format!("the payment has no {what}"))
     };
-    Ok(Some(PaidCheckout {
-        id: text(&session["id"], "id")?,
-        workspace_id: text(&session["metadata"]["workspace_id"], "metadata.workspace_id")?,
-        amount_minor: session["amount_total"]
-            .as_i64()
-            .filter(|a| *a > 0)
-            .ok_or("the checkout session has no amount_total")?,
-        currency: text(&session["currency"], "currency")?.to_ascii_uppercase(),
+    Ok(Some(Payment {
+        id: text(&object["id"], "id")?,
+        kind,
+        workspace_id: text(&object["metadata"]["workspace_id"], "metadata.workspace_id")?,
+        amount_minor: amount.as_i64().filter(|a| *a > 0).ok_or("the payment has no amount")?,
+        currency: text(&object["currency"], "currency")?.to_ascii_uppercase(),
+        customer: object["customer"].as_str().map(str::to_owned),
     }))
 }
 

@@ -20,11 +20,14 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use switchboard_core::model::{AutoCharge, AutoChargeObject};
 use switchboard_core::model::{
     Balance, BalanceObject, CURRENCY, Call, Event, LedgerEntry, LedgerEntryObject, LedgerKind, SpendingControls,
     SpendingControlsObject, TRIAL_DAYS, UsageGroup, UsageRecord, Wallet, Workspace,
 };
-use switchboard_core::ports::{Charge, ControlsChange, Credit, HeldCall, Hold, Versioned, Wallets, refusal};
+use switchboard_core::ports::{
+    AutoChargeChange, Charge, ControlsChange, Credit, HeldCall, Hold, Versioned, Wallets, refusal,
+};
 use switchboard_core::{ErrorCode, StoreError};
 
 use super::keys::{self, entity};
@@ -41,6 +44,10 @@ fn usage_kind(group: UsageGroup) -> &'static str {
 
 /// The daily limit of a workspace that has none: more than any wallet holds.
 const NO_LIMIT: i64 = 1_000_000_000_000_000;
+
+/// A new wallet's low-balance threshold ($1) and auto-charge amount ($20).
+const DEFAULT_THRESHOLD: i64 = 100;
+const DEFAULT_AUTOCHARGE: i64 = 2_000;
 
 /// The UTC day of `at`, as days since the epoch.
 fn day_number(at: DateTime<Utc>) -> i64 {
@@ -62,6 +69,12 @@ struct WalletItem {
     daily_limit_minor: i64,
     spend_day: i64,
     day_room_minor: i64,
+    autocharge_enabled: bool,
+    low_balance_threshold_minor: i64,
+    autocharge_amount_minor: i64,
+    /// Noted below the threshold since the last credit.
+    low_balance: bool,
+    payment_customer: Option<String>,
     updated_at: DateTime<Utc>,
 }
 
@@ -73,6 +86,15 @@ impl WalletItem {
             0
         };
         Wallet {
+            autocharge: AutoCharge {
+                object: AutoChargeObject,
+                enabled: self.autocharge_enabled,
+                threshold_minor: self.low_balance_threshold_minor,
+                amount_minor: self.autocharge_amount_minor,
+                currency: self.currency.clone(),
+                payment_method_saved: self.payment_customer.is_some(),
+            },
+            payment_customer: self.payment_customer,
             controls: SpendingControls {
                 object: SpendingControlsObject,
                 allowed_countries: self.allowed_countries,
@@ -153,6 +175,11 @@ impl DynamoStore {
             daily_limit_minor: NO_LIMIT,
             spend_day: day_number(at),
             day_room_minor: NO_LIMIT,
+            autocharge_enabled: false,
+            low_balance_threshold_minor: DEFAULT_THRESHOLD,
+            autocharge_amount_minor: DEFAULT_AUTOCHARGE,
+            low_balance: false,
+            payment_customer: None,
             updated_at: at,
         };
         let entry = entry(
@@ -346,10 +373,23 @@ impl Wallets for DynamoStore {
     }
 
     async fn held_for(&self, workspace_id: &str, call_id: &str) -> Result<Option<HeldCall>, StoreError> {
-        let hold: Option<HoldItem> = self.get_as(&keys::hold(workspace_id, call_id)).await?;
+        // The wallet in the same round trip: what settling leaves available decides whether
+        // the balance crossed its low-balance threshold.
+        let (hold_key, wallet_key) = (keys::hold(workspace_id, call_id), keys::wallet(workspace_id));
+        let items = self.get_many(&[hold_key.clone(), wallet_key.clone()]).await?;
+        let (mut hold, mut wallet) = (None, None);
+        for item in items {
+            if get_s(&item, "PK") == Some(hold_key.pk.as_str()) {
+                hold = Some(from_item::<HoldItem>(item)?);
+            } else if get_s(&item, "PK") == Some(wallet_key.pk.as_str()) {
+                wallet = Some(from_item::<WalletItem>(item)?);
+            }
+        }
         Ok(hold.map(|h| HeldCall {
             amount_minor: h.amount_minor,
             placed_at: h.created_at,
+            available_minor: wallet.as_ref().map_or(0, |w| w.available_minor),
+            low_balance_threshold_minor: wallet.filter(|w| !w.low_balance).map(|w| w.low_balance_threshold_minor),
         }))
     }
 
@@ -500,18 +540,26 @@ impl Wallets for DynamoStore {
                 credit.at,
             )
         };
+        let mut update = "SET balance_minor = balance_minor + :amount, available_minor = available_minor + :amount, \
+                          funded = :yes, low_balance = :no, updated_at = :now"
+            .to_owned();
+        let mut values = HashMap::from([
+            (":amount".to_owned(), n(credit.amount_minor)),
+            (":yes".to_owned(), AttributeValue::Bool(true)),
+            (":no".to_owned(), AttributeValue::Bool(false)),
+            (":now".to_owned(), s(stamp(credit.at))),
+        ]);
+        if let Some(customer) = &credit.customer {
+            update.push_str(", payment_customer = :customer");
+            values.insert(":customer".to_owned(), s(customer));
+        }
         let mut items = vec![
             self.tx_put(guard, NEW_ITEM, Item::new())?,
             self.tx_update(
                 &keys::wallet(workspace_id),
-                "SET balance_minor = balance_minor + :amount, available_minor = available_minor + :amount, \
-                 funded = :yes, updated_at = :now",
+                &update,
                 Some("attribute_exists(PK)"),
-                HashMap::from([
-                    (":amount".to_owned(), n(credit.amount_minor)),
-                    (":yes".to_owned(), AttributeValue::Bool(true)),
-                    (":now".to_owned(), s(stamp(credit.at))),
-                ]),
+                values,
             )?,
         ];
         items.extend(self.insert_writes(workspace_id, &entry, None, events)?.items);
@@ -521,6 +569,68 @@ impl Wallets for DynamoStore {
             Err(e) if e.failed_at(1) => Err(StoreError::Other(anyhow::anyhow!(
                 "workspace {workspace_id} has no wallet"
             ))),
+            Err(e) => Err(e.into_store()),
+        }
+    }
+
+    async fn set_autocharge(
+        &self,
+        workspace_id: &str,
+        change: &AutoChargeChange,
+        now: DateTime<Utc>,
+    ) -> Result<AutoCharge, StoreError> {
+        let mut sets = vec!["updated_at = :now"];
+        let mut values = HashMap::from([(":now".to_owned(), s(stamp(now)))]);
+        let mut condition = "attribute_exists(PK)".to_owned();
+        if let Some(enabled) = change.enabled {
+            sets.push("autocharge_enabled = :enabled");
+            values.insert(":enabled".to_owned(), AttributeValue::Bool(enabled));
+            if enabled {
+                condition.push_str(" AND attribute_type(payment_customer, :string)");
+                values.insert(":string".to_owned(), s("S"));
+            }
+        }
+        if let Some(threshold) = change.threshold_minor {
+            sets.push("low_balance_threshold_minor = :threshold");
+            values.insert(":threshold".to_owned(), n(threshold));
+        }
+        if let Some(amount) = change.amount_minor {
+            sets.push("autocharge_amount_minor = :amount");
+            values.insert(":amount".to_owned(), n(amount));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::wallet(workspace_id))))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match conditional(result)? {
+            Ok(out) => Ok(from_item::<WalletItem>(out.attributes.unwrap_or_default())?
+                .at(now)
+                .autocharge),
+            Err(_) => Err(StoreError::Conflict(ErrorCode::PaymentMethodRequired)),
+        }
+    }
+
+    async fn note_low_balance(&self, workspace_id: &str, event: &Event) -> Result<bool, StoreError> {
+        let mut items = vec![self.tx_update(
+            &keys::wallet(workspace_id),
+            "SET low_balance = :yes",
+            Some("low_balance = :no AND available_minor < low_balance_threshold_minor"),
+            HashMap::from([
+                (":yes".to_owned(), AttributeValue::Bool(true)),
+                (":no".to_owned(), AttributeValue::Bool(false)),
+            ]),
+        )?];
+        items.push(self.event_put(workspace_id, event)?);
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.failed_at(0) => Ok(false),
             Err(e) => Err(e.into_store()),
         }
     }

@@ -18,6 +18,7 @@ object_name!(PrecheckObject, "billing_precheck");
 object_name!(UsageObject, "usage");
 object_name!(QuotasObject, "quotas");
 object_name!(SpendingControlsObject, "spending_controls");
+object_name!(AutoChargeObject, "autocharge");
 
 /// The currency of every wallet (one for now: prices are in US cents).
 pub const CURRENCY: &str = "USD";
@@ -65,11 +66,29 @@ pub struct SpendingControls {
     pub owner_verified: bool,
 }
 
-/// The wallet with its spending controls, read at one time.
+/// Charging the saved card when the balance runs low, as `POST /v1/billing/autocharge` sets it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AutoCharge {
+    pub object: AutoChargeObject,
+    pub enabled: bool,
+    /// When the available balance falls below this, `billing.low_balance` is sent (whether or
+    /// not auto-charge is on) and, when it is on, one charge of `amount_minor` is started.
+    pub threshold_minor: i64,
+    pub amount_minor: i64,
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// Whether a card was saved by a paid top-up: auto-charge charges it.
+    pub payment_method_saved: bool,
+}
+
+/// The wallet with its spending controls and auto-charge, read at one time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wallet {
     pub balance: Balance,
     pub controls: SpendingControls,
+    pub autocharge: AutoCharge,
+    /// The payment provider's customer whose saved card auto-charge uses.
+    pub payment_customer: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -81,6 +100,8 @@ pub enum LedgerKind {
     TopUp,
     /// What a call cost, when it ended.
     CallCharge,
+    /// Money charged to the saved card when the balance ran low.
+    AutoCharge,
 }
 
 impl LedgerKind {
@@ -89,13 +110,19 @@ impl LedgerKind {
             LedgerKind::TrialCredit => "trial_credit",
             LedgerKind::TopUp => "top_up",
             LedgerKind::CallCharge => "call_charge",
+            LedgerKind::AutoCharge => "auto_charge",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [LedgerKind::TrialCredit, LedgerKind::TopUp, LedgerKind::CallCharge]
-            .into_iter()
-            .find(|k| k.as_str() == value)
+        [
+            LedgerKind::TrialCredit,
+            LedgerKind::TopUp,
+            LedgerKind::CallCharge,
+            LedgerKind::AutoCharge,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == value)
     }
 }
 

@@ -38,9 +38,10 @@ pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
 pub use appointment::{Appointment, AppointmentObject, AppointmentStatus, MAX_APPOINTMENT, SLOT_MINUTES, on_slot};
 pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
 pub use billing::{
-    Balance, BalanceObject, CURRENCY, LedgerEntry, LedgerEntryObject, LedgerKind, Precheck, PrecheckObject,
-    PrecheckStatus, QuotaLine, Quotas, QuotasObject, SpendingControls, SpendingControlsObject, TRIAL_DAYS, Usage,
-    UsageGroup, UsageLine, UsageObject, UsageRecord, UsageTotals, Wallet, price,
+    AutoCharge, AutoChargeObject, Balance, BalanceObject, CURRENCY, LedgerEntry, LedgerEntryObject, LedgerKind,
+    Precheck, PrecheckObject, PrecheckStatus, QuotaLine, Quotas, QuotasObject, SpendingControls,
+    SpendingControlsObject, TRIAL_DAYS, Usage, UsageGroup, UsageLine, UsageObject, UsageRecord, UsageTotals, Wallet,
+    price,
 };
 pub use call::{Call, CallCost, CallObject, CallStatus, Direction, Sentiment};
 pub use campaign::{

@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::ErrorCode;
 use crate::error::StoreError;
-use crate::model::{Call, Event, LedgerKind, SpendingControls, UsageGroup, UsageRecord, Wallet};
+use crate::model::{AutoCharge, Call, Event, LedgerKind, SpendingControls, UsageGroup, UsageRecord, Wallet};
 use crate::ports::Versioned;
 
 /// What a new call reserves on its workspace's wallet.
@@ -25,11 +25,22 @@ pub struct Hold {
     pub at: DateTime<Utc>,
 }
 
-/// What a call in progress holds.
+/// What a call in progress holds, and what its wallet had available when it was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeldCall {
     pub amount_minor: i64,
     pub placed_at: DateTime<Utc>,
+    pub available_minor: i64,
+    /// The low-balance threshold to watch for, unless the wallet is already noted low.
+    pub low_balance_threshold_minor: Option<i64>,
+}
+
+/// How auto-charge should be; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AutoChargeChange {
+    pub enabled: Option<bool>,
+    pub threshold_minor: Option<i64>,
+    pub amount_minor: Option<i64>,
 }
 
 /// A change of the spending controls; `None` leaves a field as it is.
@@ -87,6 +98,8 @@ pub struct Credit {
     pub description: String,
     /// The provider's id of the payment: a second credit with it changes nothing.
     pub payment_id: String,
+    /// The provider's customer whose card the payment saved, kept for auto-charge.
+    pub customer: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -133,7 +146,18 @@ pub trait Wallets: Send + Sync {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<UsageRecord>, StoreError>;
-    /// Credits a payment with its ledger entry and `events`; `false` when this payment was
-    /// credited before (and nothing is written).
+    /// Credits a payment with its ledger entry and `events`, and ends the wallet's low-balance
+    /// state (the next fall below the threshold is a new crossing); `false` when this payment
+    /// was credited before (and nothing is written).
     async fn credit(&self, workspace_id: &str, credit: &Credit, events: &[Event]) -> Result<bool, StoreError>;
+    /// Changes auto-charge; turning it on without a saved card is `Conflict(PaymentMethodRequired)`.
+    async fn set_autocharge(
+        &self,
+        workspace_id: &str,
+        change: &AutoChargeChange,
+        now: DateTime<Utc>,
+    ) -> Result<AutoCharge, StoreError>;
+    /// Notes that the available balance fell below the low-balance threshold, with `event`,
+    /// unless it was noted since the last credit: `true` for the one caller that noted it.
+    async fn note_low_balance(&self, workspace_id: &str, event: &Event) -> Result<bool, StoreError>;
 }

@@ -177,14 +177,31 @@ pub struct Checkout {
     pub url: Option<String>,
 }
 
-/// A payment the provider says was made, read from its signed webhook.
+/// A payment the provider says was made, read from its signed webhook: a paid top-up
+/// checkout, or an auto-charge of the saved card.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PaidCheckout {
-    /// The provider's id of the paid checkout: a top-up is credited once per id.
+pub struct Payment {
+    /// The provider's id of the payment (checkout session or payment intent): credited once per id.
     pub id: String,
+    /// `TopUp` or `AutoCharge`.
+    pub kind: crate::model::LedgerKind,
     pub workspace_id: String,
     pub amount_minor: i64,
     pub currency: String,
+    /// The provider's customer whose card was saved for later charges, when it was.
+    pub customer: Option<String>,
+}
+
+/// A charge of a workspace's saved card, started by the provider's API and credited, like a
+/// top-up, only by its signed webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedCardCharge {
+    pub workspace_id: String,
+    pub customer: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// The same key starts the same charge once at the provider, however often it is asked.
+    pub idempotency_key: String,
 }
 
 /// The payment provider: opens checkouts for top-ups, and reads the webhooks that say they
@@ -194,4 +211,6 @@ pub trait Payments: Send + Sync {
     /// `offline` or `stripe`.
     fn provider(&self) -> &'static str;
     async fn checkout(&self, request: &TopUpRequest) -> Result<Checkout, ProviderError>;
+    /// Starts a charge of the saved card; the provider's id of the payment.
+    async fn charge_saved_card(&self, charge: &SavedCardCharge) -> Result<String, ProviderError>;
 }
