@@ -147,8 +147,11 @@ async fn sample_http_events_reach_their_function() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-        // SQS batches and relay WebSocket messages have tests of their own.
-        if json.get("Records").is_some() || json["requestContext"].get("connectionId").is_some() {
+        // SQS batches, relay WebSocket messages and schedules have tests of their own.
+        if json.get("Records").is_some()
+            || json["requestContext"].get("connectionId").is_some()
+            || json.get("job").is_some()
+        {
             continue;
         }
         let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -237,4 +240,21 @@ async fn the_sample_relay_message_is_a_relay_event() {
         message,
         switchboard_telephony::twilio::relay::FromTwilio::Prompt { last: true, .. }
     ));
+}
+
+#[test]
+fn the_sample_schedule_event_is_what_the_schedule_sends() {
+    let (_, renewals) = functions(&template())
+        .into_iter()
+        .find(|(binary, _)| binary == "number-renewals")
+        .unwrap();
+    let input = renewals["Properties"]["Events"]["Daily"]["Properties"]["Input"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sample = std::fs::read_to_string(root().join("events/number-renewals.json")).unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&input).unwrap(),
+        serde_json::from_str::<serde_json::Value>(&sample).unwrap()
+    );
 }

@@ -162,3 +162,274 @@ async fn the_answering_agent_must_be_the_workspaces() {
         .await
         .expect_error(400, "invalid_phone_number");
 }
+
+/// An area code numbers are offered in, picked at random so that tests sharing the table do
+/// not buy the same numbers.
+fn area_code() -> &'static str {
+    const AREAS: [&str; 16] = [
+        "201", "202", "206", "212", "213", "305", "312", "404", "415", "503", "512", "602", "617", "702", "718", "919",
+    ];
+    AREAS[rand::random::<u32>() as usize % AREAS.len()]
+}
+
+/// One of the numbers the simulator offers in a random area code.
+async fn offered(app: &TestApp, t: &switchboard_tests::Tenant) -> String {
+    let res = app
+        .post("/v1/numbers/search")
+        .bearer(&t.key)
+        .json(json!({"area_code": area_code(), "limit": 50}))
+        .send()
+        .await;
+    res.expect(200);
+    let offers = res.body["data"].as_array().unwrap();
+    offers[rand::random::<u32>() as usize % offers.len()]["phone_number"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn provision(app: &TestApp, t: &switchboard_tests::Tenant, phone: &str) -> switchboard_tests::Res {
+    app.post("/v1/numbers/provision")
+        .bearer(&t.key)
+        .json(json!({"phone_number": phone, "label": "Sales"}))
+        .send()
+        .await
+}
+
+async fn number_fees(app: &TestApp, t: &switchboard_tests::Tenant) -> Vec<i64> {
+    let res = app
+        .get("/v1/billing/history?kind=number_fee")
+        .bearer(&t.key)
+        .send()
+        .await;
+    res.expect(200);
+    res.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["amount_minor"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn numbers_are_searched_in_the_workspaces_country_by_area_code_and_digits() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let res = app
+        .post("/v1/numbers/search")
+        .bearer(&t.key)
+        .json(json!({"area_code": "212", "contains": "0105", "limit": 3}))
+        .send()
+        .await;
+    res.expect(200);
+    assert_eq!(res.body["object"], "list");
+    let offers = res.body["data"].as_array().unwrap();
+    assert_eq!(offers.len(), 1, "{}", res.text);
+    assert_eq!(
+        (
+            &offers[0]["object"],
+            &offers[0]["phone_number"],
+            &offers[0]["country"],
+            &offers[0]["monthly_fee_minor"]
+        ),
+        (
+            &json!("available_phone_number"),
+            &json!("+12125550105"),
+            &json!("US"),
+            &json!(150)
+        )
+    );
+    let some = app
+        .post("/v1/numbers/search")
+        .bearer(&t.key)
+        .json(json!({"limit": 5}))
+        .send()
+        .await;
+    some.expect(200);
+    assert_eq!(some.body["data"].as_array().unwrap().len(), 5);
+    let british = app
+        .post("/v1/numbers/search")
+        .bearer(&t.key)
+        .json(json!({"country": "gb", "limit": 2}))
+        .send()
+        .await;
+    british.expect(200);
+    assert!(
+        british.body["data"][0]["phone_number"]
+            .as_str()
+            .unwrap()
+            .starts_with("+44")
+    );
+
+    let before = app.snapshot(&t.workspace_id).await;
+    for (body, status, code, param) in [
+        (json!({"country": "XX"}), 400, "invalid_value", "country"),
+        (json!({"area_code": "41a"}), 400, "invalid_value", "area_code"),
+        (json!({"contains": "12345678901"}), 400, "invalid_value", "contains"),
+        (json!({"limit": 0}), 422, "validation_failed", "limit"),
+        (json!({"limit": 51}), 422, "validation_failed", "limit"),
+        (json!({"pattern": "1"}), 400, "unknown_field", "pattern"),
+    ] {
+        let res = app
+            .post("/v1/numbers/search")
+            .bearer(&t.key)
+            .json(body.clone())
+            .send()
+            .await;
+        res.expect_error(status, code);
+        assert_eq!(res.param(), param, "{body}");
+    }
+    assert_eq!(app.snapshot(&t.workspace_id).await, before, "a search writes nothing");
+}
+
+#[tokio::test]
+async fn a_provisioned_number_is_charged_its_first_month_and_once_a_month_after() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let phone = offered(&app, &t).await;
+    let res = provision(&app, &t, &phone).await;
+    res.expect(201);
+    assert_eq!(
+        (
+            &res.body["phone_number"],
+            &res.body["source"],
+            &res.body["monthly_fee_minor"],
+            &res.body["status"]
+        ),
+        (&json!(phone), &json!("provisioned"), &json!(150), &json!("active"))
+    );
+    let id = res.id().to_owned();
+    assert_eq!(number_fees(&app, &t).await, [-150]);
+    let renews_at: chrono::DateTime<chrono::Utc> = res.body["renews_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        renews_at.date_naive(),
+        (app.clock.now() + chrono::Months::new(1)).date_naive()
+    );
+
+    // Another workspace cannot buy or import it.
+    let other = app.tenant().await;
+    provision(&app, &other, &phone).await.expect_error(409, "number_in_use");
+
+    // Nothing is due before the month is over; then the fee is charged once, however often the job runs.
+    assert_eq!(app.renew_numbers(&t).await, Default::default());
+    app.clock.advance(chrono::Duration::days(32));
+    assert_eq!(app.renew_numbers(&t).await.charged, 1);
+    assert_eq!(app.renew_numbers(&t).await.charged, 0);
+    assert_eq!(number_fees(&app, &t).await, [-150, -150]);
+    let renewed = app.get(&format!("/v1/numbers/{id}")).bearer(&t.key).send().await;
+    let next: chrono::DateTime<chrono::Utc> = renewed.body["renews_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(next, renews_at + chrono::Months::new(1));
+
+    // Released, it is no longer charged.
+    app.post(&format!("/v1/numbers/{id}/release"))
+        .bearer(&t.key)
+        .send()
+        .await
+        .expect(200);
+    app.clock.advance(chrono::Duration::days(62));
+    assert_eq!(app.renew_numbers(&t).await, Default::default());
+    assert_eq!(number_fees(&app, &t).await.len(), 2);
+    let wallet = app.get("/v1/billing/balance").bearer(&t.key).send().await;
+    assert_eq!(wallet.body["balance_minor"], 100_500 - 300);
+}
+
+#[tokio::test]
+async fn a_number_the_wallet_cannot_pay_for_is_not_bought_and_an_unpaid_one_is_released_after_seven_days() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    let phone = offered(&app, &t).await;
+    let bought = provision(&app, &t, &phone).await;
+    bought.expect(201);
+    // 350 of the trial's 500 left; a call in progress holds 300 of them.
+    let agent = app
+        .create(
+            &t,
+            "/v1/agents",
+            json!({"name": "Long", "system_prompt": "p", "max_call_duration": 1500}),
+        )
+        .await;
+    app.post("/v1/calls")
+        .bearer(&t.key)
+        .json(json!({"agent_id": agent, "phone_number_id": bought.id(), "to": switchboard_tests::phone_ending("0100")}))
+        .send()
+        .await
+        .expect(201);
+    let before = app.snapshot(&t.workspace_id).await;
+    provision(&app, &t, &offered(&app, &t).await)
+        .await
+        .expect_error(402, "insufficient_funds");
+    assert_eq!(
+        app.snapshot(&t.workspace_id).await,
+        before,
+        "nothing bought, nothing written"
+    );
+
+    app.clock.advance(chrono::Duration::days(31));
+    let first = app.renew_numbers(&t).await;
+    assert_eq!((first.charged, first.past_due), (0, 1));
+    let overdue = app
+        .get(&format!("/v1/numbers/{}", bought.id()))
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(overdue.body["status"], "active");
+    assert!(overdue.body["past_due_since"].is_string(), "{}", overdue.text);
+    for _ in 0..6 {
+        app.clock.advance(chrono::Duration::days(1));
+        assert_eq!(app.renew_numbers(&t).await.past_due, 1);
+    }
+    app.clock.advance(chrono::Duration::days(1));
+    assert_eq!(app.renew_numbers(&t).await.released, 1);
+    let gone = app
+        .get(&format!("/v1/numbers/{}", bought.id()))
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(
+        (&gone.body["status"], &gone.body["renews_at"]),
+        (&json!("released"), &json!(null))
+    );
+    assert_eq!(number_fees(&app, &t).await, [-150], "an unpaid month is never charged");
+    // Released, anyone may buy it.
+    app.tenant().await;
+    provision(&app, &app.tenant().await, &phone).await.expect(201);
+}
+
+#[tokio::test]
+async fn provisioning_refuses_bad_input_and_members() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let member = app.key(&t, "write").await;
+    let before = app.snapshot(&t.workspace_id).await;
+    for (body, status, code, param) in [
+        (json!({}), 400, "missing_field", "phone_number"),
+        (
+            json!({"phone_number": "12"}),
+            400,
+            "invalid_phone_number",
+            "phone_number",
+        ),
+        (
+            json!({"phone_number": "+14155550123", "agent_id": "agt_01JD3QZ9R6X4Y7T2W8V5N1M0KA"}),
+            404,
+            "agent_not_found",
+            "agent_id",
+        ),
+    ] {
+        let res = app
+            .post("/v1/numbers/provision")
+            .bearer(&t.key)
+            .json(body.clone())
+            .send()
+            .await;
+        res.expect_error(status, code);
+        assert_eq!(res.param(), param, "{body}");
+    }
+    app.post("/v1/numbers/provision")
+        .bearer(&member)
+        .json(json!({"phone_number": "+14155550123"}))
+        .send()
+        .await
+        .expect_error(403, "insufficient_scope");
+    assert_eq!(app.snapshot(&t.workspace_id).await, before);
+}

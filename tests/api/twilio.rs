@@ -14,7 +14,19 @@ use switchboard_tests::{
 /// call's `sid` filled in).
 async fn fake_twilio(create: (u16, serde_json::Value)) -> FakeServer {
     FakeServer::start(move |request, _| {
-        let (status, body) = if request.path.contains("/IncomingPhoneNumbers.json") {
+        let (status, body) = if request.path.contains("/AvailablePhoneNumbers/") {
+            (
+                200,
+                json!({"available_phone_numbers": [
+                    {"phone_number": "+14155550123", "locality": "San Francisco", "region": "CA", "iso_country": "US"},
+                    {"phone_number": "+14155550124", "locality": "San Francisco", "region": "CA", "iso_country": "US"}
+                ]}),
+            )
+        } else if request.path.contains("/IncomingPhoneNumbers.json") && request.method == "POST" {
+            (201, json!({"sid": format!("PN{:032x}", rand::random::<u128>())}))
+        } else if request.path.contains("/IncomingPhoneNumbers/") && request.method == "DELETE" {
+            (204, json!(null))
+        } else if request.path.contains("/IncomingPhoneNumbers.json") {
             (200, json!({"incoming_phone_numbers": [{"sid": "PN0001"}]}))
         } else if request.path.starts_with("/@connections/") {
             // API Gateway's management API, posting to a relay connection.
@@ -389,6 +401,124 @@ async fn another_workspaces_number_is_409_before_twilio_is_asked() {
         "Twilio was not asked to repoint the number"
     );
     assert_eq!(app.snapshot(&intruder.workspace_id).await, before);
+}
+
+#[tokio::test]
+async fn numbers_are_searched_bought_and_released_through_twilio() {
+    let fake = fake_twilio(created_call()).await;
+    let app = app_with(&fake).await;
+    let t = app.tenant().await;
+    let found = app
+        .post("/v1/numbers/search")
+        .bearer(&t.key)
+        .json(json!({"area_code": "415", "contains": "555", "limit": 2}))
+        .send()
+        .await;
+    found.expect(200);
+    assert_eq!(
+        (
+            &found.body["data"][0]["phone_number"],
+            &found.body["data"][0]["locality"]
+        ),
+        (&json!("+14155550123"), &json!("San Francisco"))
+    );
+    let search = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path.contains("/AvailablePhoneNumbers/"))
+        .unwrap();
+    assert_eq!(
+        (search.method.as_str(), search.path.as_str()),
+        (
+            "GET",
+            format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/AvailablePhoneNumbers/US/Local.json?AreaCode=415&Contains=555&PageSize=2")
+                .as_str()
+        )
+    );
+
+    // Bought with its calls and status reports pointed here.
+    let phone = unique_phone();
+    let bought = app
+        .post("/v1/numbers/provision")
+        .bearer(&t.key)
+        .json(json!({"phone_number": phone}))
+        .send()
+        .await;
+    bought.expect(201);
+    let sid = bought.body["provider_id"].as_str().unwrap().to_owned();
+    assert!(sid.starts_with("PN"), "{}", bought.text);
+    let buy = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/IncomingPhoneNumbers.json"))
+        .unwrap();
+    assert_eq!(form_values(&buy, "PhoneNumber"), [phone.as_str()]);
+    assert_eq!(
+        form_values(&buy, "VoiceUrl"),
+        [format!("{PUBLIC_BASE_URL}/v1/telephony/twilio/voice")]
+    );
+    assert_eq!(
+        form_values(&buy, "StatusCallback"),
+        [format!("{PUBLIC_BASE_URL}/v1/telephony/twilio/status")]
+    );
+
+    // Another workspace cannot buy it: 409, and Twilio is not asked.
+    let asked = fake.requests().len();
+    let intruder = app.tenant().await;
+    app.post("/v1/numbers/provision")
+        .bearer(&intruder.key)
+        .json(json!({"phone_number": phone}))
+        .send()
+        .await
+        .expect_error(409, "number_in_use");
+    assert_eq!(fake.requests().len(), asked, "Twilio was not asked to buy it");
+
+    // Released: a bought number is given back to Twilio; an imported one is only unwired.
+    app.post(&format!("/v1/numbers/{}/release", bought.id()))
+        .bearer(&t.key)
+        .send()
+        .await
+        .expect(200);
+    let (_, imported, _) = app.phone_line(&t).await;
+    app.post(&format!("/v1/numbers/{imported}/release"))
+        .bearer(&t.key)
+        .send()
+        .await
+        .expect(200);
+    let requests = fake.requests();
+    let deleted = requests.iter().find(|r| r.method == "DELETE").unwrap();
+    assert_eq!(
+        deleted.path,
+        format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/IncomingPhoneNumbers/{sid}.json")
+    );
+    let unwired = requests.last().unwrap();
+    assert_eq!(
+        (unwired.method.as_str(), unwired.path.as_str()),
+        (
+            "POST",
+            format!("/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}/IncomingPhoneNumbers/PN0001.json").as_str()
+        )
+    );
+    assert_eq!(form_values(unwired, "VoiceUrl"), [""]);
+}
+
+#[tokio::test]
+async fn a_workspace_whose_owner_has_not_verified_their_email_buys_no_numbers() {
+    let fake = fake_twilio(created_call()).await;
+    let app = app_with(&fake).await;
+    let t = app.unverified_tenant().await;
+    let before = app.snapshot(&t.workspace_id).await;
+    app.post("/v1/numbers/provision")
+        .bearer(&t.key)
+        .json(json!({"phone_number": unique_phone()}))
+        .send()
+        .await
+        .expect_error(403, "email_not_verified");
+    assert_eq!(app.snapshot(&t.workspace_id).await, before);
+    assert!(
+        fake.requests().iter().all(|r| r.method != "POST"),
+        "Twilio was not asked to buy"
+    );
 }
 
 #[tokio::test]

@@ -18,9 +18,11 @@ use call_worker::Network;
 use serde_json::json;
 use switchboard_core::clock::Clock;
 use switchboard_core::error::ProviderError;
-use switchboard_core::model::{Campaign, CampaignStatus, ImportStatus};
+use switchboard_core::model::{AvailableNumber, Campaign, CampaignStatus, ImportStatus, PhoneNumber};
 use switchboard_core::ports::{CallJob, CallQueue};
-use switchboard_core::ports::{CampaignStore, DialerJob, OutboundCall, ProviderCall, Repository, Telephony};
+use switchboard_core::ports::{
+    CampaignStore, DialerJob, NumberSearch, OutboundCall, ProviderCall, Repository, Telephony,
+};
 use switchboard_sqs::SqsQueue;
 use switchboard_telephony::simulator::Simulator;
 use switchboard_tests::{Tenant, TestApp, afternoon_zone, draft_campaign};
@@ -186,8 +188,20 @@ impl Telephony for TimedTelephony {
     fn provider(&self) -> &'static str {
         self.inner.provider()
     }
+    fn is_live(&self) -> bool {
+        self.inner.is_live()
+    }
     async fn attach_number(&self, phone_e164: &str) -> Result<Option<String>, ProviderError> {
         self.inner.attach_number(phone_e164).await
+    }
+    async fn search_numbers(&self, search: &NumberSearch) -> Result<Vec<AvailableNumber>, ProviderError> {
+        self.inner.search_numbers(search).await
+    }
+    async fn provision_number(&self, phone_e164: &str) -> Result<Option<String>, ProviderError> {
+        self.inner.provision_number(phone_e164).await
+    }
+    async fn release_number(&self, number: &PhoneNumber) -> Result<(), ProviderError> {
+        self.inner.release_number(number).await
     }
     async fn place_call(&self, call: &OutboundCall) -> Result<String, ProviderError> {
         self.placed.lock().unwrap().push(Instant::now());

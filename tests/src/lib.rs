@@ -173,6 +173,8 @@ pub struct TestApp {
     router: matchit::Router<Function>,
     /// The call worker, fed by [`TestApp::run_call_jobs`].
     pub call_worker: call_worker::State,
+    /// The daily `number-renewals` job (run by [`TestApp::renew_numbers`]).
+    pub number_renewals: number_renewals::State,
     /// With Twilio as the provider: the `call-relay` function.
     pub relay: Option<Relay>,
     /// The `event-router` (fed by [`TestApp::route_events`]) and the `webhook-dispatcher` (by
@@ -313,6 +315,7 @@ impl TestApp {
         let contacts = contacts::service(platform.clone(), &store);
         let appointments = appointments::service(platform.clone(), &store);
         let numbers = numbers::service(platform.clone(), &store, telephony.clone());
+        let number_renewals = number_renewals::state(&store, telephony.clone());
         let approvals = approvals::service(
             platform.clone(),
             &store,
@@ -412,6 +415,7 @@ impl TestApp {
             catalog,
             router,
             call_worker,
+            number_renewals,
             relay,
             event_router,
             dispatcher,
@@ -908,6 +912,17 @@ impl TestApp {
                 assert!(outcomes.len() < 1000, "deliveries do not stop");
             }
         }
+    }
+
+    /// Runs the daily number renewals at the test clock's time, for the numbers of `tenant`
+    /// (tests share the table, and each runs its own clock).
+    pub async fn renew_numbers(&self, tenant: &Tenant) -> number_renewals::Renewals {
+        let now = self.clock.now();
+        let mut due = number_renewals::due(&self.number_renewals, now).await.unwrap();
+        due.retain(|(ws, _)| *ws == tenant.workspace_id);
+        number_renewals::renew_due(&self.number_renewals, due, now)
+            .await
+            .unwrap()
     }
 
     /// Every target of the campaign `id`, from the store.

@@ -1,15 +1,20 @@
 //! `numbers`: the phone numbers a workspace calls from and answers on (`/v1/numbers`).
-//! Importing a number it already holds at the telephony provider points that number's calls here.
+//! Importing a number it already holds at the telephony provider points that number's calls here;
+//! provisioning buys one, charged a monthly fee (the `number-renewals` function charges the
+//! months after the first).
 
 use std::sync::Arc;
 
+use chrono::Months;
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_core::error::ProviderError;
 use switchboard_core::ids::{self, prefix};
-use switchboard_core::model::{Agent, NumberStatus, PhoneNumber, PhoneNumberObject, Scope};
-use switchboard_core::ports::{AccountStore, Repository, Telephony};
+use switchboard_core::model::{
+    Agent, AvailableNumber, NUMBER_MONTHLY_FEE_MINOR, NumberSource, NumberStatus, PhoneNumber, PhoneNumberObject, Scope,
+};
+use switchboard_core::ports::{AccountStore, Charge, NumberSearch, Repository, Telephony, Wallets};
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_domain::phones;
 use switchboard_http::crud;
@@ -21,6 +26,7 @@ pub struct State {
     pub numbers: Arc<dyn Repository<PhoneNumber>>,
     pub agents: Arc<dyn Repository<Agent>>,
     pub accounts: Arc<dyn AccountStore>,
+    pub wallets: Arc<dyn Wallets>,
     pub telephony: Arc<dyn Telephony>,
 }
 
@@ -30,6 +36,7 @@ pub fn service(platform: Arc<Platform>, store: &DynamoStore, telephony: Arc<dyn 
         numbers: Arc::new(store.clone()),
         agents: Arc::new(store.clone()),
         accounts: Arc::new(store.clone()),
+        wallets: Arc::new(store.clone()),
         telephony,
     };
     Service::new(platform, state, routes())
@@ -42,6 +49,22 @@ pub fn routes() -> Vec<Route<State>> {
         Route::new(Method::GET, "/v1/numbers", list)
             .doc(TAG, "listNumbers", "List phone numbers")
             .returns_list::<PhoneNumber>("A page of numbers, newest first."),
+        Route::new(Method::POST, "/v1/numbers/search", search)
+            .doc(TAG, "searchNumbers", "Search numbers to buy")
+            .describe("Numbers the telephony provider offers in `country` (default: the workspace's), with what each costs a month. Changes nothing.")
+            .body::<SearchNumbers>(|| json!({"country": "US", "area_code": "415", "limit": 5}))
+            .returns_list::<AvailableNumber>("The numbers offered."),
+        Route::new(Method::POST, "/v1/numbers/provision", provision)
+            .access(Access::Scoped(Scope::Admin))
+            .doc(TAG, "provisionNumber", "Buy a number")
+            .describe(
+                "Buys the number at the telephony provider with its calls and status reports pointed here, and charges its \
+                 first month (`number_fee` in the ledger; 402 `insufficient_funds` when the wallet cannot pay, and nothing \
+                 is bought). Each month after, the fee is charged again; a number whose fee cannot be paid for seven days is \
+                 released. A number another workspace holds is 409 `number_in_use`, asked of no provider.",
+            )
+            .body::<ImportNumber>(|| json!({"phone_number": "+14155550123", "agent_id": "agt_01JD3QZ9R6X4Y7T2W8V5N1M0KA", "label": "Sales line"}))
+            .returns::<PhoneNumber>(201, "The number."),
         Route::new(Method::POST, "/v1/numbers/import", import)
             .doc(TAG, "importNumber", "Import a number you hold at the telephony provider")
             .describe("Points the number's calls at this service. `agent_id` answers its inbound calls. A number belongs to one workspace at a time (409 `number_in_use`).")
@@ -55,7 +78,7 @@ pub fn routes() -> Vec<Route<State>> {
         Route::new(Method::POST, "/v1/numbers/{id}/release", release)
             .access(Access::Scoped(Scope::Admin))
             .doc(TAG, "releaseNumber", "Release a phone number")
-            .describe("The number stops answering and can be imported again, by any workspace. Releasing twice changes nothing.")
+            .describe("The number stops answering: a bought number is released at the provider and its monthly fee stops; an imported one is no longer pointed here. It can then be imported again, by any workspace. Releasing twice changes nothing.")
             .returns::<PhoneNumber>(200, "The released number."),
     ]
 }
@@ -68,6 +91,22 @@ pub struct ImportNumber {
     pub agent_id: Option<String>,
     #[schema(max_length = 120)]
     pub label: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchNumbers {
+    /// ISO 3166-1 alpha-2; default the workspace's country.
+    #[schema(example = "US")]
+    pub country: Option<String>,
+    /// 1 to 5 digits.
+    #[schema(example = "415")]
+    pub area_code: Option<String>,
+    /// 1 to 10 digits the number contains.
+    pub contains: Option<String>,
+    /// 1 to 50 (default 20).
+    #[schema(minimum = 1, maximum = 50)]
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -111,16 +150,78 @@ async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     crud::list(state.numbers.as_ref(), &req).await
 }
 
-async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let input: ImportNumber = req.json()?;
+/// The provider's refusal of `phone_number` as a 4xx about it; its unavailability as 503.
+fn provider_error(e: ProviderError) -> ApiError {
+    match e {
+        ProviderError::Rejected(why) => ApiError::param(
+            ErrorCode::ValidationFailed,
+            "phone_number",
+            format!("The telephony provider refused this number: {why}"),
+        ),
+        ProviderError::Unavailable(e) => ApiError::unavailable(e),
+    }
+}
+
+/// 1 to `max` digits, if given.
+fn digits(param: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(v) if v.is_empty() || v.len() > max || !v.bytes().all(|b| b.is_ascii_digit()) => Err(ApiError::param(
+            ErrorCode::InvalidValue,
+            param,
+            format!("`{param}` must be 1 to {max} digits."),
+        )),
+        v => Ok(v),
+    }
+}
+
+async fn search(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: SearchNumbers = req.json()?;
+    let country = match input.country {
+        Some(raw) => validate::country("country", &raw)?,
+        None => phones::region(state.accounts.as_ref(), req.workspace_id()?)
+            .await?
+            .ok_or_else(|| {
+                ApiError::param(
+                    ErrorCode::MissingField,
+                    "country",
+                    "Give `country`: the workspace has none.",
+                )
+            })?,
+    };
+    let limit = input.limit.unwrap_or(20);
+    if !(1..=50).contains(&limit) {
+        return Err(ApiError::validation("limit", "`limit` must be from 1 to 50."));
+    }
+    let query = NumberSearch {
+        country: country.as_ref().to_owned(),
+        area_code: digits("area_code", input.area_code, 5)?,
+        contains: digits("contains", input.contains, 10)?,
+        limit,
+    };
+    let offers = state.telephony.search_numbers(&query).await.map_err(|e| match e {
+        ProviderError::Rejected(why) => ApiError::param(ErrorCode::ValidationFailed, "country", why),
+        ProviderError::Unavailable(e) => ApiError::unavailable(e),
+    })?;
+    Ok(Reply::ok(
+        &json!({"object": "list", "data": offers, "has_more": false, "next_cursor": null}),
+    ))
+}
+
+/// A number of the workspace about to be claimed (`source` says how it is held).
+async fn new_number(
+    state: &State,
+    req: &Request,
+    input: ImportNumber,
+    source: NumberSource,
+) -> Result<PhoneNumber, ApiError> {
     let ws = req.workspace_id()?;
     let phone_number = phones::normalize(state.accounts.as_ref(), ws, "phone_number", &input.phone_number).await?;
     if let Some(agent_id) = &input.agent_id {
-        check_agent(&state, &req, agent_id).await?;
+        check_agent(state, req, agent_id).await?;
     }
     let label = input.label.map(|l| validate::text("label", &l, 1, 120)).transpose()?;
     let now = switchboard_core::clock::api_time(req.now);
-    let number = PhoneNumber {
+    Ok(PhoneNumber {
         id: ids::new_id_at(prefix::NUMBER, req.now),
         object: PhoneNumberObject,
         phone_number,
@@ -129,9 +230,22 @@ async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         agent_id: input.agent_id,
         label,
         status: NumberStatus::Active,
+        source,
+        monthly_fee_minor: match source {
+            NumberSource::Provisioned => NUMBER_MONTHLY_FEE_MINOR,
+            NumberSource::Imported => 0,
+        },
+        renews_at: None,
+        past_due_since: None,
         created_at: now,
         updated_at: now,
-    };
+    })
+}
+
+async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: ImportNumber = req.json()?;
+    let ws = req.workspace_id()?;
+    let number = new_number(&state, &req, input, NumberSource::Imported).await?;
     // The claim first: the number's global guard makes another workspace's number 409 before
     // the provider is asked to point it here.
     let claimed = state
@@ -143,14 +257,7 @@ async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         Ok(provider_id) => provider_id,
         Err(e) => {
             state.numbers.delete(ws, &claimed, None).await?;
-            return Err(match e {
-                ProviderError::Rejected(why) => ApiError::param(
-                    ErrorCode::ValidationFailed,
-                    "phone_number",
-                    format!("The telephony provider refused this number: {why}"),
-                ),
-                ProviderError::Unavailable(e) => ApiError::unavailable(e),
-            });
+            return Err(provider_error(e));
         }
     };
     if provider_id.is_none() {
@@ -159,6 +266,67 @@ async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let attached = PhoneNumber { provider_id, ..number };
     let stored = state.numbers.update(ws, &claimed, &attached, &[]).await?;
     Ok(Reply::created_versioned(&stored))
+}
+
+async fn provision(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: ImportNumber = req.json()?;
+    let ws = req.workspace_id()?;
+    let number = new_number(&state, &req, input, NumberSource::Provisioned).await?;
+    let wallet = state
+        .wallets
+        .wallet(ws, req.now)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the workspace has no wallet")))?;
+    // Buying costs the operator real money: the same rule as live calls.
+    if state.telephony.is_live() && !wallet.controls.owner_verified {
+        return Err(ApiError::of(ErrorCode::EmailNotVerified));
+    }
+    let insufficient = || {
+        ApiError::new(
+            ErrorCode::InsufficientFunds,
+            format!("The number's first month costs {NUMBER_MONTHLY_FEE_MINOR} cents: top up first."),
+        )
+    };
+    if wallet.balance.available_minor < number.monthly_fee_minor {
+        return Err(insufficient());
+    }
+    let claimed = state
+        .numbers
+        .insert(ws, &number, None, &[])
+        .await
+        .map_err(store_error)?;
+    let provider_id = match state.telephony.provision_number(&number.phone_number).await {
+        Ok(provider_id) => provider_id,
+        Err(e) => {
+            state.numbers.delete(ws, &claimed, None).await?;
+            return Err(provider_error(e));
+        }
+    };
+    let bought = PhoneNumber {
+        provider_id,
+        renews_at: Some(number.created_at + Months::new(1)),
+        ..number
+    };
+    let fee = Charge {
+        amount_minor: bought.monthly_fee_minor,
+        entry_id: ids::new_id_at(prefix::LEDGER_ENTRY, req.now),
+        description: format!("Number {}: first month", bought.id),
+        at: req.now,
+    };
+    match state
+        .wallets
+        .charge_number(ws, &claimed, &bought, Some(&fee), &[])
+        .await
+    {
+        Ok(stored) => Ok(Reply::created_versioned(&stored)),
+        // Spent meanwhile: the number goes back, and nothing is kept.
+        Err(StoreError::Conflict(ErrorCode::InsufficientFunds)) => {
+            state.telephony.release_number(&bought).await.map_err(provider_error)?;
+            state.numbers.delete(ws, &claimed, None).await?;
+            Err(insufficient())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
@@ -198,13 +366,16 @@ async fn release(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     if current.value.status == NumberStatus::Released {
         return Ok(Reply::versioned(&current));
     }
-    let now = switchboard_core::clock::api_time(req.now);
-    let released = crud::update(state.numbers.as_ref(), &req, req.param("id"), |mut number| {
-        number.status = NumberStatus::Released;
-        number.agent_id = None;
-        number.updated_at = now;
-        Ok((number, Vec::new()))
-    })
-    .await?;
-    Ok(Reply::versioned(&released))
+    // The provider first: a number still answering there must not look released here.
+    state
+        .telephony
+        .release_number(&current.value)
+        .await
+        .map_err(provider_error)?;
+    let released = current.value.clone().released(req.now);
+    let stored = state
+        .wallets
+        .charge_number(req.workspace_id()?, &current, &released, None, &[])
+        .await?;
+    Ok(Reply::versioned(&stored))
 }

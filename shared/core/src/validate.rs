@@ -76,6 +76,14 @@ pub fn destination(e164: &str) -> Destination {
     }
 }
 
+/// The example fixed-line number of `country` (ISO 3166-1 alpha-2) in E.164, from its
+/// numbering plan.
+pub fn example_number(country: &str) -> Option<String> {
+    let metadata = phonenumber::metadata::DATABASE.by_id(country)?;
+    let national = metadata.descriptors().fixed_line()?.example()?;
+    Some(format!("+{}{national}", metadata.country_code()))
+}
+
 /// An IANA time zone name.
 pub fn timezone(param: &str, raw: &str) -> Result<chrono_tz::Tz, Error> {
     chrono_tz::Tz::from_str(raw).map_err(|_| {

@@ -22,8 +22,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_core::model::{AutoCharge, AutoChargeObject};
 use switchboard_core::model::{
-    Balance, BalanceObject, CURRENCY, Call, Event, LedgerEntry, LedgerEntryObject, LedgerKind, SpendingControls,
-    SpendingControlsObject, TRIAL_DAYS, UsageGroup, UsageRecord, Wallet, Workspace,
+    Balance, BalanceObject, CURRENCY, Call, Event, LedgerEntry, LedgerEntryObject, LedgerKind, NumberStatus,
+    PhoneNumber, SpendingControls, SpendingControlsObject, TRIAL_DAYS, UsageGroup, UsageRecord, Wallet, Workspace,
 };
 use switchboard_core::ports::{
     AutoChargeChange, Charge, ControlsChange, Credit, HeldCall, Hold, Versioned, Wallets, refusal,
@@ -633,5 +633,102 @@ impl Wallets for DynamoStore {
             Err(e) if e.failed_at(0) => Ok(false),
             Err(e) => Err(e.into_store()),
         }
+    }
+
+    #[tracing::instrument(skip_all, fields(number_id = %next.id))]
+    async fn charge_number(
+        &self,
+        workspace_id: &str,
+        current: &Versioned<PhoneNumber>,
+        next: &PhoneNumber,
+        fee: Option<&Charge>,
+        events: &[Event],
+    ) -> Result<Versioned<PhoneNumber>, StoreError> {
+        let mut writes = self.update_writes(workspace_id, current, next, events)?;
+        let renewal_day = |n: &PhoneNumber| {
+            (n.status == NumberStatus::Active)
+                .then_some(n.renews_at)
+                .flatten()
+                .map(|at| at.date_naive())
+        };
+        let (before, after) = (renewal_day(&current.value), renewal_day(next));
+        if before != after {
+            if let Some(day) = before {
+                writes
+                    .items
+                    .push(self.tx_delete(&keys::renewal(day, workspace_id, &next.id), None, Item::new())?);
+            }
+            if let Some(day) = after {
+                let mut item = key_map(&keys::renewal(day, workspace_id, &next.id));
+                item.insert(keys::ENTITY.into(), s(entity::RENEWAL));
+                item.insert("workspace_id".into(), s(workspace_id));
+                item.insert("number_id".into(), s(&next.id));
+                writes.items.push(self.tx_put(item, None, Item::new())?);
+            }
+        }
+        let wallet_at = writes.items.len();
+        if let Some(fee) = fee {
+            writes.items.push(self.tx_update(
+                &keys::wallet(workspace_id),
+                "SET balance_minor = balance_minor - :fee, available_minor = available_minor - :fee, updated_at = :now",
+                Some("available_minor >= :fee"),
+                HashMap::from([
+                    (":fee".to_owned(), n(fee.amount_minor)),
+                    (":now".to_owned(), s(stamp(fee.at))),
+                ]),
+            )?);
+            let entry = entry(
+                &fee.entry_id,
+                LedgerKind::NumberFee,
+                -fee.amount_minor,
+                &fee.description,
+                fee.at,
+            );
+            writes
+                .items
+                .push(self.insert_writes(workspace_id, &entry, None, &[])?.items.remove(0));
+        }
+        match self.transact(writes.items.clone()).await {
+            Ok(()) => Ok(Versioned {
+                value: next.clone(),
+                version: current.version + 1,
+            }),
+            Err(e) if fee.is_some() && e.failed_at(wallet_at) => {
+                Err(StoreError::Conflict(ErrorCode::InsufficientFunds))
+            }
+            Err(e) => Err(writes.error(e)),
+        }
+    }
+
+    async fn due_renewals(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, String)>, StoreError> {
+        let mut due = Vec::new();
+        let mut day = from;
+        while day <= to {
+            let mut start = None;
+            loop {
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("PK = :pk")
+                    .expression_attribute_values(":pk", s(keys::renewal_partition(day)))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                for item in out.items() {
+                    if let (Some(ws), Some(id)) = (get_s(item, "workspace_id"), get_s(item, "number_id")) {
+                        due.push((ws.to_owned(), id.to_owned()));
+                    }
+                }
+                match out.last_evaluated_key {
+                    Some(key) => start = Some(key),
+                    None => break,
+                }
+            }
+            let Some(next) = day.succ_opt() else { break };
+            day = next;
+        }
+        Ok(due)
     }
 }

@@ -80,6 +80,7 @@ pub mod entity {
     pub const WALLET: &str = "wallet";
     pub const HOLD: &str = "call_hold";
     pub const PAYMENT: &str = "payment";
+    pub const RENEWAL: &str = "number_renewal";
     pub const USAGE: &str = "usage_counter";
     pub const SESSION: &str = "session";
     pub const API_KEY: &str = "api_key";
@@ -131,6 +132,16 @@ pub fn usage(ws: &str, kind: &str, day: chrono::NaiveDate, id: Option<&str>) -> 
 }
 
 /// Global: a payment the provider reported, credited once to the workspace it names.
+/// Global partition of the number renewals that fall on `day`: a daily job reads the days due.
+pub fn renewal_partition(day: chrono::NaiveDate) -> String {
+    format!("RENEWAL#{day}")
+}
+
+/// A provisioned number's next monthly fee, in the partition of the day it falls on.
+pub fn renewal(day: chrono::NaiveDate, ws: &str, number_id: &str) -> Key {
+    Key::new(renewal_partition(day), format!("{ws}#{number_id}"))
+}
+
 pub fn payment(payment_id: &str) -> Key {
     Key::new(format!("PAYMENT#{payment_id}"), "PAYMENT")
 }

@@ -13,7 +13,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use switchboard_core::error::ProviderError;
-use switchboard_core::ports::{CallJob, CallQueue, OutboundCall, ProviderCall, SimStep, Telephony};
+use switchboard_core::model::{
+    AvailableNumber, AvailableNumberObject, CURRENCY, NUMBER_MONTHLY_FEE_MINOR, PhoneNumber,
+};
+use switchboard_core::ports::{CallJob, CallQueue, NumberSearch, OutboundCall, ProviderCall, SimStep, Telephony};
+use switchboard_core::validate;
 
 /// The simulator as a telephony provider.
 pub struct Simulator {
@@ -63,6 +67,49 @@ impl Telephony for Simulator {
 
     async fn attach_number(&self, _phone_e164: &str) -> Result<Option<String>, ProviderError> {
         Ok(None)
+    }
+
+    /// Offers numbers of the country's plan: in North America the fictional 555-01XX range of
+    /// the area code, elsewhere (where it knows no area codes) the plan's example number with
+    /// its last two digits varied.
+    async fn search_numbers(&self, search: &NumberSearch) -> Result<Vec<AvailableNumber>, ProviderError> {
+        let example = validate::example_number(&search.country)
+            .ok_or_else(|| ProviderError::Rejected(format!("no numbers in {}", search.country)))?;
+        let base = match (example.strip_prefix("+1"), &search.area_code) {
+            (Some(national), area) => format!("+1{}55501", area.as_deref().unwrap_or(&national[..3])),
+            (None, None) => example[..example.len() - 2].to_owned(),
+            (None, Some(_)) => return Ok(Vec::new()),
+        };
+        let offers = (0..100)
+            .map(|i| format!("{base}{i:02}"))
+            .filter(|n| validate::phone("phone_number", n, None).is_ok())
+            .filter(|n| validate::destination(n).country.as_deref() == Some(search.country.as_str()))
+            .filter(|n| {
+                search
+                    .contains
+                    .as_ref()
+                    .is_none_or(|digits| n.contains(digits.as_str()))
+            })
+            .take(search.limit as usize)
+            .map(|phone_number| AvailableNumber {
+                object: AvailableNumberObject,
+                phone_number,
+                country: search.country.clone(),
+                locality: None,
+                region: None,
+                monthly_fee_minor: NUMBER_MONTHLY_FEE_MINOR,
+                currency: CURRENCY.into(),
+            })
+            .collect();
+        Ok(offers)
+    }
+
+    async fn provision_number(&self, _phone_e164: &str) -> Result<Option<String>, ProviderError> {
+        Ok(None)
+    }
+
+    async fn release_number(&self, _number: &PhoneNumber) -> Result<(), ProviderError> {
+        Ok(())
     }
 
     async fn place_call(&self, call: &OutboundCall) -> Result<String, ProviderError> {

@@ -102,6 +102,8 @@ pub enum LedgerKind {
     CallCharge,
     /// Money charged to the saved card when the balance ran low.
     AutoCharge,
+    /// A provisioned number's monthly fee.
+    NumberFee,
 }
 
 impl LedgerKind {
@@ -111,6 +113,7 @@ impl LedgerKind {
             LedgerKind::TopUp => "top_up",
             LedgerKind::CallCharge => "call_charge",
             LedgerKind::AutoCharge => "auto_charge",
+            LedgerKind::NumberFee => "number_fee",
         }
     }
 
@@ -120,6 +123,7 @@ impl LedgerKind {
             LedgerKind::TopUp,
             LedgerKind::CallCharge,
             LedgerKind::AutoCharge,
+            LedgerKind::NumberFee,
         ]
         .into_iter()
         .find(|k| k.as_str() == value)

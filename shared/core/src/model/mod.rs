@@ -53,7 +53,10 @@ pub use contact::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES};
 pub use conversation::{Channel, Conversation, ConversationObject, ConversationStatus, Message, MessageRole};
 pub use dnc::{COOLDOWN_DAYS, DncEntry, DncEntryObject, DncList, DncSource, Screening};
 pub use event::{Event, EventObject, EventType};
-pub use number::{NumberStatus, PhoneNumber, PhoneNumberObject};
+pub use number::{
+    AvailableNumber, AvailableNumberObject, NUMBER_MONTHLY_FEE_MINOR, NumberSource, NumberStatus, PAST_DUE_DAYS,
+    PhoneNumber, PhoneNumberObject,
+};
 pub use object::ListObject;
 /// ISO 3166-1 alpha-2 country, as the phone-number library knows it.
 pub use phonenumber::country::Id as Country;

@@ -8,7 +8,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::ErrorCode;
 use crate::error::StoreError;
-use crate::model::{AutoCharge, Call, Event, LedgerKind, SpendingControls, UsageGroup, UsageRecord, Wallet};
+use crate::model::{
+    AutoCharge, Call, Event, LedgerKind, PhoneNumber, SpendingControls, UsageGroup, UsageRecord, Wallet,
+};
 use crate::ports::Versioned;
 
 /// What a new call reserves on its workspace's wallet.
@@ -157,6 +159,20 @@ pub trait Wallets: Send + Sync {
         change: &AutoChargeChange,
         now: DateTime<Utc>,
     ) -> Result<AutoCharge, StoreError>;
+    /// Writes `next` in place of the number `current` (at its version), moves its renewal to
+    /// the day of `next.renews_at` (none once released), and charges `fee` with its ledger
+    /// entry, in one transaction; with a fee, refused as `Conflict(InsufficientFunds)` when the
+    /// available balance cannot pay it, and nothing is written.
+    async fn charge_number(
+        &self,
+        workspace_id: &str,
+        current: &Versioned<PhoneNumber>,
+        next: &PhoneNumber,
+        fee: Option<&Charge>,
+        events: &[Event],
+    ) -> Result<Versioned<PhoneNumber>, StoreError>;
+    /// The numbers whose renewal falls on the days `from..=to`: `(workspace, number id)`.
+    async fn due_renewals(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, String)>, StoreError>;
     /// Notes that the available balance fell below the low-balance threshold, with `event`,
     /// unless it was noted since the last credit: `true` for the one caller that noted it.
     async fn note_low_balance(&self, workspace_id: &str, event: &Event) -> Result<bool, StoreError>;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProviderError;
-use crate::model::{CallStatus, Message};
+use crate::model::{AvailableNumber, CallStatus, Message, PhoneNumber};
 
 /// An outbound call to place.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +17,17 @@ pub struct OutboundCall {
     pub to: String,
     /// Seconds after which the provider ends the call.
     pub max_duration: u32,
+}
+
+/// What to look for among the numbers a provider offers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberSearch {
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    pub area_code: Option<String>,
+    /// Digits the number contains.
+    pub contains: Option<String>,
+    pub limit: u32,
 }
 
 /// The telephony provider: places calls and prepares numbers; its status reports come back
@@ -33,6 +44,14 @@ pub trait Telephony: Send + Sync {
     /// Points a number the workspace holds at the provider to this service; returns the
     /// provider's id for it.
     async fn attach_number(&self, phone_e164: &str) -> Result<Option<String>, ProviderError>;
+    /// Numbers the provider offers to buy.
+    async fn search_numbers(&self, search: &NumberSearch) -> Result<Vec<AvailableNumber>, ProviderError>;
+    /// Buys a number, its calls and status reports pointed to this service; the provider's id
+    /// for it.
+    async fn provision_number(&self, phone_e164: &str) -> Result<Option<String>, ProviderError>;
+    /// Gives a number back: a provisioned one is released at the provider (and stops costing),
+    /// an imported one stops pointing here. A number the provider no longer has is done.
+    async fn release_number(&self, number: &PhoneNumber) -> Result<(), ProviderError>;
     /// Starts a call; returns the provider's id for it.
     async fn place_call(&self, call: &OutboundCall) -> Result<String, ProviderError>;
     async fn hang_up(&self, provider_call_id: &str) -> Result<(), ProviderError>;

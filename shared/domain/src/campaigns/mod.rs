@@ -228,6 +228,29 @@ impl Dialer {
             if ready.len() as u64 == free {
                 break;
             }
+            // Numbers the workspace may never call are skipped whatever the time.
+            let destination = validate::destination(&target.phone);
+            let not_allowed = if destination.special_service.is_some() {
+                Some(ErrorCode::SpecialServiceNumber)
+            } else if !destination
+                .country
+                .as_ref()
+                .is_some_and(|c| allowed_countries.contains(c))
+            {
+                Some(ErrorCode::DestinationNotAllowed)
+            } else {
+                None
+            };
+            if let Some(code) = not_allowed {
+                let next = Target {
+                    status: TargetStatus::Skipped,
+                    skip_reason: Some(code.as_str().into()),
+                    updated_at: at,
+                    ..target.clone()
+                };
+                self.store.skip(ws, &target, &next).await?;
+                continue;
+            }
             let zone = callee_zone(&target, campaign);
             if !campaign.call_window.contains(now, zone) {
                 // Deferred to the window's next opening in the callee's zone; a window that
@@ -243,21 +266,12 @@ impl Dialer {
                 continue;
             }
             let screening = screened.get(&target.phone).cloned().unwrap_or_default();
-            let destination = validate::destination(&target.phone);
-            let country_allowed = destination
-                .country
-                .as_ref()
-                .is_some_and(|c| allowed_countries.contains(c));
             let refused = if screening.on_dnc {
                 Some("dnc")
             } else if screening.on_registry {
                 Some("registry")
             } else if !screening.allows(Some(&campaign.id)) {
                 Some("cooldown")
-            } else if destination.special_service.is_some() {
-                Some(ErrorCode::SpecialServiceNumber.as_str())
-            } else if !country_allowed {
-                Some(ErrorCode::DestinationNotAllowed.as_str())
             } else {
                 None
             };

@@ -14,8 +14,10 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 
 use switchboard_core::error::ProviderError;
-use switchboard_core::model::CallStatus;
-use switchboard_core::ports::{OutboundCall, ProviderCall, Telephony};
+use switchboard_core::model::{
+    AvailableNumber, AvailableNumberObject, CURRENCY, CallStatus, NUMBER_MONTHLY_FEE_MINOR, NumberSource, PhoneNumber,
+};
+use switchboard_core::ports::{NumberSearch, OutboundCall, ProviderCall, Telephony};
 
 pub mod relay;
 
@@ -159,6 +161,82 @@ impl Telephony for Twilio {
         )
         .await?;
         Ok(Some(sid.to_owned()))
+    }
+
+    async fn search_numbers(&self, search: &NumberSearch) -> Result<Vec<AvailableNumber>, ProviderError> {
+        let query = {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            if let Some(area) = &search.area_code {
+                query.append_pair("AreaCode", area);
+            }
+            if let Some(digits) = &search.contains {
+                query.append_pair("Contains", digits);
+            }
+            query.append_pair("PageSize", &search.limit.to_string());
+            query.finish()
+        };
+        let found = self
+            .send(self.http.get(format!(
+                "{}?{query}",
+                self.url(&format!("AvailablePhoneNumbers/{}/Local.json", search.country)),
+            )))
+            .await?;
+        let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+        Ok(found["available_phone_numbers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|offer| {
+                Some(AvailableNumber {
+                    object: AvailableNumberObject,
+                    phone_number: text(&offer["phone_number"])?,
+                    country: text(&offer["iso_country"]).unwrap_or_else(|| search.country.clone()),
+                    locality: text(&offer["locality"]),
+                    region: text(&offer["region"]),
+                    monthly_fee_minor: NUMBER_MONTHLY_FEE_MINOR,
+                    currency: CURRENCY.into(),
+                })
+            })
+            .take(search.limit as usize)
+            .collect())
+    }
+
+    /// Buys the number with its calls and status reports pointed here.
+    async fn provision_number(&self, phone_e164: &str) -> Result<Option<String>, ProviderError> {
+        let form = [
+            ("PhoneNumber", phone_e164.to_owned()),
+            ("VoiceUrl", self.callbacks.url(VOICE_PATH, &[])),
+            ("VoiceMethod", "POST".into()),
+            ("StatusCallback", self.callbacks.url(STATUS_PATH, &[])),
+            ("StatusCallbackMethod", "POST".into()),
+        ];
+        let bought = self
+            .send(self.http.post(self.url("IncomingPhoneNumbers.json")).form(&form))
+            .await?;
+        bought["sid"]
+            .as_str()
+            .map(|sid| Some(sid.to_owned()))
+            .ok_or_else(|| ProviderError::Unavailable(anyhow::anyhow!("Twilio bought a number without a sid")))
+    }
+
+    /// Releases a bought number (Twilio stops billing it); unwires an imported one.
+    async fn release_number(&self, number: &PhoneNumber) -> Result<(), ProviderError> {
+        let Some(sid) = &number.provider_id else {
+            return Ok(());
+        };
+        let resource = self.url(&format!("IncomingPhoneNumbers/{sid}.json"));
+        let request = match number.source {
+            NumberSource::Provisioned => self.http.delete(resource),
+            NumberSource::Imported => self
+                .http
+                .post(resource)
+                .form(&[("VoiceUrl", ""), ("StatusCallback", "")]),
+        };
+        match self.send(request).await {
+            // Gone from the account already: released.
+            Err(ProviderError::Rejected(why)) if why.contains("Twilio error 20404") => Ok(()),
+            answered => answered.map(|_| ()),
+        }
     }
 
     async fn place_call(&self, call: &OutboundCall) -> Result<String, ProviderError> {
