@@ -17,6 +17,10 @@
                                   and slot-refill latency for T zero-length calls at concurrency
                                   C (tests/benches/campaigns.rs, release build, against DynamoDB
                                   Local and moto; W Lambda instances per queue)
+  bench.py ledger [--calls N] [--concurrency C]
+                                  settlements per second of N calls of one workspace ending C at
+                                  a time (tests/benches/ledger.rs, release build), against raw
+                                  TransactWriteItems of as many items on the same DynamoDB Local
 """
 
 import argparse
@@ -306,6 +310,22 @@ def campaigns(args):
         procs.stop()
 
 
+def ledger(args):
+    state_dir = stack.LOCAL / f"bench-{os.getpid()}"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    procs = stack.Processes(state_dir / "logs")
+    try:
+        endpoints = stack.start_emulators(procs, stack.free_port(), stack.free_port())
+        made = stack.provision(_TEMPLATE, endpoints, f"-bench-{secrets.token_hex(3)}")
+        env = stack.function_env(_TEMPLATE, made, endpoints, _TEMPLATE.parameters(PublicBaseUrl="http://127.0.0.1"), state_dir)
+        env["RUST_LOG"] = "warn"
+        bench = ["cargo", "bench", "--locked", "-p", "switchboard-tests", "--bench", "ledger", "--",
+                 "--calls", str(args.calls), "--concurrency", str(args.concurrency)]
+        subprocess.run(bench, cwd=ROOT, env={**os.environ, **env}, check=True)
+    finally:
+        procs.stop()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -327,6 +347,10 @@ def main():
     m.add_argument("--concurrency", type=int, default=100)
     m.add_argument("--workers", type=int, default=4)
     m.set_defaults(run=campaigns)
+    g = sub.add_parser("ledger")
+    g.add_argument("--calls", type=int, default=2000)
+    g.add_argument("--concurrency", type=int, default=32)
+    g.set_defaults(run=ledger)
     args = parser.parse_args()
     # Stopped: the emulators and the stack stop too.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

@@ -2,6 +2,7 @@
 //! daily spend limit (live calls only for workspaces whose owner verified their email: in
 //! `twilio.rs`).
 
+use futures::StreamExt;
 use serde_json::{Value, json};
 use switchboard_core::model::TargetStatus;
 use switchboard_tests::{Tenant, TestApp, afternoon_zone, draft_campaign, phone_ending, phones_ending, unique_phone};
@@ -143,6 +144,26 @@ async fn the_daily_spend_limit_caps_what_calls_commit_in_a_utc_day() {
     // `null` lifts the limit.
     let lifted = set_controls(&app, &t, json!({"daily_spend_limit_minor": null})).await;
     assert_eq!(lifted["daily_spend_limit_minor"], Value::Null);
+}
+
+#[tokio::test]
+async fn calls_racing_to_be_the_first_of_a_new_day_are_all_held() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let (agent, number) = line(&app, &t).await;
+    set_controls(&app, &t, json!({"daily_spend_limit_minor": 1000})).await;
+    place(&app, &t, (&agent, &number), &phone_ending("0100"))
+        .await
+        .expect(201);
+    app.advance(chrono::Duration::days(1)).await;
+    // Each finds yesterday's count on the wallet; one starts the new day, the others join it.
+    let placed: Vec<u16> = futures::stream::iter(0..10)
+        .map(|_| async { place(&app, &t, (&agent, &number), &phone_ending("0100")).await.status })
+        .buffer_unordered(10)
+        .collect()
+        .await;
+    assert_eq!(placed, vec![201; 10]);
+    assert_eq!(controls(&app, &t).await["spent_today_minor"], 120);
 }
 
 /// A started campaign of `agent` on `number` calling `phones`, `max_concurrent_calls` at once.

@@ -118,6 +118,9 @@ impl WalletItem {
     }
 }
 
+/// How often a hold is tried when the wallet changes under it.
+const HOLD_ATTEMPTS: usize = 4;
+
 /// The two forms of a hold's update of the wallet: within the day of its last hold, or the
 /// first of a new day.
 #[derive(Clone, Copy, PartialEq)]
@@ -211,19 +214,18 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
-    /// Why a hold was refused, read from the wallet as it is now; `None` when only the day
-    /// changed since its last hold (the hold is then tried again as the day's first).
-    async fn hold_refusal(&self, workspace_id: &str, hold: &Hold) -> Result<Option<ErrorCode>, StoreError> {
+    /// Why a hold was refused, read from the wallet as it is now; or, when the wallet would
+    /// take it now (it changed meanwhile, or its day is over), the form to try it again in.
+    async fn hold_refusal(&self, workspace_id: &str, hold: &Hold) -> Result<Result<HoldDay, ErrorCode>, StoreError> {
         let Some(wallet) = self.get_as::<WalletItem>(&keys::wallet(workspace_id)).await? else {
-            return Ok(Some(ErrorCode::InsufficientFunds));
+            return Ok(Err(ErrorCode::InsufficientFunds));
         };
-        let new_day = wallet.spend_day < day_number(hold.at);
-        Ok(match refusal(&wallet.at(hold.at), hold) {
-            None if new_day => None,
-            // Refused by a write that got in between: what the wallet says now decides.
-            None => Some(ErrorCode::InsufficientFunds),
-            code => code,
-        })
+        let day = if wallet.spend_day < day_number(hold.at) {
+            HoldDay::New
+        } else {
+            HoldDay::Same
+        };
+        Ok(refusal(&wallet.at(hold.at), hold).map_or(Ok(day), Err))
     }
 
     /// The wallet's update of a hold: it takes `hold` from what is available and from the day's
@@ -351,7 +353,10 @@ impl Wallets for DynamoStore {
             HashMap::from([(":active".to_owned(), s("active"))]),
         )?);
         let (workspace_at, wallet_at) = (writes.items.len() - 1, writes.items.len());
-        for day in [HoldDay::Same, HoldDay::New] {
+        // The hold as the wallet's day stands, tried again as long as the wallet, read after a
+        // refusal, would take it (it changed meanwhile, or the day it counts ended).
+        let mut day = HoldDay::Same;
+        for _ in 0..HOLD_ATTEMPTS {
             let mut items = writes.items.clone();
             items.push(self.hold_write(workspace_id, hold, day)?);
             match self.transact(items).await {
@@ -362,14 +367,14 @@ impl Wallets for DynamoStore {
                     });
                 }
                 Err(e) if e.failed_at(wallet_at) => match self.hold_refusal(workspace_id, hold).await? {
-                    Some(code) => return Err(StoreError::Conflict(code)),
-                    None => continue,
+                    Ok(again) => day = again,
+                    Err(code) => return Err(StoreError::Conflict(code)),
                 },
                 Err(e) if e.failed_at(workspace_at) => return Err(StoreError::Conflict(ErrorCode::AccountInactive)),
                 Err(e) => return Err(writes.error(e)),
             }
         }
-        Err(StoreError::Conflict(ErrorCode::InsufficientFunds))
+        Err(StoreError::Conflict(ErrorCode::ConcurrentModification))
     }
 
     async fn held_for(&self, workspace_id: &str, call_id: &str) -> Result<Option<HeldCall>, StoreError> {
