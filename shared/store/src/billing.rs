@@ -198,8 +198,13 @@ impl DynamoStore {
                 NEW_ITEM,
                 Item::new(),
             )?,
-            self.insert_writes(ws, &entry, None, &[])?.items.remove(0),
+            self.entry_put(ws, &entry)?,
         ])
+    }
+
+    /// The Put of a new ledger entry.
+    fn entry_put(&self, workspace_id: &str, entry: &LedgerEntry) -> Result<TransactWriteItem, StoreError> {
+        Ok(self.insert_writes(workspace_id, entry, None, &[])?.items.remove(0))
     }
 
     fn tx_check(&self, key: &keys::Key, condition: &str, values: Item) -> Result<TransactWriteItem, StoreError> {
@@ -474,9 +479,7 @@ impl Wallets for DynamoStore {
                     charge.at,
                 )
             };
-            writes
-                .items
-                .push(self.insert_writes(workspace_id, &entry, None, &[])?.items.remove(0));
+            writes.items.push(self.entry_put(workspace_id, &entry)?);
         }
         match self.transact(writes.items.clone()).await {
             Ok(()) => Ok(Versioned {
@@ -689,9 +692,7 @@ impl Wallets for DynamoStore {
                 &fee.description,
                 fee.at,
             );
-            writes
-                .items
-                .push(self.insert_writes(workspace_id, &entry, None, &[])?.items.remove(0));
+            writes.items.push(self.entry_put(workspace_id, &entry)?);
         }
         match self.transact(writes.items.clone()).await {
             Ok(()) => Ok(Versioned {
