@@ -100,7 +100,7 @@ async fn a_request_still_running_makes_its_retry_wait() {
     let material = format!("POST /v1/agents?\n{}", serde_json::to_string(&body).unwrap());
     let fingerprint = switchboard_core::secret::sha256_hex(&material);
     app.store
-        .begin(Some(&t.workspace_id), "k-3", &fingerprint, app.clock.now())
+        .begin(Some(&t.workspace_id), "k-3", &t.key_id, &fingerprint, app.clock.now())
         .await
         .unwrap();
     let res = app
@@ -246,4 +246,85 @@ async fn public_posts_are_idempotent_too() {
     again.expect(201);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.body["workspace"]["id"], first.body["workspace"]["id"]);
+}
+
+/// Every idempotency record of the workspace, as stored.
+async fn records(app: &TestApp, workspace_id: &str) -> Vec<String> {
+    let page = app
+        .store
+        .client()
+        .query()
+        .table_name(app.store.table())
+        .key_condition_expression("PK = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("{workspace_id}#IDEMPOTENCY")),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    page.items().iter().map(|item| format!("{item:?}")).collect()
+}
+
+#[tokio::test]
+async fn a_key_is_its_credentials_alone_and_its_answer_is_stored_sealed() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let mint = json!({"name": "ci", "scope": "write"});
+    let first = app
+        .post("/v1/api-keys")
+        .bearer(&t.token)
+        .header("idempotency-key", "mint-ci")
+        .json(mint.clone())
+        .send()
+        .await;
+    first.expect(201);
+    let minted = first.body["secret"].as_str().unwrap().to_owned();
+    let webhook = app
+        .post("/v1/webhooks")
+        .bearer(&t.key)
+        .header("idempotency-key", "hook")
+        .json(json!({"url": "http://127.0.0.1:9/in", "events": ["call.ended"]}))
+        .send()
+        .await;
+    webhook.expect(201);
+    let signing = webhook.body["secret"].as_str().unwrap().to_owned();
+
+    // Another session of the same person sends the same key: refused, and shown nothing of the
+    // first answer.
+    let second_session = app.login(&t.email, &t.password).await.body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = app
+        .post("/v1/api-keys")
+        .bearer(&second_session)
+        .header("idempotency-key", "mint-ci")
+        .json(mint.clone())
+        .send()
+        .await;
+    other.expect_error(409, "idempotency_key_in_use");
+    assert!(!other.text.contains(&minted), "{}", other.text);
+
+    // Its own credential replays it.
+    let again = app
+        .post("/v1/api-keys")
+        .bearer(&t.token)
+        .header("idempotency-key", "mint-ci")
+        .json(mint)
+        .send()
+        .await;
+    again.expect(201);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["secret"].as_str(), Some(minted.as_str()));
+
+    let stored = records(&app, &t.workspace_id).await;
+    assert_eq!(stored.len(), 2);
+    for record in stored {
+        for secret in [&minted, &signing] {
+            assert!(!record.contains(secret.as_str()), "a secret in the clear: {record}");
+        }
+        assert!(!record.contains("sb_live_") && !record.contains("whsec_"), "{record}");
+    }
 }

@@ -163,6 +163,8 @@ error_codes! {
     KeyStillActive = 409, "key_still_active";
     /// A request with this Idempotency-Key is still being processed.
     IdempotencyInProgress = 409, "idempotency_in_progress";
+    /// This Idempotency-Key was used by another API key or session; each credential's keys are its own.
+    IdempotencyKeyInUse = 409, "idempotency_key_in_use";
     /// The resource changed while this request was applied; fetch it and retry.
     ConcurrentModification = 409, "concurrent_modification";
     /// The If-Match entity tag does not match the current version.

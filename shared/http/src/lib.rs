@@ -34,6 +34,7 @@ use switchboard_core::ports::{
     StoredResponse, Usage,
 };
 use switchboard_core::{ErrorCode, secret};
+use switchboard_domain::webhooks::secrets::SecretBox;
 
 pub use self::body::{Patch, not_null, parse_json, set};
 pub use self::cursor::CursorKey;
@@ -242,9 +243,8 @@ impl<S: Send + Sync + 'static> Service<S> {
             Ok(Err(err)) => error_reply(err, request_id),
             Err(_) => error_reply(ApiError::internal(anyhow::anyhow!("handler panicked")), request_id),
         };
-        if let Some((workspace_id, key)) = idempotency {
-            self.finish_idempotency(workspace_id.as_deref(), &key, &reply, now)
-                .await;
+        if let Some(claimed) = idempotency {
+            self.finish_idempotency(&claimed, &reply, now).await;
         }
         with_rate(reply.into())
     }
@@ -361,6 +361,11 @@ impl<S: Send + Sync + 'static> Service<S> {
             })?
             .to_owned();
         let workspace_id = principal.map(|p| p.workspace_id.clone());
+        let owner = match principal.map(|p| &p.kind) {
+            Some(CredentialKind::ApiKey { key_id, .. }) => key_id.clone(),
+            Some(CredentialKind::Session { session_id, .. }) => format!("session {session_id}"),
+            None => "public".to_owned(),
+        };
         let mut material = format!("{} {path}?", parts.method);
         for (k, v) in query {
             material.push_str(&format!("{k}={v}&"));
@@ -368,14 +373,26 @@ impl<S: Send + Sync + 'static> Service<S> {
         material.push('\n');
         material.push_str(&String::from_utf8_lossy(body));
         let fingerprint = secret::sha256_hex(&material);
+        let sealer = answer_box(parts, principal.is_some(), &key);
         match self
             .platform
             .idempotency
-            .begin(workspace_id.as_deref(), &key, &fingerprint, now)
+            .begin(workspace_id.as_deref(), &key, &owner, &fingerprint, now)
             .await?
         {
-            IdempotencyStart::Started => Ok(Claim::Run(Some((workspace_id, key)))),
-            IdempotencyStart::Replay(stored) => Ok(Claim::Replay(stored)),
+            IdempotencyStart::Started => Ok(Claim::Run(Some(Box::new(Claimed {
+                workspace_id,
+                key,
+                sealer,
+            })))),
+            IdempotencyStart::Replay(sealed) => {
+                let stored = sealer
+                    .open(&sealed)
+                    .ok()
+                    .and_then(|json| serde_json::from_str::<StoredResponse>(&json).ok())
+                    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("an idempotent answer that does not open")))?;
+                Ok(Claim::Replay(stored))
+            }
             IdempotencyStart::InProgress => Err(ApiError::new(
                 ErrorCode::IdempotencyInProgress,
                 "A request with this Idempotency-Key is still being processed; retry shortly.",
@@ -385,11 +402,18 @@ impl<S: Send + Sync + 'static> Service<S> {
                 "Idempotency-Key",
                 "This Idempotency-Key was used with a different request; use a new key.",
             )),
+            IdempotencyStart::InUse => Err(ApiError::param(
+                ErrorCode::IdempotencyKeyInUse,
+                "Idempotency-Key",
+                "This Idempotency-Key was used by another API key or session; use a new key.",
+            )),
         }
     }
 
-    /// Stores the answer for replay, or frees the key when the request may be retried as is.
-    async fn finish_idempotency(&self, workspace_id: Option<&str>, key: &str, reply: &Reply, now: DateTime<Utc>) {
+    /// Stores the answer for replay, sealed, or frees the key when the request may be retried
+    /// as is.
+    async fn finish_idempotency(&self, claimed: &Claimed, reply: &Reply, now: DateTime<Utc>) {
+        let (workspace_id, key) = (claimed.workspace_id.as_deref(), claimed.key.as_str());
         let status = reply.status.as_u16();
         // Errors of ours, throttling and malformed requests did not run to a result: a retry
         // with the same key should run again.
@@ -406,9 +430,10 @@ impl<S: Send + Sync + 'static> Service<S> {
                 .as_ref()
                 .map(|b| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default();
+            let stored = serde_json::to_string(&StoredResponse { status, headers, body }).unwrap_or_default();
             self.platform
                 .idempotency
-                .complete(workspace_id, key, &StoredResponse { status, headers, body }, now)
+                .complete(workspace_id, key, &claimed.sealer.seal(&stored), now)
                 .await
         };
         if let Err(e) = result {
@@ -418,10 +443,34 @@ impl<S: Send + Sync + 'static> Service<S> {
     }
 }
 
+/// The box an idempotent answer is sealed in: its key derives from the request's credential
+/// (and the idempotency key), so a stored answer — an API key's or a webhook's secret among
+/// them — is never at rest in the clear, and opens only for the credential that made it.
+/// Public requests have no credential: their answers open with the idempotency key and the
+/// request itself, which only their sender has.
+fn answer_box(parts: &http::request::Parts, authenticated: bool, key: &str) -> SecretBox {
+    let credential = if authenticated {
+        credential_of(&parts.headers).and_then(Result::ok).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    SecretBox::derive_for(
+        format!("{credential}\n{key}").as_bytes(),
+        b"switchboard idempotent answers v1",
+    )
+}
+
 enum Claim {
-    /// Run the handler; `Some((workspace, key))` when an idempotency key was claimed.
-    Run(Option<(Option<String>, String)>),
+    /// Run the handler, with the idempotency key it claimed, if any.
+    Run(Option<Box<Claimed>>),
     Replay(StoredResponse),
+}
+
+/// An idempotency key claimed by the request running now.
+struct Claimed {
+    workspace_id: Option<String>,
+    key: String,
+    sealer: SecretBox,
 }
 
 /// Runs a service as a Lambda function behind API Gateway.

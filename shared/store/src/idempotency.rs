@@ -1,4 +1,5 @@
-//! Idempotency records: the first request with a key claims it, later ones replay its answer.
+//! Idempotency records: the first request with a key claims it for its credential, later ones
+//! of that credential replay its answer (stored sealed by the HTTP layer).
 
 use std::collections::HashMap;
 
@@ -6,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use chrono::{DateTime, Utc};
 use switchboard_core::StoreError;
-use switchboard_core::ports::{IdempotencyStart, IdempotencyStore, StoredResponse};
+use switchboard_core::ports::{IdempotencyStart, IdempotencyStore};
 
 use super::keys::{self, entity};
 use super::{DynamoStore, conditional, get_n, get_s, key_map, n, s, sdk_error};
@@ -23,12 +24,14 @@ impl IdempotencyStore for DynamoStore {
         &self,
         workspace_id: Option<&str>,
         key: &str,
+        owner: &str,
         fingerprint: &str,
         now: DateTime<Utc>,
     ) -> Result<IdempotencyStart, StoreError> {
         let now_s = now.timestamp();
         let mut item = key_map(&keys::idempotency(workspace_id, key));
         item.insert(keys::ENTITY.into(), s(entity::IDEMPOTENCY));
+        item.insert("owner".into(), s(owner));
         item.insert("fingerprint".into(), s(fingerprint));
         item.insert("state".into(), s("in_progress"));
         item.insert("locked_until".into(), n(now_s + LOCK_SECS));
@@ -41,13 +44,15 @@ impl IdempotencyStore for DynamoStore {
             .set_item(Some(item))
             .condition_expression(
                 "attribute_not_exists(PK) OR expires_epoch < :now \
-                 OR (#state = :in_progress AND locked_until < :now AND fingerprint = :fp)",
+                 OR (#state = :in_progress AND locked_until < :now AND fingerprint = :fp AND #owner = :owner)",
             )
             .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#owner", "owner")
             .set_expression_attribute_values(Some(HashMap::from([
                 (":now".to_owned(), n(now_s)),
                 (":in_progress".to_owned(), s("in_progress")),
                 (":fp".to_owned(), s(fingerprint)),
+                (":owner".to_owned(), s(owner)),
             ])))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -56,14 +61,16 @@ impl IdempotencyStore for DynamoStore {
             Ok(_) => return Ok(IdempotencyStart::Started),
             Err(old) => old.unwrap_or_default(),
         };
+        if get_s(&old, "owner") != Some(owner) {
+            return Ok(IdempotencyStart::InUse);
+        }
         if get_s(&old, "fingerprint") != Some(fingerprint) {
             return Ok(IdempotencyStart::Mismatch);
         }
         if get_s(&old, "state") == Some("done") {
-            let stored = get_s(&old, "response")
+            let sealed = get_s(&old, "response")
                 .ok_or_else(|| StoreError::Other(anyhow::anyhow!("idempotency record without response")))?;
-            let response: StoredResponse = serde_json::from_str(stored).map_err(|e| StoreError::Other(e.into()))?;
-            return Ok(IdempotencyStart::Replay(response));
+            return Ok(IdempotencyStart::Replay(sealed.to_owned()));
         }
         debug_assert!(get_n(&old, "locked_until").is_some());
         Ok(IdempotencyStart::InProgress)
@@ -73,10 +80,9 @@ impl IdempotencyStore for DynamoStore {
         &self,
         workspace_id: Option<&str>,
         key: &str,
-        response: &StoredResponse,
+        sealed_response: &str,
         _now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let response = serde_json::to_string(response).map_err(|e| StoreError::Other(e.into()))?;
         self.client
             .update_item()
             .table_name(&self.table)
@@ -85,7 +91,7 @@ impl IdempotencyStore for DynamoStore {
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#response", "response")
             .expression_attribute_values(":done", s("done"))
-            .expression_attribute_values(":response", s(response))
+            .expression_attribute_values(":response", s(sealed_response))
             .send()
             .await
             .map_err(sdk_error)?;

@@ -125,20 +125,25 @@ pub struct StoredResponse {
 pub enum IdempotencyStart {
     /// This request owns the key: run it, then `complete` or `abandon`.
     Started,
-    Replay(StoredResponse),
+    /// The sealed answer of the request that used the key first.
+    Replay(String),
     InProgress,
     /// The key was used for a different request.
     Mismatch,
+    /// The key was used by another credential.
+    InUse,
 }
 
 /// Idempotency records, per workspace (`None`: requests made before any credential, such as
-/// signups).
+/// signups), each bound to the credential (`owner`) whose request claimed it. Answers are
+/// stored sealed by the caller, under a key only that credential's requests can derive.
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     async fn begin(
         &self,
         workspace_id: Option<&str>,
         key: &str,
+        owner: &str,
         fingerprint: &str,
         now: DateTime<Utc>,
     ) -> Result<IdempotencyStart, StoreError>;
@@ -146,7 +151,7 @@ pub trait IdempotencyStore: Send + Sync {
         &self,
         workspace_id: Option<&str>,
         key: &str,
-        response: &StoredResponse,
+        sealed_response: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     async fn abandon(&self, workspace_id: Option<&str>, key: &str) -> Result<(), StoreError>;

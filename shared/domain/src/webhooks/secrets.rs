@@ -36,8 +36,13 @@ impl std::fmt::Debug for SecretBox {
 impl SecretBox {
     /// The box of a deployment's key material (the webhook key secret's value).
     pub fn derive(key_material: &[u8]) -> Self {
+        Self::derive_for(key_material, b"switchboard webhook secrets v1")
+    }
+
+    /// The box of `key_material` for one `purpose`: other purposes get other keys.
+    pub fn derive_for(key_material: &[u8], purpose: &[u8]) -> Self {
         let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key_material).expect("HMAC takes any key length");
-        mac.update(b"switchboard webhook secrets v1");
+        mac.update(purpose);
         let key = mac.finalize().into_bytes();
         Self {
             cipher: Aes256Gcm::new_from_slice(&key).expect("a 32-byte key"),
