@@ -282,3 +282,39 @@ async fn concurrent_verifications_agree_on_one_time() {
         assert_eq!(r.body["verified_at"], results[0].body["verified_at"]);
     }
 }
+
+#[tokio::test]
+async fn sign_in_locks_an_email_after_ten_failures_known_or_not() {
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    let unknown = email();
+    let attempt = |email: String, password: &'static str| {
+        let app = &app;
+        async move {
+            app.post("/v1/auth/login")
+                .json(json!({"email": email, "password": password}))
+                .send()
+                .await
+        }
+    };
+    for _ in 0..10 {
+        attempt(t.email.clone(), "not the password")
+            .await
+            .expect_error(401, "invalid_login");
+        attempt(unknown.clone(), "not the password")
+            .await
+            .expect_error(401, "invalid_login");
+    }
+    // Locked, even with the right password; an unknown email the same way.
+    for email in [t.email.clone(), unknown.clone()] {
+        let locked = attempt(email, "correct horse battery staple").await;
+        locked.expect_error(429, "too_many_failed_logins");
+        let retry_after: i64 = locked.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=900).contains(&retry_after), "{retry_after}");
+    }
+    // Another email is not affected; after the window the owner signs in again.
+    let other = app.trial_tenant().await;
+    app.login(&other.email, &other.password).await;
+    app.clock.advance(chrono::Duration::minutes(15));
+    app.login(&t.email, &t.password).await;
+}

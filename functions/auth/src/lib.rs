@@ -54,6 +54,10 @@ const TAG: &str = "Auth";
 /// Trial credit on a new workspace's wallet, in cents.
 const TRIAL_CREDIT_MINOR: i64 = 500;
 const VERIFICATION_TTL: Duration = Duration::hours(24);
+/// Sign-ins for one email are locked for the rest of a 15-minute window after this many
+/// failures in it (on top of the per-address limit of public routes).
+const MAX_FAILED_LOGINS: u32 = 10;
+const LOCKOUT_WINDOW_SECS: i64 = 15 * 60;
 
 pub fn routes() -> Vec<Route<State>> {
     vec![
@@ -283,13 +287,30 @@ async fn login(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let invalid = || ApiError::new(ErrorCode::InvalidLogin, "The email or password is not right.");
     let email = validate::email("email", &input.email).map_err(|_| invalid())?;
     let password = input.password;
+    // Unknown emails are counted and locked like known ones: the answers do not tell them apart.
+    let now_s = req.now.timestamp();
+    let window = now_s.div_euclid(LOCKOUT_WINDOW_SECS);
+    let window_end = (window + 1) * LOCKOUT_WINDOW_SECS;
+    if state.accounts.failed_logins(&email, window).await? >= MAX_FAILED_LOGINS {
+        let retry_after = u64::try_from(window_end - now_s).unwrap_or(1).max(1);
+        let mut locked = ApiError::new(
+            ErrorCode::TooManyFailedLogins,
+            format!("Too many failed sign-ins for this email; retry in {retry_after} s."),
+        );
+        locked.retry_after = Some(retry_after);
+        return Err(locked);
+    }
+    let failed = || async {
+        state.accounts.count_failed_login(&email, window, window_end).await?;
+        Err::<Reply, ApiError>(invalid())
+    };
     let Some(login) = state.accounts.find_login(&email).await? else {
         blocking(move || password::verify_against_nothing(&password)).await?;
-        return Err(invalid());
+        return failed().await;
     };
     let hash = login.password_hash.clone();
     if !blocking(move || password::verify(&password, &hash)).await? {
-        return Err(invalid());
+        return failed().await;
     }
     let (user, workspace) = state
         .accounts

@@ -183,6 +183,8 @@ error_codes! {
     IdempotencyKeyReused = 422, "idempotency_key_reused";
     /// Too many requests for this credential; retry after the Retry-After header.
     RateLimited = 429, "rate_limited";
+    /// Too many failed sign-ins for this email; retry after the Retry-After header.
+    TooManyFailedLogins = 429, "too_many_failed_logins";
     /// As many calls as the plan allows are in progress at once; retry when one ends.
     ConcurrencyLimitReached = 429, "concurrency_limit_reached";
     /// Something failed on our side. The request id identifies it in our logs.

@@ -10,7 +10,7 @@ use switchboard_core::{ErrorCode, StoreError};
 
 use super::credentials::credential_attributes;
 use super::keys::{self, entity};
-use super::{DynamoStore, Item, NEW_ITEM, conditional, from_item, get_s, item_of, key_map, n, s, sdk_error};
+use super::{DynamoStore, Item, NEW_ITEM, conditional, from_item, get_n, get_s, item_of, key_map, n, s, sdk_error};
 
 #[derive(Serialize, Deserialize)]
 struct LoginItem {
@@ -89,6 +89,30 @@ impl AccountStore for DynamoStore {
             workspace_id: login.workspace_id,
             password_hash: login.password_hash,
         }))
+    }
+
+    async fn failed_logins(&self, email: &str, window: i64) -> Result<u32, StoreError> {
+        let item = self.get_item(&keys::failed_logins(email, window)).await?;
+        Ok(item
+            .and_then(|i| get_n(&i, "failures"))
+            .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+    }
+
+    async fn count_failed_login(&self, email: &str, window: i64, expires: i64) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::failed_logins(email, window))))
+            .update_expression("SET #entity = :entity, #ttl = :ttl ADD failures :one")
+            .expression_attribute_names("#entity", keys::ENTITY)
+            .expression_attribute_names("#ttl", keys::TTL)
+            .expression_attribute_values(":entity", s(entity::FAILED_LOGINS))
+            .expression_attribute_values(":ttl", n(expires))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
     }
 
     async fn get_workspace(&self, workspace_id: &str) -> Result<Option<Workspace>, StoreError> {

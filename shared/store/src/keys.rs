@@ -76,6 +76,7 @@ pub mod entity {
     pub const WORKSPACE: &str = "workspace";
     pub const USER: &str = "user";
     pub const LOGIN: &str = "login";
+    pub const FAILED_LOGINS: &str = "failed_logins";
     pub const VERIFICATION: &str = "email_verification";
     pub const WALLET: &str = "wallet";
     pub const HOLD: &str = "call_hold";
@@ -149,6 +150,15 @@ pub fn payment(payment_id: &str) -> Key {
 /// Global: email → user, for login and email uniqueness.
 pub fn login(email: &str) -> Key {
     Key::new(format!("LOGIN#{email}"), "LOGIN")
+}
+
+/// Global: failed sign-ins for one email in one lockout window (the email hashed: attempts for
+/// addresses nobody registered are counted too, and keys should not spell them out).
+pub fn failed_logins(email: &str, window: i64) -> Key {
+    Key::new(
+        format!("LOGINFAIL#{}", switchboard_core::secret::sha256_hex(email)),
+        window.to_string(),
+    )
 }
 
 /// Global: email verification token hash → user.

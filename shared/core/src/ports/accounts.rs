@@ -131,6 +131,10 @@ pub trait AccountStore: Send + Sync {
     /// when the email is registered.
     async fn create_account(&self, account: &NewAccount) -> Result<(), StoreError>;
     async fn find_login(&self, email: &str) -> Result<Option<LoginRecord>, StoreError>;
+    /// Failed sign-ins for `email` (registered or not) in the lockout window numbered `window`.
+    async fn failed_logins(&self, email: &str, window: i64) -> Result<u32, StoreError>;
+    /// Counts a failed sign-in for `email` in `window`, forgotten after `expires` (unix seconds).
+    async fn count_failed_login(&self, email: &str, window: i64, expires: i64) -> Result<(), StoreError>;
     async fn get_workspace(&self, workspace_id: &str) -> Result<Option<Workspace>, StoreError>;
     /// How many of what the plan caps the workspace holds: `agents`, `api_keys` (active),
     /// `webhook_endpoints`.
