@@ -181,21 +181,41 @@ class StreamBridge:
                 records = records[at:]
                 self.stopping.wait(min(2 ** attempts * 0.1, 5))
 
+    def _iterator(self, shard_id, after):
+        """An iterator of the shard: after the last record read, or from its oldest."""
+        if after:
+            return self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id,
+                                                   ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=after)["ShardIterator"]
+        return self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id,
+                                               ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+
     def _run(self):
-        iterators = {}
+        iterators, last_read = {}, {}
         while not self.stopping.is_set():
             try:
                 shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
                 for shard in shards:
                     if shard["ShardId"] not in iterators:
-                        iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
-                            StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                        iterators[shard["ShardId"]] = self._iterator(shard["ShardId"], None)
                 busy = False
                 for shard_id, iterator in list(iterators.items()):
                     if iterator is None:
                         continue
-                    out = self.streams.get_records(ShardIterator=iterator, Limit=self.mapping.batch_size)
+                    try:
+                        out = self.streams.get_records(ShardIterator=iterator, Limit=self.mapping.batch_size)
+                    except (self.streams.exceptions.TrimmedDataAccessException,
+                            self.streams.exceptions.ExpiredIteratorException):
+                        # An iterator idle for a while goes stale in DynamoDB Local: take a new
+                        # one where reading stopped.
+                        try:
+                            iterators[shard_id] = self._iterator(shard_id, last_read.get(shard_id))
+                        except self.streams.exceptions.TrimmedDataAccessException:
+                            # Trimmed past it too: from the oldest (routing twice changes nothing).
+                            iterators[shard_id] = self._iterator(shard_id, None)
+                        continue
                     iterators[shard_id] = out.get("NextShardIterator")
+                    if out.get("Records"):
+                        last_read[shard_id] = out["Records"][-1]["dynamodb"]["SequenceNumber"]
                     records = [r for r in out.get("Records", []) if any(matches(f, r) for f in self.mapping.filters)]
                     busy = busy or bool(out.get("Records"))
                     self._deliver(records)

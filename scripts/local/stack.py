@@ -126,6 +126,22 @@ def start_emulators(procs, ddb_port, moto_port):
     return endpoints
 
 
+def create_table(ddb, tpl, name, stream):
+    """Creates the table of template.yaml as `name` (with its stream when `stream`); returns the
+    stream's ARN."""
+    _, props = tpl.table()
+    spec = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
+    if "GlobalSecondaryIndexes" in props:
+        spec["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if stream and "StreamSpecification" in props:
+        spec["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    stream_arn = ddb.create_table(TableName=name, **spec)["TableDescription"].get("LatestStreamArn")
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+    return stream_arn
+
+
 def provision(tpl, endpoints, suffix, visibility_timeout=None):
     """Creates the table, queues and secret of template.yaml; returns their names and URLs."""
     session = boto3.Session(region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
@@ -134,18 +150,9 @@ def provision(tpl, endpoints, suffix, visibility_timeout=None):
     sm = session.client("secretsmanager", endpoint_url=endpoints["moto"])
     made = {}
 
-    table_id, props = tpl.table()
+    table_id, _ = tpl.table()
     table_name = f"switchboard{suffix}"
-    spec = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
-    if "GlobalSecondaryIndexes" in props:
-        spec["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-    if "StreamSpecification" in props:
-        spec["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-    stream_arn = ddb.create_table(TableName=table_name, **spec)["TableDescription"].get("LatestStreamArn")
-    ttl = props.get("TimeToLiveSpecification")
-    if ttl:
-        ddb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
-    made[table_id] = {"ref": table_name, "stream": stream_arn}
+    made[table_id] = {"ref": table_name, "stream": create_table(ddb, tpl, table_name, stream=True)}
 
     for queue_id, props in tpl.queues():
         attributes = {}
@@ -336,8 +343,15 @@ def test(args):
         api, env, made, bridge = start_stack(procs, state_dir, ports, f"-{secrets.token_hex(3)}",
                                              {"PUBLIC_RATE_LIMIT_PER_MINUTE": "1000"}, visibility_timeout=2, reload=False,
                                              SignupPlan="enterprise", SimulatorTimeScale="0")
+        # The in-process tests get a table of their own, without a stream: the stack's event
+        # router would otherwise deliver their events too, with the stack's keys.
+        in_process_table = f"switchboard-in-process-{secrets.token_hex(3)}"
+        session = boto3.Session(region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
+        create_table(session.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"]), Template(load(ROOT / "template.yaml")),
+                     in_process_table, stream=False)
         test_env = {
             **env,
+            "TABLE_NAME": in_process_table,
             "SWITCHBOARD_API_URL": api,
             "MAIL_DEAD_LETTER_QUEUE_URL": made["MailDeadLetterQueue"]["ref"],
             "WEBHOOK_DEAD_LETTER_QUEUE_URL": made["WebhookDeadLetterQueue"]["ref"],
