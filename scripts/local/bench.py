@@ -293,7 +293,8 @@ def webhooks(args):
         procs.stop()
 
 
-def campaigns(args):
+def cargo_bench(name, runs):
+    """Runs `cargo bench --bench <name> -- <run>` for each run, against emulators of its own."""
     state_dir = stack.LOCAL / f"bench-{os.getpid()}"
     state_dir.mkdir(parents=True, exist_ok=True)
     procs = stack.Processes(state_dir / "logs")
@@ -302,28 +303,21 @@ def campaigns(args):
         made = stack.provision(_TEMPLATE, endpoints, f"-bench-{secrets.token_hex(3)}")
         env = stack.function_env(_TEMPLATE, made, endpoints, _TEMPLATE.parameters(PublicBaseUrl="http://127.0.0.1"), state_dir)
         env["RUST_LOG"] = "warn"
-        bench = ["cargo", "bench", "--locked", "-p", "switchboard-tests", "--bench", "campaigns", "--"]
-        runs = [["import", "--rows", str(args.rows)], ["dialer", "--targets", str(args.targets), "--concurrency", str(args.concurrency)]]
+        bench = ["cargo", "bench", "--locked", "-p", "switchboard-tests", "--bench", name, "--"]
         for run in runs:
-            subprocess.run([*bench, *run, "--workers", str(args.workers)], cwd=ROOT, env={**os.environ, **env}, check=True)
+            subprocess.run([*bench, *run], cwd=ROOT, env={**os.environ, **env}, check=True)
     finally:
         procs.stop()
+
+
+def campaigns(args):
+    workers = ["--workers", str(args.workers)]
+    cargo_bench("campaigns", [["import", "--rows", str(args.rows), *workers],
+                              ["dialer", "--targets", str(args.targets), "--concurrency", str(args.concurrency), *workers]])
 
 
 def ledger(args):
-    state_dir = stack.LOCAL / f"bench-{os.getpid()}"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    procs = stack.Processes(state_dir / "logs")
-    try:
-        endpoints = stack.start_emulators(procs, stack.free_port(), stack.free_port())
-        made = stack.provision(_TEMPLATE, endpoints, f"-bench-{secrets.token_hex(3)}")
-        env = stack.function_env(_TEMPLATE, made, endpoints, _TEMPLATE.parameters(PublicBaseUrl="http://127.0.0.1"), state_dir)
-        env["RUST_LOG"] = "warn"
-        bench = ["cargo", "bench", "--locked", "-p", "switchboard-tests", "--bench", "ledger", "--",
-                 "--calls", str(args.calls), "--concurrency", str(args.concurrency)]
-        subprocess.run(bench, cwd=ROOT, env={**os.environ, **env}, check=True)
-    finally:
-        procs.stop()
+    cargo_bench("ledger", [["--calls", str(args.calls), "--concurrency", str(args.concurrency)]])
 
 
 def main():

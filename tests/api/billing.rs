@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 
 use futures::stream::{self, StreamExt};
+use http::Method;
 use serde_json::{Value, json};
 use switchboard_core::model::{Call, CallStatus, Direction, LedgerEntry, LedgerKind};
 use switchboard_core::ports::{Hold, ListQuery, Repository, Wallets};
 use switchboard_core::{ErrorCode, StoreError};
 use switchboard_domain::calls::{self, CallBook, NewCall, StatusReport};
-use switchboard_tests::{Tenant, TestApp, afternoon_zone, draft_campaign, phone_ending, phones_ending, unique_phone};
+use switchboard_tests::{Tenant, TestApp, phone_ending, phones_ending, unique_phone};
 
 async fn balance(app: &TestApp, t: &Tenant) -> Value {
     let res = app.get("/v1/billing/balance").bearer(&t.key).send().await;
@@ -412,34 +413,16 @@ async fn a_thousand_calls_ending_at_once_are_each_charged_once_and_the_ledger_ad
     }
 }
 
-/// A draft campaign calling `targets` answering numbers, `max_concurrent_calls` at once, with
-/// everything it needs to start.
+/// A draft campaign calling `targets` answering numbers, `max_concurrent_calls` at once.
 async fn ready_campaign(
     app: &TestApp,
     t: &Tenant,
-    (agent, number): (&str, &str),
+    line: (&str, &str),
     max_concurrent_calls: u32,
     targets: usize,
 ) -> String {
-    let campaign = draft_campaign(
-        app,
-        t,
-        json!({"agent_id": agent, "phone_number_id": number,
-               "max_concurrent_calls": max_concurrent_calls, "timezone": afternoon_zone()}),
-    )
-    .await;
-    let rows: Vec<Value> = phones_ending("0100", targets)
-        .into_iter()
-        .map(|p| json!({"phone": p}))
-        .collect();
-    app.post(&format!("/v1/campaigns/{campaign}/audience"))
-        .bearer(&t.key)
-        .json(json!({"rows": rows}))
-        .send()
+    app.ready_campaign(t, line, max_concurrent_calls, &phones_ending("0100", targets))
         .await
-        .expect(201);
-    app.attest(t, &campaign).await;
-    campaign
 }
 
 #[tokio::test]
@@ -489,23 +472,6 @@ async fn a_campaign_that_runs_out_of_money_pauses_itself_and_places_no_further_c
         .expect(200);
     app.run_dialing().await;
 
-    let paused = app
-        .get(&format!("/v1/campaigns/{campaign}"))
-        .bearer(&t.key)
-        .send()
-        .await;
-    assert_eq!(
-        (&paused.body["status"], &paused.body["paused_reason"]),
-        (&json!("paused"), &json!("insufficient_funds")),
-        "{}",
-        paused.text
-    );
-    let calls = app
-        .get(&format!("/v1/calls?campaign_id={campaign}"))
-        .bearer(&t.key)
-        .send()
-        .await;
-    assert_eq!(calls.body["data"].as_array().unwrap().len(), 1, "{}", calls.text);
     assert!(
         app.event_types(&t.workspace_id)
             .await
@@ -515,11 +481,7 @@ async fn a_campaign_that_runs_out_of_money_pauses_itself_and_places_no_further_c
     assert_eq!(wallet["held_minor"], 0);
     assert_eq!(sum(&ledger(&app, &t).await), wallet["balance_minor"].as_i64().unwrap());
     // Resuming asks the wallet again.
-    app.post(&format!("/v1/campaigns/{campaign}/resume"))
-        .bearer(&t.key)
-        .send()
-        .await
-        .expect_error(402, "insufficient_funds");
+    app.assert_paused_for(&t, &campaign, "insufficient_funds", 1, 402).await;
 }
 
 #[tokio::test]
@@ -1012,33 +974,35 @@ async fn auto_charge_refuses_bad_input_and_belongs_to_its_workspace() {
     let other = app.trial_tenant().await;
     let member = app.key(&t, "write").await;
     let before = app.snapshot(&t.workspace_id).await;
-    for (body, status, code, param) in [
-        (
-            json!({"threshold_minor": -1}),
-            422,
-            "validation_failed",
-            "threshold_minor",
-        ),
-        (
-            json!({"threshold_minor": 1_000_001}),
-            422,
-            "validation_failed",
-            "threshold_minor",
-        ),
-        (json!({"amount_minor": 499}), 422, "validation_failed", "amount_minor"),
-        (
-            json!({"amount_minor": 1_000_001}),
-            422,
-            "validation_failed",
-            "amount_minor",
-        ),
-        (json!({"enabled": "yes"}), 400, "invalid_type", "enabled"),
-        (json!({"card": "4242"}), 400, "unknown_field", "card"),
-    ] {
-        let res = autocharge(&app, &t, body.clone()).await;
-        res.expect_error(status, code);
-        assert_eq!(res.param(), param, "{body}");
-    }
+    app.expect_refusals(
+        Method::POST,
+        "/v1/billing/autocharge",
+        &t.key,
+        &[
+            (
+                json!({"threshold_minor": -1}),
+                422,
+                "validation_failed",
+                "threshold_minor",
+            ),
+            (
+                json!({"threshold_minor": 1_000_001}),
+                422,
+                "validation_failed",
+                "threshold_minor",
+            ),
+            (json!({"amount_minor": 499}), 422, "validation_failed", "amount_minor"),
+            (
+                json!({"amount_minor": 1_000_001}),
+                422,
+                "validation_failed",
+                "amount_minor",
+            ),
+            (json!({"enabled": "yes"}), 400, "invalid_type", "enabled"),
+            (json!({"card": "4242"}), 400, "unknown_field", "card"),
+        ],
+    )
+    .await;
     app.post("/v1/billing/autocharge")
         .bearer(&member)
         .json(json!({"threshold_minor": 0}))

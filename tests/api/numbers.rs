@@ -1,5 +1,6 @@
 //! Phone numbers: imported once across all workspaces, answered by an agent, released.
 
+use http::Method;
 use serde_json::json;
 use switchboard_core::ports::Directory;
 use switchboard_tests::TestApp;
@@ -262,23 +263,20 @@ async fn numbers_are_searched_in_the_workspaces_country_by_area_code_and_digits(
     );
 
     let before = app.snapshot(&t.workspace_id).await;
-    for (body, status, code, param) in [
-        (json!({"country": "XX"}), 400, "invalid_value", "country"),
-        (json!({"area_code": "41a"}), 400, "invalid_value", "area_code"),
-        (json!({"contains": "12345678901"}), 400, "invalid_value", "contains"),
-        (json!({"limit": 0}), 422, "validation_failed", "limit"),
-        (json!({"limit": 51}), 422, "validation_failed", "limit"),
-        (json!({"pattern": "1"}), 400, "unknown_field", "pattern"),
-    ] {
-        let res = app
-            .post("/v1/numbers/search")
-            .bearer(&t.key)
-            .json(body.clone())
-            .send()
-            .await;
-        res.expect_error(status, code);
-        assert_eq!(res.param(), param, "{body}");
-    }
+    app.expect_refusals(
+        Method::POST,
+        "/v1/numbers/search",
+        &t.key,
+        &[
+            (json!({"country": "XX"}), 400, "invalid_value", "country"),
+            (json!({"area_code": "41a"}), 400, "invalid_value", "area_code"),
+            (json!({"contains": "12345678901"}), 400, "invalid_value", "contains"),
+            (json!({"limit": 0}), 422, "validation_failed", "limit"),
+            (json!({"limit": 51}), 422, "validation_failed", "limit"),
+            (json!({"pattern": "1"}), 400, "unknown_field", "pattern"),
+        ],
+    )
+    .await;
     assert_eq!(app.snapshot(&t.workspace_id).await, before, "a search writes nothing");
 }
 
@@ -401,30 +399,27 @@ async fn provisioning_refuses_bad_input_and_members() {
     let t = app.tenant().await;
     let member = app.key(&t, "write").await;
     let before = app.snapshot(&t.workspace_id).await;
-    for (body, status, code, param) in [
-        (json!({}), 400, "missing_field", "phone_number"),
-        (
-            json!({"phone_number": "12"}),
-            400,
-            "invalid_phone_number",
-            "phone_number",
-        ),
-        (
-            json!({"phone_number": "+14155550123", "agent_id": "agt_01JD3QZ9R6X4Y7T2W8V5N1M0KA"}),
-            404,
-            "agent_not_found",
-            "agent_id",
-        ),
-    ] {
-        let res = app
-            .post("/v1/numbers/provision")
-            .bearer(&t.key)
-            .json(body.clone())
-            .send()
-            .await;
-        res.expect_error(status, code);
-        assert_eq!(res.param(), param, "{body}");
-    }
+    app.expect_refusals(
+        Method::POST,
+        "/v1/numbers/provision",
+        &t.key,
+        &[
+            (json!({}), 400, "missing_field", "phone_number"),
+            (
+                json!({"phone_number": "12"}),
+                400,
+                "invalid_phone_number",
+                "phone_number",
+            ),
+            (
+                json!({"phone_number": "+14155550123", "agent_id": "agt_01JD3QZ9R6X4Y7T2W8V5N1M0KA"}),
+                404,
+                "agent_not_found",
+                "agent_id",
+            ),
+        ],
+    )
+    .await;
     app.post("/v1/numbers/provision")
         .bearer(&member)
         .json(json!({"phone_number": "+14155550123"}))

@@ -3,9 +3,10 @@
 //! `twilio.rs`).
 
 use futures::StreamExt;
+use http::Method;
 use serde_json::{Value, json};
 use switchboard_core::model::TargetStatus;
-use switchboard_tests::{Tenant, TestApp, afternoon_zone, draft_campaign, phone_ending, phones_ending, unique_phone};
+use switchboard_tests::{Tenant, TestApp, phone_ending, phones_ending, unique_phone};
 
 /// An agent whose calls last at most a minute (a 12-cent hold), on a number it calls from.
 async fn line(app: &TestApp, t: &Tenant) -> (String, String) {
@@ -166,32 +167,6 @@ async fn calls_racing_to_be_the_first_of_a_new_day_are_all_held() {
     assert_eq!(controls(&app, &t).await["spent_today_minor"], 120);
 }
 
-/// A started campaign of `agent` on `number` calling `phones`, `max_concurrent_calls` at once.
-async fn campaign_calling(
-    app: &TestApp,
-    t: &Tenant,
-    (agent, number): (&str, &str),
-    max_concurrent_calls: u32,
-    phones: &[String],
-) -> String {
-    let campaign = draft_campaign(
-        app,
-        t,
-        json!({"agent_id": agent, "phone_number_id": number,
-               "max_concurrent_calls": max_concurrent_calls, "timezone": afternoon_zone()}),
-    )
-    .await;
-    let rows: Vec<Value> = phones.iter().map(|p| json!({"phone": p})).collect();
-    app.post(&format!("/v1/campaigns/{campaign}/audience"))
-        .bearer(&t.key)
-        .json(json!({"rows": rows}))
-        .send()
-        .await
-        .expect(201);
-    app.attest(t, &campaign).await;
-    campaign
-}
-
 async fn start(app: &TestApp, t: &Tenant, campaign: &str) -> switchboard_tests::Res {
     app.post(&format!("/v1/campaigns/{campaign}/start"))
         .bearer(&t.key)
@@ -209,7 +184,7 @@ async fn a_campaign_skips_numbers_it_may_not_call_and_pauses_at_the_daily_limit(
     phones.push("+19002345678".into());
     // Four calls of 12 cents fit in the limit.
     set_controls(&app, &t, json!({"daily_spend_limit_minor": 48})).await;
-    let first = campaign_calling(&app, &t, (&agent, &number), 2, &phones).await;
+    let first = app.ready_campaign(&t, (&agent, &number), 2, &phones).await;
     start(&app, &t, &first).await.expect(200);
     app.run_dialing().await;
     let calls = app
@@ -242,31 +217,17 @@ async fn a_campaign_skips_numbers_it_may_not_call_and_pauses_at_the_daily_limit(
 
     // Today's limit is spent: a campaign does not start, and one that starts on the last of it
     // pauses itself when the next call cannot be held.
-    let second = campaign_calling(&app, &t, (&agent, &number), 1, &phones_ending("0100", 3)).await;
+    let second = app
+        .ready_campaign(&t, (&agent, &number), 1, &phones_ending("0100", 3))
+        .await;
     start(&app, &t, &second)
         .await
         .expect_error(402, "daily_spend_limit_reached");
     set_controls(&app, &t, json!({"daily_spend_limit_minor": 60})).await;
     start(&app, &t, &second).await.expect(200);
     app.run_dialing().await;
-    let paused = app.get(&format!("/v1/campaigns/{second}")).bearer(&t.key).send().await;
-    assert_eq!(
-        (&paused.body["status"], &paused.body["paused_reason"]),
-        (&json!("paused"), &json!("daily_spend_limit_reached")),
-        "{}",
-        paused.text
-    );
-    let calls = app
-        .get(&format!("/v1/calls?campaign_id={second}"))
-        .bearer(&t.key)
-        .send()
+    app.assert_paused_for(&t, &second, "daily_spend_limit_reached", 1, 402)
         .await;
-    assert_eq!(calls.body["data"].as_array().unwrap().len(), 1, "{}", calls.text);
-    app.post(&format!("/v1/campaigns/{second}/resume"))
-        .bearer(&t.key)
-        .send()
-        .await
-        .expect_error(402, "daily_spend_limit_reached");
 }
 
 #[tokio::test]
@@ -276,60 +237,57 @@ async fn spending_controls_refuse_bad_input_and_belong_to_their_workspace() {
     let other = app.tenant().await;
     let member = app.key(&t, "write").await;
     let before = app.snapshot(&t.workspace_id).await;
-    for (body, status, code, param) in [
-        (
-            json!({"allowed_countries": []}),
-            422,
-            "validation_failed",
-            "allowed_countries",
-        ),
-        (
-            json!({"allowed_countries": ["XX"]}),
-            400,
-            "invalid_value",
-            "allowed_countries",
-        ),
-        (
-            json!({"allowed_countries": "US"}),
-            400,
-            "invalid_type",
-            "allowed_countries",
-        ),
-        (
-            json!({"allowed_countries": vec!["US"; 51]}),
-            422,
-            "validation_failed",
-            "allowed_countries",
-        ),
-        (
-            json!({"daily_spend_limit_minor": -1}),
-            422,
-            "validation_failed",
-            "daily_spend_limit_minor",
-        ),
-        (
-            json!({"daily_spend_limit_minor": 100_000_001}),
-            422,
-            "validation_failed",
-            "daily_spend_limit_minor",
-        ),
-        (
-            json!({"daily_spend_limit_minor": "10"}),
-            400,
-            "invalid_type",
-            "daily_spend_limit_minor",
-        ),
-        (json!({"limit": 10}), 400, "unknown_field", "limit"),
-    ] {
-        let res = app
-            .patch("/v1/billing/spending-controls")
-            .bearer(&t.key)
-            .json(body.clone())
-            .send()
-            .await;
-        res.expect_error(status, code);
-        assert_eq!(res.param(), param, "{body}");
-    }
+    app.expect_refusals(
+        Method::PATCH,
+        "/v1/billing/spending-controls",
+        &t.key,
+        &[
+            (
+                json!({"allowed_countries": []}),
+                422,
+                "validation_failed",
+                "allowed_countries",
+            ),
+            (
+                json!({"allowed_countries": ["XX"]}),
+                400,
+                "invalid_value",
+                "allowed_countries",
+            ),
+            (
+                json!({"allowed_countries": "US"}),
+                400,
+                "invalid_type",
+                "allowed_countries",
+            ),
+            (
+                json!({"allowed_countries": vec!["US"; 51]}),
+                422,
+                "validation_failed",
+                "allowed_countries",
+            ),
+            (
+                json!({"daily_spend_limit_minor": -1}),
+                422,
+                "validation_failed",
+                "daily_spend_limit_minor",
+            ),
+            (
+                json!({"daily_spend_limit_minor": 100_000_001}),
+                422,
+                "validation_failed",
+                "daily_spend_limit_minor",
+            ),
+            (
+                json!({"daily_spend_limit_minor": "10"}),
+                400,
+                "invalid_type",
+                "daily_spend_limit_minor",
+            ),
+            (json!({"limit": 10}), 400, "unknown_field", "limit"),
+        ],
+    )
+    .await;
     // Only admins change them.
     app.patch("/v1/billing/spending-controls")
         .bearer(&member)

@@ -800,19 +800,9 @@ async fn a_workspace_whose_owner_has_not_verified_their_email_places_no_live_cal
     let (agent, number_id, _) = app.phone_line(&t).await;
     let controls = app.get("/v1/billing/spending-controls").bearer(&t.key).send().await;
     assert_eq!(controls.body["owner_verified"], false);
-    let campaign = switchboard_tests::draft_campaign(
-        &app,
-        &t,
-        json!({"agent_id": agent, "phone_number_id": number_id, "timezone": switchboard_tests::afternoon_zone()}),
-    )
-    .await;
-    app.post(&format!("/v1/campaigns/{campaign}/audience"))
-        .bearer(&t.key)
-        .json(json!({"rows": [{"phone": phone_ending("0100")}]}))
-        .send()
-        .await
-        .expect(201);
-    app.attest(&t, &campaign).await;
+    let campaign = app
+        .ready_campaign(&t, (&agent, &number_id), 1, &[phone_ending("0100")])
+        .await;
     let before = app.snapshot(&t.workspace_id).await;
     let call = json!({"agent_id": agent, "phone_number_id": number_id, "to": phone_ending("0100")});
     app.post("/v1/calls")

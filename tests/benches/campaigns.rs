@@ -25,24 +25,22 @@ use switchboard_core::ports::{
 };
 use switchboard_sqs::SqsQueue;
 use switchboard_telephony::simulator::Simulator;
-use switchboard_tests::{Tenant, TestApp, afternoon_zone, draft_campaign};
+use switchboard_tests::{BenchArgs, Tenant, TestApp, afternoon_zone, draft_campaign};
 
 #[tokio::main]
 async fn main() {
-    // `cargo bench` adds `--bench`.
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let flag = |name: &str, default: usize| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .map_or(default, |v| {
-                v.parse().unwrap_or_else(|_| panic!("{name} takes a number"))
-            })
-    };
-    let workers = flag("--workers", 4);
-    match args.first().map(String::as_str) {
-        Some("import") => import(flag("--rows", 100_000), workers).await,
-        Some("dialer") => dial(flag("--targets", 10_000), flag("--concurrency", 100), workers).await,
+    let args = BenchArgs::from_env();
+    let workers = args.number("--workers", 4);
+    match args.command() {
+        Some("import") => import(args.number("--rows", 100_000), workers).await,
+        Some("dialer") => {
+            dial(
+                args.number("--targets", 10_000),
+                args.number("--concurrency", 100),
+                workers,
+            )
+            .await
+        }
         other => panic!("import or dialer, not {other:?}"),
     }
 }

@@ -925,6 +925,75 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A draft campaign of `agent` on `number` calling `phones`, `max_concurrent_calls` at once,
+    /// with everything it needs to start.
+    pub async fn ready_campaign(
+        &self,
+        tenant: &Tenant,
+        (agent, number): (&str, &str),
+        max_concurrent_calls: u32,
+        phones: &[String],
+    ) -> String {
+        let campaign = draft_campaign(
+            self,
+            tenant,
+            json!({"agent_id": agent, "phone_number_id": number,
+                   "max_concurrent_calls": max_concurrent_calls, "timezone": afternoon_zone()}),
+        )
+        .await;
+        let rows: Vec<Value> = phones.iter().map(|p| json!({"phone": p})).collect();
+        self.post(&format!("/v1/campaigns/{campaign}/audience"))
+            .bearer(&tenant.key)
+            .json(json!({"rows": rows}))
+            .send()
+            .await
+            .expect(201);
+        self.attest(tenant, &campaign).await;
+        campaign
+    }
+
+    /// Asserts that the campaign paused itself for `reason` after placing `calls` calls, and that
+    /// resuming it is refused for that reason again (with `status`).
+    pub async fn assert_paused_for(&self, tenant: &Tenant, campaign: &str, reason: &str, calls: usize, status: u16) {
+        let paused = self
+            .get(&format!("/v1/campaigns/{campaign}"))
+            .bearer(&tenant.key)
+            .send()
+            .await;
+        assert_eq!(
+            (&paused.body["status"], &paused.body["paused_reason"]),
+            (&json!("paused"), &json!(reason)),
+            "{}",
+            paused.text
+        );
+        let placed = self
+            .get(&format!("/v1/calls?campaign_id={campaign}"))
+            .bearer(&tenant.key)
+            .send()
+            .await;
+        assert_eq!(placed.body["data"].as_array().unwrap().len(), calls, "{}", placed.text);
+        self.post(&format!("/v1/campaigns/{campaign}/resume"))
+            .bearer(&tenant.key)
+            .send()
+            .await
+            .expect_error(status, reason);
+    }
+
+    /// Sends each body to `method path` as `key`, and checks each is refused with its status,
+    /// code and param.
+    pub async fn expect_refusals(&self, method: Method, path: &str, key: &str, cases: &[(Value, u16, &str, &str)]) {
+        for (body, status, code, param) in cases {
+            let res = self
+                .request(method.clone(), path)
+                .bearer(key)
+                .json(body.clone())
+                .send()
+                .await;
+            res.expect_error(*status, code);
+            assert_eq!(res.param(), *param, "{body}");
+        }
+    }
+
     /// Every target of the campaign `id`, from the store.
     pub async fn targets(&self, tenant: &Tenant, id: &str) -> Vec<switchboard_core::model::Target> {
         use switchboard_core::ports::CampaignStore;
@@ -1070,6 +1139,31 @@ pub fn unique_phone() -> String {
 
 pub fn random_suffix() -> String {
     format!("{:016x}", rand::random::<u64>())
+}
+
+/// A benchmark's command line (`cargo bench` adds `--bench`, which is left out).
+pub struct BenchArgs(Vec<String>);
+
+impl BenchArgs {
+    pub fn from_env() -> Self {
+        Self(std::env::args().skip(1).filter(|a| a != "--bench").collect())
+    }
+
+    /// The first argument: what to run.
+    pub fn command(&self) -> Option<&str> {
+        self.0.first().map(String::as_str)
+    }
+
+    /// The number after `--name`, or `default`.
+    pub fn number(&self, name: &str, default: usize) -> usize {
+        self.0
+            .iter()
+            .position(|a| a == name)
+            .and_then(|i| self.0.get(i + 1))
+            .map_or(default, |v| {
+                v.parse().unwrap_or_else(|_| panic!("{name} takes a number"))
+            })
+    }
 }
 
 /// A workspace, its signed-in owner and an admin key.
