@@ -367,7 +367,7 @@ def test(args):
             # Every operation with an API key; then those only a signed-in user may call, with a
             # session (logout left out: it would end the session the run uses).
             runs = [("schemathesis (API key)", key, []),
-                    ("schemathesis (session)", token, ["--include-path-regex", "^/v1/(api-keys|auth/me)"])]
+                    ("schemathesis (session)", token, ["--include-path-regex", "^/v1/(api-keys|auth/me|users|roles)"])]
             # The document the catalog function serves (tests/api/catalog.rs keeps them one).
             schema = ROOT / "docs" / "openapi.json"
             for name, credential, extra in runs:

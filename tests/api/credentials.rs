@@ -4,8 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
-use switchboard_core::model::{Plan, Role};
-use switchboard_core::ports::{AccountStore, NewSession};
+use switchboard_core::model::Role;
 use switchboard_http::jwt::SessionClaims;
 use switchboard_tests::TestApp;
 
@@ -257,7 +256,7 @@ async fn tokens_signed_otherwise_are_refused() {
     let t = app.tenant().await;
     let claims = claims_of(&t.token);
     assert_eq!(
-        (claims.sub.as_str(), claims.tid.as_str(), claims.role),
+        (claims.sub.as_str(), claims.tid.as_str(), claims.role.clone()),
         (t.user_id.as_str(), t.workspace_id.as_str(), Role::Owner)
     );
     assert_eq!(claims.exp - claims.iat, 7 * 24 * 3600);
@@ -290,29 +289,7 @@ async fn tokens_signed_otherwise_are_refused() {
 async fn a_members_session_cannot_delete_or_mint_admin_keys() {
     let app = TestApp::spawn().await;
     let t = app.tenant().await;
-    let now = app.clock.now();
-    let session = NewSession {
-        session_id: switchboard_core::ids::new_id("ses"),
-        workspace_id: t.workspace_id.clone(),
-        plan: Plan::Starter,
-        user_id: t.user_id.clone(),
-        role: Role::Member,
-        email: t.email.clone(),
-        created_at: now,
-        expires_at: now + chrono::Duration::days(1),
-        client_ip: None,
-    };
-    app.store.create_session(&session).await.unwrap();
-    let claims = SessionClaims {
-        sub: t.user_id.clone(),
-        tid: t.workspace_id.clone(),
-        role: Role::Member,
-        email: t.email.clone(),
-        iat: now.timestamp(),
-        exp: session.expires_at.timestamp(),
-        jti: session.session_id.clone(),
-    };
-    let member = app.jwt.issue(&claims).unwrap();
+    let member = app.invite_member(&t, "member").await.token;
     let id = app
         .create(&t, "/v1/agents", json!({"name": "a", "system_prompt": "p"}))
         .await;
@@ -326,7 +303,7 @@ async fn a_members_session_cannot_delete_or_mint_admin_keys() {
         .bearer(&member)
         .send()
         .await
-        .expect_error(403, "insufficient_scope");
+        .expect_error(403, "permission_denied");
     let res = app
         .post("/v1/api-keys")
         .bearer(&member)
@@ -345,7 +322,7 @@ async fn a_members_session_cannot_delete_or_mint_admin_keys() {
         .bearer(&member)
         .send()
         .await
-        .expect_error(403, "insufficient_scope");
+        .expect_error(403, "permission_denied");
 }
 
 #[tokio::test]

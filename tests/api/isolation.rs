@@ -86,6 +86,17 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
             .await;
         res.expect(201);
         res.id().to_owned()
+    } else if path.starts_with("/v1/users/") {
+        app.invite_member(tenant, "member").await.user_id
+    } else if path.starts_with("/v1/roles/") {
+        let res = app
+            .post("/v1/roles")
+            .bearer(&tenant.token)
+            .json(json!({"name": "mine", "grants": {"agents": "read"}}))
+            .send()
+            .await;
+        res.expect(201);
+        res.id().to_owned()
     } else {
         panic!("no factory for {path}: add one so its isolation and bad-input tests run")
     }

@@ -23,6 +23,7 @@ mod numbers;
 mod providers;
 mod rate_limits;
 mod spending;
+mod team;
 mod timeline;
 mod twilio;
 mod webhooks;

@@ -90,6 +90,7 @@ impl Intercept for OperationLog {
 pub enum Function {
     Auth,
     ApiKeys,
+    Team,
     Agents,
     Contacts,
     Appointments,
@@ -154,6 +155,7 @@ pub struct TestApp {
     pub ip: String,
     auth: Service<auth::State>,
     api_keys: Service<api_keys::State>,
+    team: Service<team::State>,
     agents: Service<agents::State>,
     contacts: Service<contacts::State>,
     appointments: Service<appointments::State>,
@@ -299,17 +301,17 @@ impl TestApp {
             sessions: Arc::new(store.clone()),
             connections: Arc::new(ApiGatewayConnections::new(sdk, url)),
         });
-        let auth_config = auth::AuthConfig {
+        let mail_links = switchboard_runtime::config::MailConfig {
             mail_queue_url: mail_queue_url.clone(),
             public_base_url: Some("http://switchboard.test".into()),
+        };
+        let mailer: Arc<dyn switchboard_core::ports::Mailer> = Arc::new(SqsMailer::new(sqs.clone(), &mail_queue_url));
+        let auth_config = auth::AuthConfig {
+            mail: mail_links.clone(),
             signup_plan: options.signup_plan,
         };
-        let auth = auth::service(
-            platform.clone(),
-            &store,
-            Arc::new(SqsMailer::new(sqs.clone(), &mail_queue_url)),
-            &auth_config,
-        );
+        let auth = auth::service(platform.clone(), &store, mailer.clone(), &auth_config);
+        let team = team::service(platform.clone(), &store, mailer, mail_links);
         let api_keys = api_keys::service(platform.clone(), &store);
         let agents = agents::service(platform.clone(), &store, llm.clone());
         let contacts = contacts::service(platform.clone(), &store);
@@ -370,6 +372,7 @@ impl TestApp {
         };
         add(paths(auth.routes()), Function::Auth);
         add(paths(api_keys.routes()), Function::ApiKeys);
+        add(paths(team.routes()), Function::Team);
         add(paths(agents.routes()), Function::Agents);
         add(paths(contacts.routes()), Function::Contacts);
         add(paths(appointments.routes()), Function::Appointments);
@@ -398,6 +401,7 @@ impl TestApp {
             call_queue_url,
             ip,
             auth,
+            team,
             api_keys,
             agents,
             contacts,
@@ -468,6 +472,7 @@ impl TestApp {
         match self.routes_to(request.uri().path()).unwrap_or(Function::Catalog) {
             Function::Auth => self.auth.handle(request).await,
             Function::ApiKeys => self.api_keys.handle(request).await,
+            Function::Team => self.team.handle(request).await,
             Function::Agents => self.agents.handle(request).await,
             Function::Contacts => self.contacts.handle(request).await,
             Function::Appointments => self.appointments.handle(request).await,
@@ -1036,6 +1041,59 @@ impl TestApp {
         }
     }
 
+    /// Invites a new person into the tenant's workspace with `role` (a built-in role's name or
+    /// a custom role's id), accepts from the emailed token, and returns them signed in.
+    pub async fn invite_member(&self, tenant: &Tenant, role: &str) -> Member {
+        use switchboard_core::ports::AccountStore;
+        // Inviting needs a verified inviter.
+        self.store
+            .mark_email_verified(&tenant.workspace_id, &tenant.user_id, self.clock.now())
+            .await
+            .unwrap();
+        let email = format!("member-{}@example.com", random_suffix());
+        self.post("/v1/users/invite")
+            .bearer(&tenant.token)
+            .json(json!({"email": email, "role": role}))
+            .send()
+            .await
+            .expect(201);
+        let token = self.invitation_token(&email).await;
+        let password = "a member's long password".to_owned();
+        let res = self
+            .post("/v1/auth/accept-invitation")
+            .json(json!({"token": token, "password": password}))
+            .send()
+            .await;
+        res.expect(200);
+        Member {
+            user_id: res.body["user"]["id"].as_str().unwrap().to_owned(),
+            token: res.body["token"].as_str().unwrap().to_owned(),
+            email,
+            password,
+        }
+    }
+
+    /// The token of the newest invitation mailed to `email`.
+    pub async fn invitation_token(&self, email: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let token = self
+                .mails()
+                .await
+                .into_iter()
+                .filter(|m| m.to == email && m.kind == "invitation")
+                .last()
+                .and_then(|m| {
+                    let (_, rest) = m.text.split_once("\"token\": \"")?;
+                    Some(rest.split('"').next()?.to_owned())
+                });
+            if let Some(token) = token {
+                return token;
+            }
+            assert!(std::time::Instant::now() < deadline, "no invitation mailed to {email}");
+        }
+    }
+
     /// The mails queued since the last call (the auth function's outbox).
     pub async fn mails(&self) -> Vec<switchboard_core::ports::Mail> {
         let out = self
@@ -1068,6 +1126,7 @@ pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
     vec![
         ("auth", infos(auth::routes())),
         ("api-keys", infos(api_keys::routes())),
+        ("team", infos(team::routes())),
         ("agents", infos(agents::routes())),
         ("contacts", infos(contacts::routes())),
         ("appointments", infos(appointments::routes())),
@@ -1178,6 +1237,15 @@ pub struct Tenant {
     /// An admin API key.
     pub key: String,
     pub key_id: String,
+}
+
+/// A person invited into a tenant's workspace, signed in.
+pub struct Member {
+    pub user_id: String,
+    pub email: String,
+    pub password: String,
+    /// Their session JWT.
+    pub token: String,
 }
 
 /// A request being built.

@@ -124,7 +124,9 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         return Err(ApiError::of(ErrorCode::SessionRequired));
     };
     let scope = input.scope.unwrap_or(Scope::Admin);
-    if scope > role.scope() {
+    // The key works only where its creator's role does, too; a scope above everything the
+    // role grants is refused rather than silently narrowed.
+    if principal.grants.0.values().max().is_none_or(|&highest| scope > highest) {
         return Err(ApiError::param(
             ErrorCode::InsufficientScope,
             "scope",
@@ -152,6 +154,8 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         workspace_id: principal.workspace_id.clone(),
         plan: principal.plan,
         secret_hash: secret::sha256_hex(&secret),
+        creator_role: role.clone(),
+        creator_grants: principal.grants.clone(),
     };
     state
         .keys
@@ -161,6 +165,10 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             StoreError::LimitReached => ApiError::new(
                 ErrorCode::LimitReached,
                 format!("A workspace may have {MAX_ACTIVE_API_KEYS} active API keys; revoke one first."),
+            ),
+            StoreError::Conflict(ErrorCode::AccountInactive) => ApiError::new(
+                ErrorCode::ConcurrentModification,
+                "Your role changed while the key was made; sign in again and retry.",
             ),
             e => e.into(),
         })?;

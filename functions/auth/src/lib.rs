@@ -11,10 +11,11 @@ use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
     Plan, Role, Scope, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus,
 };
-use switchboard_core::ports::{AccountStore, CredentialKind, Mail, Mailer, NewAccount, NewSession};
+use switchboard_core::ports::{Acceptance, AccountStore, CredentialKind, Mail, Mailer, NewAccount, NewSession, Team};
 use switchboard_core::{ErrorCode, StoreError, secret, validate};
 use switchboard_http::jwt::{JwtKeys, SESSION_TTL, SessionClaims};
 use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, SESSION_COOKIE, Service};
+use switchboard_runtime::config::MailConfig;
 use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
@@ -26,10 +27,10 @@ mod password;
 pub struct State {
     pub accounts: Arc<dyn AccountStore>,
     pub mailer: Arc<dyn Mailer>,
+    pub team: Arc<dyn Team>,
     pub jwt: JwtKeys,
-    /// Where users reach the API, for the link in the verification email; `None`: the
-    /// domain the request came in on.
-    pub public_base_url: Option<String>,
+    /// Where links in emails point.
+    pub mail_links: MailConfig,
     pub signup_plan: Plan,
 }
 
@@ -42,9 +43,10 @@ pub fn service(
 ) -> Service<State> {
     let state = State {
         accounts: Arc::new(store.clone()),
+        team: Arc::new(store.clone()),
         mailer,
         jwt: platform.jwt.clone(),
-        public_base_url: config.public_base_url.clone(),
+        mail_links: config.mail.clone(),
         signup_plan: config.signup_plan,
     };
     Service::new(platform, state, routes())
@@ -76,9 +78,15 @@ pub fn routes() -> Vec<Route<State>> {
         Route::new(Method::POST, "/v1/auth/login", login)
             .access(Access::PublicLimited)
             .doc(TAG, "login", "Log in")
-            .describe("Returns a JWT (7 days) and sets the `sb_session` cookie.")
+            .describe("Returns a JWT (7 days) and sets the `sb_session` cookie. A person in several workspaces names the one to open with `workspace_id`.")
             .body::<Login>(|| json!({"email": "ada@example.com", "password": "correct horse battery"}))
             .returns::<LoggedIn>(200, "A session."),
+        Route::new(Method::POST, "/v1/auth/accept-invitation", accept_invitation)
+            .access(Access::PublicLimited)
+            .doc(TAG, "acceptInvitation", "Accept an invitation")
+            .describe("Joins the workspace with the role the invitation offers and signs in. A new person sets a password; a person with an account joins with it. Each invitation works once, within 7 days.")
+            .body::<AcceptInvitation>(|| json!({"token": "9f86d081884c7d65...", "password": "correct horse battery", "full_name": "Grace Hopper"}))
+            .returns::<LoggedIn>(200, "A session in the workspace joined."),
         Route::new(Method::POST, "/v1/auth/logout", logout)
             .access(Access::Session(Scope::Read))
             .doc(TAG, "logout", "Log out")
@@ -124,6 +132,22 @@ pub struct Verified {
 pub struct Login {
     pub email: String,
     pub password: String,
+    /// The workspace to sign in to, for a person who belongs to several; default: the one
+    /// they signed up in or first joined.
+    pub workspace_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    /// The token from the invitation email.
+    pub token: String,
+    /// A new person's password (at least 10 characters); a person who has an account already
+    /// joins with it and leaves this out.
+    #[schema(min_length = 10, max_length = 256)]
+    pub password: Option<String>,
+    #[schema(max_length = 120)]
+    pub full_name: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -187,6 +211,7 @@ async fn signup(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         status: UserStatus::Active,
         email_verified: false,
         email_verified_at: None,
+        last_seen_at: None,
         created_at: now,
         updated_at: now,
     };
@@ -212,15 +237,11 @@ async fn signup(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         e => e.into(),
     })?;
 
-    let base = match (&state.public_base_url, &req.domain) {
-        (Some(base), _) => base.trim_end_matches('/').to_owned(),
-        (None, Some(domain)) => format!("https://{domain}"),
-        (None, None) => {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "PUBLIC_BASE_URL is unset and the request has no domain"
-            )));
-        }
-    };
+    let base = state.mail_links.link_base(req.domain.as_deref()).ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!(
+            "PUBLIC_BASE_URL is unset and the request has no domain"
+        ))
+    })?;
     let link = format!("{base}/v1/auth/verify-email?token={token}");
     let mail = Mail {
         to: email,
@@ -312,18 +333,37 @@ async fn login(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     if !blocking(move || password::verify(&password, &hash)).await? {
         return failed().await;
     }
+    let workspace_id = input.workspace_id.as_deref().unwrap_or(&login.workspace_id);
+    let inactive = || {
+        ApiError::new(
+            ErrorCode::AccountInactive,
+            "This account is not active in this workspace. Contact the workspace's owner.",
+        )
+    };
     let (user, workspace) = state
         .accounts
-        .get_user_and_workspace(&login.workspace_id, &login.user_id)
+        .get_user_and_workspace(workspace_id, &login.user_id)
         .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("login {email} points at a missing user")))?;
+        .ok_or_else(inactive)?;
     if user.status != UserStatus::Active || workspace.status != WorkspaceStatus::Active {
-        return Err(ApiError::new(
-            ErrorCode::AccountInactive,
-            "This account is not active. Contact your workspace owner.",
-        ));
+        return Err(inactive());
     }
+    open_session(&state, &req, user, workspace).await
+}
 
+/// Signs the member in: a session of what their role grants now, as a token and a cookie.
+async fn open_session(state: &State, req: &Request, user: User, workspace: Workspace) -> Result<Reply, ApiError> {
+    let inactive = || {
+        ApiError::new(
+            ErrorCode::AccountInactive,
+            "This account is not active in this workspace.",
+        )
+    };
+    let grants = state
+        .team
+        .grants_of(&workspace.id, &user.role)
+        .await?
+        .ok_or_else(inactive)?;
     let now = api_time(req.now);
     let expires_at = now + SESSION_TTL;
     let session = NewSession {
@@ -331,17 +371,21 @@ async fn login(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         workspace_id: workspace.id.clone(),
         plan: workspace.plan,
         user_id: user.id.clone(),
-        role: user.role,
+        role: user.role.clone(),
+        grants,
         email: user.email.clone(),
         created_at: now,
         expires_at,
         client_ip: req.client_ip.clone(),
     };
-    state.accounts.create_session(&session).await?;
+    state.accounts.create_session(&session).await.map_err(|e| match e {
+        StoreError::Conflict(_) => inactive(),
+        e => e.into(),
+    })?;
     let claims = SessionClaims {
         sub: user.id.clone(),
         tid: workspace.id.clone(),
-        role: user.role,
+        role: user.role.clone(),
         email: user.email.clone(),
         iat: now.timestamp(),
         exp: expires_at.timestamp(),
@@ -357,6 +401,89 @@ async fn login(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         workspace,
     };
     Ok(Reply::ok(&body).header(header::SET_COOKIE, &session_cookie(&token, SESSION_TTL.num_seconds())))
+}
+
+async fn accept_invitation(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: AcceptInvitation = req.json()?;
+    let invalid = || {
+        ApiError::param(
+            ErrorCode::InvalidToken,
+            "token",
+            "This invitation is invalid, used or expired.",
+        )
+    };
+    let token_hash = secret::sha256_hex(&input.token);
+    let found = state.team.find_invitation(&token_hash).await?.ok_or_else(invalid)?;
+    let invitation = found.invitation;
+    if invitation.expires_at <= req.now {
+        return Err(invalid());
+    }
+    let full_name = input
+        .full_name
+        .map(|n| validate::text("full_name", &n, 1, 120))
+        .transpose()?;
+    // The link reached the invitee's mailbox: that proves the address, for a new person and
+    // for one who has an account (who joins without their password).
+    let (user_id, new_login) = match state.accounts.find_login(&invitation.email).await? {
+        Some(login) => (login.user_id, None),
+        None => {
+            let password = input.password.ok_or_else(|| {
+                ApiError::param(
+                    ErrorCode::ValidationFailed,
+                    "password",
+                    "Choose a password (at least 10 characters) to create your account.",
+                )
+            })?;
+            validate::text("password", &password, 10, 256)?;
+            let hash = blocking(move || password::hash(&password))
+                .await?
+                .map_err(ApiError::internal)?;
+            (ids::new_id_at(prefix::USER, req.now), Some(hash))
+        }
+    };
+    let now = api_time(req.now);
+    let user = User {
+        id: user_id,
+        object: UserObject,
+        workspace_id: found.workspace_id.clone(),
+        email: invitation.email.clone(),
+        full_name,
+        role: invitation.role.clone(),
+        status: UserStatus::Active,
+        email_verified: true,
+        email_verified_at: Some(now),
+        last_seen_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let acceptance = Acceptance {
+        token_hash,
+        workspace_id: found.workspace_id.clone(),
+        user: user.clone(),
+        new_login,
+    };
+    state.team.accept_invitation(&acceptance).await.map_err(|e| match e {
+        StoreError::NotFound(ErrorCode::InvalidToken) => invalid(),
+        StoreError::NotFound(ErrorCode::RoleNotFound) => ApiError::new(
+            ErrorCode::RoleNotFound,
+            "The role this invitation offered was deleted; ask for a new invitation.",
+        ),
+        StoreError::Conflict(ErrorCode::AlreadyMember) => ApiError::new(
+            ErrorCode::AlreadyMember,
+            "You are a member of this workspace already; log in.",
+        ),
+        StoreError::Conflict(ErrorCode::EmailTaken) => ApiError::new(
+            ErrorCode::EmailTaken,
+            "An account with this email was created meanwhile; accept the invitation again to join with it.",
+        ),
+        e => e.into(),
+    })?;
+    let (user, workspace) = state
+        .accounts
+        .get_user_and_workspace(&found.workspace_id, &user.id)
+        .await?
+        .ok_or_else(invalid)?;
+    open_session(&state, &req, user, workspace).await
 }
 
 async fn logout(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {

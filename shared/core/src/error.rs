@@ -67,7 +67,7 @@ error_codes! {
     InvalidIfMatch = 400, "invalid_if_match";
     /// A payment webhook whose `Stripe-Signature` is missing, does not sign the body, or is more than five minutes old.
     InvalidPaymentSignature = 400, "invalid_payment_signature";
-    /// The email verification token is unknown or has expired.
+    /// The email verification or invitation token is unknown, used or expired.
     InvalidToken = 400, "invalid_token";
     /// No credential was sent.
     MissingCredential = 401, "missing_credential";
@@ -87,6 +87,8 @@ error_codes! {
     DailySpendLimitReached = 402, "daily_spend_limit_reached";
     /// The credential's scope or role does not allow this request.
     InsufficientScope = 403, "insufficient_scope";
+    /// Your role does not allow this on this kind of resource; the message names what it needs.
+    PermissionDenied = 403, "permission_denied";
     /// This endpoint needs a signed-in user (session cookie or JWT); API keys are refused.
     SessionRequired = 403, "session_required";
     /// The user or workspace is not active.
@@ -107,6 +109,10 @@ error_codes! {
     AgentNotFound = 404, "agent_not_found";
     /// The contact does not exist in this workspace.
     ContactNotFound = 404, "contact_not_found";
+    /// No member with this id in the workspace.
+    UserNotFound = 404, "user_not_found";
+    /// No custom role with this id in the workspace.
+    RoleNotFound = 404, "role_not_found";
     /// The API key does not exist in this workspace.
     ApiKeyNotFound = 404, "api_key_not_found";
     /// The phone number does not exist in this workspace.
@@ -159,6 +165,12 @@ error_codes! {
     PhoneNumberReleased = 409, "phone_number_released";
     /// Another confirmed appointment of the workspace overlaps this time.
     AppointmentConflict = 409, "appointment_conflict";
+    /// The workspace must keep at least one owner: make someone else owner first.
+    LastOwner = 409, "last_owner";
+    /// The role is still held by members; give them another role first.
+    RoleInUse = 409, "role_in_use";
+    /// A member of the workspace already has this email.
+    AlreadyMember = 409, "already_member";
     /// The API key must be revoked before it can be deleted.
     KeyStillActive = 409, "key_still_active";
     /// A request with this Idempotency-Key is still being processed.

@@ -29,6 +29,8 @@ pub mod prefix {
     pub const CAMPAIGN: &str = "cmp";
     pub const TARGET: &str = "tgt";
     pub const IMPORT: &str = "imp";
+    pub const ROLE: &str = "rol";
+    pub const INVITATION: &str = "inv";
 }
 
 /// A new id created at `at`. Ids made in the same millisecond by this process are increasing,

@@ -29,6 +29,7 @@ use tracing::Instrument;
 
 use switchboard_core::clock::Clock;
 use switchboard_core::ids::{self, prefix};
+use switchboard_core::model::{Family, Scope};
 use switchboard_core::ports::{
     CredentialCheck, CredentialKind, CredentialRecord, CredentialStore, IdempotencyStart, IdempotencyStore, RateWindow,
     StoredResponse, Usage,
@@ -281,7 +282,7 @@ impl<S: Send + Sync + 'static> Service<S> {
             }
             Access::Session(_) | Access::Scoped(_) => {
                 let (credential, rate) = self.authenticate(headers, &usage).await?;
-                authorize(route.access, &credential).map_err(|e| (e, Some(rate)))?;
+                authorize(route.access, route.path, &credential).map_err(|e| (e, Some(rate)))?;
                 Ok((Some(credential), Some(rate)))
             }
         }
@@ -329,6 +330,13 @@ impl<S: Send + Sync + 'static> Service<S> {
             CredentialCheck::Unknown => Err(unauthorized(ErrorCode::InvalidCredential)),
             CredentialCheck::Revoked => Err(unauthorized(ErrorCode::CredentialRevoked)),
             CredentialCheck::Expired => Err(unauthorized(ErrorCode::CredentialExpired)),
+            CredentialCheck::Suspended => Err((
+                ApiError::new(
+                    ErrorCode::AccountInactive,
+                    "This workspace is suspended. Contact support.",
+                ),
+                None,
+            )),
         }
     }
 
@@ -517,30 +525,51 @@ fn credential_of(headers: &HeaderMap) -> Option<Result<String, ()>> {
         .map(|(_, value)| Ok(value.to_owned()))
 }
 
-/// Refuses credentials whose kind or scope the route does not accept.
-fn authorize(access: Access, credential: &CredentialRecord) -> Result<(), ApiError> {
-    let scope = match (&credential.kind, access) {
+/// Refuses credentials whose kind, scope or role the route does not accept: the one place
+/// every request's permission is checked.
+fn authorize(access: Access, path: &str, credential: &CredentialRecord) -> Result<(), ApiError> {
+    let needed = match access {
+        Access::Public | Access::PublicLimited => return Ok(()),
+        Access::Session(needed) | Access::Scoped(needed) => needed,
+    };
+    match (&credential.kind, access) {
         (CredentialKind::ApiKey { .. }, Access::Session(_)) => {
             return Err(ApiError::new(
                 ErrorCode::SessionRequired,
                 "This endpoint needs a signed-in user (session cookie or JWT from /v1/auth/login); API keys cannot use it.",
             ));
         }
-        (CredentialKind::ApiKey { scope, .. }, _) => *scope,
-        (CredentialKind::Session { role, .. }, _) => role.scope(),
-    };
-    match access {
-        Access::Scoped(required) | Access::Session(required) if scope < required => Err(ApiError::new(
-            ErrorCode::InsufficientScope,
+        (CredentialKind::ApiKey { scope, .. }, _) if *scope < needed => {
+            return Err(ApiError::new(
+                ErrorCode::InsufficientScope,
+                format!("This request needs an API key of the `{}` scope.", scope_name(needed)),
+            ));
+        }
+        _ => {}
+    }
+    match Family::of_path(path) {
+        Some(family) if !credential.grants.allows(family, needed) => Err(ApiError::new(
+            ErrorCode::PermissionDenied,
             format!(
-                "This request needs the `{}` scope.",
-                serde_json::to_value(required)
+                "Your role does not allow this: it needs `{}` on `{}`.",
+                scope_name(needed),
+                serde_json::to_value(family)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default()
             ),
         )),
-        _ => Ok(()),
+        Some(_) => Ok(()),
+        // The caller's own account (`/v1/auth/...`): whoever is signed in.
+        None => Ok(()),
+    }
+}
+
+fn scope_name(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Read => "read",
+        Scope::Write => "write",
+        Scope::Admin => "admin",
     }
 }
 

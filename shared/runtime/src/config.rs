@@ -43,6 +43,71 @@ impl HttpConfig {
     }
 }
 
+/// Where mail is queued, and the base URL the links in it point at.
+#[cfg(feature = "sqs")]
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub mail_queue_url: String,
+    /// Base URL users reach the API on, for links in emails; `None`: the request's domain.
+    pub public_base_url: Option<String>,
+}
+
+#[cfg(feature = "sqs")]
+impl MailConfig {
+    pub fn read(env: &mut Env) -> Self {
+        let mode = env.parsed_or("DEPLOYMENT_MODE", DeploymentMode::Production);
+        let config = Self {
+            mail_queue_url: env.required("MAIL_QUEUE_URL"),
+            public_base_url: env.optional("PUBLIC_BASE_URL"),
+        };
+        // Links in emails carry secrets: outside a developer's machine they must be https.
+        if mode == DeploymentMode::Production
+            && config
+                .public_base_url
+                .as_ref()
+                .is_some_and(|u| !u.starts_with("https://"))
+        {
+            env.problem("PUBLIC_BASE_URL", "must be an https:// URL in production");
+        }
+        config
+    }
+
+    /// The base of links in mail: the configured URL, or the domain the request came in on.
+    pub fn link_base(&self, request_domain: Option<&str>) -> Option<String> {
+        match (&self.public_base_url, request_domain) {
+            (Some(base), _) => Some(base.trim_end_matches('/').to_owned()),
+            (None, Some(domain)) => Some(format!("https://{domain}")),
+            (None, None) => None,
+        }
+    }
+}
+
+#[cfg(all(test, feature = "sqs"))]
+mod mail_tests {
+    use super::*;
+
+    #[test]
+    fn production_links_must_be_https() {
+        let vars = |mode: &'static str, url: &'static str| {
+            Env::from_fn(move |k| match k {
+                "MAIL_QUEUE_URL" => Some("x".into()),
+                "DEPLOYMENT_MODE" => Some(mode.into()),
+                "PUBLIC_BASE_URL" => Some(url.into()),
+                _ => None,
+            })
+        };
+        for (mode, url, ok) in [
+            ("production", "http://api.example.com", false),
+            ("production", "https://api.example.com", true),
+            ("local", "http://127.0.0.1:9000", true),
+        ] {
+            let mut env = vars(mode, url);
+            let _ = MailConfig::read(&mut env);
+            assert_eq!(env.finish().is_ok(), ok, "{mode} {url}");
+        }
+    }
+}
+
 /// Which telephony adapter places calls, and what it needs.
 #[cfg(feature = "telephony")]
 #[derive(Debug, Clone)]

@@ -8,15 +8,19 @@ use switchboard_core::model::{Role, User, Workspace};
 use switchboard_core::ports::{AccountStore, LoginRecord, NewAccount, NewSession, Verification};
 use switchboard_core::{ErrorCode, StoreError};
 
-use super::credentials::credential_attributes;
+use super::credentials::{GRANTS, credential_attributes, grants_value};
 use super::keys::{self, entity};
 use super::{DynamoStore, Item, NEW_ITEM, conditional, from_item, get_n, get_s, item_of, key_map, n, s, sdk_error};
 
+/// The workspace item's count of owners, which may never fall to zero.
+pub(crate) const OWNER_COUNT: &str = "owner_count";
+
 #[derive(Serialize, Deserialize)]
-struct LoginItem {
-    user_id: String,
-    workspace_id: String,
-    password_hash: String,
+pub(crate) struct LoginItem {
+    pub(crate) user_id: String,
+    /// The workspace signing in opens when the person does not name one.
+    pub(crate) workspace_id: String,
+    pub(crate) password_hash: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -46,6 +50,7 @@ impl AccountStore for DynamoStore {
         let mut workspace = item_of(&keys::workspace(ws), entity::WORKSPACE, &account.workspace)?;
         workspace.insert("agent_count".into(), n(0));
         workspace.insert("active_api_keys".into(), n(0));
+        workspace.insert(OWNER_COUNT.into(), n(1));
         let verification = item_of(
             &keys::verification(&account.verification_token_hash),
             entity::VERIFICATION,
@@ -215,11 +220,13 @@ impl AccountStore for DynamoStore {
 
     #[tracing::instrument(skip_all, fields(workspace_id = %session.workspace_id))]
     async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
-        let mut item = credential_attributes(&session.workspace_id, session.plan, Some(session.expires_at));
-        item.extend(key_map(&keys::session(&session.workspace_id, &session.session_id)));
+        let ws = &session.workspace_id;
+        let mut item = credential_attributes(ws, session.plan, Some(session.expires_at));
+        item.extend(key_map(&keys::session(ws, &session.session_id)));
         item.insert(keys::ENTITY.into(), s(entity::SESSION));
         item.insert("user_id".into(), s(&session.user_id));
-        item.insert("role".into(), s(role_name(session.role)));
+        item.insert("role".into(), s(session.role.as_str()));
+        item.insert(GRANTS.into(), grants_value(&session.grants));
         item.insert("email".into(), s(&session.email));
         item.insert(
             "created_at".into(),
@@ -229,10 +236,30 @@ impl AccountStore for DynamoStore {
             item.insert("created_ip".into(), s(ip));
         }
         item.insert(keys::TTL.into(), n(session.expires_at.timestamp()));
-        if !self.put_new(item).await? {
-            return Err(StoreError::AlreadyExists);
+        // The member still holds the role the session grants, and the workspace is active:
+        // a role change, removal or suspension racing this sign-in cannot miss the session.
+        let writes = vec![
+            self.tx_put(item, NEW_ITEM, Item::new())?,
+            self.tx_check(
+                &keys::user(ws, &session.user_id),
+                "#role = :role AND #status = :active",
+                Item::from([
+                    (":role".into(), s(session.role.as_str())),
+                    (":active".into(), s("active")),
+                ]),
+            )?,
+            self.tx_check(
+                &keys::workspace(ws),
+                "#status = :active",
+                Item::from([(":active".into(), s("active"))]),
+            )?,
+        ];
+        match self.transact(writes).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.failed_at(0) => Err(StoreError::AlreadyExists),
+            Err(e) if e.failed_at(1) || e.failed_at(2) => Err(StoreError::Conflict(ErrorCode::AccountInactive)),
+            Err(e) => Err(e.into_store()),
         }
-        Ok(())
     }
 
     async fn end_session(&self, workspace_id: &str, session_id: &str) -> Result<(), StoreError> {
@@ -245,11 +272,4 @@ impl AccountStore for DynamoStore {
             .map_err(sdk_error)?;
         Ok(())
     }
-}
-
-fn role_name(role: switchboard_core::model::Role) -> String {
-    serde_json::to_value(role)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
 }

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::credentials::credential_attributes;
+use super::credentials::{GRANTS, credential_attributes, grants_value};
 use super::keys::{self, entity};
 use super::{DynamoStore, Item, NEW_ITEM, from_items, get_s, item_of, key_map, n, s, sdk_error};
 use switchboard_core::ErrorCode;
@@ -73,6 +73,7 @@ impl DynamoStore {
         lookup.insert(keys::ENTITY.into(), s(entity::API_KEY_LOOKUP));
         lookup.insert("key_id".into(), s(&new.key.id));
         lookup.insert("scope".into(), s(scope_name(new.key.scope)));
+        lookup.insert(GRANTS.into(), grants_value(&new.creator_grants));
         let items = vec![
             self.tx_put(row, NEW_ITEM, Item::new())?,
             self.tx_put(lookup, NEW_ITEM, Item::new())?,
@@ -82,10 +83,17 @@ impl DynamoStore {
                 Some("attribute_exists(PK) AND active_api_keys < :max"),
                 HashMap::from([(":one".into(), n(1)), (":max".into(), n(max_active))]),
             )?,
+            // The creator still holds the role whose grants the key carries.
+            self.tx_check(
+                &keys::user(&new.workspace_id, &new.key.created_by_user_id),
+                "#role = :role",
+                HashMap::from([(":role".into(), s(new.creator_role.as_str()))]),
+            )?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(e) if e.failed_at(2) => Err(StoreError::LimitReached),
+            Err(e) if e.failed_at(3) => Err(StoreError::Conflict(ErrorCode::AccountInactive)),
             Err(e) => Err(e.into_store()),
         }
     }

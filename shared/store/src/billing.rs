@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_core::model::{AutoCharge, AutoChargeObject};
@@ -205,18 +205,6 @@ impl DynamoStore {
     /// The Put of a new ledger entry.
     fn entry_put(&self, workspace_id: &str, entry: &LedgerEntry) -> Result<TransactWriteItem, StoreError> {
         Ok(self.insert_writes(workspace_id, entry, None, &[])?.items.remove(0))
-    }
-
-    fn tx_check(&self, key: &keys::Key, condition: &str, values: Item) -> Result<TransactWriteItem, StoreError> {
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(key_map(key)))
-            .condition_expression(condition)
-            .set_expression_attribute_names(super::attribute_names(&[Some(condition)]))
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(|e| StoreError::Other(e.into()))?;
-        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     /// Why a hold was refused, read from the wallet as it is now; or, when the wallet would

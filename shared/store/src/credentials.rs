@@ -18,10 +18,23 @@ use chrono::{DateTime, TimeZone, Utc};
 use super::keys::{self, Key};
 use super::{DynamoStore, Item, get_n, get_s, key_map, n, s, sdk_error};
 use switchboard_core::StoreError;
-use switchboard_core::model::{Plan, RateClass};
+use switchboard_core::model::{Grants, Plan, RateClass, Role, Scope};
 use switchboard_core::ports::{CredentialCheck, CredentialKind, CredentialRecord, CredentialStore, RateWindow, Usage};
 
 const WINDOW_MS: i64 = 60_000;
+
+/// Set on every credential of a suspended workspace.
+pub(crate) const SUSPENDED: &str = "suspended";
+/// What the person behind a credential may do, as JSON (their role's grants).
+pub(crate) const GRANTS: &str = "grants";
+
+pub(crate) fn grants_value(grants: &Grants) -> AttributeValue {
+    s(serde_json::to_string(grants).unwrap_or_default())
+}
+
+fn grants_of(item: &Item) -> Option<Grants> {
+    serde_json::from_str(get_s(item, GRANTS)?).ok()
+}
 
 /// The attribute holding a class's ring.
 fn ring_attribute(class: RateClass) -> &'static str {
@@ -117,6 +130,7 @@ async fn use_credential(
     if revocable {
         condition.push_str(" AND attribute_not_exists(revoked_at)");
     }
+    condition.push_str(" AND attribute_not_exists(suspended)");
     condition.push_str(" AND #ring[0] <= :cutoff");
 
     let result = store
@@ -148,6 +162,9 @@ fn refusal(old: Option<Item>, usage: &Usage) -> CredentialCheck {
     };
     if old.contains_key("revoked_at") {
         return CredentialCheck::Revoked;
+    }
+    if old.contains_key(SUSPENDED) {
+        return CredentialCheck::Suspended;
     }
     if get_n(&old, "expires_epoch").is_some_and(|e| e <= epoch(usage.now)) {
         return CredentialCheck::Expired;
@@ -192,6 +209,8 @@ impl CredentialStore for DynamoStore {
                 key_id: required(&item, "key_id")?.to_owned(),
                 scope: parse(&item, "scope")?,
             },
+            // Keys made before roles could differ were made by owners.
+            grants: grants_of(&item).unwrap_or_else(|| Grants::all(Scope::Admin)),
         };
         let rate = window_after(&ring(&item, usage.class), usage.now.timestamp_millis());
         Ok(CredentialCheck::Allowed { credential, rate })
@@ -208,13 +227,16 @@ impl CredentialStore for DynamoStore {
             Ok(item) => item,
             Err(old) => return Ok(refusal(old, usage)),
         };
+        let role: Role = parse(&item, "role")?;
+        let grants = grants_of(&item).or_else(|| role.built_in_grants()).unwrap_or_default();
         let credential = CredentialRecord {
             workspace_id: workspace_id.to_owned(),
             plan: plan_of(&item)?,
+            grants,
             kind: CredentialKind::Session {
                 session_id: session_id.to_owned(),
                 user_id: required(&item, "user_id")?.to_owned(),
-                role: parse(&item, "role")?,
+                role,
                 email: required(&item, "email")?.to_owned(),
                 expires_at: time_of(&item, "expires_epoch")
                     .ok_or_else(|| StoreError::Other(anyhow::anyhow!("session without expiry")))?,

@@ -84,6 +84,9 @@ pub mod entity {
     pub const RENEWAL: &str = "number_renewal";
     pub const USAGE: &str = "usage_counter";
     pub const SESSION: &str = "session";
+    pub const ROLE: &str = "custom_role";
+    pub const INVITATION: &str = "invitation";
+    pub const INVITED: &str = "invitation_pointer";
     pub const API_KEY: &str = "api_key";
     pub const API_KEY_LOOKUP: &str = "api_key_lookup";
     pub const CLIENT_IP: &str = "client_ip_rate";
@@ -105,7 +108,31 @@ pub fn workspace(ws: &str) -> Key {
 }
 
 pub fn user(ws: &str, user_id: &str) -> Key {
-    Key::new(ws, format!("USER#{user_id}"))
+    Key::new(ws, format!("{USER_PREFIX}{user_id}"))
+}
+
+pub const USER_PREFIX: &str = "USER#";
+pub const ROLE_PREFIX: &str = "ROLE#";
+
+/// A custom role of the workspace.
+pub fn role(ws: &str, role_id: &str) -> Key {
+    Key::new(ws, format!("{ROLE_PREFIX}{role_id}"))
+}
+
+/// Global: an invitation's token hash → the invitation, until it is used or expires.
+pub fn invitation(token_hash: &str) -> Key {
+    Key::new(format!("INVITE#{token_hash}"), "INVITE")
+}
+
+/// The workspace's open invitation to an email: which token is current, so that inviting the
+/// same person again retires the link sent before.
+pub fn invitation_to(ws: &str, email: &str) -> Key {
+    Key::new(ws, format!("INVITED#{email}"))
+}
+
+/// The partition of a workspace's sessions.
+pub fn session_partition(ws: &str) -> String {
+    format!("{ws}#SESSION")
 }
 
 pub fn wallet(ws: &str) -> Key {
@@ -167,7 +194,7 @@ pub fn verification(token_hash: &str) -> Key {
 }
 
 pub fn session(ws: &str, session_id: &str) -> Key {
-    Key::new(format!("{ws}#SESSION"), session_id)
+    Key::new(session_partition(ws), session_id)
 }
 
 pub const API_KEY_PREFIX: &str = "APIKEY#";

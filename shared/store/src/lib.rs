@@ -17,6 +17,7 @@ pub mod keys;
 pub mod layout;
 mod phone_lists;
 mod resources;
+mod team;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -24,7 +25,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -169,6 +170,19 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
+    /// A ConditionCheck of a transaction.
+    fn tx_check(&self, key: &Key, condition: &str, values: Item) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .condition_expression(condition)
+            .set_expression_attribute_names(attribute_names(&[Some(condition)]))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Other(e.into()))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
     /// Runs a transaction, retrying when it collided with another one (`TransactionConflict`).
     /// A cancelled transaction returns the code of each item (`None` when that item was fine).
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactError> {
@@ -212,6 +226,40 @@ impl DynamoStore {
                 Some(reasons) => TransactError::Cancelled(reasons),
                 None => TransactError::Store(sdk_error(err)),
             });
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Every item of a partition whose sort key starts with `sk_prefix` (all, when empty),
+    /// page after page: for partitions that stay small (a workspace's members, roles, sessions).
+    async fn query_all(&self, pk: &str, sk_prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_values(":pk", s(pk));
+            let query = if sk_prefix.is_empty() {
+                query.key_condition_expression("PK = :pk")
+            } else {
+                query
+                    .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                    .expression_attribute_values(":prefix", s(sk_prefix))
+            };
+            let out = query
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(items),
+            }
         }
     }
 }

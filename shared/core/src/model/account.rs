@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Plan, Scope};
+use super::{Plan, Role};
 use crate::object_name;
 
 object_name!(WorkspaceObject, "workspace");
@@ -32,26 +32,6 @@ pub struct Workspace {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Viewer,
-    Member,
-    Admin,
-    Owner,
-}
-
-impl Role {
-    /// What a user of this role may do, in API-key terms.
-    pub fn scope(self) -> Scope {
-        match self {
-            Role::Viewer => Scope::Read,
-            Role::Member => Scope::Write,
-            Role::Admin | Role::Owner => Scope::Admin,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UserStatus {
@@ -71,6 +51,9 @@ pub struct User {
     pub status: UserStatus,
     pub email_verified: bool,
     pub email_verified_at: Option<DateTime<Utc>>,
+    /// When any of the member's sessions was last used (lists of members only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -30,9 +30,10 @@ mod event;
 mod number;
 mod object;
 mod plan;
+mod team;
 mod webhook;
 
-pub use account::{Role, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus};
+pub use account::{User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus};
 pub use agent::{AGENT_TEMPLATES, Agent, AgentObject, VOICES, template_schema, voice_schema};
 pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
 pub use appointment::{Appointment, AppointmentObject, AppointmentStatus, MAX_APPOINTMENT, SLOT_MINUTES, on_slot};
@@ -61,6 +62,9 @@ pub use object::ListObject;
 /// ISO 3166-1 alpha-2 country, as the phone-number library knows it.
 pub use phonenumber::country::Id as Country;
 pub use plan::{MAX_ACTIVE_API_KEYS, MAX_WEBHOOK_ENDPOINTS, Plan, RateClass};
+pub use team::{
+    CustomRole, Family, Grants, Invitation, InvitationObject, InvitationStatus, Role, RoleObject, RoleView,
+};
 pub use webhook::{
     Attempt, DELIVERY_RETENTION_DAYS, Delivery, DeliveryObject, DeliveryStatus, SealedSecret, WebhookEndpoint,
     WebhookEndpointObject, WebhookEndpointView, WebhookStatus,

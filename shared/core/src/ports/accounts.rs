@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Page, PageRequest};
 use crate::error::StoreError;
-use crate::model::{ApiKey, Plan, RateClass, Role, Scope, User, Workspace};
+use crate::model::{ApiKey, CustomRole, Grants, Invitation, Plan, RateClass, Role, Scope, User, Workspace};
 
 /// One request about to use a credential.
 #[derive(Debug, Clone)]
@@ -22,6 +22,9 @@ pub struct CredentialRecord {
     pub workspace_id: String,
     pub plan: Plan,
     pub kind: CredentialKind,
+    /// What the person behind it may do: their role's grants (for an API key, its creator's,
+    /// which the key's scope narrows further).
+    pub grants: Grants,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +65,8 @@ pub enum CredentialCheck {
     Unknown,
     Revoked,
     Expired,
+    /// The workspace is suspended.
+    Suspended,
 }
 
 #[async_trait]
@@ -118,7 +123,10 @@ pub struct NewSession {
     pub workspace_id: String,
     pub plan: Plan,
     pub user_id: String,
+    /// The role the session was made for: creating it fails with `Conflict(InvalidCredential)`
+    /// when the member's role changed (or they left) meanwhile.
     pub role: Role,
+    pub grants: Grants,
     pub email: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -163,6 +171,9 @@ pub struct NewApiKey {
     pub workspace_id: String,
     pub plan: Plan,
     pub secret_hash: String,
+    /// The creator's role when they made it, checked in the same write, and its grants.
+    pub creator_role: Role,
+    pub creator_grants: Grants,
 }
 
 #[async_trait]
@@ -181,4 +192,65 @@ pub trait ApiKeyStore: Send + Sync {
     ) -> Result<ApiKey, StoreError>;
     /// Deletes a revoked key; `Conflict(KeyStillActive)` otherwise, `NotFound` for no key.
     async fn delete_key(&self, workspace_id: &str, key_id: &str) -> Result<(), StoreError>;
+}
+
+/// An invitation as stored: the public object, its workspace, and whether the invitee is a
+/// person with an account already.
+#[derive(Debug, Clone)]
+pub struct PendingInvitation {
+    pub invitation: Invitation,
+    pub workspace_id: String,
+}
+
+/// Everything accepting an invitation writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct Acceptance {
+    pub token_hash: String,
+    pub workspace_id: String,
+    /// The new member (for a person with an account, their existing user id).
+    pub user: User,
+    /// A new person's password hash; `None` when the person has an account.
+    pub new_login: Option<String>,
+}
+
+/// Members, their roles and invitations. Changes that affect what someone may do reach their
+/// sessions and API keys before the call returns: their next request is judged by the change.
+#[async_trait]
+pub trait Team: Send + Sync {
+    /// The workspace's members, with when each was last seen.
+    async fn members(&self, workspace_id: &str) -> Result<Vec<User>, StoreError>;
+    async fn member(&self, workspace_id: &str, user_id: &str) -> Result<Option<User>, StoreError>;
+    /// What `role` grants in the workspace; `None` for a custom role that does not exist.
+    async fn grants_of(&self, workspace_id: &str, role: &Role) -> Result<Option<Grants>, StoreError>;
+    /// Stores an invitation under `token_hash`, replacing (and invalidating) an earlier one to
+    /// the same email; `Conflict(AlreadyMember)` when a member has that email.
+    async fn invite(&self, workspace_id: &str, invitation: &Invitation, token_hash: &str) -> Result<(), StoreError>;
+    async fn find_invitation(&self, token_hash: &str) -> Result<Option<PendingInvitation>, StoreError>;
+    /// Adds the member and uses up the invitation; `NotFound(InvalidToken)` when it was used
+    /// or replaced meanwhile, `Conflict(EmailTaken)` when a new person's email was registered.
+    async fn accept_invitation(&self, acceptance: &Acceptance) -> Result<(), StoreError>;
+    /// Gives the member `to` (granting `grants`) if their role is still `from`;
+    /// `Conflict(LastOwner)` when it would leave no owner.
+    async fn change_role(
+        &self,
+        workspace_id: &str,
+        user_id: &str,
+        from: &Role,
+        to: &Role,
+        grants: &Grants,
+        at: DateTime<Utc>,
+    ) -> Result<User, StoreError>;
+    /// Removes the member, ends their sessions and revokes their API keys;
+    /// `Conflict(LastOwner)` for the last owner.
+    async fn remove_member(&self, workspace_id: &str, user: &User, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Suspends or reactivates the workspace; every credential of it is refused (or accepted
+    /// again) from its next request.
+    async fn set_suspended(&self, workspace_id: &str, suspended: bool, at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn roles(&self, workspace_id: &str) -> Result<Vec<CustomRole>, StoreError>;
+    async fn role(&self, workspace_id: &str, role_id: &str) -> Result<Option<CustomRole>, StoreError>;
+    async fn create_role(&self, workspace_id: &str, role: &CustomRole) -> Result<(), StoreError>;
+    /// Saves the role's name and grants and applies the grants to its members' credentials.
+    async fn update_role(&self, workspace_id: &str, role: &CustomRole) -> Result<(), StoreError>;
+    /// `Conflict(RoleInUse)` while a member holds it.
+    async fn delete_role(&self, workspace_id: &str, role_id: &str) -> Result<(), StoreError>;
 }
