@@ -15,24 +15,30 @@ async fn auth_rate_limit_and_last_use_cost_one_round_trip() {
     let id = app
         .create(&t, "/v1/agents", json!({"name": "a", "system_prompt": "p"}))
         .await;
+    let agent = format!("/v1/agents/{id}");
 
+    // A credential's first read takes a lease of the workspace's read tokens: the failed
+    // spend, the workspace's bucket (twice: its item is new), the credential.
     app.ops.take();
-    app.get(&format!("/v1/agents/{id}"))
-        .bearer(&t.key)
-        .send()
-        .await
-        .expect(200);
+    app.get(&agent).bearer(&t.key).send().await.expect(200);
+    let first = app.ops.take();
+    assert_eq!(first.last().map(String::as_str), Some("GetItem"));
+    assert!(first.len() <= 5, "{first:?}");
+
+    app.get(&agent).bearer(&t.key).send().await.expect(200);
     assert_eq!(
         app.ops.take(),
         ["UpdateItem", "GetItem"],
-        "API key: one UpdateItem, then the handler's read"
+        "API key in use: one UpdateItem, then the handler's read"
     );
 
+    app.get("/v1/agents").bearer(&t.token).send().await.expect(200);
+    app.ops.take();
     app.get("/v1/agents").bearer(&t.token).send().await.expect(200);
     assert_eq!(
         app.ops.take(),
         ["UpdateItem", "Query"],
-        "session: one UpdateItem, then the handler's query"
+        "session in use: one UpdateItem, then the handler's query"
     );
 
     app.get("/v1/agents")
@@ -45,6 +51,20 @@ async fn auth_rate_limit_and_last_use_cost_one_round_trip() {
         ["UpdateItem"],
         "a refused credential costs the same single call"
     );
+}
+
+#[tokio::test]
+async fn credential_items_stay_within_one_write_unit() {
+    let app = TestApp::unlimited().await;
+    let t = app.tenant().await;
+    for _ in 0..50 {
+        app.get("/v1/agents").bearer(&t.key).send().await.expect(200);
+        app.get("/v1/agents").bearer(&t.token).send().await.expect(200);
+    }
+    for item in app.credential_items(&t.workspace_id).await {
+        let size = switchboard_tests::item_size(&item);
+        assert!(size < 1024, "{size} bytes: {item:?}");
+    }
 }
 
 #[tokio::test]

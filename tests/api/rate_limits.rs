@@ -1,4 +1,4 @@
-//! Rolling 60 s rate limits per credential, with their headers.
+//! Rate limits per credential and per workspace (token buckets of a minute), with their headers.
 
 use serde_json::json;
 use switchboard_tests::{Options, TestApp};
@@ -18,22 +18,22 @@ async fn writes_are_limited_to_twenty_a_minute_per_credential() {
         assert!(res.status == 201 || res.status == 422, "{}", res.text);
         assert_eq!(res.header("x-ratelimit-limit"), Some("20"));
         assert_eq!(res.header("x-ratelimit-remaining").unwrap(), (19 - i).to_string());
-        app.clock.advance(chrono::Duration::seconds(1));
     }
-    let limited = app
-        .post("/v1/agents")
-        .bearer(&t.key)
-        .json(json!({"name": "x", "system_prompt": "p"}))
-        .send()
-        .await;
+    let write = || {
+        app.post("/v1/agents")
+            .bearer(&t.key)
+            .json(json!({"name": "x", "system_prompt": "p"}))
+            .send()
+    };
+    let limited = write().await;
     limited.expect_error(429, "rate_limited");
-    // The first write, 20 s ago, leaves the window 60 s after it was made.
-    assert_eq!(limited.header("retry-after"), Some("40"));
+    // The bucket refills one write every 3 s, and is full again a minute after it emptied.
+    assert_eq!(limited.header("retry-after"), Some("3"));
     assert_eq!(limited.header("x-ratelimit-remaining"), Some("0"));
-    let free_at_ms = app.clock.now().timestamp_millis() + 40_000;
+    let full_at_ms = app.clock.now().timestamp_millis() + 60_000;
     assert_eq!(
         limited.header("x-ratelimit-reset").unwrap(),
-        ((free_at_ms + 999) / 1000).to_string()
+        ((full_at_ms + 999) / 1000).to_string()
     );
 
     // Reads have their own budget, and another key of the workspace its own.
@@ -46,21 +46,48 @@ async fn writes_are_limited_to_twenty_a_minute_per_credential() {
         .await
         .expect_error(422, "limit_reached");
 
-    app.clock.advance(chrono::Duration::milliseconds(39_999));
-    app.post("/v1/agents")
-        .bearer(&t.key)
-        .json(json!({"name": "x", "system_prompt": "p"}))
+    app.clock.advance(chrono::Duration::milliseconds(2_999));
+    write().await.expect(429);
+    app.clock.advance(chrono::Duration::milliseconds(1));
+    let res = write().await;
+    assert_ne!(res.status, 429, "a token is back 3 s after the bucket emptied");
+    write().await.expect(429);
+}
+
+#[tokio::test]
+async fn the_workspace_budget_holds_with_ten_keys_hammering_at_once() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let mut keys = vec![t.key.clone()];
+    for _ in 0..9 {
+        keys.push(app.key(&t, "admin").await);
+    }
+    // Ten keys, thirty deletes each at once: 200 would pass the keys' own limits (20 each),
+    // the workspace allows 60 a minute in all.
+    let app = &app;
+    let requests = keys.iter().flat_map(|key| {
+        (0..30).map(move |_| {
+            app.delete("/v1/agents/agt_01JD3QZ9R6X4Y7T2W8V5N1M0KA")
+                .bearer(key)
+                .send()
+        })
+    });
+    let results = futures::future::join_all(requests).await;
+    let allowed = results.iter().filter(|r| r.status == 404).count();
+    let limited = results
+        .iter()
+        .filter(|r| r.status == 429 && r.code() == "rate_limited")
+        .count();
+    assert_eq!(allowed + limited, 300);
+    assert!((20..=60).contains(&allowed), "{allowed} deletes passed");
+
+    // A minute later the workspace's bucket is full again.
+    app.clock.advance(chrono::Duration::seconds(61));
+    app.delete("/v1/agents/agt_01JD3QZ9R6X4Y7T2W8V5N1M0KA")
+        .bearer(&keys[9])
         .send()
         .await
-        .expect(429);
-    app.clock.advance(chrono::Duration::milliseconds(1));
-    let res = app
-        .post("/v1/agents")
-        .bearer(&t.key)
-        .json(json!({"name": "x", "system_prompt": "p"}))
-        .send()
-        .await;
-    assert_ne!(res.status, 429, "one slot frees as the oldest write leaves the window");
+        .expect(404);
 }
 
 #[tokio::test]

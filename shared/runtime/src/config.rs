@@ -4,7 +4,7 @@
 #[allow(unused_imports)]
 use switchboard_core::config::{ConfigError, DeploymentMode, Env};
 
-/// The highest per-minute limit a rate-limit ring may hold.
+/// The highest per-minute limit of anonymous clients (a token every 60 ms).
 pub const MAX_RATE_LIMIT: u32 = 1000;
 
 /// What every HTTP function needs.
@@ -28,8 +28,6 @@ impl HttpConfig {
             mode: env.parsed_or("DEPLOYMENT_MODE", DeploymentMode::Production),
             public_rate_limit: env.parsed_or("PUBLIC_RATE_LIMIT_PER_MINUTE", 20),
         };
-        // Each allowed request of the last minute is kept in the client's item (see
-        // store/credentials.rs), which DynamoDB caps at 400 KB.
         if !(1..=MAX_RATE_LIMIT).contains(&config.public_rate_limit) {
             env.problem("PUBLIC_RATE_LIMIT_PER_MINUTE", format!("must be 1 to {MAX_RATE_LIMIT}"));
         }

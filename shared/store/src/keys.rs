@@ -90,6 +90,7 @@ pub mod entity {
     pub const API_KEY: &str = "api_key";
     pub const API_KEY_LOOKUP: &str = "api_key_lookup";
     pub const CLIENT_IP: &str = "client_ip_rate";
+    pub const WORKSPACE_RATE: &str = "workspace_rate";
     pub const IDEMPOTENCY: &str = "idempotency_record";
     pub const UNIQUE: &str = "unique_value";
     pub const EVENT: &str = "event";
@@ -133,6 +134,11 @@ pub fn invitation_to(ws: &str, email: &str) -> Key {
 /// The partition of a workspace's sessions.
 pub fn session_partition(ws: &str) -> String {
     format!("{ws}#SESSION")
+}
+
+/// The workspace's rate-limit buckets, shared by all its credentials.
+pub fn workspace_rate(ws: &str) -> Key {
+    Key::new(ws, "RATE")
 }
 
 pub fn wallet(ws: &str) -> Key {

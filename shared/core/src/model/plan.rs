@@ -32,7 +32,7 @@ impl RateClass {
 }
 
 impl Plan {
-    /// Requests per rolling 60 s per credential.
+    /// Requests per 60 s per credential: a token bucket of this many, refilled evenly over a minute.
     pub fn rate_limit(self, class: RateClass) -> u32 {
         use RateClass::*;
         match (self, class) {
@@ -49,6 +49,12 @@ impl Plan {
             (Plan::Enterprise, Write) => 500,
             (Plan::Enterprise, CampaignStart) => 30,
         }
+    }
+
+    /// Requests per 60 s of all the workspace's credentials together: three credentials at
+    /// full speed, however many keys and sessions it has.
+    pub fn workspace_rate_limit(self, class: RateClass) -> u32 {
+        3 * self.rate_limit(class)
     }
 
     /// Price of a started minute of conversation, in US cents.
