@@ -17,6 +17,11 @@
                                   and slot-refill latency for T zero-length calls at concurrency
                                   C (tests/benches/campaigns.rs, release build, against DynamoDB
                                   Local and moto; W Lambda instances per queue)
+  bench.py api [--requests N] [--concurrency C]
+                                  GET /v1/agents/{id} through the local stack with release builds
+                                  (as `scripts/dev --release` runs it) against raw GetItems of the
+                                  same item on the same DynamoDB Local (tests/benches/api.rs), and
+                                  the size of a credential item
   bench.py ledger [--calls N] [--concurrency C]
                                   settlements per second of N calls of one workspace ending C at
                                   a time (tests/benches/ledger.rs, release build), against raw
@@ -310,6 +315,39 @@ def cargo_bench(name, runs):
         procs.stop()
 
 
+def api(args):
+    state_dir = stack.LOCAL / f"bench-api-{os.getpid()}"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    procs = stack.Processes(state_dir / "logs")
+    bridge = None
+    try:
+        ports = {"dynamodb": stack.free_port(), "moto": stack.free_port(), "api": stack.free_port()}
+        # As on AWS, a function runs as many instances as requests come at once.
+        stack.CONCURRENCY = args.concurrency
+        # The enterprise plan's buckets (1,000 reads a minute per key, 3,000 per workspace) hold
+        # the measured requests: the benchmark times requests, not refusals.
+        url, env, _, bridge = stack.start_stack(procs, state_dir, ports, f"-bench-{secrets.token_hex(3)}", {}, reload=False,
+                                                release=True, SignupPlan="enterprise")
+        key, token = stack.seed_workspace(url, "bench@switchboard.local", secrets.token_urlsafe(18))
+        keys = [key]
+        for _ in range(2):
+            status, body = stack.http_json("POST", f"{url}/v1/api-keys", {"name": "bench", "scope": "read"}, {"Authorization": f"Bearer {token}"})
+            assert status == 201, body
+            keys.append(body["secret"])
+        status, me = stack.http_json("GET", f"{url}/v1/auth/me", None, {"Authorization": f"Bearer {token}"})
+        assert status == 200, me
+        status, agent = stack.http_json("POST", f"{url}/v1/agents", {"name": "bench", "system_prompt": "p"}, {"Authorization": f"Bearer {key}"})
+        assert status == 201, agent
+        run_env = {**os.environ, **env, "RUST_LOG": "warn", "BENCH_API_URL": url, "BENCH_API_KEYS": ",".join(keys),
+                   "BENCH_WORKSPACE": me["workspace"]["id"], "BENCH_AGENT": agent["id"]}
+        subprocess.run(["cargo", "bench", "--locked", "-p", "switchboard-tests", "--bench", "api", "--",
+                        "--requests", str(args.requests), "--concurrency", str(args.concurrency)], cwd=ROOT, env=run_env, check=True)
+    finally:
+        if bridge:
+            bridge.stop()
+        procs.stop()
+
+
 def campaigns(args):
     workers = ["--workers", str(args.workers)]
     cargo_bench("campaigns", [["import", "--rows", str(args.rows), *workers],
@@ -341,6 +379,10 @@ def main():
     m.add_argument("--concurrency", type=int, default=100)
     m.add_argument("--workers", type=int, default=4)
     m.set_defaults(run=campaigns)
+    a = sub.add_parser("api")
+    a.add_argument("--requests", type=int, default=2000)
+    a.add_argument("--concurrency", type=int, default=16)
+    a.set_defaults(run=api)
     g = sub.add_parser("ledger")
     g.add_argument("--calls", type=int, default=2000)
     g.add_argument("--concurrency", type=int, default=32)

@@ -212,7 +212,7 @@ def function_env(tpl, made, endpoints, parameters, state_dir):
     return env
 
 
-def start_api(procs, env, port, state_dir, extra, reload):
+def start_api(procs, env, port, state_dir, extra, reload, release=False):
     env_file = state_dir / "api.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in {**env, **extra}.items()))
     # CORS is the API's own business (--disable-cors); tests run without hot reload, which
@@ -221,6 +221,9 @@ def start_api(procs, env, port, state_dir, extra, reload):
                "--env-file", str(env_file), "--disable-cors", "--concurrency", str(CONCURRENCY)]
     if not reload:
         command.append("--ignore-changes")
+    if release:
+        # Optimised, as deployed (LTO: the first start compiles for several minutes).
+        command.append("--release")
     procs.start("api", command, env={**AWS_ENV})
     url = f"http://127.0.0.1:{port}"
 
@@ -248,15 +251,21 @@ def seed_workspace(api, email, password):
     return body["secret"], token
 
 
-def start_stack(procs, state_dir, ports, suffix, extra_env, visibility_timeout=None, reload=True, **parameters):
+def start_stack(procs, state_dir, ports, suffix, extra_env, visibility_timeout=None, reload=True, release=False, **parameters):
     tpl = Template(load(ROOT / "template.yaml"))
     endpoints = start_emulators(procs, ports["dynamodb"], ports["moto"])
     made = provision(tpl, endpoints, suffix, visibility_timeout)
     api_url = f"http://127.0.0.1:{ports['api']}"
     env = function_env(tpl, made, endpoints, tpl.parameters(PublicBaseUrl=api_url, **parameters), state_dir)
     log(f"DynamoDB Local {endpoints['dynamodb']}, moto {endpoints['moto']}; table {made[tpl.table()[0]]['ref']}")
+    if release:
+        # `cargo lambda watch` builds a function on its first request, longer than a client
+        # waits with LTO: build them all first.
+        binaries = sorted(tpl.binary(f) for f in tpl.functions().values())
+        log("building release binaries (LTO; several minutes on 2 cores)...")
+        subprocess.run(["cargo", "build", "--release", "--locked", *sum((["--bin", b] for b in binaries), [])], cwd=ROOT, check=True)
     log("starting the API with cargo lambda watch (the first start compiles the workspace)...")
-    api = start_api(procs, env, ports["api"], state_dir, extra_env, reload)
+    api = start_api(procs, env, ports["api"], state_dir, extra_env, reload, release)
     bridge = Bridge(tpl.sqs_mappings(), {q: m for q, m in made.items() if "arn" in m}, endpoints["moto"], api, REGION, CONCURRENCY)
     for mapping in tpl.stream_mappings():
         on_failure = made[mapping.on_failure]["ref"] if mapping.on_failure else None
@@ -265,7 +274,7 @@ def start_stack(procs, state_dir, ports, suffix, extra_env, visibility_timeout=N
     return api, env, made, bridge
 
 
-def dev(_args):
+def dev(args):
     state_dir = LOCAL / "dev"
     state_dir.mkdir(parents=True, exist_ok=True)
     ports = {"dynamodb": int(os.environ.get("SWITCHBOARD_DYNAMODB_PORT", 8000)), "moto": int(os.environ.get("SWITCHBOARD_MOTO_PORT", 5000)),
@@ -279,7 +288,7 @@ def dev(_args):
     try:
         # Simulated calls at five times real speed: an answered call ends within seconds.
         time_scale = os.environ.get("SWITCHBOARD_SIMULATOR_TIME_SCALE", "0.2")
-        api, _, _, bridge = start_stack(procs, state_dir, ports, "", {}, SimulatorTimeScale=time_scale)
+        api, _, _, bridge = start_stack(procs, state_dir, ports, "", {}, release=args.release, SimulatorTimeScale=time_scale)
         key, _ = seed_workspace(api, "demo@switchboard.local", secrets.token_urlsafe(18))
         print()
         print(f"SWITCHBOARD_API_URL={api}")
@@ -401,7 +410,9 @@ def schemathesis_command(schema, api, credential):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("dev").set_defaults(run=dev)
+    d = sub.add_parser("dev")
+    d.add_argument("--release", action="store_true", help="optimised builds, as deployed")
+    d.set_defaults(run=dev)
     sub.add_parser("services").set_defaults(run=services)
     # Everything after `test` goes to cargo test (then schemathesis is skipped), options too.
     sub.add_parser("test", add_help=False).set_defaults(run=test)

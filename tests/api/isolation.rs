@@ -88,6 +88,16 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
         res.id().to_owned()
     } else if path.starts_with("/v1/users/") {
         app.invite_member(tenant, "member").await.user_id
+    } else if path.starts_with("/v1/auth/sessions/") {
+        app.login(&tenant.email, &tenant.password).await;
+        let listed = app.get("/v1/auth/sessions").bearer(&tenant.token).send().await;
+        listed.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["current"] == false)
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .unwrap()
     } else if path.starts_with("/v1/roles/") {
         let res = app
             .post("/v1/roles")

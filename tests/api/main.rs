@@ -1,5 +1,6 @@
 //! In-process tests: each function's real `Service` against DynamoDB Local and moto.
 
+mod account;
 mod agents;
 mod api_keys;
 mod appointments;

@@ -10,14 +10,14 @@
 //! C at a time on the same DynamoDB Local, conflicts tried again at once (and counted).
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use futures::stream::{self, StreamExt};
 use switchboard_core::model::{Agent, CallStatus, Direction, PhoneNumber, Plan};
 use switchboard_core::ports::{CallJob, CallQueue, Repository, Wallets};
 use switchboard_domain::calls::{self, CallBook, NewCall, StatusReport};
-use switchboard_tests::{BenchArgs, TestApp};
+use switchboard_tests::{BenchArgs, TestApp, print_rate, rate, timed};
 
 /// Post-call work is not what is measured: its jobs go nowhere.
 struct NoJobs;
@@ -48,45 +48,6 @@ async fn main() {
         .map(|(op, count)| format!("{op} {:.2}", *count as f64 / n as f64))
         .collect();
     println!("  DynamoDB requests per settlement: {}", per.join(", "));
-}
-
-fn rate(n: usize, elapsed: &Duration) -> f64 {
-    n as f64 / elapsed.as_secs_f64()
-}
-
-fn print_rate(what: &str, n: usize, (latencies, elapsed): &(Vec<f64>, Duration)) {
-    let pct = |p: f64| latencies[((p / 100.0 * latencies.len() as f64) as usize).min(latencies.len() - 1)];
-    println!(
-        "  {what}: {:.0}/s   latency p50 {:.1} ms   p99 {:.1} ms",
-        rate(n, elapsed),
-        pct(50.0),
-        pct(99.0)
-    );
-}
-
-/// Runs `work` over `0..n`, `concurrency` at a time: each one's latency (ms, sorted) and the
-/// whole run's time.
-async fn timed<F, Fut>(n: usize, concurrency: usize, work: F) -> (Vec<f64>, Duration)
-where
-    F: Fn(usize) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let started = Instant::now();
-    let mut latencies: Vec<f64> = stream::iter(0..n)
-        .map(|i| {
-            let run = work(i);
-            async move {
-                let at = Instant::now();
-                run.await;
-                at.elapsed().as_secs_f64() * 1000.0
-            }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-    let elapsed = started.elapsed();
-    latencies.sort_by(f64::total_cmp);
-    (latencies, elapsed)
 }
 
 async fn settlements(n: usize, concurrency: usize) -> ((Vec<f64>, Duration), BTreeMap<String, usize>) {

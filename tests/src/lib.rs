@@ -1256,6 +1256,48 @@ impl BenchArgs {
     }
 }
 
+/// Runs `work` over `0..n`, `concurrency` at a time: each one's latency (ms, sorted) and the
+/// whole run's time.
+pub async fn timed<F, Fut>(n: usize, concurrency: usize, work: F) -> (Vec<f64>, std::time::Duration)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use futures::stream::{self, StreamExt};
+    let started = std::time::Instant::now();
+    let mut latencies: Vec<f64> = stream::iter(0..n)
+        .map(|i| {
+            let run = work(i);
+            async move {
+                let at = std::time::Instant::now();
+                run.await;
+                at.elapsed().as_secs_f64() * 1000.0
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    latencies.sort_by(f64::total_cmp);
+    (latencies, elapsed)
+}
+
+/// Operations per second.
+pub fn rate(n: usize, elapsed: &std::time::Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64()
+}
+
+/// One benchmark line: rate and latency percentiles of a [`timed`] run.
+pub fn print_rate(what: &str, n: usize, (latencies, elapsed): &(Vec<f64>, std::time::Duration)) {
+    let pct = |p: f64| latencies[((p / 100.0 * latencies.len() as f64) as usize).min(latencies.len() - 1)];
+    println!(
+        "  {what}: {:.0}/s   latency p50 {:.1} ms   p99 {:.1} ms",
+        rate(n, elapsed),
+        pct(50.0),
+        pct(99.0)
+    );
+}
+
 /// A workspace, its signed-in owner and an admin key.
 #[derive(Debug, Clone)]
 pub struct Tenant {

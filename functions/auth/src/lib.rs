@@ -13,6 +13,7 @@ use switchboard_core::model::{
 };
 use switchboard_core::ports::{Acceptance, AccountStore, CredentialKind, Mail, Mailer, NewAccount, NewSession, Team};
 use switchboard_core::{ErrorCode, StoreError, secret, validate};
+use switchboard_http::crud::Deleted;
 use switchboard_http::jwt::{JwtKeys, SESSION_TTL, SessionClaims};
 use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, SESSION_COOKIE, Service};
 use switchboard_runtime::config::MailConfig;
@@ -87,6 +88,39 @@ pub fn routes() -> Vec<Route<State>> {
             .describe("Joins the workspace with the role the invitation offers and signs in. A new person sets a password; a person with an account joins with it. Each invitation works once, within 7 days.")
             .body::<AcceptInvitation>(|| json!({"token": "9f86d081884c7d65...", "password": "correct horse battery", "full_name": "Grace Hopper"}))
             .returns::<LoggedIn>(200, "A session in the workspace joined."),
+        Route::new(Method::POST, "/v1/auth/forgot-password", forgot_password)
+            .access(Access::PublicLimited)
+            .doc(TAG, "forgotPassword", "Ask for a password reset")
+            .describe("Emails a reset token, valid one hour and once, if an account has this email; the answer is the same either way. One request a minute per email.")
+            .body::<ForgotPassword>(|| json!({"email": "ada@example.com"}))
+            .returns::<Done>(200, "Asked."),
+        Route::new(Method::POST, "/v1/auth/reset-password", reset_password)
+            .access(Access::PublicLimited)
+            .doc(TAG, "resetPassword", "Reset a forgotten password")
+            .describe("Sets a new password with the emailed token and ends every session of the account, in every workspace.")
+            .body::<ResetPassword>(|| json!({"token": "9f86d081884c7d65...", "password": "a new long password"}))
+            .returns::<Done>(200, "The password is set."),
+        Route::new(Method::POST, "/v1/auth/change-password", change_password)
+            .access(Access::Session(Scope::Read))
+            .doc(TAG, "changePassword", "Change your password")
+            .describe("Needs the current password; ends every other session of yours, in every workspace, and emails you that it changed.")
+            .body::<ChangePassword>(|| json!({"current_password": "correct horse battery", "new_password": "a new long password"}))
+            .returns::<Done>(200, "The password is changed."),
+        Route::new(Method::GET, "/v1/auth/sessions", list_sessions)
+            .access(Access::Session(Scope::Read))
+            .doc(TAG, "listSessions", "Your sessions")
+            .describe("Your sessions in this workspace: when and where each began and was last used; `current` is this one.")
+            .returns_list::<SessionView>("Your sessions."),
+        Route::new(Method::DELETE, "/v1/auth/sessions/{id}", end_session)
+            .access(Access::Session(Scope::Read))
+            .doc(TAG, "endSession", "End one of your sessions")
+            .describe("Its token and cookie stop working at once.")
+            .returns::<Deleted>(200, "The session is ended."),
+        Route::new(Method::POST, "/v1/auth/sessions/revoke-others", end_other_sessions)
+            .access(Access::Session(Scope::Read))
+            .doc(TAG, "endOtherSessions", "End your other sessions")
+            .describe("Every session of yours in this workspace but this one.")
+            .returns::<Done>(200, "They are ended."),
         Route::new(Method::POST, "/v1/auth/logout", logout)
             .access(Access::Session(Scope::Read))
             .doc(TAG, "logout", "Log out")
@@ -161,6 +195,54 @@ pub struct LoggedIn {
     pub expires_at: DateTime<Utc>,
     pub user: User,
     pub workspace: Workspace,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotPassword {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPassword {
+    /// The token from the reset email.
+    pub token: String,
+    /// At least 10 characters.
+    #[schema(min_length = 10, max_length = 256)]
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    /// At least 10 characters.
+    #[schema(min_length = 10, max_length = 256)]
+    pub new_password: String,
+}
+
+/// Done.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Done {
+    pub ok: bool,
+}
+
+switchboard_core::object_name!(SessionObject, "session");
+
+/// One of your sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    #[schema(example = "ses_01JD3QZ9R6X4Y7T2W8V5N1M0KA")]
+    pub id: String,
+    pub object: SessionObject,
+    pub created_at: Option<DateTime<Utc>>,
+    pub created_ip: Option<String>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_used_ip: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Whether this is the session the request came with.
+    pub current: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -484,6 +566,190 @@ async fn accept_invitation(state: Arc<State>, req: Request) -> Result<Reply, Api
         .await?
         .ok_or_else(invalid)?;
     open_session(&state, &req, user, workspace).await
+}
+
+const RESET_TTL: Duration = Duration::hours(1);
+
+fn link_base(state: &State, req: &Request) -> Result<String, ApiError> {
+    state.mail_links.link_base(req.domain.as_deref()).ok_or_else(|| {
+        ApiError::internal(anyhow::anyhow!(
+            "PUBLIC_BASE_URL is unset and the request has no domain"
+        ))
+    })
+}
+
+/// Sends the "your password changed" notice; the change stands if it cannot be queued.
+async fn password_changed_mail(state: &State, req: &Request, email: &str) {
+    let base = link_base(state, req).unwrap_or_default();
+    let mail = Mail {
+        to: email.to_owned(),
+        subject: "Your Switchboard password was changed".into(),
+        text: format!(
+            "The password of your Switchboard account was changed at {}.\n\n\
+             If this was not you, reset it now: POST {base}/v1/auth/forgot-password with {{\"email\": \"{email}\"}}.\n",
+            api_time(req.now).to_rfc3339()
+        ),
+        kind: "password_changed".into(),
+    };
+    if let Err(e) = state.mailer.send(&mail).await {
+        tracing::error!(error = format!("{e:#}"), "password-changed notice not queued");
+    }
+}
+
+async fn forgot_password(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: ForgotPassword = req.json()?;
+    let email = validate::email("email", &input.email)?;
+    let token = secret::new_token();
+    // The same answer whether or not an account has this email.
+    if state
+        .accounts
+        .start_password_reset(&email, &secret::sha256_hex(&token), req.now + RESET_TTL, req.now)
+        .await?
+    {
+        let base = link_base(&state, &req)?;
+        let mail = Mail {
+            to: email,
+            subject: "Reset your Switchboard password".into(),
+            text: format!(
+                "Someone asked to reset the password of your Switchboard account.\n\n\
+                 Within one hour: POST {base}/v1/auth/reset-password with\n\
+                 {{\"token\": \"{token}\", \"password\": \"<your new password>\"}}\n\n\
+                 If this was not you, ignore this email: your password stays as it is.\n"
+            ),
+            kind: "password_reset".into(),
+        };
+        state.mailer.send(&mail).await.map_err(ApiError::internal)?;
+    }
+    Ok(Reply::ok(&Done { ok: true }))
+}
+
+async fn reset_password(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: ResetPassword = req.json()?;
+    let invalid = || {
+        ApiError::param(
+            ErrorCode::InvalidToken,
+            "token",
+            "This reset token is invalid, used or expired.",
+        )
+    };
+    validate::text("password", &input.password, 10, 256)?;
+    let token_hash = secret::sha256_hex(&input.token);
+    let email = state
+        .accounts
+        .find_password_reset(&token_hash)
+        .await?
+        .ok_or_else(invalid)?;
+    let password = input.password;
+    let hash = blocking(move || password::hash(&password))
+        .await?
+        .map_err(ApiError::internal)?;
+    state
+        .accounts
+        .set_password(&email, &hash, Some(&token_hash), req.now)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => invalid(),
+            e => e.into(),
+        })?;
+    if let Some(login) = state.accounts.find_login(&email).await? {
+        state
+            .accounts
+            .end_sessions(&login.workspaces, &login.user_id, None)
+            .await?;
+    }
+    password_changed_mail(&state, &req, &email).await;
+    Ok(Reply::ok(&Done { ok: true }))
+}
+
+/// The signed-in person: their user id, email and this session's id.
+fn session_of(req: &Request) -> Result<(&str, &str, &str), ApiError> {
+    match &req.principal()?.kind {
+        CredentialKind::Session {
+            user_id,
+            email,
+            session_id,
+            ..
+        } => Ok((user_id, email, session_id)),
+        CredentialKind::ApiKey { .. } => Err(ApiError::of(ErrorCode::SessionRequired)),
+    }
+}
+
+async fn change_password(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: ChangePassword = req.json()?;
+    let (user_id, email, session_id) = session_of(&req)?;
+    validate::text("new_password", &input.new_password, 10, 256)?;
+    let login = state
+        .accounts
+        .find_login(email)
+        .await?
+        .ok_or_else(|| ApiError::of(ErrorCode::InvalidCredential))?;
+    let (current, stored) = (input.current_password, login.password_hash.clone());
+    if !blocking(move || password::verify(&current, &stored)).await? {
+        return Err(ApiError::param(
+            ErrorCode::ValidationFailed,
+            "current_password",
+            "The current password is not right.",
+        ));
+    }
+    let new = input.new_password;
+    let hash = blocking(move || password::hash(&new))
+        .await?
+        .map_err(ApiError::internal)?;
+    state.accounts.set_password(email, &hash, None, req.now).await?;
+    state
+        .accounts
+        .end_sessions(&login.workspaces, user_id, Some(session_id))
+        .await?;
+    password_changed_mail(&state, &req, email).await;
+    Ok(Reply::ok(&Done { ok: true }))
+}
+
+async fn list_sessions(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let (user_id, _, current) = session_of(&req)?;
+    let mut sessions: Vec<SessionView> = state
+        .accounts
+        .sessions(req.workspace_id()?, user_id)
+        .await?
+        .into_iter()
+        .map(|s| SessionView {
+            current: s.session_id == current,
+            id: s.session_id,
+            object: SessionObject,
+            created_at: s.created_at,
+            created_ip: s.created_ip,
+            last_used_at: s.last_used_at,
+            last_used_ip: s.last_used_ip,
+            expires_at: s.expires_at,
+        })
+        .collect();
+    sessions.sort_by(|a, b| b.id.cmp(&a.id));
+    req.page("")?;
+    Ok(req.list(sessions, None, ""))
+}
+
+async fn end_session(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let (user_id, _, _) = session_of(&req)?;
+    let id = req.param("id");
+    let not_found = || ApiError::param(ErrorCode::SessionNotFound, "id", "No session of yours with this id.");
+    if !ids::is_valid(prefix::SESSION, id) {
+        return Err(not_found());
+    }
+    state
+        .accounts
+        .end_own_session(req.workspace_id()?, user_id, id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(_) => not_found(),
+            e => e.into(),
+        })?;
+    Ok(Reply::ok(&Deleted::new(id, "session")))
+}
+
+async fn end_other_sessions(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let (user_id, _, current) = session_of(&req)?;
+    let workspace = [req.workspace_id()?.to_owned()];
+    state.accounts.end_sessions(&workspace, user_id, Some(current)).await?;
+    Ok(Reply::ok(&Done { ok: true }))
 }
 
 async fn logout(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {

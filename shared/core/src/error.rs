@@ -67,7 +67,7 @@ error_codes! {
     InvalidIfMatch = 400, "invalid_if_match";
     /// A payment webhook whose `Stripe-Signature` is missing, does not sign the body, or is more than five minutes old.
     InvalidPaymentSignature = 400, "invalid_payment_signature";
-    /// The email verification or invitation token is unknown, used or expired.
+    /// The email verification, invitation or password-reset token is unknown, used or expired.
     InvalidToken = 400, "invalid_token";
     /// No credential was sent.
     MissingCredential = 401, "missing_credential";
@@ -111,6 +111,8 @@ error_codes! {
     ContactNotFound = 404, "contact_not_found";
     /// No member with this id in the workspace.
     UserNotFound = 404, "user_not_found";
+    /// No session of yours with this id.
+    SessionNotFound = 404, "session_not_found";
     /// No custom role with this id in the workspace.
     RoleNotFound = 404, "role_not_found";
     /// The API key does not exist in this workspace.

@@ -5,12 +5,17 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_core::model::{Role, User, Workspace};
-use switchboard_core::ports::{AccountStore, LoginRecord, NewAccount, NewSession, Verification};
+use switchboard_core::ports::{AccountStore, LoginRecord, NewAccount, NewSession, SessionRecord, Verification};
 use switchboard_core::{ErrorCode, StoreError};
 
 use super::credentials::{GRANTS, credential_attributes, grants_value};
 use super::keys::{self, entity};
 use super::{DynamoStore, Item, NEW_ITEM, conditional, from_item, get_n, get_s, item_of, key_map, n, s, sdk_error};
+
+/// The string set of workspaces a login's person belongs to.
+pub(crate) const WORKSPACES: &str = "workspaces";
+/// A password reset may be asked for a login once a minute: no flood of mail to one address.
+const RESET_INTERVAL_SECS: i64 = 60;
 
 /// The workspace item's count of owners, which may never fall to zero.
 pub(crate) const OWNER_COUNT: &str = "owner_count";
@@ -38,7 +43,7 @@ impl AccountStore for DynamoStore {
     async fn create_account(&self, account: &NewAccount) -> Result<(), StoreError> {
         let ws = &account.workspace.id;
         let user = &account.user;
-        let login = item_of(
+        let mut login = item_of(
             &keys::login(&user.email),
             entity::LOGIN,
             &LoginItem {
@@ -47,6 +52,7 @@ impl AccountStore for DynamoStore {
                 password_hash: account.password_hash.clone(),
             },
         )?;
+        login.insert(WORKSPACES.into(), AttributeValue::Ss(vec![ws.clone()]));
         let mut workspace = item_of(&keys::workspace(ws), entity::WORKSPACE, &account.workspace)?;
         workspace.insert("agent_count".into(), n(0));
         workspace.insert("active_api_keys".into(), n(0));
@@ -88,8 +94,18 @@ impl AccountStore for DynamoStore {
         let Some(item) = self.get_item(&keys::login(email)).await? else {
             return Ok(None);
         };
+        let workspaces = item
+            .get(WORKSPACES)
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .unwrap_or_default();
         let login: LoginItem = from_item(item)?;
         Ok(Some(LoginRecord {
+            workspaces: if workspaces.is_empty() {
+                vec![login.workspace_id.clone()]
+            } else {
+                workspaces
+            },
             user_id: login.user_id,
             workspace_id: login.workspace_id,
             password_hash: login.password_hash,
@@ -260,6 +276,134 @@ impl AccountStore for DynamoStore {
             Err(e) if e.failed_at(1) || e.failed_at(2) => Err(StoreError::Conflict(ErrorCode::AccountInactive)),
             Err(e) => Err(e.into_store()),
         }
+    }
+
+    async fn sessions(&self, workspace_id: &str, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        let time = |item: &Item, name: &str| get_s(item, name).and_then(|t| t.parse::<DateTime<Utc>>().ok());
+        Ok(self
+            .sessions_of(workspace_id, Some(user_id))
+            .await?
+            .iter()
+            .filter_map(|item| {
+                Some(SessionRecord {
+                    session_id: get_s(item, keys::SK)?.to_owned(),
+                    created_at: time(item, "created_at"),
+                    created_ip: get_s(item, "created_ip").map(str::to_owned),
+                    last_used_at: time(item, "last_used_at"),
+                    last_used_ip: get_s(item, "last_used_ip").map(str::to_owned),
+                    expires_at: get_n(item, "expires_epoch").and_then(|s| DateTime::from_timestamp(s, 0)),
+                })
+            })
+            .collect())
+    }
+
+    async fn end_own_session(&self, workspace_id: &str, user_id: &str, session_id: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::session(workspace_id, session_id))))
+            .condition_expression("user_id = :user")
+            .expression_attribute_values(":user", s(user_id))
+            .send()
+            .await;
+        conditional(result)?.map_err(|_| StoreError::NotFound(ErrorCode::SessionNotFound))?;
+        Ok(())
+    }
+
+    async fn end_sessions(&self, workspaces: &[String], user_id: &str, keep: Option<&str>) -> Result<(), StoreError> {
+        for workspace_id in workspaces {
+            for session in self.sessions_of(workspace_id, Some(user_id)).await? {
+                match get_s(&session, keys::SK) {
+                    Some(id) if Some(id) != keep => self.end_session_item(&keys::session(workspace_id, id)).await?,
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn start_password_reset(
+        &self,
+        email: &str,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::login(email))))
+            .update_expression("SET reset_hash = :hash, reset_expires = :expires, reset_asked = :now")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(reset_asked) OR reset_asked < :recent)",
+            )
+            .expression_attribute_values(":hash", s(token_hash))
+            .expression_attribute_values(":expires", n(expires_at.timestamp()))
+            .expression_attribute_values(":now", n(now.timestamp()))
+            .expression_attribute_values(":recent", n(now.timestamp() - RESET_INTERVAL_SECS))
+            .send()
+            .await;
+        if conditional(result)?.is_err() {
+            return Ok(false);
+        }
+        let mut reset = key_map(&keys::password_reset(token_hash));
+        reset.insert(keys::ENTITY.into(), s(entity::PASSWORD_RESET));
+        reset.insert("email".into(), s(email));
+        reset.insert(keys::TTL.into(), n(expires_at.timestamp()));
+        self.put(reset).await?;
+        Ok(true)
+    }
+
+    async fn find_password_reset(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .get_item(&keys::password_reset(token_hash))
+            .await?
+            .and_then(|item| get_s(&item, "email").map(str::to_owned)))
+    }
+
+    async fn set_password(
+        &self,
+        email: &str,
+        password_hash: &str,
+        reset_token_hash: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::login(email))))
+            .expression_attribute_values(":hash", s(password_hash))
+            .expression_attribute_values(
+                ":at",
+                s(switchboard_core::clock::api_time(now).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            );
+        update = match reset_token_hash {
+            // Only the login's current token, before it expires, and once.
+            Some(token) => update
+                .update_expression(
+                    "SET password_hash = :hash, password_changed_at = :at REMOVE reset_hash, reset_expires",
+                )
+                .condition_expression("reset_hash = :token AND reset_expires > :now")
+                .expression_attribute_values(":token", s(token))
+                .expression_attribute_values(":now", n(now.timestamp())),
+            None => update
+                .update_expression("SET password_hash = :hash, password_changed_at = :at")
+                .condition_expression("attribute_exists(PK)"),
+        };
+        conditional(update.send().await)?.map_err(|_| StoreError::NotFound(ErrorCode::InvalidToken))?;
+        if let Some(token) = reset_token_hash {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key_map(&keys::password_reset(token))))
+                .send()
+                .await
+                .map_err(sdk_error)?;
+        }
+        Ok(())
     }
 
     async fn end_session(&self, workspace_id: &str, session_id: &str) -> Result<(), StoreError> {

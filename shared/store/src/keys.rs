@@ -78,6 +78,7 @@ pub mod entity {
     pub const LOGIN: &str = "login";
     pub const FAILED_LOGINS: &str = "failed_logins";
     pub const VERIFICATION: &str = "email_verification";
+    pub const PASSWORD_RESET: &str = "password_reset";
     pub const WALLET: &str = "wallet";
     pub const HOLD: &str = "call_hold";
     pub const PAYMENT: &str = "payment";
@@ -192,6 +193,11 @@ pub fn failed_logins(email: &str, window: i64) -> Key {
         format!("LOGINFAIL#{}", switchboard_core::secret::sha256_hex(email)),
         window.to_string(),
     )
+}
+
+/// Global: a password-reset token's hash → the login's email, until it expires.
+pub fn password_reset(token_hash: &str) -> Key {
+    Key::new(format!("RESET#{token_hash}"), "RESET")
 }
 
 /// Global: email verification token hash → user.

@@ -17,7 +17,7 @@ use switchboard_core::model::{CustomRole, Grants, Invitation, Role, User, Worksp
 use switchboard_core::ports::{Acceptance, ApiKeyStore, PendingInvitation, Team};
 use switchboard_core::{ErrorCode, StoreError};
 
-use super::accounts::{LoginItem, OWNER_COUNT};
+use super::accounts::{LoginItem, OWNER_COUNT, WORKSPACES};
 use super::credentials::{GRANTS, SUSPENDED, grants_value};
 use super::keys::{self, entity};
 use super::{DynamoStore, Item, NEW_ITEM, conditional, from_item, get_s, item_of, key_map, n, s, sdk_error};
@@ -35,7 +35,7 @@ fn iso(at: DateTime<Utc>) -> AttributeValue {
 }
 
 impl DynamoStore {
-    async fn sessions_of(&self, workspace_id: &str, user_id: Option<&str>) -> Result<Vec<Item>, StoreError> {
+    pub(crate) async fn sessions_of(&self, workspace_id: &str, user_id: Option<&str>) -> Result<Vec<Item>, StoreError> {
         let sessions = self.query_all(&keys::session_partition(workspace_id), "").await?;
         Ok(sessions
             .into_iter()
@@ -329,17 +329,29 @@ impl Team for DynamoStore {
                 Item::new(),
             )?,
         ];
-        if let Some(password_hash) = &acceptance.new_login {
-            let login = item_of(
+        match &acceptance.new_login {
+            Some(password_hash) => {
+                let mut login = item_of(
+                    &keys::login(&user.email),
+                    entity::LOGIN,
+                    &LoginItem {
+                        user_id: user.id.clone(),
+                        workspace_id: ws.clone(),
+                        password_hash: password_hash.clone(),
+                    },
+                )?;
+                login.insert(WORKSPACES.into(), AttributeValue::Ss(vec![ws.clone()]));
+                writes.push(self.tx_put(login, NEW_ITEM, Item::new())?);
+            }
+            None => writes.push(self.tx_update(
                 &keys::login(&user.email),
-                entity::LOGIN,
-                &LoginItem {
-                    user_id: user.id.clone(),
-                    workspace_id: ws.clone(),
-                    password_hash: password_hash.clone(),
-                },
-            )?;
-            writes.push(self.tx_put(login, NEW_ITEM, Item::new())?);
+                &format!("ADD {WORKSPACES} :ws"),
+                Some("user_id = :user"),
+                Item::from([
+                    (":ws".into(), AttributeValue::Ss(vec![ws.clone()])),
+                    (":user".into(), s(&user.id)),
+                ]),
+            )?),
         }
         let counts = self.role_count_writes(ws, None, Some(&user.role))?;
         transact_with_counts(self, writes, counts, |i| {
@@ -405,6 +417,16 @@ impl Team for DynamoStore {
             self.revoke_key(workspace_id, &key_id, Some("member removed".into()), at)
                 .await?;
         }
+        // The person's list of workspaces, which password changes end sessions in.
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::login(&user.email))))
+            .update_expression(format!("DELETE {WORKSPACES} :ws"))
+            .expression_attribute_values(":ws", AttributeValue::Ss(vec![workspace_id.to_owned()]))
+            .send()
+            .await
+            .map_err(sdk_error)?;
         Ok(())
     }
 
@@ -526,7 +548,7 @@ impl Team for DynamoStore {
 }
 
 impl DynamoStore {
-    async fn end_session_item(&self, key: &keys::Key) -> Result<(), StoreError> {
+    pub(crate) async fn end_session_item(&self, key: &keys::Key) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)

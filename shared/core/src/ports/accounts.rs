@@ -107,6 +107,19 @@ pub struct LoginRecord {
     pub user_id: String,
     pub workspace_id: String,
     pub password_hash: String,
+    /// Every workspace the person belongs to.
+    pub workspaces: Vec<String>,
+}
+
+/// One of a person's sessions, as they see it.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub session_id: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub created_ip: Option<String>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_used_ip: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -162,6 +175,33 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<User, StoreError>;
     async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
     async fn end_session(&self, workspace_id: &str, session_id: &str) -> Result<(), StoreError>;
+    /// The member's sessions in the workspace.
+    async fn sessions(&self, workspace_id: &str, user_id: &str) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Ends one of the member's sessions; `NotFound` when they have none of that id.
+    async fn end_own_session(&self, workspace_id: &str, user_id: &str, session_id: &str) -> Result<(), StoreError>;
+    /// Ends the person's sessions in each of `workspaces`, all but `keep`.
+    async fn end_sessions(&self, workspaces: &[String], user_id: &str, keep: Option<&str>) -> Result<(), StoreError>;
+    /// Stores a password-reset token for the login `email` (replacing any earlier one), unless
+    /// one was asked for less than a minute ago; whether it was stored (false also for an
+    /// email nobody registered).
+    async fn start_password_reset(
+        &self,
+        email: &str,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// The email a password-reset token was made for.
+    async fn find_password_reset(&self, token_hash: &str) -> Result<Option<String>, StoreError>;
+    /// Sets the login's password: with a reset token, only while it is the login's current,
+    /// unexpired one (then it is used up; `NotFound(InvalidToken)` otherwise).
+    async fn set_password(
+        &self,
+        email: &str,
+        password_hash: &str,
+        reset_token_hash: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 /// A new key: its row and what authentication looks up by the secret's hash.
