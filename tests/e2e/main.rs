@@ -136,30 +136,25 @@ async fn the_readme_quickstart_works_as_written() {
     assert_eq!(last["object"], "agent");
 }
 
-#[tokio::test]
-async fn the_verification_mail_travels_the_queue_to_the_outbox() {
-    let http = client();
-    let email = unique_email();
-    let res = http
-        .post(url("/v1/auth/signup"))
-        .json(&json!({"email": email, "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
+/// The newest mail of `kind` to `email` in the local outbox, once the mailer wrote it there.
+async fn outbox_mail(email: &str, kind: &str) -> Value {
     let outbox = PathBuf::from(env("MAIL_OUTBOX_DIR"));
-    let mail: Value = eventually("the mail reaching the outbox", Duration::from_secs(90), || {
+    eventually(&format!("the {kind} mail to {email} reaching the outbox"), Duration::from_secs(90), || {
         let outbox = outbox.clone();
-        let email = email.clone();
         async move {
             std::fs::read_dir(&outbox)
                 .ok()?
                 .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
                 .filter_map(|t| serde_json::from_str::<Value>(&t).ok())
-                .find(|m| m["to"] == email.as_str())
+                .find(|m| m["to"] == email && m["kind"] == kind)
         }
     })
-    .await;
+    .await
+}
+
+/// Follows the verification link mailed to `email`.
+async fn verify_through_the_outbox(http: &reqwest::Client, email: &str) {
+    let mail = outbox_mail(email, "verify_email").await;
     let link = mail["text"]
         .as_str()
         .unwrap()
@@ -171,7 +166,81 @@ async fn the_verification_mail_travels_the_queue_to_the_outbox() {
     let res = http.get(&link).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["email"], email.as_str());
+    assert_eq!(body["email"], email);
+}
+
+#[tokio::test]
+async fn the_verification_mail_travels_the_queue_to_the_outbox() {
+    let http = client();
+    let email = unique_email();
+    let res = http
+        .post(url("/v1/auth/signup"))
+        .json(&json!({"email": email, "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    verify_through_the_outbox(&http, &email).await;
+}
+
+#[tokio::test]
+async fn a_colleague_joins_from_the_emailed_invitation_and_acts_within_their_role() {
+    let http = client();
+    let (owner, password) = (unique_email(), "correct horse battery");
+    let res = http
+        .post(url("/v1/auth/signup"))
+        .json(&json!({"email": owner, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    verify_through_the_outbox(&http, &owner).await;
+    let login: Value = http
+        .post(url("/v1/auth/login"))
+        .json(&json!({"email": owner, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let colleague = unique_email();
+    let res = http
+        .post(url("/v1/users/invite"))
+        .bearer_auth(login["token"].as_str().unwrap())
+        .json(&json!({"email": colleague, "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    let mail = outbox_mail(&colleague, "invitation").await;
+    let text = mail["text"].as_str().unwrap();
+    let (_, rest) = text.split_once("\"token\": \"").expect("the invitation carries its token");
+    let token = rest.split('"').next().unwrap();
+    let joined: Value = http
+        .post(url("/v1/auth/accept-invitation"))
+        .json(&json!({"token": token, "password": "the colleague's password"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(joined["user"]["role"], "viewer", "{joined}");
+    let as_colleague = joined["token"].as_str().unwrap();
+    let res = http.get(url("/v1/agents")).bearer_auth(as_colleague).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = http
+        .post(url("/v1/agents"))
+        .bearer_auth(as_colleague)
+        .json(&json!({"name": "not mine to make", "system_prompt": "p"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "permission_denied");
 }
 
 #[tokio::test]
