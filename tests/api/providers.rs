@@ -153,3 +153,74 @@ async fn anthropic_errors_say_whether_a_retry_can_help() {
         "Hello"
     );
 }
+
+/// Amazon SES (API v2, REST JSON) as the mailer sends through it: one `SendEmail` per mail,
+/// from the configured sender, with a plain-text and an HTML part; a refusal is an error, so
+/// the queue retries the mail.
+#[tokio::test]
+async fn mail_goes_through_ses_with_text_and_html_parts() {
+    use switchboard_core::ports::{Mail, Mailer};
+    let ses = FakeServer::start(|request, _| {
+        if request.json()["Destination"]["ToAddresses"][0] == "bounce@example.com" {
+            (
+                400,
+                "application/json",
+                json!({"message": "Email address is not verified."}).to_string(),
+            )
+        } else {
+            (200, "application/json", json!({"MessageId": "0100-ses-1"}).to_string())
+        }
+    })
+    .await;
+    let sdk = switchboard_tests::sdk().await;
+    let client = aws_sdk_sesv2::Client::from_conf(
+        aws_sdk_sesv2::config::Builder::from(&sdk)
+            .endpoint_url(&ses.url)
+            .build(),
+    );
+    let mailer = mailer::SesMailer::new(
+        client,
+        "Switchboard <no-reply@example.com>".into(),
+        Some("transactional".into()),
+    );
+    let mail = Mail {
+        to: "grace@example.com".into(),
+        subject: "Ada invited you to Switchboard".into(),
+        text: "Ada invited you as <member>.\n\nAccept within 7 days.".into(),
+        kind: "invitation".into(),
+    };
+    mailer.send(&mail).await.unwrap();
+    let sent = &ses.requests()[0];
+    assert_eq!(
+        (sent.method.as_str(), sent.path.as_str()),
+        ("POST", "/v2/email/outbound-emails")
+    );
+    let body = sent.json();
+    assert_eq!(body["FromEmailAddress"], "Switchboard <no-reply@example.com>");
+    assert_eq!(body["ConfigurationSetName"], "transactional");
+    assert_eq!(body["Destination"]["ToAddresses"], json!(["grace@example.com"]));
+    let simple = &body["Content"]["Simple"];
+    assert_eq!(simple["Subject"]["Data"], "Ada invited you to Switchboard");
+    assert_eq!(simple["Body"]["Text"]["Data"], mail.text);
+    let html = simple["Body"]["Html"]["Data"].as_str().unwrap();
+    assert!(
+        html.contains("Switchboard")
+            && html.contains("&lt;member&gt;")
+            && html.contains("<p>Accept within 7 days.</p>"),
+        "{html}"
+    );
+    assert!(
+        sent.header("authorization")
+            .is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256"))
+    );
+
+    let refused = Mail {
+        to: "bounce@example.com".into(),
+        ..mail
+    };
+    let err = mailer.send(&refused).await.unwrap_err();
+    assert!(
+        format!("{err:#}").contains("SES refused the invitation mail"),
+        "{err:#}"
+    );
+}

@@ -139,16 +139,20 @@ async fn the_readme_quickstart_works_as_written() {
 /// The newest mail of `kind` to `email` in the local outbox, once the mailer wrote it there.
 async fn outbox_mail(email: &str, kind: &str) -> Value {
     let outbox = PathBuf::from(env("MAIL_OUTBOX_DIR"));
-    eventually(&format!("the {kind} mail to {email} reaching the outbox"), Duration::from_secs(90), || {
-        let outbox = outbox.clone();
-        async move {
-            std::fs::read_dir(&outbox)
-                .ok()?
-                .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-                .filter_map(|t| serde_json::from_str::<Value>(&t).ok())
-                .find(|m| m["to"] == email && m["kind"] == kind)
-        }
-    })
+    eventually(
+        &format!("the {kind} mail to {email} reaching the outbox"),
+        Duration::from_secs(90),
+        || {
+            let outbox = outbox.clone();
+            async move {
+                std::fs::read_dir(&outbox)
+                    .ok()?
+                    .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                    .filter_map(|t| serde_json::from_str::<Value>(&t).ok())
+                    .find(|m| m["to"] == email && m["kind"] == kind)
+            }
+        },
+    )
     .await
 }
 
@@ -216,7 +220,9 @@ async fn a_colleague_joins_from_the_emailed_invitation_and_acts_within_their_rol
 
     let mail = outbox_mail(&colleague, "invitation").await;
     let text = mail["text"].as_str().unwrap();
-    let (_, rest) = text.split_once("\"token\": \"").expect("the invitation carries its token");
+    let (_, rest) = text
+        .split_once("\"token\": \"")
+        .expect("the invitation carries its token");
     let token = rest.split('"').next().unwrap();
     let joined: Value = http
         .post(url("/v1/auth/accept-invitation"))
@@ -229,7 +235,12 @@ async fn a_colleague_joins_from_the_emailed_invitation_and_acts_within_their_rol
         .unwrap();
     assert_eq!(joined["user"]["role"], "viewer", "{joined}");
     let as_colleague = joined["token"].as_str().unwrap();
-    let res = http.get(url("/v1/agents")).bearer_auth(as_colleague).send().await.unwrap();
+    let res = http
+        .get(url("/v1/agents"))
+        .bearer_auth(as_colleague)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let res = http
         .post(url("/v1/agents"))

@@ -57,7 +57,7 @@ impl Providers {
         Self {
             telephony: one_of("TELEPHONY_PROVIDER", "simulator", &["simulator", "twilio"]),
             llm: one_of("LLM_PROVIDER", "offline", &["offline", "anthropic"]),
-            mail: one_of("MAIL_PROVIDER", "outbox", &["outbox"]),
+            mail: one_of("MAIL_PROVIDER", "outbox", &["outbox", "ses"]),
         }
     }
 }

@@ -137,6 +137,30 @@ pub struct Mail {
     pub kind: String,
 }
 
+impl Mail {
+    /// The HTML part: the text's paragraphs, escaped, under the product's name.
+    pub fn html(&self) -> String {
+        let escape = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+        };
+        let paragraphs: String = self
+            .text
+            .split("\n\n")
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| format!("<p>{}</p>\n", escape(p.trim()).replace('\n', "<br>\n")))
+            .collect();
+        format!(
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n\
+             <body style=\"font-family: sans-serif; line-height: 1.5\">\n\
+             <h2 style=\"margin: 0 0 1em\">Switchboard</h2>\n{paragraphs}</body></html>\n",
+            escape(&self.subject)
+        )
+    }
+}
+
 #[async_trait]
 pub trait Mailer: Send + Sync {
     async fn send(&self, mail: &Mail) -> anyhow::Result<()>;
