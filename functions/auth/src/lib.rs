@@ -319,11 +319,10 @@ async fn signup(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         e => e.into(),
     })?;
 
-    let base = state.mail_links.link_base(req.domain.as_deref()).ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!(
-            "PUBLIC_BASE_URL is unset and the request has no domain"
-        ))
-    })?;
+    let base = state
+        .mail_links
+        .link_base(req.domain.as_deref())
+        .map_err(ApiError::internal)?;
     let link = format!("{base}/v1/auth/verify-email?token={token}");
     let mail = Mail {
         to: email,
@@ -570,17 +569,9 @@ async fn accept_invitation(state: Arc<State>, req: Request) -> Result<Reply, Api
 
 const RESET_TTL: Duration = Duration::hours(1);
 
-fn link_base(state: &State, req: &Request) -> Result<String, ApiError> {
-    state.mail_links.link_base(req.domain.as_deref()).ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!(
-            "PUBLIC_BASE_URL is unset and the request has no domain"
-        ))
-    })
-}
-
 /// Sends the "your password changed" notice; the change stands if it cannot be queued.
 async fn password_changed_mail(state: &State, req: &Request, email: &str) {
-    let base = link_base(state, req).unwrap_or_default();
+    let base = state.mail_links.link_base(req.domain.as_deref()).unwrap_or_default();
     let mail = Mail {
         to: email.to_owned(),
         subject: "Your Switchboard password was changed".into(),
@@ -606,7 +597,10 @@ async fn forgot_password(state: Arc<State>, req: Request) -> Result<Reply, ApiEr
         .start_password_reset(&email, &secret::sha256_hex(&token), req.now + RESET_TTL, req.now)
         .await?
     {
-        let base = link_base(&state, &req)?;
+        let base = state
+            .mail_links
+            .link_base(req.domain.as_deref())
+            .map_err(ApiError::internal)?;
         let mail = Mail {
             to: email,
             subject: "Reset your Switchboard password".into(),

@@ -268,11 +268,10 @@ async fn invite(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             ),
             e => e.into(),
         })?;
-    let base = state.mail_links.link_base(req.domain.as_deref()).ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!(
-            "PUBLIC_BASE_URL is unset and the request has no domain"
-        ))
-    })?;
+    let base = state
+        .mail_links
+        .link_base(req.domain.as_deref())
+        .map_err(ApiError::internal)?;
     let inviter_name = inviter.full_name.as_deref().unwrap_or(&inviter.email);
     let mail = Mail {
         to: email,

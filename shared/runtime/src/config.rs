@@ -71,11 +71,11 @@ impl MailConfig {
     }
 
     /// The base of links in mail: the configured URL, or the domain the request came in on.
-    pub fn link_base(&self, request_domain: Option<&str>) -> Option<String> {
+    pub fn link_base(&self, request_domain: Option<&str>) -> anyhow::Result<String> {
         match (&self.public_base_url, request_domain) {
-            (Some(base), _) => Some(base.trim_end_matches('/').to_owned()),
-            (None, Some(domain)) => Some(format!("https://{domain}")),
-            (None, None) => None,
+            (Some(base), _) => Ok(base.trim_end_matches('/').to_owned()),
+            (None, Some(domain)) => Ok(format!("https://{domain}")),
+            (None, None) => anyhow::bail!("PUBLIC_BASE_URL is unset and the request has no domain"),
         }
     }
 }

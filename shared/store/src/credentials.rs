@@ -141,6 +141,15 @@ impl Names {
         }
     }
 
+    /// The placeholders of the bucket's attributes.
+    fn bucket(&self) -> HashMap<String, String> {
+        HashMap::from([
+            ("#n".to_owned(), self.next.clone()),
+            ("#f".to_owned(), self.full.clone()),
+            ("#p".to_owned(), self.period.clone()),
+        ])
+    }
+
     /// The bucket's `z` as the item keeps it, if it does.
     fn z(&self, item: &Item) -> Option<i64> {
         Some(get_n(item, &self.next)? - get_n(item, &self.period)?)
@@ -249,23 +258,11 @@ impl Counting<'_> {
     /// The common case, one UpdateItem: spend a token of the credential's bucket and one of
     /// its lease.
     async fn spend(&self, store: &DynamoStore, names: &Names) -> Result<Result<Item, Option<Item>>, StoreError> {
-        let mut values = self.base_values();
-        let mut update = String::from("SET #n = #n + #p, #f = #f + #p");
-        let mut condition = format!("{} AND #n <= :now AND #f >= :now", self.valid());
-        let mut attribute_names = HashMap::from([
-            ("#n".to_owned(), names.next.clone()),
-            ("#f".to_owned(), names.full.clone()),
-            ("#p".to_owned(), names.period.clone()),
-        ]);
-        if self.leased() {
-            values.insert(":one".into(), n(1));
-            update.push_str(", #lt = #lt - :one");
-            condition.push_str(" AND #lt >= :one AND #lx > :now");
-            attribute_names.insert("#lt".into(), names.lease.clone());
-            attribute_names.insert("#lx".into(), names.lease_until.clone());
-        }
-        update.push_str(self.last_used());
-        self.update(store, update, condition, attribute_names, values).await
+        let lease = self.leased().then_some(Lease {
+            taken: 0,
+            renewed: false,
+        });
+        self.spend_with(store, names, lease).await
     }
 
     async fn update(
@@ -420,11 +417,7 @@ impl Counting<'_> {
         let mut values = self.base_values();
         let mut update = String::from("SET #n = #n + #p, #f = #f + #p");
         let mut condition = format!("{} AND #n <= :now AND #f >= :now", self.valid());
-        let mut attribute_names = HashMap::from([
-            ("#n".to_owned(), names.next.clone()),
-            ("#f".to_owned(), names.full.clone()),
-            ("#p".to_owned(), names.period.clone()),
-        ]);
+        let mut attribute_names = names.bucket();
         if let Some(lease) = lease {
             self.lease_terms(
                 names,
@@ -455,11 +448,7 @@ impl Counting<'_> {
         values.insert(":next".into(), n(spent + bucket.period()));
         values.insert(":full".into(), n(spent + bucket.span()));
         values.insert(":period".into(), n(bucket.period()));
-        let mut attribute_names = HashMap::from([
-            ("#n".to_owned(), names.next.clone()),
-            ("#f".to_owned(), names.full.clone()),
-            ("#p".to_owned(), names.period.clone()),
-        ]);
+        let mut attribute_names = names.bucket();
         let mut update = String::from("SET #n = :next, #f = :full, #p = :period");
         let mut condition = self.valid();
         unchanged(&mut condition, &mut values, "#n", ":next_old", get_n(old, &names.next));
