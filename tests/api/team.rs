@@ -266,9 +266,11 @@ async fn the_last_owner_stays_even_when_two_owners_demote_each_other_at_once() {
             .send(),
         app.patch(&them).bearer(&t.token).json(json!({"role": "admin"})).send(),
     );
+    // One wins; the other is refused as the last owner's demotion (409), or, when the winner's
+    // change reached the loser's session first, as no longer an owner's to make (403).
     let mut statuses = [a.status, b.status];
     statuses.sort();
-    assert_eq!(statuses, [200, 409], "{} / {}", a.text, b.text);
+    assert!(statuses == [200, 409] || statuses == [200, 403], "{} / {}", a.text, b.text);
     let owners = app.get("/v1/users").bearer(&t.token).send().await;
     let count = owners.body["data"]
         .as_array()
