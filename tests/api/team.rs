@@ -270,7 +270,12 @@ async fn the_last_owner_stays_even_when_two_owners_demote_each_other_at_once() {
     // change reached the loser's session first, as no longer an owner's to make (403).
     let mut statuses = [a.status, b.status];
     statuses.sort();
-    assert!(statuses == [200, 409] || statuses == [200, 403], "{} / {}", a.text, b.text);
+    assert!(
+        statuses == [200, 409] || statuses == [200, 403],
+        "{} / {}",
+        a.text,
+        b.text
+    );
     let owners = app.get("/v1/users").bearer(&t.token).send().await;
     let count = owners.body["data"]
         .as_array()

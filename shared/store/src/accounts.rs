@@ -315,7 +315,7 @@ impl AccountStore for DynamoStore {
         for workspace_id in workspaces {
             for session in self.sessions_of(workspace_id, Some(user_id)).await? {
                 match get_s(&session, keys::SK) {
-                    Some(id) if Some(id) != keep => self.end_session_item(&keys::session(workspace_id, id)).await?,
+                    Some(id) if Some(id) != keep => self.end_session(workspace_id, id).await?,
                     _ => {}
                 }
             }

@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_core::model::{CustomRole, Grants, Invitation, Role, User, WorkspaceStatus};
-use switchboard_core::ports::{Acceptance, ApiKeyStore, PendingInvitation, Team};
+use switchboard_core::model::{CustomRole, Grants, Invitation, Role, User};
+use switchboard_core::ports::{Acceptance, AccountStore, ApiKeyStore, PendingInvitation, Team};
 use switchboard_core::{ErrorCode, StoreError};
 
 use super::accounts::{LoginItem, OWNER_COUNT, WORKSPACES};
@@ -410,7 +410,7 @@ impl Team for DynamoStore {
         .await?;
         for session in self.sessions_of(workspace_id, Some(&user.id)).await? {
             if let Some(id) = get_s(&session, keys::SK) {
-                self.end_session_item(&keys::session(workspace_id, id)).await?;
+                self.end_session(workspace_id, id).await?;
             }
         }
         for (key_id, _) in self.key_lookups_of(workspace_id, Some(&user.id)).await? {
@@ -431,12 +431,7 @@ impl Team for DynamoStore {
     }
 
     async fn set_suspended(&self, workspace_id: &str, suspended: bool, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let status = if suspended {
-            WorkspaceStatus::Suspended
-        } else {
-            WorkspaceStatus::Active
-        };
-        let status = serde_json::to_value(status).map_err(|e| StoreError::Other(e.into()))?;
+        let status = if suspended { "suspended" } else { "active" };
         let result = self
             .client
             .update_item()
@@ -445,7 +440,7 @@ impl Team for DynamoStore {
             .update_expression("SET #status = :status, updated_at = :at")
             .condition_expression("attribute_exists(PK)")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", s(status.as_str().unwrap_or_default()))
+            .expression_attribute_values(":status", s(status))
             .expression_attribute_values(":at", iso(at))
             .send()
             .await;
@@ -544,18 +539,5 @@ impl Team for DynamoStore {
             Err(Some(_)) => Err(StoreError::Conflict(ErrorCode::RoleInUse)),
             Err(None) => Err(StoreError::NotFound(ErrorCode::RoleNotFound)),
         }
-    }
-}
-
-impl DynamoStore {
-    pub(crate) async fn end_session_item(&self, key: &keys::Key) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(key)))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
     }
 }
