@@ -26,6 +26,9 @@
                                   settlements per second of N calls of one workspace ending C at
                                   a time (tests/benches/ledger.rs, release build), against raw
                                   TransactWriteItems of as many items on the same DynamoDB Local
+  bench.py audit [--repeat N]     DynamoDB requests and write units of everyday changes with
+                                  their audit entry and without it (tests/benches/audit.rs,
+                                  in-process, against DynamoDB Local and moto)
 """
 
 import argparse
@@ -358,6 +361,10 @@ def ledger(args):
     cargo_bench("ledger", [["--calls", str(args.calls), "--concurrency", str(args.concurrency)]])
 
 
+def audit(args):
+    cargo_bench("audit", [["--repeat", str(args.repeat)]])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -387,6 +394,9 @@ def main():
     g.add_argument("--calls", type=int, default=2000)
     g.add_argument("--concurrency", type=int, default=32)
     g.set_defaults(run=ledger)
+    u = sub.add_parser("audit")
+    u.add_argument("--repeat", type=int, default=20)
+    u.set_defaults(run=audit)
     args = parser.parse_args()
     # Stopped: the emulators and the stack stop too.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

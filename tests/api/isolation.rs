@@ -107,6 +107,12 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
             .await;
         res.expect(201);
         res.id().to_owned()
+    } else if path.starts_with("/v1/audit/") {
+        app.create(tenant, "/v1/agents", json!({"name": "audited", "system_prompt": "p"}))
+            .await;
+        let log = app.get("/v1/audit?limit=1").bearer(&tenant.key).send().await;
+        log.expect(200);
+        log.body["data"][0]["id"].as_str().unwrap().to_owned()
     } else {
         panic!("no factory for {path}: add one so its isolation and bad-input tests run")
     }

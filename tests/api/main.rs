@@ -6,6 +6,7 @@ mod api_keys;
 mod appointments;
 mod approvals;
 mod architecture;
+mod audit;
 mod auth;
 mod bad_input;
 mod billing;

@@ -6,13 +6,14 @@
 //!
 //! N requests of `GET /v1/agents/{id}` through the local API, C at a time, spread over the
 //! workspace's API keys (`BENCH_API_KEYS`); against them, N raw GetItems of the same agent's item
-//! on the same DynamoDB Local, C at a time. Then the size of a credential item after the run
-//! (what each authenticated request rewrites).
+//! on the same DynamoDB Local, C at a time; and the same request answered in this process by
+//! the function's own pipeline (without the local Lambda emulator). Then the size of a
+//! credential item after the run (what each authenticated request rewrites).
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use switchboard_core::secret;
 use switchboard_store::keys;
-use switchboard_tests::{BenchArgs, item_size, print_rate, rate, sdk, table_name, timed};
+use switchboard_tests::{BenchArgs, TestApp, item_size, print_rate, rate, sdk, table_name, timed};
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run `scripts/bench api`"))
@@ -98,6 +99,8 @@ async fn main() {
         .item
         .expect("the key's lookup item");
 
+    let in_process = in_process(n, concurrency).await;
+
     println!(
         "api: {n} requests, {concurrency} at a time, over {} API keys, release builds, local stack:",
         api_keys.len()
@@ -109,13 +112,46 @@ async fn main() {
         n,
         &update_then_get,
     );
-    println!(
-        "  the API answers at {:.2}x the raw GetItem rate, {:.2}x the raw UpdateItem + GetItem rate",
-        rate(n, &through_api.1) / rate(n, &raw.1),
-        rate(n, &through_api.1) / rate(n, &update_then_get.1)
+    print_rate(
+        "GET /v1/agents/{id} in-process (the pipeline without cargo lambda)",
+        n,
+        &in_process,
     );
+    for (what, measured) in [("the API", &through_api), ("in-process", &in_process)] {
+        println!(
+            "  {what} answers at {:.2}x the raw GetItem rate, {:.2}x the raw UpdateItem + GetItem rate",
+            rate(n, &measured.1) / rate(n, &raw.1),
+            rate(n, &measured.1) / rate(n, &update_then_get.1)
+        );
+    }
     println!(
         "  credential item after the run: {} bytes (one write unit up to 1,024)",
         item_size(&credential)
     );
+}
+
+/// The same request answered by the function's pipeline called in this process, on the same
+/// DynamoDB Local: what the function itself costs, without the local Lambda emulator's hops.
+async fn in_process(n: usize, concurrency: usize) -> (Vec<f64>, std::time::Duration) {
+    let app = TestApp::unlimited().await;
+    let t = app.tenant().await;
+    // The workspace's budget holds the run; each key's is a quarter of it.
+    let mut keys = vec![t.key.clone()];
+    for _ in 0..3 {
+        keys.push(app.key(&t, "read").await);
+    }
+    let agent = app
+        .create(&t, "/v1/agents", serde_json::json!({"name": "bench", "system_prompt": "p"}))
+        .await;
+    let path = format!("/v1/agents/{agent}");
+    for key in &keys {
+        app.get(&path).bearer(key).send().await.expect(200);
+    }
+    timed(n, concurrency, |i| {
+        let request = app.get(&path).bearer(&keys[i % keys.len()]);
+        async move {
+            request.send().await.expect(200);
+        }
+    })
+    .await
 }

@@ -58,12 +58,28 @@ pub fn table_name() -> String {
     std::env::var("TABLE_NAME").expect("TABLE_NAME is set by scripts/test")
 }
 
-/// The name of every DynamoDB operation a client sent, in order (retries count again).
+/// Every DynamoDB operation a client sent, in order (retries count again).
 #[derive(Debug, Clone, Default)]
-pub struct OperationLog(Arc<Mutex<Vec<String>>>);
+pub struct OperationLog(Arc<Mutex<Vec<Operation>>>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    /// `GetItem`, `TransactWriteItems`...; a PutItem of an audit entry alone is
+    /// `PutItem (audit entry)`.
+    pub name: String,
+    /// Items a transaction writes or checks (1 for other operations).
+    pub items: usize,
+    /// Whether it writes an audit entry.
+    pub audit: bool,
+}
 
 impl OperationLog {
+    /// The names of the operations sent since the last take.
     pub fn take(&self) -> Vec<String> {
+        self.take_operations().into_iter().map(|op| op.name).collect()
+    }
+
+    pub fn take_operations(&self) -> Vec<Operation> {
         std::mem::take(&mut self.0.lock().unwrap())
     }
 }
@@ -75,12 +91,24 @@ impl Intercept for OperationLog {
 
     fn read_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let name = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_default();
-        self.0.lock().unwrap().push(name);
+        let mut name = cfg.load::<Metadata>().map(|m| m.name().to_owned()).unwrap_or_default();
+        let body = context.request().body().bytes().unwrap_or_default();
+        let audit = String::from_utf8_lossy(body).contains("#AUDIT\"");
+        let items = match name.as_str() {
+            "TransactWriteItems" => serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|b| b["TransactItems"].as_array().map(Vec::len))
+                .unwrap_or(0),
+            _ => 1,
+        };
+        if name == "PutItem" && audit {
+            name.push_str(" (audit entry)");
+        }
+        self.0.lock().unwrap().push(Operation { name, items, audit });
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use switchboard_core::model::{
 };
 use switchboard_core::ports::{AccountStore, Charge, NumberSearch, Repository, Telephony, Wallets};
 use switchboard_core::{ErrorCode, StoreError, validate};
-use switchboard_domain::phones;
+use switchboard_domain::{audit, phones};
 use switchboard_http::crud;
 use switchboard_http::{Access, ApiError, Patch, Platform, Reply, Request, Route, Service};
 use switchboard_store::DynamoStore;
@@ -50,6 +50,7 @@ pub fn routes() -> Vec<Route<State>> {
             .doc(TAG, "listNumbers", "List phone numbers")
             .returns_list::<PhoneNumber>("A page of numbers, newest first."),
         Route::new(Method::POST, "/v1/numbers/search", search)
+            .changes_nothing()
             .doc(TAG, "searchNumbers", "Search numbers to buy")
             .describe("Numbers the telephony provider offers in `country` (default: the workspace's), with what each costs a month. Changes nothing.")
             .body::<SearchNumbers>(|| json!({"country": "US", "area_code": "415", "limit": 5}))
@@ -247,16 +248,15 @@ async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let ws = req.workspace_id()?;
     let number = new_number(&state, &req, input, NumberSource::Imported).await?;
     // The claim first: the number's global guard makes another workspace's number 409 before
-    // the provider is asked to point it here.
-    let claimed = state
-        .numbers
-        .insert(ws, &number, None, &[])
+    // the provider is asked to point it here. The claim and its undoing when the provider
+    // refuses are not the change: the audit entry goes with the write that keeps the number.
+    let claimed = audit::set_aside(state.numbers.insert(ws, &number, None, &[]))
         .await
         .map_err(store_error)?;
     let provider_id = match state.telephony.attach_number(&number.phone_number).await {
         Ok(provider_id) => provider_id,
         Err(e) => {
-            state.numbers.delete(ws, &claimed, None).await?;
+            audit::set_aside(state.numbers.delete(ws, &claimed, None)).await?;
             return Err(provider_error(e));
         }
     };
@@ -290,15 +290,13 @@ async fn provision(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     if wallet.balance.available_minor < number.monthly_fee_minor {
         return Err(insufficient());
     }
-    let claimed = state
-        .numbers
-        .insert(ws, &number, None, &[])
+    let claimed = audit::set_aside(state.numbers.insert(ws, &number, None, &[]))
         .await
         .map_err(store_error)?;
     let provider_id = match state.telephony.provision_number(&number.phone_number).await {
         Ok(provider_id) => provider_id,
         Err(e) => {
-            state.numbers.delete(ws, &claimed, None).await?;
+            audit::set_aside(state.numbers.delete(ws, &claimed, None)).await?;
             return Err(provider_error(e));
         }
     };
@@ -322,7 +320,7 @@ async fn provision(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         // Spent meanwhile: the number goes back, and nothing is kept.
         Err(StoreError::Conflict(ErrorCode::InsufficientFunds)) => {
             state.telephony.release_number(&bought).await.map_err(provider_error)?;
-            state.numbers.delete(ws, &claimed, None).await?;
+            audit::set_aside(state.numbers.delete(ws, &claimed, None)).await?;
             Err(insufficient())
         }
         Err(e) => Err(e.into()),

@@ -1,4 +1,5 @@
-//! `team`: the workspace's members, invitations and roles (`/v1/users`, `/v1/roles`).
+//! `team`: the workspace's members, invitations, roles and audit log (`/v1/users`,
+//! `/v1/roles`, `/v1/audit`).
 //!
 //! Only signed-in people manage people: API keys are refused here. Owners alone make, unmake
 //! or remove owners, and the workspace always keeps one.
@@ -12,18 +13,20 @@ use serde_json::json;
 use switchboard_core::clock::api_time;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
-    CustomRole, Grants, Invitation, InvitationObject, InvitationStatus, Role, RoleObject, RoleView, Scope, User,
+    AuditEntry, CustomRole, Grants, Invitation, InvitationObject, InvitationStatus, Role, RoleObject, RoleView, Scope,
+    User,
 };
-use switchboard_core::ports::{CredentialKind, Mail, Mailer, Team};
+use switchboard_core::ports::{CredentialKind, ListBy, ListQuery, Mail, Mailer, Repository, Team};
 use switchboard_core::{ErrorCode, StoreError, secret, validate};
 use switchboard_http::crud::Deleted;
-use switchboard_http::{Access, ApiError, Platform, Reply, Request, Route, Service};
+use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
 use switchboard_runtime::config::MailConfig;
 use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
 pub struct State {
     pub team: Arc<dyn Team>,
+    pub audit: Arc<dyn Repository<AuditEntry>>,
     pub mailer: Arc<dyn Mailer>,
     pub mail_links: MailConfig,
 }
@@ -37,6 +40,7 @@ pub fn service(
 ) -> Service<State> {
     let state = State {
         team: Arc::new(store.clone()),
+        audit: Arc::new(store.clone()),
         mailer,
         mail_links,
     };
@@ -45,6 +49,7 @@ pub fn service(
 
 const USERS: &str = "Members";
 const ROLES: &str = "Roles";
+const AUDIT: &str = "Audit log";
 const INVITATION_TTL: Duration = Duration::days(7);
 /// Custom roles a workspace may define.
 const MAX_CUSTOM_ROLES: usize = 50;
@@ -77,6 +82,23 @@ pub fn routes() -> Vec<Route<State>> {
             .doc(USERS, "removeUser", "Remove a member")
             .describe("Ends their sessions and revokes the API keys they made, at once. The last owner cannot be removed (409 `last_owner`).")
             .returns::<Deleted>(200, "The member was removed."),
+        Route::new(Method::GET, "/v1/audit", list_audit)
+            .access(Access::Scoped(Scope::Admin))
+            .query([
+                QueryParam::string("actor", "Only changes by this user (`usr_...`) or API key (`key_...`)."),
+                QueryParam::string("resource_id", "Only changes to this resource."),
+                QueryParam::string("resource_type", "Only changes to resources of this type (`agent`, `campaign`...)."),
+                QueryParam::string("action", "Only this action (`agent.update`...)."),
+                QueryParam::string("from", "Only changes at or after this time (ISO 8601, or a date)."),
+                QueryParam::string("to", "Only changes at or before this time (ISO 8601, or a date: its end)."),
+            ])
+            .doc(AUDIT, "listAuditEntries", "List the audit log")
+            .describe("Every change made with the workspace's credentials, newest first: who (a person or an API key), what (action, resource, the names of the fields set, never their values), when, and from where (request id, IP, user agent). Entries cannot be changed or deleted; they leave after the plan's retention (Starter 30 days, Professional 90, Business 365, Enterprise 730). Owners and admins only.")
+            .returns_list::<AuditEntry>("A page of entries, newest first."),
+        Route::new(Method::GET, "/v1/audit/{id}", get_audit_entry)
+            .access(Access::Scoped(Scope::Admin))
+            .doc(AUDIT, "getAuditEntry", "Get an audit entry")
+            .returns::<AuditEntry>(200, "The entry."),
         Route::new(Method::GET, "/v1/roles", list_roles)
             .access(Access::Session(Scope::Read))
             .doc(ROLES, "listRoles", "List roles")
@@ -442,4 +464,49 @@ async fn delete_role(state: Arc<State>, req: Request) -> Result<Reply, ApiError>
             e => e.into(),
         })?;
     Ok(Reply::ok(&Deleted::new(&role.id, "role")))
+}
+
+async fn list_audit(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let actor = req.query("actor");
+    let resource_id = req.query("resource_id");
+    let resource_type = req.query("resource_type");
+    let action = req.query("action");
+    let from = req.query_time("from", false)?;
+    let to = req.query_time("to", true)?;
+    let filters = format!(
+        "actor={actor:?}&resource_id={resource_id:?}&resource_type={resource_type:?}&action={action:?}&from={from:?}&to={to:?}"
+    );
+    let page = req.page(&filters)?;
+    let mut equals = Vec::new();
+    // The narrower list: a resource's entries, else an actor's; the other as a filter.
+    let by = match (resource_id, actor) {
+        (Some(id), actor) => {
+            if let Some(actor) = actor {
+                equals.push(("actor.id", actor.to_owned()));
+            }
+            ListBy::AuditResource(id.to_owned())
+        }
+        (None, Some(actor)) => ListBy::Actor(actor.to_owned()),
+        (None, None) => ListBy::All,
+    };
+    if let Some(kind) = resource_type {
+        equals.push(("resource.type", kind.to_owned()));
+    }
+    if let Some(action) = action {
+        equals.push(("action", action.to_owned()));
+    }
+    let query = ListQuery {
+        by,
+        from,
+        to,
+        equals,
+        ascending: false,
+        limit: page.limit,
+        after: page.after,
+    };
+    Ok(req.list_versioned(state.audit.query(req.workspace_id()?, &query).await?, &filters))
+}
+
+async fn get_audit_entry(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    switchboard_http::crud::get(state.audit.as_ref(), &req).await
 }

@@ -139,6 +139,8 @@ error_codes! {
     DeliveryNotFound = 404, "delivery_not_found";
     /// No ledger entry with this id in the workspace.
     LedgerEntryNotFound = 404, "ledger_entry_not_found";
+    /// No audit entry with this id in the workspace (entries leave after the plan's retention).
+    AuditEntryNotFound = 404, "audit_entry_not_found";
     /// The route exists but not for this method.
     MethodNotAllowed = 405, "method_not_allowed";
     /// An account with this email already exists.

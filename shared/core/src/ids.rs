@@ -31,6 +31,7 @@ pub mod prefix {
     pub const IMPORT: &str = "imp";
     pub const ROLE: &str = "rol";
     pub const INVITATION: &str = "inv";
+    pub const AUDIT_ENTRY: &str = "aud";
 }
 
 /// A new id created at `at`. Ids made in the same millisecond by this process are increasing,

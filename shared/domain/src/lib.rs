@@ -4,10 +4,11 @@
 //!
 //! Modules depend on each other in one direction: `phones`, `dnc`, `appointments` and
 //! `approvals` stand alone; the `conversation` engine uses them; `calls` uses the engine;
-//! `campaigns` uses `calls`. `webhooks` stands apart.
+//! `campaigns` uses `calls`. `webhooks` and `audit` stand apart.
 
 pub mod appointments;
 pub mod approvals;
+pub mod audit;
 pub mod calls;
 pub mod campaigns;
 pub mod conversation;

@@ -3,6 +3,7 @@
 //! and one JSON log line per request. It knows the domain only through `switchboard-core`:
 //! its credential and idempotency stores are ports.
 
+pub mod audit;
 mod body;
 mod compress;
 pub mod crud;
@@ -29,12 +30,13 @@ use tracing::Instrument;
 
 use switchboard_core::clock::Clock;
 use switchboard_core::ids::{self, prefix};
-use switchboard_core::model::{Family, Scope};
+use switchboard_core::model::{AuditEntry, Family, Scope};
 use switchboard_core::ports::{
     CredentialCheck, CredentialKind, CredentialRecord, CredentialStore, IdempotencyStart, IdempotencyStore, RateWindow,
-    StoredResponse, Usage,
+    Repository, StoredResponse, Usage,
 };
 use switchboard_core::{ErrorCode, secret};
+use switchboard_domain::audit::Pending;
 use switchboard_domain::webhooks::secrets::SecretBox;
 
 pub use self::body::{Patch, not_null, parse_json, set};
@@ -61,6 +63,8 @@ const ALLOWED_HEADERS: &str = "Authorization, Content-Type, Idempotency-Key, If-
 pub struct Platform {
     pub credentials: Arc<dyn CredentialStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    /// Where an audit entry goes when no write of its change could carry it.
+    pub audit: Arc<dyn Repository<AuditEntry>>,
     pub jwt: JwtKeys,
     pub cursor_key: Arc<CursorKey>,
     pub clock: Clock,
@@ -236,18 +240,55 @@ impl<S: Send + Sync + 'static> Service<S> {
             now,
             cursor_key: self.platform.cursor_key.clone(),
         };
-        let reply = match AssertUnwindSafe((route.handler)(self.state.clone(), request))
-            .catch_unwind()
-            .await
-        {
+        let pending = match &request.principal {
+            Some(credential) if route.audited => Some(audit::entry_for(&request, credential)),
+            _ => None,
+        };
+        let handled = AssertUnwindSafe((route.handler)(self.state.clone(), request)).catch_unwind();
+        let (result, unwritten) = match pending {
+            Some(pending) => switchboard_domain::audit::with_first_write(pending, handled).await,
+            None => (handled.await, None),
+        };
+        let reply = match result {
             Ok(Ok(reply)) => reply,
             Ok(Err(err)) => error_reply(err, request_id),
             Err(_) => error_reply(ApiError::internal(anyhow::anyhow!("handler panicked")), request_id),
         };
+        if let Some(unwritten) = unwritten.filter(|_| reply.status.is_success()) {
+            self.record_alone(unwritten, &reply).await;
+        }
         if let Some(claimed) = idempotency {
             self.finish_idempotency(&claimed, &reply, now).await;
         }
         with_rate(reply.into())
+    }
+
+    /// Writes the audit entry of a change none of whose writes carried it (bulk batches, which
+    /// no transaction holds, or a change made at a provider): right after it, on its own.
+    async fn record_alone(&self, mut pending: Pending, reply: &Reply) {
+        let resource = &mut pending.entry.resource;
+        if resource.id.is_none() {
+            let body: serde_json::Value = reply
+                .body
+                .as_ref()
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .unwrap_or_default();
+            if body["object"] == resource.kind.as_str() {
+                resource.id = body
+                    .get("id")
+                    .or(body.get(switchboard_domain::audit::NATURAL_ID))
+                    .and_then(|id| id.as_str())
+                    .map(str::to_owned);
+            }
+        }
+        if let Err(e) = self
+            .platform
+            .audit
+            .insert(&pending.workspace_id, &pending.entry, None, &[])
+            .await
+        {
+            tracing::error!(error = %e, action = %pending.entry.action, "audit entry not saved");
+        }
     }
 
     /// Checks the credential a route needs and counts the request against its rate limit.

@@ -29,6 +29,7 @@ pub struct RouteInfo {
     pub query: Vec<QueryParam>,
     pub body_optional: bool,
     pub csv: bool,
+    pub audited: bool,
     pub doc: Doc,
 }
 
@@ -41,6 +42,7 @@ impl<S: Send + Sync + 'static> Route<S> {
             query: self.query.clone(),
             body_optional: self.body_optional,
             csv: self.csv,
+            audited: self.audited,
             doc: self.doc.clone(),
         }
     }

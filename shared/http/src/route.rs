@@ -136,6 +136,9 @@ pub struct Route<S> {
     pub body_optional: bool,
     /// The body may also be a CSV file (`text/csv`, or the `file` of a `multipart/form-data`).
     pub csv: bool,
+    /// Whether a credential's successful request changes something, and so is audited: every
+    /// method but GET, unless the route says it changes nothing.
+    pub audited: bool,
     #[cfg(feature = "openapi")]
     pub doc: Doc,
 }
@@ -158,9 +161,16 @@ impl<S: Send + Sync + 'static> Route<S> {
             body: false,
             body_optional: false,
             csv: false,
+            audited: !reads,
             #[cfg(feature = "openapi")]
             doc: Doc::default(),
         }
+    }
+
+    /// A POST that only reads (a search): not audited.
+    pub fn changes_nothing(mut self) -> Self {
+        self.audited = false;
+        self
     }
 
     pub fn access(mut self, access: Access) -> Self {

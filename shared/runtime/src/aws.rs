@@ -283,6 +283,7 @@ pub fn platform(
     Arc::new(switchboard_http::Platform {
         credentials: Arc::new(store.clone()),
         idempotency: Arc::new(store.clone()),
+        audit: Arc::new(store.clone()),
         jwt: switchboard_http::jwt::JwtKeys::new(key),
         cursor_key: Arc::new(switchboard_http::CursorKey::derive(key)),
         clock,

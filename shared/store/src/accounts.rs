@@ -298,17 +298,15 @@ impl AccountStore for DynamoStore {
     }
 
     async fn end_own_session(&self, workspace_id: &str, user_id: &str, session_id: &str) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::session(workspace_id, session_id))))
-            .condition_expression("user_id = :user")
-            .expression_attribute_values(":user", s(user_id))
-            .send()
-            .await;
-        conditional(result)?.map_err(|_| StoreError::NotFound(ErrorCode::SessionNotFound))?;
-        Ok(())
+        let write = self.tx_delete(
+            &keys::session(workspace_id, session_id),
+            Some("user_id = :user"),
+            Item::from([(":user".to_owned(), s(user_id))]),
+        )?;
+        match self.write(write).await? {
+            true => Ok(()),
+            false => Err(StoreError::NotFound(ErrorCode::SessionNotFound)),
+        }
     }
 
     async fn end_sessions(&self, workspaces: &[String], user_id: &str, keep: Option<&str>) -> Result<(), StoreError> {
@@ -370,30 +368,32 @@ impl AccountStore for DynamoStore {
         reset_token_hash: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::login(email))))
-            .expression_attribute_values(":hash", s(password_hash))
-            .expression_attribute_values(
-                ":at",
+        let mut values = Item::from([
+            (":hash".to_owned(), s(password_hash)),
+            (
+                ":at".to_owned(),
                 s(switchboard_core::clock::api_time(now).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            );
-        update = match reset_token_hash {
+            ),
+        ]);
+        let (update, condition) = match reset_token_hash {
             // Only the login's current token, before it expires, and once.
-            Some(token) => update
-                .update_expression(
+            Some(token) => {
+                values.insert(":token".into(), s(token));
+                values.insert(":now".into(), n(now.timestamp()));
+                (
                     "SET password_hash = :hash, password_changed_at = :at REMOVE reset_hash, reset_expires",
+                    "reset_hash = :token AND reset_expires > :now",
                 )
-                .condition_expression("reset_hash = :token AND reset_expires > :now")
-                .expression_attribute_values(":token", s(token))
-                .expression_attribute_values(":now", n(now.timestamp())),
-            None => update
-                .update_expression("SET password_hash = :hash, password_changed_at = :at")
-                .condition_expression("attribute_exists(PK)"),
+            }
+            None => (
+                "SET password_hash = :hash, password_changed_at = :at",
+                "attribute_exists(PK)",
+            ),
         };
-        conditional(update.send().await)?.map_err(|_| StoreError::NotFound(ErrorCode::InvalidToken))?;
+        let write = self.tx_update(&keys::login(email), update, Some(condition), values)?;
+        if !self.write(write).await? {
+            return Err(StoreError::NotFound(ErrorCode::InvalidToken));
+        }
         if let Some(token) = reset_token_hash {
             self.client
                 .delete_item()
@@ -407,13 +407,7 @@ impl AccountStore for DynamoStore {
     }
 
     async fn end_session(&self, workspace_id: &str, session_id: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::session(workspace_id, session_id))))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        let write = self.tx_delete(&keys::session(workspace_id, session_id), None, Item::new())?;
+        self.write(write).await.map(|_| ())
     }
 }

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_core::model::{AutoCharge, AutoChargeObject};
@@ -31,7 +31,7 @@ use switchboard_core::ports::{
 use switchboard_core::{ErrorCode, StoreError};
 
 use super::keys::{self, entity};
-use super::{DynamoStore, Item, NEW_ITEM, conditional, from_item, get_n, get_s, item_of, key_map, n, s, sdk_error};
+use super::{DynamoStore, Item, NEW_ITEM, from_item, get_n, get_s, item_of, key_map, n, s, sdk_error};
 
 /// The kinds of usage counters, by how they break a day down.
 fn usage_kind(group: UsageGroup) -> &'static str {
@@ -261,6 +261,14 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    async fn wallet_item(&self, workspace_id: &str) -> Result<WalletItem, StoreError> {
+        self.get_as(&keys::wallet(workspace_id))
+            .await?
+            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("workspace {workspace_id} has no wallet")))
+    }
+}
+
 #[async_trait]
 impl Wallets for DynamoStore {
     async fn wallet(&self, workspace_id: &str, now: DateTime<Utc>) -> Result<Option<Wallet>, StoreError> {
@@ -276,10 +284,7 @@ impl Wallets for DynamoStore {
     ) -> Result<SpendingControls, StoreError> {
         let key = keys::wallet(workspace_id);
         for _ in 0..8 {
-            let current: WalletItem = self
-                .get_as(&key)
-                .await?
-                .ok_or_else(|| StoreError::Other(anyhow::anyhow!("workspace {workspace_id} has no wallet")))?;
+            let current = self.wallet_item(workspace_id).await?;
             let limit = match change.daily_spend_limit_minor {
                 Some(limit) => limit.unwrap_or(NO_LIMIT),
                 None => current.daily_limit_minor,
@@ -299,24 +304,17 @@ impl Wallets for DynamoStore {
                 ),
                 (":now".to_owned(), s(stamp(now))),
             ]);
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key_map(&key)))
-                .update_expression(
-                    "SET daily_limit_minor = :limit, day_room_minor = day_room_minor + :delta, \
-                     allowed_countries = :countries, updated_at = :now",
-                )
-                .condition_expression("daily_limit_minor = :old_limit")
-                .set_expression_attribute_values(Some(values))
-                .return_values(ReturnValue::AllNew)
-                .send()
-                .await;
-            // Changed meanwhile (a hold or another change of the limit): read again.
-            if let Ok(out) = conditional(result)? {
-                let wallet: WalletItem = from_item(out.attributes.unwrap_or_default())?;
-                return Ok(wallet.at(now).controls);
+            let update = self.tx_update(
+                &key,
+                "SET daily_limit_minor = :limit, day_room_minor = day_room_minor + :delta, \
+                 allowed_countries = :countries, updated_at = :now",
+                Some("daily_limit_minor = :old_limit"),
+                values,
+            )?;
+            // Changed meanwhile (another change of the limit): read again. Read back after
+            // the write, which goes in a transaction with its audit entry and so returns nothing.
+            if self.write(update).await? {
+                return Ok(self.wallet_item(workspace_id).await?.at(now).controls);
             }
         }
         Err(StoreError::Conflict(ErrorCode::ConcurrentModification))
@@ -594,23 +592,16 @@ impl Wallets for DynamoStore {
             sets.push("autocharge_amount_minor = :amount");
             values.insert(":amount".to_owned(), n(amount));
         }
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::wallet(workspace_id))))
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression(condition)
-            .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match conditional(result)? {
-            Ok(out) => Ok(from_item::<WalletItem>(out.attributes.unwrap_or_default())?
-                .at(now)
-                .autocharge),
-            Err(_) => Err(StoreError::Conflict(ErrorCode::PaymentMethodRequired)),
+        let update = self.tx_update(
+            &keys::wallet(workspace_id),
+            &format!("SET {}", sets.join(", ")),
+            Some(&condition),
+            values,
+        )?;
+        if !self.write(update).await? {
+            return Err(StoreError::Conflict(ErrorCode::PaymentMethodRequired));
         }
+        Ok(self.wallet_item(workspace_id).await?.at(now).autocharge)
     }
 
     async fn note_low_balance(&self, workspace_id: &str, event: &Event) -> Result<bool, StoreError> {

@@ -33,6 +33,7 @@ pub const WORKSPACE_PARTITIONS: &[&str] = &[
     "#SESSION",
     "#IDEMPOTENCY",
     "#EVENT",
+    "#AUDIT",
     "#DNC",
     "#REGISTRY",
     "#COOLDOWN",

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use switchboard_core::ErrorCode;
 use switchboard_core::ids;
 use switchboard_core::model::{
-    Agent, Appointment, AppointmentStatus, Approval, Call, Campaign, Channel, Contact, Conversation,
+    Agent, Appointment, AppointmentStatus, Approval, AuditEntry, Call, Campaign, Channel, Contact, Conversation,
     DELIVERY_RETENTION_DAYS, Delivery, LedgerEntry, NumberStatus, PhoneNumber, SLOT_MINUTES, WebhookEndpoint,
 };
 use switchboard_core::ports::{ListBy, Resource, Unique};
@@ -215,6 +215,41 @@ impl Layout for Appointment {
 /// Entries are read newest first, by id (creation time), optionally by kind (a filter).
 impl Layout for LedgerEntry {
     const COLLECTION: &'static str = "LEDGER";
+}
+
+/// Audit entries: the workspace's log by time, and the same entries by resource (GSI1) and by
+/// actor (GSI2); DynamoDB's TTL removes them after the plan's retention.
+impl Layout for AuditEntry {
+    const COLLECTION: &'static str = "AUDIT";
+
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        let mut entries = vec![IndexEntry {
+            index: Index::Gsi2,
+            partition: format!("ACTOR#{}", self.actor.id),
+            sort: self.id.clone(),
+        }];
+        if let Some(id) = &self.resource.id {
+            entries.push(IndexEntry {
+                index: Index::Gsi1,
+                partition: format!("RESOURCE#{id}"),
+                sort: self.id.clone(),
+            });
+        }
+        entries
+    }
+
+    fn expires_at(&self) -> Option<DateTime<Utc>> {
+        Some(self.expires_at)
+    }
+
+    fn list_index(by: &ListBy) -> Option<Option<(Index, String)>> {
+        match by {
+            ListBy::All => Some(None),
+            ListBy::AuditResource(id) => Some(Some((Index::Gsi1, format!("RESOURCE#{id}")))),
+            ListBy::Actor(actor) => Some(Some((Index::Gsi2, format!("ACTOR#{actor}")))),
+            _ => None,
+        }
+    }
 }
 
 impl Layout for Approval {

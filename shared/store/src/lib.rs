@@ -8,6 +8,7 @@
 
 mod accounts;
 mod api_keys;
+mod audit;
 mod billing;
 mod campaigns;
 mod credentials;
@@ -101,27 +102,12 @@ impl DynamoStore {
 
     /// Writes an item, over whatever had its key.
     async fn put(&self, item: Item) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+        self.write(self.tx_put(item, None, Item::new())?).await.map(|_| ())
     }
 
     /// Writes an item whose key must be new; whether it was (false: an item has the key).
     async fn put_new(&self, item: Item) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await;
-        Ok(conditional(result)?.is_ok())
+        self.write(self.tx_put(item, NEW_ITEM, Item::new())?).await
     }
 
     fn tx_put(&self, item: Item, condition: Option<&str>, values: Item) -> Result<TransactWriteItem, StoreError> {
@@ -183,9 +169,22 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
-    /// Runs a transaction, retrying when it collided with another one (`TransactionConflict`).
-    /// A cancelled transaction returns the code of each item (`None` when that item was fine).
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactError> {
+    /// Runs a transaction (with the request's audit entry, when it waits for a write), retrying
+    /// when it collided with another one (`TransactionConflict`). A cancelled transaction
+    /// returns the code of each item (`None` when that item was fine).
+    async fn transact(&self, mut items: Vec<TransactWriteItem>) -> Result<(), TransactError> {
+        let audit = self.take_audit(&items).map_err(TransactError::Store)?;
+        if let Some((_, put)) = &audit {
+            items.push(put.clone());
+        }
+        let result = self.transact_items(items).await;
+        if let (Err(_), Some((pending, _))) = (&result, audit) {
+            switchboard_domain::audit::put_back(pending);
+        }
+        result
+    }
+
+    async fn transact_items(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactError> {
         let mut attempt = 0;
         loop {
             let result = self
@@ -321,10 +320,17 @@ impl DynamoStore {
     }
 
     /// Writes `items` (BatchWriteItem, 25 a request, several at once; unprocessed items are
-    /// written again). No conditions: for items no one else writes meanwhile.
-    pub(crate) async fn put_many(&self, items: Vec<Item>) -> Result<(), StoreError> {
+    /// written again). No conditions: for items no one else writes meanwhile. The request's
+    /// audit entry, when it waits, goes in the first batch: a bulk change that stops half-way
+    /// has still happened.
+    pub(crate) async fn put_many(&self, mut items: Vec<Item>) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
         use futures::stream::{self, StreamExt, TryStreamExt};
+        if !items.is_empty()
+            && let Some(entry) = self.take_audit_item()?
+        {
+            items.insert(0, entry);
+        }
         let requests: Vec<WriteRequest> = items
             .into_iter()
             .map(|item| {

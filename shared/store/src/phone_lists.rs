@@ -5,12 +5,10 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Duration, Utc};
 
 use super::keys::{self, entity};
-use super::{DynamoStore, Item, from_items, get_n, get_s, item_of, key_map, n, s, sdk_error, start_key};
+use super::{DynamoStore, Item, NEW_ITEM, from_items, get_n, get_s, item_of, key_map, n, s, sdk_error, start_key};
 use switchboard_core::StoreError;
 use switchboard_core::model::{COOLDOWN_DAYS, DncEntry, DncList, Screening};
 use switchboard_core::ports::{DncStore, Page, PageRequest};
@@ -23,16 +21,12 @@ impl DncStore for DynamoStore {
             entity::DNC,
             entry,
         )?;
-        let out = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|e: aws_sdk_dynamodb::error::SdkError<PutItemError, _>| sdk_error(e))?;
-        Ok(out.attributes.is_none_or(|old| old.is_empty()))
+        if self.write(self.tx_put(item.clone(), NEW_ITEM, Item::new())?).await? {
+            return Ok(true);
+        }
+        // Listed before: the entry is refreshed with this reason and time.
+        self.put(item).await?;
+        Ok(false)
     }
 
     async fn dnc_entry(
@@ -45,16 +39,9 @@ impl DncStore for DynamoStore {
     }
 
     async fn remove_dnc(&self, workspace_id: &str, list: DncList, phone_e164: &str) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::dnc(workspace_id, list, phone_e164))))
-            .return_values(ReturnValue::AllOld)
-            .send()
+        let key = keys::dnc(workspace_id, list, phone_e164);
+        self.write(self.tx_delete(&key, Some("attribute_exists(PK)"), Item::new())?)
             .await
-            .map_err(sdk_error)?;
-        Ok(out.attributes.is_some_and(|old| !old.is_empty()))
     }
 
     async fn list_dnc(

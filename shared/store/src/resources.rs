@@ -18,9 +18,7 @@ use switchboard_core::ports::{
 
 use super::keys::{self, entity};
 use super::layout::{Guard, Index, Layout, guard_of, timeline_sort};
-use super::{
-    DynamoStore, Item, NEW_ITEM, TransactError, conditional, from_item, get_s, item_of, n, s, sdk_error, start_key,
-};
+use super::{DynamoStore, Item, NEW_ITEM, TransactError, from_item, get_s, item_of, n, s, sdk_error, start_key};
 
 /// Items read per Query when a filter may drop some, and Queries per page at most: a page of a
 /// filtered list may hold fewer items than asked, with a cursor to go on.
@@ -57,7 +55,7 @@ fn entry_partition(workspace_id: &str, collection: &str, index: Index, partition
     }
 }
 
-fn resource_item<T: Layout>(workspace_id: &str, value: &T, version: u64) -> Result<Item, StoreError> {
+pub(crate) fn resource_item<T: Layout>(workspace_id: &str, value: &T, version: u64) -> Result<Item, StoreError> {
     let key = keys::resource(workspace_id, T::COLLECTION, value.id());
     let mut item = item_of(
         &key,
@@ -289,16 +287,13 @@ impl<T: Layout> Repository<T> for DynamoStore {
     ) -> Result<Versioned<T>, StoreError> {
         let version = previous.version + 1;
         if previous.value.guards() == value.guards() && events.is_empty() {
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(resource_item(workspace_id, value, version)?))
-                .condition_expression("version = :v")
-                .set_expression_attribute_values(Some(HashMap::from([(":v".to_owned(), n(previous.version))])))
-                .send()
-                .await;
-            if conditional(result)?.is_err() {
+            let expected = HashMap::from([(":v".to_owned(), n(previous.version))]);
+            let put = self.tx_put(
+                resource_item(workspace_id, value, version)?,
+                Some("version = :v"),
+                expected,
+            )?;
+            if !self.write(put).await? {
                 return Err(StoreError::VersionMismatch);
             }
         } else {
@@ -317,18 +312,12 @@ impl<T: Layout> Repository<T> for DynamoStore {
         let expected = HashMap::from([(":v".to_owned(), n(current.version))]);
         let uniques = current.value.guards();
         if uniques.is_empty() && quota.is_none() {
-            let result = self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(super::key_map(&key)))
-                .condition_expression("version = :v")
-                .set_expression_attribute_values(Some(expected))
-                .send()
-                .await;
-            return match conditional(result)? {
-                Ok(_) => Ok(()),
-                Err(_) => Err(StoreError::VersionMismatch),
+            return match self
+                .write(self.tx_delete(&key, Some("version = :v"), expected)?)
+                .await?
+            {
+                true => Ok(()),
+                false => Err(StoreError::VersionMismatch),
             };
         }
         let mut items = vec![self.tx_delete(&key, Some("version = :v"), expected)?];
@@ -374,8 +363,13 @@ impl<T: Layout> Repository<T> for DynamoStore {
         }
         let mut filter = Vec::new();
         for (i, (attribute, value)) in query.equals.iter().enumerate() {
-            filter.push(format!("#f{i} = :f{i}"));
-            names.insert(format!("#f{i}"), (*attribute).to_owned());
+            // `a.b` is the attribute `b` of the map `a`.
+            let mut path = Vec::new();
+            for (j, part) in attribute.split('.').enumerate() {
+                path.push(format!("#f{i}_{j}"));
+                names.insert(format!("#f{i}_{j}"), part.to_owned());
+            }
+            filter.push(format!("{} = :f{i}", path.join(".")));
             values.insert(format!(":f{i}"), s(value));
         }
         let filtered = !filter.is_empty();

@@ -502,18 +502,15 @@ impl Team for DynamoStore {
             }
             None => update.push_str(" REMOVE description"),
         }
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::role(workspace_id, &role.id))))
-            .update_expression(update)
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_names("#name", "name")
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await;
-        conditional(result)?.map_err(|_| StoreError::NotFound(ErrorCode::RoleNotFound))?;
+        let write = self.tx_update(
+            &keys::role(workspace_id, &role.id),
+            &update,
+            Some("attribute_exists(PK)"),
+            values,
+        )?;
+        if !self.write(write).await? {
+            return Err(StoreError::NotFound(ErrorCode::RoleNotFound));
+        }
         let held = Role::Custom(role.id.clone());
         for member in self.members(workspace_id).await?.into_iter().filter(|m| m.role == held) {
             self.regrant(workspace_id, &member.id, &held, &role.grants).await?;
@@ -522,22 +519,15 @@ impl Team for DynamoStore {
     }
 
     async fn delete_role(&self, workspace_id: &str, role_id: &str) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(&keys::role(workspace_id, role_id))))
-            .condition_expression("attribute_exists(PK) AND member_count = :zero")
-            .expression_attribute_values(":zero", n(0))
-            .return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
-            )
-            .send()
-            .await;
-        match conditional(result)? {
-            Ok(_) => Ok(()),
-            Err(Some(_)) => Err(StoreError::Conflict(ErrorCode::RoleInUse)),
-            Err(None) => Err(StoreError::NotFound(ErrorCode::RoleNotFound)),
+        let key = keys::role(workspace_id, role_id);
+        let unassigned = Item::from([(":zero".to_owned(), n(0))]);
+        let delete = self.tx_delete(&key, Some("attribute_exists(PK) AND member_count = :zero"), unassigned)?;
+        if self.write(delete).await? {
+            return Ok(());
+        }
+        match self.get_item(&key).await? {
+            Some(_) => Err(StoreError::Conflict(ErrorCode::RoleInUse)),
+            None => Err(StoreError::NotFound(ErrorCode::RoleNotFound)),
         }
     }
 }

@@ -20,6 +20,7 @@ mod agent;
 mod api_key;
 mod appointment;
 mod approval;
+mod audit;
 mod billing;
 mod call;
 mod campaign;
@@ -38,6 +39,7 @@ pub use agent::{AGENT_TEMPLATES, Agent, AgentObject, VOICES, template_schema, vo
 pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
 pub use appointment::{Appointment, AppointmentObject, AppointmentStatus, MAX_APPOINTMENT, SLOT_MINUTES, on_slot};
 pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
+pub use audit::{Actor, ActorKind, AuditEntry, AuditEntryObject, AuditOrigin, AuditSubject};
 pub use billing::{
     AutoCharge, AutoChargeObject, Balance, BalanceObject, CURRENCY, LedgerEntry, LedgerEntryObject, LedgerKind,
     Precheck, PrecheckObject, PrecheckStatus, QuotaLine, Quotas, QuotasObject, SpendingControls,

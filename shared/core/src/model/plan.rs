@@ -77,6 +77,16 @@ impl Plan {
         }
     }
 
+    /// Days an audit entry stays in the log.
+    pub fn audit_retention_days(self) -> i64 {
+        match self {
+            Plan::Starter => 30,
+            Plan::Professional => 90,
+            Plan::Business => 365,
+            Plan::Enterprise => 730,
+        }
+    }
+
     pub fn max_agents(self) -> u32 {
         match self {
             Plan::Starter => 10,

@@ -66,6 +66,10 @@ pub enum ListBy {
     Email(String),
     /// An endpoint's webhook deliveries.
     Webhook(String),
+    /// Audit entries of one resource (by its id).
+    AuditResource(String),
+    /// Audit entries of one actor (a user's or an API key's id).
+    Actor(String),
 }
 
 /// Which resources to list: how, in what time range, filtered on which fields, in what order.
@@ -75,7 +79,7 @@ pub struct ListQuery {
     /// Inclusive bounds on the time the list is sorted by (creation time; appointments: start).
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// `field = value` conditions (string values) on the resources.
+    /// `field = value` conditions (string values) on the resources; `a.b` is field `b` of `a`.
     pub equals: Vec<(&'static str, String)>,
     /// Oldest first; newest first by default.
     pub ascending: bool,
