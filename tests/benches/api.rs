@@ -141,7 +141,11 @@ async fn in_process(n: usize, concurrency: usize) -> (Vec<f64>, std::time::Durat
         keys.push(app.key(&t, "read").await);
     }
     let agent = app
-        .create(&t, "/v1/agents", serde_json::json!({"name": "bench", "system_prompt": "p"}))
+        .create(
+            &t,
+            "/v1/agents",
+            serde_json::json!({"name": "bench", "system_prompt": "p"}),
+        )
         .await;
     let path = format!("/v1/agents/{agent}");
     for key in &keys {

@@ -136,7 +136,6 @@ async fn main() {
     for which in CHANGES {
         let (mut after, mut before) = (Cost::default(), Cost::default());
         let mut shown = Vec::new();
-        // Webhook endpoints are capped per workspace: a fresh one for each change.
         let t = app.tenant().await;
         for _ in 0..repeat {
             let (method, path, body) = change(&app, &t, which).await;
@@ -148,6 +147,11 @@ async fn main() {
             let res = req.send().await;
             assert!((200..300).contains(&res.status), "{which}: {}", res.text);
             let operations = app.ops.take_operations();
+            // Endpoints are capped per workspace: each goes once measured.
+            if *which == "POST /v1/webhooks" {
+                let delete = app.request(http::Method::DELETE, &format!("/v1/webhooks/{}", res.id()));
+                delete.bearer(&t.key).send().await.expect(200);
+            }
             let (a, b) = costs(&operations);
             after.requests += a.requests / repeat as f64;
             after.write_units += a.write_units / repeat as f64;
