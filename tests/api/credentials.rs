@@ -67,6 +67,38 @@ async fn credential_items_stay_within_one_write_unit() {
     }
 }
 
+/// Authentication and rate limiting take one UpdateItem per request, also for a credential
+/// used well under its limit, whose bucket is full again at each request: the instance writes
+/// against the item it last saw, and the lease from the workspace's budget grows with use.
+#[tokio::test]
+async fn a_credential_used_under_its_limit_costs_one_update_per_request() {
+    let app = TestApp::unlimited().await;
+    let t = app.tenant().await;
+    let mut keys = vec![t.key.clone()];
+    for _ in 0..3 {
+        keys.push(app.key(&t, "read").await);
+    }
+    for key in &keys {
+        app.get("/v1/agents").bearer(key).send().await.expect(200);
+    }
+    app.ops.take();
+    let requests = 400;
+    for i in 0..requests {
+        // Each key every 400 ms: a fifth of its 1,000 reads a minute.
+        app.clock.advance(chrono::Duration::milliseconds(100));
+        app.get("/v1/agents")
+            .bearer(&keys[i % keys.len()])
+            .send()
+            .await
+            .expect(200);
+    }
+    let updates = app.ops.take().iter().filter(|op| *op == "UpdateItem").count();
+    assert!(
+        updates <= requests * 11 / 10,
+        "{updates} UpdateItems for {requests} requests"
+    );
+}
+
 #[tokio::test]
 async fn requests_without_a_valid_credential_are_refused() {
     let app = TestApp::spawn().await;

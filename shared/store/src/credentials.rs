@@ -14,8 +14,11 @@
 //! DynamoDB returns the old item, which tells why: a refusal, a bucket to refill after a
 //! pause, or a lease to renew — then tokens are taken from the workspace's bucket (one
 //! UpdateItem on `<ws>/RATE`) and the credential is updated against the values it was read
-//! with. A lease lasts a minute and is sized by the credential's recent use, so a busy
-//! credential renews it rarely and an idle one holds little. A refused request counts nowhere.
+//! with. A lease lasts a minute and is sized by the credential's recent use (twice its last
+//! grant when that ran out), so a busy credential renews it rarely and an idle one holds
+//! little. A credential used under its limit finds its bucket full at each request, which the
+//! arithmetic spend cannot express: the instance remembers the item each request left and
+//! writes against it at once, so that too is one UpdateItem. A refused request counts nowhere.
 //! Items stay far below 1 KB: one write unit per request.
 
 use std::collections::HashMap;
@@ -127,6 +130,8 @@ struct Names {
     period: String,
     lease: String,
     lease_until: String,
+    /// Tokens the lease was last given.
+    granted: String,
 }
 
 impl Names {
@@ -138,6 +143,7 @@ impl Names {
             period: format!("rp_{c}"),
             lease: format!("lt_{c}"),
             lease_until: format!("lx_{c}"),
+            granted: format!("lg_{c}"),
         }
     }
 
@@ -297,8 +303,10 @@ impl Counting<'_> {
         }
     }
 
-    /// The headers after an allowed request, from the item it left.
-    fn allowed(&self, item: Item, names: &Names) -> Result<Counted, StoreError> {
+    /// The headers after an allowed request, from the item it left (remembered for the
+    /// credential's next request).
+    fn allowed(&self, store: &DynamoStore, item: Item, names: &Names) -> Result<Counted, StoreError> {
+        store.saw_credential(self.key, &item);
         let (bucket, _) = self.buckets(&item)?;
         let now = self.now();
         let z = names.z(&item).unwrap_or(now);
@@ -311,9 +319,19 @@ impl Counting<'_> {
     async fn count(&self, store: &DynamoStore) -> Result<Counted, StoreError> {
         let names = Names::of(self.usage.class);
         let now = self.now();
-        let mut old = match self.spend(store, &names).await? {
-            Ok(item) => return self.allowed(item, &names),
-            Err(old) => old,
+        // A bucket this instance last saw full fails the arithmetic spend: write against the
+        // values it saw at once (a condition refuses them if another request moved them).
+        let seen = store.seen_credential(self.key);
+        let seen_full = seen
+            .as_ref()
+            .is_some_and(|item| get_n(item, &names.full).is_none_or(|full| full < now));
+        let mut old = if seen_full {
+            seen
+        } else {
+            match self.spend(store, &names).await? {
+                Ok(item) => return self.allowed(store, item, &names),
+                Err(old) => old,
+            }
         };
         // Workspace tokens this request took and has not yet handed to the credential.
         let mut taken = 0i64;
@@ -338,17 +356,20 @@ impl Counting<'_> {
                 Some(_) if lease_valid && lease_old + taken > 0 => Some(Lease { taken, renewed: false }),
                 Some((workspace_id, workspace_bucket)) => {
                     if taken == 0 {
-                        // Sized by recent use: what the credential spent of its bucket lately,
-                        // and one more for its next request.
+                        // Sized by recent use: what the credential spent of its bucket lately
+                        // and one more for its next request, or twice its last lease when that
+                        // ran out (a steady caller under its limit renews about once a minute).
                         let tokens = bucket.tokens(z, now);
-                        let wanted = (i64::from(bucket.limit) - tokens + 2).min(tokens);
+                        let spent_lately = i64::from(bucket.limit) - tokens + 2;
+                        let doubled = (2 * get_n(item, &names.granted).unwrap_or(0)).min(i64::from(bucket.limit) / 4);
+                        let wanted = spent_lately.max(doubled).min(tokens);
                         match take(store, workspace_id, self.usage.class, workspace_bucket, wanted, now).await? {
                             Ok(granted) => taken = granted,
                             Err((rate, retry_after)) => {
                                 // Concurrent requests may have just renewed this credential's
                                 // lease with the tokens the workspace lacks now: spend from it.
                                 return match self.spend(store, &names).await? {
-                                    Ok(item) => self.allowed(item, &names),
+                                    Ok(item) => self.allowed(store, item, &names),
                                     Err(_) => Ok(Counted::Limited(rate, retry_after)),
                                 };
                             }
@@ -367,7 +388,7 @@ impl Counting<'_> {
                 self.spend_with(store, &names, lease).await?
             };
             match written {
-                Ok(item) => return self.allowed(item, &names),
+                Ok(item) => return self.allowed(store, item, &names),
                 Err(newer) => old = newer,
             }
         }
@@ -392,6 +413,11 @@ impl Counting<'_> {
     ) {
         attribute_names.insert("#lt".into(), names.lease.clone());
         attribute_names.insert("#lx".into(), names.lease_until.clone());
+        if lease.taken > 0 {
+            update.push_str(", #lg = :lg");
+            attribute_names.insert("#lg".into(), names.granted.clone());
+            values.insert(":lg".into(), n(lease.taken));
+        }
         if lease.renewed {
             update.push_str(", #lt = :lt, #lx = :lx");
             values.insert(":lt".into(), n(lease.taken - 1));
@@ -579,6 +605,24 @@ async fn take(
         }
     }
     Ok(Err(bucket.refusal(now, now)))
+}
+
+/// Credential items remembered per warm instance; past this many, it starts over.
+const SEEN_CREDENTIALS: usize = 4096;
+
+impl DynamoStore {
+    fn seen_credential(&self, key: &Key) -> Option<Item> {
+        let seen = self.seen_credentials.lock().unwrap_or_else(|e| e.into_inner());
+        seen.get(&format!("{}|{}", key.pk, key.sk)).cloned()
+    }
+
+    fn saw_credential(&self, key: &Key, item: &Item) {
+        let mut seen = self.seen_credentials.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= SEEN_CREDENTIALS {
+            seen.clear();
+        }
+        seen.insert(format!("{}|{}", key.pk, key.sk), item.clone());
+    }
 }
 
 /// Why the credential was refused, from the old item.

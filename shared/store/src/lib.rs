@@ -21,6 +21,7 @@ mod resources;
 mod team;
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -43,6 +44,8 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// Credential items as this instance's last request left them (see `credentials.rs`).
+    seen_credentials: Arc<Mutex<HashMap<String, Item>>>,
 }
 
 impl DynamoStore {
@@ -50,6 +53,7 @@ impl DynamoStore {
         Self {
             client,
             table: table.into(),
+            seen_credentials: Arc::default(),
         }
     }
 
