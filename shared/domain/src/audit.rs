@@ -7,9 +7,14 @@ use std::future::Future;
 
 use switchboard_core::model::AuditEntry;
 
-/// The field identifying a resource that has no `id` (a do-not-call entry: its number), for
-/// the entry of its creation.
-pub const NATURAL_ID: &str = "phone_e164";
+/// The id of a resource of type `kind` that a write or an answer holds (`field` reads its
+/// string fields): a creation's entry names what it made. A resource without an `id` (a
+/// do-not-call entry) is known by its number.
+pub fn created_id<'a>(kind: &str, field: impl Fn(&str) -> Option<&'a str>) -> Option<&'a str> {
+    (field("object") == Some(kind))
+        .then(|| field("id").or_else(|| field("phone_e164")))
+        .flatten()
+}
 
 /// An entry, and the workspace whose log it goes to.
 #[derive(Debug, Clone)]

@@ -273,13 +273,8 @@ impl<S: Send + Sync + 'static> Service<S> {
                 .as_ref()
                 .and_then(|b| serde_json::from_slice(b).ok())
                 .unwrap_or_default();
-            if body["object"] == resource.kind.as_str() {
-                resource.id = body
-                    .get("id")
-                    .or(body.get(switchboard_domain::audit::NATURAL_ID))
-                    .and_then(|id| id.as_str())
-                    .map(str::to_owned);
-            }
+            resource.id =
+                switchboard_domain::audit::created_id(&resource.kind, |name| body[name].as_str()).map(str::to_owned);
         }
         if let Err(e) = self
             .platform

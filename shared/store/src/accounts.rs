@@ -37,22 +37,25 @@ struct VerificationItem {
     ttl: i64,
 }
 
+/// The login item of a new person, who belongs to workspace `ws` alone so far.
+pub(crate) fn new_login(email: &str, user_id: &str, ws: &str, password_hash: &str) -> Result<Item, StoreError> {
+    let login = LoginItem {
+        user_id: user_id.to_owned(),
+        workspace_id: ws.to_owned(),
+        password_hash: password_hash.to_owned(),
+    };
+    let mut item = item_of(&keys::login(email), entity::LOGIN, &login)?;
+    item.insert(WORKSPACES.into(), AttributeValue::Ss(vec![ws.to_owned()]));
+    Ok(item)
+}
+
 #[async_trait]
 impl AccountStore for DynamoStore {
     #[tracing::instrument(skip_all, fields(workspace_id = %account.workspace.id))]
     async fn create_account(&self, account: &NewAccount) -> Result<(), StoreError> {
         let ws = &account.workspace.id;
         let user = &account.user;
-        let mut login = item_of(
-            &keys::login(&user.email),
-            entity::LOGIN,
-            &LoginItem {
-                user_id: user.id.clone(),
-                workspace_id: ws.clone(),
-                password_hash: account.password_hash.clone(),
-            },
-        )?;
-        login.insert(WORKSPACES.into(), AttributeValue::Ss(vec![ws.clone()]));
+        let login = new_login(&user.email, &user.id, ws, &account.password_hash)?;
         let mut workspace = item_of(&keys::workspace(ws), entity::WORKSPACE, &account.workspace)?;
         workspace.insert("agent_count".into(), n(0));
         workspace.insert("active_api_keys".into(), n(0));

@@ -30,8 +30,7 @@ impl DynamoStore {
             resource.id = items
                 .iter()
                 .filter_map(|item| item.put.as_ref())
-                .find(|put| get_s(&put.item, "object") == Some(resource.kind.as_str()))
-                .and_then(|put| get_s(&put.item, "id").or_else(|| get_s(&put.item, audit::NATURAL_ID)))
+                .find_map(|put| audit::created_id(&resource.kind, |name| get_s(&put.item, name)))
                 .map(str::to_owned);
         }
         let put = resource_item(&pending.workspace_id, &pending.entry, 1)

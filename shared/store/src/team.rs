@@ -17,7 +17,7 @@ use switchboard_core::model::{CustomRole, Grants, Invitation, Role, User};
 use switchboard_core::ports::{Acceptance, AccountStore, ApiKeyStore, PendingInvitation, Team};
 use switchboard_core::{ErrorCode, StoreError};
 
-use super::accounts::{LoginItem, OWNER_COUNT, WORKSPACES};
+use super::accounts::{OWNER_COUNT, WORKSPACES, new_login};
 use super::credentials::{GRANTS, SUSPENDED, grants_value};
 use super::keys::{self, entity};
 use super::{DynamoStore, Item, NEW_ITEM, conditional, from_item, get_s, item_of, key_map, n, s, sdk_error};
@@ -331,16 +331,7 @@ impl Team for DynamoStore {
         ];
         match &acceptance.new_login {
             Some(password_hash) => {
-                let mut login = item_of(
-                    &keys::login(&user.email),
-                    entity::LOGIN,
-                    &LoginItem {
-                        user_id: user.id.clone(),
-                        workspace_id: ws.clone(),
-                        password_hash: password_hash.clone(),
-                    },
-                )?;
-                login.insert(WORKSPACES.into(), AttributeValue::Ss(vec![ws.clone()]));
+                let login = new_login(&user.email, &user.id, ws, password_hash)?;
                 writes.push(self.tx_put(login, NEW_ITEM, Item::new())?);
             }
             None => writes.push(self.tx_update(
