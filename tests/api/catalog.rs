@@ -81,3 +81,83 @@ async fn the_reference_page_loads_the_document() {
     assert!(res.header("content-type").unwrap().starts_with("text/html"));
     assert!(res.text.contains("/v1/openapi.json"));
 }
+
+#[tokio::test]
+async fn voices_are_listed_and_agents_may_name_only_them() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/v1/voices").send().await;
+    res.expect(200);
+    let voices = res.body["data"].as_array().unwrap();
+    let english = voices
+        .iter()
+        .filter(|v| v["language"].as_str().unwrap().starts_with("en-"))
+        .count();
+    let hindi = voices.iter().filter(|v| v["language"] == "hi-IN").count();
+    assert!(english >= 6 && hindi >= 1, "{english} English voices, {hindi} Hindi");
+    for field in ["id", "name", "gender", "accent", "description", "provider_voice_id"] {
+        assert!(
+            voices.iter().all(|v| v[field].is_string()),
+            "every voice has its {field}"
+        );
+    }
+    assert_eq!(res.body["has_more"], false);
+
+    let tenant = app.tenant().await;
+    let hindi_voice = voices.iter().find(|v| v["language"] == "hi-IN").unwrap()["id"]
+        .as_str()
+        .unwrap();
+    let created = app
+        .post("/v1/agents")
+        .bearer(&tenant.key)
+        .json(serde_json::json!({"name": "Kavya", "system_prompt": "p", "voice": hindi_voice}))
+        .send()
+        .await;
+    created.expect(201);
+    let refused = app
+        .post("/v1/agents")
+        .bearer(&tenant.key)
+        .json(serde_json::json!({"name": "J", "system_prompt": "p", "voice": "jennifer"}))
+        .send()
+        .await;
+    refused.expect(400);
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    for voice in voices {
+        assert!(
+            message.contains(voice["id"].as_str().unwrap()),
+            "the error names every voice: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn objections_are_filtered_by_category_and_locale() {
+    let app = TestApp::spawn().await;
+    let all = app.get("/v1/objections").send().await;
+    all.expect(200);
+    let all = all.body["data"].as_array().unwrap().clone();
+    assert!(
+        all.iter()
+            .all(|o| (2..=3).contains(&o["rebuttals"].as_array().unwrap().len()))
+    );
+
+    let hindi_price = app.get("/v1/objections?category=price&locale=hi").send().await;
+    hindi_price.expect(200);
+    let hindi_price = hindi_price.body["data"].as_array().unwrap();
+    assert!(!hindi_price.is_empty());
+    assert!(
+        hindi_price
+            .iter()
+            .all(|o| o["category"] == "price" && o["locale"] == "hi")
+    );
+    let expected = all
+        .iter()
+        .filter(|o| o["category"] == "price" && o["locale"] == "hi")
+        .count();
+    assert_eq!(hindi_price.len(), expected, "the filter keeps every match");
+
+    for (query, param) in [("category=cost", "category"), ("locale=fr", "locale")] {
+        let res = app.get(&format!("/v1/objections?{query}")).send().await;
+        res.expect(400);
+        assert_eq!(res.body["error"]["param"], param);
+    }
+}

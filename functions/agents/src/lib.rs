@@ -8,7 +8,7 @@ use serde_json::json;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
     AGENT_TEMPLATES, Agent, AgentObject, Channel, Contact, Conversation, ConversationStatus, Message, Plan, Scope,
-    VOICES, template_schema, voice_schema,
+    template_schema, voice_by_id, voice_ids, voice_schema,
 };
 use switchboard_core::ports::{Llm, PageKey, Quota, Repository, Versioned};
 use switchboard_core::{ErrorCode, StoreError, validate};
@@ -165,11 +165,14 @@ fn validated(mut agent: Agent) -> Result<Agent, ApiError> {
     agent.name = validate::text("name", &agent.name, 1, 120)?;
     agent.system_prompt = validate::text("system_prompt", &agent.system_prompt, 0, 32_000)?;
     agent.first_message = validate::text("first_message", &agent.first_message, 0, 2_000)?;
-    if !VOICES.contains(&agent.voice.as_str()) {
+    if voice_by_id(&agent.voice).is_none() {
         return Err(ApiError::param(
             ErrorCode::InvalidValue,
             "voice",
-            format!("`voice` must be one of: {}.", VOICES.join(", ")),
+            format!(
+                "`voice` must be the id of a voice GET /v1/voices lists: {}.",
+                voice_ids().collect::<Vec<_>>().join(", ")
+            ),
         ));
     }
     agent.language = validate::language("language", &agent.language)?;

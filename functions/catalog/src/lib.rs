@@ -1,5 +1,6 @@
-//! `catalog`: the public endpoints about the service itself: health, the OpenAPI document and
-//! the interactive reference. Also the answer for paths no function serves.
+//! `catalog`: the public endpoints about the service itself: health, the OpenAPI document, the
+//! interactive reference, the voice personas and the objection library. Also the answer for
+//! paths no function serves.
 //!
 //! The OpenAPI document is built from every function's route table by the tests, which keep
 //! `docs/openapi.json` true; this function serves that file, so it links no other function.
@@ -8,9 +9,11 @@ use std::sync::{Arc, LazyLock};
 
 use http::{Method, StatusCode};
 use serde::Serialize;
+use switchboard_core::ErrorCode;
 use switchboard_core::config::{ConfigError, Env};
+use switchboard_core::model::{OBJECTION_LOCALES, OBJECTIONS, Objection, ObjectionCategory, VOICES, Voice};
 use switchboard_core::ports::Probe;
-use switchboard_http::{Access, ApiError, Platform, Reply, Request, Route, Service};
+use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
 use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
@@ -63,6 +66,7 @@ impl Providers {
 }
 
 const TAG: &str = "Service";
+const CONTENT: &str = "Voices and objections";
 
 pub fn routes() -> Vec<Route<State>> {
     vec![
@@ -80,7 +84,52 @@ pub fn routes() -> Vec<Route<State>> {
             .access(Access::Public)
             .doc(TAG, "docs", "Interactive API reference")
             .returns_nothing(200, "An HTML page."),
+        Route::new(Method::GET, "/v1/voices", list_voices)
+            .access(Access::Public)
+            .doc(CONTENT, "listVoices", "List voices")
+            .describe("The voice personas an agent's `voice` may name, with the language and accent each speaks.")
+            .returns_whole_list::<Voice>("Every voice."),
+        Route::new(Method::GET, "/v1/objections", list_objections)
+            .access(Access::Public)
+            .doc(CONTENT, "listObjections", "List objections and rebuttals")
+            .describe(
+                "The shared objection library: what people say when they push back on a call, with two or three \
+                 answers each, in English and Hindi. The offline model answers objections from it.",
+            )
+            .query([
+                QueryParam::string(
+                    "category",
+                    "Only this kind: `price`, `timing`, `not_interested`, `already_have`, `trust`, `authority` or `privacy`.",
+                ),
+                QueryParam::string("locale", "Only this language: `en` or `hi`."),
+            ])
+            .returns_whole_list::<Objection>("The matching objections with their rebuttals."),
     ]
+}
+
+async fn list_voices(_state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    Ok(req.list(VOICES.iter().collect(), None, ""))
+}
+
+async fn list_objections(_state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let category: Option<ObjectionCategory> = req.query_as(
+        "category",
+        "one of `price`, `timing`, `not_interested`, `already_have`, `trust`, `authority`, `privacy`",
+    )?;
+    let locale = req.query("locale");
+    if let Some(locale) = locale
+        && !OBJECTION_LOCALES.contains(&locale)
+    {
+        return Err(ApiError::param(
+            ErrorCode::InvalidParameter,
+            "locale",
+            format!("`locale` must be one of: {}.", OBJECTION_LOCALES.join(", ")),
+        ));
+    }
+    let matching = OBJECTIONS
+        .iter()
+        .filter(|o| category.is_none_or(|c| o.category == c) && locale.is_none_or(|l| o.locale == l));
+    Ok(req.list(matching.collect(), None, ""))
 }
 
 /// The OpenAPI document of the whole API, as kept in the repository (indented, for reading).

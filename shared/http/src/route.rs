@@ -252,6 +252,14 @@ impl<S: Send + Sync + 'static> Route<S> {
         self
     }
 
+    /// A list answered whole, in one page: for the few items the service itself holds.
+    #[allow(unused_mut, unused_variables)]
+    pub fn returns_whole_list<T: ToSchema>(mut self, description: &'static str) -> Self {
+        #[cfg(feature = "openapi")]
+        self.doc.responses.push((200, description, Some(list_schema::<T>)));
+        self
+    }
+
     #[allow(unused_mut, unused_variables)]
     pub fn returns_nothing(mut self, status: u16, description: &'static str) -> Self {
         #[cfg(feature = "openapi")]

@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use switchboard_core::error::ProviderError;
+use switchboard_core::model::{OBJECTIONS, ObjectionCategory, objection_heard};
 use switchboard_core::ports::{Llm, LlmMessage, LlmReply, LlmRequest, ToolUse};
 use switchboard_domain::conversation::tools::{
     ADD_TO_DNC, BOOK_APPOINTMENT, END_CALL, RECORD_ANALYSIS, RECORD_RULE_BOOK, REQUEST_APPROVAL,
@@ -154,6 +155,13 @@ fn reply_to(request: &LlmRequest, text: &str) -> LlmReply {
             tool_uses: vec![tool(1, END_CALL, json!({"reason": "finished"}))],
         };
     }
+    // An objection from the shared library gets the library's first rebuttal.
+    if let Some(objection) = objection_heard(&said) {
+        return LlmReply {
+            text: objection.rebuttals[0].to_owned(),
+            tool_uses: Vec::new(),
+        };
+    }
     LlmReply {
         text: format!("{} What else can I help you with?", about_me(&request.system)),
         tool_uses: Vec::new(),
@@ -294,14 +302,17 @@ fn rule_book(request: &LlmRequest) -> LlmReply {
         .find(|s| !s.is_empty())
         .unwrap_or("")
         .to_owned();
+    // One English answer per kind of objection, from the shared library.
+    let mut handlers = Vec::new();
+    for category in ObjectionCategory::ALL {
+        if let Some(o) = OBJECTIONS.iter().find(|o| o.category == category && o.locale == "en") {
+            handlers.push(json!({"objection": o.objection, "response": o.rebuttals[0]}));
+        }
+    }
     let input = json!({
         "system_prompt": format!("You are calling on behalf of the business for this campaign: {brief} Be brief, friendly and honest; respect a no."),
         "opening": if first.is_empty() { String::new() } else { format!("Hi! I'm calling about this: {first}.") },
-        "objection_handlers": [
-            {"objection": "I'm not interested.", "response": "No problem at all, thank you for your time. Goodbye."},
-            {"objection": "Call me later.", "response": "Of course. When would suit you better?"},
-            {"objection": "How did you get my number?", "response": "You are on our customer list; I can remove you from it right away if you wish."}
-        ],
+        "objection_handlers": handlers,
         "closing": "Thank you for your time. Goodbye!",
         "never": ["promise what the brief does not offer", "call again someone who asked not to be called"]
     });
@@ -395,5 +406,27 @@ mod tests {
             "I'm Sarah, a friendly agent for Acme Dental. What else can I help you with?"
         );
         assert!(r.tool_uses.is_empty());
+    }
+
+    #[tokio::test]
+    async fn objections_get_the_librarys_first_rebuttal() {
+        let r = reply("Honestly, it's too expensive for us.").await;
+        let library = OBJECTIONS.iter().find(|o| o.id == "obj_price_too_expensive").unwrap();
+        assert_eq!(r.text, library.rebuttals[0]);
+        let r = reply("आपको मेरा नंबर कहाँ से मिला?").await;
+        assert!(r.text.starts_with("आप हमारी ग्राहक सूची में हैं"), "{}", r.text);
+    }
+
+    #[test]
+    fn drafted_rule_books_answer_each_kind_of_objection_from_the_library() {
+        let request = request("Remind customers their annual check-up is due.");
+        let book = &rule_book(&request).tool_uses[0].input;
+        let handlers = book["objection_handlers"].as_array().unwrap();
+        assert_eq!(handlers.len(), ObjectionCategory::ALL.len());
+        assert!(
+            handlers
+                .iter()
+                .all(|h| OBJECTIONS.iter().any(|o| o.rebuttals[0] == h["response"]))
+        );
     }
 }

@@ -8,9 +8,6 @@ use crate::object_name;
 
 object_name!(AgentObject, "agent");
 
-/// Voice personas an agent can speak with.
-pub const VOICES: &[&str] = &["amelia", "anya", "kai", "leo", "priya", "rohan"];
-
 /// Starting points for an agent: `(id, system_prompt, first_message)`.
 pub const AGENT_TEMPLATES: &[(&str, &str, &str)] = &[
     (
@@ -30,11 +27,11 @@ pub const AGENT_TEMPLATES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The schema of a voice: one of [`VOICES`].
+/// The schema of a voice: the id of one of the [`VOICES`](super::VOICES).
 pub fn voice_schema() -> utoipa::openapi::schema::Object {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(VOICES.iter().copied()))
+        .enum_values(Some(super::voice::voice_ids()))
         .build()
 }
 

@@ -30,12 +30,14 @@ mod dnc;
 mod event;
 mod number;
 mod object;
+mod objection;
 mod plan;
 mod team;
+mod voice;
 mod webhook;
 
 pub use account::{User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus};
-pub use agent::{AGENT_TEMPLATES, Agent, AgentObject, VOICES, template_schema, voice_schema};
+pub use agent::{AGENT_TEMPLATES, Agent, AgentObject, template_schema, voice_schema};
 pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
 pub use appointment::{Appointment, AppointmentObject, AppointmentStatus, MAX_APPOINTMENT, SLOT_MINUTES, on_slot};
 pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
@@ -61,12 +63,14 @@ pub use number::{
     PhoneNumber, PhoneNumberObject,
 };
 pub use object::ListObject;
+pub use objection::{OBJECTION_LOCALES, OBJECTIONS, Objection, ObjectionCategory, ObjectionObject, objection_heard};
 /// ISO 3166-1 alpha-2 country, as the phone-number library knows it.
 pub use phonenumber::country::Id as Country;
 pub use plan::{MAX_ACTIVE_API_KEYS, MAX_WEBHOOK_ENDPOINTS, Plan, RateClass};
 pub use team::{
     CustomRole, Family, Grants, Invitation, InvitationObject, InvitationStatus, Role, RoleObject, RoleView,
 };
+pub use voice::{Gender, VOICES, Voice, VoiceObject, voice_by_id, voice_ids};
 pub use webhook::{
     Attempt, DELIVERY_RETENTION_DAYS, Delivery, DeliveryObject, DeliveryStatus, SealedSecret, WebhookEndpoint,
     WebhookEndpointObject, WebhookEndpointView, WebhookStatus,
