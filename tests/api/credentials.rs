@@ -391,7 +391,8 @@ async fn the_signing_key_is_read_from_secrets_manager_at_cold_start() {
         .unwrap();
     let config = switchboard_runtime::config::HttpConfig {
         table_name: switchboard_tests::table_name(),
-        jwt_secret_id: name,
+        jwt_secret_id: name.clone(),
+        pseudonym_key_secret_id: Some(name),
         mode: switchboard_core::config::DeploymentMode::Local,
         public_rate_limit: 20,
     };

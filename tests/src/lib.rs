@@ -254,7 +254,8 @@ impl TestApp {
                 .interceptor(ops.clone())
                 .build(),
         );
-        let store = DynamoStore::new(dynamodb, table_name());
+        let store = DynamoStore::new(dynamodb, table_name())
+            .with_pseudonyms(switchboard_store::PseudonymKey::derive(&rand::random::<[u8; 32]>()));
         let sqs = aws_sdk_sqs::Client::new(sdk);
         let queue = format!("test-mail-{}", random_suffix());
         let mail_queue_url = sqs

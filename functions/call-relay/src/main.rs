@@ -12,12 +12,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     switchboard_runtime::telemetry::init();
     let mut env = Env::process();
     let table_name = env.required("TABLE_NAME");
+    let pseudonym_key_secret_id = env.optional(switchboard_runtime::config::PSEUDONYM_KEY_SECRET_ID);
     let twilio = TwilioConfig::read(&mut env);
     let llm = LlmConfig::read(&mut env);
     env.finish()?;
     let account = twilio.ok_or("the relay serves Twilio calls: set TELEPHONY_PROVIDER=twilio")?;
     let sdk = switchboard_runtime::sdk_config().await;
-    let store = switchboard_runtime::store(&sdk, &table_name);
+    let store = switchboard_runtime::table(&sdk, &table_name, pseudonym_key_secret_id.as_deref()).await?;
     let llm = switchboard_runtime::llm(&sdk, &llm).await?;
     let voice = switchboard_runtime::voice(&sdk, &store, &account);
     let auth_token = switchboard_runtime::twilio_auth_token(&sdk, &account).await?;

@@ -93,6 +93,18 @@ pub fn store(sdk: &SdkConfig, table_name: &str) -> DynamoStore {
     DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table_name)
 }
 
+/// The table, with the pseudonym key the phone lists need when the function names its secret.
+pub async fn table(sdk: &SdkConfig, table_name: &str, pseudonym_key_secret_id: Option<&str>) -> anyhow::Result<DynamoStore> {
+    let store = store(sdk, table_name);
+    Ok(match pseudonym_key_secret_id {
+        Some(secret_id) => {
+            let key = key_material(sdk, secret_id).await?;
+            store.with_pseudonyms(switchboard_store::PseudonymKey::derive(key.as_bytes()))
+        }
+        None => store,
+    })
+}
+
 /// The conversation engine over the store.
 pub fn engine(store: &DynamoStore, llm: Arc<dyn Llm>) -> Engine {
     Engine {
@@ -266,8 +278,10 @@ pub async fn http_platform(
     config: &config::HttpConfig,
 ) -> anyhow::Result<(SdkConfig, DynamoStore, Arc<switchboard_http::Platform>)> {
     let sdk = sdk_config().await;
-    let store = store(&sdk, &config.table_name);
-    let key = key_material(&sdk, &config.jwt_secret_id).await?;
+    let (store, key) = futures::try_join!(
+        table(&sdk, &config.table_name, config.pseudonym_key_secret_id.as_deref()),
+        key_material(&sdk, &config.jwt_secret_id)
+    )?;
     let platform = platform(&store, key.as_bytes(), Clock::System, config.public_rate_limit);
     Ok((sdk, store, platform))
 }
@@ -351,10 +365,11 @@ pub async fn sqs_function<C, S>(
     crate::telemetry::init();
     let mut env = Env::process();
     let table_name = env.required("TABLE_NAME");
+    let pseudonym_key_secret_id = env.optional(config::PSEUDONYM_KEY_SECRET_ID);
     let own = read(&mut env);
     env.finish()?;
     let sdk = sdk_config().await;
-    let store = store(&sdk, &table_name);
+    let store = table(&sdk, &table_name, pseudonym_key_secret_id.as_deref()).await?;
     let state = compose(Parts { sdk, store }, own).await?;
     crate::worker::run(|message| handle(&state, message)).await
 }

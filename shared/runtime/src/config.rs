@@ -7,6 +7,10 @@ use switchboard_core::config::{ConfigError, DeploymentMode, Env};
 /// The highest per-minute limit of anonymous clients (a token every 60 ms).
 pub const MAX_RATE_LIMIT: u32 = 1000;
 
+/// The variable naming the pseudonym key's secret, read by the functions that use the phone
+/// lists (`switchboard_store::PseudonymKey`).
+pub const PSEUDONYM_KEY_SECRET_ID: &str = "PSEUDONYM_KEY_SECRET_ID";
+
 /// What every HTTP function needs.
 #[cfg(feature = "http")]
 #[derive(Debug, Clone)]
@@ -14,6 +18,9 @@ pub struct HttpConfig {
     pub table_name: String,
     /// Secrets Manager id (name or ARN) of the JWT signing key.
     pub jwt_secret_id: String,
+    /// Secrets Manager id of the key numbers on the phone lists are stored under (functions
+    /// that use the lists).
+    pub pseudonym_key_secret_id: Option<String>,
     pub mode: DeploymentMode,
     /// Requests per minute per client IP on public endpoints that write (signup, login).
     pub public_rate_limit: u32,
@@ -25,6 +32,7 @@ impl HttpConfig {
         let config = Self {
             table_name: env.required("TABLE_NAME"),
             jwt_secret_id: env.required("JWT_SECRET_ID"),
+            pseudonym_key_secret_id: env.optional(PSEUDONYM_KEY_SECRET_ID),
             mode: env.parsed_or("DEPLOYMENT_MODE", DeploymentMode::Production),
             public_rate_limit: env.parsed_or("PUBLIC_RATE_LIMIT_PER_MINUTE", 20),
         };

@@ -273,8 +273,9 @@ pub fn call_relay(ws: &str, call_id: &str) -> Key {
 }
 
 /// A number on one of a workspace's lists: its do-not-call list or an imported registry.
-pub fn dnc(ws: &str, list: switchboard_core::model::DncList, phone_e164: &str) -> Key {
-    Key::new(dnc_partition(ws, list), phone_e164)
+/// A number on a list, by its pseudonym (`ps_...`).
+pub fn dnc(ws: &str, list: switchboard_core::model::DncList, pseudonym: &str) -> Key {
+    Key::new(dnc_partition(ws, list), pseudonym)
 }
 
 pub fn dnc_partition(ws: &str, list: switchboard_core::model::DncList) -> String {
@@ -318,8 +319,8 @@ pub fn import_chunk(ws: &str, import_id: &str, chunk: usize) -> Key {
 }
 
 /// A number in its 7-day cool-down after a campaign called it.
-pub fn cooldown(ws: &str, phone_e164: &str) -> Key {
-    Key::new(format!("{ws}#COOLDOWN"), phone_e164)
+pub fn cooldown(ws: &str, pseudonym: &str) -> Key {
+    Key::new(format!("{ws}#COOLDOWN"), pseudonym)
 }
 
 /// An event, in its workspace's event log.

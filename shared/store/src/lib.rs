@@ -17,6 +17,7 @@ mod idempotency;
 pub mod keys;
 pub mod layout;
 mod phone_lists;
+mod pseudonyms;
 mod resources;
 mod team;
 
@@ -35,6 +36,7 @@ use serde::de::DeserializeOwned;
 use switchboard_core::StoreError;
 
 pub use self::keys::Key;
+pub use self::pseudonyms::PseudonymKey;
 pub use self::resources::streamed_event;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -46,6 +48,9 @@ pub struct DynamoStore {
     table: String,
     /// Credential items as this instance's last request left them (see `credentials.rs`).
     seen_credentials: Arc<Mutex<HashMap<String, Item>>>,
+    /// What numbers on the phone lists are stored under; functions that never touch the lists
+    /// do not read it.
+    pseudonyms: Option<Arc<PseudonymKey>>,
 }
 
 impl DynamoStore {
@@ -54,7 +59,24 @@ impl DynamoStore {
             client,
             table: table.into(),
             seen_credentials: Arc::default(),
+            pseudonyms: None,
         }
+    }
+
+    /// The store, storing numbers on the phone lists under pseudonyms made with `key`.
+    pub fn with_pseudonyms(mut self, key: PseudonymKey) -> Self {
+        self.pseudonyms = Some(Arc::new(key));
+        self
+    }
+
+    /// `value`'s pseudonym in the workspace; an error when this store was built without the key.
+    pub(crate) fn pseudonym(&self, workspace_id: &str, value: &str) -> Result<String, StoreError> {
+        let key = self.pseudonyms.as_ref().ok_or_else(|| {
+            StoreError::Other(anyhow::anyhow!(
+                "this function reads no pseudonym key (PSEUDONYM_KEY_SECRET_ID), so it cannot use the phone lists"
+            ))
+        })?;
+        Ok(key.of(workspace_id, value))
     }
 
     pub fn client(&self) -> &Client {

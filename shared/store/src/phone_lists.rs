@@ -1,6 +1,7 @@
 //! The lists a number is checked against: the do-not-call list, imported registries, and
 //! campaigns' 7-day cool-downs (items that expire by TTL, and are checked for expiry too, since
-//! TTL deletes late).
+//! TTL deletes late). Each number is keyed by its pseudonym (`pseudonyms.rs`); list entries also
+//! hold the number itself until its person is erased.
 
 use std::collections::HashMap;
 
@@ -8,19 +9,19 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use super::keys::{self, entity};
-use super::{DynamoStore, Item, NEW_ITEM, from_items, get_n, get_s, item_of, key_map, n, s, sdk_error, start_key};
+use super::{DynamoStore, Item, NEW_ITEM, from_item, from_items, get_n, get_s, item_of, key_map, n, s, sdk_error, start_key};
 use switchboard_core::StoreError;
 use switchboard_core::model::{COOLDOWN_DAYS, DncEntry, DncList, Screening};
 use switchboard_core::ports::{DncStore, Page, PageRequest};
 
+/// The attribute of a list entry holding the number (gone once its person is erased).
+const PHONE: &str = "phone_e164";
+
 #[async_trait]
 impl DncStore for DynamoStore {
     async fn add_dnc(&self, workspace_id: &str, entry: &DncEntry) -> Result<bool, StoreError> {
-        let item = item_of(
-            &keys::dnc(workspace_id, entry.list, &entry.phone_e164),
-            entity::DNC,
-            entry,
-        )?;
+        let key = keys::dnc(workspace_id, entry.list, &self.pseudonym(workspace_id, &entry.phone_e164)?);
+        let item = item_of(&key, entity::DNC, entry)?;
         if self.write(self.tx_put(item.clone(), NEW_ITEM, Item::new())?).await? {
             return Ok(true);
         }
@@ -35,11 +36,17 @@ impl DncStore for DynamoStore {
         list: DncList,
         phone_e164: &str,
     ) -> Result<Option<DncEntry>, StoreError> {
-        self.get_as(&keys::dnc(workspace_id, list, phone_e164)).await
+        let key = keys::dnc(workspace_id, list, &self.pseudonym(workspace_id, phone_e164)?);
+        let Some(mut item) = self.get_item(&key).await? else {
+            return Ok(None);
+        };
+        // An erased person's entry no longer holds the number: the caller knows it.
+        item.entry(PHONE.into()).or_insert_with(|| s(phone_e164));
+        Ok(Some(from_item(item)?))
     }
 
     async fn remove_dnc(&self, workspace_id: &str, list: DncList, phone_e164: &str) -> Result<bool, StoreError> {
-        let key = keys::dnc(workspace_id, list, phone_e164);
+        let key = keys::dnc(workspace_id, list, &self.pseudonym(workspace_id, phone_e164)?);
         self.write(self.tx_delete(&key, Some("attribute_exists(PK)"), Item::new())?)
             .await
     }
@@ -56,6 +63,9 @@ impl DncStore for DynamoStore {
             .query()
             .table_name(&self.table)
             .key_condition_expression("PK = :pk")
+            // Erased people's entries block their numbers but are not listed.
+            .filter_expression("attribute_exists(#phone)")
+            .expression_attribute_names("#phone", PHONE)
             .expression_attribute_values(":pk", s(keys::dnc_partition(workspace_id, list)))
             .limit(limit as i32)
             .set_exclusive_start_key(start_key(after))
@@ -75,8 +85,8 @@ impl DncStore for DynamoStore {
     async fn import_dnc(&self, workspace_id: &str, entries: &[DncEntry]) -> Result<usize, StoreError> {
         let keys: Vec<keys::Key> = entries
             .iter()
-            .map(|e| keys::dnc(workspace_id, e.list, &e.phone_e164))
-            .collect();
+            .map(|e| Ok(keys::dnc(workspace_id, e.list, &self.pseudonym(workspace_id, &e.phone_e164)?)))
+            .collect::<Result<_, StoreError>>()?;
         let existing: std::collections::HashSet<(String, String)> = self
             .get_many(&keys)
             .await?
@@ -101,20 +111,26 @@ impl DncStore for DynamoStore {
         now: DateTime<Utc>,
     ) -> Result<HashMap<String, Screening>, StoreError> {
         let mut wanted = Vec::with_capacity(phones.len() * 3);
+        let mut phone_of = HashMap::with_capacity(phones.len());
         for phone in phones {
-            wanted.push(keys::dnc(workspace_id, DncList::Dnc, phone));
-            wanted.push(keys::dnc(workspace_id, DncList::Registry, phone));
-            wanted.push(keys::cooldown(workspace_id, phone));
+            let pseudonym = self.pseudonym(workspace_id, phone)?;
+            wanted.push(keys::dnc(workspace_id, DncList::Dnc, &pseudonym));
+            wanted.push(keys::dnc(workspace_id, DncList::Registry, &pseudonym));
+            wanted.push(keys::cooldown(workspace_id, &pseudonym));
+            phone_of.insert(pseudonym, phone.as_str());
         }
         let mut screened: HashMap<String, Screening> =
             phones.iter().map(|p| (p.clone(), Screening::default())).collect();
         let dnc = keys::dnc_partition(workspace_id, DncList::Dnc);
         let registry = keys::dnc_partition(workspace_id, DncList::Registry);
         for item in self.get_many(&wanted).await? {
-            let (Some(pk), Some(phone)) = (get_s(&item, keys::PK), get_s(&item, keys::SK)) else {
+            let (Some(pk), Some(phone)) = (
+                get_s(&item, keys::PK),
+                get_s(&item, keys::SK).and_then(|sk| phone_of.get(sk)),
+            ) else {
                 continue;
             };
-            let Some(screening) = screened.get_mut(phone) else {
+            let Some(screening) = screened.get_mut(*phone) else {
                 continue;
             };
             if pk == dnc {
@@ -135,7 +151,7 @@ impl DncStore for DynamoStore {
         campaign_id: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut item = key_map(&keys::cooldown(workspace_id, phone_e164));
+        let mut item = key_map(&keys::cooldown(workspace_id, &self.pseudonym(workspace_id, phone_e164)?));
         item.insert(keys::ENTITY.into(), s(entity::COOLDOWN));
         item.insert("campaign_id".into(), s(campaign_id));
         item.insert(
