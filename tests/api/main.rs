@@ -14,6 +14,7 @@ mod calls;
 mod campaigns;
 mod catalog;
 mod chat;
+mod compliance;
 mod contacts;
 mod conventions;
 mod credentials;

@@ -44,7 +44,7 @@ pub fn routes() -> Vec<Route<State>> {
         Route::new(Method::GET, "/v1/dnc", list)
             .doc(TAG, "listDnc", "List the do-not-call list")
             .query([list_param()])
-            .returns_list::<DncEntry>("A page of numbers, in number order."),
+            .returns_list::<DncEntry>("A page of numbers (in no particular order: they are stored under keyed hashes)."),
         Route::new(Method::POST, "/v1/dnc", add)
             .doc(TAG, "addDnc", "Add a number")
             .describe("Idempotent: adding a number again refreshes its reason and time (200; 201 the first time).")

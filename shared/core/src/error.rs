@@ -181,6 +181,8 @@ error_codes! {
     IdempotencyInProgress = 409, "idempotency_in_progress";
     /// This Idempotency-Key was used by another API key or session; each credential's keys are its own.
     IdempotencyKeyInUse = 409, "idempotency_key_in_use";
+    /// The person is on a call or being dialled now; erase them once it ends.
+    SubjectBusy = 409, "subject_busy";
     /// The resource changed while this request was applied; fetch it and retry.
     ConcurrentModification = 409, "concurrent_modification";
     /// The If-Match entity tag does not match the current version.

@@ -94,7 +94,11 @@ pub fn store(sdk: &SdkConfig, table_name: &str) -> DynamoStore {
 }
 
 /// The table, with the pseudonym key the phone lists need when the function names its secret.
-pub async fn table(sdk: &SdkConfig, table_name: &str, pseudonym_key_secret_id: Option<&str>) -> anyhow::Result<DynamoStore> {
+pub async fn table(
+    sdk: &SdkConfig,
+    table_name: &str,
+    pseudonym_key_secret_id: Option<&str>,
+) -> anyhow::Result<DynamoStore> {
     let store = store(sdk, table_name);
     Ok(match pseudonym_key_secret_id {
         Some(secret_id) => {

@@ -13,6 +13,7 @@ mod billing;
 mod campaigns;
 mod credentials;
 mod directory;
+mod erasure;
 mod idempotency;
 pub mod keys;
 pub mod layout;

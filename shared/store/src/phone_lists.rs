@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use super::keys::{self, entity};
-use super::{DynamoStore, Item, NEW_ITEM, from_item, from_items, get_n, get_s, item_of, key_map, n, s, sdk_error, start_key};
+use super::{
+    DynamoStore, Item, NEW_ITEM, from_item, from_items, get_n, get_s, item_of, key_map, n, s, sdk_error, start_key,
+};
 use switchboard_core::StoreError;
 use switchboard_core::model::{COOLDOWN_DAYS, DncEntry, DncList, Screening};
 use switchboard_core::ports::{DncStore, Page, PageRequest};
@@ -20,7 +22,11 @@ const PHONE: &str = "phone_e164";
 #[async_trait]
 impl DncStore for DynamoStore {
     async fn add_dnc(&self, workspace_id: &str, entry: &DncEntry) -> Result<bool, StoreError> {
-        let key = keys::dnc(workspace_id, entry.list, &self.pseudonym(workspace_id, &entry.phone_e164)?);
+        let key = keys::dnc(
+            workspace_id,
+            entry.list,
+            &self.pseudonym(workspace_id, &entry.phone_e164)?,
+        );
         let item = item_of(&key, entity::DNC, entry)?;
         if self.write(self.tx_put(item.clone(), NEW_ITEM, Item::new())?).await? {
             return Ok(true);
@@ -85,7 +91,13 @@ impl DncStore for DynamoStore {
     async fn import_dnc(&self, workspace_id: &str, entries: &[DncEntry]) -> Result<usize, StoreError> {
         let keys: Vec<keys::Key> = entries
             .iter()
-            .map(|e| Ok(keys::dnc(workspace_id, e.list, &self.pseudonym(workspace_id, &e.phone_e164)?)))
+            .map(|e| {
+                Ok(keys::dnc(
+                    workspace_id,
+                    e.list,
+                    &self.pseudonym(workspace_id, &e.phone_e164)?,
+                ))
+            })
             .collect::<Result<_, StoreError>>()?;
         let existing: std::collections::HashSet<(String, String)> = self
             .get_many(&keys)
@@ -151,7 +163,10 @@ impl DncStore for DynamoStore {
         campaign_id: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let mut item = key_map(&keys::cooldown(workspace_id, &self.pseudonym(workspace_id, phone_e164)?));
+        let mut item = key_map(&keys::cooldown(
+            workspace_id,
+            &self.pseudonym(workspace_id, phone_e164)?,
+        ));
         item.insert(keys::ENTITY.into(), s(entity::COOLDOWN));
         item.insert("campaign_id".into(), s(campaign_id));
         item.insert(

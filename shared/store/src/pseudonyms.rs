@@ -50,7 +50,10 @@ mod tests {
         assert_eq!(a, key.of("ws_1", "+14155550100"));
         assert_ne!(a, key.of("ws_2", "+14155550100"));
         assert_ne!(a, key.of("ws_1", "+14155550101"));
-        assert_ne!(a, PseudonymKey::derive(b"another key material, 32 bytes!!").of("ws_1", "+14155550100"));
+        assert_ne!(
+            a,
+            PseudonymKey::derive(b"another key material, 32 bytes!!").of("ws_1", "+14155550100")
+        );
         assert!(!a.contains("4155550100"));
     }
 }

@@ -40,6 +40,12 @@ pub enum EventType {
     BillingTopupSucceeded,
     #[serde(rename = "billing.low_balance")]
     BillingLowBalance,
+    /// Everything held about a person was exported (`data`: the request, never the data).
+    #[serde(rename = "dsr.exported")]
+    DsrExported,
+    /// A person was erased: receivers erase them too (`data.contact_ids`).
+    #[serde(rename = "dsr.erased")]
+    DsrErased,
     #[serde(rename = "workflow.execution.finished")]
     WorkflowExecutionFinished,
 }

@@ -55,7 +55,7 @@ impl Family {
             "agents" => Family::Agents,
             "calls" | "telephony" => Family::Calls,
             "campaigns" => Family::Campaigns,
-            "contacts" | "dnc" | "timeline" => Family::Contacts,
+            "contacts" | "dnc" | "timeline" | "dsr" => Family::Contacts,
             "numbers" => Family::Numbers,
             "appointments" => Family::Appointments,
             "approvals" => Family::Approvals,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Page, PageRequest};
 use crate::error::StoreError;
-use crate::model::{Appointment, Approval, Call, Conversation, DncEntry, DncList, Event, Screening};
+use crate::model::{Appointment, Approval, AuditEntry, Call, Conversation, DncEntry, DncList, Event, Screening};
 
 #[async_trait]
 pub trait EventStore: Send + Sync {
@@ -111,6 +111,26 @@ pub trait DncStore: Send + Sync {
         campaign_id: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+}
+
+/// What erasing a person needs besides the resource repositories: the records that hold
+/// their number or mention them without being resources of their own.
+#[async_trait]
+pub trait ErasureStore: Send + Sync {
+    /// `value`'s pseudonym in the workspace: stable, and not reversible without the store's key.
+    fn pseudonym(&self, workspace_id: &str, value: &str) -> Result<String, StoreError>;
+    /// Takes the number (and the reason, which may name the person) out of its entries on
+    /// both lists, which go on blocking it; how many entries held it.
+    async fn erase_list_entries(&self, workspace_id: &str, phone_e164: &str) -> Result<u32, StoreError>;
+    /// Removes a campaign's target (already out of the dialer's queues): its key holds the number.
+    async fn remove_target(&self, workspace_id: &str, campaign_id: &str, phone_e164: &str) -> Result<(), StoreError>;
+    /// Replaces the data of the workspace's events that mention any of `needles` by what
+    /// names the resource only (`object`, `id`, `erased`); how many were replaced.
+    async fn erase_events(&self, workspace_id: &str, needles: &[String]) -> Result<u32, StoreError>;
+    /// Writes an audit entry anew (pseudonymised); its places in the indexes follow.
+    async fn rewrite_audit_entry(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Records an event that no change of a resource carries (a data-subject request's).
+    async fn record_event(&self, workspace_id: &str, event: &Event) -> Result<(), StoreError>;
 }
 
 /// A response kept for replay.
