@@ -29,6 +29,8 @@
   bench.py audit [--repeat N]     DynamoDB requests and write units of everyday changes with
                                   their audit entry and without it (tests/benches/audit.rs,
                                   in-process, against DynamoDB Local and moto)
+  bench.py dsr [--calls N]        export and erasure of a person with N calls (transcripts and
+                                  conversations), in-process (tests/benches/dsr.rs)
 """
 
 import argparse
@@ -365,6 +367,10 @@ def audit(args):
     cargo_bench("audit", [["--repeat", str(args.repeat)]])
 
 
+def dsr(args):
+    cargo_bench("dsr", [["--calls", str(args.calls)]])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -397,6 +403,9 @@ def main():
     u = sub.add_parser("audit")
     u.add_argument("--repeat", type=int, default=20)
     u.set_defaults(run=audit)
+    d = sub.add_parser("dsr")
+    d.add_argument("--calls", type=int, default=1000)
+    d.set_defaults(run=dsr)
     args = parser.parse_args()
     # Stopped: the emulators and the stack stop too.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

@@ -136,6 +136,7 @@ pub enum Function {
     Billing,
     PaymentWebhooks,
     Compliance,
+    Reports,
     Catalog,
 }
 
@@ -199,6 +200,7 @@ pub struct TestApp {
     webhooks: Service<webhooks::State>,
     dnc: Service<dnc::State>,
     compliance: Service<compliance::State>,
+    reports: Service<reports::State>,
     campaigns: Service<campaigns::State>,
     billing: Service<billing::State>,
     payment_webhooks: Service<payment_webhooks::State>,
@@ -374,6 +376,7 @@ impl TestApp {
         let webhooks = webhooks::service(platform.clone(), &store, dispatcher());
         let dnc = dnc::service(platform.clone(), &store);
         let compliance = compliance::service(platform.clone(), &store);
+        let reports = reports::service(platform.clone(), &store);
         let payment_outbox = fake::FakeServer::start(|_, _| (200, "application/json", "{}".into())).await;
         let payments: Arc<dyn switchboard_core::ports::Payments> =
             Arc::new(switchboard_payments::offline::OfflinePayments::new(
@@ -419,6 +422,7 @@ impl TestApp {
         add(paths(webhooks.routes()), Function::Webhooks);
         add(paths(dnc.routes()), Function::Dnc);
         add(paths(compliance.routes()), Function::Compliance);
+        add(paths(reports.routes()), Function::Reports);
         add(paths(campaigns.routes()), Function::Campaigns);
         add(paths(billing.routes()), Function::Billing);
         add(paths(payment_webhooks.routes()), Function::PaymentWebhooks);
@@ -450,6 +454,7 @@ impl TestApp {
             webhooks,
             dnc,
             compliance,
+            reports,
             campaigns,
             billing,
             payment_webhooks,
@@ -521,6 +526,7 @@ impl TestApp {
             Function::Webhooks => self.webhooks.handle(request).await,
             Function::Dnc => self.dnc.handle(request).await,
             Function::Compliance => self.compliance.handle(request).await,
+            Function::Reports => self.reports.handle(request).await,
             Function::Campaigns => self.campaigns.handle(request).await,
             Function::Billing => self.billing.handle(request).await,
             Function::PaymentWebhooks => self.payment_webhooks.handle(request).await,
@@ -1207,6 +1213,7 @@ pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
         ("webhooks", infos(webhooks::routes())),
         ("dnc", infos(dnc::routes())),
         ("compliance", infos(compliance::routes())),
+        ("reports", infos(reports::routes())),
         ("campaigns", infos(campaigns::routes())),
         ("billing", infos(billing::routes())),
         ("payment-webhooks", infos(payment_webhooks::routes())),
@@ -1445,6 +1452,8 @@ pub struct Res {
     pub headers: HeaderMap,
     pub text: String,
     pub body: Value,
+    /// The body (decoded), for the binary ones.
+    pub bytes: Vec<u8>,
     /// Bytes of the body as sent, before decoding.
     pub wire_len: usize,
 }
@@ -1474,6 +1483,7 @@ impl From<http::Response<lambda_http::Body>> for Res {
             headers,
             text,
             body,
+            bytes,
             wire_len,
         }
     }

@@ -106,52 +106,18 @@ pub async fn run(
         report.campaign_targets_deleted += 1;
     }
 
-    for item in timeline {
-        let id = subject::id_of(&item).to_owned();
-        let mut ids = vec![id.clone()];
-        if let TimelineItem::Call(call) = &item {
-            ids.extend(call.conversation_id.clone());
-        }
-        report.audit_entries_pseudonymised += pseudonymise_audit(state, ws, ids).await?;
-        match item {
-            TimelineItem::Call(call) => {
-                if let Some(conversation) = &call.conversation_id
-                    && let Some(current) = state.conversations.get(ws, conversation).await?
-                {
-                    state.conversations.delete(ws, &current, None).await?;
-                    report.conversations_deleted += 1;
-                }
-                // The timeline holds the item as it is now; its version comes from a read.
-                if let Some(current) = state.calls.get(ws, &call.id).await? {
-                    let erased = erased_call(&current.value);
-                    state.calls.update(ws, &current, &erased, &[]).await?;
-                    report.calls_pseudonymised += 1;
-                }
-            }
-            TimelineItem::Conversation(chat) => {
-                if let Some(current) = state.conversations.get(ws, &chat.id).await? {
-                    state.conversations.delete(ws, &current, None).await?;
-                    report.conversations_deleted += 1;
-                }
-            }
-            TimelineItem::Appointment(appointment) => {
-                if let Some(current) = state.appointments.get(ws, &appointment.id).await? {
-                    state.appointments.delete(ws, &current, None).await?;
-                    report.appointments_deleted += 1;
-                }
-            }
-            TimelineItem::Approval(approval) => {
-                if let Some(current) = state.approvals.get(ws, &approval.id).await? {
-                    let mut erased = current.value.clone();
-                    erased.rationale = ERASED.into();
-                    erased.context = None;
-                    erased.decision_note = None;
-                    erased.contact_id = None;
-                    state.approvals.update(ws, &current, &erased, &[]).await?;
-                    report.approvals_pseudonymised += 1;
-                }
-            }
-        }
+    // Items are independent: several at once, each in its own order (audit entries first).
+    let erased: Vec<DsrErasure> = stream::iter(timeline)
+        .map(|item| erase_item(state, ws, item))
+        .buffer_unordered(8)
+        .try_collect()
+        .await?;
+    for counts in erased {
+        report.audit_entries_pseudonymised += counts.audit_entries_pseudonymised;
+        report.calls_pseudonymised += counts.calls_pseudonymised;
+        report.conversations_deleted += counts.conversations_deleted;
+        report.appointments_deleted += counts.appointments_deleted;
+        report.approvals_pseudonymised += counts.approvals_pseudonymised;
     }
 
     // The contacts, and the numbers (a do-not-call entry's id is its number).
@@ -172,6 +138,56 @@ pub async fn run(
     state.erasure.record_event(ws, &event).await?;
     report.subject = subject;
     Ok(report)
+}
+
+/// Erases one item of the person's timeline; what it erased.
+async fn erase_item(state: &State, ws: &str, item: TimelineItem) -> Result<DsrErasure, StoreError> {
+    let mut counts = DsrErasure::default();
+    let mut ids = vec![subject::id_of(&item).to_owned()];
+    if let TimelineItem::Call(call) = &item {
+        ids.extend(call.conversation_id.clone());
+    }
+    counts.audit_entries_pseudonymised += pseudonymise_audit(state, ws, ids).await?;
+    match item {
+        TimelineItem::Call(call) => {
+            if let Some(conversation) = &call.conversation_id
+                && let Some(current) = state.conversations.get(ws, conversation).await?
+            {
+                state.conversations.delete(ws, &current, None).await?;
+                counts.conversations_deleted += 1;
+            }
+            // The timeline holds the item as it is now; its version comes from a read.
+            if let Some(current) = state.calls.get(ws, &call.id).await? {
+                let erased = erased_call(&current.value);
+                state.calls.update(ws, &current, &erased, &[]).await?;
+                counts.calls_pseudonymised += 1;
+            }
+        }
+        TimelineItem::Conversation(chat) => {
+            if let Some(current) = state.conversations.get(ws, &chat.id).await? {
+                state.conversations.delete(ws, &current, None).await?;
+                counts.conversations_deleted += 1;
+            }
+        }
+        TimelineItem::Appointment(appointment) => {
+            if let Some(current) = state.appointments.get(ws, &appointment.id).await? {
+                state.appointments.delete(ws, &current, None).await?;
+                counts.appointments_deleted += 1;
+            }
+        }
+        TimelineItem::Approval(approval) => {
+            if let Some(current) = state.approvals.get(ws, &approval.id).await? {
+                let mut erased = current.value.clone();
+                erased.rationale = ERASED.into();
+                erased.context = None;
+                erased.decision_note = None;
+                erased.contact_id = None;
+                state.approvals.update(ws, &current, &erased, &[]).await?;
+                counts.approvals_pseudonymised += 1;
+            }
+        }
+    }
+    Ok(counts)
 }
 
 /// A deletion of what is already gone is done.

@@ -53,7 +53,7 @@ impl Family {
         let segment = path.strip_prefix("/v1/")?.split('/').next()?;
         Some(match segment {
             "agents" => Family::Agents,
-            "calls" | "telephony" => Family::Calls,
+            "calls" | "telephony" | "reports" => Family::Calls,
             "campaigns" => Family::Campaigns,
             "contacts" | "dnc" | "timeline" | "dsr" => Family::Contacts,
             "numbers" => Family::Numbers,
