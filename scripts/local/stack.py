@@ -256,6 +256,8 @@ def start_stack(procs, state_dir, ports, suffix, extra_env, visibility_timeout=N
     endpoints = start_emulators(procs, ports["dynamodb"], ports["moto"])
     made = provision(tpl, endpoints, suffix, visibility_timeout)
     api_url = f"http://127.0.0.1:{ports['api']}"
+    # Locally, previews speak through espeak-ng (scripts/setup installs it), not Amazon Polly.
+    parameters = {"TtsProvider": "offline", **parameters}
     env = function_env(tpl, made, endpoints, tpl.parameters(PublicBaseUrl=api_url, **parameters), state_dir)
     log(f"DynamoDB Local {endpoints['dynamodb']}, moto {endpoints['moto']}; table {made[tpl.table()[0]]['ref']}")
     if release:

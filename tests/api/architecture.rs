@@ -24,6 +24,7 @@ const LAYERS: &[&[&str]] = &[
         "switchboard-llm",
         "switchboard-webhook-sender",
         "switchboard-payments",
+        "switchboard-speech",
     ],
     &["switchboard-runtime"],
     &[FUNCTIONS],

@@ -11,7 +11,7 @@ async fn health_reports_the_table_and_the_providers() {
     assert_eq!(res.body["checks"]["dynamodb"], "ok");
     assert_eq!(
         res.body["providers"],
-        serde_json::json!({"telephony": "simulator", "llm": "offline", "mail": "outbox"})
+        serde_json::json!({"telephony": "simulator", "llm": "offline", "mail": "outbox", "speech": "offline"})
     );
 }
 

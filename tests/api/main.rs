@@ -30,4 +30,5 @@ mod spending;
 mod team;
 mod timeline;
 mod twilio;
+mod voices;
 mod webhooks;

@@ -137,6 +137,7 @@ pub enum Function {
     PaymentWebhooks,
     Compliance,
     Reports,
+    Voices,
     Catalog,
 }
 
@@ -201,6 +202,7 @@ pub struct TestApp {
     dnc: Service<dnc::State>,
     compliance: Service<compliance::State>,
     reports: Service<reports::State>,
+    voices: Service<voices::State>,
     campaigns: Service<campaigns::State>,
     billing: Service<billing::State>,
     payment_webhooks: Service<payment_webhooks::State>,
@@ -377,6 +379,8 @@ impl TestApp {
         let dnc = dnc::service(platform.clone(), &store);
         let compliance = compliance::service(platform.clone(), &store);
         let reports = reports::service(platform.clone(), &store);
+        // Previews speak offline, as under scripts/dev.
+        let voices = voices::service(platform.clone(), Arc::new(switchboard_speech::offline::Espeak));
         let payment_outbox = fake::FakeServer::start(|_, _| (200, "application/json", "{}".into())).await;
         let payments: Arc<dyn switchboard_core::ports::Payments> =
             Arc::new(switchboard_payments::offline::OfflinePayments::new(
@@ -388,7 +392,9 @@ impl TestApp {
         let catalog = catalog::service(
             platform,
             &store,
-            catalog::Providers::read(&mut switchboard_core::config::Env::from_fn(|_| None)),
+            catalog::Providers::read(&mut switchboard_core::config::Env::from_fn(|name| {
+                (name == "TTS_PROVIDER").then(|| "offline".to_owned())
+            })),
         );
         let relay = voice.map(|voice| {
             call_relay::relay(
@@ -423,6 +429,7 @@ impl TestApp {
         add(paths(dnc.routes()), Function::Dnc);
         add(paths(compliance.routes()), Function::Compliance);
         add(paths(reports.routes()), Function::Reports);
+        add(paths(voices.routes()), Function::Voices);
         add(paths(campaigns.routes()), Function::Campaigns);
         add(paths(billing.routes()), Function::Billing);
         add(paths(payment_webhooks.routes()), Function::PaymentWebhooks);
@@ -455,6 +462,7 @@ impl TestApp {
             dnc,
             compliance,
             reports,
+            voices,
             campaigns,
             billing,
             payment_webhooks,
@@ -527,6 +535,7 @@ impl TestApp {
             Function::Dnc => self.dnc.handle(request).await,
             Function::Compliance => self.compliance.handle(request).await,
             Function::Reports => self.reports.handle(request).await,
+            Function::Voices => self.voices.handle(request).await,
             Function::Campaigns => self.campaigns.handle(request).await,
             Function::Billing => self.billing.handle(request).await,
             Function::PaymentWebhooks => self.payment_webhooks.handle(request).await,
@@ -1214,6 +1223,7 @@ pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
         ("dnc", infos(dnc::routes())),
         ("compliance", infos(compliance::routes())),
         ("reports", infos(reports::routes())),
+        ("voices", infos(voices::routes())),
         ("campaigns", infos(campaigns::routes())),
         ("billing", infos(billing::routes())),
         ("payment-webhooks", infos(payment_webhooks::routes())),

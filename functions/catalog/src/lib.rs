@@ -1,6 +1,6 @@
 //! `catalog`: the public endpoints about the service itself: health, the OpenAPI document, the
-//! interactive reference, the voice personas and the objection library. Also the answer for
-//! paths no function serves.
+//! interactive reference, and the objection library. Also the answer for paths no function
+//! serves.
 //!
 //! The OpenAPI document is built from every function's route table by the tests, which keep
 //! `docs/openapi.json` true; this function serves that file, so it links no other function.
@@ -11,7 +11,7 @@ use http::{Method, StatusCode};
 use serde::Serialize;
 use switchboard_core::ErrorCode;
 use switchboard_core::config::{ConfigError, Env};
-use switchboard_core::model::{OBJECTION_LOCALES, OBJECTIONS, Objection, ObjectionCategory, VOICES, Voice};
+use switchboard_core::model::{OBJECTION_LOCALES, OBJECTIONS, Objection, ObjectionCategory};
 use switchboard_core::ports::Probe;
 use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
 use switchboard_store::DynamoStore;
@@ -38,8 +38,10 @@ pub struct Providers {
     pub telephony: String,
     /// `offline` (local default) or `anthropic`.
     pub llm: String,
-    /// `outbox` (local default: files in MAIL_OUTBOX_DIR).
+    /// `outbox` (local default: files in MAIL_OUTBOX_DIR) or `ses`.
     pub mail: String,
+    /// Text-to-speech: `polly` (AWS default) or `offline` (local default: espeak-ng).
+    pub speech: String,
 }
 
 impl Providers {
@@ -50,17 +52,11 @@ impl Providers {
     }
 
     pub fn read(env: &mut Env) -> Self {
-        let mut one_of = |name: &'static str, default: &str, allowed: &[&str]| {
-            let value = env.optional(name).unwrap_or_else(|| default.to_owned());
-            if !allowed.contains(&value.as_str()) {
-                env.problem(name, format!("must be one of {allowed:?}, not {value:?}"));
-            }
-            value
-        };
         Self {
-            telephony: one_of("TELEPHONY_PROVIDER", "simulator", &["simulator", "twilio"]),
-            llm: one_of("LLM_PROVIDER", "offline", &["offline", "anthropic"]),
-            mail: one_of("MAIL_PROVIDER", "outbox", &["outbox", "ses"]),
+            telephony: env.one_of("TELEPHONY_PROVIDER", "simulator", &["simulator", "twilio"]),
+            llm: env.one_of("LLM_PROVIDER", "offline", &["offline", "anthropic"]),
+            mail: env.one_of("MAIL_PROVIDER", "outbox", &["outbox", "ses"]),
+            speech: env.one_of("TTS_PROVIDER", "polly", &["polly", "offline"]),
         }
     }
 }
@@ -84,11 +80,6 @@ pub fn routes() -> Vec<Route<State>> {
             .access(Access::Public)
             .doc(TAG, "docs", "Interactive API reference")
             .returns_nothing(200, "An HTML page."),
-        Route::new(Method::GET, "/v1/voices", list_voices)
-            .access(Access::Public)
-            .doc(CONTENT, "listVoices", "List voices")
-            .describe("The voice personas an agent's `voice` may name, with the language and accent each speaks.")
-            .returns_whole_list::<Voice>("Every voice."),
         Route::new(Method::GET, "/v1/objections", list_objections)
             .access(Access::Public)
             .doc(CONTENT, "listObjections", "List objections and rebuttals")
@@ -105,10 +96,6 @@ pub fn routes() -> Vec<Route<State>> {
             ])
             .returns_whole_list::<Objection>("The matching objections with their rebuttals."),
     ]
-}
-
-async fn list_voices(_state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    Ok(req.list(VOICES.iter().collect(), None, ""))
 }
 
 async fn list_objections(_state: Arc<State>, req: Request) -> Result<Reply, ApiError> {

@@ -11,6 +11,6 @@ async fn main() -> Result<(), lambda_http::Error> {
     let providers = Providers::read(&mut env);
     env.finish()?;
     let store = switchboard_runtime::store(&switchboard_runtime::sdk_config().await, &table_name);
-    let platform = switchboard_runtime::public_platform(&store);
+    let platform = switchboard_runtime::public_platform(&store, 1);
     switchboard_http::run(catalog::service(platform, &store, providers)).await
 }

@@ -61,6 +61,15 @@ impl Env {
         self.raw(name)
     }
 
+    /// One of `allowed` (`default` when unset); a problem otherwise.
+    pub fn one_of(&mut self, name: &'static str, default: &str, allowed: &[&str]) -> String {
+        let value = self.optional(name).unwrap_or_else(|| default.to_owned());
+        if !allowed.contains(&value.as_str()) {
+            self.problem(name, format!("must be one of {allowed:?}, not {value:?}"));
+        }
+        value
+    }
+
     pub fn parsed_or<T: FromStr>(&mut self, name: &'static str, default: T) -> T
     where
         T::Err: fmt::Display,

@@ -312,10 +312,10 @@ pub fn platform(
 /// The pipeline of a function whose routes are all public: no credential is ever checked, so
 /// it does not read the signing key (and is not allowed to).
 #[cfg(feature = "http")]
-pub fn public_platform(store: &DynamoStore) -> Arc<switchboard_http::Platform> {
+pub fn public_platform(store: &DynamoStore, public_rate_limit: u32) -> Arc<switchboard_http::Platform> {
     let mut unused_key = [0u8; 32];
     rand::fill(&mut unused_key);
-    platform(store, &unused_key, Clock::System, 1)
+    platform(store, &unused_key, Clock::System, public_rate_limit)
 }
 
 /// What a function is made of: the SDK configuration and the table.

@@ -127,6 +127,32 @@ pub trait Llm: Send + Sync {
     async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, ProviderError>;
 }
 
+/// Spoken audio.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Speech {
+    pub audio: Vec<u8>,
+    pub content_type: &'static str,
+}
+
+impl Speech {
+    /// A WAV file (16-bit mono PCM).
+    pub fn wav(audio: Vec<u8>) -> Self {
+        Self {
+            audio,
+            content_type: "audio/wav",
+        }
+    }
+}
+
+/// A text-to-speech service.
+#[async_trait]
+pub trait TextToSpeech: Send + Sync {
+    /// `polly` or `offline`.
+    fn provider(&self) -> &'static str;
+    /// `text` spoken in the voice.
+    async fn speak(&self, voice: &crate::model::Voice, text: &str) -> Result<Speech, ProviderError>;
+}
+
 /// An email to send.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mail {
