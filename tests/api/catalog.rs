@@ -80,6 +80,28 @@ async fn the_reference_page_loads_the_document() {
     res.expect(200);
     assert!(res.header("content-type").unwrap().starts_with("text/html"));
     assert!(res.text.contains("/v1/openapi.json"));
+    // Nothing from elsewhere: every script and style sheet is the API's own, and the policy
+    // allows no other.
+    assert!(
+        !res.text.contains("http://") && !res.text.contains("https://"),
+        "{}",
+        res.text
+    );
+    let policy = res.header("content-security-policy").unwrap();
+    assert!(
+        policy.contains("default-src 'none'") && policy.contains("script-src 'self'"),
+        "{policy}"
+    );
+    for (path, kind) in [
+        ("/docs/reference.js", "text/javascript"),
+        ("/docs/reference.css", "text/css"),
+    ] {
+        assert!(res.text.contains(path), "the page uses {path}");
+        let asset = app.get(path).send().await;
+        asset.expect(200);
+        assert!(asset.header("content-type").unwrap().starts_with(kind));
+        assert!(!asset.text.contains("https://"), "{path} loads nothing from elsewhere");
+    }
 }
 
 #[tokio::test]

@@ -173,6 +173,49 @@ async fn verify_through_the_outbox(http: &reqwest::Client, email: &str) {
     assert_eq!(body["email"], email);
 }
 
+/// The reference page, rendered by a headless Chromium from the running API: it lists every
+/// operation of the document, having loaded nothing from anywhere else.
+#[tokio::test]
+async fn the_reference_page_renders_every_operation_in_a_browser() {
+    let document: Value = eventually("the OpenAPI document", Duration::from_secs(60), || async {
+        let res = client().get(url("/v1/openapi.json")).send().await.ok()?;
+        res.status().is_success().then_some(())?;
+        res.json().await.ok()
+    })
+    .await;
+    let operations: usize = document["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|methods| methods.as_object().unwrap().len())
+        .sum();
+    // The page fetches the document once; the local Lambda emulator may lose that answer, so a
+    // render that failed is tried again.
+    let dom = eventually("the rendered reference", Duration::from_secs(120), || async {
+        let out = tokio::process::Command::new("chromium-headless-shell")
+            .args([
+                "--no-sandbox",
+                "--disable-gpu",
+                "--virtual-time-budget=15000",
+                "--dump-dom",
+            ])
+            .arg(url("/docs"))
+            .output()
+            .await
+            .expect("chromium-headless-shell runs (scripts/setup installs it)");
+        let dom = String::from_utf8_lossy(&out.stdout).into_owned();
+        dom.contains("data-operations=").then_some(dom)
+    })
+    .await;
+    assert!(
+        dom.contains(&format!("data-operations=\"{operations}\"")),
+        "{operations} operations in:\n{dom}"
+    );
+    for id in ["createAgent", "exportSubject", "weeklyReport", "previewVoice"] {
+        assert!(dom.contains(&format!("id=\"{id}\"")), "{id} is listed");
+    }
+}
+
 #[tokio::test]
 async fn the_verification_mail_travels_the_queue_to_the_outbox() {
     let http = client();

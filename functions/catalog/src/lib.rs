@@ -79,7 +79,16 @@ pub fn routes() -> Vec<Route<State>> {
         Route::new(Method::GET, "/docs", docs)
             .access(Access::Public)
             .doc(TAG, "docs", "Interactive API reference")
+            .describe("A page that renders this document; it loads nothing from anywhere but this API.")
             .returns_nothing(200, "An HTML page."),
+        Route::new(Method::GET, "/docs/reference.js", docs_script)
+            .access(Access::Public)
+            .doc(TAG, "docsScript", "The reference page's script")
+            .returns_nothing(200, "JavaScript."),
+        Route::new(Method::GET, "/docs/reference.css", docs_style)
+            .access(Access::Public)
+            .doc(TAG, "docsStyle", "The reference page's style sheet")
+            .returns_nothing(200, "CSS."),
         Route::new(Method::GET, "/v1/objections", list_objections)
             .access(Access::Public)
             .doc(CONTENT, "listObjections", "List objections and rebuttals")
@@ -174,21 +183,25 @@ async fn openapi_document(_state: Arc<State>, _req: Request) -> Result<Reply, Ap
     Ok(Reply::raw("application/json", SERVED.as_str()))
 }
 
-const DOCS_PAGE: &str = r#"<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>Switchboard API reference</title>
-</head>
-<body>
-  <script id="api-reference" data-url="/v1/openapi.json"></script>
-  <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
-  <noscript>The reference needs JavaScript; the document itself is at <a href="/v1/openapi.json">/v1/openapi.json</a>.</noscript>
-</body>
-</html>
-"#;
+/// The reference page, its script and style: served by this function, so the page works
+/// without the internet and its Content-Security-Policy allows nothing else.
+const DOCS_PAGE: &str = include_str!("../assets/reference.html");
+const DOCS_SCRIPT: &str = include_str!("../assets/reference.js");
+const DOCS_STYLE: &str = include_str!("../assets/reference.css");
+const DOCS_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+                           img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 async fn docs(_state: Arc<State>, _req: Request) -> Result<Reply, ApiError> {
-    Ok(Reply::raw("text/html; charset=utf-8", DOCS_PAGE))
+    Ok(Reply::raw("text/html; charset=utf-8", DOCS_PAGE)
+        .header(http::header::CONTENT_SECURITY_POLICY, DOCS_POLICY)
+        .header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+}
+
+async fn docs_script(_state: Arc<State>, _req: Request) -> Result<Reply, ApiError> {
+    Ok(Reply::raw("text/javascript; charset=utf-8", DOCS_SCRIPT)
+        .header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+}
+
+async fn docs_style(_state: Arc<State>, _req: Request) -> Result<Reply, ApiError> {
+    Ok(Reply::raw("text/css; charset=utf-8", DOCS_STYLE).header(http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
 }
