@@ -135,3 +135,52 @@ async fn polly_is_asked_for_the_voices_neural_pcm_and_answers_wav() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn elevenlabs_is_asked_for_the_accounts_voice_as_pcm_and_answers_wav() {
+    use switchboard_speech::elevenlabs::ElevenLabs;
+    let fake = FakeServer::start(|request, _| {
+        if request.header("xi-api-key") != Some("xi-test-key") {
+            return (
+                401,
+                "application/json",
+                r#"{"detail":{"status":"invalid_api_key"}}"#.into(),
+            );
+        }
+        let text = request.json()["text"].as_str().unwrap_or_default().len();
+        (200, "audio/pcm", "\0".repeat(text * 320))
+    })
+    .await;
+    let voices = std::collections::HashMap::from([("amelia".to_owned(), "el-voice-1".to_owned())]);
+    let amelia = voice_by_id("amelia").unwrap();
+    let speech = ElevenLabs::new(&fake.url, "xi-test-key", voices.clone())
+        .speak(amelia, "Hello there")
+        .await
+        .unwrap();
+    let (rate, seconds) = decode(&speech.audio);
+    assert_eq!(rate, 16_000);
+    assert!((seconds - 11.0 * 0.01).abs() < 1e-6, "{seconds}");
+    let asked = &fake.requests()[0];
+    assert_eq!(asked.path, "/v1/text-to-speech/el-voice-1?output_format=pcm_16000");
+    assert_eq!(asked.json()["language_code"], "en");
+
+    let refused = ElevenLabs::new(&fake.url, "wrong", voices.clone())
+        .speak(amelia, "Hi")
+        .await;
+    assert!(matches!(
+        refused,
+        Err(switchboard_core::error::ProviderError::Rejected(_))
+    ));
+    let unchosen = ElevenLabs::new(&fake.url, "xi-test-key", voices)
+        .speak(voice_by_id("leo").unwrap(), "Hi")
+        .await;
+    assert!(matches!(
+        unchosen,
+        Err(switchboard_core::error::ProviderError::Rejected(_))
+    ));
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "a persona without a chosen voice asks nothing"
+    );
+}

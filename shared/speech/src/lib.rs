@@ -1,7 +1,9 @@
 //! Text-to-speech adapters behind [`TextToSpeech`](switchboard_core::ports::TextToSpeech):
-//! Amazon Polly (the AWS default) and espeak-ng (offline, the local default). Both answer WAV:
-//! 16-bit mono PCM, so what plays one plays the other.
+//! Amazon Polly (the AWS default), ElevenLabs (a workspace's own account) and espeak-ng
+//! (offline, the local default). All answer WAV: 16-bit mono PCM, so what plays one plays the
+//! others.
 
+pub mod elevenlabs;
 pub mod offline;
 pub mod polly;
 

@@ -1,0 +1,84 @@
+//! ElevenLabs' text-to-speech API (`POST /v1/text-to-speech/{voice_id}`), for a workspace that
+//! brings its own ElevenLabs account: 16 kHz PCM made into WAV.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::json;
+use switchboard_core::error::ProviderError;
+use switchboard_core::model::Voice;
+use switchboard_core::ports::{Speech, TextToSpeech};
+
+pub const DEFAULT_BASE_URL: &str = "https://api.elevenlabs.io";
+/// The model that speaks both English and Hindi.
+const MODEL: &str = "eleven_multilingual_v2";
+const RATE: u32 = 16_000;
+
+pub struct ElevenLabs {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: String,
+    /// The account's voice for each persona id: ElevenLabs voices are the account's choice.
+    voices: HashMap<String, String>,
+}
+
+impl ElevenLabs {
+    pub fn new(base_url: impl Into<String>, api_key: impl Into<String>, voices: HashMap<String, String>) -> Self {
+        // reqwest takes the process's rustls provider: ring, as the AWS SDK's client uses.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("an HTTP client builds");
+        Self {
+            http,
+            base_url: base_url.into(),
+            api_key: api_key.into(),
+            voices,
+        }
+    }
+}
+
+#[async_trait]
+impl TextToSpeech for ElevenLabs {
+    fn provider(&self) -> &'static str {
+        "elevenlabs"
+    }
+
+    async fn speak(&self, voice: &Voice, text: &str) -> Result<Speech, ProviderError> {
+        let voice_id = self
+            .voices
+            .get(voice.id)
+            .ok_or_else(|| ProviderError::Rejected(format!("no ElevenLabs voice is chosen for `{}`", voice.id)))?;
+        let language = voice.language.split('-').next().unwrap_or("en");
+        let res = self
+            .http
+            .post(format!(
+                "{}/v1/text-to-speech/{voice_id}?output_format=pcm_{RATE}",
+                self.base_url
+            ))
+            .header("xi-api-key", &self.api_key)
+            .json(&json!({"text": text, "model_id": MODEL, "language_code": language}))
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unavailable(anyhow::anyhow!("ElevenLabs: {e}")))?;
+        let status = res.status();
+        let body = res
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::Unavailable(anyhow::anyhow!("ElevenLabs' answer: {e}")))?;
+        if status.is_client_error() {
+            let reason = String::from_utf8_lossy(&body).chars().take(300).collect::<String>();
+            return Err(ProviderError::Rejected(format!(
+                "ElevenLabs answered {status}: {reason}"
+            )));
+        }
+        if !status.is_success() {
+            return Err(ProviderError::Unavailable(anyhow::anyhow!(
+                "ElevenLabs answered {status}"
+            )));
+        }
+        Ok(Speech::wav(crate::wav(&body, RATE)))
+    }
+}
