@@ -49,6 +49,26 @@ async fn a_preview_speaks_the_text_in_the_voice() {
 }
 
 #[tokio::test]
+async fn every_listed_voice_has_a_sample_to_hear() {
+    let app = TestApp::spawn().await;
+    let listed = app.get("/v1/voices").send().await;
+    listed.expect(200);
+    for voice in listed.body["data"].as_array().unwrap() {
+        let url = voice["sample_url"].as_str().unwrap();
+        assert_eq!(url, format!("/v1/voices/{}/sample", voice["id"].as_str().unwrap()));
+        let sample = app.get(url).send().await;
+        sample.expect(200);
+        assert_eq!(sample.header("content-type"), Some("audio/wav"));
+        assert!(sample.header("cache-control").unwrap().contains("max-age"));
+        assert!(decode(&sample.bytes).1 > 1.0, "{url} says something");
+    }
+    app.get("/v1/voices/jennifer/sample")
+        .send()
+        .await
+        .expect_error(404, "voice_not_found");
+}
+
+#[tokio::test]
 async fn previews_refuse_unknown_voices_and_long_texts_and_are_limited_per_client() {
     let app = TestApp::with(Options {
         public_rate_limit: 3,

@@ -141,6 +141,8 @@ error_codes! {
     LedgerEntryNotFound = 404, "ledger_entry_not_found";
     /// No audit entry with this id in the workspace (entries leave after the plan's retention).
     AuditEntryNotFound = 404, "audit_entry_not_found";
+    /// No voice has this id: `GET /v1/voices` lists them.
+    VoiceNotFound = 404, "voice_not_found";
     /// The route exists but not for this method.
     MethodNotAllowed = 405, "method_not_allowed";
     /// An account with this email already exists.

@@ -720,6 +720,9 @@ fn into_response(outcome: Outcome, request_id: &str, gzip: bool) -> http::Respon
     if gzip {
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
+    // Answers are private and change: never cached, unless the handler says otherwise (a
+    // voice's sample, the same for everyone).
+    let cached_by_handler = headers.contains_key(header::CACHE_CONTROL);
     let mut set = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::try_from(value) {
             headers.insert(HeaderName::from_static(name), v);
@@ -728,7 +731,9 @@ fn into_response(outcome: Outcome, request_id: &str, gzip: bool) -> http::Respon
     set("x-request-id", request_id.to_owned());
     set("access-control-allow-origin", "*".into());
     set("access-control-expose-headers", EXPOSED_HEADERS.into());
-    set("cache-control", "no-store".into());
+    if !cached_by_handler {
+        set("cache-control", "no-store".into());
+    }
     if let Some(rate) = rate {
         set("x-ratelimit-limit", rate.limit.to_string());
         set("x-ratelimit-remaining", rate.remaining.to_string());
