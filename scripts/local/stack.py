@@ -398,8 +398,12 @@ def test(args):
 
 def schemathesis_command(schema, api, credential):
     # The document itself is left out: it takes no input and is checked in-process
-    # (tests/api/catalog.rs).
+    # (tests/api/catalog.rs). So are the answers of tens to hundreds of KB of audio and PDF
+    # (voice previews and samples, the weekly report): cargo lambda watch's emulator loses such
+    # answers now and then and sends its own 500 (issue 14); their inputs and outputs are
+    # checked in-process (tests/api/voices.rs, reports.rs, bad_input.rs).
     return [str(VENV_BIN / "schemathesis"), "run", str(schema), "--url", api, "--exclude-path", "/v1/openapi.json",
+            "--exclude-path-regex", "^/v1/(voices/|reports/)",
             "--header", f"Authorization: Bearer {credential}",
             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
             "--max-examples", os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "30"),
