@@ -60,20 +60,13 @@ pub struct SubjectTimelineEntry {
 pub async fn audit_entries(state: &State, ws: &str, ids: Vec<String>) -> Result<Vec<AuditEntry>, StoreError> {
     let pages: Vec<Vec<AuditEntry>> = stream::iter(ids)
         .map(|id| async move {
-            let mut entries = Vec::new();
-            let mut query = ListQuery {
+            let query = ListQuery {
                 by: ListBy::AuditResource(id),
                 limit: PAGE,
                 ..ListQuery::default()
             };
-            loop {
-                let page = state.audit.query(ws, &query).await?;
-                entries.extend(page.items.into_iter().map(|v| v.value));
-                match page.next {
-                    Some(next) => query.after = Some(next),
-                    None => return Ok::<_, StoreError>(entries),
-                }
-            }
+            let entries = state.audit.query_all(ws, query).await?;
+            Ok::<_, StoreError>(entries.into_iter().map(|v| v.value).collect::<Vec<_>>())
         })
         .buffer_unordered(16)
         .try_collect()

@@ -56,19 +56,12 @@ pub async fn resolve(state: &State, ws: &str, request: SubjectRequest) -> Result
         }
         (None, Some(identifier)) if identifier.contains('@') => {
             let email = validate::email("contact_identifier", &identifier)?;
-            let mut query = ListQuery {
+            let query = ListQuery {
                 by: ListBy::Email(email.clone()),
                 limit: PAGE,
                 ..ListQuery::default()
             };
-            loop {
-                let page = state.contacts.query(ws, &query).await?;
-                contacts.extend(page.items);
-                match page.next {
-                    Some(next) => query.after = Some(next),
-                    None => break,
-                }
-            }
+            contacts.extend(state.contacts.query_all(ws, query).await?);
             subject.emails.insert(email);
         }
         (None, Some(identifier)) => {
@@ -129,19 +122,17 @@ pub fn id_of(item: &TimelineItem) -> &str {
 /// The numbers' targets in every campaign of the workspace.
 pub async fn targets(state: &State, ws: &str, phones: &BTreeSet<String>) -> Result<Vec<Target>, StoreError> {
     use futures::stream::{self, StreamExt, TryStreamExt};
-    let mut campaigns = Vec::new();
-    let mut query = ListQuery {
+    let query = ListQuery {
         limit: PAGE,
         ..ListQuery::default()
     };
-    loop {
-        let page = state.campaigns.query(ws, &query).await?;
-        campaigns.extend(page.items.into_iter().map(|c| c.value.id));
-        match page.next {
-            Some(next) => query.after = Some(next),
-            None => break,
-        }
-    }
+    let campaigns: Vec<String> = state
+        .campaigns
+        .query_all(ws, query)
+        .await?
+        .into_iter()
+        .map(|c| c.value.id)
+        .collect();
     let wanted: Vec<(String, String)> = campaigns
         .iter()
         .flat_map(|campaign| phones.iter().map(move |phone| (campaign.clone(), phone.clone())))

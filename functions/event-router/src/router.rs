@@ -65,19 +65,16 @@ impl Router {
 
     /// The workspace's endpoints that want `event`.
     async fn subscribers(&self, workspace_id: &str, event: &Event) -> Result<Vec<WebhookEndpoint>, StoreError> {
-        let mut found = Vec::new();
-        let mut query = ListQuery {
+        let query = ListQuery {
             limit: 100,
             ..ListQuery::default()
         };
-        loop {
-            let page = self.endpoints.query(workspace_id, &query).await?;
-            found.extend(page.items.into_iter().map(|v| v.value).filter(|e| e.wants(event.event)));
-            match page.next {
-                Some(next) => query.after = Some(next),
-                None => return Ok(found),
-            }
-        }
+        let endpoints = self.endpoints.query_all(workspace_id, query).await?;
+        Ok(endpoints
+            .into_iter()
+            .map(|v| v.value)
+            .filter(|e| e.wants(event.event))
+            .collect())
     }
 
     /// Records and queues the deliveries of one event (after the auto-charge it may call for);

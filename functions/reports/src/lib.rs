@@ -60,28 +60,25 @@ pub fn routes() -> Vec<Route<State>> {
     ]
 }
 
-/// Every item of a collection made in the period, page after page.
+/// Every item of a collection made in the period.
 async fn all_in<T: switchboard_core::ports::Resource>(
     repository: &dyn Repository<T>,
     ws: &str,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
 ) -> Result<Vec<T>, StoreError> {
-    let mut items = Vec::new();
-    let mut query = ListQuery {
+    let query = ListQuery {
         from: Some(from),
         to: Some(to),
         ascending: true,
         limit: PAGE,
         ..ListQuery::default()
     };
-    loop {
-        let page = repository.query(ws, &query).await?;
-        items.extend(page.items.into_iter().map(|v| v.value));
-        match page.next {
-            Some(next) => query.after = Some(next),
-            None => return Ok(items),
-        }
-    }
+    Ok(repository
+        .query_all(ws, query)
+        .await?
+        .into_iter()
+        .map(|v| v.value)
+        .collect())
 }
 
 async fn weekly(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {

@@ -11,10 +11,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let mut env = Env::process();
     let table_name = env.required("TABLE_NAME");
     let provider = env.one_of("TTS_PROVIDER", "polly", &["polly", "offline"]);
-    let public_rate_limit = env.parsed_or("PUBLIC_RATE_LIMIT_PER_MINUTE", 20);
-    if !(1..=switchboard_runtime::config::MAX_RATE_LIMIT).contains(&public_rate_limit) {
-        env.problem("PUBLIC_RATE_LIMIT_PER_MINUTE", "must be 1 to 1000".to_owned());
-    }
+    let public_rate_limit = switchboard_runtime::config::public_rate_limit(&mut env);
     env.finish()?;
     let sdk = switchboard_runtime::sdk_config().await;
     let store = switchboard_runtime::store(&sdk, &table_name);

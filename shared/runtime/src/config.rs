@@ -11,6 +11,16 @@ pub const MAX_RATE_LIMIT: u32 = 1000;
 /// lists (`switchboard_store::PseudonymKey`).
 pub const PSEUDONYM_KEY_SECRET_ID: &str = "PSEUDONYM_KEY_SECRET_ID";
 
+/// Requests per minute per client IP on public endpoints that write or cost (signup, login,
+/// voice previews): `PUBLIC_RATE_LIMIT_PER_MINUTE`, 1 to 1000, 20 by default.
+pub fn public_rate_limit(env: &mut Env) -> u32 {
+    let limit = env.parsed_or("PUBLIC_RATE_LIMIT_PER_MINUTE", 20);
+    if !(1..=MAX_RATE_LIMIT).contains(&limit) {
+        env.problem("PUBLIC_RATE_LIMIT_PER_MINUTE", format!("must be 1 to {MAX_RATE_LIMIT}"));
+    }
+    limit
+}
+
 /// What every HTTP function needs.
 #[cfg(feature = "http")]
 #[derive(Debug, Clone)]
@@ -29,17 +39,13 @@ pub struct HttpConfig {
 #[cfg(feature = "http")]
 impl HttpConfig {
     pub fn read(env: &mut Env) -> Self {
-        let config = Self {
+        Self {
             table_name: env.required("TABLE_NAME"),
             jwt_secret_id: env.required("JWT_SECRET_ID"),
             pseudonym_key_secret_id: env.optional(PSEUDONYM_KEY_SECRET_ID),
             mode: env.parsed_or("DEPLOYMENT_MODE", DeploymentMode::Production),
-            public_rate_limit: env.parsed_or("PUBLIC_RATE_LIMIT_PER_MINUTE", 20),
-        };
-        if !(1..=MAX_RATE_LIMIT).contains(&config.public_rate_limit) {
-            env.problem("PUBLIC_RATE_LIMIT_PER_MINUTE", format!("must be 1 to {MAX_RATE_LIMIT}"));
+            public_rate_limit: public_rate_limit(env),
         }
-        config
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {

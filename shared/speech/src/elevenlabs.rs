@@ -42,10 +42,6 @@ impl ElevenLabs {
 
 #[async_trait]
 impl TextToSpeech for ElevenLabs {
-    fn provider(&self) -> &'static str {
-        "elevenlabs"
-    }
-
     async fn speak(&self, voice: &Voice, text: &str) -> Result<Speech, ProviderError> {
         let voice_id = self
             .voices

@@ -11,10 +11,6 @@ pub struct Espeak;
 
 #[async_trait]
 impl TextToSpeech for Espeak {
-    fn provider(&self) -> &'static str {
-        "offline"
-    }
-
     async fn speak(&self, voice: &Voice, text: &str) -> Result<Speech, ProviderError> {
         // A file, not stdout: espeak-ng fixes the WAV header's sizes only in a file it can seek.
         let file = std::env::temp_dir().join(format!("switchboard-speech-{}.wav", rand::random::<u64>()));

@@ -22,10 +22,6 @@ impl Polly {
 
 #[async_trait]
 impl TextToSpeech for Polly {
-    fn provider(&self) -> &'static str {
-        "polly"
-    }
-
     async fn speak(&self, voice: &Voice, text: &str) -> Result<Speech, ProviderError> {
         let out = self
             .client

@@ -147,8 +147,6 @@ impl Speech {
 /// A text-to-speech service.
 #[async_trait]
 pub trait TextToSpeech: Send + Sync {
-    /// `polly` or `offline`.
-    fn provider(&self) -> &'static str;
     /// `text` spoken in the voice.
     async fn speak(&self, voice: &crate::model::Voice, text: &str) -> Result<Speech, ProviderError>;
 }

@@ -128,4 +128,18 @@ pub trait Repository<T: Resource>: Send + Sync {
     async fn query(&self, workspace_id: &str, query: &ListQuery) -> Result<Page<Versioned<T>>, StoreError>;
     /// The resource holding a unique value.
     async fn find_unique(&self, workspace_id: &str, unique: &Unique) -> Result<Option<Versioned<T>>, StoreError>;
+
+    /// Every resource the query matches, page after page: for work that needs them all (a
+    /// report, an erasure, routing an event), never for a list a client pages through.
+    async fn query_all(&self, workspace_id: &str, mut query: ListQuery) -> Result<Vec<Versioned<T>>, StoreError> {
+        let mut found = Vec::new();
+        loop {
+            let page = self.query(workspace_id, &query).await?;
+            found.extend(page.items);
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(found),
+            }
+        }
+    }
 }
