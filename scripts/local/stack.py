@@ -143,11 +143,12 @@ def create_table(ddb, tpl, name, stream):
 
 
 def provision(tpl, endpoints, suffix, visibility_timeout=None):
-    """Creates the table, queues and secret of template.yaml; returns their names and URLs."""
+    """Creates the table, queues, secrets and buckets of template.yaml; returns their names and URLs."""
     session = boto3.Session(region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
     ddb = session.client("dynamodb", endpoint_url=endpoints["dynamodb"])
     sqs = session.client("sqs", endpoint_url=endpoints["moto"])
     sm = session.client("secretsmanager", endpoint_url=endpoints["moto"])
+    s3 = session.client("s3", endpoint_url=endpoints["moto"])
     made = {}
 
     table_id, _ = tpl.table()
@@ -175,6 +176,11 @@ def provision(tpl, endpoints, suffix, visibility_timeout=None):
         value = "".join(secrets.choice(alphabet) for _ in range(length))
         arn = sm.create_secret(Name=f"{secret_id}{suffix}", SecretString=value)["ARN"]
         made[secret_id] = {"ref": arn}
+
+    for bucket_id in tpl.buckets():
+        name = f"{bucket_id.lower()}{suffix}"
+        s3.create_bucket(Bucket=name)
+        made[bucket_id] = {"ref": name}
     return made
 
 
@@ -206,6 +212,7 @@ def function_env(tpl, made, endpoints, parameters, state_dir):
         "AWS_ENDPOINT_URL_DYNAMODB": endpoints["dynamodb"],
         "AWS_ENDPOINT_URL_SQS": endpoints["moto"],
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": endpoints["moto"],
+        "AWS_ENDPOINT_URL_S3": endpoints["moto"],
         "DEPLOYMENT_MODE": "local",
         "MAIL_OUTBOX_DIR": str(state_dir / "mail"),
     })

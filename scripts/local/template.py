@@ -92,6 +92,9 @@ class Template:
     def secrets(self):
         return self.of_type("AWS::SecretsManager::Secret")
 
+    def buckets(self):
+        return self.of_type("AWS::S3::Bucket")
+
     def functions(self):
         return self.of_type("AWS::Serverless::Function")
 

@@ -25,6 +25,7 @@ const LAYERS: &[&[&str]] = &[
         "switchboard-webhook-sender",
         "switchboard-payments",
         "switchboard-speech",
+        "switchboard-s3",
     ],
     &["switchboard-runtime"],
     &[FUNCTIONS],

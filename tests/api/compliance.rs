@@ -404,7 +404,7 @@ async fn an_erasure_stopped_half_way_is_finished_by_the_next() {
     let person = Person::new();
     let seeded = seed(&app, &t, &person).await;
 
-    let mut dying = compliance::State::of(&app.store);
+    let mut dying = compliance::State::of(&app.store, app.recordings.clone());
     dying.calls = Arc::new(DyingCalls(Arc::new(app.store.clone())));
     let request = compliance::subject::SubjectRequest {
         contact_identifier: Some(person.phone.clone()),

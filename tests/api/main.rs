@@ -25,6 +25,7 @@ mod layout;
 mod numbers;
 mod providers;
 mod rate_limits;
+mod recordings;
 mod reports;
 mod spending;
 mod team;

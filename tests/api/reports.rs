@@ -44,6 +44,7 @@ fn call(at: DateTime<Utc>, seconds: u32, cents: i64, campaign: Option<&str>, hea
         sentiment: None,
         outcome: answered.then(|| "interested".to_owned()),
         recording_url: None,
+        recording: None,
         duration_seconds: answered.then_some(seconds),
         cost: answered.then(|| CallCost {
             amount_minor: cents,

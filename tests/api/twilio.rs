@@ -33,6 +33,15 @@ async fn fake_twilio(create: (u16, serde_json::Value)) -> FakeServer {
             (200, json!({}))
         } else if request.path.contains("/IncomingPhoneNumbers/") {
             (200, json!({"sid": "PN0001"}))
+        } else if request.path.ends_with("/Recordings.json") && request.method == "GET" {
+            (
+                200,
+                json!({"recordings": [{"sid": "RE0001", "status": "completed", "duration": "2"}]}),
+            )
+        } else if request.path.ends_with("/Recordings/RE0001.mp3") {
+            return (200, "audio/mpeg", RECORDING_MP3.into());
+        } else if request.path.ends_with("/Recordings/RE0001.json") && request.method == "DELETE" {
+            (204, json!(null))
         } else if request.path.ends_with("/Calls.json") {
             let (status, mut body) = create.clone();
             if body["sid"].is_string() {
@@ -46,6 +55,9 @@ async fn fake_twilio(create: (u16, serde_json::Value)) -> FakeServer {
     })
     .await
 }
+
+/// The recording Twilio holds of every call (MP3, as far as anyone here looks).
+const RECORDING_MP3: &str = "ID3 two seconds of a recorded call";
 
 async fn app_with(fake: &FakeServer) -> TestApp {
     TestApp::with(Options {
@@ -826,4 +838,77 @@ async fn a_workspace_whose_owner_has_not_verified_their_email_places_no_live_cal
     let controls = app.get("/v1/billing/spending-controls").bearer(&t.key).send().await;
     assert_eq!(controls.body["owner_verified"], true);
     app.post("/v1/calls").bearer(&t.key).json(call).send().await.expect(201);
+}
+
+#[tokio::test]
+async fn a_recorded_call_starts_twilios_recording_and_its_copy_moves_to_the_bucket() {
+    let fake = fake_twilio(created_call()).await;
+    let app = app_with(&fake).await;
+    let t = app.tenant().await;
+    let (id, sid, connection) = relayed_call(&app, &t).await;
+    let call = app.get(&format!("/v1/calls/{id}")).bearer(&t.key).send().await;
+    let agent = call.body["agent_id"].as_str().unwrap().to_owned();
+    app.patch(&format!("/v1/agents/{agent}"))
+        .bearer(&t.key)
+        .json(json!({"record_calls": true}))
+        .send()
+        .await
+        .expect(200);
+    // What Twilio is told once the agent records: start recording, then the notice.
+    let voice = format!(
+        "/v1/telephony/twilio/voice?workspace_id={}&call_id={id}",
+        t.workspace_id
+    );
+    let twiml = webhook(&app, &voice, &[("CallSid", &sid)], None).await;
+    assert!(
+        twiml.text.contains("<Response><Start><Recording/></Start><Connect>"),
+        "{}",
+        twiml.text
+    );
+    assert!(
+        twiml.text.contains(r#"welcomeGreeting="This call is recorded; if you&apos;d rather it wasn&apos;t, just say so. Hi, this is Sarah from Acme Dental.""#),
+        "{}",
+        twiml.text
+    );
+
+    prompt(&app, &connection, "That's all, thank you. Goodbye.", true).await;
+    let status = format!(
+        "/v1/telephony/twilio/status?workspace_id={}&call_id={id}",
+        t.workspace_id
+    );
+    let completed = [
+        ("CallSid", sid.as_str()),
+        ("CallStatus", "completed"),
+        ("CallDuration", "2"),
+    ];
+    webhook(&app, &status, &completed, None).await.expect(204);
+    app.run_call_jobs().await;
+
+    let call = app.get(&format!("/v1/calls/{id}")).bearer(&t.key).send().await;
+    assert_eq!(
+        call.body["recording"]["duration_seconds"], 2,
+        "Twilio's duration: {}",
+        call.text
+    );
+    assert_eq!(call.body["recording"]["content_type"], "audio/mpeg");
+    let url = call.body["recording_url"].as_str().unwrap();
+    let kept = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(kept.as_ref(), RECORDING_MP3.as_bytes(), "Twilio's audio, as it was");
+    let asked: Vec<(String, String)> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("Recordings"))
+        .map(|r| (r.method, r.path.rsplit('/').next().unwrap().to_owned()))
+        .collect();
+    let asked: Vec<(&str, &str)> = asked.iter().map(|(m, p)| (m.as_str(), p.as_str())).collect();
+    assert_eq!(
+        asked,
+        [
+            ("GET", "Recordings.json"),
+            ("GET", "RE0001.mp3"),
+            ("GET", "Recordings.json"),
+            ("DELETE", "RE0001.json")
+        ],
+        "fetched, then Twilio's copy deleted"
+    );
 }

@@ -18,10 +18,10 @@ use call_worker::Network;
 use serde_json::json;
 use switchboard_core::clock::Clock;
 use switchboard_core::error::ProviderError;
-use switchboard_core::model::{AvailableNumber, Campaign, CampaignStatus, ImportStatus, PhoneNumber};
+use switchboard_core::model::{AvailableNumber, Call, Campaign, CampaignStatus, ImportStatus, PhoneNumber, Voice};
 use switchboard_core::ports::{CallJob, CallQueue};
 use switchboard_core::ports::{
-    CampaignStore, DialerJob, NumberSearch, OutboundCall, ProviderCall, Repository, Telephony,
+    CampaignStore, DialerJob, NumberSearch, OutboundCall, ProviderCall, Repository, Speech, Telephony,
 };
 use switchboard_sqs::SqsQueue;
 use switchboard_telephony::simulator::Simulator;
@@ -211,6 +211,12 @@ impl Telephony for TimedTelephony {
     async fn fetch_call(&self, provider_call_id: &str) -> Result<Option<ProviderCall>, ProviderError> {
         self.inner.fetch_call(provider_call_id).await
     }
+    async fn recording(&self, call: &Call, voice: &Voice) -> Result<Option<Speech>, ProviderError> {
+        self.inner.recording(call, voice).await
+    }
+    async fn discard_recording(&self, call: &Call) -> Result<(), ProviderError> {
+        self.inner.discard_recording(call).await
+    }
 }
 
 /// Notes when each campaign call ends (its status became final).
@@ -280,6 +286,9 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
             time_scale: 0.0,
         },
         dialer: dialer(),
+        telephony: telephony.clone(),
+        recordings: app.recordings.clone(),
+        accounts: Arc::new(store.clone()),
         clock: Clock::System,
     };
 

@@ -520,14 +520,15 @@ async fn the_session_cookie_works_for_browsers() {
 }
 
 #[tokio::test]
-async fn a_simulated_call_ends_with_transcript_and_analysis_over_http() {
+async fn a_simulated_call_ends_with_transcript_analysis_and_recording_over_http() {
     let http = client();
     let s = new_workspace().await;
     let post = |path: &str, body: Value| http.post(url(path)).bearer_auth(&s.key).json(&body).send();
     let (agent, number) = agent_on_a_number(
         &http,
         &s,
-        json!({"name": "Sarah", "system_prompt": "You are Sarah of Acme Dental.", "first_message": "Hi, this is Sarah from Acme Dental."}),
+        json!({"name": "Sarah", "system_prompt": "You are Sarah of Acme Dental.", "first_message": "Hi, this is Sarah from Acme Dental.",
+               "record_calls": true}),
     )
     .await;
     let mut ids = Vec::new();
@@ -556,9 +557,19 @@ async fn a_simulated_call_ends_with_transcript_and_analysis_over_http() {
     assert_eq!(answered["status"], "completed");
     assert_eq!(
         answered["transcript"][0]["content"],
-        "Hi, this is Sarah from Acme Dental."
+        "This call is recorded; if you'd rather it wasn't, just say so. Hi, this is Sarah from Acme Dental."
     );
     assert_eq!(answered["sentiment"], "positive");
+    // Spoken by the call worker through espeak-ng into the stack's bucket in moto, and served
+    // by the link the call carries.
+    let link = eventually("the answered call's recording", Duration::from_secs(60), || async {
+        let call = fetch(ids[0].clone()).await?;
+        call["recording_url"].as_str().map(str::to_owned)
+    })
+    .await;
+    let audio = http.get(&link).send().await.unwrap().bytes().await.unwrap();
+    let wav = hound::WavReader::new(audio.as_ref()).expect("the recording is WAV");
+    assert!(wav.duration() > wav.spec().sample_rate * 5, "several seconds of speech");
     let busy = eventually("the busy call's end", Duration::from_secs(60), || async {
         let call = fetch(ids[1].clone()).await?;
         (call["status"] != "queued" && call["status"] != "ringing").then_some(call)

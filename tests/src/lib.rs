@@ -187,6 +187,10 @@ pub struct TestApp {
     pub mail_queue_url: String,
     /// The call jobs (simulator steps, post-call work) this app's functions enqueue.
     pub call_queue_url: String,
+    /// The call recordings, in a bucket of this app's own in moto.
+    pub recordings: Arc<dyn switchboard_core::ports::Recordings>,
+    pub s3: aws_sdk_s3::Client,
+    pub recordings_bucket: String,
     /// The client address requests come from (unique per app, so public rate limits do not mix).
     pub ip: String,
     auth: Service<auth::State>,
@@ -293,6 +297,15 @@ impl TestApp {
             .expect("moto creates queues")
             .queue_url
             .unwrap();
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
+        let recordings_bucket = format!("test-recordings-{}", random_suffix());
+        s3.create_bucket()
+            .bucket(&recordings_bucket)
+            .send()
+            .await
+            .expect("moto creates buckets");
+        let recordings: Arc<dyn switchboard_core::ports::Recordings> =
+            Arc::new(switchboard_s3::S3Recordings::new(sdk, &recordings_bucket, true));
         let secret: [u8; 32] = rand::random();
         let clock = Clock::manual(options.start);
         let platform = switchboard_runtime::platform(&store, &secret, clock.clone(), options.public_rate_limit);
@@ -300,7 +313,11 @@ impl TestApp {
         let llm: Arc<dyn Llm> = Arc::new(Offline);
         let jobs = Arc::new(SqsQueue::new(sqs.clone(), &call_queue_url));
         let (telephony, twilio): (Arc<dyn Telephony>, _) = match &options.twilio_api {
-            None => (Arc::new(Simulator::new(jobs.clone())), None),
+            // Recorded calls are spoken offline, as under scripts/dev.
+            None => (
+                Arc::new(Simulator::new(jobs.clone()).recording_with(Arc::new(switchboard_speech::offline::Espeak))),
+                None,
+            ),
             Some(api_base) => {
                 let hooks = twilio::Webhooks {
                     auth_token: TWILIO_AUTH_TOKEN.into(),
@@ -364,7 +381,14 @@ impl TestApp {
             llm.clone(),
             voice.clone().map(|v| Arc::new(v) as Arc<dyn LiveCalls>),
         );
-        let calls = calls::service(platform.clone(), &store, telephony.clone(), jobs.clone(), twilio);
+        let calls = calls::service(
+            platform.clone(),
+            &store,
+            telephony.clone(),
+            jobs.clone(),
+            recordings.clone(),
+            twilio,
+        );
         let new_dialer = || {
             campaign_dialer::dialer(
                 &store,
@@ -377,7 +401,7 @@ impl TestApp {
         let campaigns = campaigns::service(platform.clone(), &store, llm.clone(), new_dialer());
         let webhooks = webhooks::service(platform.clone(), &store, dispatcher());
         let dnc = dnc::service(platform.clone(), &store);
-        let compliance = compliance::service(platform.clone(), &store);
+        let compliance = compliance::service(platform.clone(), &store, recordings.clone());
         let reports = reports::service(platform.clone(), &store);
         // Previews speak offline, as under scripts/dev.
         let voices = voices::service(platform.clone(), Arc::new(switchboard_speech::offline::Espeak));
@@ -407,7 +431,12 @@ impl TestApp {
             )
         });
         let dialer = new_dialer();
-        let call_worker = call_worker::state(&store, llm, jobs.clone(), 0.0, new_dialer(), clock.clone());
+        let providers = call_worker::Providers {
+            llm,
+            telephony: telephony.clone(),
+            recordings: recordings.clone(),
+        };
+        let call_worker = call_worker::state(&store, providers, jobs.clone(), 0.0, new_dialer(), clock.clone());
         let event_router = event_router::router(&store, deliveries.clone(), payments.clone());
         let dispatcher = dispatcher();
         let mut router = matchit::Router::new();
@@ -448,6 +477,9 @@ impl TestApp {
             sqs,
             mail_queue_url,
             call_queue_url,
+            recordings,
+            s3,
+            recordings_bucket,
             ip,
             auth,
             team,

@@ -102,6 +102,9 @@ pub struct CreateAgent {
     #[schema(schema_with = template_schema, required = false)]
     pub template: Option<String>,
     pub is_active: Option<bool>,
+    /// Record its calls (default false): each recorded call starts with a notice in the
+    /// agent's language, and a callee who declines is not recorded.
+    pub record_calls: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -126,6 +129,8 @@ pub struct UpdateAgent {
     pub max_call_duration: Option<u32>,
     #[serde(default, deserialize_with = "not_null")]
     pub is_active: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub record_calls: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -222,6 +227,7 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         max_call_duration: input.max_call_duration.unwrap_or(DEFAULT_MAX_CALL_DURATION),
         template: input.template,
         is_active: input.is_active.unwrap_or(true),
+        record_calls: input.record_calls.unwrap_or(false),
         created_at: now,
         updated_at: now,
     })?;
@@ -259,6 +265,7 @@ async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         set(&mut agent.language, &patch.language);
         set(&mut agent.max_call_duration, &patch.max_call_duration);
         set(&mut agent.is_active, &patch.is_active);
+        set(&mut agent.record_calls, &patch.record_calls);
         agent.updated_at = now;
         Ok((validated(agent)?, Vec::new()))
     })

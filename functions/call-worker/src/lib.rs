@@ -1,6 +1,6 @@
 //! `call-worker`: the background work of calls, fed by the call queue. It takes the steps of
-//! simulated calls and, once any call has ended, stores its transcript and analysis and tells
-//! its campaign, if it has one. A job
+//! simulated calls and, once any call has ended, stores its transcript and analysis, keeps its
+//! recording, and tells its campaign, if it has one. A job
 //! that fails is retried by SQS and ends in the dead-letter queue; it never blocks the others.
 
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use aws_lambda_events::event::sqs::SqsMessage;
 use switchboard_core::clock::Clock;
-use switchboard_core::ports::{CallJob, CallQueue, Llm};
+use switchboard_core::ports::{AccountStore, CallJob, CallQueue, Llm, Recordings, Telephony};
 use switchboard_domain::calls;
 use switchboard_domain::campaigns::Dialer;
 use switchboard_store::DynamoStore;
@@ -21,18 +21,34 @@ pub struct State {
     pub network: Network,
     /// Told when a campaign's call ends.
     pub dialer: Dialer,
+    /// The provider that made the call's recording, and where it is kept.
+    pub telephony: Arc<dyn Telephony>,
+    pub recordings: Arc<dyn Recordings>,
+    pub accounts: Arc<dyn AccountStore>,
     pub clock: Clock,
+}
+
+/// The providers the worker calls.
+pub struct Providers {
+    pub llm: Arc<dyn Llm>,
+    pub telephony: Arc<dyn Telephony>,
+    pub recordings: Arc<dyn Recordings>,
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.
 pub fn state(
     store: &DynamoStore,
-    llm: Arc<dyn Llm>,
+    providers: Providers,
     call_jobs: Arc<dyn CallQueue>,
     time_scale: f64,
     dialer: Dialer,
     clock: Clock,
 ) -> State {
+    let Providers {
+        llm,
+        telephony,
+        recordings,
+    } = providers;
     State {
         network: Network {
             engine: switchboard_runtime::engine(store, llm),
@@ -43,6 +59,9 @@ pub fn state(
             time_scale,
         },
         dialer,
+        telephony,
+        recordings,
+        accounts: Arc::new(store.clone()),
         clock,
     }
 }
@@ -65,15 +84,14 @@ pub async fn run(state: &State, job: CallJob) -> anyhow::Result<()> {
             }
         }
         CallJob::PostCall { workspace_id, call_id } => {
-            calls::finish(
-                &network.engine,
-                network.calls.as_ref(),
-                network.agents.as_ref(),
-                &workspace_id,
-                &call_id,
-                now,
-            )
-            .await?
+            let (calls, agents) = (network.calls.as_ref(), network.agents.as_ref());
+            calls::finish(&network.engine, calls, agents, &workspace_id, &call_id, now).await?;
+            let recorder = calls::Recorder {
+                telephony: state.telephony.as_ref(),
+                recordings: state.recordings.as_ref(),
+                accounts: state.accounts.as_ref(),
+            };
+            calls::keep_recording(recorder, calls, agents, &workspace_id, &call_id, now).await?
         }
     }
     Ok(())

@@ -5,26 +5,48 @@ use switchboard_core::config::Env;
 use switchboard_runtime::Parts;
 use switchboard_runtime::config::{LlmConfig, TelephonyConfig};
 
+struct Config {
+    dialer_queue_url: String,
+    recordings_bucket: String,
+    tts_provider: String,
+    telephony: TelephonyConfig,
+    llm: LlmConfig,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let read = |env: &mut Env| {
-        (
-            env.required("DIALER_QUEUE_URL"),
-            TelephonyConfig::read(env),
-            LlmConfig::read(env),
-        )
+    let read = |env: &mut Env| Config {
+        dialer_queue_url: env.required("DIALER_QUEUE_URL"),
+        recordings_bucket: env.required("RECORDINGS_BUCKET"),
+        tts_provider: switchboard_runtime::config::tts_provider(env),
+        telephony: TelephonyConfig::read(env),
+        llm: LlmConfig::read(env),
     };
-    let compose = async |parts: Parts, (dialer_queue_url, telephony, llm): (String, TelephonyConfig, LlmConfig)| {
-        let llm = switchboard_runtime::llm(&parts.sdk, &llm).await?;
-        let call_jobs = switchboard_runtime::queue(&parts.sdk, &telephony.call_queue_url);
-        let (provider, _) = switchboard_runtime::telephony(&parts.sdk, &telephony, call_jobs.clone()).await?;
-        let dialer_jobs = switchboard_runtime::queue(&parts.sdk, &dialer_queue_url);
-        let dialer = switchboard_runtime::dialer(&parts.store, provider, call_jobs.clone(), dialer_jobs, Clock::System);
+    let compose = async |parts: Parts, config: Config| {
+        let llm = switchboard_runtime::llm(&parts.sdk, &config.llm).await?;
+        let call_jobs = switchboard_runtime::queue(&parts.sdk, &config.telephony.call_queue_url);
+        // The simulator records its calls by speaking them.
+        let speech = switchboard_runtime::speech(&parts.sdk, &config.tts_provider);
+        let (telephony, _) =
+            switchboard_runtime::telephony(&parts.sdk, &config.telephony, call_jobs.clone(), Some(speech)).await?;
+        let dialer_jobs = switchboard_runtime::queue(&parts.sdk, &config.dialer_queue_url);
+        let dialer = switchboard_runtime::dialer(
+            &parts.store,
+            telephony.clone(),
+            call_jobs.clone(),
+            dialer_jobs,
+            Clock::System,
+        );
+        let providers = call_worker::Providers {
+            llm,
+            telephony,
+            recordings: switchboard_runtime::recordings(&parts.sdk, &config.recordings_bucket),
+        };
         Ok(call_worker::state(
             &parts.store,
-            llm,
+            providers,
             call_jobs,
-            telephony.time_scale,
+            config.telephony.time_scale,
             dialer,
             Clock::System,
         ))

@@ -10,7 +10,8 @@ use serde_json::json;
 use switchboard_core::ErrorCode;
 use switchboard_core::model::{Agent, Call, CallStatus, Contact, Direction, NumberStatus, PhoneNumber};
 use switchboard_core::ports::{
-    AccountStore, CallJob, CallQueue, Directory, DncStore, ListBy, ListQuery, Repository, SimStep, Telephony, Wallets,
+    AccountStore, CallJob, CallQueue, Directory, DncStore, ListBy, ListQuery, Recordings, Repository, SimStep,
+    Telephony, Wallets,
 };
 use switchboard_domain::calls::{self, CallBook, Inbound, NewCall};
 use switchboard_domain::phones;
@@ -31,6 +32,7 @@ pub struct State {
     pub dnc: Arc<dyn DncStore>,
     pub telephony: Arc<dyn Telephony>,
     pub jobs: Arc<dyn CallQueue>,
+    pub recordings: Arc<dyn Recordings>,
     /// With Twilio as the provider: what checks its webhooks.
     pub twilio: Option<twilio::Webhooks>,
 }
@@ -41,6 +43,7 @@ pub fn service(
     store: &DynamoStore,
     telephony: Arc<dyn Telephony>,
     jobs: Arc<dyn CallQueue>,
+    recordings: Arc<dyn Recordings>,
     twilio: Option<twilio::Webhooks>,
 ) -> Service<State> {
     let state = State {
@@ -54,6 +57,7 @@ pub fn service(
         dnc: Arc::new(store.clone()),
         telephony,
         jobs,
+        recordings,
         twilio,
     };
     Service::new(platform, state, routes())
@@ -114,7 +118,10 @@ pub fn routes() -> Vec<Route<State>> {
             .returns::<Call>(201, "The call, queued (or failed, when the provider refused it)."),
         Route::new(Method::GET, "/v1/calls/{id}", get)
             .doc(TAG, "getCall", "Get a call")
-            .describe("With its transcript, summary, sentiment, outcome, duration and cost once the call has ended.")
+            .describe(
+                "With its transcript, summary, sentiment, outcome, duration and cost once the call has ended, and, when its \
+                 agent records calls, `recording_url`: a link to the audio valid for an hour from this read.",
+            )
             .returns::<Call>(200, "The call."),
         Route::new(Method::POST, "/v1/telephony/simulator/inbound-calls", simulate_inbound)
             .doc(TAG, "simulateInboundCall", "Simulate an inbound call")
@@ -222,7 +229,11 @@ async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         ascending: false,
         ..ListQuery::from(page)
     };
-    let found = state.calls.query(req.workspace_id()?, &query).await?;
+    let ws = req.workspace_id()?;
+    let mut found = state.calls.query(ws, &query).await?;
+    for call in &mut found.items {
+        calls::link_recording(state.recordings.as_ref(), ws, &mut call.value, req.now).await?;
+    }
     Ok(req.list_versioned(found, &filters))
 }
 
@@ -333,8 +344,9 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
 }
 
 async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let found = crud::find(state.calls.as_ref(), &req, req.param("id")).await?;
-    Ok(Reply::ok(&found.value))
+    let mut call = crud::find(state.calls.as_ref(), &req, req.param("id")).await?.value;
+    calls::link_recording(state.recordings.as_ref(), req.workspace_id()?, &mut call, req.now).await?;
+    Ok(Reply::ok(&call))
 }
 
 async fn simulate_inbound(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
@@ -476,8 +488,9 @@ async fn twilio_voice(state: Arc<State>, req: Request) -> Result<Reply, ApiError
     };
     Ok(twiml(twilio::connect_twiml(
         &hooks.callbacks.relay_url,
-        &agent.first_message,
+        &agent.call_greeting(),
         &agent.language,
+        agent.record_calls,
         &[("workspace_id", &ws), ("call_id", &call_id)],
     )))
 }

@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let read = |env: &mut Env| (TelephonyConfig::read(env), env.required("DIALER_QUEUE_URL"));
     let compose = async |parts: Parts, (telephony, dialer_queue_url): (TelephonyConfig, String)| {
         let call_jobs = switchboard_runtime::queue(&parts.sdk, &telephony.call_queue_url);
-        let (provider, _) = switchboard_runtime::telephony(&parts.sdk, &telephony, call_jobs.clone()).await?;
+        let (provider, _) = switchboard_runtime::telephony(&parts.sdk, &telephony, call_jobs.clone(), None).await?;
         let jobs = switchboard_runtime::queue(&parts.sdk, &dialer_queue_url);
         Ok(campaign_dialer::dialer(
             &parts.store,

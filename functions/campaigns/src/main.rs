@@ -16,7 +16,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         async |parts, (telephony, llm, dialer_queue_url)| {
             let llm = switchboard_runtime::llm(&parts.sdk, &llm).await?;
             let call_jobs = switchboard_runtime::queue(&parts.sdk, &telephony.call_queue_url);
-            let (provider, _) = switchboard_runtime::telephony(&parts.sdk, &telephony, call_jobs.clone()).await?;
+            let (provider, _) = switchboard_runtime::telephony(&parts.sdk, &telephony, call_jobs.clone(), None).await?;
             let dialer_jobs = switchboard_runtime::queue(&parts.sdk, &dialer_queue_url);
             let dialer = switchboard_runtime::dialer(&parts.store, provider, call_jobs, dialer_jobs, Clock::System);
             Ok(campaigns::service(parts.platform, &parts.store, llm, dialer))

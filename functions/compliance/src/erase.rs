@@ -38,6 +38,7 @@ pub struct DsrErasure {
     pub contacts_deleted: u32,
     /// Calls kept for the ledger, with every personal field removed.
     pub calls_pseudonymised: u32,
+    pub recordings_deleted: u32,
     pub conversations_deleted: u32,
     pub appointments_deleted: u32,
     pub approvals_pseudonymised: u32,
@@ -115,6 +116,7 @@ pub async fn run(
     for counts in erased {
         report.audit_entries_pseudonymised += counts.audit_entries_pseudonymised;
         report.calls_pseudonymised += counts.calls_pseudonymised;
+        report.recordings_deleted += counts.recordings_deleted;
         report.conversations_deleted += counts.conversations_deleted;
         report.appointments_deleted += counts.appointments_deleted;
         report.approvals_pseudonymised += counts.approvals_pseudonymised;
@@ -155,6 +157,11 @@ async fn erase_item(state: &State, ws: &str, item: TimelineItem) -> Result<DsrEr
             {
                 state.conversations.delete(ws, &current, None).await?;
                 counts.conversations_deleted += 1;
+            }
+            if call.recording.is_some() {
+                // Before the call forgets it had one: a re-run finds the call as it was.
+                state.recordings.delete(ws, &call.id).await?;
+                counts.recordings_deleted += 1;
             }
             // The timeline holds the item as it is now; its version comes from a read.
             if let Some(current) = state.calls.get(ws, &call.id).await? {
@@ -213,6 +220,7 @@ fn erased_call(call: &Call) -> Call {
     erased.summary = None;
     erased.sentiment = None;
     erased.recording_url = None;
+    erased.recording = None;
     erased
 }
 

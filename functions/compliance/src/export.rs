@@ -9,6 +9,7 @@ use switchboard_core::model::{
 };
 use switchboard_core::object_name;
 use switchboard_core::ports::{ListBy, ListQuery, TimelineItem};
+use switchboard_domain::calls;
 use switchboard_http::{ApiError, Reply, Request};
 use utoipa::ToSchema;
 
@@ -24,7 +25,8 @@ pub struct DsrExport {
     pub generated_at: DateTime<Utc>,
     pub subject: Subject,
     pub contacts: Vec<Contact>,
-    /// With transcripts and analysis.
+    /// With transcripts and analysis, and each kept recording's `recording_url` (valid for an
+    /// hour).
     pub calls: Vec<Call>,
     /// Chats, and the conversations of the calls.
     pub conversations: Vec<Conversation>,
@@ -106,7 +108,10 @@ pub async fn export(state: std::sync::Arc<State>, req: Request) -> Result<Reply,
         ids.push(id.clone());
         bundle.timeline.push(SubjectTimelineEntry { kind, id, at });
         match item {
-            TimelineItem::Call(call) => bundle.calls.push(call),
+            TimelineItem::Call(mut call) => {
+                calls::link_recording(state.recordings.as_ref(), ws, &mut call, req.now).await?;
+                bundle.calls.push(call)
+            }
             TimelineItem::Conversation(chat) => bundle.conversations.push(chat),
             TimelineItem::Appointment(appointment) => bundle.appointments.push(appointment),
             TimelineItem::Approval(approval) => bundle.approvals.push(approval),

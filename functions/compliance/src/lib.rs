@@ -6,7 +6,9 @@ use std::sync::Arc;
 use http::Method;
 use serde_json::json;
 use switchboard_core::model::{Appointment, Approval, AuditEntry, Call, Campaign, Contact, Conversation, Scope};
-use switchboard_core::ports::{AccountStore, CampaignStore, DncStore, ErasureStore, Repository, TimelineStore};
+use switchboard_core::ports::{
+    AccountStore, CampaignStore, DncStore, ErasureStore, Recordings, Repository, TimelineStore,
+};
 use switchboard_http::{Access, Platform, Route, Service};
 use switchboard_store::DynamoStore;
 
@@ -27,11 +29,12 @@ pub struct State {
     pub dnc: Arc<dyn DncStore>,
     pub audit: Arc<dyn Repository<AuditEntry>>,
     pub erasure: Arc<dyn ErasureStore>,
+    pub recordings: Arc<dyn Recordings>,
 }
 
 impl State {
-    /// Every port over the one table.
-    pub fn of(store: &DynamoStore) -> Self {
+    /// Every port over the one table, and the recordings.
+    pub fn of(store: &DynamoStore, recordings: Arc<dyn Recordings>) -> Self {
         Self {
             accounts: Arc::new(store.clone()),
             contacts: Arc::new(store.clone()),
@@ -45,13 +48,14 @@ impl State {
             dnc: Arc::new(store.clone()),
             audit: Arc::new(store.clone()),
             erasure: Arc::new(store.clone()),
+            recordings,
         }
     }
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.
-pub fn service(platform: Arc<Platform>, store: &DynamoStore) -> Service<State> {
-    Service::new(platform, State::of(store), routes())
+pub fn service(platform: Arc<Platform>, store: &DynamoStore, recordings: Arc<dyn Recordings>) -> Service<State> {
+    Service::new(platform, State::of(store, recordings), routes())
 }
 
 const TAG: &str = "Compliance";

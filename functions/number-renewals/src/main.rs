@@ -15,7 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let sdk = switchboard_runtime::sdk_config().await;
     let store = switchboard_runtime::store(&sdk, &table_name);
     let jobs = switchboard_runtime::queue(&sdk, &telephony_config.call_queue_url);
-    let (telephony, _) = switchboard_runtime::telephony(&sdk, &telephony_config, jobs).await?;
+    let (telephony, _) = switchboard_runtime::telephony(&sdk, &telephony_config, jobs, None).await?;
     let renewals = number_renewals::state(&store, telephony);
     let renewals = &renewals;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {

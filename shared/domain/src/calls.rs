@@ -9,12 +9,12 @@ use chrono::{DateTime, Utc};
 use switchboard_core::error::ProviderError;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
-    Agent, CURRENCY, Call, CallCost, CallObject, CallStatus, Contact, Conversation, Direction, Event, EventType,
-    PhoneNumber, Plan, Sentiment, price,
+    Agent, CURRENCY, Call, CallCost, CallObject, CallRecording, CallStatus, Contact, Conversation, Direction, Event,
+    EventType, PhoneNumber, Plan, Sentiment, VOICES, price, recording_declined, voice_by_id,
 };
 use switchboard_core::ports::{
-    AccountStore, CallJob, CallQueue, Charge, Directory, HeldCall, Hold, OutboundCall, Repository, Telephony, Unique,
-    Versioned, Wallets,
+    AccountStore, CallJob, CallQueue, Charge, Directory, HeldCall, Hold, OutboundCall, Recordings, Repository,
+    Telephony, Unique, Versioned, Wallets,
 };
 use switchboard_core::{Error, ErrorCode, StoreError, validate};
 
@@ -89,6 +89,7 @@ impl NewCall<'_> {
             sentiment: None,
             outcome: None,
             recording_url: None,
+            recording: None,
             duration_seconds: None,
             cost: Some(CallCost {
                 amount_minor: 0,
@@ -622,5 +623,116 @@ pub async fn finish(
         })
         .await?;
     }
+    Ok(())
+}
+
+/// Where a call's recording comes from (the provider that carried the call) and where it is
+/// kept.
+#[derive(Clone, Copy)]
+pub struct Recorder<'a> {
+    pub telephony: &'a dyn Telephony,
+    pub recordings: &'a dyn Recordings,
+    pub accounts: &'a dyn AccountStore,
+}
+
+/// After the transcript is stored: keeps the recording of an answered call whose agent records
+/// calls, for the plan's retention, unless the callee declined it; then deletes the provider's
+/// copies, so that ours, which retention and erasure govern, is the only one. A retry (the
+/// provider still preparing the audio) starts again; keeping it twice writes the same object.
+pub async fn keep_recording(
+    recorder: Recorder<'_>,
+    calls: &dyn Repository<Call>,
+    agents: &dyn Repository<Agent>,
+    workspace_id: &str,
+    call_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let Some(call) = calls.get(workspace_id, call_id).await? else {
+        return Ok(());
+    };
+    let call = call.value;
+    if call.recording.is_some() {
+        // Kept by an earlier run that may have died before the provider's copies went.
+        return Ok(recorder.telephony.discard_recording(&call).await?);
+    }
+    if !call.status.is_final() || call.transcript.is_empty() {
+        return Ok(());
+    }
+    let Some(agent) = agents.get(workspace_id, &call.agent_id).await? else {
+        return Ok(());
+    };
+    if !agent.value.record_calls {
+        return Ok(());
+    }
+    if recording_declined(&call.transcript) {
+        return Ok(recorder.telephony.discard_recording(&call).await?);
+    }
+    let voice = voice_by_id(&agent.value.voice).unwrap_or(&VOICES[0]);
+    let audio = match recorder.telephony.recording(&call, voice).await {
+        Ok(Some(audio)) => audio,
+        Ok(None) => return Ok(()),
+        Err(ProviderError::Rejected(why)) => {
+            tracing::warn!(workspace_id, call_id, why, "the call's recording could not be made");
+            return Ok(());
+        }
+        Err(ProviderError::Unavailable(e)) => return Err(Error::unavailable(e)),
+    };
+    let plan = recorder
+        .accounts
+        .get_workspace(workspace_id)
+        .await?
+        .map_or(Plan::Starter, |w| w.plan);
+    let days = plan.recording_retention_days();
+    recorder
+        .recordings
+        .put(workspace_id, call_id, &audio, days)
+        .await
+        .map_err(Error::unavailable)?;
+    let at = switchboard_core::clock::api_time(now);
+    let recording = CallRecording {
+        content_type: audio.content_type.to_owned(),
+        duration_seconds: audio.duration_seconds().or(call.duration_seconds).unwrap_or_default(),
+        size_bytes: audio.audio.len() as u64,
+        created_at: at,
+        expires_at: at + chrono::Duration::days(i64::from(days)),
+    };
+    // A call erased meanwhile (its transcript gone) keeps no recording.
+    let kept = modify(calls, workspace_id, call_id, now, |c| {
+        (c.recording.is_none() && !c.transcript.is_empty()).then(|| {
+            c.recording = Some(recording.clone());
+            Vec::new()
+        })
+    })
+    .await?;
+    if kept.value.recording.is_none() {
+        recorder
+            .recordings
+            .delete(workspace_id, call_id)
+            .await
+            .map_err(Error::unavailable)?;
+    }
+    Ok(recorder.telephony.discard_recording(&kept.value).await?)
+}
+
+/// How long a recording link handed out with a call serves the audio.
+pub const RECORDING_LINK_VALIDITY: Duration = Duration::from_secs(3600);
+
+/// Sets the call's `recording_url` to a fresh link when it has a recording retention has not
+/// yet deleted.
+pub async fn link_recording(
+    recordings: &dyn Recordings,
+    workspace_id: &str,
+    call: &mut Call,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    call.recording_url = match &call.recording {
+        Some(recording) if recording.expires_at > now => Some(
+            recordings
+                .link(workspace_id, &call.id, RECORDING_LINK_VALIDITY)
+                .await
+                .map_err(Error::unavailable)?,
+        ),
+        _ => None,
+    };
     Ok(())
 }

@@ -180,10 +180,15 @@ pub async fn telephony(
     sdk: &SdkConfig,
     config: &config::TelephonyConfig,
     call_jobs: Arc<dyn CallQueue>,
+    recording_speech: Option<Arc<dyn switchboard_core::ports::TextToSpeech>>,
 ) -> anyhow::Result<(Arc<dyn Telephony>, Option<switchboard_telephony::twilio::Webhooks>)> {
     use switchboard_telephony::{simulator::Simulator, twilio};
     let Some(account) = &config.twilio else {
-        return Ok((Arc::new(Simulator::new(call_jobs)), None));
+        let simulator = match recording_speech {
+            Some(speech) => Simulator::new(call_jobs).recording_with(speech),
+            None => Simulator::new(call_jobs),
+        };
+        return Ok((Arc::new(simulator), None));
     };
     let webhooks = twilio::Webhooks {
         auth_token: twilio_auth_token(sdk, account).await?,
@@ -199,6 +204,24 @@ pub async fn telephony(
         webhooks.callbacks.clone(),
     );
     Ok((Arc::new(client), Some(webhooks)))
+}
+
+/// The text-to-speech service `TTS_PROVIDER` names: Amazon Polly, or espeak-ng offline.
+#[cfg(feature = "speech")]
+pub fn speech(sdk: &SdkConfig, provider: &str) -> Arc<dyn switchboard_core::ports::TextToSpeech> {
+    match provider {
+        "offline" => Arc::new(switchboard_speech::offline::Espeak),
+        _ => Arc::new(switchboard_speech::polly::Polly::new(aws_sdk_polly::Client::new(sdk))),
+    }
+}
+
+/// The call recordings bucket.
+#[cfg(feature = "recordings")]
+pub fn recordings(sdk: &SdkConfig, bucket: &str) -> Arc<dyn switchboard_core::ports::Recordings> {
+    let overridden = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|name| std::env::var(name).is_ok_and(|v| !v.is_empty()));
+    Arc::new(switchboard_s3::S3Recordings::new(sdk, bucket, overridden))
 }
 
 /// The Twilio account's auth token, from Secrets Manager.

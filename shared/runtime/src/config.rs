@@ -382,3 +382,8 @@ mod tests {
         assert!(message.contains("DEPLOYMENT_MODE is invalid"), "{message}");
     }
 }
+
+/// `TTS_PROVIDER`: `polly` (default, on AWS) or `offline` (espeak-ng).
+pub fn tts_provider(env: &mut Env) -> String {
+    env.one_of("TTS_PROVIDER", "polly", &["polly", "offline"])
+}

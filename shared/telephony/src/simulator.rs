@@ -5,8 +5,9 @@
 //! status through the path a real provider's callbacks take.
 //!
 //! The callee's lines depend on the last four digits of its number: `0005` asks not to be
-//! called again, `0006` asks for a late fee to be waived (an approval), any other number books
-//! an appointment for tomorrow and says goodbye.
+//! called again, `0006` asks for a late fee to be waived (an approval), `0007` declines being
+//! recorded, any other number books an appointment for tomorrow and says goodbye. With a
+//! text-to-speech port, the simulator records its calls by speaking their transcripts.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,20 +15,73 @@ use std::time::Duration;
 use async_trait::async_trait;
 use switchboard_core::error::ProviderError;
 use switchboard_core::model::{
-    AvailableNumber, AvailableNumberObject, CURRENCY, NUMBER_MONTHLY_FEE_MINOR, PhoneNumber,
+    AvailableNumber, AvailableNumberObject, CURRENCY, Call, MessageRole, NUMBER_MONTHLY_FEE_MINOR, PhoneNumber, VOICES,
+    Voice,
 };
-use switchboard_core::ports::{CallJob, CallQueue, NumberSearch, OutboundCall, ProviderCall, SimStep, Telephony};
+use switchboard_core::ports::{
+    CallJob, CallQueue, NumberSearch, OutboundCall, ProviderCall, SimStep, Speech, Telephony, TextToSpeech,
+};
 use switchboard_core::validate;
 
 /// The simulator as a telephony provider.
 pub struct Simulator {
     queue: Arc<dyn CallQueue>,
+    /// What records its calls: each line of the transcript spoken, the callee in a voice of
+    /// their own. Without it, the simulator records nothing.
+    speech: Option<Arc<dyn TextToSpeech>>,
 }
 
 impl Simulator {
     pub fn new(queue: Arc<dyn CallQueue>) -> Self {
-        Self { queue }
+        Self { queue, speech: None }
     }
+
+    pub fn recording_with(mut self, speech: Arc<dyn TextToSpeech>) -> Self {
+        self.speech = Some(speech);
+        self
+    }
+}
+
+/// Silence between two lines of a recorded call.
+const PAUSE_SECONDS: f32 = 0.4;
+
+/// The voice the simulated callee speaks in: the agent's language, the other gender where
+/// the catalogue has one, else another voice of the language, else the agent's own.
+fn callee_voice(agent: &Voice) -> &Voice {
+    let same_language = || VOICES.iter().filter(|v| v.language == agent.language);
+    same_language()
+        .find(|v| v.gender != agent.gender)
+        .or_else(|| same_language().find(|v| v.id != agent.id))
+        .unwrap_or(agent)
+}
+
+/// WAV files of one format joined, with a pause after each.
+fn join(parts: &[Speech]) -> Result<Speech, ProviderError> {
+    let bad = |e: hound::Error| ProviderError::Unavailable(anyhow::anyhow!("the speech is not WAV: {e}"));
+    let mut spec = None;
+    let mut samples: Vec<i16> = Vec::new();
+    for part in parts {
+        let reader = hound::WavReader::new(part.audio.as_slice()).map_err(bad)?;
+        let this = reader.spec();
+        if *spec.get_or_insert(this) != this {
+            return Err(ProviderError::Unavailable(anyhow::anyhow!(
+                "the speech changed format within a call"
+            )));
+        }
+        for sample in reader.into_samples::<i16>() {
+            samples.push(sample.map_err(bad)?);
+        }
+        let pause = (this.sample_rate as f32 * PAUSE_SECONDS) as usize * usize::from(this.channels);
+        samples.extend(std::iter::repeat_n(0, pause));
+    }
+    let spec = spec.ok_or_else(|| ProviderError::Rejected("nothing was said".into()))?;
+    let mut out = std::io::Cursor::new(Vec::with_capacity(samples.len() * 2 + 44));
+    let mut writer = hound::WavWriter::new(&mut out, spec).map_err(bad)?;
+    for sample in samples {
+        writer.write_sample(sample).map_err(bad)?;
+    }
+    writer.finalize().map_err(bad)?;
+    Ok(Speech::wav(out.into_inner()))
 }
 
 /// What happens to a call to `to`.
@@ -135,12 +189,38 @@ impl Telephony for Simulator {
     async fn fetch_call(&self, _provider_call_id: &str) -> Result<Option<ProviderCall>, ProviderError> {
         Ok(None)
     }
+
+    /// The call as heard: each spoken line of its transcript through the text-to-speech port.
+    async fn recording(&self, call: &Call, voice: &Voice) -> Result<Option<Speech>, ProviderError> {
+        let Some(speech) = &self.speech else {
+            return Ok(None);
+        };
+        let callee = callee_voice(voice);
+        let mut parts = Vec::new();
+        for message in &call.transcript {
+            let speaker = match message.role {
+                MessageRole::Agent => voice,
+                MessageRole::User => callee,
+                MessageRole::Action => continue,
+            };
+            parts.push(speech.speak(speaker, &message.content).await?);
+        }
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        join(&parts).map(Some)
+    }
+
+    async fn discard_recording(&self, _call: &Call) -> Result<(), ProviderError> {
+        Ok(())
+    }
 }
 
 /// What the callee says, line by line.
 pub fn callee_lines(callee: &str) -> &'static [&'static str] {
     match &callee[callee.len().saturating_sub(4)..] {
         "0005" => &["Hello?", "Please stop calling me."],
+        "0007" => &["Hello? Please don't record this call.", "Okay, that's all. Goodbye."],
         "0006" => &[
             "Hello?",
             "I was charged a late fee last month. Can you waive it?",

@@ -62,8 +62,51 @@ pub struct Agent {
     /// The template the agent was created from, if any.
     pub template: Option<String>,
     pub is_active: bool,
+    /// Whether its calls are recorded. A recorded call starts with a notice in the agent's
+    /// language, and a callee who declines keeps the call unrecorded.
+    #[serde(default)]
+    pub record_calls: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Agent {
+    /// What the agent says when a call connects: its first message, after the recording notice
+    /// when it records. The notice is said on every recorded call: some places the callee may be
+    /// (California, Florida, most of Europe, India) need every party told, and a number does not
+    /// say where its holder is.
+    pub fn call_greeting(&self) -> String {
+        if !self.record_calls {
+            return self.first_message.clone();
+        }
+        let notice = recording_notice(&self.language);
+        if self.first_message.is_empty() {
+            notice.to_owned()
+        } else {
+            format!("{notice} {}", self.first_message)
+        }
+    }
+}
+
+/// The recording notice in a language (BCP 47); English where none is written.
+pub fn recording_notice(language: &str) -> &'static str {
+    match language.split('-').next().unwrap_or_default() {
+        "hi" => "यह कॉल रिकॉर्ड की जा रही है; अगर आप नहीं चाहते, तो बता दीजिए।",
+        "es" => "Esta llamada se está grabando; si prefiere que no, dígamelo.",
+        "fr" => "Cet appel est enregistré ; si vous ne le souhaitez pas, dites-le-moi.",
+        "de" => "Dieses Gespräch wird aufgezeichnet; wenn Sie das nicht möchten, sagen Sie es mir.",
+        _ => "This call is recorded; if you'd rather it wasn't, just say so.",
+    }
+}
+
+/// Whether the callee declined the recording in what they said (the library's recording
+/// objection, in any language it lists).
+pub fn recording_declined(transcript: &[super::Message]) -> bool {
+    transcript
+        .iter()
+        .filter(|m| m.role == super::MessageRole::User)
+        .filter_map(|m| super::objection_heard(&m.content.to_lowercase()))
+        .any(|o| o.id == super::RECORDING_OBJECTION)
 }
 
 resource!(Agent, AGENT, AgentNotFound);

@@ -98,6 +98,18 @@ pub struct CallCost {
     pub per_minute_minor: i64,
 }
 
+/// A kept recording of a call: both sides, as one audio file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CallRecording {
+    #[schema(example = "audio/wav")]
+    pub content_type: String,
+    pub duration_seconds: u32,
+    pub size_bytes: u64,
+    pub created_at: DateTime<Utc>,
+    /// When the plan's retention deletes it.
+    pub expires_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Call {
     #[schema(example = "call_01JD3QZ9R6X4Y7T2W8V5N1M0KA")]
@@ -131,7 +143,13 @@ pub struct Call {
     pub sentiment: Option<Sentiment>,
     /// What the call achieved, in a few words (`appointment booked`, `asked not to be called`).
     pub outcome: Option<String>,
+    /// A link to the recording's audio, valid for an hour from the read that returned it; null
+    /// until the recording is kept, after it expires, and in events (fetch the call for a link).
     pub recording_url: Option<String>,
+    /// The recording, when the agent records its calls (`record_calls`) and the callee did not
+    /// decline it.
+    #[serde(default)]
+    pub recording: Option<CallRecording>,
     /// Seconds from answer to hang-up.
     pub duration_seconds: Option<u32>,
     pub cost: Option<CallCost>,

@@ -37,7 +37,9 @@ mod voice;
 mod webhook;
 
 pub use account::{User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus};
-pub use agent::{AGENT_TEMPLATES, Agent, AgentObject, template_schema, voice_schema};
+pub use agent::{
+    AGENT_TEMPLATES, Agent, AgentObject, recording_declined, recording_notice, template_schema, voice_schema,
+};
 pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
 pub use appointment::{Appointment, AppointmentObject, AppointmentStatus, MAX_APPOINTMENT, SLOT_MINUTES, on_slot};
 pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
@@ -48,7 +50,7 @@ pub use billing::{
     SpendingControlsObject, TRIAL_DAYS, Usage, UsageGroup, UsageLine, UsageObject, UsageRecord, UsageTotals, Wallet,
     price,
 };
-pub use call::{Call, CallCost, CallObject, CallStatus, Direction, Sentiment};
+pub use call::{Call, CallCost, CallObject, CallRecording, CallStatus, Direction, Sentiment};
 pub use campaign::{
     AudienceCounts, AudienceImport, AudienceImportObject, CallWindow, Campaign, CampaignObject, CampaignStats,
     CampaignStatus, Compliance, Day, ImportStatus, ObjectionHandler, RetryPolicy, RuleBook, Target, TargetObject,
@@ -63,7 +65,9 @@ pub use number::{
     PhoneNumber, PhoneNumberObject,
 };
 pub use object::ListObject;
-pub use objection::{OBJECTION_LOCALES, OBJECTIONS, Objection, ObjectionCategory, ObjectionObject, objection_heard};
+pub use objection::{
+    OBJECTION_LOCALES, OBJECTIONS, Objection, ObjectionCategory, ObjectionObject, RECORDING_OBJECTION, objection_heard,
+};
 /// ISO 3166-1 alpha-2 country, as the phone-number library knows it.
 pub use phonenumber::country::Id as Country;
 pub use plan::{MAX_ACTIVE_API_KEYS, MAX_WEBHOOK_ENDPOINTS, Plan, RateClass};

@@ -215,7 +215,7 @@ pub static OBJECTIONS: &[Objection] = &[
         ],
     ),
     objection(
-        "obj_privacy_recording",
+        RECORDING_OBJECTION,
         Privacy,
         "en",
         "I don't want to be recorded.",
@@ -286,6 +286,9 @@ pub static OBJECTIONS: &[Objection] = &[
         &["नंबर कहाँ से", "number kahan se"],
     ),
 ];
+
+/// The objection to being recorded: a callee who raises it keeps the call unrecorded.
+pub const RECORDING_OBJECTION: &str = "obj_privacy_recording";
 
 /// The library entry whose cue `said` (lower-cased) contains, if any.
 pub fn objection_heard(said: &str) -> Option<&'static Objection> {

@@ -87,6 +87,16 @@ impl Plan {
         }
     }
 
+    /// Days a call recording is kept (the recordings bucket's lifecycle deletes it then).
+    pub fn recording_retention_days(self) -> u32 {
+        match self {
+            Plan::Starter => 30,
+            Plan::Professional => 90,
+            Plan::Business => 365,
+            Plan::Enterprise => 730,
+        }
+    }
+
     pub fn max_agents(self) -> u32 {
         match self {
             Plan::Starter => 10,

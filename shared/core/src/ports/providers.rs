@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProviderError;
-use crate::model::{AvailableNumber, CallStatus, Message, PhoneNumber};
+use crate::model::{AvailableNumber, Call, CallStatus, Message, PhoneNumber, Voice};
 
 /// An outbound call to place.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +58,11 @@ pub trait Telephony: Send + Sync {
     /// What the provider says of a call now (to reconcile a call whose reports were lost);
     /// `None` from a provider that reports everything itself.
     async fn fetch_call(&self, provider_call_id: &str) -> Result<Option<ProviderCall>, ProviderError>;
+    /// The ended call's recording as the provider made it (the agent speaking in `voice`), or
+    /// `None` when it made none; `Unavailable` while the provider is still preparing it.
+    async fn recording(&self, call: &Call, voice: &Voice) -> Result<Option<Speech>, ProviderError>;
+    /// Deletes the provider's copies of the call's recording, once ours is kept or declined.
+    async fn discard_recording(&self, call: &Call) -> Result<(), ProviderError>;
 }
 
 /// A call as its provider sees it.
@@ -142,6 +147,13 @@ impl Speech {
             content_type: "audio/wav",
         }
     }
+
+    /// Seconds of audio, rounded up, read from the WAV header; `None` when it is not WAV.
+    pub fn duration_seconds(&self) -> Option<u32> {
+        let reader = hound::WavReader::new(self.audio.as_slice()).ok()?;
+        let rate = reader.spec().sample_rate.max(1);
+        Some(reader.duration().div_ceil(rate))
+    }
 }
 
 /// A text-to-speech service.
@@ -149,6 +161,17 @@ impl Speech {
 pub trait TextToSpeech: Send + Sync {
     /// `text` spoken in the voice.
     async fn speak(&self, voice: &crate::model::Voice, text: &str) -> Result<Speech, ProviderError>;
+}
+
+/// Where call recordings are kept, by workspace and call.
+#[async_trait]
+pub trait Recordings: Send + Sync {
+    /// Keeps `audio` as the call's recording; the store deletes it after `retention_days`.
+    async fn put(&self, workspace_id: &str, call_id: &str, audio: &Speech, retention_days: u32) -> anyhow::Result<()>;
+    /// A link that serves the recording, to whoever holds it, for `valid_for`.
+    async fn link(&self, workspace_id: &str, call_id: &str, valid_for: std::time::Duration) -> anyhow::Result<String>;
+    /// Deletes the recording; one already gone is done.
+    async fn delete(&self, workspace_id: &str, call_id: &str) -> anyhow::Result<()>;
 }
 
 /// An email to send.

@@ -165,12 +165,14 @@ impl Engine {
             created_at: at,
             updated_at: at,
         };
-        if !agent.first_message.is_empty() {
-            conversation
-                .messages
-                .push(message(MessageRole::Agent, &agent.first_message, now));
+        let greeting = match channel {
+            Channel::Call => agent.call_greeting(),
+            _ => agent.first_message.clone(),
+        };
+        if !greeting.is_empty() {
+            conversation.messages.push(message(MessageRole::Agent, &greeting, now));
             conversation.model_history.push(LlmMessage::Assistant {
-                text: agent.first_message.clone(),
+                text: greeting,
                 tool_uses: Vec::new(),
             });
         }

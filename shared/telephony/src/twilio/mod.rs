@@ -15,9 +15,10 @@ use serde_json::Value;
 
 use switchboard_core::error::ProviderError;
 use switchboard_core::model::{
-    AvailableNumber, AvailableNumberObject, CURRENCY, CallStatus, NUMBER_MONTHLY_FEE_MINOR, NumberSource, PhoneNumber,
+    AvailableNumber, AvailableNumberObject, CURRENCY, Call, CallStatus, NUMBER_MONTHLY_FEE_MINOR, NumberSource,
+    PhoneNumber, Voice,
 };
-use switchboard_core::ports::{NumberSearch, OutboundCall, ProviderCall, Telephony};
+use switchboard_core::ports::{NumberSearch, OutboundCall, ProviderCall, Speech, Telephony};
 
 pub mod relay;
 
@@ -123,6 +124,22 @@ impl Twilio {
                 "Twilio answered {status}: {why}"
             )))
         }
+    }
+
+    /// The recordings Twilio holds of a call: `(sid, status)` of each.
+    async fn recordings_of(&self, call: &Call) -> Result<Vec<(String, String)>, ProviderError> {
+        let Some(call_sid) = &call.provider_call_id else {
+            return Ok(Vec::new());
+        };
+        let listed = self
+            .send(self.http.get(self.url(&format!("Calls/{call_sid}/Recordings.json"))))
+            .await?;
+        Ok(listed["recordings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| Some((r["sid"].as_str()?.to_owned(), r["status"].as_str()?.to_owned())))
+            .collect())
     }
 }
 
@@ -291,6 +308,60 @@ impl Telephony for Twilio {
             duration_seconds: call["duration"].as_str().and_then(|d| d.parse().ok()),
         }))
     }
+
+    /// The call's recording as MP3 (a tenth of WAV's size: a two-hour call stays small in the
+    /// worker's memory), once Twilio has finished it (started by the TwiML's `<Start><Recording>`).
+    async fn recording(&self, call: &Call, _voice: &Voice) -> Result<Option<Speech>, ProviderError> {
+        let recordings = self.recordings_of(call).await?;
+        let Some((sid, status)) = recordings.first() else {
+            return Ok(None);
+        };
+        match status.as_str() {
+            "completed" => {}
+            "absent" | "failed" | "deleted" => return Ok(None),
+            _ => {
+                return Err(ProviderError::Unavailable(anyhow::anyhow!(
+                    "Twilio's recording {sid} is {status}"
+                )));
+            }
+        }
+        let response = self
+            .http
+            .get(self.url(&format!("Recordings/{sid}.mp3")))
+            .basic_auth(&self.account_sid, Some(&self.auth_token))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| ProviderError::Unavailable(e.into()))?;
+        let audio = response
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::Unavailable(e.into()))?;
+        Ok(Some(Speech {
+            audio: audio.to_vec(),
+            content_type: "audio/mpeg",
+        }))
+    }
+
+    /// Deletes Twilio's copies: ours is the one the workspace's retention and erasure govern.
+    async fn discard_recording(&self, call: &Call) -> Result<(), ProviderError> {
+        for (sid, _) in self.recordings_of(call).await? {
+            let deleted = self
+                .http
+                .delete(self.url(&format!("Recordings/{sid}.json")))
+                .basic_auth(&self.account_sid, Some(&self.auth_token))
+                .send()
+                .await
+                .map_err(|e| ProviderError::Unavailable(e.into()))?;
+            let status = deleted.status();
+            if !status.is_success() && status != reqwest::StatusCode::NOT_FOUND {
+                return Err(ProviderError::Unavailable(anyhow::anyhow!(
+                    "Twilio answered {status} deleting recording {sid}"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `X-Twilio-Signature` of a request to `url` with form `params`: base64 HMAC-SHA1, keyed
@@ -339,11 +410,19 @@ fn escape(text: &str) -> std::borrow::Cow<'_, str> {
     quick_xml::escape::escape(text)
 }
 
-/// TwiML connecting the call to the relay: Twilio says `greeting`, then relays what the caller
-/// says (in `language`) with `parameters` in the relay's setup message.
-pub fn connect_twiml(relay_url: &str, greeting: &str, language: &str, parameters: &[(&str, &str)]) -> String {
+/// TwiML connecting the call to the relay: Twilio starts recording when asked to `record`,
+/// says `greeting`, then relays what the caller says (in `language`) with `parameters` in the
+/// relay's setup message.
+pub fn connect_twiml(
+    relay_url: &str,
+    greeting: &str,
+    language: &str,
+    record: bool,
+    parameters: &[(&str, &str)],
+) -> String {
+    let start = if record { "<Start><Recording/></Start>" } else { "" };
     let mut twiml = format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Connect><ConversationRelay url="{}" language="{}""#,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response>{start}<Connect><ConversationRelay url="{}" language="{}""#,
         escape(relay_url),
         escape(language)
     );
@@ -436,6 +515,7 @@ mod tests {
             "wss://relay.example.com/",
             "Hi & \"welcome\"",
             "en-US",
+            false,
             &[("call_id", "call_<1>")],
         );
         assert!(
