@@ -26,6 +26,8 @@ const LAYERS: &[&[&str]] = &[
         "switchboard-payments",
         "switchboard-speech",
         "switchboard-s3",
+        "switchboard-mail",
+        "switchboard-reports",
     ],
     &["switchboard-runtime"],
     &[FUNCTIONS],

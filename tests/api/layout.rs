@@ -178,7 +178,7 @@ async fn the_sample_sqs_event_is_delivered() {
     let text = std::fs::read_to_string(root().join("events/mail-batch.json")).unwrap();
     let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&text).unwrap();
     let dir = std::env::temp_dir().join(format!("outbox-{}", switchboard_tests::random_suffix()));
-    let transport = mailer::OutboxMailer::new(Some(dir.clone()));
+    let transport = switchboard_mail::OutboxMailer::new(Some(dir.clone()));
     let response = switchboard_runtime::worker::process_batch(event, &|m| mailer::deliver(&transport, m)).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
@@ -214,7 +214,7 @@ async fn a_poison_message_fails_alone() {
     poison.body = Some("not a mail".into());
     event.records.push(poison);
     let dir = std::env::temp_dir().join(format!("outbox-{}", switchboard_tests::random_suffix()));
-    let transport = mailer::OutboxMailer::new(Some(dir.clone()));
+    let transport = switchboard_mail::OutboxMailer::new(Some(dir.clone()));
     let response = switchboard_runtime::worker::process_batch(event, &|m| mailer::deliver(&transport, m)).await;
     let failed: Vec<&str> = response
         .batch_item_failures

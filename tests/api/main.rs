@@ -33,3 +33,4 @@ mod timeline;
 mod twilio;
 mod voices;
 mod webhooks;
+mod weekly_reports;

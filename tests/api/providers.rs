@@ -178,7 +178,7 @@ async fn mail_goes_through_ses_with_text_and_html_parts() {
             .endpoint_url(&ses.url)
             .build(),
     );
-    let mailer = mailer::SesMailer::new(
+    let mailer = switchboard_mail::SesMailer::new(
         client,
         "Switchboard <no-reply@example.com>".into(),
         Some("transactional".into()),
@@ -188,6 +188,7 @@ async fn mail_goes_through_ses_with_text_and_html_parts() {
         subject: "Ada invited you to Switchboard".into(),
         text: "Ada invited you as <member>.\n\nAccept within 7 days.".into(),
         kind: "invitation".into(),
+        attachments: Vec::new(),
     };
     mailer.send(&mail).await.unwrap();
     let sent = &ses.requests()[0];
@@ -213,6 +214,23 @@ async fn mail_goes_through_ses_with_text_and_html_parts() {
         sent.header("authorization")
             .is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256"))
     );
+
+    // An attachment (the weekly report's PDF) travels as a file of the message.
+    let report = Mail {
+        attachments: vec![switchboard_core::ports::Attachment {
+            filename: "report.pdf".into(),
+            content_type: "application/pdf".into(),
+            content: b"%PDF-1.7 report".to_vec(),
+        }],
+        ..mail.clone()
+    };
+    mailer.send(&report).await.unwrap();
+    let file = &ses.requests()[1].json()["Content"]["Simple"]["Attachments"][0];
+    assert_eq!(
+        (&file["FileName"], &file["ContentType"], &file["ContentDisposition"]),
+        (&json!("report.pdf"), &json!("application/pdf"), &json!("ATTACHMENT"))
+    );
+    assert_eq!(file["RawContent"], "JVBERi0xLjcgcmVwb3J0", "base64 of the file");
 
     let refused = Mail {
         to: "bounce@example.com".into(),

@@ -11,7 +11,7 @@ use switchboard_core::ports::Repository;
 use switchboard_tests::{Res, Tenant, TestApp};
 
 /// A call made at `at`: answered for `seconds` (costing `cents`) unless `seconds` is 0.
-fn call(at: DateTime<Utc>, seconds: u32, cents: i64, campaign: Option<&str>, heard: &[&str]) -> Call {
+pub(crate) fn call(at: DateTime<Utc>, seconds: u32, cents: i64, campaign: Option<&str>, heard: &[&str]) -> Call {
     let answered = seconds > 0;
     Call {
         id: ids::new_id_at(prefix::CALL, at),
@@ -68,7 +68,7 @@ async fn report(app: &TestApp, t: &Tenant, query: &str) -> Res {
 }
 
 /// Runs a poppler tool on the PDF; its standard output.
-fn poppler(tool: &str, args: &[&str], pdf: &[u8]) -> String {
+pub(crate) fn poppler(tool: &str, args: &[&str], pdf: &[u8]) -> String {
     let dir = std::env::temp_dir().join(format!("report-{}", rand::random::<u64>()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("report.pdf");

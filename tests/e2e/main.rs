@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -45,6 +46,7 @@ where
 }
 
 struct Session {
+    email: String,
     token: String,
     key: String,
 }
@@ -81,6 +83,7 @@ async fn new_workspace() -> Session {
         .await
         .unwrap();
     Session {
+        email,
         token,
         key: key["secret"].as_str().unwrap().to_owned(),
     }
@@ -332,6 +335,31 @@ async fn a_poison_message_ends_in_the_dead_letter_queue_without_blocking_others(
     })
     .await;
     in_dead_letter_queue(&sqs, &env("MAIL_DEAD_LETTER_QUEUE_URL"), &poison).await;
+}
+
+#[tokio::test]
+async fn the_weekly_report_mail_reaches_a_verified_owner_through_the_stack() {
+    let http = client();
+    let s = new_workspace().await;
+    verify_through_the_outbox(&http, &s.email).await;
+    // What the Monday schedule sends; the worker fans it out to every workspace's job.
+    let sqs = aws_sdk_sqs::Client::new(&switchboard_tests::sdk().await);
+    sqs.send_message()
+        .queue_url(env("REPORT_QUEUE_URL"))
+        .message_body(r#"{"job": "start"}"#)
+        .send()
+        .await
+        .unwrap();
+    let mail = outbox_mail(&s.email, "weekly_report").await;
+    let file = &mail["attachments"][0];
+    assert_eq!(
+        file["filename"].as_str().unwrap().len(),
+        "switchboard-report-20261123-20261130.pdf".len()
+    );
+    let pdf = base64::engine::general_purpose::STANDARD
+        .decode(file["content"].as_str().unwrap())
+        .unwrap();
+    assert!(pdf.starts_with(b"%PDF-"), "a PDF");
 }
 
 /// Waits for a message with `body` to reach the dead-letter queue `dlq`.

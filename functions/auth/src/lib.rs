@@ -329,6 +329,7 @@ async fn signup(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         subject: "Verify your Switchboard email".into(),
         text: format!("Welcome to Switchboard!\n\nConfirm your email address within 24 hours:\n{link}\n"),
         kind: "verify_email".into(),
+        attachments: Vec::new(),
     };
     // Best effort: the account exists either way, and verification is not needed to use it.
     let verify_email_sent = match state.mailer.send(&mail).await {
@@ -581,6 +582,7 @@ async fn password_changed_mail(state: &State, req: &Request, email: &str) {
             api_time(req.now).to_rfc3339()
         ),
         kind: "password_changed".into(),
+        attachments: Vec::new(),
     };
     if let Err(e) = state.mailer.send(&mail).await {
         tracing::error!(error = format!("{e:#}"), "password-changed notice not queued");
@@ -611,6 +613,7 @@ async fn forgot_password(state: Arc<State>, req: Request) -> Result<Reply, ApiEr
                  If this was not you, ignore this email: your password stays as it is.\n"
             ),
             kind: "password_reset".into(),
+            attachments: Vec::new(),
         };
         state.mailer.send(&mail).await.map_err(ApiError::internal)?;
     }

@@ -1,86 +1,14 @@
-//! `mailer`: delivers the mail the API queues (SQS `MailQueue`) through the mail transport.
-//! A message that is not a mail fails on its own, is retried by SQS and ends in the DLQ.
-//! Offline ([`OutboxMailer`]) is the local default: it writes each mail as a JSON file into a
-//! folder and logs that it did; on AWS, [`SesMailer`] sends it through Amazon SES.
-
-use std::path::PathBuf;
+//! `mailer`: delivers the mail the API queues (SQS `MailQueue`) through the mail transport
+//! (`switchboard-mail`). A message that is not a mail fails on its own, is retried by SQS and
+//! ends in the DLQ.
 
 use anyhow::Context;
-use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsMessage;
-use switchboard_core::config::Env;
 use switchboard_core::ports::{Mail, Mailer};
-
-pub use self::ses::SesMailer;
-
-mod ses;
-
-/// Which transport delivers mail, and what it needs.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MailConfig {
-    /// Into a folder (`MAIL_OUTBOX_DIR`), or only the log.
-    Outbox(Option<PathBuf>),
-    /// Amazon SES, from `MAIL_FROM` (a verified identity), with an optional configuration set.
-    Ses {
-        from: String,
-        configuration_set: Option<String>,
-    },
-}
-
-impl MailConfig {
-    pub fn read(env: &mut Env) -> Self {
-        match env.optional("MAIL_PROVIDER").as_deref().unwrap_or("outbox") {
-            "ses" => MailConfig::Ses {
-                from: env.required("MAIL_FROM"),
-                configuration_set: env.optional("SES_CONFIGURATION_SET"),
-            },
-            "outbox" => MailConfig::Outbox(env.optional("MAIL_OUTBOX_DIR").map(PathBuf::from)),
-            other => {
-                env.problem("MAIL_PROVIDER", format!("`{other}` is not `outbox` or `ses`"));
-                MailConfig::Outbox(None)
-            }
-        }
-    }
-}
 
 /// Delivers one queued mail.
 pub async fn deliver(mailer: &dyn Mailer, message: SqsMessage) -> anyhow::Result<()> {
     let body = message.body.context("message without a body")?;
     let mail: Mail = serde_json::from_str(&body).context("message is not a mail")?;
     mailer.send(&mail).await
-}
-
-/// Delivers mail into a local folder (or only the log when none is set).
-pub struct OutboxMailer {
-    dir: Option<PathBuf>,
-}
-
-impl OutboxMailer {
-    pub fn new(dir: Option<PathBuf>) -> Self {
-        Self { dir }
-    }
-}
-
-#[async_trait]
-impl Mailer for OutboxMailer {
-    async fn send(&self, mail: &Mail) -> anyhow::Result<()> {
-        if let Some(dir) = &self.dir {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .with_context(|| format!("creating {}", dir.display()))?;
-            let name = format!(
-                "{}-{}.json",
-                chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f"),
-                switchboard_core::secret::sha256_hex(&mail.to)[..12].to_owned()
-            );
-            let path = dir.join(name);
-            tokio::fs::write(&path, serde_json::to_vec_pretty(mail)?)
-                .await
-                .with_context(|| format!("writing {}", path.display()))?;
-            tracing::info!(kind = %mail.kind, path = %path.display(), "mail written to outbox");
-        } else {
-            tracing::info!(kind = %mail.kind, "mail accepted (offline mailer without outbox folder)");
-        }
-        Ok(())
-    }
 }

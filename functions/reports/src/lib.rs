@@ -1,19 +1,16 @@
 //! `reports`: the weekly report (`GET /v1/reports/weekly`), a PDF of a period's calls,
 //! connect rate, minutes, cost, outcomes, approvals, objections heard and campaigns.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use http::Method;
+use switchboard_core::ErrorCode;
 use switchboard_core::model::{Approval, Call, Campaign};
-use switchboard_core::ports::{AccountStore, ListQuery, Repository};
-use switchboard_core::{ErrorCode, StoreError};
+use switchboard_core::ports::{AccountStore, Repository};
 use switchboard_http::{ApiError, Platform, QueryParam, Reply, Request, Route, Service};
+use switchboard_reports::{Sources, pdf};
 use switchboard_store::DynamoStore;
-
-pub mod pdf;
-pub mod summary;
 
 pub struct State {
     pub accounts: Arc<dyn AccountStore>,
@@ -36,9 +33,6 @@ pub fn service(platform: Arc<Platform>, store: &DynamoStore) -> Service<State> {
 const TAG: &str = "Reports";
 /// The longest period a report covers.
 pub const MAX_DAYS: i64 = 31;
-/// Items read at once while walking a period.
-const PAGE: u32 = 500;
-
 pub fn routes() -> Vec<Route<State>> {
     vec![
         Route::new(Method::GET, "/v1/reports/weekly", weekly)
@@ -60,27 +54,6 @@ pub fn routes() -> Vec<Route<State>> {
     ]
 }
 
-/// Every item of a collection made in the period.
-async fn all_in<T: switchboard_core::ports::Resource>(
-    repository: &dyn Repository<T>,
-    ws: &str,
-    (from, to): (DateTime<Utc>, DateTime<Utc>),
-) -> Result<Vec<T>, StoreError> {
-    let query = ListQuery {
-        from: Some(from),
-        to: Some(to),
-        ascending: true,
-        limit: PAGE,
-        ..ListQuery::default()
-    };
-    Ok(repository
-        .query_all(ws, query)
-        .await?
-        .into_iter()
-        .map(|v| v.value)
-        .collect())
-}
-
 async fn weekly(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let ws = req.workspace_id()?;
     let to = req.query_time("to", true)?.unwrap_or(req.now);
@@ -99,23 +72,13 @@ async fn weekly(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             format!("A report covers at most {MAX_DAYS} days."),
         ));
     }
-    let workspace = state
-        .accounts
-        .get_workspace(ws)
-        .await?
-        .map(|w| w.name)
-        .unwrap_or_default();
-    let calls = all_in(state.calls.as_ref(), ws, (from, to)).await?;
-    let approvals = all_in(state.approvals.as_ref(), ws, (from, to)).await?;
-    let mut names = HashMap::new();
-    for id in calls.iter().filter_map(|c| c.campaign_id.as_ref()) {
-        if !names.contains_key(id)
-            && let Some(campaign) = state.campaigns.get(ws, id).await?
-        {
-            names.insert(id.clone(), campaign.value.name);
-        }
-    }
-    let summary = summary::summarise(&workspace, (from, to), &calls, &approvals, &names);
+    let sources = Sources {
+        accounts: state.accounts.as_ref(),
+        calls: state.calls.as_ref(),
+        approvals: state.approvals.as_ref(),
+        campaigns: state.campaigns.as_ref(),
+    };
+    let summary = switchboard_reports::gather(sources, ws, (from, to)).await?;
     let bytes = pdf::render(&summary);
     let file = format!(
         "inline; filename=\"switchboard-report-{}-{}.pdf\"",

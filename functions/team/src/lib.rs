@@ -306,6 +306,7 @@ async fn invite(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             role = invitation.role.as_str(),
         ),
         kind: "invitation".into(),
+        attachments: Vec::new(),
     };
     state.mailer.send(&mail).await.map_err(ApiError::internal)?;
     Ok(Reply::created(&invitation))

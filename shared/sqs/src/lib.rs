@@ -9,7 +9,9 @@ use anyhow::Context;
 use async_trait::async_trait;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde::Serialize;
-use switchboard_core::ports::{CallJob, CallQueue, DeliveryJob, DeliveryQueue, DialerJob, DialerQueue, MAX_DELAY};
+use switchboard_core::ports::{
+    CallJob, CallQueue, DeliveryJob, DeliveryQueue, DialerJob, DialerQueue, MAX_DELAY, ReportJob, ReportQueue,
+};
 
 pub use self::mail::SqsMailer;
 
@@ -80,5 +82,12 @@ impl DialerQueue for SqsQueue {
 impl DeliveryQueue for SqsQueue {
     async fn enqueue(&self, jobs: &[DeliveryJob], delay: Duration) -> anyhow::Result<()> {
         self.send(jobs, delay).await
+    }
+}
+
+#[async_trait]
+impl ReportQueue for SqsQueue {
+    async fn enqueue(&self, jobs: &[ReportJob]) -> anyhow::Result<()> {
+        self.send(jobs, Duration::ZERO).await
     }
 }

@@ -80,6 +80,15 @@ impl AccountStore for DynamoStore {
                 Item::new(),
             )?,
             self.tx_put(verification, NEW_ITEM, Item::new())?,
+            self.tx_put(
+                item_of(
+                    &keys::workspace_listing(ws),
+                    entity::WORKSPACE_LISTING,
+                    &serde_json::json!({"workspace_id": ws}),
+                )?,
+                NEW_ITEM,
+                Item::new(),
+            )?,
         ];
         items.extend(self.new_wallet_writes(
             &account.workspace,

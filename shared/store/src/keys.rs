@@ -104,6 +104,21 @@ pub mod entity {
     pub const AUDIENCE_IMPORT: &str = "audience_import";
     pub const IMPORT_CHUNK: &str = "import_chunk";
     pub const RELAY: &str = "relay_session";
+    pub const WORKSPACE_LISTING: &str = "workspace_listing";
+    pub const REPORT_SENT: &str = "report_sent";
+}
+
+/// Global partition listing every workspace, for jobs that visit each (the weekly report).
+pub const WORKSPACES: &str = "WORKSPACES";
+
+/// A workspace's entry in [`WORKSPACES`], written when it is made.
+pub fn workspace_listing(ws: &str) -> Key {
+    Key::new(WORKSPACES, ws)
+}
+
+/// The note that the weekly report of the week ending `week_end` went to the owners.
+pub fn report_sent(ws: &str, week_end: chrono::NaiveDate) -> Key {
+    Key::new(ws, format!("REPORT_SENT#{week_end}"))
 }
 
 pub fn workspace(ws: &str) -> Key {

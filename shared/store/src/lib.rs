@@ -19,6 +19,7 @@ pub mod keys;
 pub mod layout;
 mod phone_lists;
 mod pseudonyms;
+mod reports;
 mod resources;
 mod team;
 

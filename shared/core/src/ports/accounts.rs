@@ -294,3 +294,19 @@ pub trait Team: Send + Sync {
     /// `Conflict(RoleInUse)` while a member holds it.
     async fn delete_role(&self, workspace_id: &str, role_id: &str) -> Result<(), StoreError>;
 }
+
+/// What the weekly report mail visits and notes.
+#[async_trait]
+pub trait ReportLog: Send + Sync {
+    /// Every workspace's id.
+    async fn workspace_ids(&self) -> Result<Vec<String>, StoreError>;
+    /// Whether the workspace's owners got the report of the week ending `week_end`.
+    async fn report_sent(&self, workspace_id: &str, week_end: chrono::NaiveDate) -> Result<bool, StoreError>;
+    /// Notes that they did, kept until `expires_at` (unix seconds).
+    async fn note_report_sent(
+        &self,
+        workspace_id: &str,
+        week_end: chrono::NaiveDate,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+}

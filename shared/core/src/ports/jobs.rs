@@ -92,6 +92,25 @@ pub trait DeliveryQueue: Send + Sync {
     async fn enqueue(&self, jobs: &[DeliveryJob], delay: Duration) -> anyhow::Result<()>;
 }
 
+/// Work of the weekly report mail, carried by the report queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum ReportJob {
+    /// From the weekly schedule: a job for each workspace, for the week that ended at the
+    /// last midnight (UTC).
+    Start,
+    /// Mails the workspace's owners its report of the seven days before `week_end` (UTC).
+    Workspace {
+        workspace_id: String,
+        week_end: chrono::NaiveDate,
+    },
+}
+
+#[async_trait]
+pub trait ReportQueue: Send + Sync {
+    async fn enqueue(&self, jobs: &[ReportJob]) -> anyhow::Result<()>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

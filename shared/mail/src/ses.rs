@@ -1,8 +1,13 @@
-//! Mail through Amazon SES (API v2): a plain-text and an HTML part, from the configured sender.
+//! Mail through Amazon SES (API v2): a plain-text and an HTML part, and any attachments, from
+//! the configured sender.
 
 use anyhow::Context;
 use async_trait::async_trait;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::primitives::Blob;
+use aws_sdk_sesv2::types::{
+    Attachment, AttachmentContentDisposition, AttachmentContentTransferEncoding, Body, Content, Destination,
+    EmailContent, Message,
+};
 use switchboard_core::ports::{Mail, Mailer};
 
 pub struct SesMailer {
@@ -32,15 +37,25 @@ fn content(data: &str) -> anyhow::Result<Content> {
 #[async_trait]
 impl Mailer for SesMailer {
     async fn send(&self, mail: &Mail) -> anyhow::Result<()> {
-        let message = Message::builder()
-            .subject(content(&mail.subject)?)
-            .body(
-                Body::builder()
-                    .text(content(&mail.text)?)
-                    .html(content(&mail.html())?)
-                    .build(),
-            )
-            .build();
+        let mut message = Message::builder().subject(content(&mail.subject)?).body(
+            Body::builder()
+                .text(content(&mail.text)?)
+                .html(content(&mail.html())?)
+                .build(),
+        );
+        for file in &mail.attachments {
+            message = message.attachments(
+                Attachment::builder()
+                    .file_name(&file.filename)
+                    .content_type(&file.content_type)
+                    .content_disposition(AttachmentContentDisposition::Attachment)
+                    .content_transfer_encoding(AttachmentContentTransferEncoding::Base64)
+                    .raw_content(Blob::new(file.content.clone()))
+                    .build()
+                    .context("mail attachment")?,
+            );
+        }
+        let message = message.build();
         let sent = self
             .client
             .send_email()
