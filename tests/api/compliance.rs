@@ -404,7 +404,7 @@ async fn an_erasure_stopped_half_way_is_finished_by_the_next() {
     let person = Person::new();
     let seeded = seed(&app, &t, &person).await;
 
-    let mut dying = compliance::State::of(&app.store, app.recordings.clone());
+    let mut dying = compliance::State::of(&app.store, app.recordings.clone(), app.exports.clone());
     dying.calls = Arc::new(DyingCalls(Arc::new(app.store.clone())));
     let request = compliance::subject::SubjectRequest {
         contact_identifier: Some(person.phone.clone()),
@@ -488,4 +488,49 @@ async fn data_subject_requests_need_one_known_subject_and_the_right_credential()
         app.snapshot(&t.workspace_id).await,
         "refused requests write nothing"
     );
+}
+
+#[tokio::test]
+async fn a_bundle_too_large_to_answer_waits_in_the_files_bucket_behind_a_link() {
+    let app = TestApp::with(switchboard_tests::Options {
+        dsr_inline_limit: 2_000,
+        ..switchboard_tests::Options::default()
+    })
+    .await;
+    let t = app.tenant().await;
+    let person = Person::new();
+    let seeded = seed(&app, &t, &person).await;
+    let res = dsr(&app, &t, "export", json!({"contact_identifier": person.phone})).await;
+    assert_eq!(res.status, 303, "{}", res.text);
+    assert_eq!(res.body["object"], "dsr_export_file");
+    let url = res.body["url"].as_str().unwrap();
+    assert_eq!(res.header("location"), Some(url));
+    assert!(url.contains("X-Amz-Expires=3600"), "{url}");
+
+    let file = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(res.body["size_bytes"], file.len());
+    let bundle: Value = serde_json::from_slice(&file).unwrap();
+    assert_eq!(bundle["object"], "dsr_export");
+    assert_eq!(ids(&bundle["contacts"]), vec![seeded.contact.clone()]);
+    assert!(ids(&bundle["calls"]).contains(&seeded.call));
+
+    // Kept a day: the tag the bucket's lifecycle rules read.
+    let key = url
+        .split('?')
+        .next()
+        .unwrap()
+        .split(&format!("/{}/", app.files_bucket))
+        .nth(1)
+        .unwrap();
+    assert!(key.starts_with(&format!("exports/{}/", t.workspace_id)), "{key}");
+    let tags = app
+        .s3
+        .get_object_tagging()
+        .bucket(&app.files_bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let tags: Vec<(&str, &str)> = tags.tag_set().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(tags, vec![("retention-days", "1")]);
 }

@@ -56,7 +56,7 @@ async fn objects(app: &TestApp, t: &Tenant) -> Vec<String> {
     let listed = app
         .s3
         .list_objects_v2()
-        .bucket(&app.recordings_bucket)
+        .bucket(&app.files_bucket)
         .prefix(format!("recordings/{}/", t.workspace_id))
         .send()
         .await
@@ -114,7 +114,7 @@ async fn a_recorded_call_starts_with_the_notice_and_is_kept_as_audio_behind_an_h
     let tags = app
         .s3
         .get_object_tagging()
-        .bucket(&app.recordings_bucket)
+        .bucket(&app.files_bucket)
         .key(&key)
         .send()
         .await

@@ -154,6 +154,8 @@ pub struct Options {
     pub production: bool,
     /// Webhook retries: none of the waits by default, so a test runs every attempt at once.
     pub webhook_schedule: RetrySchedule,
+    /// Data-subject bundles larger than this many bytes go to the files bucket.
+    pub dsr_inline_limit: usize,
 }
 
 impl Default for Options {
@@ -165,6 +167,7 @@ impl Default for Options {
             twilio_api: None,
             production: false,
             webhook_schedule: RetrySchedule(vec![std::time::Duration::ZERO; 4]),
+            dsr_inline_limit: compliance::export::INLINE_LIMIT,
         }
     }
 }
@@ -189,8 +192,9 @@ pub struct TestApp {
     pub call_queue_url: String,
     /// The call recordings, in a bucket of this app's own in moto.
     pub recordings: Arc<dyn switchboard_core::ports::Recordings>,
+    pub exports: Arc<dyn switchboard_core::ports::Exports>,
     pub s3: aws_sdk_s3::Client,
-    pub recordings_bucket: String,
+    pub files_bucket: String,
     /// The client address requests come from (unique per app, so public rate limits do not mix).
     pub ip: String,
     auth: Service<auth::State>,
@@ -298,14 +302,14 @@ impl TestApp {
             .queue_url
             .unwrap();
         let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
-        let recordings_bucket = format!("test-recordings-{}", random_suffix());
+        let files_bucket = format!("test-recordings-{}", random_suffix());
         s3.create_bucket()
-            .bucket(&recordings_bucket)
+            .bucket(&files_bucket)
             .send()
             .await
             .expect("moto creates buckets");
-        let recordings: Arc<dyn switchboard_core::ports::Recordings> =
-            Arc::new(switchboard_s3::S3Recordings::new(sdk, &recordings_bucket, true));
+        let files = Arc::new(switchboard_s3::S3Files::new(sdk, &files_bucket, true));
+        let recordings: Arc<dyn switchboard_core::ports::Recordings> = files.clone();
         let secret: [u8; 32] = rand::random();
         let clock = Clock::manual(options.start);
         let platform = switchboard_runtime::platform(&store, &secret, clock.clone(), options.public_rate_limit);
@@ -401,7 +405,14 @@ impl TestApp {
         let campaigns = campaigns::service(platform.clone(), &store, llm.clone(), new_dialer());
         let webhooks = webhooks::service(platform.clone(), &store, dispatcher());
         let dnc = dnc::service(platform.clone(), &store);
-        let compliance = compliance::service(platform.clone(), &store, recordings.clone());
+        let compliance = Service::new(
+            platform.clone(),
+            compliance::State {
+                inline_limit: options.dsr_inline_limit,
+                ..compliance::State::of(&store, recordings.clone(), files.clone())
+            },
+            compliance::routes(),
+        );
         let reports = reports::service(platform.clone(), &store);
         // Previews speak offline, as under scripts/dev.
         let voices = voices::service(platform.clone(), Arc::new(switchboard_speech::offline::Espeak));
@@ -478,8 +489,9 @@ impl TestApp {
             mail_queue_url,
             call_queue_url,
             recordings,
+            exports: files,
             s3,
-            recordings_bucket,
+            files_bucket,
             ip,
             auth,
             team,

@@ -7,7 +7,7 @@ use switchboard_runtime::config::{LlmConfig, TelephonyConfig};
 
 struct Config {
     dialer_queue_url: String,
-    recordings_bucket: String,
+    files_bucket: String,
     tts_provider: String,
     telephony: TelephonyConfig,
     llm: LlmConfig,
@@ -17,7 +17,7 @@ struct Config {
 async fn main() -> Result<(), lambda_runtime::Error> {
     let read = |env: &mut Env| Config {
         dialer_queue_url: env.required("DIALER_QUEUE_URL"),
-        recordings_bucket: env.required("RECORDINGS_BUCKET"),
+        files_bucket: env.required("FILES_BUCKET"),
         tts_provider: switchboard_runtime::config::tts_provider(env),
         telephony: TelephonyConfig::read(env),
         llm: LlmConfig::read(env),
@@ -40,7 +40,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let providers = call_worker::Providers {
             llm,
             telephony,
-            recordings: switchboard_runtime::recordings(&parts.sdk, &config.recordings_bucket),
+            recordings: switchboard_runtime::files(&parts.sdk, &config.files_bucket),
         };
         Ok(call_worker::state(
             &parts.store,

@@ -17,6 +17,22 @@ use crate::State;
 use crate::subject::{self, LISTS, PAGE, Subject, SubjectRequest};
 
 object_name!(DsrExportObject, "dsr_export");
+object_name!(DsrExportFileObject, "dsr_export_file");
+
+/// A bundle larger than this is not answered inline: Lambda answers at most 6 MB.
+pub const INLINE_LIMIT: usize = 5_000_000;
+/// How long the link to a bundle left in the files bucket serves it.
+const FILE_LINK: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Where a bundle too large to answer inline waits (`303 See Other` points there too).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DsrExportFile {
+    pub object: DsrExportFileObject,
+    /// The bundle as JSON; the link works for an hour, the file is deleted after a day.
+    pub url: String,
+    pub size_bytes: u64,
+    pub link_expires_at: DateTime<Utc>,
+}
 
 /// Everything held about one person.
 #[derive(Debug, Serialize, ToSchema)]
@@ -154,5 +170,23 @@ pub async fn export(state: std::sync::Arc<State>, req: Request) -> Result<Reply,
     );
     state.erasure.record_event(ws, &event).await?;
     bundle.subject = subject;
-    Ok(Reply::ok(&bundle))
+    let body = serde_json::to_vec(&bundle).map_err(|e| ApiError::from(switchboard_core::Error::Internal(e.into())))?;
+    if body.len() <= state.inline_limit {
+        return Ok(Reply::raw("application/json", body));
+    }
+    let size_bytes = body.len() as u64;
+    let name = format!("{}.json", switchboard_core::ids::new_id_at("dsrx", req.now));
+    let url = state
+        .exports
+        .put_export(ws, &name, body, "application/json", FILE_LINK)
+        .await
+        .map_err(|e| ApiError::from(switchboard_core::Error::unavailable(e)))?;
+    let file = DsrExportFile {
+        object: DsrExportFileObject,
+        url: url.clone(),
+        size_bytes,
+        link_expires_at: switchboard_core::clock::api_time(req.now)
+            + chrono::Duration::seconds(FILE_LINK.as_secs() as i64),
+    };
+    Ok(Reply::json(http::StatusCode::SEE_OTHER, &file).header(http::header::LOCATION, &url))
 }

@@ -7,7 +7,7 @@ use http::Method;
 use serde_json::json;
 use switchboard_core::model::{Appointment, Approval, AuditEntry, Call, Campaign, Contact, Conversation, Scope};
 use switchboard_core::ports::{
-    AccountStore, CampaignStore, DncStore, ErasureStore, Recordings, Repository, TimelineStore,
+    AccountStore, CampaignStore, DncStore, ErasureStore, Exports, Recordings, Repository, TimelineStore,
 };
 use switchboard_http::{Access, Platform, Route, Service};
 use switchboard_store::DynamoStore;
@@ -30,11 +30,14 @@ pub struct State {
     pub audit: Arc<dyn Repository<AuditEntry>>,
     pub erasure: Arc<dyn ErasureStore>,
     pub recordings: Arc<dyn Recordings>,
+    /// Where bundles larger than `inline_limit` bytes are left, behind a link.
+    pub exports: Arc<dyn Exports>,
+    pub inline_limit: usize,
 }
 
 impl State {
-    /// Every port over the one table, and the recordings.
-    pub fn of(store: &DynamoStore, recordings: Arc<dyn Recordings>) -> Self {
+    /// Every port over the one table, and the files bucket's.
+    pub fn of(store: &DynamoStore, recordings: Arc<dyn Recordings>, exports: Arc<dyn Exports>) -> Self {
         Self {
             accounts: Arc::new(store.clone()),
             contacts: Arc::new(store.clone()),
@@ -49,13 +52,20 @@ impl State {
             audit: Arc::new(store.clone()),
             erasure: Arc::new(store.clone()),
             recordings,
+            exports,
+            inline_limit: export::INLINE_LIMIT,
         }
     }
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.
-pub fn service(platform: Arc<Platform>, store: &DynamoStore, recordings: Arc<dyn Recordings>) -> Service<State> {
-    Service::new(platform, State::of(store, recordings), routes())
+pub fn service(
+    platform: Arc<Platform>,
+    store: &DynamoStore,
+    recordings: Arc<dyn Recordings>,
+    exports: Arc<dyn Exports>,
+) -> Service<State> {
+    Service::new(platform, State::of(store, recordings, exports), routes())
 }
 
 const TAG: &str = "Compliance";
@@ -69,10 +79,13 @@ pub fn routes() -> Vec<Route<State>> {
                 "One JSON bundle of what the workspace holds about a person, found by `contact_id` or by \
                  `contact_identifier` (their phone number or email): contacts, calls with transcripts and \
                  analysis, conversations, appointments, approvals, do-not-call entries, cool-downs, campaign \
-                 targets, the timeline, and the audit entries of all of them. Sends `dsr.exported` (without the data).",
+                 targets, the timeline, and the audit entries of all of them. Sends `dsr.exported` (without the data). \
+                 A bundle over 5 MB is left in the files bucket for a day instead: `303 See Other` to it (a link \
+                 valid for an hour), which HTTP clients follow.",
             )
             .body::<subject::SubjectRequest>(example)
-            .returns::<export::DsrExport>(200, "The bundle."),
+            .returns::<export::DsrExport>(200, "The bundle.")
+            .returns::<export::DsrExportFile>(303, "Where the bundle waits (also in `Location`)."),
         Route::new(Method::POST, "/v1/dsr/erase", erase::erase)
             .access(Access::Scoped(Scope::Admin))
             .doc(TAG, "eraseSubject", "Erase a person")

@@ -235,13 +235,13 @@ pub async fn mail_transport(config: switchboard_mail::MailConfig) -> Arc<dyn swi
     }
 }
 
-/// The call recordings bucket.
+/// The files bucket: call recordings and large exports.
 #[cfg(feature = "recordings")]
-pub fn recordings(sdk: &SdkConfig, bucket: &str) -> Arc<dyn switchboard_core::ports::Recordings> {
+pub fn files(sdk: &SdkConfig, bucket: &str) -> Arc<switchboard_s3::S3Files> {
     let overridden = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
         .iter()
         .any(|name| std::env::var(name).is_ok_and(|v| !v.is_empty()));
-    Arc::new(switchboard_s3::S3Recordings::new(sdk, bucket, overridden))
+    Arc::new(switchboard_s3::S3Files::new(sdk, bucket, overridden))
 }
 
 /// The Twilio account's auth token, from Secrets Manager.

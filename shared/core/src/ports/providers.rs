@@ -174,6 +174,21 @@ pub trait Recordings: Send + Sync {
     async fn delete(&self, workspace_id: &str, call_id: &str) -> anyhow::Result<()>;
 }
 
+/// Where files too large to answer inline are left for a while, behind a link.
+#[async_trait]
+pub trait Exports: Send + Sync {
+    /// Keeps `body` as the workspace's export `export_id` for a day; a link that serves it for
+    /// `valid_for`.
+    async fn put_export(
+        &self,
+        workspace_id: &str,
+        export_id: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        valid_for: std::time::Duration,
+    ) -> anyhow::Result<String>;
+}
+
 /// An email to send.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Mail {
