@@ -22,12 +22,7 @@ const NOTICE: &str = "This call is recorded; if you'd rather it wasn't, just say
 /// A line whose agent records its calls: `(agent, number_id)`.
 async fn recording_line(app: &TestApp, t: &Tenant) -> (String, String) {
     let (agent, number_id, _) = app.phone_line(t).await;
-    app.patch(&format!("/v1/agents/{agent}"))
-        .bearer(&t.key)
-        .json(json!({"record_calls": true}))
-        .send()
-        .await
-        .expect(200);
+    app.set_agent(t, &agent, json!({"record_calls": true})).await;
     (agent, number_id)
 }
 
@@ -171,12 +166,12 @@ async fn a_hindi_agent_gives_the_notice_in_hindi() {
     let app = TestApp::spawn().await;
     let t = app.tenant().await;
     let (agent, number_id) = recording_line(&app, &t).await;
-    app.patch(&format!("/v1/agents/{agent}"))
-        .bearer(&t.key)
-        .json(json!({"voice": "kavya", "language": "hi-IN", "first_message": "नमस्ते!"}))
-        .send()
-        .await
-        .expect(200);
+    app.set_agent(
+        &t,
+        &agent,
+        json!({"voice": "kavya", "language": "hi-IN", "first_message": "नमस्ते!"}),
+    )
+    .await;
     let done = call(&app, &t, &agent, &number_id, &phone_ending("0005")).await;
     assert_eq!(
         done["transcript"][0]["content"],
@@ -304,21 +299,11 @@ async fn a_call_erased_while_its_recording_is_made_keeps_none() {
     let app = TestApp::spawn().await;
     let t = app.tenant().await;
     let (agent, number_id) = recording_line(&app, &t).await;
-    app.patch(&format!("/v1/agents/{agent}"))
-        .bearer(&t.key)
-        .json(json!({"record_calls": false}))
-        .send()
-        .await
-        .expect(200);
+    app.set_agent(&t, &agent, json!({"record_calls": false})).await;
     // The call, as it ended, without a recording; then recorded by a recorder that races erasure.
     let done = call(&app, &t, &agent, &number_id, &phone_ending("0100")).await;
     let id = done["id"].as_str().unwrap();
-    app.patch(&format!("/v1/agents/{agent}"))
-        .bearer(&t.key)
-        .json(json!({"record_calls": true}))
-        .send()
-        .await
-        .expect(200);
+    app.set_agent(&t, &agent, json!({"record_calls": true})).await;
     let racing = ErasedWhileRecording {
         inner: Simulator::new(Arc::new(NoJobs)).recording_with(Arc::new(switchboard_speech::offline::Espeak)),
         calls: Arc::new(app.store.clone()),

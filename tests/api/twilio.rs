@@ -671,6 +671,17 @@ async fn prompt(app: &TestApp, connection: &str, words: &str, last: bool) {
         .await;
 }
 
+/// Twilio reports the call `completed` after `seconds`; its post-call work runs.
+async fn completed(app: &TestApp, t: &Tenant, id: &str, sid: &str, seconds: &str) {
+    let status = format!(
+        "/v1/telephony/twilio/status?workspace_id={}&call_id={id}",
+        t.workspace_id
+    );
+    let form = [("CallSid", sid), ("CallStatus", "completed"), ("CallDuration", seconds)];
+    webhook(app, &status, &form, None).await.expect(204);
+    app.run_call_jobs().await;
+}
+
 #[tokio::test]
 async fn a_relayed_call_is_a_conversation_with_its_agent() {
     let fake = fake_twilio(created_call()).await;
@@ -695,17 +706,7 @@ async fn a_relayed_call_is_a_conversation_with_its_agent() {
     assert_eq!(replies[1]["token"], "Thanks for your time. Goodbye!");
     assert_eq!(replies[2]["type"], "end", "the agent ended the session: {replies:?}");
 
-    let status = format!(
-        "/v1/telephony/twilio/status?workspace_id={}&call_id={id}",
-        t.workspace_id
-    );
-    let completed = [
-        ("CallSid", sid.as_str()),
-        ("CallStatus", "completed"),
-        ("CallDuration", "31"),
-    ];
-    webhook(&app, &status, &completed, None).await.expect(204);
-    app.run_call_jobs().await;
+    completed(&app, &t, &id, &sid, "31").await;
     let call = app.get(&format!("/v1/calls/{id}")).bearer(&t.key).send().await;
     assert_eq!(call.body["status"], "completed");
     assert_eq!(
@@ -848,12 +849,7 @@ async fn a_recorded_call_starts_twilios_recording_and_its_copy_moves_to_the_buck
     let (id, sid, connection) = relayed_call(&app, &t).await;
     let call = app.get(&format!("/v1/calls/{id}")).bearer(&t.key).send().await;
     let agent = call.body["agent_id"].as_str().unwrap().to_owned();
-    app.patch(&format!("/v1/agents/{agent}"))
-        .bearer(&t.key)
-        .json(json!({"record_calls": true}))
-        .send()
-        .await
-        .expect(200);
+    app.set_agent(&t, &agent, json!({"record_calls": true})).await;
     // What Twilio is told once the agent records: start recording, then the notice.
     let voice = format!(
         "/v1/telephony/twilio/voice?workspace_id={}&call_id={id}",
@@ -872,17 +868,7 @@ async fn a_recorded_call_starts_twilios_recording_and_its_copy_moves_to_the_buck
     );
 
     prompt(&app, &connection, "That's all, thank you. Goodbye.", true).await;
-    let status = format!(
-        "/v1/telephony/twilio/status?workspace_id={}&call_id={id}",
-        t.workspace_id
-    );
-    let completed = [
-        ("CallSid", sid.as_str()),
-        ("CallStatus", "completed"),
-        ("CallDuration", "2"),
-    ];
-    webhook(&app, &status, &completed, None).await.expect(204);
-    app.run_call_jobs().await;
+    completed(&app, &t, &id, &sid, "2").await;
 
     let call = app.get(&format!("/v1/calls/{id}")).bearer(&t.key).send().await;
     assert_eq!(

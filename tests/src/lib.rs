@@ -729,6 +729,17 @@ impl TestApp {
         (agent, number_id, number)
     }
 
+    /// Changes the agent as `patch` says (`PATCH /v1/agents/{id}`).
+    pub async fn set_agent(&self, tenant: &Tenant, agent: &str, patch: Value) {
+        let res = self
+            .patch(&format!("/v1/agents/{agent}"))
+            .bearer(&tenant.key)
+            .json(patch)
+            .send()
+            .await;
+        assert_eq!(res.status, 200, "PATCH /v1/agents/{agent}: {}", res.text);
+    }
+
     /// Creates a resource through the API and returns its id.
     pub async fn create(&self, tenant: &Tenant, path: &str, body: Value) -> String {
         self.create_at(tenant, path, body).await
