@@ -107,6 +107,10 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
             .await;
         res.expect(201);
         res.id().to_owned()
+    } else if path.starts_with("/v1/secrets/") {
+        let name = format!("MINE_{}", rand::random::<u32>());
+        app.create(tenant, "/v1/secrets", json!({"name": name, "value": "mine"}))
+            .await
     } else if path.starts_with("/v1/audit/") {
         app.create(tenant, "/v1/agents", json!({"name": "audited", "system_prompt": "p"}))
             .await;
@@ -182,6 +186,7 @@ async fn lists_never_show_another_workspaces_resources() {
         "/v1/api-keys/{id}",
         "/v1/calls/{id}",
         "/v1/webhooks/{id}",
+        "/v1/secrets/{id}",
     ] {
         owned.push(make(&app, &owner, path).await);
     }

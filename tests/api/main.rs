@@ -27,6 +27,7 @@ mod providers;
 mod rate_limits;
 mod recordings;
 mod reports;
+mod secrets;
 mod spending;
 mod team;
 mod timeline;

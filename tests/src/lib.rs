@@ -193,6 +193,8 @@ pub struct TestApp {
     /// The call recordings, in a bucket of this app's own in moto.
     pub recordings: Arc<dyn switchboard_core::ports::Recordings>,
     pub exports: Arc<dyn switchboard_core::ports::Exports>,
+    /// What seals workspaces' secrets.
+    pub keys: switchboard_domain::sealing::WorkspaceKeys,
     pub s3: aws_sdk_s3::Client,
     pub files_bucket: String,
     /// The client address requests come from (unique per app, so public rate limits do not mix).
@@ -372,7 +374,8 @@ impl TestApp {
             signup_plan: options.signup_plan,
         };
         let auth = auth::service(platform.clone(), &store, mailer.clone(), &auth_config);
-        let team = team::service(platform.clone(), &store, mailer, mail_links);
+        let keys = switchboard_domain::sealing::WorkspaceKeys::new(&rand::random::<[u8; 32]>());
+        let team = team::service(platform.clone(), &store, mailer, mail_links, keys.clone());
         let api_keys = api_keys::service(platform.clone(), &store);
         let agents = agents::service(platform.clone(), &store, llm.clone());
         let contacts = contacts::service(platform.clone(), &store);
@@ -490,6 +493,7 @@ impl TestApp {
             call_queue_url,
             recordings,
             exports: files,
+            keys,
             s3,
             files_bucket,
             ip,

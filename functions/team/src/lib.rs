@@ -1,5 +1,5 @@
-//! `team`: the workspace's members, invitations, roles and audit log (`/v1/users`,
-//! `/v1/roles`, `/v1/audit`).
+//! `team`: the workspace's members, invitations, roles, audit log and secrets (`/v1/users`,
+//! `/v1/roles`, `/v1/audit`, `/v1/secrets`).
 //!
 //! Only signed-in people manage people: API keys are refused here. Owners alone make, unmake
 //! or remove owners, and the workspace always keeps one.
@@ -14,21 +14,27 @@ use switchboard_core::clock::api_time;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
     AuditEntry, CustomRole, Grants, Invitation, InvitationObject, InvitationStatus, Role, RoleObject, RoleView, Scope,
-    User,
+    StoredSecret, User,
 };
 use switchboard_core::ports::{CredentialKind, ListBy, ListQuery, Mail, Mailer, Repository, Team};
 use switchboard_core::{ErrorCode, StoreError, secret, validate};
+use switchboard_domain::sealing::WorkspaceKeys;
 use switchboard_http::crud::Deleted;
 use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
 use switchboard_runtime::config::MailConfig;
 use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
+pub mod secrets;
+
 pub struct State {
     pub team: Arc<dyn Team>,
     pub audit: Arc<dyn Repository<AuditEntry>>,
     pub mailer: Arc<dyn Mailer>,
     pub mail_links: MailConfig,
+    pub secrets: Arc<dyn Repository<StoredSecret>>,
+    /// Seal secrets' values, each workspace's under its own key.
+    pub keys: WorkspaceKeys,
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.
@@ -37,12 +43,15 @@ pub fn service(
     store: &DynamoStore,
     mailer: Arc<dyn Mailer>,
     mail_links: MailConfig,
+    keys: WorkspaceKeys,
 ) -> Service<State> {
     let state = State {
         team: Arc::new(store.clone()),
         audit: Arc::new(store.clone()),
         mailer,
         mail_links,
+        secrets: Arc::new(store.clone()),
+        keys,
     };
     Service::new(platform, state, routes())
 }
@@ -122,6 +131,9 @@ pub fn routes() -> Vec<Route<State>> {
             .describe("Refused with 409 `role_in_use` while a member holds it.")
             .returns::<Deleted>(200, "The role was deleted."),
     ]
+    .into_iter()
+    .chain(secrets::routes())
+    .collect()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -115,6 +115,8 @@ error_codes! {
     SessionNotFound = 404, "session_not_found";
     /// No custom role with this id in the workspace.
     RoleNotFound = 404, "role_not_found";
+    /// No secret with this id in the workspace.
+    SecretNotFound = 404, "secret_not_found";
     /// The API key does not exist in this workspace.
     ApiKeyNotFound = 404, "api_key_not_found";
     /// The phone number does not exist in this workspace.
@@ -149,6 +151,8 @@ error_codes! {
     EmailTaken = 409, "email_taken";
     /// Another contact in this workspace has this phone number.
     PhoneNumberTaken = 409, "phone_number_taken";
+    /// Another request set a secret of this name at the same moment; send yours again.
+    SecretNameTaken = 409, "secret_name_taken";
     /// The phone number is already in use by a workspace.
     NumberInUse = 409, "number_in_use";
     /// Auto-charge needs a saved card: top up once with a card first.

@@ -32,6 +32,7 @@ pub mod prefix {
     pub const ROLE: &str = "rol";
     pub const INVITATION: &str = "inv";
     pub const AUDIT_ENTRY: &str = "aud";
+    pub const SECRET: &str = "sec";
 }
 
 /// A new id created at `at`. Ids made in the same millisecond by this process are increasing,

@@ -4,7 +4,8 @@
 //!
 //! Modules depend on each other in one direction: `phones`, `dnc`, `appointments` and
 //! `approvals` stand alone; the `conversation` engine uses them; `calls` uses the engine;
-//! `campaigns` uses `calls`. `webhooks` and `audit` stand apart.
+//! `campaigns` uses `calls`. `webhooks` and `audit` stand apart; `sealing` uses the webhooks'
+//! secret box.
 
 pub mod appointments;
 pub mod approvals;
@@ -14,4 +15,5 @@ pub mod campaigns;
 pub mod conversation;
 pub mod dnc;
 pub mod phones;
+pub mod sealing;
 pub mod webhooks;

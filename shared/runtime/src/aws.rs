@@ -236,7 +236,7 @@ pub async fn mail_transport(config: switchboard_mail::MailConfig) -> Arc<dyn swi
 }
 
 /// The files bucket: call recordings and large exports.
-#[cfg(feature = "recordings")]
+#[cfg(feature = "files")]
 pub fn files(sdk: &SdkConfig, bucket: &str) -> Arc<switchboard_s3::S3Files> {
     let overridden = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
         .iter()

@@ -54,6 +54,8 @@ pub const WORKSPACE_PARTITIONS: &[&str] = &[
     "#TARGET",
     "#IMPORT",
     "#IMPORT_CHUNK",
+    "#SECRET",
+    "#SECRET_NAME",
 ];
 
 /// A primary key.
@@ -369,10 +371,10 @@ mod tests {
 
     #[test]
     fn every_workspace_partition_is_listed() {
-        use crate::layout::{APPOINTMENT_SLOT, CONTACT_PHONE, Layout};
+        use crate::layout::{APPOINTMENT_SLOT, CONTACT_PHONE, Layout, SECRET_NAME};
         use switchboard_core::model::{
             Agent, Appointment, Approval, Call, Campaign, Contact, Conversation, Delivery, LedgerEntry, PhoneNumber,
-            WebhookEndpoint,
+            StoredSecret, WebhookEndpoint,
         };
         let ws = "ws_01JD3QZ9R6X4Y7T2W8V5N1M0KA";
         let mut partitions: Vec<String> = [
@@ -392,6 +394,7 @@ mod tests {
             call_relay(ws, "call").pk,
             unique(ws, CONTACT_PHONE, "+1").pk,
             unique(ws, APPOINTMENT_SLOT, "t").pk,
+            unique(ws, SECRET_NAME, "n").pk,
         ]
         .into_iter()
         .collect();
@@ -407,6 +410,7 @@ mod tests {
             Delivery::COLLECTION,
             Campaign::COLLECTION,
             LedgerEntry::COLLECTION,
+            StoredSecret::COLLECTION,
         ] {
             partitions.push(collection(ws, collection_name));
         }

@@ -7,7 +7,8 @@ use switchboard_core::ErrorCode;
 use switchboard_core::ids;
 use switchboard_core::model::{
     Agent, Appointment, AppointmentStatus, Approval, AuditEntry, Call, Campaign, Channel, Contact, Conversation,
-    DELIVERY_RETENTION_DAYS, Delivery, LedgerEntry, NumberStatus, PhoneNumber, SLOT_MINUTES, WebhookEndpoint,
+    DELIVERY_RETENTION_DAYS, Delivery, LedgerEntry, NumberStatus, PhoneNumber, SLOT_MINUTES, StoredSecret,
+    WebhookEndpoint,
 };
 use switchboard_core::ports::{ListBy, Resource, Unique};
 
@@ -44,6 +45,7 @@ pub struct Guard {
 
 /// The kinds of guards.
 pub const CONTACT_PHONE: &str = "CONTACT_PHONE";
+pub const SECRET_NAME: &str = "SECRET_NAME";
 pub const APPOINTMENT_SLOT: &str = "APPOINTMENT_SLOT";
 pub const NUMBER: &str = "NUMBER";
 pub const PROVIDER_CALL: &str = "PROVIDER_CALL";
@@ -106,6 +108,12 @@ pub(crate) fn guard_of(unique: &Unique) -> Guard {
             conflict: ErrorCode::PhoneNumberTaken,
             global: false,
         },
+        Unique::SecretName(name) => Guard {
+            kind: SECRET_NAME,
+            value: name.clone(),
+            conflict: ErrorCode::SecretNameTaken,
+            global: false,
+        },
     }
 }
 
@@ -124,6 +132,14 @@ impl Layout for Campaign {
 
 impl Layout for WebhookEndpoint {
     const COLLECTION: &'static str = "WEBHOOK";
+}
+
+impl Layout for StoredSecret {
+    const COLLECTION: &'static str = "SECRET";
+
+    fn guards(&self) -> Vec<Guard> {
+        vec![guard_of(&Unique::SecretName(self.name.clone()))]
+    }
 }
 
 impl Layout for Contact {

@@ -32,6 +32,7 @@ mod number;
 mod object;
 mod objection;
 mod plan;
+mod secret;
 mod team;
 mod voice;
 mod webhook;
@@ -71,6 +72,7 @@ pub use objection::{
 /// ISO 3166-1 alpha-2 country, as the phone-number library knows it.
 pub use phonenumber::country::Id as Country;
 pub use plan::{MAX_ACTIVE_API_KEYS, MAX_WEBHOOK_ENDPOINTS, Plan, RateClass};
+pub use secret::{MAX_SECRET_BYTES, MAX_SECRETS, Secret, SecretObject, StoredSecret};
 pub use team::{
     CustomRole, Family, Grants, Invitation, InvitationObject, InvitationStatus, Role, RoleObject, RoleView,
 };

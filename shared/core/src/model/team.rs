@@ -28,7 +28,7 @@ pub enum Family {
     Billing,
     Webhooks,
     ApiKeys,
-    /// Members, roles and the audit log.
+    /// Members, roles, the audit log and secrets.
     Workspace,
 }
 
@@ -62,7 +62,7 @@ impl Family {
             "billing" => Family::Billing,
             "webhooks" => Family::Webhooks,
             "api-keys" => Family::ApiKeys,
-            "users" | "roles" | "audit" => Family::Workspace,
+            "users" | "roles" | "audit" | "secrets" => Family::Workspace,
             _ => return None,
         })
     }

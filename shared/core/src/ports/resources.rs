@@ -92,6 +92,8 @@ pub struct ListQuery {
 pub enum Unique {
     /// A contact's phone number (E.164).
     ContactPhone(String),
+    /// A secret's name.
+    SecretName(String),
 }
 
 /// The page of a whole collection, newest first (set the other fields to narrow it).
