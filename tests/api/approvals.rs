@@ -154,6 +154,19 @@ async fn approval_input_is_checked() {
             "validation_failed",
             "expires_in_seconds",
         ),
+        // Past what a duration holds: refused like any wait too long, not a panic.
+        (
+            json!({"proposed_action": "callback", "rationale": "x", "expires_in_seconds": i64::MAX}),
+            422,
+            "validation_failed",
+            "expires_in_seconds",
+        ),
+        (
+            json!({"proposed_action": "callback", "rationale": "x", "expires_in_seconds": i64::MIN}),
+            422,
+            "validation_failed",
+            "expires_in_seconds",
+        ),
     ];
     for (body, status, code, param) in cases {
         let res = app.post("/v1/approvals").bearer(&t.key).json(body).send().await;

@@ -365,3 +365,75 @@ async fn inactive_agents_take_no_new_conversations() {
         .await
         .expect_error(409, "agent_inactive");
 }
+
+/// A model that asks to book whatever `input` says, then says goodbye.
+struct Booking(Value);
+
+#[async_trait::async_trait]
+impl switchboard_core::ports::Llm for Booking {
+    fn provider(&self) -> &'static str {
+        "scripted"
+    }
+
+    async fn complete(
+        &self,
+        request: &switchboard_core::ports::LlmRequest,
+    ) -> Result<switchboard_core::ports::LlmReply, switchboard_core::error::ProviderError> {
+        use switchboard_core::ports::{LlmMessage, LlmReply, ToolUse};
+        let answered = matches!(request.messages.last(), Some(LlmMessage::ToolResults { .. }));
+        Ok(if answered {
+            LlmReply {
+                text: "Goodbye.".into(),
+                tool_uses: Vec::new(),
+            }
+        } else {
+            LlmReply {
+                text: String::new(),
+                tool_uses: vec![ToolUse {
+                    id: "toolu_1".into(),
+                    name: switchboard_domain::conversation::tools::BOOK_APPOINTMENT.into(),
+                    input: self.0.clone(),
+                }],
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_model_asking_for_an_impossible_appointment_gets_a_failed_tool_not_a_panic() {
+    use switchboard_core::model::{Agent, Channel};
+    use switchboard_core::ports::Repository;
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let id = agent(&app, &t).await;
+    let agent: Agent = Repository::<Agent>::get(&app.store, &t.workspace_id, &id)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    let party = || switchboard_domain::conversation::Party {
+        phone: Some("+14155550142".into()),
+        contact_id: None,
+    };
+    for input in [
+        json!({"start_time": "2026-12-03T10:00:00Z", "duration_minutes": i64::MAX, "title": "Forever"}),
+        json!({"start_time": "2026-12-03T10:00:00Z", "duration_minutes": i64::MIN, "title": "Never"}),
+        json!({"start_time": "+262142-12-31T23:00:00Z", "duration_minutes": 240, "title": "Late"}),
+    ] {
+        let engine = switchboard_runtime::engine(&app.store, std::sync::Arc::new(Booking(input.clone())));
+        let now = app.clock.now();
+        let started = engine
+            .start(&t.workspace_id, &agent, Channel::Chat, None, party(), now)
+            .await
+            .unwrap();
+        let said = engine
+            .say(&t.workspace_id, &agent, &started, "Book me in", now)
+            .await
+            .unwrap();
+        let lines: Vec<&str> = said.value.messages.iter().map(|m| m.content.as_str()).collect();
+        assert!(
+            lines.iter().any(|l| l.starts_with("book_appointment: failed")),
+            "{input}: {lines:?}"
+        );
+    }
+}

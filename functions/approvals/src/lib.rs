@@ -140,9 +140,10 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         currency: input.currency,
         rationale: input.rationale,
         context: input.context,
+        // Past what a duration holds is past the longest wait too: refused below, never a panic.
         expires_in: input
             .expires_in_seconds
-            .map(Duration::seconds)
+            .map(|s| Duration::try_seconds(s).unwrap_or(Duration::MAX))
             .unwrap_or(CHAT_DECISION_TIME),
         agent_id: None,
         conversation_id: None,

@@ -18,7 +18,7 @@ use switchboard_core::error::ProviderError;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
     Agent, Appointment, Approval, ApprovalStatus, Channel, Contact, ContactObject, Conversation, ConversationObject,
-    ConversationStatus, DncSource, Message, MessageRole, ProposedAction,
+    ConversationStatus, DncSource, MAX_APPOINTMENT, Message, MessageRole, ProposedAction,
 };
 use switchboard_core::ports::{
     DncStore, Llm, LlmMessage, LlmReply, LlmRequest, Repository, ToolUse, Unique, Versioned,
@@ -393,7 +393,13 @@ impl Engine {
                         "start_time is not an ISO 8601 time".into(),
                     ));
                 };
-                let minutes = input["duration_minutes"].as_i64().unwrap_or(30);
+                // The booking refuses a length past the longest appointment; held to just past it
+                // here, the model's number cannot overflow the end time.
+                let longest = MAX_APPOINTMENT.num_minutes() + 1;
+                let minutes = input["duration_minutes"].as_i64().unwrap_or(30).clamp(0, longest);
+                let Some(end_time) = start.checked_add_signed(Duration::minutes(minutes)) else {
+                    return Ok(ToolOutcome::failed(&tool.name, "start_time is too late".into()));
+                };
                 let Some(contact_id) = self.contact_for(workspace_id, conversation, now).await? else {
                     return Ok(ToolOutcome::failed(
                         &tool.name,
@@ -403,7 +409,7 @@ impl Engine {
                 let booking = Booking {
                     contact_id,
                     start_time: start,
-                    end_time: start + Duration::minutes(minutes),
+                    end_time,
                     title: text("title").unwrap_or_else(|| "Appointment".into()),
                     notes: None,
                     agent_id: Some(agent.id.clone()),
