@@ -17,10 +17,25 @@ pub const MAX_URL_LEN: usize = 2048;
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match embedded_v4(v6) {
             Some(v4) => is_public_v4(v4),
             None => is_public_v6(v6),
         },
+    }
+}
+
+/// The IPv4 address an IPv6 one carries to reach it: IPv4-mapped (`::ffff:a.b.c.d`),
+/// IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`, `64:ff9b:1::/48`) or 6to4
+/// (`2002:aabb:ccdd::/48`). Each is judged by the IPv4 address, which is where it leads.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let last = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, ..] => Some(last),
+        [0, 0, 0, 0, 0, 0, ..] if !ip.is_loopback() && !ip.is_unspecified() => Some(last),
+        [0x64, 0xff9b, 0, 0, 0, 0, ..] | [0x64, 0xff9b, 1, ..] => Some(last),
+        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)),
+        _ => None,
     }
 }
 
@@ -36,18 +51,28 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (64..128).contains(&b)) // shared address space (carrier NAT)
         || (a == 198 && (18..20).contains(&b)) // benchmarking
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
+        || (a == 192 && b == 88 && ip.octets()[2] == 99) // 6to4 relays
         || a >= 240)
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let [first, second, third, ..] = ip.segments();
     !(ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00 // unique local (AWS's metadata service fd00:ec2::254 too)
         || (first & 0xffc0) == 0xfe80 // link local
-        || first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
+        || first == 0x0100 // discard only
+        || first == 0x2001 && second == 0x0db8 // documentation
+        || first == 0x2001 && second == 0 // Teredo: leads to an address it hides
+        || first == 0x2001 && second == 2 && third == 0 // benchmarking
+        || first == 0x2001 && (second & 0xfff0) == 0x0020) // ORCHIDv2
 }
+
+/// The ports deliveries may go to in production: HTTPS's, and its usual alternative. Any other
+/// would let an endpoint (and its test delivery) probe the ports of a host.
+pub const PORTS: [u16; 2] = [443, 8443];
 
 fn is_loopback_host(url: &Url) -> bool {
     match url.host() {
@@ -74,6 +99,9 @@ pub fn check_url(raw: &str, mode: DeploymentMode) -> Result<Url, String> {
         _ => return Err("The URL must be https.".into()),
     }
     if mode == DeploymentMode::Production {
+        if url.port().is_some_and(|port| !PORTS.contains(&port)) {
+            return Err("Webhooks go to port 443 (or 8443) only.".into());
+        }
         match url.host() {
             Some(url::Host::Ipv4(ip)) if !is_public(IpAddr::V4(ip)) => return Err(refused()),
             Some(url::Host::Ipv6(ip)) if !is_public(IpAddr::V6(ip)) => return Err(refused()),
@@ -114,10 +142,30 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
+            // IPv4 addresses inside IPv6 ones: NAT64, IPv4-compatible, 6to4.
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b:1::127.0.0.1",
+            "::169.254.169.254",
+            "::10.1.2.3",
+            "2002:a9fe:a9fe::1",
+            "2002:7f00:1::",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "2001:20::1",
+            "100::1",
+            "192.0.0.170",
+            "192.88.99.1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700:4700::1111",
+            "64:ff9b::8.8.8.8",
+            "2002:0808:0808::1",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }
@@ -128,6 +176,14 @@ mod tests {
         for (url, mode, ok) in [
             ("https://hooks.example.com/in", Production, true),
             ("https://93.184.216.34/in", Production, true),
+            ("https://hooks.example.com:8443/in", Production, true),
+            ("https://hooks.example.com:443/in", Production, true),
+            ("https://hooks.example.com:22/in", Production, false),
+            ("https://hooks.example.com:6379/in", Production, false),
+            ("https://[64:ff9b::a9fe:a9fe]/latest/meta-data", Production, false),
+            ("https://[2002:a9fe:a9fe::1]/in", Production, false),
+            ("https://192.0.0.170/in", Production, false),
+            ("http://127.0.0.1:6379/in", Local, true),
             ("http://hooks.example.com/in", Production, false),
             ("http://127.0.0.1:8080/in", Production, false),
             ("https://127.0.0.1/in", Production, false),
