@@ -170,7 +170,7 @@ pub async fn export(state: std::sync::Arc<State>, req: Request) -> Result<Reply,
     );
     state.erasure.record_event(ws, &event).await?;
     bundle.subject = subject;
-    let body = serde_json::to_vec(&bundle).map_err(|e| ApiError::from(switchboard_core::Error::Internal(e.into())))?;
+    let body = serde_json::to_vec(&bundle).expect("API types serialise");
     if body.len() <= state.inline_limit {
         return Ok(Reply::raw("application/json", body));
     }
