@@ -183,3 +183,37 @@ async fn objections_are_filtered_by_category_and_locale() {
         assert_eq!(res.body["error"]["param"], param);
     }
 }
+
+#[tokio::test]
+async fn the_providers_a_workspace_may_bring_are_listed_without_credentials() {
+    let app = TestApp::spawn().await;
+    let res = app.get("/v1/onboarding/providers").send().await;
+    res.expect(200);
+    let providers = res.body["data"].as_array().unwrap();
+    let summary: Vec<(&str, &str, bool)> = providers
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap(),
+                p["kind"].as_str().unwrap(),
+                p["bundled"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("twilio", "telephony", true),
+            ("anthropic", "llm", true),
+            ("elevenlabs", "tts", false)
+        ]
+    );
+    let twilio: Vec<(&str, bool)> = providers[0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap(), f["secret"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(twilio, [("account_sid", false), ("auth_token", true)]);
+    assert!(providers.iter().all(|p| p["object"] == "onboarding_provider"));
+}

@@ -11,7 +11,9 @@ use http::{Method, StatusCode};
 use serde::Serialize;
 use switchboard_core::ErrorCode;
 use switchboard_core::config::{ConfigError, Env};
-use switchboard_core::model::{OBJECTION_LOCALES, OBJECTIONS, Objection, ObjectionCategory};
+use switchboard_core::model::{
+    OBJECTION_LOCALES, OBJECTIONS, ONBOARDING_PROVIDERS, Objection, ObjectionCategory, OnboardingProvider,
+};
 use switchboard_core::ports::Probe;
 use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
 use switchboard_store::DynamoStore;
@@ -63,6 +65,7 @@ impl Providers {
 
 const TAG: &str = "Service";
 const CONTENT: &str = "Voices and objections";
+const ONBOARDING: &str = "Onboarding";
 
 pub fn routes() -> Vec<Route<State>> {
     vec![
@@ -104,7 +107,20 @@ pub fn routes() -> Vec<Route<State>> {
                 QueryParam::string("locale", "Only this language: `en` or `hi`."),
             ])
             .returns_whole_list::<Objection>("The matching objections with their rebuttals."),
+        Route::new(Method::GET, "/v1/onboarding/providers", list_onboarding_providers)
+            .access(Access::Public)
+            .doc(ONBOARDING, "listOnboardingProviders", "List the providers a workspace may bring")
+            .describe(
+                "In `byok` mode a workspace calls through its own accounts: each provider's kind (telephony, llm, \
+                 tts), the fields its credential needs (secret ones are sealed and never shown again), and whether \
+                 the `bundled` mode offers it through the platform's own account.",
+            )
+            .returns_whole_list::<OnboardingProvider>("Every provider."),
     ]
+}
+
+async fn list_onboarding_providers(_state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    Ok(req.list(ONBOARDING_PROVIDERS.iter().collect(), None, ""))
 }
 
 async fn list_objections(_state: Arc<State>, req: Request) -> Result<Reply, ApiError> {

@@ -31,6 +31,7 @@ mod event;
 mod number;
 mod object;
 mod objection;
+mod onboarding;
 mod plan;
 mod secret;
 mod team;
@@ -68,6 +69,9 @@ pub use number::{
 pub use object::ListObject;
 pub use objection::{
     OBJECTION_LOCALES, OBJECTIONS, Objection, ObjectionCategory, ObjectionObject, RECORDING_OBJECTION, objection_heard,
+};
+pub use onboarding::{
+    CredentialField, ONBOARDING_PROVIDERS, OnboardingProvider, OnboardingProviderObject, ProviderKind,
 };
 /// ISO 3166-1 alpha-2 country, as the phone-number library knows it.
 pub use phonenumber::country::Id as Country;
