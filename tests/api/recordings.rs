@@ -26,7 +26,8 @@ async fn recording_line(app: &TestApp, t: &Tenant) -> (String, String) {
     (agent, number_id)
 }
 
-/// Places a call to `to` and runs it to its end and post-call work; the call as read then.
+/// Places a call to `to` and runs it to its end and post-call work (the recording is kept in
+/// the job that stores the analysis); the call as read then.
 async fn call(app: &TestApp, t: &Tenant, agent: &str, number_id: &str, to: &str) -> Value {
     let placed = app
         .post("/v1/calls")
@@ -36,7 +37,6 @@ async fn call(app: &TestApp, t: &Tenant, agent: &str, number_id: &str, to: &str)
         .await;
     placed.expect(201);
     app.run_call_jobs_until_final(t, placed.id()).await;
-    app.run_call_jobs().await;
     let read = app
         .get(&format!("/v1/calls/{}", placed.id()))
         .bearer(&t.key)

@@ -9,6 +9,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let mut env = Env::process();
     let config = MailConfig::read(&mut env);
     env.finish()?;
-    let transport = switchboard_runtime::mail_transport(config).await;
+    let transport = switchboard_runtime::mail_transport(&switchboard_runtime::sdk_config().await, config);
     switchboard_runtime::worker::run(|message| mailer::deliver(transport.as_ref(), message)).await
 }

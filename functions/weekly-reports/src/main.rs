@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let read = |env: &mut Env| (env.required("REPORT_QUEUE_URL"), MailConfig::read(env));
     let compose = async |parts: Parts, (queue_url, mail): (String, MailConfig)| {
         let queue = switchboard_runtime::queue(&parts.sdk, &queue_url);
-        let mailer = switchboard_runtime::mail_transport(mail).await;
+        let mailer = switchboard_runtime::mail_transport(&parts.sdk, mail);
         Ok(weekly_reports::state(&parts.store, queue, mailer, Clock::System))
     };
     switchboard_runtime::sqs_function(read, compose, weekly_reports::handle).await

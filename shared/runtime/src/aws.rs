@@ -217,21 +217,17 @@ pub fn speech(sdk: &SdkConfig, provider: &str) -> Arc<dyn switchboard_core::port
 
 /// The mail transport the configuration names.
 #[cfg(feature = "mail")]
-pub async fn mail_transport(config: switchboard_mail::MailConfig) -> Arc<dyn switchboard_core::ports::Mailer> {
+pub fn mail_transport(
+    sdk: &SdkConfig,
+    config: switchboard_mail::MailConfig,
+) -> Arc<dyn switchboard_core::ports::Mailer> {
     use switchboard_mail::{MailConfig, OutboxMailer, SesMailer};
     match config {
         MailConfig::Outbox(dir) => Arc::new(OutboxMailer::new(dir)),
         MailConfig::Ses {
             from,
             configuration_set,
-        } => {
-            let sdk = sdk_config().await;
-            Arc::new(SesMailer::new(
-                aws_sdk_sesv2::Client::new(&sdk),
-                from,
-                configuration_set,
-            ))
-        }
+        } => Arc::new(SesMailer::new(aws_sdk_sesv2::Client::new(sdk), from, configuration_set)),
     }
 }
 
