@@ -153,6 +153,19 @@ async fn successful(app: &TestApp, t: &Tenant, route: &RouteInfo) -> (String, Op
             let body = json!({"current_password": member.password, "new_password": "another long password"});
             return (route.path.to_owned(), Some(body), member.token);
         }
+        // The workspace stays on the platform's accounts: the routes after this one call through them.
+        ("PUT", "/v1/onboarding/mode") => (route.path.to_owned(), Some(json!({"mode": "bundled"}))),
+        ("PUT", "/v1/onboarding/credentials/{provider}") => (route.path.replace("{provider}", "twilio"), example),
+        ("DELETE", "/v1/onboarding/credentials/{provider}") => {
+            let path = route.path.replace("{provider}", "anthropic");
+            app.put(&path)
+                .bearer(&t.key)
+                .json(json!({"api_key": "test_audited_model_key"}))
+                .send()
+                .await
+                .expect(200);
+            (path, None)
+        }
         (_, path) if path.contains("{id}") => (at(&id_of(path).await), example),
         _ => (route.path.to_owned(), example),
     };
@@ -193,7 +206,15 @@ async fn every_successful_change_leaves_one_audit_entry_without_secrets() {
         }
         secrets.extend(strings_named(&res.body, &["secret", "token", "signing_secret"]));
         if let Some(body) = &body {
-            secrets.extend(strings_named(body, &["password", "current_password", "new_password"]));
+            let named = [
+                "password",
+                "current_password",
+                "new_password",
+                "auth_token",
+                "api_key",
+                "value",
+            ];
+            secrets.extend(strings_named(body, &named));
         }
 
         let after = entries(&app, &t).await;

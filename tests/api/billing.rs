@@ -287,6 +287,7 @@ fn new_call(
         campaign_id: None,
         metadata: BTreeMap::new(),
         plan: switchboard_core::model::Plan::Enterprise,
+        mode: switchboard_core::model::ProviderMode::Bundled,
         provider: "simulator".into(),
         provider_call_id: None,
     }
@@ -306,7 +307,12 @@ async fn a_thousand_calls_ending_at_once_are_each_charged_once_and_the_ledger_ad
     let (agent, number) = records(&app, &t, &agent, &number).await;
     let ws = t.workspace_id.as_str();
     let plan = switchboard_core::model::Plan::Enterprise;
-    let hold = calls::hold_for(&agent, plan, app.clock.now());
+    let hold = calls::hold_for(
+        &agent,
+        plan,
+        switchboard_core::model::ProviderMode::Bundled,
+        app.clock.now(),
+    );
     app.fund(&t, hold.amount_minor * CALLS as i64 - 500).await;
 
     let store = &app.store;

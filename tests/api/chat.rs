@@ -420,7 +420,13 @@ async fn a_model_asking_for_an_impossible_appointment_gets_a_failed_tool_not_a_p
         json!({"start_time": "2026-12-03T10:00:00Z", "duration_minutes": i64::MIN, "title": "Never"}),
         json!({"start_time": "+262142-12-31T23:00:00Z", "duration_minutes": 240, "title": "Late"}),
     ] {
-        let engine = switchboard_runtime::engine(&app.store, std::sync::Arc::new(Booking(input.clone())));
+        let engine = switchboard_runtime::engine(
+            &app.store,
+            std::sync::Arc::new(switchboard_tests::FixedProviders {
+                telephony: None,
+                llm: std::sync::Arc::new(Booking(input.clone())),
+            }),
+        );
         let now = app.clock.now();
         let started = engine
             .start(&t.workspace_id, &agent, Channel::Chat, None, party(), now)

@@ -23,6 +23,7 @@ mod idempotency;
 mod isolation;
 mod layout;
 mod numbers;
+mod onboarding;
 mod providers;
 mod rate_limits;
 mod recordings;

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use serde_json::json;
 use switchboard_telephony::twilio;
-use switchboard_tests::fake::{FakeServer, Recorded};
+use switchboard_tests::fake::{Answer, FakeServer, Recorded};
 use switchboard_tests::{
     Options, PUBLIC_BASE_URL, RELAY_URL, Res, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, Tenant, TestApp, phone_ending,
     unique_phone,
@@ -12,8 +12,13 @@ use switchboard_tests::{
 
 /// A fake Twilio that knows every number, and answers call creation with `create` (a new
 /// call's `sid` filled in).
-async fn fake_twilio(create: (u16, serde_json::Value)) -> FakeServer {
-    FakeServer::start(move |request, _| {
+pub(crate) async fn fake_twilio(create: (u16, serde_json::Value)) -> FakeServer {
+    FakeServer::start(move |request, _| twilio_answer(request, &create)).await
+}
+
+/// What the fake Twilio answers `request`.
+pub(crate) fn twilio_answer(request: &Recorded, create: &(u16, serde_json::Value)) -> Answer {
+    {
         let (status, body) = if request.path.contains("/AvailablePhoneNumbers/") {
             (
                 200,
@@ -52,8 +57,7 @@ async fn fake_twilio(create: (u16, serde_json::Value)) -> FakeServer {
             (404, json!({"code": 20404, "message": "not found"}))
         };
         (status, "application/json", body.to_string())
-    })
-    .await
+    }
 }
 
 /// The recording Twilio holds of every call (MP3, as far as anyone here looks).
@@ -67,12 +71,17 @@ async fn app_with(fake: &FakeServer) -> TestApp {
     .await
 }
 
-fn created_call() -> (u16, serde_json::Value) {
+pub(crate) fn created_call() -> (u16, serde_json::Value) {
     (201, json!({"sid": "", "status": "queued"}))
 }
 
 /// A webhook request to `path_and_query`, signed as Twilio signs it (or with `signature`).
-async fn webhook(app: &TestApp, path_and_query: &str, form: &[(&str, &str)], signature: Option<&str>) -> Res {
+pub(crate) async fn webhook(
+    app: &TestApp,
+    path_and_query: &str,
+    form: &[(&str, &str)],
+    signature: Option<&str>,
+) -> Res {
     let params: Vec<(String, String)> = form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let signed = twilio::signature(
         TWILIO_AUTH_TOKEN,
@@ -99,7 +108,7 @@ async fn place(app: &TestApp, t: &Tenant) -> Res {
 }
 
 /// The values of a form field, in order.
-fn form_values(request: &Recorded, name: &str) -> Vec<String> {
+pub(crate) fn form_values(request: &Recorded, name: &str) -> Vec<String> {
     request
         .form()
         .into_iter()
@@ -782,6 +791,7 @@ async fn calls_are_fetched_and_hung_up_through_the_rest_api() {
     let callbacks = twilio::Callbacks {
         public_base_url: PUBLIC_BASE_URL.into(),
         relay_url: RELAY_URL.into(),
+        workspace_id: None,
     };
     let client = twilio::Twilio::new(&fake.url, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, callbacks);
     use switchboard_core::ports::{ProviderCall, Telephony};

@@ -265,11 +265,15 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
         placed: Mutex::default(),
     });
     let store = app.store.clone();
+    let providers = Arc::new(switchboard_tests::FixedProviders {
+        telephony: Some(telephony.clone()),
+        llm: Arc::new(switchboard_llm::offline::Offline),
+    });
     let dialer_jobs = Arc::new(SqsQueue::new(sqs.clone(), &app.dialer_queue_url));
     let dialer = || {
         switchboard_runtime::dialer(
             &store,
-            telephony.clone(),
+            providers.clone(),
             jobs.clone(),
             dialer_jobs.clone(),
             Clock::System,
@@ -278,7 +282,7 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
     let campaign_dialer = dialer();
     let call_worker = call_worker::State {
         network: Network {
-            engine: switchboard_runtime::engine(&store, Arc::new(switchboard_llm::offline::Offline)),
+            engine: switchboard_runtime::engine(&store, providers.clone()),
             calls: Arc::new(store.clone()),
             wallets: Arc::new(store.clone()),
             agents: Arc::new(store.clone()),
@@ -286,7 +290,7 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
             time_scale: 0.0,
         },
         dialer: dialer(),
-        telephony: telephony.clone(),
+        providers: providers.clone(),
         recordings: app.recordings.clone(),
         accounts: Arc::new(store.clone()),
         clock: Clock::System,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use futures::stream::{self, StreamExt};
-use switchboard_core::model::{Agent, CallStatus, Direction, PhoneNumber, Plan};
+use switchboard_core::model::{Agent, CallStatus, Direction, PhoneNumber, Plan, ProviderMode};
 use switchboard_core::ports::{CallJob, CallQueue, Repository, Wallets};
 use switchboard_domain::calls::{self, CallBook, NewCall, StatusReport};
 use switchboard_tests::{BenchArgs, TestApp, print_rate, rate, timed};
@@ -67,7 +67,7 @@ async fn settlements(n: usize, concurrency: usize) -> ((Vec<f64>, Duration), BTr
         .unwrap()
         .value;
     let now = app.clock.now();
-    let mut hold = calls::hold_for(&agent, Plan::Enterprise, now);
+    let mut hold = calls::hold_for(&agent, Plan::Enterprise, ProviderMode::Bundled, now);
     hold.max_active_calls = u32::MAX;
     let ids: Vec<String> = stream::iter(0..n)
         .map(|i| {
@@ -80,6 +80,7 @@ async fn settlements(n: usize, concurrency: usize) -> ((Vec<f64>, Duration), BTr
                 campaign_id: None,
                 metadata: BTreeMap::new(),
                 plan: Plan::Enterprise,
+                mode: ProviderMode::Bundled,
                 provider: "simulator".into(),
                 provider_call_id: None,
             }

@@ -28,6 +28,7 @@ use switchboard_core::config::DeploymentMode;
 use switchboard_core::model::Plan;
 use switchboard_core::ports::{CallJob, DeliveryJob, DeliveryQueue, DialerJob, DialerQueue, LiveCalls, Llm, Telephony};
 use switchboard_domain::campaigns::Dialer;
+use switchboard_domain::providers::PlatformProviders;
 use switchboard_domain::webhooks::RetrySchedule;
 use switchboard_domain::webhooks::delivery::{self, Dispatcher};
 use switchboard_http::jwt::JwtKeys;
@@ -35,6 +36,7 @@ use switchboard_http::openapi::RouteInfo;
 use switchboard_http::{Route, Service};
 use switchboard_llm::offline::Offline;
 use switchboard_runtime::config::WebhookConfig;
+use switchboard_runtime::providers::{Deployment, ProviderConfig};
 use switchboard_sqs::{SqsMailer, SqsQueue};
 use switchboard_store::DynamoStore;
 use switchboard_telephony::simulator::Simulator;
@@ -124,6 +126,7 @@ pub enum Function {
     Auth,
     ApiKeys,
     Team,
+    Onboarding,
     Agents,
     Contacts,
     Appointments,
@@ -156,6 +159,10 @@ pub struct Options {
     pub webhook_schedule: RetrySchedule,
     /// Data-subject bundles larger than this many bytes go to the files bucket.
     pub dsr_inline_limit: usize,
+    /// Anthropic's API base URL (a fake's) for the model workspaces bring; else the offline model.
+    pub anthropic_api: Option<String>,
+    /// ElevenLabs' API base URL (a fake's) for the voices workspaces bring; else offline.
+    pub elevenlabs_api: Option<String>,
 }
 
 impl Default for Options {
@@ -168,7 +175,36 @@ impl Default for Options {
             production: false,
             webhook_schedule: RetrySchedule(vec![std::time::Duration::ZERO; 4]),
             dsr_inline_limit: compliance::export::INLINE_LIMIT,
+            anthropic_api: None,
+            elevenlabs_api: None,
         }
+    }
+}
+
+/// The same providers for every workspace: for tests and benchmarks with scripted ones.
+pub struct FixedProviders {
+    pub telephony: Option<Arc<dyn Telephony>>,
+    pub llm: Arc<dyn Llm>,
+}
+
+#[async_trait::async_trait]
+impl switchboard_core::ports::ProviderAccounts for FixedProviders {
+    async fn telephony(&self, _: &str) -> Result<Arc<dyn Telephony>, switchboard_core::Error> {
+        self.telephony
+            .clone()
+            .ok_or_else(|| switchboard_core::Error::internal(anyhow::anyhow!("no telephony here")))
+    }
+
+    async fn llm(&self, _: &str) -> Result<Arc<dyn Llm>, switchboard_core::Error> {
+        Ok(self.llm.clone())
+    }
+
+    async fn webhook_key(&self, _: &str) -> Result<Option<String>, switchboard_core::Error> {
+        Ok(None)
+    }
+
+    async fn mode(&self, _: &str) -> Result<switchboard_core::model::ProviderMode, switchboard_core::Error> {
+        Ok(switchboard_core::model::ProviderMode::Bundled)
     }
 }
 
@@ -202,6 +238,9 @@ pub struct TestApp {
     auth: Service<auth::State>,
     api_keys: Service<api_keys::State>,
     team: Service<team::State>,
+    onboarding: Service<onboarding::State>,
+    /// Each workspace's providers, as every function that calls them resolves them.
+    pub providers: Arc<switchboard_domain::providers::Accounts>,
     agents: Service<agents::State>,
     contacts: Service<contacts::State>,
     appointments: Service<appointments::State>,
@@ -330,6 +369,7 @@ impl TestApp {
                     callbacks: twilio::Callbacks {
                         public_base_url: PUBLIC_BASE_URL.into(),
                         relay_url: RELAY_URL.into(),
+                        workspace_id: None,
                     },
                 };
                 let client =
@@ -376,22 +416,46 @@ impl TestApp {
         let auth = auth::service(platform.clone(), &store, mailer.clone(), &auth_config);
         let keys = switchboard_domain::sealing::WorkspaceKeys::new(&rand::random::<[u8; 32]>());
         let team = team::service(platform.clone(), &store, mailer, mail_links, keys.clone());
+        let deployment = Arc::new(Deployment::new(
+            ProviderConfig {
+                twilio_api_base: options.twilio_api.clone(),
+                anthropic: options
+                    .anthropic_api
+                    .clone()
+                    .map(|base| (base, "claude-test".to_owned())),
+                elevenlabs_base_url: options.elevenlabs_api.clone(),
+                sealing_key_secret_id: String::new(),
+            },
+            Some(telephony.clone()),
+            twilio.as_ref().map(|hooks| hooks.callbacks.clone()),
+        ));
+        let providers = Arc::new(switchboard_domain::providers::Accounts::new(
+            Arc::new(store.clone()),
+            Arc::new(keys.clone()),
+            deployment.clone(),
+            PlatformProviders {
+                telephony: Some(telephony.clone()),
+                llm: Some(llm.clone()),
+            },
+            clock.clone(),
+        ));
+        let onboarding = onboarding::service(platform.clone(), &store, deployment, keys.clone());
         let api_keys = api_keys::service(platform.clone(), &store);
-        let agents = agents::service(platform.clone(), &store, llm.clone());
+        let agents = agents::service(platform.clone(), &store, providers.clone());
         let contacts = contacts::service(platform.clone(), &store);
         let appointments = appointments::service(platform.clone(), &store);
-        let numbers = numbers::service(platform.clone(), &store, telephony.clone());
-        let number_renewals = number_renewals::state(&store, telephony.clone());
+        let numbers = numbers::service(platform.clone(), &store, providers.clone());
+        let number_renewals = number_renewals::state(&store, providers.clone());
         let approvals = approvals::service(
             platform.clone(),
             &store,
-            llm.clone(),
+            providers.clone(),
             voice.clone().map(|v| Arc::new(v) as Arc<dyn LiveCalls>),
         );
         let calls = calls::service(
             platform.clone(),
             &store,
-            telephony.clone(),
+            providers.clone(),
             jobs.clone(),
             recordings.clone(),
             twilio,
@@ -399,13 +463,13 @@ impl TestApp {
         let new_dialer = || {
             campaign_dialer::dialer(
                 &store,
-                telephony.clone(),
+                providers.clone(),
                 jobs.clone(),
                 dialer_jobs.clone(),
                 clock.clone(),
             )
         };
-        let campaigns = campaigns::service(platform.clone(), &store, llm.clone(), new_dialer());
+        let campaigns = campaigns::service(platform.clone(), &store, providers.clone(), new_dialer());
         let webhooks = webhooks::service(platform.clone(), &store, dispatcher());
         let dnc = dnc::service(platform.clone(), &store);
         let compliance = Service::new(
@@ -437,7 +501,7 @@ impl TestApp {
         let relay = voice.map(|voice| {
             call_relay::relay(
                 &store,
-                llm.clone(),
+                providers.clone(),
                 voice,
                 TWILIO_AUTH_TOKEN.into(),
                 RELAY_URL.into(),
@@ -445,12 +509,11 @@ impl TestApp {
             )
         });
         let dialer = new_dialer();
-        let providers = call_worker::Providers {
-            llm,
-            telephony: telephony.clone(),
+        let worker_providers = call_worker::Providers {
+            accounts: providers.clone(),
             recordings: recordings.clone(),
         };
-        let call_worker = call_worker::state(&store, providers, jobs.clone(), 0.0, new_dialer(), clock.clone());
+        let call_worker = call_worker::state(&store, worker_providers, jobs.clone(), 0.0, new_dialer(), clock.clone());
         let event_router = event_router::router(&store, deliveries.clone(), payments.clone());
         let dispatcher = dispatcher();
         let mut router = matchit::Router::new();
@@ -462,6 +525,7 @@ impl TestApp {
         add(paths(auth.routes()), Function::Auth);
         add(paths(api_keys.routes()), Function::ApiKeys);
         add(paths(team.routes()), Function::Team);
+        add(paths(onboarding.routes()), Function::Onboarding);
         add(paths(agents.routes()), Function::Agents);
         add(paths(contacts.routes()), Function::Contacts);
         add(paths(appointments.routes()), Function::Appointments);
@@ -499,6 +563,8 @@ impl TestApp {
             ip,
             auth,
             team,
+            onboarding,
+            providers,
             api_keys,
             agents,
             contacts,
@@ -559,6 +625,10 @@ impl TestApp {
         self.request(Method::PATCH, path)
     }
 
+    pub fn put(&self, path: &str) -> Req<'_> {
+        self.request(Method::PUT, path)
+    }
+
     pub fn delete(&self, path: &str) -> Req<'_> {
         self.request(Method::DELETE, path)
     }
@@ -573,6 +643,7 @@ impl TestApp {
             Function::Auth => self.auth.handle(request).await,
             Function::ApiKeys => self.api_keys.handle(request).await,
             Function::Team => self.team.handle(request).await,
+            Function::Onboarding => self.onboarding.handle(request).await,
             Function::Agents => self.agents.handle(request).await,
             Function::Contacts => self.contacts.handle(request).await,
             Function::Appointments => self.appointments.handle(request).await,
@@ -1272,6 +1343,7 @@ pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
         ("auth", infos(auth::routes())),
         ("api-keys", infos(api_keys::routes())),
         ("team", infos(team::routes())),
+        ("onboarding", infos(onboarding::routes())),
         ("agents", infos(agents::routes())),
         ("contacts", infos(contacts::routes())),
         ("appointments", infos(appointments::routes())),

@@ -10,7 +10,7 @@ use switchboard_core::model::{
     AGENT_TEMPLATES, Agent, AgentObject, Channel, Contact, Conversation, ConversationStatus, Message, Plan, Scope,
     template_schema, voice_by_id, voice_ids, voice_schema,
 };
-use switchboard_core::ports::{Llm, PageKey, Quota, Repository, Versioned};
+use switchboard_core::ports::{PageKey, ProviderAccounts, Quota, Repository, Versioned};
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_domain::conversation::{Engine, Party};
 use switchboard_http::crud::{self, Deleted};
@@ -26,11 +26,11 @@ pub struct State {
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.
-pub fn service(platform: Arc<Platform>, store: &DynamoStore, llm: Arc<dyn Llm>) -> Service<State> {
+pub fn service(platform: Arc<Platform>, store: &DynamoStore, models: Arc<dyn ProviderAccounts>) -> Service<State> {
     let state = State {
         agents: Arc::new(store.clone()),
         contacts: Arc::new(store.clone()),
-        engine: switchboard_runtime::engine(store, llm),
+        engine: switchboard_runtime::engine(store, models),
     };
     Service::new(platform, state, routes())
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 use switchboard_core::StoreError;
 use switchboard_core::model::{Agent, Approval, ApprovalStatus, ConversationStatus, ProposedAction};
-use switchboard_core::ports::{CredentialKind, ListQuery, LiveCalls, Llm, Repository};
+use switchboard_core::ports::{CredentialKind, ListQuery, LiveCalls, ProviderAccounts, Repository};
 use switchboard_domain::approvals::{self, ApprovalRequest, CHAT_DECISION_TIME};
 use switchboard_domain::conversation::Engine;
 use switchboard_http::crud;
@@ -29,13 +29,13 @@ pub struct State {
 pub fn service(
     platform: Arc<Platform>,
     store: &DynamoStore,
-    llm: Arc<dyn Llm>,
+    models: Arc<dyn ProviderAccounts>,
     live_calls: Option<Arc<dyn LiveCalls>>,
 ) -> Service<State> {
     let state = State {
         approvals: Arc::new(store.clone()),
         agents: Arc::new(store.clone()),
-        engine: switchboard_runtime::engine(store, llm),
+        engine: switchboard_runtime::engine(store, models),
         live_calls,
     };
     Service::new(platform, state, routes())

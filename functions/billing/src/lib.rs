@@ -15,7 +15,8 @@ use switchboard_core::model::{
 };
 use switchboard_core::object_name;
 use switchboard_core::ports::{
-    AccountStore, AutoChargeChange, ControlsChange, ListQuery, Payments, Repository, TopUpRequest, Wallets,
+    AccountStore, AutoChargeChange, ControlsChange, ListQuery, OnboardingStore, Payments, Repository, TopUpRequest,
+    Wallets,
 };
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_http::{Access, ApiError, Patch, Platform, QueryParam, Reply, Request, Route, Service};
@@ -27,6 +28,8 @@ pub struct State {
     pub ledger: Arc<dyn Repository<LedgerEntry>>,
     pub accounts: Arc<dyn AccountStore>,
     pub payments: Arc<dyn Payments>,
+    /// The workspace's provider mode, which sets what its minutes cost.
+    pub onboarding: Arc<dyn OnboardingStore>,
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.
@@ -35,6 +38,7 @@ pub fn service(platform: Arc<Platform>, store: &DynamoStore, payments: Arc<dyn P
         wallets: Arc::new(store.clone()),
         ledger: Arc::new(store.clone()),
         accounts: Arc::new(store.clone()),
+        onboarding: Arc::new(store.clone()),
         payments,
     };
     Service::new(platform, state, routes())
@@ -317,7 +321,8 @@ async fn precheck(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
                 )
             })?,
     };
-    let per_minute_minor = req.principal()?.plan.per_minute_minor();
+    let mode = state.onboarding.onboarding(req.workspace_id()?).await?.settings.mode;
+    let per_minute_minor = req.principal()?.plan.per_minute_minor_in(mode);
     let required_minor = price(expected_seconds, per_minute_minor);
     let wallet = wallet(&state, &req).await?.balance;
     let workspace = state.accounts.get_workspace(req.workspace_id()?).await?;
@@ -484,9 +489,12 @@ async fn quotas(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         description: description.to_owned(),
     };
     let held = |name| holdings.get(name).copied();
+    let mode = state.onboarding.onboarding(req.workspace_id()?).await?.settings.mode;
     Ok(Reply::ok(&Quotas {
         object: QuotasObject,
         plan,
+        mode,
+        per_minute_minor: plan.per_minute_minor_in(mode),
         data: vec![
             line("agents", plan.max_agents(), held("agents"), "Agents in the workspace."),
             line(

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use switchboard_core::clock::Clock;
-use switchboard_core::ports::Llm;
+use switchboard_core::ports::ProviderAccounts;
 use switchboard_store::DynamoStore;
 use switchboard_telephony::twilio::relay::Voice;
 
@@ -17,14 +17,15 @@ mod relay;
 /// The function over its adapters: what `main.rs` runs and the tests call.
 pub fn relay(
     store: &DynamoStore,
-    llm: Arc<dyn Llm>,
+    providers: Arc<dyn ProviderAccounts>,
     voice: Voice,
     twilio_auth_token: String,
     relay_url: String,
     clock: Clock,
 ) -> Relay {
     Relay {
-        engine: switchboard_runtime::engine(store, llm),
+        engine: switchboard_runtime::engine(store, providers.clone()),
+        providers,
         calls: Arc::new(store.clone()),
         agents: Arc::new(store.clone()),
         voice,

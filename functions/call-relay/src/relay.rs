@@ -14,7 +14,7 @@ use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxy
 use chrono::Duration;
 use switchboard_core::clock::Clock;
 use switchboard_core::model::{Agent, Call, ConversationStatus};
-use switchboard_core::ports::Repository;
+use switchboard_core::ports::{ProviderAccounts, Repository};
 use switchboard_core::{Error, ErrorCode};
 use switchboard_domain::calls;
 use switchboard_domain::conversation::Engine;
@@ -29,6 +29,9 @@ pub struct Relay {
     pub calls: Arc<dyn Repository<Call>>,
     pub agents: Arc<dyn Repository<Agent>>,
     pub voice: Voice,
+    /// Each workspace's model, and the auth token of its own Twilio account.
+    pub providers: Arc<dyn ProviderAccounts>,
+    /// The platform account's auth token.
     pub twilio_auth_token: String,
     /// The relay's `wss://` URL, as the TwiML names it (what Twilio signs).
     pub relay_url: String,
@@ -49,7 +52,8 @@ impl Relay {
         match context.route_key.as_deref() {
             Some("$connect") => {
                 let signature = event.headers.get("x-twilio-signature").and_then(|v| v.to_str().ok());
-                if twilio::verify(&self.twilio_auth_token, &self.relay_url, &[], signature) {
+                let workspace = event.query_string_parameters.first("workspace_id");
+                if self.signed(workspace, signature).await {
                     answer(200)
                 } else {
                     tracing::warn!(connection_id, "relay connection without Twilio's signature refused");
@@ -70,6 +74,23 @@ impl Relay {
                 }
                 answer(200)
             }
+        }
+    }
+
+    /// Whether a connection is Twilio's: signed with the platform account's token, or, for a
+    /// workspace's own account (named in the URL), with that account's.
+    async fn signed(&self, workspace: Option<&str>, signature: Option<&str>) -> bool {
+        let Some(ws) = workspace else {
+            return twilio::verify(&self.twilio_auth_token, &self.relay_url, &[], signature);
+        };
+        match self.providers.webhook_key(ws).await {
+            Ok(Some(token)) => twilio::verify(
+                &token,
+                &twilio::workspace_relay_url(&self.relay_url, ws),
+                &[],
+                signature,
+            ),
+            _ => false,
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use aws_lambda_events::event::sqs::SqsMessage;
 use switchboard_core::clock::Clock;
-use switchboard_core::ports::{AccountStore, CallJob, CallQueue, Llm, Recordings, Telephony};
+use switchboard_core::ports::{AccountStore, CallJob, CallQueue, ProviderAccounts, Recordings};
 use switchboard_domain::calls;
 use switchboard_domain::campaigns::Dialer;
 use switchboard_store::DynamoStore;
@@ -21,8 +21,9 @@ pub struct State {
     pub network: Network,
     /// Told when a campaign's call ends.
     pub dialer: Dialer,
-    /// The provider that made the call's recording, and where it is kept.
-    pub telephony: Arc<dyn Telephony>,
+    /// The provider that made the call's recording (the platform's or the workspace's own),
+    /// and where it is kept.
+    pub providers: Arc<dyn ProviderAccounts>,
     pub recordings: Arc<dyn Recordings>,
     pub accounts: Arc<dyn AccountStore>,
     pub clock: Clock,
@@ -30,8 +31,8 @@ pub struct State {
 
 /// The providers the worker calls.
 pub struct Providers {
-    pub llm: Arc<dyn Llm>,
-    pub telephony: Arc<dyn Telephony>,
+    /// Each workspace's model and telephony.
+    pub accounts: Arc<dyn ProviderAccounts>,
     pub recordings: Arc<dyn Recordings>,
 }
 
@@ -44,14 +45,10 @@ pub fn state(
     dialer: Dialer,
     clock: Clock,
 ) -> State {
-    let Providers {
-        llm,
-        telephony,
-        recordings,
-    } = providers;
+    let Providers { accounts, recordings } = providers;
     State {
         network: Network {
-            engine: switchboard_runtime::engine(store, llm),
+            engine: switchboard_runtime::engine(store, accounts.clone()),
             calls: Arc::new(store.clone()),
             wallets: Arc::new(store.clone()),
             agents: Arc::new(store.clone()),
@@ -59,7 +56,7 @@ pub fn state(
             time_scale,
         },
         dialer,
-        telephony,
+        providers: accounts,
         recordings,
         accounts: Arc::new(store.clone()),
         clock,
@@ -86,8 +83,9 @@ pub async fn run(state: &State, job: CallJob) -> anyhow::Result<()> {
         CallJob::PostCall { workspace_id, call_id } => {
             let (calls, agents) = (network.calls.as_ref(), network.agents.as_ref());
             calls::finish(&network.engine, calls, agents, &workspace_id, &call_id, now).await?;
+            let telephony = state.providers.telephony(&workspace_id).await?;
             let recorder = calls::Recorder {
-                telephony: state.telephony.as_ref(),
+                telephony: telephony.as_ref(),
                 recordings: state.recordings.as_ref(),
                 accounts: state.accounts.as_ref(),
             };

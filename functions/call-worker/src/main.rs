@@ -2,8 +2,10 @@
 
 use switchboard_core::clock::Clock;
 use switchboard_core::config::Env;
+use switchboard_domain::providers::PlatformProviders;
 use switchboard_runtime::Parts;
 use switchboard_runtime::config::{LlmConfig, TelephonyConfig};
+use switchboard_runtime::providers::ProviderConfig;
 
 struct Config {
     dialer_queue_url: String,
@@ -11,6 +13,7 @@ struct Config {
     tts_provider: String,
     telephony: TelephonyConfig,
     llm: LlmConfig,
+    providers: ProviderConfig,
 }
 
 #[tokio::main]
@@ -21,25 +24,32 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         tts_provider: switchboard_runtime::config::tts_provider(env),
         telephony: TelephonyConfig::read(env),
         llm: LlmConfig::read(env),
+        providers: ProviderConfig::read(env),
     };
     let compose = async |parts: Parts, config: Config| {
         let llm = switchboard_runtime::llm(&parts.sdk, &config.llm).await?;
         let call_jobs = switchboard_runtime::queue(&parts.sdk, &config.telephony.call_queue_url);
         // The simulator records its calls by speaking them.
         let speech = switchboard_runtime::speech(&parts.sdk, &config.tts_provider);
-        let (telephony, _) =
+        let (telephony, twilio) =
             switchboard_runtime::telephony(&parts.sdk, &config.telephony, call_jobs.clone(), Some(speech)).await?;
+        let platform = PlatformProviders {
+            telephony: Some(telephony),
+            llm: Some(llm),
+        };
+        let callbacks = twilio.map(|hooks| hooks.callbacks);
+        let accounts =
+            switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, config.providers, platform, callbacks);
         let dialer_jobs = switchboard_runtime::queue(&parts.sdk, &config.dialer_queue_url);
         let dialer = switchboard_runtime::dialer(
             &parts.store,
-            telephony.clone(),
+            accounts.clone(),
             call_jobs.clone(),
             dialer_jobs,
             Clock::System,
         );
         let providers = call_worker::Providers {
-            llm,
-            telephony,
+            accounts,
             recordings: switchboard_runtime::files(&parts.sdk, &config.files_bucket),
         };
         Ok(call_worker::state(

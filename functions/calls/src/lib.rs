@@ -10,8 +10,8 @@ use serde_json::json;
 use switchboard_core::ErrorCode;
 use switchboard_core::model::{Agent, Call, CallStatus, Contact, Direction, NumberStatus, PhoneNumber};
 use switchboard_core::ports::{
-    AccountStore, CallJob, CallQueue, Directory, DncStore, ListBy, ListQuery, Recordings, Repository, SimStep,
-    Telephony, Wallets,
+    AccountStore, CallJob, CallQueue, Directory, DncStore, ListBy, ListQuery, ProviderAccounts, Recordings, Repository,
+    SimStep, Wallets,
 };
 use switchboard_domain::calls::{self, CallBook, Inbound, NewCall};
 use switchboard_domain::phones;
@@ -30,7 +30,8 @@ pub struct State {
     pub accounts: Arc<dyn AccountStore>,
     pub directory: Arc<dyn Directory>,
     pub dnc: Arc<dyn DncStore>,
-    pub telephony: Arc<dyn Telephony>,
+    /// The platform's telephony, or the workspace's own account.
+    pub providers: Arc<dyn ProviderAccounts>,
     pub jobs: Arc<dyn CallQueue>,
     pub recordings: Arc<dyn Recordings>,
     /// With Twilio as the provider: what checks its webhooks.
@@ -41,7 +42,7 @@ pub struct State {
 pub fn service(
     platform: Arc<Platform>,
     store: &DynamoStore,
-    telephony: Arc<dyn Telephony>,
+    providers: Arc<dyn ProviderAccounts>,
     jobs: Arc<dyn CallQueue>,
     recordings: Arc<dyn Recordings>,
     twilio: Option<twilio::Webhooks>,
@@ -55,7 +56,7 @@ pub fn service(
         accounts: Arc::new(store.clone()),
         directory: Arc::new(store.clone()),
         dnc: Arc::new(store.clone()),
-        telephony,
+        providers,
         jobs,
         recordings,
         twilio,
@@ -79,6 +80,7 @@ impl State {
             contacts: self.contacts.as_ref(),
             accounts: self.accounts.as_ref(),
             directory: self.directory.as_ref(),
+            providers: self.providers.as_ref(),
         }
     }
 }
@@ -317,6 +319,8 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         None => calls::contact_for_phone(state.contacts.as_ref(), ws, &to).await?,
     };
     let plan = req.principal()?.plan;
+    let telephony = state.providers.telephony(ws).await?;
+    let mode = state.providers.mode(ws).await?;
     let record = NewCall {
         direction: Direction::Outbound,
         agent: &agent,
@@ -326,17 +330,19 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         campaign_id: None,
         metadata: input.metadata,
         plan,
-        provider: state.telephony.provider().to_owned(),
+        mode,
+        provider: telephony.provider().to_owned(),
         provider_call_id: None,
     }
     .record(req.now);
     let placed = calls::place(
         state.book(),
-        state.telephony.as_ref(),
+        telephony.as_ref(),
         ws,
         record,
         &agent,
         plan,
+        mode,
         req.now,
     )
     .await?;
@@ -350,7 +356,7 @@ async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
 }
 
 async fn simulate_inbound(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    if state.telephony.provider() != "simulator" {
+    if state.providers.telephony(req.workspace_id()?).await?.provider() != "simulator" {
         return Err(ApiError::new(
             ErrorCode::RouteNotFound,
             "Inbound calls are simulated only with the telephony simulator.",
@@ -391,15 +397,28 @@ async fn simulate_inbound(state: Arc<State>, req: Request) -> Result<Reply, ApiE
 type SignedForm<'a> = (&'a twilio::Webhooks, Vec<(String, String)>);
 
 /// Twilio's webhooks, when Twilio is the provider; the signed form of a request to `path`.
-fn twilio_request<'a>(state: &'a State, req: &Request, path: &str) -> Result<SignedForm<'a>, ApiError> {
+/// A request naming a workspace that brings its own Twilio account must be signed with that
+/// account's auth token, any other with the platform's.
+async fn twilio_request<'a>(state: &'a State, req: &Request, path: &str) -> Result<SignedForm<'a>, ApiError> {
     let hooks = state.twilio.as_ref().ok_or_else(|| {
         ApiError::new(
             ErrorCode::RouteNotFound,
             "Twilio is not this deployment's telephony provider.",
         )
     })?;
+    let own_token = match req.query("workspace_id") {
+        // A byok workspace without a valid credential: nothing can check the signature.
+        Some(ws) => state
+            .providers
+            .webhook_key(ws)
+            .await
+            .unwrap_or_else(|_| Some(String::new())),
+        None => None,
+    };
+    let token = own_token.as_deref().unwrap_or(&hooks.auth_token);
     let params = req.form();
-    if !hooks.verify(path, &req.raw_query, &params, req.header("x-twilio-signature")) {
+    let signature = req.header("x-twilio-signature");
+    if token.is_empty() || !hooks.verify_as(token, path, &req.raw_query, &params, signature) {
         return Err(ApiError::new(
             ErrorCode::InvalidSignature,
             "The X-Twilio-Signature header is missing or does not sign this request.",
@@ -429,11 +448,17 @@ async fn twilio_call(
     let Some(sid) = field(params, "CallSid") else {
         return Ok(None);
     };
-    Ok(state.directory.provider_call("twilio", sid).await?)
+    // A workspace's own account speaks only of that workspace's calls.
+    let only_in = req.query("workspace_id");
+    Ok(state
+        .directory
+        .provider_call("twilio", sid)
+        .await?
+        .filter(|(ws, _)| only_in.is_none_or(|only| only == ws)))
 }
 
 async fn twilio_voice(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let (hooks, params) = twilio_request(&state, &req, twilio::VOICE_PATH)?;
+    let (hooks, params) = twilio_request(&state, &req, twilio::VOICE_PATH).await?;
     let machine = twilio::status_of("in-progress", field(&params, "AnsweredBy")) == Some(CallStatus::Voicemail);
     let (ws, call_id) = match twilio_call(&state, &req, &params).await? {
         Some(placed) => placed,
@@ -447,7 +472,7 @@ async fn twilio_voice(state: Arc<State>, req: Request) -> Result<Reply, ApiError
                 state.wallets.as_ref(),
                 from,
                 to,
-                None,
+                req.query("workspace_id"),
                 "twilio",
                 sid,
                 req.now,
@@ -486,8 +511,14 @@ async fn twilio_voice(state: Arc<State>, req: Request) -> Result<Reply, ApiError
             "Sorry, no one can take your call right now. Goodbye.",
         )));
     };
+    // The relay checks the connection with the account's token: a workspace's own account is
+    // named in the URL it signs.
+    let relay_url = match state.providers.webhook_key(&ws).await? {
+        Some(_) => twilio::workspace_relay_url(&hooks.callbacks.relay_url, &ws),
+        None => hooks.callbacks.relay_url.clone(),
+    };
     Ok(twiml(twilio::connect_twiml(
-        &hooks.callbacks.relay_url,
+        &relay_url,
         &agent.call_greeting(),
         &agent.language,
         agent.record_calls,
@@ -496,7 +527,7 @@ async fn twilio_voice(state: Arc<State>, req: Request) -> Result<Reply, ApiError
 }
 
 async fn twilio_status(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let (_, params) = twilio_request(&state, &req, twilio::STATUS_PATH)?;
+    let (_, params) = twilio_request(&state, &req, twilio::STATUS_PATH).await?;
     let status = field(&params, "CallStatus").and_then(|s| twilio::status_of(s, field(&params, "AnsweredBy")));
     let (Some((ws, call_id)), Some(status)) = (twilio_call(&state, &req, &params).await?, status) else {
         // Not a call of ours, or a status we do not track: taken, and nothing to do.

@@ -2,18 +2,31 @@
 
 use switchboard_core::config::Env;
 use switchboard_runtime::config::TelephonyConfig;
+use switchboard_runtime::providers::ProviderConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let read = |env: &mut Env| (TelephonyConfig::read(env), env.required("FILES_BUCKET"));
-    switchboard_runtime::http_function(read, async |parts, (config, bucket): (TelephonyConfig, String)| {
+    let read = |env: &mut Env| {
+        (
+            TelephonyConfig::read(env),
+            ProviderConfig::read(env),
+            env.required("FILES_BUCKET"),
+        )
+    };
+    switchboard_runtime::http_function(read, async |parts, (config, providers, bucket)| {
         let jobs = switchboard_runtime::queue(&parts.sdk, &config.call_queue_url);
-        let (provider, twilio) = switchboard_runtime::telephony(&parts.sdk, &config, jobs.clone(), None).await?;
+        let (telephony, twilio) = switchboard_runtime::telephony(&parts.sdk, &config, jobs.clone(), None).await?;
+        let accounts = switchboard_runtime::providers::telephony_accounts(
+            &parts.sdk,
+            &parts.store,
+            providers,
+            (telephony, twilio.clone()),
+        );
         let recordings = switchboard_runtime::files(&parts.sdk, &bucket);
         Ok(calls::service(
             parts.platform,
             &parts.store,
-            provider,
+            accounts,
             jobs,
             recordings,
             twilio,

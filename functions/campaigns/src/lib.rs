@@ -13,7 +13,9 @@ use switchboard_core::model::{
     AudienceImport, Call, CallStatus, CallWindow, Campaign, CampaignObject, CampaignStatus, Compliance, PhoneNumber,
     RateClass, RetryPolicy, RuleBook, Scope, Target, TargetStatus,
 };
-use switchboard_core::ports::{AccountStore, CampaignStore, ListBy, ListQuery, Llm, Repository, Versioned};
+use switchboard_core::ports::{
+    AccountStore, CampaignStore, ListBy, ListQuery, ProviderAccounts, Repository, Versioned,
+};
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_domain::campaigns::{self, AudienceRow, Dialer, Move, editable, state_conflict};
 use switchboard_domain::phones;
@@ -31,14 +33,19 @@ pub struct State {
     pub numbers: Arc<dyn Repository<PhoneNumber>>,
     pub calls: Arc<dyn Repository<Call>>,
     pub accounts: Arc<dyn AccountStore>,
-    /// Writes rule books.
-    pub llm: Arc<dyn Llm>,
+    /// The model that writes each workspace's rule books.
+    pub models: Arc<dyn ProviderAccounts>,
     /// Moves campaigns, ticks them, imports their audiences.
     pub dialer: Dialer,
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.
-pub fn service(platform: Arc<Platform>, store: &DynamoStore, llm: Arc<dyn Llm>, dialer: Dialer) -> Service<State> {
+pub fn service(
+    platform: Arc<Platform>,
+    store: &DynamoStore,
+    models: Arc<dyn ProviderAccounts>,
+    dialer: Dialer,
+) -> Service<State> {
     let state = State {
         campaigns: Arc::new(store.clone()),
         targets: Arc::new(store.clone()),
@@ -46,7 +53,7 @@ pub fn service(platform: Arc<Platform>, store: &DynamoStore, llm: Arc<dyn Llm>, 
         numbers: Arc::new(store.clone()),
         calls: Arc::new(store.clone()),
         accounts: Arc::new(store.clone()),
-        llm,
+        models,
         dialer,
     };
     Service::new(platform, state, routes())
@@ -310,7 +317,8 @@ async fn checked(state: &State, req: &Request, campaign: Campaign) -> Result<Cam
 
 async fn brief(state: &State, req: &Request, nl_prompt: &str) -> Result<(String, RuleBook), ApiError> {
     let brief = validate::text("nl_prompt", nl_prompt, 10, 4000)?;
-    let book = campaigns::rule_book(state.llm.as_ref(), &brief, req.now).await?;
+    let llm = state.models.llm(req.workspace_id()?).await?;
+    let book = campaigns::rule_book(llm.as_ref(), &brief, req.now).await?;
     Ok((brief, book))
 }
 

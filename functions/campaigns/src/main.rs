@@ -1,7 +1,9 @@
 //! The `campaigns` Lambda function.
 
 use switchboard_core::clock::Clock;
+use switchboard_domain::providers::PlatformProviders;
 use switchboard_runtime::config::{LlmConfig, TelephonyConfig};
+use switchboard_runtime::providers::ProviderConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -10,16 +12,26 @@ async fn main() -> Result<(), lambda_http::Error> {
             (
                 TelephonyConfig::read(env),
                 LlmConfig::read(env),
+                ProviderConfig::read(env),
                 env.required("DIALER_QUEUE_URL"),
             )
         },
-        async |parts, (telephony, llm, dialer_queue_url)| {
+        async |parts, (telephony, llm, providers, dialer_queue_url)| {
             let llm = switchboard_runtime::llm(&parts.sdk, &llm).await?;
             let call_jobs = switchboard_runtime::queue(&parts.sdk, &telephony.call_queue_url);
-            let (provider, _) = switchboard_runtime::telephony(&parts.sdk, &telephony, call_jobs.clone(), None).await?;
+            let (telephony, twilio) =
+                switchboard_runtime::telephony(&parts.sdk, &telephony, call_jobs.clone(), None).await?;
+            let platform = PlatformProviders {
+                telephony: Some(telephony),
+                llm: Some(llm),
+            };
+            let callbacks = twilio.map(|hooks| hooks.callbacks);
+            let accounts =
+                switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, providers, platform, callbacks);
             let dialer_jobs = switchboard_runtime::queue(&parts.sdk, &dialer_queue_url);
-            let dialer = switchboard_runtime::dialer(&parts.store, provider, call_jobs, dialer_jobs, Clock::System);
-            Ok(campaigns::service(parts.platform, &parts.store, llm, dialer))
+            let dialer =
+                switchboard_runtime::dialer(&parts.store, accounts.clone(), call_jobs, dialer_jobs, Clock::System);
+            Ok(campaigns::service(parts.platform, &parts.store, accounts, dialer))
         },
     )
     .await

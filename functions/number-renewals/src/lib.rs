@@ -13,22 +13,23 @@ use chrono::{DateTime, Duration, Months, Utc};
 use serde::Serialize;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{NumberStatus, PAST_DUE_DAYS, PhoneNumber};
-use switchboard_core::ports::{Charge, Repository, Telephony, Versioned, Wallets};
+use switchboard_core::ports::{Charge, ProviderAccounts, Repository, Versioned, Wallets};
 use switchboard_core::{ErrorCode, StoreError};
 use switchboard_store::DynamoStore;
 
 pub struct State {
     pub numbers: Arc<dyn Repository<PhoneNumber>>,
     pub wallets: Arc<dyn Wallets>,
-    pub telephony: Arc<dyn Telephony>,
+    /// The platform's telephony, or the workspace's own account, which holds its numbers.
+    pub providers: Arc<dyn ProviderAccounts>,
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.
-pub fn state(store: &DynamoStore, telephony: Arc<dyn Telephony>) -> State {
+pub fn state(store: &DynamoStore, providers: Arc<dyn ProviderAccounts>) -> State {
     State {
         numbers: Arc::new(store.clone()),
         wallets: Arc::new(store.clone()),
-        telephony,
+        providers,
     }
 }
 
@@ -95,7 +96,7 @@ async fn renew(
         Err(StoreError::Conflict(ErrorCode::InsufficientFunds)) => {
             let since = current.past_due_since.unwrap_or(at);
             let next = if at - since >= Duration::days(PAST_DUE_DAYS) {
-                state.telephony.release_number(current).await?;
+                state.providers.telephony(ws).await?.release_number(current).await?;
                 done.released += 1;
                 current.clone().released(now)
             } else {

@@ -12,9 +12,10 @@ use serde_json::json;
 use switchboard_core::error::ProviderError;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
-    Agent, AvailableNumber, NUMBER_MONTHLY_FEE_MINOR, NumberSource, NumberStatus, PhoneNumber, PhoneNumberObject, Scope,
+    Agent, AvailableNumber, NUMBER_MONTHLY_FEE_MINOR, NumberSource, NumberStatus, PhoneNumber, PhoneNumberObject,
+    ProviderMode, Scope,
 };
-use switchboard_core::ports::{AccountStore, Charge, NumberSearch, Repository, Telephony, Wallets};
+use switchboard_core::ports::{AccountStore, Charge, NumberSearch, ProviderAccounts, Repository, Telephony, Wallets};
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_domain::{audit, phones};
 use switchboard_http::crud;
@@ -27,17 +28,18 @@ pub struct State {
     pub agents: Arc<dyn Repository<Agent>>,
     pub accounts: Arc<dyn AccountStore>,
     pub wallets: Arc<dyn Wallets>,
-    pub telephony: Arc<dyn Telephony>,
+    /// The platform's telephony, or the workspace's own account.
+    pub providers: Arc<dyn ProviderAccounts>,
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.
-pub fn service(platform: Arc<Platform>, store: &DynamoStore, telephony: Arc<dyn Telephony>) -> Service<State> {
+pub fn service(platform: Arc<Platform>, store: &DynamoStore, providers: Arc<dyn ProviderAccounts>) -> Service<State> {
     let state = State {
         numbers: Arc::new(store.clone()),
         agents: Arc::new(store.clone()),
         accounts: Arc::new(store.clone()),
         wallets: Arc::new(store.clone()),
-        telephony,
+        providers,
     };
     Service::new(platform, state, routes())
 }
@@ -199,7 +201,8 @@ async fn search(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         contains: digits("contains", input.contains, 10)?,
         limit,
     };
-    let offers = state.telephony.search_numbers(&query).await.map_err(|e| match e {
+    let telephony = state.providers.telephony(req.workspace_id()?).await?;
+    let offers = telephony.search_numbers(&query).await.map_err(|e| match e {
         ProviderError::Rejected(why) => ApiError::param(ErrorCode::ValidationFailed, "country", why),
         ProviderError::Unavailable(e) => ApiError::unavailable(e),
     })?;
@@ -214,6 +217,7 @@ async fn new_number(
     req: &Request,
     input: ImportNumber,
     source: NumberSource,
+    telephony: &dyn Telephony,
 ) -> Result<PhoneNumber, ApiError> {
     let ws = req.workspace_id()?;
     let phone_number = phones::normalize(state.accounts.as_ref(), ws, "phone_number", &input.phone_number).await?;
@@ -226,7 +230,7 @@ async fn new_number(
         id: ids::new_id_at(prefix::NUMBER, req.now),
         object: PhoneNumberObject,
         phone_number,
-        provider: state.telephony.provider().to_owned(),
+        provider: telephony.provider().to_owned(),
         provider_id: None,
         agent_id: input.agent_id,
         label,
@@ -246,14 +250,15 @@ async fn new_number(
 async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let input: ImportNumber = req.json()?;
     let ws = req.workspace_id()?;
-    let number = new_number(&state, &req, input, NumberSource::Imported).await?;
+    let telephony = state.providers.telephony(ws).await?;
+    let number = new_number(&state, &req, input, NumberSource::Imported, telephony.as_ref()).await?;
     // The claim first: the number's global guard makes another workspace's number 409 before
     // the provider is asked to point it here. The claim and its undoing when the provider
     // refuses are not the change: the audit entry goes with the write that keeps the number.
     let claimed = audit::set_aside(state.numbers.insert(ws, &number, None, &[]))
         .await
         .map_err(store_error)?;
-    let provider_id = match state.telephony.attach_number(&number.phone_number).await {
+    let provider_id = match telephony.attach_number(&number.phone_number).await {
         Ok(provider_id) => provider_id,
         Err(e) => {
             audit::set_aside(state.numbers.delete(ws, &claimed, None)).await?;
@@ -271,14 +276,20 @@ async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
 async fn provision(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let input: ImportNumber = req.json()?;
     let ws = req.workspace_id()?;
-    let number = new_number(&state, &req, input, NumberSource::Provisioned).await?;
+    let telephony = state.providers.telephony(ws).await?;
+    let mut number = new_number(&state, &req, input, NumberSource::Provisioned, telephony.as_ref()).await?;
+    // Bought through the workspace's own account, which its provider bills: no fee of ours.
+    let own_account = state.providers.mode(ws).await? == ProviderMode::Byok;
+    if own_account {
+        number.monthly_fee_minor = 0;
+    }
     let wallet = state
         .wallets
         .wallet(ws, req.now)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the workspace has no wallet")))?;
     // Buying costs the operator real money: the same rule as live calls.
-    if state.telephony.is_live() && !wallet.controls.owner_verified {
+    if telephony.is_live() && !wallet.controls.owner_verified {
         return Err(ApiError::of(ErrorCode::EmailNotVerified));
     }
     let insufficient = || {
@@ -293,7 +304,7 @@ async fn provision(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let claimed = audit::set_aside(state.numbers.insert(ws, &number, None, &[]))
         .await
         .map_err(store_error)?;
-    let provider_id = match state.telephony.provision_number(&number.phone_number).await {
+    let provider_id = match telephony.provision_number(&number.phone_number).await {
         Ok(provider_id) => provider_id,
         Err(e) => {
             audit::set_aside(state.numbers.delete(ws, &claimed, None)).await?;
@@ -302,7 +313,7 @@ async fn provision(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     };
     let bought = PhoneNumber {
         provider_id,
-        renews_at: Some(number.created_at + Months::new(1)),
+        renews_at: (!own_account).then(|| number.created_at + Months::new(1)),
         ..number
     };
     let fee = Charge {
@@ -313,13 +324,13 @@ async fn provision(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     };
     match state
         .wallets
-        .charge_number(ws, &claimed, &bought, Some(&fee), &[])
+        .charge_number(ws, &claimed, &bought, (!own_account).then_some(&fee), &[])
         .await
     {
         Ok(stored) => Ok(Reply::created_versioned(&stored)),
         // Spent meanwhile: the number goes back, and nothing is kept.
         Err(StoreError::Conflict(ErrorCode::InsufficientFunds)) => {
-            state.telephony.release_number(&bought).await.map_err(provider_error)?;
+            telephony.release_number(&bought).await.map_err(provider_error)?;
             audit::set_aside(state.numbers.delete(ws, &claimed, None)).await?;
             Err(insufficient())
         }
@@ -366,7 +377,9 @@ async fn release(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     }
     // The provider first: a number still answering there must not look released here.
     state
-        .telephony
+        .providers
+        .telephony(req.workspace_id()?)
+        .await?
         .release_number(&current.value)
         .await
         .map_err(provider_error)?;

@@ -117,6 +117,10 @@ error_codes! {
     RoleNotFound = 404, "role_not_found";
     /// No secret with this id in the workspace.
     SecretNotFound = 404, "secret_not_found";
+    /// No onboarding provider has this id: `GET /v1/onboarding/providers` lists them.
+    ProviderNotFound = 404, "provider_not_found";
+    /// The workspace brought no credential for this provider.
+    CredentialNotFound = 404, "credential_not_found";
     /// The API key does not exist in this workspace.
     ApiKeyNotFound = 404, "api_key_not_found";
     /// The phone number does not exist in this workspace.
@@ -157,6 +161,10 @@ error_codes! {
     NumberInUse = 409, "number_in_use";
     /// Auto-charge needs a saved card: top up once with a card first.
     PaymentMethodRequired = 409, "payment_method_required";
+    /// Onboarding cannot complete yet; the message lists the providers whose credentials are missing.
+    OnboardingIncomplete = 409, "onboarding_incomplete";
+    /// The workspace brings its own accounts (`byok`) but has no valid credential for the provider this needs.
+    ProviderCredentialMissing = 409, "provider_credential_missing";
     /// The approval was already approved or denied.
     ApprovalAlreadyDecided = 409, "approval_already_decided";
     /// The approval's time to decide is over.
@@ -203,6 +211,8 @@ error_codes! {
     LimitReached = 422, "limit_reached";
     /// The rule book written from `nl_prompt` does not pass validation; the message lists why.
     RuleBookInvalid = 422, "rule_book_invalid";
+    /// The provider refused the credential; the message says what it answered. Nothing was stored.
+    CredentialRejected = 422, "credential_rejected";
     /// This Idempotency-Key was used with a different request.
     IdempotencyKeyReused = 422, "idempotency_key_reused";
     /// Too many requests for this credential; retry after the Retry-After header.

@@ -10,11 +10,11 @@ use switchboard_core::error::ProviderError;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
     Agent, CURRENCY, Call, CallCost, CallObject, CallRecording, CallStatus, Contact, Conversation, Direction, Event,
-    EventType, PhoneNumber, Plan, Sentiment, VOICES, price, recording_declined, voice_by_id,
+    EventType, PhoneNumber, Plan, ProviderMode, Sentiment, VOICES, price, recording_declined, voice_by_id,
 };
 use switchboard_core::ports::{
-    AccountStore, CallJob, CallQueue, Charge, Directory, HeldCall, Hold, OutboundCall, Recordings, Repository,
-    Telephony, Unique, Versioned, Wallets,
+    AccountStore, CallJob, CallQueue, Charge, Directory, HeldCall, Hold, OutboundCall, ProviderAccounts, Recordings,
+    Repository, Telephony, Unique, Versioned, Wallets,
 };
 use switchboard_core::{Error, ErrorCode, StoreError, validate};
 
@@ -33,10 +33,10 @@ pub struct CallBook<'a> {
 }
 
 /// What a call may cost at most, held on the wallet before it is placed or answered: its
-/// agent's longest call at the plan's rate.
-pub fn hold_for(agent: &Agent, plan: Plan, now: DateTime<Utc>) -> Hold {
+/// agent's longest call at the plan's rate in the workspace's provider mode.
+pub fn hold_for(agent: &Agent, plan: Plan, mode: ProviderMode, now: DateTime<Utc>) -> Hold {
     Hold {
-        amount_minor: price(agent.max_call_duration, plan.per_minute_minor()),
+        amount_minor: price(agent.max_call_duration, plan.per_minute_minor_in(mode)),
         max_active_calls: plan.max_active_calls(),
         destination_country: None,
         live: false,
@@ -57,6 +57,8 @@ pub struct NewCall<'a> {
     pub campaign_id: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub plan: Plan,
+    /// Whose providers carry the call, which sets its rate.
+    pub mode: ProviderMode,
     pub provider: String,
     pub provider_call_id: Option<String>,
 }
@@ -95,7 +97,7 @@ impl NewCall<'_> {
                 amount_minor: 0,
                 currency: CURRENCY.into(),
                 billed_minutes: 0,
-                per_minute_minor: self.plan.per_minute_minor(),
+                per_minute_minor: self.plan.per_minute_minor_in(self.mode),
             }),
             ended_reason: None,
             answered_at: None,
@@ -233,6 +235,7 @@ pub async fn place(
     call: Call,
     agent: &Agent,
     plan: Plan,
+    mode: ProviderMode,
     now: DateTime<Utc>,
 ) -> Result<Versioned<Call>, Error> {
     let destination = validate::destination(&call.to);
@@ -249,7 +252,7 @@ pub async fn place(
     let hold = Hold {
         destination_country: destination.country.clone(),
         live: telephony.is_live(),
-        ..hold_for(agent, plan, now)
+        ..hold_for(agent, plan, mode, now)
     };
     let created = book
         .wallets
@@ -314,6 +317,8 @@ pub struct Inbound<'a> {
     pub contacts: &'a dyn Repository<Contact>,
     pub accounts: &'a dyn AccountStore,
     pub directory: &'a dyn Directory,
+    /// Whose providers the workspace's calls go through, which sets their rate.
+    pub providers: &'a dyn ProviderAccounts,
 }
 
 /// Records a call coming in to `to` from `from` (both E.164) in the workspace holding `to`
@@ -360,6 +365,7 @@ pub async fn receive(
         .get_workspace(ws)
         .await?
         .map_or(Plan::Starter, |w| w.plan);
+    let mode = inbound.providers.mode(ws).await?;
     let call = NewCall {
         direction: Direction::Inbound,
         agent: &agent,
@@ -369,12 +375,13 @@ pub async fn receive(
         campaign_id: None,
         metadata: BTreeMap::new(),
         plan,
+        mode,
         provider: provider.to_owned(),
         provider_call_id,
     }
     .record(now);
     let created = wallets
-        .insert_held_call(ws, &call, &hold_for(&agent, plan, now))
+        .insert_held_call(ws, &call, &hold_for(&agent, plan, mode, now))
         .await?;
     Ok((workspace_id, created))
 }
@@ -606,7 +613,7 @@ pub async fn finish(
             .get(workspace_id, &call.agent_id)
             .await?
             .map_or_else(|| "a deleted agent".to_owned(), |a| a.value.name);
-        let analysis = engine.analyze(&agent_name, &call.transcript, now).await?;
+        let analysis = engine.analyze(workspace_id, &agent_name, &call.transcript, now).await?;
         let sentiment = match analysis.sentiment.as_str() {
             "positive" => Sentiment::Positive,
             "negative" => Sentiment::Negative,

@@ -15,5 +15,6 @@ pub mod campaigns;
 pub mod conversation;
 pub mod dnc;
 pub mod phones;
+pub mod providers;
 pub mod sealing;
 pub mod webhooks;

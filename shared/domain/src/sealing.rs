@@ -32,6 +32,20 @@ impl WorkspaceKeys {
     }
 }
 
+/// Where the deployment's key material comes from. A function that may open a workspace's
+/// values but seldom does reads it when first needed, not at every cold start.
+#[async_trait::async_trait]
+pub trait KeySource: Send + Sync {
+    async fn keys(&self) -> anyhow::Result<WorkspaceKeys>;
+}
+
+#[async_trait::async_trait]
+impl KeySource for WorkspaceKeys {
+    async fn keys(&self) -> anyhow::Result<WorkspaceKeys> {
+        Ok(self.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

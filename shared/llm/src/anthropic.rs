@@ -77,13 +77,21 @@ impl Anthropic {
         body
     }
 
+    /// Whether Anthropic takes the key: `GET /v1/models` answers only to a valid one.
+    pub async fn check_key(&self) -> Result<(), ProviderError> {
+        let url = format!("{}/v1/models?limit=1", self.base_url.trim_end_matches('/'));
+        self.answer(self.http.get(url)).await.map(|_| ())
+    }
+
     async fn send(&self, body: &Value) -> Result<Value, ProviderError> {
-        let response = self
-            .http
-            .post(format!("{}/v1/messages", self.base_url.trim_end_matches('/')))
+        let url = format!("{}/v1/messages", self.base_url.trim_end_matches('/'));
+        self.answer(self.http.post(url).json(body)).await
+    }
+
+    async fn answer(&self, request: reqwest::RequestBuilder) -> Result<Value, ProviderError> {
+        let response = request
             .header("x-api-key", &self.api_key)
             .header("anthropic-version", API_VERSION)
-            .json(body)
             .send()
             .await
             .map_err(|e| ProviderError::Unavailable(e.into()))?;

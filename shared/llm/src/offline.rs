@@ -16,6 +16,23 @@ use switchboard_domain::conversation::tools::{
 
 pub struct Offline;
 
+impl Offline {
+    /// Whether the offline model takes an API key: as a provider takes only its own keys, it
+    /// takes only test keys (`test_...`), so that a workspace can try `byok` locally.
+    pub fn check_key(api_key: &str) -> Result<(), ProviderError> {
+        if api_key.starts_with(TEST_PREFIX) {
+            Ok(())
+        } else {
+            Err(ProviderError::Rejected(format!(
+                "invalid x-api-key (the offline model takes only test keys, which start with `{TEST_PREFIX}`)"
+            )))
+        }
+    }
+}
+
+/// What test credentials start with, for the offline providers.
+pub const TEST_PREFIX: &str = "test_";
+
 fn contains_any(text: &str, words: &[&str]) -> bool {
     words.iter().any(|w| text.contains(w))
 }

@@ -7,7 +7,7 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use aws_types::SdkConfig;
 use switchboard_core::clock::Clock;
 use switchboard_core::config::Env;
-use switchboard_core::ports::{CallQueue, DialerQueue, Llm, Telephony};
+use switchboard_core::ports::{CallQueue, DialerQueue, Llm, ProviderAccounts, Telephony};
 use switchboard_domain::campaigns::Dialer;
 use switchboard_domain::conversation::Engine;
 use switchboard_store::DynamoStore;
@@ -109,10 +109,10 @@ pub async fn table(
     })
 }
 
-/// The conversation engine over the store.
-pub fn engine(store: &DynamoStore, llm: Arc<dyn Llm>) -> Engine {
+/// The conversation engine over the store, each workspace's model chosen by `models`.
+pub fn engine(store: &DynamoStore, models: Arc<dyn ProviderAccounts>) -> Engine {
     Engine {
-        llm,
+        models,
         conversations: Arc::new(store.clone()),
         appointments: Arc::new(store.clone()),
         contacts: Arc::new(store.clone()),
@@ -124,7 +124,7 @@ pub fn engine(store: &DynamoStore, llm: Arc<dyn Llm>) -> Engine {
 /// The dialer over the store: what campaigns' ticks and their calls' ends run.
 pub fn dialer(
     store: &DynamoStore,
-    telephony: Arc<dyn Telephony>,
+    providers: Arc<dyn ProviderAccounts>,
     call_jobs: Arc<dyn CallQueue>,
     jobs: Arc<dyn DialerQueue>,
     clock: Clock,
@@ -138,7 +138,7 @@ pub fn dialer(
         dnc: Arc::new(store.clone()),
         calls: Arc::new(store.clone()),
         wallets: Arc::new(store.clone()),
-        telephony,
+        providers,
         call_jobs,
         jobs,
         clock,
@@ -195,6 +195,7 @@ pub async fn telephony(
         callbacks: twilio::Callbacks {
             public_base_url: account.public_base_url.clone(),
             relay_url: account.relay_url.clone(),
+            workspace_id: None,
         },
     };
     let client = twilio::Twilio::new(

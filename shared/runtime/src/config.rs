@@ -203,6 +203,9 @@ impl TelephonyConfig {
     }
 }
 
+/// The model agents think with on Anthropic, unless `ANTHROPIC_MODEL` names another.
+pub const DEFAULT_ANTHROPIC_MODEL: &str = "claude-sonnet-4-5";
+
 /// Which language model answers, and how to reach it.
 #[cfg(feature = "llm")]
 #[derive(Debug, Clone)]
@@ -223,7 +226,7 @@ impl LlmConfig {
             anthropic_secret_id: env.optional("ANTHROPIC_API_KEY_SECRET_ID"),
             anthropic_model: env
                 .optional("ANTHROPIC_MODEL")
-                .unwrap_or_else(|| "claude-sonnet-4-5".into()),
+                .unwrap_or_else(|| DEFAULT_ANTHROPIC_MODEL.into()),
             anthropic_base_url: env
                 .optional("ANTHROPIC_BASE_URL")
                 .unwrap_or_else(|| switchboard_llm::anthropic::DEFAULT_BASE_URL.into()),

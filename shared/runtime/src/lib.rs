@@ -14,3 +14,5 @@ pub mod worker;
 mod aws;
 #[cfg(feature = "aws")]
 pub use aws::*;
+#[cfg(feature = "providers")]
+pub mod providers;

@@ -40,6 +40,34 @@ impl ElevenLabs {
     }
 }
 
+impl ElevenLabs {
+    /// Whether ElevenLabs takes the key: `GET /v1/user` answers only to a valid one.
+    pub async fn check_key(&self) -> Result<(), ProviderError> {
+        let res = self
+            .http
+            .get(format!("{}/v1/user", self.base_url))
+            .header("xi-api-key", &self.api_key)
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unavailable(anyhow::anyhow!("ElevenLabs: {e}")))?;
+        let status = res.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body: serde_json::Value = res.json().await.unwrap_or_default();
+        let reason = body["detail"]["message"].as_str().unwrap_or("no message");
+        if status.is_client_error() && status.as_u16() != 429 {
+            Err(ProviderError::Rejected(format!(
+                "ElevenLabs answered {status}: {reason}"
+            )))
+        } else {
+            Err(ProviderError::Unavailable(anyhow::anyhow!(
+                "ElevenLabs answered {status}: {reason}"
+            )))
+        }
+    }
+}
+
 #[async_trait]
 impl TextToSpeech for ElevenLabs {
     async fn speak(&self, voice: &Voice, text: &str) -> Result<Speech, ProviderError> {

@@ -5,6 +5,7 @@
 
 pub mod elevenlabs;
 pub mod offline;
+#[cfg(feature = "polly")]
 pub mod polly;
 
 /// 16-bit little-endian mono PCM at `rate` samples a second, as a WAV file.

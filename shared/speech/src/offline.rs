@@ -9,6 +9,21 @@ use tokio::io::AsyncWriteExt;
 
 pub struct Espeak;
 
+/// What test keys start with: the offline voice takes only those, as ElevenLabs takes only its
+/// accounts' keys, so that a workspace can try `byok` locally.
+pub const TEST_PREFIX: &str = "test_";
+
+/// Whether the offline voice takes an ElevenLabs key (see [`TEST_PREFIX`]).
+pub fn check_key(api_key: &str) -> Result<(), ProviderError> {
+    if api_key.starts_with(TEST_PREFIX) {
+        Ok(())
+    } else {
+        Err(ProviderError::Rejected(format!(
+            "invalid_api_key (the offline voice takes only test keys, which start with `{TEST_PREFIX}`)"
+        )))
+    }
+}
+
 #[async_trait]
 impl TextToSpeech for Espeak {
     async fn speak(&self, voice: &Voice, text: &str) -> Result<Speech, ProviderError> {

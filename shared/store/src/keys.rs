@@ -108,6 +108,8 @@ pub mod entity {
     pub const RELAY: &str = "relay_session";
     pub const WORKSPACE_LISTING: &str = "workspace_listing";
     pub const REPORT_SENT: &str = "report_sent";
+    pub const ONBOARDING: &str = "onboarding_settings";
+    pub const PROVIDER_CREDENTIAL: &str = "provider_credential";
 }
 
 /// Global partition listing every workspace, for jobs that visit each (the weekly report).
@@ -116,6 +118,19 @@ pub const WORKSPACES: &str = "WORKSPACES";
 /// A workspace's entry in [`WORKSPACES`], written when it is made.
 pub fn workspace_listing(ws: &str) -> Key {
     Key::new(WORKSPACES, ws)
+}
+
+/// Every onboarding item of a workspace starts with this sort key: one Query reads them all.
+pub const ONBOARDING_PREFIX: &str = "ONBOARDING";
+
+/// The workspace's provider mode and onboarding completion.
+pub fn onboarding_settings(ws: &str) -> Key {
+    Key::new(ws, ONBOARDING_PREFIX)
+}
+
+/// The credential the workspace brought for `provider`, sealed.
+pub fn provider_credential(ws: &str, provider: &str) -> Key {
+    Key::new(ws, format!("{ONBOARDING_PREFIX}#CREDENTIAL#{provider}"))
 }
 
 /// The note that the weekly report of the week ending `week_end` went to the owners.

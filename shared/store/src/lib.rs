@@ -17,6 +17,7 @@ mod erasure;
 mod idempotency;
 pub mod keys;
 pub mod layout;
+mod onboarding;
 mod phone_lists;
 mod pseudonyms;
 mod reports;

@@ -40,7 +40,23 @@ impl Simulator {
         self.speech = Some(speech);
         self
     }
+
+    /// Whether the simulator takes a Twilio credential: as Twilio takes only its accounts'
+    /// tokens, it takes only test tokens (`test_...`), so that a workspace can try `byok` locally.
+    pub fn check_credential(auth_token: &str) -> Result<(), ProviderError> {
+        if auth_token.starts_with(TEST_PREFIX) {
+            Ok(())
+        } else {
+            Err(ProviderError::Rejected(format!(
+                "Authenticate (Twilio error 20003; the simulator takes only test auth tokens, which start with \
+                 `{TEST_PREFIX}`)"
+            )))
+        }
+    }
 }
+
+/// What test credentials start with, for the simulator.
+pub const TEST_PREFIX: &str = "test_";
 
 /// Silence between two lines of a recorded call.
 const PAUSE_SECONDS: f32 = 0.4;

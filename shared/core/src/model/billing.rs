@@ -250,5 +250,10 @@ pub struct QuotaLine {
 pub struct Quotas {
     pub object: QuotasObject,
     pub plan: super::Plan,
+    /// Whose provider accounts the workspace's calls go through: with `byok`, a started minute
+    /// costs the platform's fee alone.
+    pub mode: super::ProviderMode,
+    /// What a started minute of a call costs now, in cents.
+    pub per_minute_minor: i64,
     pub data: Vec<QuotaLine>,
 }

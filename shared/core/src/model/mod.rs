@@ -71,7 +71,9 @@ pub use objection::{
     OBJECTION_LOCALES, OBJECTIONS, Objection, ObjectionCategory, ObjectionObject, RECORDING_OBJECTION, objection_heard,
 };
 pub use onboarding::{
-    CredentialField, ONBOARDING_PROVIDERS, OnboardingProvider, OnboardingProviderObject, ProviderKind,
+    CredentialField, CredentialState, ONBOARDING_PROVIDERS, Onboarding, OnboardingProvider, OnboardingProviderObject,
+    OnboardingSettings, OnboardingStatus, OnboardingStatusObject, ProviderCredential, ProviderKind, ProviderMode,
+    ProviderStatus, StoredCredential,
 };
 /// ISO 3166-1 alpha-2 country, as the phone-number library knows it.
 pub use phonenumber::country::Id as Country;

@@ -57,7 +57,25 @@ impl Plan {
         3 * self.rate_limit(class)
     }
 
-    /// Price of a started minute of conversation, in US cents.
+    /// Price of a started minute of conversation in `mode`, in US cents: with the platform's
+    /// providers the bundled rate, with the workspace's own only the platform's fee (its
+    /// providers bill it directly).
+    pub fn per_minute_minor_in(self, mode: super::ProviderMode) -> i64 {
+        match mode {
+            super::ProviderMode::Bundled => self.per_minute_minor(),
+            super::ProviderMode::Byok => self.platform_fee_per_minute_minor(),
+        }
+    }
+
+    /// The platform's fee for a started minute of a call through the workspace's own providers.
+    pub fn platform_fee_per_minute_minor(self) -> i64 {
+        match self {
+            Plan::Starter | Plan::Professional => 3,
+            Plan::Business | Plan::Enterprise => 2,
+        }
+    }
+
+    /// Price of a started minute of conversation with the platform's providers, in US cents.
     pub fn per_minute_minor(self) -> i64 {
         match self {
             Plan::Starter => 12,

@@ -310,3 +310,23 @@ pub trait ReportLog: Send + Sync {
         expires_at: i64,
     ) -> Result<(), StoreError>;
 }
+
+/// What a workspace set in onboarding: its mode and the provider credentials it brought.
+#[async_trait]
+pub trait OnboardingStore: Send + Sync {
+    /// All of it, in one read.
+    async fn onboarding(&self, workspace_id: &str) -> Result<crate::model::Onboarding, StoreError>;
+    async fn put_onboarding_settings(
+        &self,
+        workspace_id: &str,
+        settings: &crate::model::OnboardingSettings,
+    ) -> Result<(), StoreError>;
+    /// Keeps a credential over the provider's previous one.
+    async fn put_credential(
+        &self,
+        workspace_id: &str,
+        credential: &crate::model::StoredCredential,
+    ) -> Result<(), StoreError>;
+    /// Whether there was one to delete.
+    async fn delete_credential(&self, workspace_id: &str, provider: &str) -> Result<bool, StoreError>;
+}

@@ -348,3 +348,35 @@ pub trait Payments: Send + Sync {
     /// Starts a charge of the saved card; the provider's id of the payment.
     async fn charge_saved_card(&self, charge: &SavedCardCharge) -> Result<String, ProviderError>;
 }
+
+/// Makes a workspace's own provider adapters from the credentials it brought, and asks each
+/// provider whether it accepts a credential. Each deployment has its own: with the simulator
+/// and the offline model, only test credentials are accepted, as a provider would refuse others.
+#[async_trait]
+pub trait ProviderFactory: Send + Sync {
+    /// `Rejected` with the provider's reason when it refuses the credential.
+    async fn check(&self, credential: &crate::model::ProviderCredential) -> Result<(), ProviderError>;
+    /// The workspace's telephony through its own account, and the key that account signs its
+    /// webhooks with (`None` when nothing signs them, as with the simulator); `None` where the
+    /// function has no telephony.
+    #[allow(clippy::type_complexity)]
+    fn telephony(
+        &self,
+        workspace_id: &str,
+        account_sid: &str,
+        auth_token: &str,
+    ) -> Option<(std::sync::Arc<dyn Telephony>, Option<String>)>;
+    fn llm(&self, api_key: &str) -> std::sync::Arc<dyn Llm>;
+}
+
+/// The provider accounts a workspace's work goes through: the platform's (`bundled`) or the
+/// workspace's own (`byok`).
+#[async_trait]
+pub trait ProviderAccounts: Send + Sync {
+    async fn telephony(&self, workspace_id: &str) -> Result<std::sync::Arc<dyn Telephony>, crate::Error>;
+    async fn llm(&self, workspace_id: &str) -> Result<std::sync::Arc<dyn Llm>, crate::Error>;
+    /// The key the workspace's telephony account signs webhooks with; `None` for the platform's.
+    async fn webhook_key(&self, workspace_id: &str) -> Result<Option<String>, crate::Error>;
+    /// Whose accounts they are, which sets what its calls cost.
+    async fn mode(&self, workspace_id: &str) -> Result<crate::model::ProviderMode, crate::Error>;
+}

@@ -104,13 +104,14 @@ impl Dialer {
         let plan = self.accounts.get_workspace(ws).await?.map_or(Plan::Starter, |w| w.plan);
         let pending = self.stats(ws, &campaign.id).await?.pending;
         let wave = u64::from(campaign.max_concurrent_calls).min(pending).max(1);
-        let needed = hold_for(&agent.value, plan, now).amount_minor * i64::try_from(wave).unwrap_or(i64::MAX);
+        let mode = self.providers.mode(ws).await?;
+        let needed = hold_for(&agent.value, plan, mode, now).amount_minor * i64::try_from(wave).unwrap_or(i64::MAX);
         let wave_hold = Hold {
             amount_minor: needed,
             // Calls in progress elsewhere do not keep a campaign from starting: its calls wait.
             max_active_calls: u32::MAX,
-            live: self.telephony.is_live(),
-            ..hold_for(&agent.value, plan, now)
+            live: self.providers.telephony(ws).await?.is_live(),
+            ..hold_for(&agent.value, plan, mode, now)
         };
         let Some(wallet) = self.wallets.wallet(ws, now).await? else {
             return Err(Error::refused(

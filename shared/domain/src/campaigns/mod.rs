@@ -27,7 +27,7 @@ use switchboard_core::model::{
 };
 use switchboard_core::ports::{
     AccountStore, CallQueue, CampaignStore, Claim, DialerJob, DialerQueue, DncStore, MAX_CLAIM_BATCH, MAX_DELAY,
-    Repository, Settlement, Telephony, Versioned, Wallets,
+    ProviderAccounts, Repository, Settlement, Versioned, Wallets,
 };
 use switchboard_core::{Error, ErrorCode, StoreError, validate};
 
@@ -67,7 +67,8 @@ pub struct Dialer {
     pub dnc: Arc<dyn DncStore>,
     pub calls: Arc<dyn Repository<Call>>,
     pub wallets: Arc<dyn Wallets>,
-    pub telephony: Arc<dyn Telephony>,
+    /// The platform's telephony, or each workspace's own account.
+    pub providers: Arc<dyn ProviderAccounts>,
     pub call_jobs: Arc<dyn CallQueue>,
     pub jobs: Arc<dyn DialerQueue>,
     pub clock: Clock,
@@ -335,12 +336,14 @@ impl Dialer {
             ErrorCode::TrialExpired,
             ErrorCode::EmailNotVerified,
             ErrorCode::DailySpendLimitReached,
+            ErrorCode::ProviderCredentialMissing,
         ];
         if let Some(code) = lasting.into_iter().find(|code| refusals.contains(code)) {
             return self.pause_itself(ws, &campaign.id, code.as_str(), now).await;
         }
         if refusals.contains(&ErrorCode::InsufficientFunds) {
-            let needed = calls::hold_for(agent, plan, now).amount_minor;
+            let mode = self.providers.mode(ws).await?;
+            let needed = calls::hold_for(agent, plan, mode, now).amount_minor;
             let balance = self
                 .wallets
                 .wallet(ws, now)
@@ -402,25 +405,31 @@ impl Dialer {
         now: DateTime<Utc>,
     ) -> Result<Option<ErrorCode>, Error> {
         self.dnc.start_cooldown(ws, &target.phone, &campaign.id, now).await?;
-        let mut record = NewCall {
-            direction: switchboard_core::model::Direction::Outbound,
-            agent,
-            number,
-            remote: target.phone.clone(),
-            contact_id: target.contact_id.clone(),
-            campaign_id: Some(campaign.id.clone()),
-            metadata: BTreeMap::from([("target_id".to_owned(), target.id.clone())]),
-            plan,
-            provider: self.telephony.provider().to_owned(),
-            provider_call_id: None,
-        }
-        .record(now);
-        if let Some(call_id) = &target.last_call_id {
-            record.id = call_id.clone();
-        }
+        let placed = async {
+            let telephony = self.providers.telephony(ws).await?;
+            let mode = self.providers.mode(ws).await?;
+            let mut record = NewCall {
+                direction: switchboard_core::model::Direction::Outbound,
+                agent,
+                number,
+                remote: target.phone.clone(),
+                contact_id: target.contact_id.clone(),
+                campaign_id: Some(campaign.id.clone()),
+                metadata: BTreeMap::from([("target_id".to_owned(), target.id.clone())]),
+                plan,
+                mode,
+                provider: telephony.provider().to_owned(),
+                provider_call_id: None,
+            }
+            .record(now);
+            if let Some(call_id) = &target.last_call_id {
+                record.id = call_id.clone();
+            }
+            calls::place(self.book(), telephony.as_ref(), ws, record, agent, plan, mode, now).await
+        };
         // A provider that refuses or cannot be reached leaves the call failed; its end settles
         // the target like any other. Had the call not even been recorded, the lease would.
-        match calls::place(self.book(), self.telephony.as_ref(), ws, record, agent, plan, now).await {
+        match placed.await {
             Ok(_) => Ok(None),
             Err(e)
                 if matches!(
@@ -431,6 +440,7 @@ impl Dialer {
                         | ErrorCode::EmailNotVerified
                         | ErrorCode::DailySpendLimitReached
                         | ErrorCode::DestinationNotAllowed
+                        | ErrorCode::ProviderCredentialMissing
                 ) =>
             {
                 let at = switchboard_core::clock::api_time(now);
@@ -485,8 +495,10 @@ impl Dialer {
                 }
                 // Overstayed: hung up, failed; a late report of it finds the target settled.
                 Some(call) => {
-                    if let Some(provider_id) = &call.provider_call_id {
-                        let _ = self.telephony.hang_up(provider_id).await;
+                    if let (Some(provider_id), Ok(telephony)) =
+                        (&call.provider_call_id, self.providers.telephony(ws).await)
+                    {
+                        let _ = telephony.hang_up(provider_id).await;
                     }
                     let report = StatusReport {
                         status: CallStatus::Failed,

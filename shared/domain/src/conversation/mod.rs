@@ -21,7 +21,7 @@ use switchboard_core::model::{
     ConversationStatus, DncSource, MAX_APPOINTMENT, Message, MessageRole, ProposedAction,
 };
 use switchboard_core::ports::{
-    DncStore, Llm, LlmMessage, LlmReply, LlmRequest, Repository, ToolUse, Unique, Versioned,
+    DncStore, LlmMessage, LlmReply, LlmRequest, ProviderAccounts, Repository, ToolUse, Unique, Versioned,
 };
 use switchboard_core::{Error, ErrorCode, StoreError};
 
@@ -38,7 +38,8 @@ const MAX_TOKENS: u32 = 400;
 /// What the engine needs.
 #[derive(Clone)]
 pub struct Engine {
-    pub llm: Arc<dyn Llm>,
+    /// The model each workspace's conversations go through: the platform's, or its own.
+    pub models: Arc<dyn ProviderAccounts>,
     pub conversations: Arc<dyn Repository<Conversation>>,
     pub appointments: Arc<dyn Repository<Appointment>>,
     pub contacts: Arc<dyn Repository<Contact>>,
@@ -274,7 +275,13 @@ impl Engine {
     }
 
     /// Summary, sentiment and outcome of a conversation, from the model.
-    pub async fn analyze(&self, agent_name: &str, messages: &[Message], now: DateTime<Utc>) -> Result<Analysis, Error> {
+    pub async fn analyze(
+        &self,
+        workspace_id: &str,
+        agent_name: &str,
+        messages: &[Message],
+        now: DateTime<Utc>,
+    ) -> Result<Analysis, Error> {
         let transcript: String = messages
             .iter()
             .map(|m| match m.role {
@@ -296,7 +303,8 @@ impl Engine {
             now,
             max_tokens: MAX_TOKENS,
         };
-        let reply = self.llm.complete(&request).await.map_err(provider_error)?;
+        let llm = self.models.llm(workspace_id).await?;
+        let reply = llm.complete(&request).await.map_err(provider_error)?;
         let input = reply
             .tool_uses
             .into_iter()
@@ -328,6 +336,7 @@ impl Engine {
         conversation: &mut Conversation,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
+        let llm = self.models.llm(workspace_id).await?;
         for _ in 0..MAX_STEPS {
             let request = LlmRequest {
                 system: instructions(agent, conversation),
@@ -337,7 +346,7 @@ impl Engine {
                 now,
                 max_tokens: MAX_TOKENS,
             };
-            let LlmReply { text, tool_uses } = self.llm.complete(&request).await.map_err(provider_error)?;
+            let LlmReply { text, tool_uses } = llm.complete(&request).await.map_err(provider_error)?;
             conversation.model_history.push(LlmMessage::Assistant {
                 text: text.clone(),
                 tool_uses: tool_uses.clone(),

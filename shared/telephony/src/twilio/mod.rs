@@ -31,12 +31,23 @@ pub struct Callbacks {
     pub public_base_url: String,
     /// The relay WebSocket's URL (`wss://...`).
     pub relay_url: String,
+    /// The workspace whose own account this is, named in the URLs its numbers call so that
+    /// their webhooks are checked with its auth token; `None` for the platform's account.
+    pub workspace_id: Option<String>,
 }
 
 pub const VOICE_PATH: &str = "/v1/telephony/twilio/voice";
 pub const STATUS_PATH: &str = "/v1/telephony/twilio/status";
 
 impl Callbacks {
+    /// The URL a number of the account calls.
+    fn number_url(&self, path: &str) -> String {
+        match &self.workspace_id {
+            Some(ws) => self.url(path, &[("workspace_id", ws)]),
+            None => self.url(path, &[]),
+        }
+    }
+
     fn url(&self, path: &str, query: &[(&str, &str)]) -> String {
         let mut url = format!("{}{path}", self.public_base_url.trim_end_matches('/'));
         if !query.is_empty() {
@@ -61,13 +72,34 @@ pub struct Webhooks {
 impl Webhooks {
     /// Whether a webhook request to `path?query` carries Twilio's signature of it.
     pub fn verify(&self, path: &str, raw_query: &str, params: &[(String, String)], header: Option<&str>) -> bool {
+        self.verify_as(&self.auth_token, path, raw_query, params, header)
+    }
+
+    /// [`Self::verify`] for a request of another account, signed with `auth_token`.
+    pub fn verify_as(
+        &self,
+        auth_token: &str,
+        path: &str,
+        raw_query: &str,
+        params: &[(String, String)],
+        header: Option<&str>,
+    ) -> bool {
         let mut url = format!("{}{path}", self.callbacks.public_base_url.trim_end_matches('/'));
         if !raw_query.is_empty() {
             url.push('?');
             url.push_str(raw_query);
         }
-        verify(&self.auth_token, &url, params, header)
+        verify(auth_token, &url, params, header)
     }
+}
+
+/// The relay URL a workspace's own account connects its calls to: naming the workspace, whose
+/// auth token signs the connection.
+pub fn workspace_relay_url(relay_url: &str, workspace_id: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("workspace_id", workspace_id)
+        .finish();
+    format!("{relay_url}?{query}")
 }
 
 /// Twilio's REST API.
@@ -126,6 +158,16 @@ impl Twilio {
         }
     }
 
+    /// Whether the credential opens an active account (`GET /2010-04-01/Accounts/{sid}.json`).
+    pub async fn check_account(&self) -> Result<(), ProviderError> {
+        let url = format!("{}/2010-04-01/Accounts/{}.json", self.api_base, self.account_sid);
+        let account = self.send(self.http.get(url)).await?;
+        match account["status"].as_str() {
+            Some("active") | None => Ok(()),
+            Some(status) => Err(ProviderError::Rejected(format!("the Twilio account is {status}"))),
+        }
+    }
+
     /// The recordings Twilio holds of a call: `(sid, status)` of each.
     async fn recordings_of(&self, call: &Call) -> Result<Vec<(String, String)>, ProviderError> {
         let Some(call_sid) = &call.provider_call_id else {
@@ -166,9 +208,9 @@ impl Telephony for Twilio {
             )));
         };
         let form = [
-            ("VoiceUrl", self.callbacks.url(VOICE_PATH, &[])),
+            ("VoiceUrl", self.callbacks.number_url(VOICE_PATH)),
             ("VoiceMethod", "POST".into()),
-            ("StatusCallback", self.callbacks.url(STATUS_PATH, &[])),
+            ("StatusCallback", self.callbacks.number_url(STATUS_PATH)),
             ("StatusCallbackMethod", "POST".into()),
         ];
         self.send(
@@ -222,9 +264,9 @@ impl Telephony for Twilio {
     async fn provision_number(&self, phone_e164: &str) -> Result<Option<String>, ProviderError> {
         let form = [
             ("PhoneNumber", phone_e164.to_owned()),
-            ("VoiceUrl", self.callbacks.url(VOICE_PATH, &[])),
+            ("VoiceUrl", self.callbacks.number_url(VOICE_PATH)),
             ("VoiceMethod", "POST".into()),
-            ("StatusCallback", self.callbacks.url(STATUS_PATH, &[])),
+            ("StatusCallback", self.callbacks.number_url(STATUS_PATH)),
             ("StatusCallbackMethod", "POST".into()),
         ];
         let bought = self

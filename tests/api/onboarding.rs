@@ -1,0 +1,631 @@
+//! Onboarding and bring-your-own providers: the mode, credentials checked live and sealed,
+//! completion, and each workspace's calls, numbers and status callbacks going through the
+//! account it chose.
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use switchboard_telephony::twilio;
+use switchboard_tests::fake::{FakeServer, Recorded};
+use switchboard_tests::{
+    Options, PUBLIC_BASE_URL, Res, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, Tenant, TestApp, phone_ending,
+};
+
+use crate::twilio::{created_call, twilio_answer};
+
+/// The workspace's own Twilio account, as the fake knows it.
+const OWN_SID: &str = "AC0000000000000000000000000000beef";
+const OWN_TOKEN: &str = "own-auth-token-5f1c9e27d3";
+/// Its token after rotation.
+const ROTATED_TOKEN: &str = "own-auth-token-rotated-88a0";
+
+/// A fake Twilio holding two accounts, the platform's and a workspace's own: an account's
+/// resource answers only to its own SID and token (20003 otherwise), as Twilio's do.
+async fn fake_twilio() -> FakeServer {
+    FakeServer::start(|request, _| {
+        let accounts = [
+            (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN),
+            (OWN_SID, OWN_TOKEN),
+            (OWN_SID, ROTATED_TOKEN),
+        ];
+        let signed_in = accounts.iter().any(|(sid, token)| {
+            request.path.starts_with(&format!("/2010-04-01/Accounts/{sid}"))
+                && request.header("authorization") == Some(&basic(sid, token))
+        });
+        if !signed_in {
+            let refusal = json!({"code": 20003, "message": "Authenticate", "status": 401});
+            return (401, "application/json", refusal.to_string());
+        }
+        if request.path.starts_with("/2010-04-01/Accounts/") && request.path.matches('/').count() == 3 {
+            return (200, "application/json", json!({"status": "active"}).to_string());
+        }
+        twilio_answer(request, &created_call())
+    })
+    .await
+}
+
+fn basic(sid: &str, token: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{token}"))
+    )
+}
+
+/// Every answer a test saw, to look through for credentials.
+#[derive(Default, Clone)]
+struct Seen(Arc<Mutex<Vec<String>>>);
+
+impl Seen {
+    fn keep(&self, res: Res) -> Res {
+        self.0.lock().unwrap().push(res.text.clone());
+        res
+    }
+}
+
+async fn put(app: &TestApp, t: &Tenant, path: &str, body: Value) -> Res {
+    app.put(path).bearer(&t.key).json(body).send().await
+}
+
+async fn bring_twilio(app: &TestApp, t: &Tenant, sid: &str, token: &str) -> Res {
+    put(
+        app,
+        t,
+        "/v1/onboarding/credentials/twilio",
+        json!({"account_sid": sid, "auth_token": token}),
+    )
+    .await
+}
+
+/// A Twilio webhook to `path_and_query`, signed with `token` as Twilio signs it.
+async fn signed_webhook(app: &TestApp, path_and_query: &str, form: &[(&str, &str)], token: &str) -> Res {
+    let params: Vec<(String, String)> = form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let signature = twilio::signature(token, &format!("{PUBLIC_BASE_URL}{path_and_query}"), &params);
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
+    app.post(path_and_query)
+        .header("x-twilio-signature", &signature)
+        .raw("application/x-www-form-urlencoded", body)
+        .send()
+        .await
+}
+
+async fn place(app: &TestApp, t: &Tenant, agent: &str, number_id: &str) -> Res {
+    app.post("/v1/calls")
+        .bearer(&t.key)
+        .json(json!({"agent_id": agent, "phone_number_id": number_id, "to": phone_ending("0100")}))
+        .send()
+        .await
+}
+
+/// The requests the fake received for an account.
+fn of_account(fake: &FakeServer, sid: &str) -> Vec<Recorded> {
+    let prefix = format!("/2010-04-01/Accounts/{sid}");
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with(&prefix))
+        .collect()
+}
+
+/// Every item of the table, as text.
+async fn whole_table(app: &TestApp) -> String {
+    let mut text = String::new();
+    let mut start = None;
+    loop {
+        let page = app
+            .store
+            .client()
+            .scan()
+            .table_name(app.store.table())
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items.unwrap_or_default() {
+            text.push_str(&format!("{item:?}\n"));
+        }
+        match page.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return text,
+        }
+    }
+}
+
+/// Log lines written while a test runs, as the functions write them.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn each_workspace_calls_numbers_and_callbacks_go_through_the_account_it_chose_and_no_credential_leaks() {
+    let logs = Logs::default();
+    let _logging = tracing::subscriber::set_default(switchboard_runtime::telemetry::json_subscriber(
+        tracing_subscriber::EnvFilter::new("debug"),
+        logs.clone(),
+    ));
+    let fake = fake_twilio().await;
+    let app = TestApp::with(Options {
+        twilio_api: Some(fake.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let seen = Seen::default();
+    let own = app.tenant().await;
+    let bundled = app.tenant().await;
+
+    let status = seen.keep(put(&app, &own, "/v1/onboarding/mode", json!({"mode": "byok"})).await);
+    status.expect(200);
+    assert_eq!(status.body["missing"], json!(["twilio", "anthropic"]));
+    let brought = seen.keep(bring_twilio(&app, &own, OWN_SID, OWN_TOKEN).await);
+    brought.expect(200);
+    let twilio_status = &brought.body["providers"][0];
+    assert_eq!(
+        (twilio_status["provider"].as_str(), twilio_status["state"].as_str()),
+        (Some("twilio"), Some("valid"))
+    );
+    assert_eq!(
+        twilio_status["fields"],
+        json!({"account_sid": OWN_SID}),
+        "the SID is shown, never the token"
+    );
+    let checked = of_account(&fake, OWN_SID);
+    assert_eq!(checked.len(), 1, "checked live once: {checked:?}");
+    assert_eq!(checked[0].path, format!("/2010-04-01/Accounts/{OWN_SID}.json"));
+
+    // Each workspace imports a number, places a call, searches, buys and releases a number.
+    let mut placed = Vec::new();
+    for t in [&own, &bundled] {
+        let (agent, number_id, _) = app.phone_line(t).await;
+        let call = seen.keep(place(&app, t, &agent, &number_id).await);
+        call.expect(201);
+        placed.push(call);
+        seen.keep(
+            app.post("/v1/numbers/search")
+                .bearer(&t.key)
+                .json(json!({"country": "US"}))
+                .send()
+                .await,
+        )
+        .expect(200);
+        let bought = seen.keep(
+            app.post("/v1/numbers/provision")
+                .bearer(&t.key)
+                .json(json!({"phone_number": "+14155550123"}))
+                .send()
+                .await,
+        );
+        // The numbers' global guard lets one workspace hold the offer; the other buys the next.
+        let bought = if bought.status == 409 {
+            seen.keep(
+                app.post("/v1/numbers/provision")
+                    .bearer(&t.key)
+                    .json(json!({"phone_number": "+14155550124"}))
+                    .send()
+                    .await,
+            )
+        } else {
+            bought
+        };
+        bought.expect(201);
+        seen.keep(
+            app.post(&format!("/v1/numbers/{}/release", bought.id()))
+                .bearer(&t.key)
+                .send()
+                .await,
+        )
+        .expect(200);
+    }
+    let operations = |sid: &str| -> Vec<String> {
+        of_account(&fake, sid)
+            .iter()
+            .map(|r| {
+                let resource = r
+                    .path
+                    .split('/')
+                    .nth(4)
+                    .unwrap_or_default()
+                    .split(['.', '?'])
+                    .next()
+                    .unwrap();
+                format!("{} {resource}", r.method)
+            })
+            .collect()
+    };
+    for sid in [OWN_SID, TWILIO_ACCOUNT_SID] {
+        let done = operations(sid);
+        for expected in [
+            "GET IncomingPhoneNumbers",
+            "POST IncomingPhoneNumbers",
+            "POST Calls",
+            "GET AvailablePhoneNumbers",
+            "DELETE IncomingPhoneNumbers",
+        ] {
+            assert!(done.iter().any(|d| d == expected), "{sid} saw no {expected}: {done:?}");
+        }
+    }
+    // Each call went through its workspace's account, signed in as that account.
+    for (t, sid, token) in [
+        (&own, OWN_SID, OWN_TOKEN),
+        (&bundled, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN),
+    ] {
+        let requests = of_account(&fake, sid);
+        assert!(
+            requests
+                .iter()
+                .all(|r| r.header("authorization") == Some(&basic(sid, token)))
+        );
+        let calls: Vec<&Recorded> = requests.iter().filter(|r| r.path.ends_with("/Calls.json")).collect();
+        assert_eq!(calls.len(), 1, "{sid}");
+        let url = crate::twilio::form_values(calls[0], "Url").remove(0);
+        assert!(url.contains(&format!("workspace_id={}", t.workspace_id)), "{url}");
+    }
+    // The workspace's own numbers call back naming it, so that its token checks them.
+    let bought_own = of_account(&fake, OWN_SID)
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/IncomingPhoneNumbers.json"))
+        .unwrap();
+    assert_eq!(
+        crate::twilio::form_values(&bought_own, "VoiceUrl"),
+        [format!(
+            "{PUBLIC_BASE_URL}/v1/telephony/twilio/voice?workspace_id={}",
+            own.workspace_id
+        )]
+    );
+
+    // Status callbacks: checked with the token of the account that placed the call.
+    for (t, call, token, other_token) in [
+        (&own, &placed[0], OWN_TOKEN, TWILIO_AUTH_TOKEN),
+        (&bundled, &placed[1], TWILIO_AUTH_TOKEN, OWN_TOKEN),
+    ] {
+        let path = format!(
+            "/v1/telephony/twilio/status?workspace_id={}&call_id={}",
+            t.workspace_id,
+            call.id()
+        );
+        let sid = call.body["provider_call_id"].as_str().unwrap();
+        let form = [("CallSid", sid), ("CallStatus", "ringing")];
+        let before = app.snapshot(&t.workspace_id).await;
+        signed_webhook(&app, &path, &form, other_token)
+            .await
+            .expect_error(403, "invalid_signature");
+        assert_eq!(app.snapshot(&t.workspace_id).await, before, "nothing written");
+        signed_webhook(&app, &path, &form, token).await.expect(204);
+        let read = seen.keep(app.get(&format!("/v1/calls/{}", call.id())).bearer(&t.key).send().await);
+        assert_eq!(read.body["status"], "ringing");
+    }
+
+    // A byok workspace without a model key cannot start what needs one.
+    let agent = app
+        .create(
+            &own,
+            "/v1/agents",
+            json!({"name": "Ada", "system_prompt": "You are Ada."}),
+        )
+        .await;
+    seen.keep(
+        app.post(&format!("/v1/agents/{agent}/messages"))
+            .bearer(&own.key)
+            .json(json!({"content": "Hello"}))
+            .send()
+            .await,
+    )
+    .expect_error(409, "provider_credential_missing");
+
+    let table = whole_table(&app).await;
+    let answers = seen.0.lock().unwrap().join("\n");
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(logged.contains("request"), "the functions logged: {}", logged.len());
+    for (what, text) in [("the table", &table), ("an answer", &answers), ("a log line", &logged)] {
+        assert!(!text.contains(OWN_TOKEN), "{what} holds the auth token");
+    }
+}
+
+#[tokio::test]
+async fn a_credential_the_provider_refuses_is_422_with_its_reason_and_nothing_is_kept() {
+    let fake = fake_twilio().await;
+    let app = TestApp::with(Options {
+        twilio_api: Some(fake.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let t = app.tenant().await;
+    let before = app.snapshot(&t.workspace_id).await;
+    let refused = bring_twilio(&app, &t, OWN_SID, "a-wrong-token").await;
+    refused.expect_error(422, "credential_rejected");
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Authenticate (Twilio error 20003)")
+    );
+    assert!(!refused.text.contains("a-wrong-token"));
+    assert_eq!(app.snapshot(&t.workspace_id).await, before, "nothing written");
+    let status = app.get("/v1/onboarding/status").bearer(&t.key).send().await;
+    assert_eq!(status.body["providers"][0]["state"], "missing");
+}
+
+#[tokio::test]
+async fn offline_providers_take_test_credentials_only_and_complete_names_what_is_missing() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let status = app.get("/v1/onboarding/status").bearer(&t.key).send().await;
+    status.expect(200);
+    assert_eq!(
+        (
+            status.body["mode"].as_str(),
+            status.body["ready"].as_bool(),
+            &status.body["missing"]
+        ),
+        (Some("bundled"), Some(false), &json!([]))
+    );
+    put(&app, &t, "/v1/onboarding/mode", json!({"mode": "byok"}))
+        .await
+        .expect(200);
+    let incomplete = app.post("/v1/onboarding/complete").bearer(&t.key).send().await;
+    incomplete.expect_error(409, "onboarding_incomplete");
+    let message = incomplete.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("`twilio`") && message.contains("`anthropic`") && !message.contains("elevenlabs"));
+
+    // The simulator and the offline model refuse what is not a test credential.
+    let before = app.snapshot(&t.workspace_id).await;
+    bring_twilio(&app, &t, OWN_SID, "live-token")
+        .await
+        .expect_error(422, "credential_rejected");
+    put(
+        &app,
+        &t,
+        "/v1/onboarding/credentials/anthropic",
+        json!({"api_key": "sk-ant-live"}),
+    )
+    .await
+    .expect_error(422, "credential_rejected");
+    assert_eq!(app.snapshot(&t.workspace_id).await, before, "nothing written");
+
+    bring_twilio(&app, &t, OWN_SID, "test_twilio_token").await.expect(200);
+    let incomplete = app.post("/v1/onboarding/complete").bearer(&t.key).send().await;
+    incomplete.expect_error(409, "onboarding_incomplete");
+    let message = incomplete.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`anthropic`") && !message.contains("`twilio`"),
+        "{message}"
+    );
+    put(
+        &app,
+        &t,
+        "/v1/onboarding/credentials/anthropic",
+        json!({"api_key": "test_model_key"}),
+    )
+    .await
+    .expect(200);
+    let done = app.post("/v1/onboarding/complete").bearer(&t.key).send().await;
+    done.expect(200);
+    assert_eq!(
+        (done.body["ready"].as_bool(), &done.body["missing"]),
+        (Some(true), &json!([]))
+    );
+
+    // A call through the workspace's own (simulated) account, and its conversation through its
+    // own (offline) model.
+    let (agent, number_id, _) = app.phone_line(&t).await;
+    let call = place(&app, &t, &agent, &number_id).await;
+    call.expect(201);
+    app.run_call_jobs_until_final(&t, call.id()).await;
+    let ended = app.get(&format!("/v1/calls/{}", call.id())).bearer(&t.key).send().await;
+    assert_eq!(ended.body["status"], "completed", "{}", ended.text);
+    // Its minutes cost the platform's fee alone, and a number bought through its own account
+    // costs nothing of ours.
+    assert_eq!(ended.body["cost"]["per_minute_minor"], 3, "{}", ended.text);
+    let quotas = app.get("/v1/billing/quotas").bearer(&t.key).send().await;
+    assert_eq!(
+        (&quotas.body["mode"], &quotas.body["per_minute_minor"]),
+        (&json!("byok"), &json!(3))
+    );
+    let balance = app.get("/v1/billing/balance").bearer(&t.key).send().await.body["balance_minor"].clone();
+    let bought = app
+        .post("/v1/numbers/provision")
+        .bearer(&t.key)
+        .json(json!({"phone_number": switchboard_tests::unique_phone()}))
+        .send()
+        .await;
+    bought.expect(201);
+    assert_eq!(
+        (&bought.body["monthly_fee_minor"], &bought.body["renews_at"]),
+        (&json!(0), &json!(null))
+    );
+    let after = app.get("/v1/billing/balance").bearer(&t.key).send().await;
+    assert_eq!(after.body["balance_minor"], balance);
+
+    // Forgetting a credential un-readies the workspace, and what needs it is refused.
+    let deleted = app
+        .delete("/v1/onboarding/credentials/twilio")
+        .bearer(&t.key)
+        .send()
+        .await;
+    deleted.expect(200);
+    assert_eq!(
+        deleted.body,
+        json!({"id": "twilio", "object": "onboarding_credential", "deleted": true})
+    );
+    let status = app.get("/v1/onboarding/status").bearer(&t.key).send().await;
+    assert_eq!(
+        (status.body["ready"].as_bool(), &status.body["missing"]),
+        (Some(false), &json!(["twilio"]))
+    );
+    app.clock.advance(chrono::Duration::seconds(61));
+    place(&app, &t, &agent, &number_id)
+        .await
+        .expect_error(409, "provider_credential_missing");
+    app.delete("/v1/onboarding/credentials/twilio")
+        .bearer(&t.key)
+        .send()
+        .await
+        .expect_error(404, "credential_not_found");
+}
+
+#[tokio::test]
+async fn a_rotated_credential_is_used_once_the_cache_expires() {
+    let fake = fake_twilio().await;
+    let app = TestApp::with(Options {
+        twilio_api: Some(fake.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let t = app.tenant().await;
+    put(&app, &t, "/v1/onboarding/mode", json!({"mode": "byok"}))
+        .await
+        .expect(200);
+    bring_twilio(&app, &t, OWN_SID, OWN_TOKEN).await.expect(200);
+    let (agent, number_id, _) = app.phone_line(&t).await;
+    place(&app, &t, &agent, &number_id).await.expect(201);
+    bring_twilio(&app, &t, OWN_SID, ROTATED_TOKEN).await.expect(200);
+    app.clock
+        .advance(switchboard_domain::providers::CACHE_FOR + chrono::Duration::seconds(1));
+    let call = place(&app, &t, &agent, &number_id).await;
+    call.expect(201);
+    let creates: Vec<Recorded> = of_account(&fake, OWN_SID)
+        .into_iter()
+        .filter(|r| r.path.ends_with("/Calls.json"))
+        .collect();
+    assert_eq!(creates.len(), 2);
+    assert_eq!(
+        creates[1].header("authorization"),
+        Some(basic(OWN_SID, ROTATED_TOKEN).as_str())
+    );
+    // Its callbacks are checked with the new token.
+    let path = format!(
+        "/v1/telephony/twilio/status?workspace_id={}&call_id={}",
+        t.workspace_id,
+        call.id()
+    );
+    let form = [
+        ("CallSid", call.body["provider_call_id"].as_str().unwrap()),
+        ("CallStatus", "ringing"),
+    ];
+    signed_webhook(&app, &path, &form, OWN_TOKEN)
+        .await
+        .expect_error(403, "invalid_signature");
+    signed_webhook(&app, &path, &form, ROTATED_TOKEN).await.expect(204);
+}
+
+#[tokio::test]
+async fn bad_credentials_and_modes_are_clear_4xx_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let before = app.snapshot(&t.workspace_id).await;
+    let cases = [
+        (
+            "/v1/onboarding/credentials/stripe",
+            json!({"api_key": "test_x"}),
+            404,
+            "provider_not_found",
+        ),
+        (
+            "/v1/onboarding/credentials/twilio",
+            json!({"auth_token": "test_x"}),
+            400,
+            "missing_field",
+        ),
+        (
+            "/v1/onboarding/credentials/twilio",
+            json!({"account_sid": OWN_SID, "auth_token": "test_x", "api_key": "test_y"}),
+            400,
+            "unknown_field",
+        ),
+        (
+            "/v1/onboarding/credentials/twilio",
+            json!({"account_sid": "AC123", "auth_token": "test_x"}),
+            400,
+            "invalid_value",
+        ),
+        (
+            "/v1/onboarding/credentials/anthropic",
+            json!({"api_key": ""}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "/v1/onboarding/credentials/anthropic",
+            json!({"api_key": "x".repeat(600)}),
+            422,
+            "validation_failed",
+        ),
+        (
+            "/v1/onboarding/credentials/anthropic",
+            json!({"secret": "test_x"}),
+            400,
+            "unknown_field",
+        ),
+        ("/v1/onboarding/mode", json!({"mode": "own"}), 400, "invalid_type"),
+        ("/v1/onboarding/mode", json!({}), 400, "missing_field"),
+    ];
+    for (path, body, status, code) in cases {
+        let res = put(&app, &t, path, body.clone()).await;
+        assert_eq!((res.status, res.code()), (status, code), "{path} {body}: {}", res.text);
+    }
+    assert_eq!(app.snapshot(&t.workspace_id).await, before, "nothing written");
+}
+
+#[tokio::test]
+async fn a_workspace_sees_and_deletes_only_its_own_credentials() {
+    let app = TestApp::spawn().await;
+    let (a, b) = (app.tenant().await, app.tenant().await);
+    bring_twilio(&app, &a, OWN_SID, "test_token").await.expect(200);
+    let theirs = app.get("/v1/onboarding/status").bearer(&b.key).send().await;
+    assert_eq!(theirs.body["providers"][0]["state"], "missing");
+    app.delete("/v1/onboarding/credentials/twilio")
+        .bearer(&b.key)
+        .send()
+        .await
+        .expect_error(404, "credential_not_found");
+    let ours = app.get("/v1/onboarding/status").bearer(&a.key).send().await;
+    assert_eq!(ours.body["providers"][0]["state"], "valid");
+}
+
+/// Who may change how the workspace is billed and whose accounts it calls through.
+#[tokio::test]
+async fn only_admins_change_the_mode_and_credentials() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let reader = app.key(&t, "read").await;
+    app.get("/v1/onboarding/status")
+        .bearer(&reader)
+        .send()
+        .await
+        .expect(200);
+    for res in [
+        app.put("/v1/onboarding/mode")
+            .bearer(&reader)
+            .json(json!({"mode": "byok"}))
+            .send()
+            .await,
+        bring_twilio_as(&app, &reader).await,
+        app.post("/v1/onboarding/complete").bearer(&reader).send().await,
+    ] {
+        res.expect_error(403, "insufficient_scope");
+    }
+}
+
+async fn bring_twilio_as(app: &TestApp, key: &str) -> Res {
+    app.put("/v1/onboarding/credentials/twilio")
+        .bearer(key)
+        .json(json!({"account_sid": OWN_SID, "auth_token": "test_token"}))
+        .send()
+        .await
+}
