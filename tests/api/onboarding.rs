@@ -2,6 +2,7 @@
 //! completion, and each workspace's calls, numbers and status callbacks going through the
 //! account it chose.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -23,14 +24,21 @@ const ROTATED_TOKEN: &str = "own-auth-token-rotated-88a0";
 /// A fake Twilio holding two accounts, the platform's and a workspace's own: an account's
 /// resource answers only to its own SID and token (20003 otherwise), as Twilio's do.
 async fn fake_twilio() -> FakeServer {
-    FakeServer::start(|request, _| {
+    fake_twilio_revoking(Arc::default()).await
+}
+
+/// [`fake_twilio`], where the workspace's own account stops taking its tokens once `revoked`.
+async fn fake_twilio_revoking(revoked: Arc<AtomicBool>) -> FakeServer {
+    FakeServer::start(move |request, _| {
+        let own_revoked = revoked.load(Ordering::SeqCst);
         let accounts = [
             (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN),
             (OWN_SID, OWN_TOKEN),
             (OWN_SID, ROTATED_TOKEN),
         ];
         let signed_in = accounts.iter().any(|(sid, token)| {
-            request.path.starts_with(&format!("/2010-04-01/Accounts/{sid}"))
+            !(own_revoked && *sid == OWN_SID)
+                && request.path.starts_with(&format!("/2010-04-01/Accounts/{sid}"))
                 && request.header("authorization") == Some(&basic(sid, token))
         });
         if !signed_in {
@@ -522,6 +530,63 @@ async fn a_rotated_credential_is_used_once_the_cache_expires() {
         .await
         .expect_error(403, "invalid_signature");
     signed_webhook(&app, &path, &form, ROTATED_TOKEN).await.expect(204);
+}
+
+#[tokio::test]
+async fn a_credential_the_provider_stops_taking_is_marked_invalid_with_its_reason() {
+    let revoked = Arc::new(AtomicBool::new(false));
+    let fake = fake_twilio_revoking(revoked.clone()).await;
+    let app = TestApp::with(Options {
+        twilio_api: Some(fake.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let t = app.tenant().await;
+    put(&app, &t, "/v1/onboarding/mode", json!({"mode": "byok"}))
+        .await
+        .expect(200);
+    bring_twilio(&app, &t, OWN_SID, OWN_TOKEN).await.expect(200);
+    let (agent, number_id, _) = app.phone_line(&t).await;
+
+    revoked.store(true, Ordering::SeqCst);
+    let call = place(&app, &t, &agent, &number_id).await;
+    call.expect(201);
+    assert_eq!(call.body["status"], "failed");
+    assert!(
+        call.body["ended_reason"]
+            .as_str()
+            .unwrap()
+            .contains("refused the credential"),
+        "{}",
+        call.text
+    );
+    let status = app.get("/v1/onboarding/status").bearer(&t.key).send().await;
+    let twilio = &status.body["providers"][0];
+    assert_eq!(twilio["state"], "invalid", "{}", status.text);
+    assert!(
+        twilio["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Authenticate (Twilio error 20003)")
+    );
+    assert_eq!(status.body["missing"], json!(["twilio", "anthropic"]));
+    // This instance asks again at once, and refuses with the provider's reason.
+    let refused = place(&app, &t, &agent, &number_id).await;
+    refused.expect_error(409, "provider_credential_missing");
+    assert!(
+        refused.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Twilio error 20003")
+    );
+
+    revoked.store(false, Ordering::SeqCst);
+    bring_twilio(&app, &t, OWN_SID, OWN_TOKEN).await.expect(200);
+    app.clock
+        .advance(switchboard_domain::providers::CACHE_FOR + chrono::Duration::seconds(1));
+    let again = place(&app, &t, &agent, &number_id).await;
+    again.expect(201);
+    assert_eq!(again.body["status"], "queued", "{}", again.text);
 }
 
 #[tokio::test]

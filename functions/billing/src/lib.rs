@@ -406,6 +406,7 @@ async fn top_up(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     };
     let checkout = state.payments.checkout(&request).await.map_err(|e| match e {
         ProviderError::Rejected(why) => ApiError::validation("amount_minor", why),
+        ProviderError::Unauthorized(why) => ApiError::unavailable(anyhow::anyhow!("payments refused our key: {why}")),
         ProviderError::Unavailable(e) => ApiError::unavailable(e),
     })?;
     Ok(Reply::created(&TopUpCheckout {

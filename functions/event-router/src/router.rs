@@ -55,7 +55,7 @@ impl Router {
                 );
                 Ok(())
             }
-            Err(ProviderError::Rejected(why)) => {
+            Err(ProviderError::Rejected(why) | ProviderError::Unauthorized(why)) => {
                 tracing::warn!(workspace_id, why, "the auto-charge was refused");
                 Ok(())
             }

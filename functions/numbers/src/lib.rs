@@ -153,6 +153,16 @@ async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     crud::list(state.numbers.as_ref(), &req).await
 }
 
+/// The workspace's own account refused its credential (now marked invalid).
+fn credential_refused(why: String) -> ApiError {
+    ApiError::new(
+        ErrorCode::ProviderCredentialMissing,
+        format!(
+            "The telephony provider refused the workspace's credential: {why}. Set a valid one with PUT /v1/onboarding/credentials/twilio."
+        ),
+    )
+}
+
 /// The provider's refusal of `phone_number` as a 4xx about it; its unavailability as 503.
 fn provider_error(e: ProviderError) -> ApiError {
     match e {
@@ -161,6 +171,7 @@ fn provider_error(e: ProviderError) -> ApiError {
             "phone_number",
             format!("The telephony provider refused this number: {why}"),
         ),
+        ProviderError::Unauthorized(why) => credential_refused(why),
         ProviderError::Unavailable(e) => ApiError::unavailable(e),
     }
 }
@@ -204,6 +215,7 @@ async fn search(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let telephony = state.providers.telephony(req.workspace_id()?).await?;
     let offers = telephony.search_numbers(&query).await.map_err(|e| match e {
         ProviderError::Rejected(why) => ApiError::param(ErrorCode::ValidationFailed, "country", why),
+        ProviderError::Unauthorized(why) => credential_refused(why),
         ProviderError::Unavailable(e) => ApiError::unavailable(e),
     })?;
     Ok(Reply::ok(

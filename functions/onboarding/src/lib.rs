@@ -223,7 +223,7 @@ async fn set_credential(state: Arc<State>, req: Request) -> Result<Reply, ApiErr
     let credential = credential(provider, &input)?;
     let ws = req.workspace_id()?;
     state.checks.check(&credential).await.map_err(|e| match e {
-        ProviderError::Rejected(reason) => ApiError::new(
+        ProviderError::Rejected(reason) | ProviderError::Unauthorized(reason) => ApiError::new(
             ErrorCode::CredentialRejected,
             format!(
                 "{} refused the credential: {}. Nothing was kept.",

@@ -386,6 +386,10 @@ pub enum ProviderError {
     /// The provider refused the request (an invalid number, a bad request): retrying will not help.
     #[error("refused by the provider: {0}")]
     Rejected(String),
+    /// The provider refused the credential itself (revoked, rotated elsewhere, account
+    /// suspended): nothing will work through it until it is replaced.
+    #[error("the provider refused the credential: {0}")]
+    Unauthorized(String),
     /// The provider could not be reached or failed; worth a retry later.
     #[error("provider unavailable: {0}")]
     Unavailable(anyhow::Error),
@@ -394,7 +398,7 @@ pub enum ProviderError {
 impl From<ProviderError> for Error {
     fn from(e: ProviderError) -> Self {
         match e {
-            ProviderError::Rejected(_) => Error::Internal(e.into()),
+            ProviderError::Rejected(_) | ProviderError::Unauthorized(_) => Error::Internal(e.into()),
             ProviderError::Unavailable(cause) => Error::Unavailable(cause),
         }
     }

@@ -290,6 +290,7 @@ pub async fn place(
     };
     let reason = match &failure {
         ProviderError::Rejected(why) => format!("rejected by the provider: {why}"),
+        ProviderError::Unauthorized(why) => format!("the provider refused the credential: {why}"),
         ProviderError::Unavailable(_) => "provider_unavailable".to_owned(),
     };
     let failed = report(
@@ -305,7 +306,7 @@ pub async fn place(
     )
     .await?;
     match failure {
-        ProviderError::Rejected(_) => Ok(failed),
+        ProviderError::Rejected(_) | ProviderError::Unauthorized(_) => Ok(failed),
         ProviderError::Unavailable(e) => Err(Error::unavailable(e)),
     }
 }
@@ -678,7 +679,7 @@ pub async fn keep_recording(
     let audio = match recorder.telephony.recording(&call, voice).await {
         Ok(Some(audio)) => audio,
         Ok(None) => return Ok(()),
-        Err(ProviderError::Rejected(why)) => {
+        Err(ProviderError::Rejected(why) | ProviderError::Unauthorized(why)) => {
             tracing::warn!(workspace_id, call_id, why, "the call's recording could not be made");
             return Ok(());
         }

@@ -12,10 +12,15 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use switchboard_core::clock::Clock;
+use switchboard_core::error::ProviderError;
+use switchboard_core::model::{AvailableNumber, Call, PhoneNumber, Voice};
 use switchboard_core::model::{
     CredentialState, OnboardingProvider, ProviderCredential, ProviderMode, StoredCredential,
 };
-use switchboard_core::ports::{Llm, OnboardingStore, ProviderAccounts, ProviderFactory, Telephony};
+use switchboard_core::ports::{
+    Llm, LlmReply, LlmRequest, NumberSearch, OnboardingStore, OutboundCall, ProviderAccounts, ProviderCall,
+    ProviderFactory, Speech, Telephony,
+};
 use switchboard_core::{Error, ErrorCode};
 
 use crate::sealing::{KeySource, WorkspaceKeys};
@@ -38,11 +43,13 @@ pub struct Accounts {
     factory: Arc<dyn ProviderFactory>,
     platform: PlatformProviders,
     clock: Clock,
-    cache: Mutex<HashMap<String, (DateTime<Utc>, Arc<Resolved>)>>,
+    cache: Arc<Cache>,
 }
 
-/// A provider of a workspace: its adapter, or why it has none.
-type Chosen<T> = Result<T, &'static OnboardingProvider>;
+type Cache = Mutex<HashMap<String, (DateTime<Utc>, Arc<Resolved>)>>;
+
+/// A provider of a workspace: its adapter, or why it has none (the refusal to answer).
+type Chosen<T> = Result<T, String>;
 
 /// A workspace's providers of each kind the function uses (`None`: it uses none of that kind).
 struct Resolved {
@@ -65,7 +72,7 @@ impl Accounts {
             factory,
             platform,
             clock,
-            cache: Mutex::default(),
+            cache: Arc::default(),
         }
     }
 
@@ -95,35 +102,168 @@ impl Accounts {
             });
         }
         let keys = self.keys.keys().await.map_err(Error::Unavailable)?;
-        let open = |provider: &str| -> Result<Option<ProviderCredential>, Error> {
-            onboarding
-                .credential(provider)
-                .filter(|c| c.state == CredentialState::Valid)
-                .map(|stored| open(&keys, workspace_id, stored))
-                .transpose()
+        // The valid credential of `provider`, opened, and what watches its adapters; else why
+        // there is none.
+        let usable = |provider: &str| -> Result<Chosen<(ProviderCredential, Watch)>, Error> {
+            let about = OnboardingProvider::find(provider).expect("a catalogued provider");
+            let Some(stored) = onboarding.credential(provider) else {
+                return Ok(Err(missing(about, None)));
+            };
+            if stored.state != CredentialState::Valid {
+                return Ok(Err(missing(about, stored.reason.as_deref())));
+            }
+            let watch = Watch {
+                workspace_id: workspace_id.to_owned(),
+                provider: about.id,
+                updated_at: stored.updated_at,
+                store: self.store.clone(),
+                cache: self.cache.clone(),
+                clock: self.clock.clone(),
+            };
+            Ok(Ok((open(&keys, workspace_id, stored)?, watch)))
         };
-        let needed = |provider: &str| OnboardingProvider::find(provider).expect("a catalogued provider");
-        let telephony = match (&self.platform.telephony, open("twilio")?) {
-            (None, _) => None,
-            (
-                Some(_),
-                Some(ProviderCredential::Twilio {
-                    account_sid,
-                    auth_token,
-                }),
-            ) => self.factory.telephony(workspace_id, &account_sid, &auth_token).map(Ok),
-            _ => Some(Err(needed("twilio"))),
+        let telephony = match &self.platform.telephony {
+            None => None,
+            Some(_) => Some(match usable("twilio")? {
+                Ok((
+                    ProviderCredential::Twilio {
+                        account_sid,
+                        auth_token,
+                    },
+                    watch,
+                )) => {
+                    let Some((own, key)) = self.factory.telephony(workspace_id, &account_sid, &auth_token) else {
+                        return Err(not_configured("telephony"));
+                    };
+                    Ok((Arc::new(Watched { inner: own, watch }) as Arc<dyn Telephony>, key))
+                }
+                Ok(_) => return Err(Error::internal(anyhow::anyhow!("a Twilio credential of another shape"))),
+                Err(why) => Err(why),
+            }),
         };
-        let llm = match (&self.platform.llm, open("anthropic")?) {
-            (None, _) => None,
-            (Some(_), Some(ProviderCredential::Anthropic { api_key })) => Some(Ok(self.factory.llm(&api_key))),
-            _ => Some(Err(needed("anthropic"))),
+        let llm = match &self.platform.llm {
+            None => None,
+            Some(_) => Some(match usable("anthropic")? {
+                Ok((ProviderCredential::Anthropic { api_key }, watch)) => {
+                    let own = self.factory.llm(&api_key);
+                    Ok(Arc::new(Watched { inner: own, watch }) as Arc<dyn Llm>)
+                }
+                Ok(_) => {
+                    return Err(Error::internal(anyhow::anyhow!(
+                        "an Anthropic credential of another shape"
+                    )));
+                }
+                Err(why) => Err(why),
+            }),
         };
         Ok(Resolved {
             mode: ProviderMode::Byok,
             telephony,
             llm,
         })
+    }
+}
+
+/// What watches the adapters made from a workspace's credential: when the provider refuses
+/// the credential itself, it is marked invalid with the provider's reason (unless it was
+/// replaced meanwhile), and this instance resolves the workspace again on its next request.
+struct Watch {
+    workspace_id: String,
+    provider: &'static str,
+    updated_at: DateTime<Utc>,
+    store: Arc<dyn OnboardingStore>,
+    cache: Arc<Cache>,
+    clock: Clock,
+}
+
+impl Watch {
+    async fn seen<T>(&self, answer: Result<T, ProviderError>) -> Result<T, ProviderError> {
+        if let Err(ProviderError::Unauthorized(reason)) = &answer {
+            let (ws, provider, now) = (&self.workspace_id, self.provider, self.clock.now());
+            // Not the change the request makes: its audit entry waits for that one.
+            let marked = crate::audit::set_aside(self.store.mark_credential_invalid(
+                ws,
+                provider,
+                self.updated_at,
+                reason,
+                switchboard_core::clock::api_time(now),
+            ))
+            .await;
+            match marked {
+                Ok(_) => tracing::warn!(
+                    workspace_id = ws,
+                    provider,
+                    "the provider refused the workspace's credential"
+                ),
+                Err(e) => tracing::error!(workspace_id = ws, provider, error = %e, "a refused credential not marked"),
+            }
+            self.cache.lock().expect("cache lock").remove(ws);
+        }
+        answer
+    }
+}
+
+/// A workspace's own adapter, watched.
+struct Watched<T: ?Sized> {
+    inner: Arc<T>,
+    watch: Watch,
+}
+
+#[async_trait]
+impl Telephony for Watched<dyn Telephony> {
+    fn provider(&self) -> &'static str {
+        self.inner.provider()
+    }
+
+    fn is_live(&self) -> bool {
+        self.inner.is_live()
+    }
+
+    async fn attach_number(&self, phone_e164: &str) -> Result<Option<String>, ProviderError> {
+        self.watch.seen(self.inner.attach_number(phone_e164).await).await
+    }
+
+    async fn search_numbers(&self, search: &NumberSearch) -> Result<Vec<AvailableNumber>, ProviderError> {
+        self.watch.seen(self.inner.search_numbers(search).await).await
+    }
+
+    async fn provision_number(&self, phone_e164: &str) -> Result<Option<String>, ProviderError> {
+        self.watch.seen(self.inner.provision_number(phone_e164).await).await
+    }
+
+    async fn release_number(&self, number: &PhoneNumber) -> Result<(), ProviderError> {
+        self.watch.seen(self.inner.release_number(number).await).await
+    }
+
+    async fn place_call(&self, call: &OutboundCall) -> Result<String, ProviderError> {
+        self.watch.seen(self.inner.place_call(call).await).await
+    }
+
+    async fn hang_up(&self, provider_call_id: &str) -> Result<(), ProviderError> {
+        self.watch.seen(self.inner.hang_up(provider_call_id).await).await
+    }
+
+    async fn fetch_call(&self, provider_call_id: &str) -> Result<Option<ProviderCall>, ProviderError> {
+        self.watch.seen(self.inner.fetch_call(provider_call_id).await).await
+    }
+
+    async fn recording(&self, call: &Call, voice: &Voice) -> Result<Option<Speech>, ProviderError> {
+        self.watch.seen(self.inner.recording(call, voice).await).await
+    }
+
+    async fn discard_recording(&self, call: &Call) -> Result<(), ProviderError> {
+        self.watch.seen(self.inner.discard_recording(call).await).await
+    }
+}
+
+#[async_trait]
+impl Llm for Watched<dyn Llm> {
+    fn provider(&self) -> &'static str {
+        self.inner.provider()
+    }
+
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, ProviderError> {
+        self.watch.seen(self.inner.complete(request).await).await
     }
 }
 
@@ -142,14 +282,20 @@ pub fn seal(keys: &WorkspaceKeys, workspace_id: &str, credential: &ProviderCrede
     keys.of(workspace_id).seal(&json)
 }
 
-fn missing(provider: &OnboardingProvider) -> Error {
-    Error::refused(
-        ErrorCode::ProviderCredentialMissing,
-        format!(
-            "This workspace brings its own accounts (mode `byok`) and has no valid {} credential: set one with PUT \
-             /v1/onboarding/credentials/{}, or switch to the platform's accounts with PUT /v1/onboarding/mode.",
-            provider.name, provider.id
+/// Why a `byok` workspace cannot use `provider`: it brought no credential, or the provider
+/// refused it (`refused`: the provider's reason).
+fn missing(provider: &OnboardingProvider, refused: Option<&str>) -> String {
+    let state = match refused {
+        None => format!("has no {} credential", provider.name),
+        Some(reason) => format!(
+            "has a {} credential {} refused ({reason})",
+            provider.name, provider.name
         ),
+    };
+    format!(
+        "This workspace brings its own accounts (mode `byok`) and {state}: set one with PUT \
+         /v1/onboarding/credentials/{}, or switch to the platform's accounts with PUT /v1/onboarding/mode.",
+        provider.id
     )
 }
 
@@ -163,7 +309,7 @@ impl ProviderAccounts for Accounts {
     async fn telephony(&self, workspace_id: &str) -> Result<Arc<dyn Telephony>, Error> {
         match &self.resolved(workspace_id).await?.telephony {
             Some(Ok((telephony, _))) => Ok(telephony.clone()),
-            Some(Err(provider)) => Err(missing(provider)),
+            Some(Err(why)) => Err(Error::refused(ErrorCode::ProviderCredentialMissing, why.clone())),
             None => Err(not_configured("telephony")),
         }
     }
@@ -171,7 +317,7 @@ impl ProviderAccounts for Accounts {
     async fn llm(&self, workspace_id: &str) -> Result<Arc<dyn Llm>, Error> {
         match &self.resolved(workspace_id).await?.llm {
             Some(Ok(llm)) => Ok(llm.clone()),
-            Some(Err(provider)) => Err(missing(provider)),
+            Some(Err(why)) => Err(Error::refused(ErrorCode::ProviderCredentialMissing, why.clone())),
             None => Err(not_configured("language model")),
         }
     }
@@ -179,7 +325,7 @@ impl ProviderAccounts for Accounts {
     async fn webhook_key(&self, workspace_id: &str) -> Result<Option<String>, Error> {
         match &self.resolved(workspace_id).await?.telephony {
             Some(Ok((_, key))) => Ok(key.clone()),
-            Some(Err(provider)) => Err(missing(provider)),
+            Some(Err(why)) => Err(Error::refused(ErrorCode::ProviderCredentialMissing, why.clone())),
             None => Err(not_configured("telephony")),
         }
     }

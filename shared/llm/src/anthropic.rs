@@ -109,6 +109,11 @@ impl Anthropic {
             .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
             .unwrap_or(text);
         // 429 (rate limited), 529 (overloaded) and 5xx pass; other 4xx are our requests' faults.
+        if status.as_u16() == 401 {
+            return Err(ProviderError::Unauthorized(format!(
+                "Anthropic answered {status}: {message}"
+            )));
+        }
         if status.as_u16() == 429 || status.is_server_error() {
             Err(ProviderError::Unavailable(anyhow::anyhow!(
                 "Anthropic answered {status}: {message}"

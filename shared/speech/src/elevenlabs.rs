@@ -56,7 +56,11 @@ impl ElevenLabs {
         }
         let body: serde_json::Value = res.json().await.unwrap_or_default();
         let reason = body["detail"]["message"].as_str().unwrap_or("no message");
-        if status.is_client_error() && status.as_u16() != 429 {
+        if status.as_u16() == 401 {
+            Err(ProviderError::Unauthorized(format!(
+                "ElevenLabs answered {status}: {reason}"
+            )))
+        } else if status.is_client_error() && status.as_u16() != 429 {
             Err(ProviderError::Rejected(format!(
                 "ElevenLabs answered {status}: {reason}"
             )))

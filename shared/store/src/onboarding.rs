@@ -2,12 +2,15 @@
 //! partition range that a single Query reads.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use switchboard_core::StoreError;
-use switchboard_core::model::{Onboarding, OnboardingSettings, StoredCredential};
+use switchboard_core::model::{CredentialState, Onboarding, OnboardingSettings, StoredCredential};
 use switchboard_core::ports::OnboardingStore;
 
 use crate::keys::{self, entity};
-use crate::{DynamoStore, Item, from_item, get_s, item_of};
+use crate::{DynamoStore, Item, from_item, get_s, item_of, s};
 
 #[async_trait]
 impl OnboardingStore for DynamoStore {
@@ -46,4 +49,33 @@ impl OnboardingStore for DynamoStore {
         let delete = self.tx_delete(&key, Some("attribute_exists(PK)"), Item::new())?;
         self.write(delete).await
     }
+
+    async fn mark_credential_invalid(
+        &self,
+        workspace_id: &str,
+        provider: &str,
+        updated_at: DateTime<Utc>,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let key = keys::provider_credential(workspace_id, provider);
+        let values = Item::from([
+            (":state".to_owned(), attribute(&CredentialState::Invalid)?),
+            (":reason".to_owned(), s(reason)),
+            (":at".to_owned(), attribute(&at)?),
+            (":seen".to_owned(), attribute(&updated_at)?),
+        ]);
+        let update = self.tx_update(
+            &key,
+            "SET #state = :state, #reason = :reason, checked_at = :at",
+            Some("updated_at = :seen"),
+            values,
+        )?;
+        self.write(update).await
+    }
+}
+
+/// A value as the item's attribute holds it (as `item_of` wrote it).
+fn attribute<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(|e| StoreError::Other(e.into()))
 }

@@ -329,4 +329,14 @@ pub trait OnboardingStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Whether there was one to delete.
     async fn delete_credential(&self, workspace_id: &str, provider: &str) -> Result<bool, StoreError>;
+    /// Marks the provider's credential invalid with the provider's `reason`, unless it was
+    /// replaced since it was read (`updated_at` is what was read): whether it was marked.
+    async fn mark_credential_invalid(
+        &self,
+        workspace_id: &str,
+        provider: &str,
+        updated_at: DateTime<Utc>,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }

@@ -56,6 +56,10 @@ pub async fn rule_book(llm: &dyn Llm, brief: &str, now: DateTime<Utc>) -> Result
     };
     let reply = llm.complete(&request).await.map_err(|e| match e {
         ProviderError::Rejected(why) => Error::internal(anyhow::anyhow!("the model refused: {why}")),
+        ProviderError::Unauthorized(why) => Error::refused(
+            ErrorCode::ProviderCredentialMissing,
+            format!("The language model refused the workspace's credential: {why}."),
+        ),
         ProviderError::Unavailable(e) => Error::unavailable(e),
     })?;
     let invalid = |problems: String| {

@@ -68,6 +68,10 @@ fn provider_error(e: ProviderError) -> Error {
         ProviderError::Rejected(why) => {
             Error::internal(anyhow::anyhow!("the language model refused the request: {why}"))
         }
+        ProviderError::Unauthorized(why) => Error::refused(
+            ErrorCode::ProviderCredentialMissing,
+            format!("The language model refused the workspace's credential: {why}."),
+        ),
         ProviderError::Unavailable(e) => Error::unavailable(e),
     }
 }

@@ -149,7 +149,9 @@ impl Twilio {
             body["message"].as_str().unwrap_or("no message"),
             body["code"].as_i64().unwrap_or_default()
         );
-        if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            Err(ProviderError::Unauthorized(why))
+        } else if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
             Err(ProviderError::Rejected(why))
         } else {
             Err(ProviderError::Unavailable(anyhow::anyhow!(
