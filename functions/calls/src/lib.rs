@@ -341,8 +341,7 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         ws,
         record,
         &agent,
-        plan,
-        mode,
+        calls::hold_for(&agent, plan, mode, req.now),
         req.now,
     )
     .await?;

@@ -234,8 +234,7 @@ pub async fn place(
     workspace_id: &str,
     call: Call,
     agent: &Agent,
-    plan: Plan,
-    mode: ProviderMode,
+    hold: Hold,
     now: DateTime<Utc>,
 ) -> Result<Versioned<Call>, Error> {
     let destination = validate::destination(&call.to);
@@ -252,7 +251,7 @@ pub async fn place(
     let hold = Hold {
         destination_country: destination.country.clone(),
         live: telephony.is_live(),
-        ..hold_for(agent, plan, mode, now)
+        ..hold
     };
     let created = book
         .wallets

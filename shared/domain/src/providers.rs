@@ -7,15 +7,15 @@
 //! that time by every instance, without reading and opening credentials on every request.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use switchboard_core::clock::Clock;
 use switchboard_core::error::ProviderError;
-use switchboard_core::model::{AvailableNumber, Call, PhoneNumber, Voice};
 use switchboard_core::model::{
-    CredentialState, OnboardingProvider, ProviderCredential, ProviderMode, StoredCredential,
+    AvailableNumber, Call, CredentialState, OnboardingProvider, PhoneNumber, ProviderCredential, ProviderMode,
+    StoredCredential, Voice,
 };
 use switchboard_core::ports::{
     Llm, LlmReply, LlmRequest, NumberSearch, OnboardingStore, OutboundCall, ProviderAccounts, ProviderCall,
@@ -51,10 +51,13 @@ type Cache = Mutex<HashMap<String, (DateTime<Utc>, Arc<Resolved>)>>;
 /// A provider of a workspace: its adapter, or why it has none (the refusal to answer).
 type Chosen<T> = Result<T, String>;
 
+/// A workspace's telephony, and the key its webhooks are signed with (`None`: the platform's).
+type SignedTelephony = (Arc<dyn Telephony>, Option<String>);
+
 /// A workspace's providers of each kind the function uses (`None`: it uses none of that kind).
 struct Resolved {
     mode: ProviderMode,
-    telephony: Option<Chosen<(Arc<dyn Telephony>, Option<String>)>>,
+    telephony: Option<Chosen<SignedTelephony>>,
     llm: Option<Chosen<Arc<dyn Llm>>>,
 }
 
@@ -117,7 +120,7 @@ impl Accounts {
                 provider: about.id,
                 updated_at: stored.updated_at,
                 store: self.store.clone(),
-                cache: self.cache.clone(),
+                cache: Arc::downgrade(&self.cache),
                 clock: self.clock.clone(),
             };
             Ok(Ok((open(&keys, workspace_id, stored)?, watch)))
@@ -172,7 +175,8 @@ struct Watch {
     provider: &'static str,
     updated_at: DateTime<Utc>,
     store: Arc<dyn OnboardingStore>,
-    cache: Arc<Cache>,
+    /// Weak: the cache holds the adapters that hold this.
+    cache: Weak<Cache>,
     clock: Clock,
 }
 
@@ -197,7 +201,9 @@ impl Watch {
                 ),
                 Err(e) => tracing::error!(workspace_id = ws, provider, error = %e, "a refused credential not marked"),
             }
-            self.cache.lock().expect("cache lock").remove(ws);
+            if let Some(cache) = self.cache.upgrade() {
+                cache.lock().expect("cache lock").remove(ws);
+            }
         }
         answer
     }

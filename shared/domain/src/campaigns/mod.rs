@@ -425,7 +425,8 @@ impl Dialer {
             if let Some(call_id) = &target.last_call_id {
                 record.id = call_id.clone();
             }
-            calls::place(self.book(), telephony.as_ref(), ws, record, agent, plan, mode, now).await
+            let hold = calls::hold_for(agent, plan, mode, now);
+            calls::place(self.book(), telephony.as_ref(), ws, record, agent, hold, now).await
         };
         // A provider that refuses or cannot be reached leaves the call failed; its end settles
         // the target like any other. Had the call not even been recorded, the lease would.
