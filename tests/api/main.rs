@@ -31,6 +31,7 @@ mod reports;
 mod secrets;
 mod spending;
 mod team;
+mod test_mode;
 mod timeline;
 mod twilio;
 mod voices;

@@ -357,12 +357,11 @@ impl TestApp {
         let jwt = platform.jwt.clone();
         let llm: Arc<dyn Llm> = Arc::new(Offline);
         let jobs = Arc::new(SqsQueue::new(sqs.clone(), &call_queue_url));
+        // Recorded calls are spoken offline, as under scripts/dev.
+        let simulator: Arc<dyn Telephony> =
+            Arc::new(Simulator::new(jobs.clone()).recording_with(Arc::new(switchboard_speech::offline::Espeak)));
         let (telephony, twilio): (Arc<dyn Telephony>, _) = match &options.twilio_api {
-            // Recorded calls are spoken offline, as under scripts/dev.
-            None => (
-                Arc::new(Simulator::new(jobs.clone()).recording_with(Arc::new(switchboard_speech::offline::Espeak))),
-                None,
-            ),
+            None => (simulator.clone(), None),
             Some(api_base) => {
                 let hooks = twilio::Webhooks {
                     auth_token: TWILIO_AUTH_TOKEN.into(),
@@ -436,6 +435,8 @@ impl TestApp {
             PlatformProviders {
                 telephony: Some(telephony.clone()),
                 llm: Some(llm.clone()),
+                test_telephony: Some(simulator),
+                test_llm: Some(llm.clone()),
             },
             clock.clone(),
         ));

@@ -8,7 +8,7 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use switchboard_core::ids::{self, prefix};
-use switchboard_core::model::{ApiKey, ApiKeyObject, ApiKeyStatus, MAX_ACTIVE_API_KEYS, Scope};
+use switchboard_core::model::{ApiKey, ApiKeyObject, ApiKeyStatus, KeyMode, MAX_ACTIVE_API_KEYS, Scope};
 use switchboard_core::ports::{ApiKeyStore, CredentialKind, NewApiKey};
 use switchboard_core::{ErrorCode, StoreError, secret, validate};
 use switchboard_http::crud::Deleted;
@@ -41,7 +41,7 @@ pub fn routes() -> Vec<Route<State>> {
         Route::new(Method::POST, "/v1/api-keys", create)
             .access(Access::Session(Scope::Write))
             .doc(TAG, "createApiKey", "Create an API key")
-            .describe("The secret is in this response only. At most 10 active keys per workspace; a key's scope cannot exceed its creator's role.")
+            .describe("The secret is in this response only. At most 10 active keys per workspace; a key's scope cannot exceed its creator's role. `mode: test` makes a test-mode key (`sb_test_...`): it acts on the workspace's test data alone, through the simulator, the offline model and offline payments, paid with test money.")
             .body::<CreateApiKey>(|| json!({"name": "CRM sync", "scope": "write", "expires_in_days": 90}))
             .returns::<CreatedApiKey>(201, "The key, with its secret."),
         Route::new(Method::POST, "/v1/api-keys/{id}/revoke", revoke)
@@ -69,6 +69,10 @@ pub struct CreateApiKey {
     pub expires_in_days: Option<i64>,
     /// When the key expires; not with `expires_in_days`.
     pub expires_at: Option<DateTime<Utc>>,
+    /// `test` makes a test-mode key (`sb_test_...`; default `live`): it sees only the
+    /// workspace's test data, and its calls go through the simulator and the offline model
+    /// and are paid with test money.
+    pub mode: Option<KeyMode>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -133,7 +137,8 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             "A key's scope cannot exceed your role's.",
         ));
     }
-    let secret = secret::new_api_key();
+    let mode = input.mode.unwrap_or_default();
+    let secret = secret::new_api_key(mode == KeyMode::Live);
     let key = ApiKey {
         id: ids::new_id_at(prefix::API_KEY, req.now),
         object: ApiKeyObject,
@@ -148,6 +153,7 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         last_used_ip: None,
         revoked_at: None,
         revoked_reason: None,
+        mode,
     };
     let new = NewApiKey {
         key: key.clone(),

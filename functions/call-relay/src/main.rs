@@ -41,8 +41,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             callbacks.clone(),
         ))),
         llm: Some(llm),
+        ..PlatformProviders::default()
     };
-    let accounts = switchboard_runtime::providers::accounts(&sdk, &store, providers, platform, Some(callbacks));
+    let accounts = switchboard_runtime::providers::accounts_with(&sdk, &store, providers, platform, Some(callbacks));
     let relay = call_relay::relay(&store, accounts, voice, auth_token, account.relay_url, Clock::System);
     let relay = &relay;
     lambda_runtime::run(service_fn(

@@ -2,7 +2,6 @@
 
 use switchboard_core::clock::Clock;
 use switchboard_core::config::Env;
-use switchboard_domain::providers::PlatformProviders;
 use switchboard_runtime::Parts;
 use switchboard_runtime::config::{LlmConfig, TelephonyConfig};
 use switchboard_runtime::providers::ProviderConfig;
@@ -31,15 +30,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let call_jobs = switchboard_runtime::queue(&parts.sdk, &config.telephony.call_queue_url);
         // The simulator records its calls by speaking them.
         let speech = switchboard_runtime::speech(&parts.sdk, &config.tts_provider);
-        let (telephony, twilio) =
+        let telephony =
             switchboard_runtime::telephony(&parts.sdk, &config.telephony, call_jobs.clone(), Some(speech)).await?;
-        let platform = PlatformProviders {
-            telephony: Some(telephony),
-            llm: Some(llm),
-        };
-        let callbacks = twilio.map(|hooks| hooks.callbacks);
-        let accounts =
-            switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, config.providers, platform, callbacks);
+        let accounts = switchboard_runtime::providers::accounts(
+            &parts.sdk,
+            &parts.store,
+            config.providers,
+            Some(telephony),
+            Some(llm),
+        );
         let dialer_jobs = switchboard_runtime::queue(&parts.sdk, &config.dialer_queue_url);
         let dialer = switchboard_runtime::dialer(
             &parts.store,

@@ -15,13 +15,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     };
     switchboard_runtime::http_function(read, async |parts, (config, providers, bucket)| {
         let jobs = switchboard_runtime::queue(&parts.sdk, &config.call_queue_url);
-        let (telephony, twilio) = switchboard_runtime::telephony(&parts.sdk, &config, jobs.clone(), None).await?;
-        let accounts = switchboard_runtime::providers::telephony_accounts(
-            &parts.sdk,
-            &parts.store,
-            providers,
-            (telephony, twilio.clone()),
-        );
+        let telephony = switchboard_runtime::telephony(&parts.sdk, &config, jobs.clone(), None).await?;
+        let twilio = telephony.webhooks.clone();
+        let accounts =
+            switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, providers, Some(telephony), None);
         let recordings = switchboard_runtime::files(&parts.sdk, &bucket);
         Ok(calls::service(
             parts.platform,

@@ -1,7 +1,6 @@
 //! The `campaigns` Lambda function.
 
 use switchboard_core::clock::Clock;
-use switchboard_domain::providers::PlatformProviders;
 use switchboard_runtime::config::{LlmConfig, TelephonyConfig};
 use switchboard_runtime::providers::ProviderConfig;
 
@@ -19,15 +18,14 @@ async fn main() -> Result<(), lambda_http::Error> {
         async |parts, (telephony, llm, providers, dialer_queue_url)| {
             let llm = switchboard_runtime::llm(&parts.sdk, &llm).await?;
             let call_jobs = switchboard_runtime::queue(&parts.sdk, &telephony.call_queue_url);
-            let (telephony, twilio) =
-                switchboard_runtime::telephony(&parts.sdk, &telephony, call_jobs.clone(), None).await?;
-            let platform = PlatformProviders {
-                telephony: Some(telephony),
-                llm: Some(llm),
-            };
-            let callbacks = twilio.map(|hooks| hooks.callbacks);
-            let accounts =
-                switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, providers, platform, callbacks);
+            let telephony = switchboard_runtime::telephony(&parts.sdk, &telephony, call_jobs.clone(), None).await?;
+            let accounts = switchboard_runtime::providers::accounts(
+                &parts.sdk,
+                &parts.store,
+                providers,
+                Some(telephony),
+                Some(llm),
+            );
             let dialer_jobs = switchboard_runtime::queue(&parts.sdk, &dialer_queue_url);
             let dialer =
                 switchboard_runtime::dialer(&parts.store, accounts.clone(), call_jobs, dialer_jobs, Clock::System);

@@ -18,7 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store = switchboard_runtime::store(&sdk, &table_name);
     let jobs = switchboard_runtime::queue(&sdk, &telephony_config.call_queue_url);
     let telephony = switchboard_runtime::telephony(&sdk, &telephony_config, jobs, None).await?;
-    let accounts = switchboard_runtime::providers::telephony_accounts(&sdk, &store, provider_config, telephony);
+    let accounts = switchboard_runtime::providers::accounts(&sdk, &store, provider_config, Some(telephony), None);
     let renewals = number_renewals::state(&store, accounts);
     let renewals = &renewals;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| async move {

@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         let jobs = switchboard_runtime::queue(&parts.sdk, &config.call_queue_url);
         let telephony = switchboard_runtime::telephony(&parts.sdk, &config, jobs, None).await?;
         let accounts =
-            switchboard_runtime::providers::telephony_accounts(&parts.sdk, &parts.store, providers, telephony);
+            switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, providers, Some(telephony), None);
         Ok(numbers::service(parts.platform, &parts.store, accounts))
     })
     .await

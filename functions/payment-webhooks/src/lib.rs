@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 use switchboard_core::ErrorCode;
 use switchboard_core::ids::{self, prefix};
-use switchboard_core::model::{CURRENCY, Event, EventType, LedgerKind};
+use switchboard_core::model::{CURRENCY, Event, EventType, LedgerKind, is_workspace_id};
 use switchboard_core::object_name;
 use switchboard_core::ports::{Credit, Wallets};
 use switchboard_http::{Access, ApiError, Platform, Reply, Request, Route, Service};
@@ -80,7 +80,7 @@ async fn receive(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         return Err(ApiError::validation("currency", format!("Wallets are in {CURRENCY}.")));
     }
     let ws = paid.workspace_id.as_str();
-    if !ids::is_valid(prefix::WORKSPACE, ws) || state.wallets.wallet(ws, req.now).await?.is_none() {
+    if !is_workspace_id(ws) || state.wallets.wallet(ws, req.now).await?.is_none() {
         // A payment for no workspace of ours (a provider's test event): acknowledged, so it is
         // not sent again, and logged.
         tracing::warn!(payment_id = paid.id, "a payment names no workspace of this deployment");

@@ -4,17 +4,19 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-/// Every API key secret starts with this.
+/// Every live API key secret starts with this.
 pub const API_KEY_PREFIX: &str = "sb_live_";
+/// Every test-mode API key secret starts with this (as long as the live prefix).
+pub const TEST_API_KEY_PREFIX: &str = "sb_test_";
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /// 32 base62 characters: about 190 bits.
 const API_KEY_RANDOM_LEN: usize = 32;
 /// Characters after the prefix shown to recognise a key (`sb_live_aB3xYz`).
 const DISPLAY_CHARS: usize = 6;
 
-/// A new API key secret.
-pub fn new_api_key() -> String {
-    let mut out = String::from(API_KEY_PREFIX);
+/// A new API key secret: a live one, or (`livemode` false) a test-mode one.
+pub fn new_api_key(livemode: bool) -> String {
+    let mut out = String::from(if livemode { API_KEY_PREFIX } else { TEST_API_KEY_PREFIX });
     for _ in 0..API_KEY_RANDOM_LEN {
         // 62 does not divide 256: rejection sampling keeps the characters uniform.
         loop {
@@ -30,7 +32,7 @@ pub fn new_api_key() -> String {
 
 /// Whether `token` has the shape of an API key (as opposed to a JWT).
 pub fn looks_like_api_key(token: &str) -> bool {
-    token.starts_with(API_KEY_PREFIX)
+    token.starts_with(API_KEY_PREFIX) || token.starts_with(TEST_API_KEY_PREFIX)
 }
 
 /// The part of a key shown in listings.
@@ -61,8 +63,8 @@ mod tests {
 
     #[test]
     fn api_keys_are_prefixed_random_and_displayed_by_their_start() {
-        let a = new_api_key();
-        let b = new_api_key();
+        let a = new_api_key(true);
+        let b = new_api_key(true);
         assert_ne!(a, b);
         assert_eq!(a.len(), API_KEY_PREFIX.len() + 32);
         assert!(looks_like_api_key(&a));

@@ -15,7 +15,7 @@ use switchboard_core::clock::Clock;
 use switchboard_core::error::ProviderError;
 use switchboard_core::model::{
     AvailableNumber, Call, CredentialState, OnboardingProvider, PhoneNumber, ProviderCredential, ProviderMode,
-    StoredCredential, Voice,
+    StoredCredential, Voice, is_test_workspace,
 };
 use switchboard_core::ports::{
     Llm, LlmReply, LlmRequest, NumberSearch, OnboardingStore, OutboundCall, ProviderAccounts, ProviderCall,
@@ -35,6 +35,10 @@ pub const CACHE_ENTRIES: usize = 1_000;
 pub struct PlatformProviders {
     pub telephony: Option<Arc<dyn Telephony>>,
     pub llm: Option<Arc<dyn Llm>>,
+    /// What test-mode requests go through, whatever the workspace's mode: the simulator and
+    /// the offline model (needed where `telephony` and `llm` are).
+    pub test_telephony: Option<Arc<dyn Telephony>>,
+    pub test_llm: Option<Arc<dyn Llm>>,
 }
 
 pub struct Accounts {
@@ -96,6 +100,9 @@ impl Accounts {
     }
 
     async fn resolve(&self, workspace_id: &str) -> Result<Resolved, Error> {
+        if is_test_workspace(workspace_id) {
+            return self.test_mode();
+        }
         let onboarding = self.store.onboarding(workspace_id).await?;
         if onboarding.settings.mode == ProviderMode::Bundled {
             return Ok(Resolved {
@@ -161,6 +168,33 @@ impl Accounts {
         };
         Ok(Resolved {
             mode: ProviderMode::Byok,
+            telephony,
+            llm,
+        })
+    }
+}
+
+impl Accounts {
+    /// A test-mode twin's providers: never a real provider, so its calls cost nothing real.
+    fn test_mode(&self) -> Result<Resolved, Error> {
+        let PlatformProviders {
+            telephony,
+            llm,
+            test_telephony,
+            test_llm,
+        } = &self.platform;
+        let telephony = match (telephony, test_telephony) {
+            (None, _) => None,
+            (Some(_), Some(simulator)) => Some(Ok((simulator.clone(), None))),
+            (Some(_), None) => return Err(not_configured("test-mode telephony")),
+        };
+        let llm = match (llm, test_llm) {
+            (None, _) => None,
+            (Some(_), Some(offline)) => Some(Ok(offline.clone())),
+            (Some(_), None) => return Err(not_configured("test-mode language model")),
+        };
+        Ok(Resolved {
+            mode: ProviderMode::Bundled,
             telephony,
             llm,
         })

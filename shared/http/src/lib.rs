@@ -10,6 +10,7 @@ pub mod crud;
 mod cursor;
 mod error;
 pub mod jwt;
+pub mod livemode;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 mod request;
@@ -244,6 +245,10 @@ impl<S: Send + Sync + 'static> Service<S> {
             Some(credential) if route.audited => Some(audit::entry_for(&request, credential)),
             _ => None,
         };
+        let livemode = request
+            .principal
+            .as_ref()
+            .map(|credential| !switchboard_core::model::is_test_workspace(&credential.workspace_id));
         let handled = AssertUnwindSafe((route.handler)(self.state.clone(), request)).catch_unwind();
         let (result, unwritten) = match pending {
             Some(pending) => switchboard_domain::audit::with_first_write(pending, handled).await,
@@ -253,6 +258,10 @@ impl<S: Send + Sync + 'static> Service<S> {
             Ok(Ok(reply)) => reply,
             Ok(Err(err)) => error_reply(err, request_id),
             Err(_) => error_reply(ApiError::internal(anyhow::anyhow!("handler panicked")), request_id),
+        };
+        let reply = match livemode {
+            Some(livemode) if reply.status.is_success() => livemode::stamped(reply, livemode),
+            _ => reply,
         };
         if let Some(unwritten) = unwritten.filter(|_| reply.status.is_success()) {
             self.record_alone(unwritten, &reply).await;

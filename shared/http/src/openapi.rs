@@ -238,7 +238,8 @@ pub fn document(routes: &[RouteInfo]) -> OpenApi {
         );
     // Two types may not share a component name: one would silently describe the other.
     let mut seen: BTreeMap<String, RefOr<Schema>> = BTreeMap::new();
-    for (name, schema) in components {
+    for (name, mut schema) in components {
+        with_livemode(&mut schema);
         match seen.get(&name) {
             Some(first) => assert!(*first == schema, "two different schemas are named {name}"),
             None => {
@@ -258,4 +259,21 @@ pub fn document(routes: &[RouteInfo]) -> OpenApi {
         .components(Some(schemas.build()))
         .tags(Some(tags.into_iter().map(Tag::new).collect::<Vec<_>>()))
         .build()
+}
+
+/// Adds `livemode` to the schemas of objects answers stamp with it (see [`crate::livemode`]).
+fn with_livemode(schema: &mut RefOr<Schema>) {
+    let RefOr::T(Schema::Object(object)) = schema else {
+        return;
+    };
+    let names: Vec<&str> = object.properties.keys().map(String::as_str).collect();
+    if crate::livemode::carries(&names) {
+        let flag = utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Boolean)
+            .description(Some(
+                "`true` for live data, `false` for test-mode data (made with an `sb_test_` key).",
+            ))
+            .build();
+        object.properties.insert("livemode".to_owned(), flag.into());
+    }
 }

@@ -69,3 +69,41 @@ fn client() -> reqwest::Client {
         .build()
         .expect("an HTTP client builds")
 }
+
+/// The payments of a deployment whose live provider is real: test-mode workspaces pay with the
+/// offline provider, whatever the live one is, so test money never touches a real card.
+pub struct ByMode {
+    pub live: std::sync::Arc<dyn switchboard_core::ports::Payments>,
+    pub test: std::sync::Arc<dyn switchboard_core::ports::Payments>,
+}
+
+impl ByMode {
+    fn of(&self, workspace_id: &str) -> &dyn switchboard_core::ports::Payments {
+        if switchboard_core::model::is_test_workspace(workspace_id) {
+            self.test.as_ref()
+        } else {
+            self.live.as_ref()
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl switchboard_core::ports::Payments for ByMode {
+    fn provider(&self) -> &'static str {
+        self.live.provider()
+    }
+
+    async fn checkout(
+        &self,
+        request: &switchboard_core::ports::TopUpRequest,
+    ) -> Result<switchboard_core::ports::Checkout, switchboard_core::error::ProviderError> {
+        self.of(&request.workspace_id).checkout(request).await
+    }
+
+    async fn charge_saved_card(
+        &self,
+        charge: &switchboard_core::ports::SavedCardCharge,
+    ) -> Result<String, switchboard_core::error::ProviderError> {
+        self.of(&charge.workspace_id).charge_saved_card(charge).await
+    }
+}

@@ -174,21 +174,34 @@ pub async fn llm(sdk: &SdkConfig, config: &config::LlmConfig) -> anyhow::Result<
     })
 }
 
-/// The telephony adapter the configuration names, and with Twilio what checks its webhooks.
+/// The platform's telephony: the adapter the configuration names, the simulator test-mode
+/// calls go through, and with Twilio what checks its webhooks.
+#[cfg(feature = "telephony")]
+pub struct PlatformTelephony {
+    pub telephony: Arc<dyn Telephony>,
+    pub simulator: Arc<dyn Telephony>,
+    pub webhooks: Option<switchboard_telephony::twilio::Webhooks>,
+}
+
+/// The platform's telephony as the configuration names it.
 #[cfg(feature = "telephony")]
 pub async fn telephony(
     sdk: &SdkConfig,
     config: &config::TelephonyConfig,
     call_jobs: Arc<dyn CallQueue>,
     recording_speech: Option<Arc<dyn switchboard_core::ports::TextToSpeech>>,
-) -> anyhow::Result<(Arc<dyn Telephony>, Option<switchboard_telephony::twilio::Webhooks>)> {
+) -> anyhow::Result<PlatformTelephony> {
     use switchboard_telephony::{simulator::Simulator, twilio};
+    let simulator: Arc<dyn Telephony> = Arc::new(match recording_speech {
+        Some(speech) => Simulator::new(call_jobs).recording_with(speech),
+        None => Simulator::new(call_jobs),
+    });
     let Some(account) = &config.twilio else {
-        let simulator = match recording_speech {
-            Some(speech) => Simulator::new(call_jobs).recording_with(speech),
-            None => Simulator::new(call_jobs),
-        };
-        return Ok((Arc::new(simulator), None));
+        return Ok(PlatformTelephony {
+            telephony: simulator.clone(),
+            simulator,
+            webhooks: None,
+        });
     };
     let webhooks = twilio::Webhooks {
         auth_token: twilio_auth_token(sdk, account).await?,
@@ -204,7 +217,11 @@ pub async fn telephony(
         &webhooks.auth_token,
         webhooks.callbacks.clone(),
     );
-    Ok((Arc::new(client), Some(webhooks)))
+    Ok(PlatformTelephony {
+        telephony: Arc::new(client),
+        simulator,
+        webhooks: Some(webhooks),
+    })
 }
 
 /// The text-to-speech service `TTS_PROVIDER` names: Amazon Polly, or espeak-ng offline.
@@ -272,12 +289,18 @@ pub async fn payments(
     sdk: &SdkConfig,
     config: &config::PaymentsConfig,
 ) -> anyhow::Result<Arc<dyn switchboard_core::ports::Payments>> {
-    use switchboard_payments::{offline::OfflinePayments, stripe::StripePayments};
+    use switchboard_payments::{ByMode, offline::OfflinePayments, stripe::StripePayments};
     Ok(
         match (&config.stripe_secret_id, &config.return_url, &config.webhook_url) {
-            (Some(secret_id), Some(return_url), _) if config.provider == "stripe" => {
+            (Some(secret_id), Some(return_url), Some(webhook_url)) if config.provider == "stripe" => {
                 let key = secret_string(sdk, secret_id).await?;
-                Arc::new(StripePayments::new(&config.stripe_api_base, key.trim(), return_url))
+                Arc::new(ByMode {
+                    live: Arc::new(StripePayments::new(&config.stripe_api_base, key.trim(), return_url)),
+                    test: Arc::new(OfflinePayments::new(
+                        webhook_url,
+                        payment_webhook_secret(sdk, config).await?,
+                    )),
+                })
             }
             (_, _, Some(webhook_url)) => Arc::new(OfflinePayments::new(
                 webhook_url,

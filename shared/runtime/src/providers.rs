@@ -163,8 +163,36 @@ impl KeySource for LazyKeys {
     }
 }
 
-/// Each workspace's providers, for a function whose own are `platform`.
+/// Each workspace's providers, for a function whose own are `telephony` and `llm` (`None`
+/// where it uses none of that kind). Test-mode requests go through the simulator and the
+/// offline model.
 pub fn accounts(
+    sdk: &SdkConfig,
+    store: &DynamoStore,
+    config: ProviderConfig,
+    telephony: Option<crate::PlatformTelephony>,
+    llm: Option<Arc<dyn Llm>>,
+) -> Arc<Accounts> {
+    let (telephony, test_telephony, callbacks) = match telephony {
+        Some(platform) => (
+            Some(platform.telephony),
+            Some(platform.simulator),
+            platform.webhooks.map(|hooks| hooks.callbacks),
+        ),
+        None => (None, None, None),
+    };
+    let platform = PlatformProviders {
+        test_llm: llm.as_ref().map(|_| Arc::new(Offline) as Arc<dyn Llm>),
+        telephony,
+        llm,
+        test_telephony,
+    };
+    accounts_with(sdk, store, config, platform, callbacks)
+}
+
+/// [`accounts`] over adapters made elsewhere (the relay's: Twilio's alone, since test-mode
+/// calls never reach it).
+pub fn accounts_with(
     sdk: &SdkConfig,
     store: &DynamoStore,
     config: ProviderConfig,
@@ -184,28 +212,4 @@ pub fn accounts(
         platform,
         Clock::System,
     ))
-}
-
-/// Each workspace's telephony, for a function whose own is `platform` (as
-/// [`crate::telephony`] makes it).
-pub fn telephony_accounts(
-    sdk: &SdkConfig,
-    store: &DynamoStore,
-    config: ProviderConfig,
-    (telephony, webhooks): (Arc<dyn Telephony>, Option<twilio::Webhooks>),
-) -> Arc<Accounts> {
-    let platform = PlatformProviders {
-        telephony: Some(telephony),
-        llm: None,
-    };
-    accounts(sdk, store, config, platform, webhooks.map(|w| w.callbacks))
-}
-
-/// Each workspace's model, for a function whose own is `llm` (as [`crate::llm`] makes it).
-pub fn llm_accounts(sdk: &SdkConfig, store: &DynamoStore, config: ProviderConfig, llm: Arc<dyn Llm>) -> Arc<Accounts> {
-    let platform = PlatformProviders {
-        telephony: None,
-        llm: Some(llm),
-    };
-    accounts(sdk, store, config, platform, None)
 }

@@ -16,7 +16,8 @@ use super::keys::{self, entity};
 use super::{DynamoStore, Item, NEW_ITEM, from_items, get_s, item_of, key_map, n, s, sdk_error};
 use switchboard_core::ErrorCode;
 use switchboard_core::StoreError;
-use switchboard_core::model::{ApiKey, ApiKeyStatus, Scope};
+use switchboard_core::ids;
+use switchboard_core::model::{ApiKey, ApiKeyStatus, KeyMode, Scope, TEST_CREDIT_MINOR, Workspace, test_workspace_id};
 use switchboard_core::ports::{ApiKeyStore, NewApiKey, Page, PageKey, PageRequest};
 
 /// How long a revoked key's lookup stays, so its holder is told "revoked" rather than "invalid".
@@ -59,7 +60,46 @@ impl DynamoStore {
             .collect())
     }
 
+    /// Makes the test-mode twin of the workspace `live` (its workspace item, and a wallet of
+    /// test money) unless it exists. On its own, before the key that needs it: the twin is
+    /// not the change the request makes, and a second maker finds it made.
+    async fn ensure_test_workspace(&self, live: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let twin = test_workspace_id(live);
+        if self.get_item(&keys::workspace(&twin)).await?.is_some() {
+            return Ok(());
+        }
+        let Some(workspace) = self.get_as::<Workspace>(&keys::workspace(live)).await? else {
+            return Err(StoreError::Conflict(ErrorCode::AccountInactive));
+        };
+        let twin = Workspace {
+            id: twin,
+            name: format!("{} (test mode)", workspace.name),
+            created_at: at,
+            updated_at: at,
+            ..workspace
+        };
+        let mut items = vec![self.tx_put(
+            item_of(&keys::workspace(&twin.id), entity::WORKSPACE, &twin)?,
+            NEW_ITEM,
+            Item::new(),
+        )?];
+        let entry_id = ids::new_id_at(ids::prefix::LEDGER_ENTRY, at);
+        items.extend(self.new_wallet_writes(&twin, TEST_CREDIT_MINOR, &entry_id)?);
+        match self.transact_items(items).await {
+            Err(e) if e.failed_at(0) => Ok(()),
+            made => made.map_err(|e| e.into_store()),
+        }
+    }
+
     async fn insert_key(&self, new: &NewApiKey, max_active: u32) -> Result<(), StoreError> {
+        // A test key's requests act in the workspace's test-mode twin.
+        let credential_workspace = if new.key.mode == KeyMode::Live {
+            new.workspace_id.clone()
+        } else {
+            self.ensure_test_workspace(&new.workspace_id, new.key.created_at)
+                .await?;
+            test_workspace_id(&new.workspace_id)
+        };
         let row = item_of(
             &keys::api_key(&new.workspace_id, &new.key.id),
             entity::API_KEY,
@@ -68,7 +108,7 @@ impl DynamoStore {
                 secret_hash: new.secret_hash.clone(),
             },
         )?;
-        let mut lookup = credential_attributes(&new.workspace_id, new.plan, new.key.expires_at);
+        let mut lookup = credential_attributes(&credential_workspace, new.plan, new.key.expires_at);
         lookup.extend(key_map(&keys::api_key_lookup(&new.secret_hash)));
         lookup.insert(keys::ENTITY.into(), s(entity::API_KEY_LOOKUP));
         lookup.insert("key_id".into(), s(&new.key.id));

@@ -156,13 +156,15 @@ fn stamp(at: DateTime<Utc>) -> String {
 }
 
 impl DynamoStore {
-    /// The Put of a new workspace's wallet with its trial credit, and the credit's entry.
+    /// The Put of a new workspace's wallet with its trial credit, and the credit's entry. A
+    /// test-mode twin's wallet holds test money that never expires.
     pub(crate) fn new_wallet_writes(
         &self,
         workspace: &Workspace,
         trial_credit_minor: i64,
         entry_id: &str,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let test = switchboard_core::model::is_test_workspace(&workspace.id);
         let ws = &workspace.id;
         let at = workspace.created_at;
         let wallet = WalletItem {
@@ -171,7 +173,7 @@ impl DynamoStore {
             available_minor: trial_credit_minor,
             currency: CURRENCY.into(),
             active_calls: 0,
-            funded: false,
+            funded: test,
             trial_ends_at: (at + Duration::days(TRIAL_DAYS)).timestamp(),
             allowed_countries: workspace.country.iter().cloned().collect(),
             owner_verified: false,
@@ -189,7 +191,7 @@ impl DynamoStore {
             entry_id,
             LedgerKind::TrialCredit,
             trial_credit_minor,
-            "Trial credit",
+            if test { "Test-mode credit" } else { "Trial credit" },
             at,
         );
         Ok(vec![

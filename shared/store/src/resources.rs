@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_core::StoreError;
@@ -157,6 +157,7 @@ impl DynamoStore {
     pub(crate) fn event_put(&self, workspace_id: &str, event: &Event) -> Result<TransactWriteItem, StoreError> {
         let mut item = item_of(&keys::event(workspace_id, &event.id), entity::EVENT, event)?;
         item.insert("workspace_id".into(), s(workspace_id));
+        item.insert("livemode".into(), livemode(workspace_id));
         item.insert(keys::TTL.into(), n(event.timestamp.timestamp() + EVENT_RETENTION_SECS));
         self.tx_put(item, NEW_ITEM, Item::new())
     }
@@ -497,9 +498,15 @@ impl EventStore for DynamoStore {
 
     async fn keep_test_event(&self, workspace_id: &str, event: &Event) -> Result<(), StoreError> {
         let mut item = item_of(&keys::event(workspace_id, &event.id), entity::TEST_EVENT, event)?;
+        item.insert("livemode".into(), livemode(workspace_id));
         item.insert(keys::TTL.into(), n(event.timestamp.timestamp() + EVENT_RETENTION_SECS));
         self.put(item).await
     }
+}
+
+/// Whether an event written in `workspace_id` is of live data.
+fn livemode(workspace_id: &str) -> AttributeValue {
+    AttributeValue::Bool(!switchboard_core::model::is_test_workspace(workspace_id))
 }
 
 /// The workspace and event a new item of the table's stream carries, if it is an event of the

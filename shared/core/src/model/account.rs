@@ -17,6 +17,34 @@ pub enum WorkspaceStatus {
     Suspended,
 }
 
+/// What ends the id of a workspace's test-mode twin. The twin holds the workspace's test data
+/// in partitions of its own, since every key starts with the workspace id: a test key never
+/// sees a live object, nor a live key a test one.
+const TEST_SUFFIX: &str = "_test";
+
+/// The id of the test-mode twin of the workspace `live`.
+pub fn test_workspace_id(live: &str) -> String {
+    format!("{live}{TEST_SUFFIX}")
+}
+
+/// Whether `workspace_id` has the shape of a workspace's id, or of its test-mode twin's.
+pub fn is_workspace_id(workspace_id: &str) -> bool {
+    let live = workspace_id.strip_suffix(TEST_SUFFIX).unwrap_or(workspace_id);
+    crate::ids::is_valid(crate::ids::prefix::WORKSPACE, live)
+}
+
+/// Whether `workspace_id` is a test-mode twin.
+pub fn is_test_workspace(workspace_id: &str) -> bool {
+    workspace_id.ends_with(TEST_SUFFIX)
+}
+
+/// Test money a test-mode twin starts with: its calls cost nothing real.
+pub const TEST_CREDIT_MINOR: i64 = 100_000;
+
+pub(crate) fn live() -> bool {
+    true
+}
+
 /// A tenant: every other resource belongs to exactly one workspace.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Workspace {

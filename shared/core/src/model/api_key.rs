@@ -44,6 +44,19 @@ pub struct ApiKey {
     pub last_used_ip: Option<String>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoked_reason: Option<String>,
+    /// `test` for a test-mode key (`sb_test_...`): it sees only the workspace's test data, and
+    /// its calls go through the simulator and the offline model whatever the workspace's mode.
+    #[serde(default)]
+    pub mode: KeyMode,
+}
+
+/// Which data a key acts on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyMode {
+    #[default]
+    Live,
+    Test,
 }
 
 impl ApiKey {

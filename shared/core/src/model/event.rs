@@ -58,6 +58,9 @@ pub struct Event {
     pub event: EventType,
     pub timestamp: DateTime<Utc>,
     pub data: serde_json::Value,
+    /// `false` for an event of test-mode data (see `livemode` on objects).
+    #[serde(default = "super::account::live")]
+    pub livemode: bool,
 }
 
 impl Event {
@@ -69,6 +72,8 @@ impl Event {
             event,
             timestamp: crate::clock::api_time(at),
             data: serde_json::to_value(data).expect("event data serialises"),
+            // The store sets it from the workspace the event is written in.
+            livemode: true,
         }
     }
 }

@@ -38,11 +38,14 @@ mod team;
 mod voice;
 mod webhook;
 
-pub use account::{User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus};
+pub use account::{
+    TEST_CREDIT_MINOR, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus, is_test_workspace,
+    is_workspace_id, test_workspace_id,
+};
 pub use agent::{
     AGENT_TEMPLATES, Agent, AgentObject, recording_declined, recording_notice, template_schema, voice_schema,
 };
-pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, Scope};
+pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, KeyMode, Scope};
 pub use appointment::{Appointment, AppointmentObject, AppointmentStatus, MAX_APPOINTMENT, SLOT_MINUTES, on_slot};
 pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
 pub use audit::{Actor, ActorKind, AuditEntry, AuditEntryObject, AuditOrigin, AuditSubject};
