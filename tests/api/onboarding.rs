@@ -335,13 +335,37 @@ async fn each_workspace_calls_numbers_and_callbacks_go_through_the_account_it_ch
             .await,
     )
     .expect_error(409, "provider_credential_missing");
+    // With its own model key (the offline model takes test keys), it talks through it.
+    let model_key = "test_model_key_0b7e41c9";
+    seen.keep(
+        put(
+            &app,
+            &own,
+            "/v1/onboarding/credentials/anthropic",
+            json!({"api_key": model_key}),
+        )
+        .await,
+    )
+    .expect(200);
+    app.clock
+        .advance(switchboard_domain::providers::CACHE_FOR + chrono::Duration::seconds(1));
+    seen.keep(
+        app.post(&format!("/v1/agents/{agent}/messages"))
+            .bearer(&own.key)
+            .json(json!({"content": "Hello"}))
+            .send()
+            .await,
+    )
+    .expect(201);
 
     let table = whole_table(&app).await;
     let answers = seen.0.lock().unwrap().join("\n");
     let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(logged.contains("request"), "the functions logged: {}", logged.len());
     for (what, text) in [("the table", &table), ("an answer", &answers), ("a log line", &logged)] {
-        assert!(!text.contains(OWN_TOKEN), "{what} holds the auth token");
+        for secret in [OWN_TOKEN, model_key] {
+            assert!(!text.contains(secret), "{what} holds {secret}");
+        }
     }
 }
 

@@ -406,12 +406,12 @@ async fn twilio_request<'a>(state: &'a State, req: &Request, path: &str) -> Resu
         )
     })?;
     let own_token = match req.query("workspace_id") {
-        // A byok workspace without a valid credential: nothing can check the signature.
-        Some(ws) => state
-            .providers
-            .webhook_key(ws)
-            .await
-            .unwrap_or_else(|_| Some(String::new())),
+        Some(ws) => match state.providers.webhook_key(ws).await {
+            Ok(key) => key,
+            // A byok workspace without a valid credential: nothing can check the signature.
+            Err(e) if e.code() == ErrorCode::ProviderCredentialMissing => Some(String::new()),
+            Err(e) => return Err(e.into()),
+        },
         None => None,
     };
     let token = own_token.as_deref().unwrap_or(&hooks.auth_token);
