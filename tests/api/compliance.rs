@@ -198,33 +198,11 @@ async fn an_export_holds_everything_about_the_person_and_nothing_of_anyone_else(
 /// Every item of the table (all workspaces) whose text holds one of `needles`, except those
 /// of `except`'s workspace.
 async fn items_holding(app: &TestApp, needles: &[&str], except: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut start = None;
-    loop {
-        let page = app
-            .store
-            .client()
-            .scan()
-            .table_name(app.store.table())
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items.unwrap_or_default() {
-            let value: Value = serde_dynamo::from_item(item).unwrap();
-            let text = value.to_string();
-            if text.contains(except) {
-                continue;
-            }
-            if needles.iter().any(|needle| text.contains(needle)) {
-                found.push(text);
-            }
-        }
-        match page.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return found,
-        }
-    }
+    app.whole_table()
+        .await
+        .into_iter()
+        .filter(|text| !text.contains(except) && needles.iter().any(|needle| text.contains(needle)))
+        .collect()
 }
 
 /// After erasure: nothing of the person anywhere, the call kept for the ledger, the number

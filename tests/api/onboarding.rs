@@ -116,28 +116,19 @@ fn of_account(fake: &FakeServer, sid: &str) -> Vec<Recorded> {
         .collect()
 }
 
-/// Every item of the table, as text.
-async fn whole_table(app: &TestApp) -> String {
-    let mut text = String::new();
-    let mut start = None;
-    loop {
-        let page = app
-            .store
-            .client()
-            .scan()
-            .table_name(app.store.table())
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items.unwrap_or_default() {
-            text.push_str(&format!("{item:?}\n"));
-        }
-        match page.last_evaluated_key {
-            Some(key) if !key.is_empty() => start = Some(key),
-            _ => return text,
-        }
-    }
+/// A test app on the `fake` Twilio, and a workspace calling through its own account there.
+async fn own_account_workspace(fake: &FakeServer) -> (TestApp, Tenant) {
+    let app = TestApp::with(Options {
+        twilio_api: Some(fake.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let t = app.tenant().await;
+    put(&app, &t, "/v1/onboarding/mode", json!({"mode": "byok"}))
+        .await
+        .expect(200);
+    bring_twilio(&app, &t, OWN_SID, OWN_TOKEN).await.expect(200);
+    (app, t)
 }
 
 /// Log lines written while a test runs, as the functions write them.
@@ -358,7 +349,7 @@ async fn each_workspace_calls_numbers_and_callbacks_go_through_the_account_it_ch
     )
     .expect(201);
 
-    let table = whole_table(&app).await;
+    let table = app.whole_table().await.join("\n");
     let answers = seen.0.lock().unwrap().join("\n");
     let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(logged.contains("request"), "the functions logged: {}", logged.len());
@@ -514,16 +505,7 @@ async fn offline_providers_take_test_credentials_only_and_complete_names_what_is
 #[tokio::test]
 async fn a_rotated_credential_is_used_once_the_cache_expires() {
     let fake = fake_twilio().await;
-    let app = TestApp::with(Options {
-        twilio_api: Some(fake.url.clone()),
-        ..Options::default()
-    })
-    .await;
-    let t = app.tenant().await;
-    put(&app, &t, "/v1/onboarding/mode", json!({"mode": "byok"}))
-        .await
-        .expect(200);
-    bring_twilio(&app, &t, OWN_SID, OWN_TOKEN).await.expect(200);
+    let (app, t) = own_account_workspace(&fake).await;
     let (agent, number_id, _) = app.phone_line(&t).await;
     place(&app, &t, &agent, &number_id).await.expect(201);
     bring_twilio(&app, &t, OWN_SID, ROTATED_TOKEN).await.expect(200);
@@ -560,16 +542,7 @@ async fn a_rotated_credential_is_used_once_the_cache_expires() {
 async fn a_credential_the_provider_stops_taking_is_marked_invalid_with_its_reason() {
     let revoked = Arc::new(AtomicBool::new(false));
     let fake = fake_twilio_revoking(revoked.clone()).await;
-    let app = TestApp::with(Options {
-        twilio_api: Some(fake.url.clone()),
-        ..Options::default()
-    })
-    .await;
-    let t = app.tenant().await;
-    put(&app, &t, "/v1/onboarding/mode", json!({"mode": "byok"}))
-        .await
-        .expect(200);
-    bring_twilio(&app, &t, OWN_SID, OWN_TOKEN).await.expect(200);
+    let (app, t) = own_account_workspace(&fake).await;
     let (agent, number_id, _) = app.phone_line(&t).await;
 
     revoked.store(true, Ordering::SeqCst);

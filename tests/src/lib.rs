@@ -868,6 +868,31 @@ impl TestApp {
         out
     }
 
+    /// Every item of the table, of every workspace, each as JSON text: what tests look through
+    /// for what must be nowhere.
+    pub async fn whole_table(&self) -> Vec<String> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .store
+                .client()
+                .scan()
+                .table_name(self.store.table())
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            for item in page.items.unwrap_or_default() {
+                items.push(serde_dynamo::from_item::<_, Value>(item).unwrap().to_string());
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return items,
+            }
+        }
+    }
+
     /// The items of a workspace's event log (test events too), oldest first.
     async fn event_items(&self, workspace_id: &str) -> Vec<std::collections::HashMap<String, AttributeValue>> {
         self.store
