@@ -691,3 +691,28 @@ async fn bring_twilio_as(app: &TestApp, key: &str) -> Res {
         .send()
         .await
 }
+
+#[tokio::test]
+async fn a_mode_change_and_a_completion_at_the_same_moment_both_stay() {
+    let app = TestApp::spawn().await;
+    for _ in 0..5 {
+        let t = app.tenant().await;
+        // Whichever lands first, completion is allowed.
+        bring_twilio(&app, &t, OWN_SID, "test_token").await.expect(200);
+        put(
+            &app,
+            &t,
+            "/v1/onboarding/credentials/anthropic",
+            json!({"api_key": "test_key"}),
+        )
+        .await
+        .expect(200);
+        let complete = app.post("/v1/onboarding/complete").bearer(&t.key).send();
+        let (mode, done) = tokio::join!(put(&app, &t, "/v1/onboarding/mode", json!({"mode": "byok"})), complete);
+        mode.expect(200);
+        done.expect(200);
+        let status = app.get("/v1/onboarding/status").bearer(&t.key).send().await;
+        assert_eq!(status.body["mode"], "byok", "{}", status.text);
+        assert!(status.body["completed_at"].is_string(), "{}", status.text);
+    }
+}

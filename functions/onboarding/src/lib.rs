@@ -210,11 +210,8 @@ async fn status(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
 async fn set_mode(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let input: SetMode = req.json()?;
     let ws = req.workspace_id()?;
-    let mut onboarding = state.store.onboarding(ws).await?;
-    onboarding.settings.mode = input.mode;
-    onboarding.settings.updated_at = Some(api_time(req.now));
-    state.store.put_onboarding_settings(ws, &onboarding.settings).await?;
-    Ok(Reply::ok(&onboarding.status()))
+    state.store.set_provider_mode(ws, input.mode, api_time(req.now)).await?;
+    Ok(Reply::ok(&state.store.onboarding(ws).await?.status()))
 }
 
 async fn set_credential(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
@@ -286,9 +283,8 @@ async fn complete(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         ));
     }
     if onboarding.settings.completed_at.is_none() {
-        onboarding.settings.completed_at = Some(api_time(req.now));
-        onboarding.settings.updated_at = Some(api_time(req.now));
-        state.store.put_onboarding_settings(ws, &onboarding.settings).await?;
+        state.store.complete_onboarding(ws, api_time(req.now)).await?;
+        onboarding = state.store.onboarding(ws).await?;
     }
     Ok(Reply::ok(&onboarding.status()))
 }

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use switchboard_core::StoreError;
-use switchboard_core::model::{CredentialState, Onboarding, OnboardingSettings, StoredCredential};
+use switchboard_core::model::{CredentialState, Onboarding, ProviderMode, StoredCredential};
 use switchboard_core::ports::OnboardingStore;
 
 use crate::keys::{self, entity};
@@ -26,17 +26,38 @@ impl OnboardingStore for DynamoStore {
         Ok(onboarding)
     }
 
-    async fn put_onboarding_settings(
+    async fn set_provider_mode(
         &self,
         workspace_id: &str,
-        settings: &OnboardingSettings,
+        mode: ProviderMode,
+        at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.put(item_of(
+        let values = Item::from([
+            (":entity".to_owned(), s(entity::ONBOARDING)),
+            (":mode".to_owned(), attribute(&mode)?),
+            (":at".to_owned(), attribute(&at)?),
+        ]);
+        let update = self.tx_update(
             &keys::onboarding_settings(workspace_id),
-            entity::ONBOARDING,
-            settings,
-        )?)
-        .await
+            "SET #entity = :entity, #mode = :mode, updated_at = :at",
+            None,
+            values,
+        )?;
+        self.write(update).await.map(|_| ())
+    }
+
+    async fn complete_onboarding(&self, workspace_id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let values = Item::from([
+            (":entity".to_owned(), s(entity::ONBOARDING)),
+            (":at".to_owned(), attribute(&at)?),
+        ]);
+        let update = self.tx_update(
+            &keys::onboarding_settings(workspace_id),
+            "SET #entity = :entity, completed_at = if_not_exists(completed_at, :at), updated_at = :at",
+            None,
+            values,
+        )?;
+        self.write(update).await.map(|_| ())
     }
 
     async fn put_credential(&self, workspace_id: &str, credential: &StoredCredential) -> Result<(), StoreError> {

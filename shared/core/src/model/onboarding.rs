@@ -180,6 +180,7 @@ pub struct StoredCredential {
 
 /// The workspace's choice of mode, and when it finished onboarding.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct OnboardingSettings {
     pub mode: ProviderMode,
     pub completed_at: Option<DateTime<Utc>>,

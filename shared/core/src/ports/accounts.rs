@@ -316,11 +316,15 @@ pub trait ReportLog: Send + Sync {
 pub trait OnboardingStore: Send + Sync {
     /// All of it, in one read.
     async fn onboarding(&self, workspace_id: &str) -> Result<crate::model::Onboarding, StoreError>;
-    async fn put_onboarding_settings(
+    /// Sets the mode alone (a completion written meanwhile stays).
+    async fn set_provider_mode(
         &self,
         workspace_id: &str,
-        settings: &crate::model::OnboardingSettings,
+        mode: crate::model::ProviderMode,
+        at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+    /// Notes onboarding complete at `at`, unless it was already (the mode stays as it is).
+    async fn complete_onboarding(&self, workspace_id: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
     /// Keeps a credential over the provider's previous one.
     async fn put_credential(
         &self,
