@@ -197,6 +197,31 @@ pub fn range<T: PartialOrd + std::fmt::Display + Copy>(param: &str, value: T, mi
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// No text makes a validator panic; a phone number it accepts it accepts again as is.
+        #[test]
+        fn no_input_makes_a_validator_panic(raw in "\\PC{0,40}", digits in "[+0-9 ()-]{0,24}") {
+            for text in [raw.as_str(), digits.as_str()] {
+                if let Ok(e164) = phone("phone", text, Some(country::Id::US)) {
+                    proptest::prop_assert_eq!(phone("phone", &e164, None).ok(), Some(e164.clone()));
+                    let _ = destination(&e164);
+                }
+                let _ = email("email", text);
+                let _ = timezone("timezone", text);
+                let _ = language("language", text);
+                let _ = country("country", text);
+                let _ = currency("currency", text);
+                let _ = text_check(text);
+                let _ = time_bound("from", text, true);
+                let _ = example_number(text);
+            }
+        }
+    }
+
+    fn text_check(raw: &str) -> Result<String, Error> {
+        text("name", raw, 1, 10)
+    }
+
     #[test]
     fn destinations_name_their_country_and_special_services() {
         let of = |e164| {

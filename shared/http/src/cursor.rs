@@ -82,6 +82,18 @@ fn binding_hash(binding: &str) -> String {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// No cursor a client sends makes decoding panic, and only our own decode.
+        #[test]
+        fn no_cursor_makes_decoding_panic(cursor in "\\PC{0,200}", pk in "\\PC{0,30}", sk in "\\PC{0,30}") {
+            let k = CursorKey::derive(b"secret");
+            proptest::prop_assert!(k.decode(&cursor, "GET /v1/agents ws_1").is_err());
+            let key = PageKey::from([("PK".to_owned(), pk), ("SK".to_owned(), sk)]);
+            let ours = k.encode(&key, "GET /v1/agents ws_1");
+            proptest::prop_assert_eq!(k.decode(&ours, "GET /v1/agents ws_1").ok(), Some(key));
+        }
+    }
+
     fn key() -> PageKey {
         PageKey::from([
             ("PK".to_owned(), "ws_1#AGENT".to_owned()),

@@ -101,6 +101,21 @@ pub fn rows(csv: &[u8], max_rows: usize) -> Result<Vec<Row>, ApiError> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// No file makes CSV reading panic, and no more rows come back than allowed.
+        #[test]
+        fn no_file_makes_csv_reading_panic(file in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            if let Ok(read) = rows(&file, 5) {
+                proptest::prop_assert!(read.len() <= 5);
+            }
+        }
+
+        #[test]
+        fn no_text_file_makes_csv_reading_panic(file in "[a-z0-9,\"\\n\\r +\u{feff}]{0,300}") {
+            let _ = rows(file.as_bytes(), 5);
+        }
+    }
+
     #[test]
     fn csv_rows_are_keyed_by_their_lower_cased_headers() {
         let rows = rows(

@@ -59,6 +59,24 @@ pub fn verify_timed(header: &str, body: &[u8], secret: &str, now: i64, tolerance
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// No header makes verification panic; what we sign verifies within the tolerance, and
+        /// only then.
+        #[test]
+        fn no_header_makes_verification_panic(
+            header in "\\PC{0,120}",
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            t in proptest::prelude::any::<i64>(),
+            now in proptest::prelude::any::<i64>(),
+        ) {
+            let _ = verify_timed(&header, &body, SECRET, now, 300);
+            let t = t / 4;
+            let (timed, _) = headers(&[SECRET.to_owned()], &body, t);
+            proptest::prop_assert!(verify_timed(&timed, &body, SECRET, t, 300));
+            proptest::prop_assert_eq!(verify_timed(&timed, &body, SECRET, t.saturating_add(301), 300), false);
+        }
+    }
+
     const SECRET: &str = "whsec_test_secret";
     const BODY: &[u8] = br#"{"id":"evt_1","event":"call.ended"}"#;
 
