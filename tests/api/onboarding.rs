@@ -546,6 +546,7 @@ async fn a_credential_the_provider_stops_taking_is_marked_invalid_with_its_reaso
     let (agent, number_id, _) = app.phone_line(&t).await;
 
     revoked.store(true, Ordering::SeqCst);
+    app.clock.advance(chrono::Duration::seconds(10)); // past the trial plan's burst
     let call = place(&app, &t, &agent, &number_id).await;
     call.expect(201);
     assert_eq!(call.body["status"], "failed");
@@ -715,4 +716,204 @@ async fn a_mode_change_and_a_completion_at_the_same_moment_both_stay() {
         assert_eq!(status.body["mode"], "byok", "{}", status.text);
         assert!(status.body["completed_at"].is_string(), "{}", status.text);
     }
+}
+
+/// The workspace's own ElevenLabs account, as the fake knows it: its key, and its one voice.
+const OWN_XI_KEY: &str = "xi-own-key-3c8d51";
+const OWN_VOICE: &str = "ElOwnVoice0001";
+
+/// A fake ElevenLabs taking [`OWN_XI_KEY`] (until `revoked`), knowing [`OWN_VOICE`], and
+/// speaking 16 kHz PCM.
+async fn fake_elevenlabs(revoked: Arc<AtomicBool>) -> FakeServer {
+    FakeServer::start(move |request, _| {
+        if revoked.load(Ordering::SeqCst) || request.header("xi-api-key") != Some(OWN_XI_KEY) {
+            let refusal = json!({"detail": {"status": "invalid_api_key", "message": "Invalid API key"}});
+            return (401, "application/json", refusal.to_string());
+        }
+        let path = request.path.split('?').next().unwrap_or_default();
+        match (request.method.as_str(), path) {
+            ("GET", "/v1/user") => (200, "application/json", json!({"subscription": {}}).to_string()),
+            ("GET", p) if p == format!("/v1/voices/{OWN_VOICE}") => {
+                (200, "application/json", json!({"voice_id": OWN_VOICE}).to_string())
+            }
+            ("GET", p) if p.starts_with("/v1/voices/") => (
+                400,
+                "application/json",
+                json!({"detail": {"status": "voice_not_found"}}).to_string(),
+            ),
+            ("POST", p) if p == format!("/v1/text-to-speech/{OWN_VOICE}") => (200, "audio/pcm", "\0".repeat(3_200)),
+            _ => (404, "application/json", "{}".into()),
+        }
+    })
+    .await
+}
+
+/// The sample rate of a WAV answer.
+fn wav_rate(res: &Res) -> u32 {
+    res.expect(200);
+    assert_eq!(res.header("content-type"), Some("audio/wav"));
+    hound::WavReader::new(res.bytes.as_slice())
+        .expect("WAV")
+        .spec()
+        .sample_rate
+}
+
+/// The TwiML that connects an answered call of `t`'s, as Twilio asks for it signed with `token`.
+async fn answered_twiml(app: &TestApp, t: &Tenant, call: &Res, token: &str) -> String {
+    let path = format!(
+        "/v1/telephony/twilio/voice?workspace_id={}&call_id={}",
+        t.workspace_id,
+        call.id()
+    );
+    let sid = call.body["provider_call_id"].as_str().unwrap();
+    let form = [("CallSid", sid), ("CallStatus", "in-progress"), ("AnsweredBy", "human")];
+    let res = signed_webhook(app, &path, &form, token).await;
+    res.expect(200);
+    res.text
+}
+
+#[tokio::test]
+async fn a_workspace_speaks_with_the_voices_its_own_elevenlabs_account_gives_its_personas() {
+    let twilio_fake = fake_twilio().await;
+    let revoked = Arc::new(AtomicBool::new(false));
+    let xi = fake_elevenlabs(revoked.clone()).await;
+    let app = TestApp::with(Options {
+        twilio_api: Some(twilio_fake.url.clone()),
+        elevenlabs_api: Some(xi.url.clone()),
+        ..Options::default()
+    })
+    .await;
+    let own = app.tenant().await;
+    let bundled = app.tenant().await;
+    put(&app, &own, "/v1/onboarding/mode", json!({"mode": "byok"}))
+        .await
+        .expect(200);
+    bring_twilio(&app, &own, OWN_SID, OWN_TOKEN).await.expect(200);
+    let bring = |voices: Value| {
+        put(
+            &app,
+            &own,
+            "/v1/onboarding/credentials/elevenlabs",
+            json!({"api_key": OWN_XI_KEY, "voices": voices}),
+        )
+    };
+
+    // Bad input: refused before ElevenLabs is asked, nothing kept.
+    let before = app.snapshot(&own.workspace_id).await;
+    bring(json!({"zed": OWN_VOICE}))
+        .await
+        .expect_error(400, "invalid_value");
+    bring(json!({"amelia": "../v1/user"}))
+        .await
+        .expect_error(400, "invalid_value");
+    bring(json!(["amelia"])).await.expect_error(400, "invalid_type");
+    put(
+        &app,
+        &own,
+        "/v1/onboarding/credentials/twilio",
+        json!({"account_sid": OWN_SID, "auth_token": OWN_TOKEN, "voices": {}}),
+    )
+    .await
+    .expect_error(400, "unknown_field");
+    assert!(xi.requests().is_empty(), "{:?}", xi.requests());
+    // A voice the account does not have: ElevenLabs' answer, and nothing kept.
+    let refused = bring(json!({"amelia": "ElNotMine"})).await;
+    refused.expect_error(422, "credential_rejected");
+    assert!(
+        refused.body["error"]["message"].as_str().unwrap().contains("ElNotMine"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(app.snapshot(&own.workspace_id).await, before, "nothing written");
+
+    let brought = bring(json!({"amelia": OWN_VOICE})).await;
+    brought.expect(200);
+    let status = &brought.body["providers"][2];
+    assert_eq!(
+        (status["provider"].as_str(), status["state"].as_str()),
+        (Some("elevenlabs"), Some("valid"))
+    );
+    assert_eq!(
+        status["fields"],
+        json!({"voices": {"amelia": OWN_VOICE}}),
+        "the voices are shown, never the key"
+    );
+    assert!(!brought.text.contains(OWN_XI_KEY));
+
+    // Live calls: ConversationRelay speaks the persona with the workspace's own voice; the
+    // personas it gave no voice, and every bundled workspace's, with the platform's.
+    let mut agents = Vec::new();
+    for (t, token) in [(&own, OWN_TOKEN), (&bundled, TWILIO_AUTH_TOKEN)] {
+        let (agent, number_id, _) = app.phone_line(t).await;
+        app.set_agent(t, &agent, json!({"voice": "amelia"})).await;
+        let call = place(&app, t, &agent, &number_id).await;
+        call.expect(201);
+        let twiml = answered_twiml(&app, t, &call, token).await;
+        let expected = if t.workspace_id == own.workspace_id {
+            format!(r#"ttsProvider="ElevenLabs" voice="{OWN_VOICE}""#)
+        } else {
+            r#"ttsProvider="Amazon" voice="Amy-Neural""#.to_owned()
+        };
+        assert!(twiml.contains(&expected), "{twiml}");
+        agents.push(agent);
+    }
+    let leo = app
+        .create(
+            &own,
+            "/v1/agents",
+            json!({"name": "Leo", "system_prompt": "You are Leo.", "voice": "leo"}),
+        )
+        .await;
+    let (_, number_id, _) = app.phone_line(&own).await;
+    let leo_call = place(&app, &own, &leo, &number_id).await;
+    let twiml = answered_twiml(&app, &own, &leo_call, OWN_TOKEN).await;
+    assert!(
+        twiml.contains(r#"ttsProvider="Amazon" voice="Brian-Neural""#),
+        "{twiml}"
+    );
+
+    // Previews: the workspace's own account speaks its persona (16 kHz, as asked of
+    // ElevenLabs, with its key); the platform's voice (offline: 22.05 kHz) the others.
+    let preview = |t: &Tenant, agent: &str, body: Value| {
+        app.post(&format!("/v1/agents/{agent}/preview"))
+            .bearer(&t.key)
+            .json(body)
+            .send()
+    };
+    assert_eq!(
+        wav_rate(&preview(&own, &agents[0], json!({"text": "Hello there"})).await),
+        16_000
+    );
+    let spoken: Vec<Recorded> = xi.requests().into_iter().filter(|r| r.method == "POST").collect();
+    assert_eq!(spoken.len(), 1);
+    assert_eq!(spoken[0].header("xi-api-key"), Some(OWN_XI_KEY));
+    assert_eq!(spoken[0].json()["text"], "Hello there");
+    assert_eq!(wav_rate(&preview(&own, &leo, json!({})).await), 22_050);
+    assert_eq!(wav_rate(&preview(&bundled, &agents[1], json!({})).await), 22_050);
+    assert_eq!(
+        xi.requests().iter().filter(|r| r.method == "POST").count(),
+        1,
+        "only the own persona asked ElevenLabs"
+    );
+
+    // Another workspace's agent is not found; bad input is refused.
+    preview(&bundled, &agents[0], json!({}))
+        .await
+        .expect_error(404, "agent_not_found");
+    preview(&own, &agents[0], json!({"text": "x".repeat(301)}))
+        .await
+        .expect_error(422, "validation_failed");
+    preview(&own, &agents[0], json!({"voice": "leo"}))
+        .await
+        .expect_error(400, "unknown_field");
+
+    // The account revokes the key: the credential is marked invalid with ElevenLabs' reason,
+    // and the next preview speaks with the platform's voice.
+    revoked.store(true, Ordering::SeqCst);
+    app.clock.advance(chrono::Duration::seconds(10)); // past the trial plan's burst
+    let refused = preview(&own, &agents[0], json!({})).await;
+    assert!(refused.status >= 500, "{} {}", refused.status, refused.text);
+    let status = app.get("/v1/onboarding/status").bearer(&own.key).send().await;
+    assert_eq!(status.body["providers"][2]["state"], "invalid", "{}", status.text);
+    assert_eq!(wav_rate(&preview(&own, &agents[0], json!({})).await), 22_050);
 }

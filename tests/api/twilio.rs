@@ -280,7 +280,7 @@ async fn an_answered_call_is_connected_to_its_agent_over_conversation_relay() {
     .await;
     res.expect(200);
     assert_eq!(res.header("content-type"), Some("text/xml"));
-    assert!(res.text.contains(&format!(r#"<ConversationRelay url="{RELAY_URL}" language="en-US" welcomeGreeting="Hi, this is Sarah from Acme Dental.">"#)), "{}", res.text);
+    assert!(res.text.contains(&format!(r#"<ConversationRelay url="{RELAY_URL}" language="en-US" ttsProvider="Amazon" voice="Amy-Neural" welcomeGreeting="Hi, this is Sarah from Acme Dental.">"#)), "{}", res.text);
     assert!(
         res.text
             .contains(&format!(r#"<Parameter name="call_id" value="{id}"/>"#)),

@@ -189,7 +189,7 @@ async fn elevenlabs_is_asked_for_the_accounts_voice_as_pcm_and_answers_wav() {
         .await;
     assert!(matches!(
         refused,
-        Err(switchboard_core::error::ProviderError::Rejected(_))
+        Err(switchboard_core::error::ProviderError::Unauthorized(_))
     ));
     let unchosen = ElevenLabs::new(&fake.url, "xi-test-key", voices)
         .speak(voice_by_id("leo").unwrap(), "Hi")

@@ -1067,6 +1067,20 @@ async fn a_workspace_that_brings_its_own_accounts_calls_through_them() {
         .map(|p| p["state"].as_str().unwrap())
         .collect();
     assert_eq!(states, ["valid", "valid", "missing"], "{onboarding}");
+    // Its own voices too: locally the offline voice stands for ElevenLabs.
+    let (code, voices) = status(
+        put(
+            "/v1/onboarding/credentials/elevenlabs",
+            json!({"api_key": "test_voice_key", "voices": {"amelia": "ownVoice1"}}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (code, &voices["providers"][2]["fields"]),
+        (StatusCode::OK, &json!({"voices": {"amelia": "ownVoice1"}}))
+    );
     let done = post_json(&http, &s, "/v1/onboarding/complete", json!({})).await;
     assert_eq!(done["ready"], true, "{done}");
 
@@ -1076,6 +1090,16 @@ async fn a_workspace_that_brings_its_own_accounts_calls_through_them() {
         json!({"name": "Sarah", "system_prompt": "You are Sarah of Acme Dental."}),
     )
     .await;
+    let preview = http
+        .post(url(&format!("/v1/agents/{}/preview", agent["id"].as_str().unwrap())))
+        .bearer_auth(&s.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (preview.status(), preview.headers()["content-type"].to_str().unwrap()),
+        (StatusCode::OK, "audio/wav")
+    );
     let call = post_json(
         &http,
         &s,

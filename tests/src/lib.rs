@@ -203,6 +203,10 @@ impl switchboard_core::ports::ProviderAccounts for FixedProviders {
         Ok(None)
     }
 
+    async fn voices(&self, _: &str) -> Result<switchboard_core::ports::Voices, switchboard_core::Error> {
+        Ok(Default::default())
+    }
+
     async fn mode(&self, _: &str) -> Result<switchboard_core::model::ProviderMode, switchboard_core::Error> {
         Ok(switchboard_core::model::ProviderMode::Bundled)
     }
@@ -437,6 +441,8 @@ impl TestApp {
                 llm: Some(llm.clone()),
                 test_telephony: Some(simulator),
                 test_llm: Some(llm.clone()),
+                // Previews speak offline, as under scripts/dev.
+                speech: Some(Arc::new(switchboard_speech::offline::Espeak)),
             },
             clock.clone(),
         ));
@@ -482,8 +488,12 @@ impl TestApp {
             compliance::routes(),
         );
         let reports = reports::service(platform.clone(), &store);
-        // Previews speak offline, as under scripts/dev.
-        let voices = voices::service(platform.clone(), Arc::new(switchboard_speech::offline::Espeak));
+        let voices = voices::service(
+            platform.clone(),
+            &store,
+            Arc::new(switchboard_speech::offline::Espeak),
+            providers.clone(),
+        );
         let payment_outbox = fake::FakeServer::start(|_, _| (200, "application/json", "{}".into())).await;
         let payments: Arc<dyn switchboard_core::ports::Payments> =
             Arc::new(switchboard_payments::offline::OfflinePayments::new(

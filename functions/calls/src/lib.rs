@@ -8,7 +8,9 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_core::ErrorCode;
-use switchboard_core::model::{Agent, Call, CallStatus, Contact, Direction, NumberStatus, PhoneNumber};
+use switchboard_core::model::{
+    Agent, Call, CallStatus, Contact, Direction, NumberStatus, PhoneNumber, VOICES, voice_by_id,
+};
 use switchboard_core::ports::{
     AccountStore, CallJob, CallQueue, Directory, DncStore, ListBy, ListQuery, ProviderAccounts, Recordings, Repository,
     SimStep, Wallets,
@@ -516,10 +518,13 @@ async fn twilio_voice(state: Arc<State>, req: Request) -> Result<Reply, ApiError
         Some(_) => twilio::workspace_relay_url(&hooks.callbacks.relay_url, &ws),
         None => hooks.callbacks.relay_url.clone(),
     };
+    let persona = voice_by_id(&agent.voice).unwrap_or(&VOICES[0]);
+    let voice = state.providers.voices(&ws).await?.live(persona);
     Ok(twiml(twilio::connect_twiml(
         &relay_url,
         &agent.call_greeting(),
         &agent.language,
+        &voice,
         agent.record_calls,
         &[("workspace_id", &ws), ("call_id", &call_id)],
     )))

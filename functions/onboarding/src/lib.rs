@@ -7,6 +7,7 @@
 //! again: answers, errors, events, audit entries and logs name the provider and its non-secret
 //! fields (Twilio's account SID) only.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use http::Method;
@@ -17,6 +18,7 @@ use switchboard_core::clock::api_time;
 use switchboard_core::error::ProviderError;
 use switchboard_core::model::{
     CredentialState, OnboardingProvider, OnboardingStatus, ProviderCredential, ProviderMode, Scope, StoredCredential,
+    voice_by_id, voice_ids,
 };
 use switchboard_core::ports::{OnboardingStore, ProviderFactory};
 use switchboard_domain::providers::seal;
@@ -80,8 +82,9 @@ pub fn routes() -> Vec<Route<State>> {
                 "Checks the credential live against the provider, then keeps it sealed in place of the provider's \
                  previous one; it is never shown again. The fields are the provider's own (`GET \
                  /v1/onboarding/providers`): Twilio `account_sid` and `auth_token` (the auth token, not an API key: \
-                 Twilio signs its webhooks with it), Anthropic `api_key`, ElevenLabs `api_key`. A credential the \
-                 provider refuses answers 422 `credential_rejected` with the provider's reason, and nothing is kept.",
+                 Twilio signs its webhooks with it), Anthropic `api_key`, ElevenLabs `api_key` and optionally \
+                 `voices` (each checked against the account). A credential the provider refuses answers 422 \
+                 `credential_rejected` with the provider's reason, and nothing is kept.",
             )
             .body::<CredentialInput>(
                 || json!({"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": "test_0123456789abcdef"}),
@@ -123,6 +126,10 @@ pub struct CredentialInput {
     pub auth_token: Option<String>,
     /// Anthropic, ElevenLabs: an API key of the account.
     pub api_key: Option<String>,
+    /// ElevenLabs, optional: which of the account's voices speaks each persona (`GET
+    /// /v1/voices` lists them), checked against the account.
+    #[schema(example = json!({"amelia": "21m00Tcm4TlvDq8ikWAM"}))]
+    pub voices: Option<BTreeMap<String, String>>,
 }
 
 impl CredentialInput {
@@ -148,6 +155,13 @@ fn provider(req: &Request) -> Result<&'static OnboardingProvider, ApiError> {
 
 /// The credential the input gives for `provider`: its fields exactly, each well formed.
 fn credential(provider: &OnboardingProvider, input: &CredentialInput) -> Result<ProviderCredential, ApiError> {
+    if input.voices.is_some() && !provider.fields.iter().any(|f| f.name == "voices") {
+        return Err(ApiError::param(
+            ErrorCode::UnknownField,
+            "voices",
+            format!("{} credentials have no `voices`.", provider.name),
+        ));
+    }
     for name in ["account_sid", "auth_token", "api_key"] {
         let wanted = provider.fields.iter().any(|f| f.name == name);
         match input.field(name) {
@@ -198,8 +212,37 @@ fn credential(provider: &OnboardingProvider, input: &CredentialInput) -> Result<
         },
         _ => ProviderCredential::Elevenlabs {
             api_key: text("api_key"),
+            voices: own_voices(input.voices.clone().unwrap_or_default())?,
         },
     })
+}
+
+/// The longest voice id taken (ElevenLabs' are 20 characters).
+const MAX_VOICE_ID: usize = 64;
+
+/// The voices a workspace chose: each for a persona we have, each id as its provider writes it.
+fn own_voices(voices: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ApiError> {
+    for (persona, id) in &voices {
+        let field = format!("voices.{persona}");
+        if voice_by_id(persona).is_none() {
+            return Err(ApiError::param(
+                ErrorCode::InvalidValue,
+                "voices",
+                format!(
+                    "`voices` names personas GET /v1/voices lists ({}); `{persona}` is not one.",
+                    voice_ids().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        if id.is_empty() || id.len() > MAX_VOICE_ID || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(ApiError::param(
+                ErrorCode::InvalidValue,
+                &field,
+                format!("`{field}` is a voice id of the account: 1 to {MAX_VOICE_ID} letters and digits."),
+            ));
+        }
+    }
+    Ok(voices)
 }
 
 async fn status(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {

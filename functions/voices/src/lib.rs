@@ -1,5 +1,7 @@
-//! `voices`: the voice personas agents speak with (`GET /v1/voices`), and a spoken preview of
-//! any of them (`POST /v1/voices/preview`) through the text-to-speech port.
+//! `voices`: the voice personas agents speak with (`GET /v1/voices`), a spoken preview of any
+//! of them (`POST /v1/voices/preview`) through the platform's text-to-speech, and of an agent
+//! as the workspace's calls speak it (`POST /v1/agents/{id}/preview`): through the workspace's
+//! own voice account for the personas it chose voices for.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,22 +9,35 @@ use std::sync::{Arc, Mutex};
 use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use switchboard_core::model::{VOICES, Voice, voice_by_id, voice_ids};
-use switchboard_core::ports::{Speech, TextToSpeech};
+use switchboard_core::model::{Agent, Scope, VOICES, Voice, voice_by_id, voice_ids};
+use switchboard_core::ports::{ProviderAccounts, Repository, Speech, TextToSpeech};
 use switchboard_core::{ErrorCode, validate};
-use switchboard_http::{Access, ApiError, Platform, Reply, Request, Route, Service};
+use switchboard_http::{Access, ApiError, Platform, Reply, Request, Route, Service, crud};
+use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
 pub struct State {
+    /// The platform's voices.
     pub speech: Arc<dyn TextToSpeech>,
+    pub agents: Arc<dyn Repository<Agent>>,
+    /// Each workspace's voices: the platform's, or its own account's.
+    pub providers: Arc<dyn ProviderAccounts>,
     /// Each voice's sample, spoken once per warm instance.
     samples: Mutex<HashMap<&'static str, Speech>>,
 }
 
-/// The function over its adapters: what `main.rs` runs and the tests call.
-pub fn service(platform: Arc<Platform>, speech: Arc<dyn TextToSpeech>) -> Service<State> {
+/// The function over its adapters: what `main.rs` runs and the tests call. `providers` speaks
+/// with `speech` for the platform's voices.
+pub fn service(
+    platform: Arc<Platform>,
+    store: &DynamoStore,
+    speech: Arc<dyn TextToSpeech>,
+    providers: Arc<dyn ProviderAccounts>,
+) -> Service<State> {
     let state = State {
         speech,
+        agents: Arc::new(store.clone()),
+        providers,
         samples: Mutex::default(),
     };
     Service::new(platform, state, routes())
@@ -58,7 +73,26 @@ pub fn routes() -> Vec<Route<State>> {
                 || json!({"voice": "amelia", "text": "Hi, this is Amelia from Acme Dental. How can I help?"}),
             )
             .returns_nothing(200, "audio/wav."),
+        Route::new(Method::POST, "/v1/agents/{id}/preview", agent_preview)
+            .access(Access::Scoped(Scope::Read))
+            .doc(TAG, "previewAgent", "Hear an agent")
+            .describe(
+                "Speaks `text` (at most 300 characters; by default the agent's greeting, recording notice \
+                 included, or the voice's introduction) in the agent's voice as the workspace's calls speak it: with the voice its own \
+                 ElevenLabs account gives the persona, when the workspace brought one (`byok`), else the \
+                 platform's. WAV audio (16-bit mono PCM).",
+            )
+            .optional_body::<AgentPreview>(|| json!({"text": "Hi, this is Amelia from Acme Dental. How can I help?"}))
+            .changes_nothing()
+            .returns_nothing(200, "audio/wav."),
     ]
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentPreview {
+    /// What to say: 1 to 300 characters; the agent's greeting when left out.
+    pub text: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -148,6 +182,31 @@ async fn preview(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let text = validate::text("text", &input.text, 1, MAX_PREVIEW)?;
     let speech = state
         .speech
+        .speak(voice, &text)
+        .await
+        .map_err(switchboard_core::Error::from)?;
+    Ok(Reply::raw(speech.content_type, speech.audio))
+}
+
+async fn agent_preview(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: AgentPreview = if req.body.is_empty() {
+        AgentPreview::default()
+    } else {
+        req.json()?
+    };
+    let agent = crud::find(state.agents.as_ref(), &req, req.param("id")).await?.value;
+    let voice = voice_by_id(&agent.voice).unwrap_or(&VOICES[0]);
+    let text = match input.text {
+        Some(text) => text,
+        None => match agent.call_greeting() {
+            greeting if greeting.is_empty() => introduction(voice),
+            greeting => greeting.chars().take(MAX_PREVIEW).collect(),
+        },
+    };
+    let text = validate::text("text", &text, 1, MAX_PREVIEW)?;
+    let voices = state.providers.voices(req.workspace_id()?).await?;
+    let speech = voices.speech.as_ref().unwrap_or(&state.speech);
+    let speech = speech
         .speak(voice, &text)
         .await
         .map_err(switchboard_core::Error::from)?;

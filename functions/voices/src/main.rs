@@ -1,18 +1,23 @@
 //! The `voices` Lambda function.
 
-use switchboard_core::config::Env;
+use switchboard_domain::providers::PlatformProviders;
+use switchboard_runtime::providers::ProviderConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    switchboard_runtime::telemetry::init();
-    let mut env = Env::process();
-    let table_name = env.required("TABLE_NAME");
-    let provider = switchboard_runtime::config::tts_provider(&mut env);
-    let public_rate_limit = switchboard_runtime::config::public_rate_limit(&mut env);
-    env.finish()?;
-    let sdk = switchboard_runtime::sdk_config().await;
-    let store = switchboard_runtime::store(&sdk, &table_name);
-    let speech = switchboard_runtime::speech(&sdk, &provider);
-    let platform = switchboard_runtime::public_platform(&store, public_rate_limit);
-    switchboard_http::run(voices::service(platform, speech)).await
+    let read = |env: &mut _| {
+        let providers = ProviderConfig::read(env);
+        (switchboard_runtime::config::tts_provider(env), providers)
+    };
+    switchboard_runtime::http_function(read, async |parts, (tts_provider, providers)| {
+        let speech = switchboard_runtime::speech(&parts.sdk, &tts_provider);
+        let platform = PlatformProviders {
+            speech: Some(speech.clone()),
+            ..Default::default()
+        };
+        let accounts =
+            switchboard_runtime::providers::accounts_with(&parts.sdk, &parts.store, providers, platform, None);
+        Ok(voices::service(parts.platform, &parts.store, speech, accounts))
+    })
+    .await
 }

@@ -19,7 +19,7 @@ use switchboard_core::model::{
 };
 use switchboard_core::ports::{
     Llm, LlmReply, LlmRequest, NumberSearch, OnboardingStore, OutboundCall, ProviderAccounts, ProviderCall,
-    ProviderFactory, Speech, Telephony,
+    ProviderFactory, Speech, Telephony, TextToSpeech, Voices,
 };
 use switchboard_core::{Error, ErrorCode};
 
@@ -39,6 +39,8 @@ pub struct PlatformProviders {
     /// the offline model (needed where `telephony` and `llm` are).
     pub test_telephony: Option<Arc<dyn Telephony>>,
     pub test_llm: Option<Arc<dyn Llm>>,
+    /// The platform's voices, where the function speaks itself (previews).
+    pub speech: Option<Arc<dyn TextToSpeech>>,
 }
 
 pub struct Accounts {
@@ -63,6 +65,7 @@ struct Resolved {
     mode: ProviderMode,
     telephony: Option<Chosen<SignedTelephony>>,
     llm: Option<Chosen<Arc<dyn Llm>>>,
+    voices: Voices,
 }
 
 impl Accounts {
@@ -109,6 +112,7 @@ impl Accounts {
                 mode: ProviderMode::Bundled,
                 telephony: self.platform.telephony.clone().map(|t| Ok((t, None))),
                 llm: self.platform.llm.clone().map(Ok),
+                voices: self.platform_voices(),
             });
         }
         let keys = self.keys.keys().await.map_err(Error::Unavailable)?;
@@ -166,11 +170,39 @@ impl Accounts {
                 Err(why) => Err(why),
             }),
         };
+        // Voices of its own are optional: without a valid credential, the platform's speak.
+        let voices = match usable("elevenlabs")? {
+            Ok((ProviderCredential::Elevenlabs { api_key, voices }, watch)) => {
+                let speech = self.platform.speech.as_ref().map(|platform| {
+                    let own = self.factory.speech(&api_key, &voices);
+                    Arc::new(PersonaSpeech {
+                        own: Arc::new(Watched { inner: own, watch }),
+                        personas: voices.keys().cloned().collect(),
+                        platform: platform.clone(),
+                    }) as Arc<dyn TextToSpeech>
+                });
+                Voices { own: voices, speech }
+            }
+            Ok(_) => {
+                return Err(Error::internal(anyhow::anyhow!(
+                    "an ElevenLabs credential of another shape"
+                )));
+            }
+            Err(_) => self.platform_voices(),
+        };
         Ok(Resolved {
             mode: ProviderMode::Byok,
             telephony,
             llm,
+            voices,
         })
+    }
+
+    fn platform_voices(&self) -> Voices {
+        Voices {
+            own: Default::default(),
+            speech: self.platform.speech.clone(),
+        }
     }
 }
 
@@ -182,6 +214,7 @@ impl Accounts {
             llm,
             test_telephony,
             test_llm,
+            speech: _,
         } = &self.platform;
         let telephony = match (telephony, test_telephony) {
             (None, _) => None,
@@ -197,6 +230,7 @@ impl Accounts {
             mode: ProviderMode::Bundled,
             telephony,
             llm,
+            voices: self.platform_voices(),
         })
     }
 }
@@ -307,6 +341,32 @@ impl Llm for Watched<dyn Llm> {
     }
 }
 
+#[async_trait]
+impl TextToSpeech for Watched<dyn TextToSpeech> {
+    async fn speak(&self, voice: &Voice, text: &str) -> Result<Speech, ProviderError> {
+        self.watch.seen(self.inner.speak(voice, text).await).await
+    }
+}
+
+/// A workspace's speech: its own account for the personas it gave voices to, the platform's
+/// for the others.
+struct PersonaSpeech {
+    own: Arc<dyn TextToSpeech>,
+    personas: std::collections::BTreeSet<String>,
+    platform: Arc<dyn TextToSpeech>,
+}
+
+#[async_trait]
+impl TextToSpeech for PersonaSpeech {
+    async fn speak(&self, voice: &Voice, text: &str) -> Result<Speech, ProviderError> {
+        if self.personas.contains(voice.id) {
+            self.own.speak(voice, text).await
+        } else {
+            self.platform.speak(voice, text).await
+        }
+    }
+}
+
 /// Opens a stored credential with the workspace's key.
 pub fn open(keys: &WorkspaceKeys, workspace_id: &str, stored: &StoredCredential) -> Result<ProviderCredential, Error> {
     let json = keys
@@ -368,6 +428,10 @@ impl ProviderAccounts for Accounts {
             Some(Err(why)) => Err(Error::refused(ErrorCode::ProviderCredentialMissing, why.clone())),
             None => Err(not_configured("telephony")),
         }
+    }
+
+    async fn voices(&self, workspace_id: &str) -> Result<Voices, Error> {
+        Ok(self.resolved(workspace_id).await?.voices.clone())
     }
 
     async fn mode(&self, workspace_id: &str) -> Result<ProviderMode, Error> {

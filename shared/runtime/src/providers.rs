@@ -3,7 +3,7 @@
 //! offline model reaches no provider: those take test credentials only, as a provider takes
 //! only its own accounts' keys.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -12,7 +12,7 @@ use switchboard_core::clock::Clock;
 use switchboard_core::config::Env;
 use switchboard_core::error::ProviderError;
 use switchboard_core::model::ProviderCredential;
-use switchboard_core::ports::{Llm, ProviderFactory, Telephony};
+use switchboard_core::ports::{Llm, ProviderFactory, Telephony, TextToSpeech};
 use switchboard_domain::providers::{Accounts, PlatformProviders};
 use switchboard_domain::sealing::{KeySource, WorkspaceKeys};
 use switchboard_llm::{anthropic::Anthropic, offline::Offline};
@@ -108,8 +108,12 @@ impl ProviderFactory for Deployment {
                 Some((base, model)) => Anthropic::new(base, api_key, model).check_key().await,
                 None => Offline::check_key(api_key),
             },
-            ProviderCredential::Elevenlabs { api_key } => match &self.config.elevenlabs_base_url {
-                Some(base) => ElevenLabs::new(base, api_key, HashMap::new()).check_key().await,
+            ProviderCredential::Elevenlabs { api_key, voices } => match &self.config.elevenlabs_base_url {
+                Some(base) => {
+                    let account = ElevenLabs::new(base, api_key, HashMap::new());
+                    account.check_key().await?;
+                    account.check_voices(voices.values()).await
+                }
                 None => switchboard_speech::offline::check_key(api_key),
             },
         }
@@ -138,6 +142,19 @@ impl ProviderFactory for Deployment {
         match &self.config.anthropic {
             Some((base, model)) => Arc::new(Anthropic::new(base, api_key, model)),
             None => Arc::new(Offline),
+        }
+    }
+
+    fn speech(&self, api_key: &str, voices: &BTreeMap<String, String>) -> Arc<dyn TextToSpeech> {
+        match &self.config.elevenlabs_base_url {
+            Some(base) => {
+                let voices = voices
+                    .iter()
+                    .map(|(persona, id)| (persona.clone(), id.clone()))
+                    .collect();
+                Arc::new(ElevenLabs::new(base, api_key, voices))
+            }
+            None => Arc::new(switchboard_speech::offline::Espeak),
         }
     }
 }
@@ -186,6 +203,7 @@ pub fn accounts(
         telephony,
         llm,
         test_telephony,
+        speech: None,
     };
     accounts_with(sdk, store, config, platform, callbacks)
 }

@@ -72,6 +72,38 @@ impl ElevenLabs {
     }
 }
 
+impl ElevenLabs {
+    /// Whether each voice is one the account may speak with (`GET /v1/voices/{id}`); the ids are
+    /// alphanumeric, as the onboarding input checks.
+    pub async fn check_voices(&self, voice_ids: impl IntoIterator<Item = &String>) -> Result<(), ProviderError> {
+        for voice_id in voice_ids {
+            let res = self
+                .http
+                .get(format!("{}/v1/voices/{voice_id}", self.base_url))
+                .header("xi-api-key", &self.api_key)
+                .send()
+                .await
+                .map_err(|e| ProviderError::Unavailable(anyhow::anyhow!("ElevenLabs: {e}")))?;
+            let status = res.status();
+            match status.as_u16() {
+                200..=299 => {}
+                401 => return Err(ProviderError::Unauthorized(format!("ElevenLabs answered {status}"))),
+                400 | 404 | 422 => {
+                    return Err(ProviderError::Rejected(format!(
+                        "the account has no voice `{voice_id}` (ElevenLabs answered {status})"
+                    )));
+                }
+                _ => {
+                    return Err(ProviderError::Unavailable(anyhow::anyhow!(
+                        "ElevenLabs answered {status}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl TextToSpeech for ElevenLabs {
     async fn speak(&self, voice: &Voice, text: &str) -> Result<Speech, ProviderError> {
@@ -98,9 +130,13 @@ impl TextToSpeech for ElevenLabs {
             .map_err(|e| ProviderError::Unavailable(anyhow::anyhow!("ElevenLabs' answer: {e}")))?;
         if status.is_client_error() {
             let reason = String::from_utf8_lossy(&body).chars().take(300).collect::<String>();
-            return Err(ProviderError::Rejected(format!(
-                "ElevenLabs answered {status}: {reason}"
-            )));
+            let reason = format!("ElevenLabs answered {status}: {reason}");
+            // A refused key is the account's to fix; any other refusal is about the request.
+            return Err(if status.as_u16() == 401 {
+                ProviderError::Unauthorized(reason)
+            } else {
+                ProviderError::Rejected(reason)
+            });
         }
         if !status.is_success() {
             return Err(ProviderError::Unavailable(anyhow::anyhow!(

@@ -1,6 +1,8 @@
 //! What a workspace may bring of its own (its "byok" mode): the providers, and the fields each
 //! one's credential needs. A `bundled` workspace uses the platform's accounts instead.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -29,6 +31,8 @@ pub struct CredentialField {
     pub description: &'static str,
     /// Kept sealed and never shown again (else shown, like an account id).
     pub secret: bool,
+    /// Whether a credential needs it.
+    pub required: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -50,6 +54,7 @@ const fn field(name: &'static str, description: &'static str, secret: bool) -> C
         name,
         description,
         secret,
+        required: true,
     }
 }
 
@@ -78,7 +83,17 @@ pub static ONBOARDING_PROVIDERS: &[OnboardingProvider] = &[
         object: OnboardingProviderObject,
         name: "ElevenLabs",
         kind: ProviderKind::Tts,
-        fields: &[field("api_key", "An API key of the account.", true)],
+        fields: &[
+            field("api_key", "An API key of the account.", true),
+            CredentialField {
+                name: "voices",
+                description: "Which of the account's voices speaks each persona `GET /v1/voices` lists, as \
+                              `{\"amelia\": \"<ElevenLabs voice id>\"}`; personas it does not name speak with the \
+                              platform's voices.",
+                secret: false,
+                required: false,
+            },
+        ],
         // The bundled voices are Amazon Polly's.
         bundled: false,
     },
@@ -127,9 +142,19 @@ pub enum CredentialState {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "provider", rename_all = "snake_case")]
 pub enum ProviderCredential {
-    Twilio { account_sid: String, auth_token: String },
-    Anthropic { api_key: String },
-    Elevenlabs { api_key: String },
+    Twilio {
+        account_sid: String,
+        auth_token: String,
+    },
+    Anthropic {
+        api_key: String,
+    },
+    Elevenlabs {
+        api_key: String,
+        /// Persona id → the account's voice id.
+        #[serde(default)]
+        voices: BTreeMap<String, String>,
+    },
 }
 
 impl std::fmt::Debug for ProviderCredential {
@@ -147,10 +172,14 @@ impl ProviderCredential {
         }
     }
 
-    /// The fields that may be shown (Twilio's account SID names the account, it opens nothing).
-    pub fn shown(&self) -> std::collections::BTreeMap<String, String> {
+    /// The fields that may be shown (Twilio's account SID names the account and a voice id a
+    /// voice: they open nothing).
+    pub fn shown(&self) -> BTreeMap<String, serde_json::Value> {
         match self {
-            Self::Twilio { account_sid, .. } => [("account_sid".to_owned(), account_sid.clone())].into(),
+            Self::Twilio { account_sid, .. } => [("account_sid".to_owned(), account_sid.as_str().into())].into(),
+            Self::Elevenlabs { voices, .. } if !voices.is_empty() => {
+                [("voices".to_owned(), serde_json::json!(voices))].into()
+            }
             Self::Anthropic { .. } | Self::Elevenlabs { .. } => Default::default(),
         }
     }
@@ -159,7 +188,7 @@ impl ProviderCredential {
     pub fn secret_values(&self) -> Vec<&str> {
         match self {
             Self::Twilio { auth_token, .. } => vec![auth_token],
-            Self::Anthropic { api_key } | Self::Elevenlabs { api_key } => vec![api_key],
+            Self::Anthropic { api_key } | Self::Elevenlabs { api_key, .. } => vec![api_key],
         }
     }
 }
@@ -169,7 +198,7 @@ impl ProviderCredential {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredCredential {
     pub provider: String,
-    pub shown: std::collections::BTreeMap<String, String>,
+    pub shown: BTreeMap<String, serde_json::Value>,
     /// The [`ProviderCredential`] as JSON, sealed.
     pub sealed: String,
     pub state: CredentialState,
@@ -250,9 +279,9 @@ pub struct ProviderStatus {
     pub state: CredentialState,
     /// What the provider answered when it refused the credential.
     pub reason: Option<String>,
-    /// The credential's fields that are not secret (Twilio's `account_sid`).
-    #[schema(value_type = std::collections::BTreeMap<String, String>)]
-    pub fields: std::collections::BTreeMap<String, String>,
+    /// The credential's fields that are not secret (Twilio's `account_sid`, ElevenLabs' `voices`).
+    #[schema(value_type = Object)]
+    pub fields: BTreeMap<String, serde_json::Value>,
     /// When the provider last checked it.
     pub checked_at: Option<DateTime<Utc>>,
 }

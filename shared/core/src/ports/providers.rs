@@ -367,6 +367,42 @@ pub trait ProviderFactory: Send + Sync {
         auth_token: &str,
     ) -> Option<(std::sync::Arc<dyn Telephony>, Option<String>)>;
     fn llm(&self, api_key: &str) -> std::sync::Arc<dyn Llm>;
+    /// Speech through the workspace's own voice account, in the voices it chose per persona.
+    fn speech(
+        &self,
+        api_key: &str,
+        voices: &std::collections::BTreeMap<String, String>,
+    ) -> std::sync::Arc<dyn TextToSpeech>;
+}
+
+/// The text-to-speech voice that speaks a persona on live calls, as the telephony provider is
+/// told to synthesise it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveVoice {
+    /// An Amazon Polly neural voice, by its Polly id (`Amy`): the platform's voices.
+    AmazonPolly(String),
+    /// An ElevenLabs voice, by its id: one a workspace chose in its own account.
+    ElevenLabs(String),
+}
+
+/// How a workspace's agents sound: the platform's voices, except the personas the workspace
+/// gave voices of its own account to.
+#[derive(Clone, Default)]
+pub struct Voices {
+    /// Persona id → the workspace's own (ElevenLabs) voice id.
+    pub own: std::collections::BTreeMap<String, String>,
+    /// What speaks previews: the workspace's own account for the personas in `own`, the
+    /// platform's for the others; `None` in functions that speak nothing themselves.
+    pub speech: Option<std::sync::Arc<dyn TextToSpeech>>,
+}
+
+impl Voices {
+    pub fn live(&self, voice: &Voice) -> LiveVoice {
+        match self.own.get(voice.id) {
+            Some(own) => LiveVoice::ElevenLabs(own.clone()),
+            None => LiveVoice::AmazonPolly(voice.provider_voice_id.to_owned()),
+        }
+    }
 }
 
 /// The provider accounts a workspace's work goes through: the platform's (`bundled`) or the
@@ -377,6 +413,8 @@ pub trait ProviderAccounts: Send + Sync {
     async fn llm(&self, workspace_id: &str) -> Result<std::sync::Arc<dyn Llm>, crate::Error>;
     /// The key the workspace's telephony account signs webhooks with; `None` for the platform's.
     async fn webhook_key(&self, workspace_id: &str) -> Result<Option<String>, crate::Error>;
+    /// How its agents sound, on live calls and in previews.
+    async fn voices(&self, workspace_id: &str) -> Result<Voices, crate::Error>;
     /// Whose accounts they are, which sets what its calls cost.
     async fn mode(&self, workspace_id: &str) -> Result<crate::model::ProviderMode, crate::Error>;
 }

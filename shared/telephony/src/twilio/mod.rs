@@ -18,7 +18,7 @@ use switchboard_core::model::{
     AvailableNumber, AvailableNumberObject, CURRENCY, Call, CallStatus, NUMBER_MONTHLY_FEE_MINOR, NumberSource,
     PhoneNumber, Voice,
 };
-use switchboard_core::ports::{NumberSearch, OutboundCall, ProviderCall, Speech, Telephony};
+use switchboard_core::ports::{LiveVoice, NumberSearch, OutboundCall, ProviderCall, Speech, Telephony};
 
 pub mod relay;
 
@@ -456,19 +456,26 @@ fn escape(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// TwiML connecting the call to the relay: Twilio starts recording when asked to `record`,
 /// says `greeting`, then relays what the caller says (in `language`) with `parameters` in the
-/// relay's setup message.
+/// relay's setup message, speaking the agent's lines in `voice`.
 pub fn connect_twiml(
     relay_url: &str,
     greeting: &str,
     language: &str,
+    voice: &LiveVoice,
     record: bool,
     parameters: &[(&str, &str)],
 ) -> String {
     let start = if record { "<Start><Recording/></Start>" } else { "" };
+    // ConversationRelay synthesises speech itself, with the provider and voice named here.
+    let (tts_provider, voice) = match voice {
+        LiveVoice::AmazonPolly(id) => ("Amazon", format!("{id}-Neural")),
+        LiveVoice::ElevenLabs(id) => ("ElevenLabs", id.clone()),
+    };
     let mut twiml = format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><Response>{start}<Connect><ConversationRelay url="{}" language="{}""#,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response>{start}<Connect><ConversationRelay url="{}" language="{}" ttsProvider="{tts_provider}" voice="{}""#,
         escape(relay_url),
-        escape(language)
+        escape(language),
+        escape(&voice)
     );
     if !greeting.is_empty() {
         twiml.push_str(&format!(r#" welcomeGreeting="{}""#, escape(greeting)));
@@ -559,8 +566,13 @@ mod tests {
             "wss://relay.example.com/",
             "Hi & \"welcome\"",
             "en-US",
+            &LiveVoice::ElevenLabs("v<1>".into()),
             false,
             &[("call_id", "call_<1>")],
+        );
+        assert!(
+            twiml.contains(r#"ttsProvider="ElevenLabs" voice="v&lt;1&gt;""#),
+            "{twiml}"
         );
         assert!(
             twiml.contains(r#"welcomeGreeting="Hi &amp; &quot;welcome&quot;""#),
