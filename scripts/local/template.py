@@ -95,6 +95,12 @@ class Template:
     def buckets(self):
         return self.of_type("AWS::S3::Bucket")
 
+    def checkov_skips(self):
+        """(resource, skip) of every checkov finding the template skips."""
+        for name, resource in self.resources.items():
+            for skip in (resource.get("Metadata") or {}).get("checkov", {}).get("skip", []):
+                yield name, skip
+
     def functions(self):
         return self.of_type("AWS::Serverless::Function")
 
