@@ -31,6 +31,17 @@
                                   in-process, against DynamoDB Local and moto)
   bench.py dsr [--calls N]        export and erasure of a person with N calls (transcripts and
                                   conversations), in-process (tests/benches/dsr.rs)
+  bench.py lost-answers [--requests N] [--concurrency C]
+                                  N mixed requests (the OpenAPI document plain and gzipped, the
+                                  reference page, voice previews and samples, agents, health)
+                                  through the local stack as `scripts/dev` runs it; counts the
+                                  answers `cargo lambda watch` made itself instead of the API's
+                                  (its 500 typed https://httpstatuses.com/500)
+  bench.py fuzz [--seconds S] [TARGET...]
+                                  each cargo fuzz target (fuzz/: cursors, uploads, JSON bodies,
+                                  phone numbers, signature headers) for S seconds with libFuzzer
+                                  on the nightly toolchain; runs, executions per second, and any
+                                  crash (kept under fuzz/artifacts/)
 """
 
 import argparse
@@ -371,6 +382,92 @@ def dsr(args):
     cargo_bench("dsr", [["--calls", str(args.calls)]])
 
 
+def lost_answers(args):
+    import urllib.error
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+    state_dir = stack.LOCAL / f"bench-lost-{os.getpid()}"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    procs = stack.Processes(state_dir / "logs")
+    bridge = None
+    ports = {"dynamodb": stack.free_port(), "moto": stack.free_port(), "api": stack.free_port()}
+    try:
+        subprocess.run(["cargo", "build", "--workspace", "--bins", "--locked"], cwd=ROOT, check=True)
+        extra = {"RUST_LOG": "warn", "PUBLIC_RATE_LIMIT_PER_MINUTE": "1000", "RATE_LIMIT_SCALE": "100"}
+        api, _, _, bridge = stack.start_stack(procs, state_dir, ports, f"-bench-{secrets.token_hex(3)}", extra, reload=False,
+                                              SignupPlan="enterprise")
+        key, _ = stack.seed_workspace(api, f"bench-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(18))
+        status, agent = stack.http_json("POST", f"{api}/v1/agents", {"name": "bench", "system_prompt": "p"}, {"Authorization": f"Bearer {key}"})
+        assert status == 201, agent
+        preview = json.dumps({"voice": "amelia", "text": "Hello, this is Amelia from Acme Dental. How can I help you today?"}).encode()
+        # (name, method, path, body, headers): answers from tens of bytes to a hundred KB and more.
+        kinds = [("openapi", "GET", "/v1/openapi.json", None, {}),
+                 ("openapi gzip", "GET", "/v1/openapi.json", None, {"Accept-Encoding": "gzip"}),
+                 ("reference", "GET", "/docs", None, {}),
+                 ("preview", "POST", "/v1/voices/preview", preview, {"Content-Type": "application/json"}),
+                 ("sample", "GET", "/v1/voices/leo/sample", None, {}),
+                 ("voices", "GET", "/v1/voices", None, {}),
+                 ("agents", "GET", "/v1/agents", None, {"Authorization": f"Bearer {key}"}),
+                 ("agent", "GET", f"/v1/agents/{agent['id']}", None, {"Authorization": f"Bearer {key}"}),
+                 ("health", "GET", "/v1/healthz", None, {})]
+
+        def ask(n):
+            name, method, path, body, headers = kinds[n % len(kinds)]
+            request = urllib.request.Request(f"{api}{path}", data=body, method=method, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=120) as res:
+                    return name, res.status, len(res.read()), False
+            except urllib.error.HTTPError as e:
+                answer = e.read()
+                return name, e.code, len(answer), e.code == 500 and b"httpstatuses.com" in answer
+
+        for n in range(len(kinds)):
+            ask(n)  # every function started once, before counting
+        started = time.monotonic()
+        with ThreadPoolExecutor(args.concurrency) as pool:
+            results = list(pool.map(ask, range(args.requests)))
+        elapsed = time.monotonic() - started
+        print(f"\n{args.requests} requests through cargo lambda watch, {args.concurrency} at a time, in {elapsed:.0f} s")
+        for name, *_ in kinds:
+            mine = [r for r in results if r[0] == name]
+            lost = sum(1 for r in mine if r[3])
+            sizes = sorted(r[2] for r in mine if not r[3])
+            print(f"  {name:<13} {len(mine):>6} requests, answers of ~{sizes[len(sizes) // 2] if sizes else 0:>7,} bytes: {lost} lost")
+        lost = sum(1 for r in results if r[3])
+        print(f"answers not written by the API: {lost} of {args.requests}")
+    finally:
+        if bridge:
+            bridge.stop()
+        procs.stop()
+
+
+FUZZ_TARGETS = ["cursor", "upload", "json_body", "phone", "signatures"]
+
+
+def fuzz(args):
+    cargo_fuzz = stack.LOCAL / "cargo-fuzz" / "bin" / "cargo-fuzz"
+    if not cargo_fuzz.exists():
+        subprocess.run(["cargo", "install", "cargo-fuzz", "--locked", "--root", str(cargo_fuzz.parent.parent)], check=True)
+    env = {**os.environ, "RUSTUP_TOOLCHAIN": "nightly"}
+    unknown = set(args.targets) - set(FUZZ_TARGETS)
+    if unknown:
+        raise SystemExit(f"no fuzz target {', '.join(sorted(unknown))}: the targets are {', '.join(FUZZ_TARGETS)}")
+    crashed = []
+    for target in args.targets or FUZZ_TARGETS:
+        run = subprocess.run([str(cargo_fuzz), "fuzz", "run", target, "--", f"-max_total_time={args.seconds}"],
+                             cwd=ROOT, env=env, capture_output=True, text=True)
+        done = [line for line in run.stderr.splitlines() if line.startswith("Done ")]
+        # libFuzzer's last line: "Done N runs in S second(s)".
+        runs, seconds = (int(done[-1].split()[1]), max(int(done[-1].split()[4]), 1)) if done else (0, 1)
+        status = "clean" if run.returncode == 0 else f"CRASHED (exit {run.returncode})"
+        print(f"fuzz {target:<11} {runs:>10,} runs in {seconds} s ({runs // seconds:,}/s): {status}", flush=True)
+        if run.returncode != 0:
+            print(run.stderr[-4000:])
+            crashed.append(target)
+    if crashed:
+        raise SystemExit(f"crashes in {', '.join(crashed)}: inputs under fuzz/artifacts/")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -406,6 +503,14 @@ def main():
     d = sub.add_parser("dsr")
     d.add_argument("--calls", type=int, default=1000)
     d.set_defaults(run=dsr)
+    la = sub.add_parser("lost-answers")
+    la.add_argument("--requests", type=int, default=10_000)
+    la.add_argument("--concurrency", type=int, default=4)
+    la.set_defaults(run=lost_answers)
+    f = sub.add_parser("fuzz")
+    f.add_argument("--seconds", type=int, default=60)
+    f.add_argument("targets", nargs="*", help=f"of {', '.join(FUZZ_TARGETS)} (default: every one)")
+    f.set_defaults(run=fuzz)
     args = parser.parse_args()
     # Stopped: the emulators and the stack stop too.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -358,9 +359,11 @@ def test(args):
         # Every client here is 127.0.0.1, and schemathesis sends thousands of requests: raise the
         # per-IP and per-credential limits (the in-process tests cover the limits themselves).
         # A short visibility timeout lets failed messages reach their DLQ in seconds.
+        # Plans' limits a hundred times over: schemathesis's thousands of requests then test what
+        # is behind the limits rather than the limits (tests/api/rate_limits.rs tests those).
         api, env, made, bridge = start_stack(procs, state_dir, ports, f"-{secrets.token_hex(3)}",
-                                             {"PUBLIC_RATE_LIMIT_PER_MINUTE": "1000"}, visibility_timeout=2, reload=False,
-                                             SignupPlan="enterprise", SimulatorTimeScale="0")
+                                             {"PUBLIC_RATE_LIMIT_PER_MINUTE": "1000", "RATE_LIMIT_SCALE": "100"},
+                                             visibility_timeout=2, reload=False, SignupPlan="enterprise", SimulatorTimeScale="0")
         # The in-process tests get a table of their own, without a stream: the stack's event
         # router would otherwise deliver their events too, with the stack's keys.
         in_process_table = f"switchboard-in-process-{secrets.token_hex(3)}"
@@ -381,18 +384,30 @@ def test(args):
             failed.append("cfn-lint")
         failed += check_template_policies()
         if not args.cargo_args:
-            key, token = seed_workspace(api, "schemathesis@switchboard.local", secrets.token_urlsafe(18))
+            password = secrets.token_urlsafe(18)
+            key, token = seed_workspace(api, "schemathesis@switchboard.local", password)
             hooks = {"SCHEMATHESIS_HOOKS": "schemathesis_hooks", "PYTHONPATH": str(Path(__file__).parent)}
             # Every operation with an API key; then those only a signed-in user may call, with a
-            # session (logout left out: it would end the session the run uses).
-            runs = [("schemathesis (API key)", key, []),
-                    ("schemathesis (session)", token, ["--include-path-regex", "^/v1/(api-keys|auth/me|users|roles)"])]
+            # session; last, ending a session, with one of its own.
+            session_only = "^/v1/(api-keys|auth/(me|sessions|change-password)|users|roles|campaigns/[^/]+/compliance)"
+            runs = [("schemathesis (API key)", lambda: key, []),
+                    ("schemathesis (session)", lambda: token, ["--include-path-regex", session_only]),
+                    ("schemathesis (logout)", lambda: seed_workspace(api, "schemathesis@switchboard.local", password)[1],
+                     ["--include-path", "/v1/auth/logout"])]
             # The document the catalog function serves (tests/api/catalog.rs keeps them one).
             schema = ROOT / "docs" / "openapi.json"
-            for name, credential, extra in runs:
+            reports = state_dir / "schemathesis"
+            for i, (name, credential, extra) in enumerate(runs):
+                report = ["--report", "har", "--report-har-path", str(reports / f"run-{i}.har.json")]
                 # Run in the state folder: schemathesis keeps a cache in its working directory.
-                if run_step(name, schemathesis_command(schema, api, credential) + extra, hooks, cwd=state_dir) != 0:
+                if run_step(name, schemathesis_command(schema, api, credential()) + extra + report, hooks, cwd=state_dir) != 0:
                     failed.append(name)
+            statuses, lacking = operations_exercised(schema, sorted(reports.glob("*.har.json")), SCHEMATHESIS_EXCLUDED)
+            log(f"schemathesis reached {len(statuses) - len(lacking)} of {len(statuses)} operations past authentication and rate limits")
+            if lacking:
+                for (method, path), codes in sorted(lacking.items()):
+                    log(f"  {method} {path}: {', '.join(map(str, sorted(codes))) or 'never called'}")
+                failed.append("schemathesis coverage")
     finally:
         if bridge:
             bridge.stop()
@@ -424,14 +439,42 @@ def check_template_policies():
     return failed
 
 
+def operations_exercised(schema, har_files, excluded):
+    """What schemathesis got to test: each operation of the document (but those `excluded`
+    matches) with the statuses its requests were answered; the operations it never reached or
+    that only ever answered 401, 403 or 429 (which test nothing behind the refusal)."""
+    import re
+    document = json.loads(Path(schema).read_text())
+    operations = []
+    for path, methods in document["paths"].items():
+        if re.search(excluded, path):
+            continue
+        pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
+        literal = sum(1 for segment in path.split("/") if not segment.startswith("{"))
+        operations += [(method.upper(), path, pattern, literal) for method in methods]
+    statuses = {(method, path): set() for method, path, _, _ in operations}
+    for har in har_files:
+        for entry in json.loads(Path(har).read_text())["log"]["entries"]:
+            method = entry["request"]["method"].upper()
+            url_path = urllib.parse.urlsplit(entry["request"]["url"]).path
+            matching = [(literal, path) for m, path, pattern, literal in operations if m == method and pattern.match(url_path)]
+            if matching:
+                statuses[(method, max(matching)[1])].add(entry["response"]["status"])
+    refused_only = {401, 403, 429}
+    lacking = {op: codes for op, codes in statuses.items() if not codes or codes <= refused_only}
+    return statuses, lacking
+
+
+SCHEMATHESIS_EXCLUDED = "^/v1/(openapi\\.json$|voices/|reports/|agents/[^/]+/preview$)"
+
+
 def schemathesis_command(schema, api, credential):
     # The document itself is left out: it takes no input and is checked in-process
     # (tests/api/catalog.rs). So are the answers of tens to hundreds of KB of audio and PDF
-    # (voice previews and samples, the weekly report): cargo lambda watch's emulator loses such
+    # (voice and agent previews, samples, the weekly report): cargo lambda watch's emulator loses such
     # answers now and then and sends its own 500 (issue 14); their inputs and outputs are
     # checked in-process (tests/api/voices.rs, reports.rs, bad_input.rs).
-    return [str(VENV_BIN / "schemathesis"), "run", str(schema), "--url", api, "--exclude-path", "/v1/openapi.json",
-            "--exclude-path-regex", "^/v1/(voices/|reports/)",
+    return [str(VENV_BIN / "schemathesis"), "run", str(schema), "--url", api, "--exclude-path-regex", SCHEMATHESIS_EXCLUDED,
             "--header", f"Authorization: Bearer {credential}",
             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
             "--max-examples", os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "30"),

@@ -41,6 +41,23 @@ async fn the_openapi_document_describes_every_route() {
         if let Some(example) = route.doc.example {
             assert_eq!(op["requestBody"]["content"]["application/json"]["example"], example());
         }
+        // Every operation that takes input has an example to be called with.
+        let parameters = op["parameters"].as_array().cloned().unwrap_or_default();
+        for parameter in parameters.iter().filter(|p| p["in"] == "path" || p["name"] == "limit") {
+            assert!(
+                !parameter["example"].is_null(),
+                "{method} {}: `{}` has no example",
+                route.path,
+                parameter["name"]
+            );
+        }
+        if route.doc.request.is_some() {
+            assert!(
+                route.doc.example.is_some(),
+                "{method} {}: its body has no example",
+                route.path
+            );
+        }
     }
     let description = doc["info"]["description"].as_str().unwrap();
     for code in switchboard_core::ErrorCode::ALL {

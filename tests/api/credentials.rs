@@ -395,6 +395,7 @@ async fn the_signing_key_is_read_from_secrets_manager_at_cold_start() {
         pseudonym_key_secret_id: Some(name),
         mode: switchboard_core::config::DeploymentMode::Local,
         public_rate_limit: 20,
+        rate_limit_scale: 1,
     };
     let (_, _, platform) = switchboard_runtime::http_platform(&config)
         .await

@@ -328,3 +328,30 @@ async fn a_key_is_its_credentials_alone_and_its_answer_is_stored_sealed() {
         assert!(!record.contains("sb_live_") && !record.contains("whsec_"), "{record}");
     }
 }
+
+#[tokio::test]
+async fn an_audio_answer_is_spoken_again_rather_than_replayed_from_a_record() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let agent = app
+        .create(
+            &t,
+            "/v1/agents",
+            json!({"name": "Amelia", "system_prompt": "p", "voice": "amelia"}),
+        )
+        .await;
+    let speak = || {
+        app.post(&format!("/v1/agents/{agent}/preview"))
+            .bearer(&t.key)
+            .header("idempotency-key", "audio-1")
+            .json(json!({"text": "Hello there"}))
+            .send()
+    };
+    for _ in 0..2 {
+        let res = speak().await;
+        res.expect(200);
+        assert!(res.header("idempotent-replayed").is_none(), "made again, not replayed");
+        assert_eq!(res.header("content-type"), Some("audio/wav"));
+        hound::WavReader::new(res.bytes.as_slice()).expect("the audio, intact");
+    }
+}

@@ -168,6 +168,26 @@ async fn plans_raise_the_limits() {
 }
 
 #[tokio::test]
+async fn a_deployment_may_scale_every_plans_limits() {
+    let app = TestApp::with(Options {
+        rate_limit_scale: 3,
+        ..Options::default()
+    })
+    .await;
+    let t = app.tenant().await;
+    let res = app.get("/v1/agents").bearer(&t.key).send().await;
+    assert_eq!(res.header("x-ratelimit-limit"), Some("300"));
+    let writes = futures::future::join_all((0..61).map(|_| {
+        app.delete("/v1/agents/agt_01JD3QZ9R6X4Y7T2W8V5N1M0KA")
+            .bearer(&t.key)
+            .send()
+    }))
+    .await;
+    let limited = writes.iter().filter(|r| r.status == 429).count();
+    assert_eq!(limited, 1, "three times the Starter plan's 20 writes");
+}
+
+#[tokio::test]
 async fn public_endpoints_are_limited_per_client_address() {
     let app = TestApp::with(Options {
         public_rate_limit: 3,

@@ -163,6 +163,8 @@ pub struct Options {
     pub anthropic_api: Option<String>,
     /// ElevenLabs' API base URL (a fake's) for the voices workspaces bring; else offline.
     pub elevenlabs_api: Option<String>,
+    /// Multiplies every plan's rate limits (`RATE_LIMIT_SCALE`).
+    pub rate_limit_scale: u32,
 }
 
 impl Default for Options {
@@ -177,6 +179,7 @@ impl Default for Options {
             dsr_inline_limit: compliance::export::INLINE_LIMIT,
             anthropic_api: None,
             elevenlabs_api: None,
+            rate_limit_scale: 1,
         }
     }
 }
@@ -319,7 +322,8 @@ impl TestApp {
                 .build(),
         );
         let store = DynamoStore::new(dynamodb, table_name())
-            .with_pseudonyms(switchboard_store::PseudonymKey::derive(&rand::random::<[u8; 32]>()));
+            .with_pseudonyms(switchboard_store::PseudonymKey::derive(&rand::random::<[u8; 32]>()))
+            .with_rate_limit_scale(options.rate_limit_scale);
         let sqs = aws_sdk_sqs::Client::new(sdk);
         let queue = format!("test-mail-{}", random_suffix());
         let mail_queue_url = sqs

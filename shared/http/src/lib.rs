@@ -54,6 +54,8 @@ pub const MAX_CSV_BODY: usize = 10 * 1024 * 1024;
 /// The session cookie.
 pub const SESSION_COOKIE: &str = "sb_session";
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// The largest answer an idempotency record keeps for replay.
+const MAX_KEPT_ANSWER: usize = 192 * 1024;
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// Headers a browser script may read on a cross-origin response.
 const EXPOSED_HEADERS: &str =
@@ -471,7 +473,13 @@ impl<S: Send + Sync + 'static> Service<S> {
         // Errors of ours, throttling and malformed requests did not run to a result: a retry
         // with the same key should run again.
         let retryable = status >= 500 || matches!(status, 400 | 413 | 415 | 429);
-        let result = if retryable {
+        // A record holds text answers of a few hundred KB at most (an item is 400 KB, sealed
+        // and encoded): audio and larger answers are made again by a retry instead.
+        let keepable = reply
+            .body
+            .as_ref()
+            .is_none_or(|b| b.len() <= MAX_KEPT_ANSWER && std::str::from_utf8(b).is_ok());
+        let result = if retryable || !keepable {
             self.platform.idempotency.abandon(workspace_id, key).await
         } else {
             let headers = [header::CONTENT_TYPE, header::ETAG, header::LOCATION]

@@ -74,6 +74,46 @@ fn query_schema(param: &QueryParam) -> RefOr<Schema> {
     }
 }
 
+/// A well-formed value of a path parameter (an id of the collection it follows, or what it
+/// names), so that every operation has an example to call it with.
+fn path_example(collection: &str, name: &str) -> serde_json::Value {
+    use switchboard_core::ids::prefix::*;
+    let prefix = match (collection, name) {
+        (_, "provider") => return "twilio".into(),
+        (_, "phone_e164") => return "+14155550100".into(),
+        (_, "voice") => return "amelia".into(),
+        (_, "delivery_id") => DELIVERY,
+        (_, "import_id") => IMPORT,
+        ("agents", _) => AGENT,
+        ("api-keys", _) => API_KEY,
+        ("appointments", _) => APPOINTMENT,
+        ("approvals", _) => APPROVAL,
+        ("audit", _) => AUDIT_ENTRY,
+        ("calls", _) => CALL,
+        ("campaigns", _) => CAMPAIGN,
+        ("contacts", _) => CONTACT,
+        ("numbers", _) => NUMBER,
+        ("roles", _) => ROLE,
+        ("secrets", _) => SECRET,
+        ("sessions", _) => SESSION,
+        ("users", _) => USER,
+        ("webhooks", _) => WEBHOOK,
+        _ => return name.into(),
+    };
+    format!("{prefix}_01JD6Z3Q8W5X2K7M9N4P0R1S2T").into()
+}
+
+/// A valid value of the common query parameters: a page size, a time, a phone number.
+fn query_example(param: &QueryParam) -> Option<serde_json::Value> {
+    Some(match param.name {
+        _ if param.page_size => 20.into(),
+        "from" | "to" => "2026-01-01".into(),
+        "phone" | "phone_e164" => "+14155550100".into(),
+        "email" => "ada@example.com".into(),
+        _ => return None,
+    })
+}
+
 fn http_method(method: &Method) -> HttpMethod {
     match *method {
         Method::GET => HttpMethod::Get,
@@ -140,17 +180,19 @@ pub fn document(routes: &[RouteInfo]) -> OpenApi {
             .operation_id(Some(doc.operation_id))
             .summary(Some(doc.summary))
             .description(doc.description);
-        for segment in route
-            .path
-            .split('/')
-            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        let segments: Vec<&str> = route.path.split('/').collect();
+        for (i, name) in segments
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, s.strip_prefix('{')?.strip_suffix('}')?)))
         {
             op = op.parameter(
                 ParameterBuilder::new()
-                    .name(segment)
+                    .name(name)
                     .parameter_in(ParameterIn::Path)
                     .required(Required::True)
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                    .example(Some(path_example(segments[i - 1], name))),
             );
         }
         for q in &route.query {
@@ -160,7 +202,8 @@ pub fn document(routes: &[RouteInfo]) -> OpenApi {
                     .parameter_in(ParameterIn::Query)
                     .required(if q.required { Required::True } else { Required::False })
                     .description(Some(q.description))
-                    .schema(Some(query_schema(q))),
+                    .schema(Some(query_schema(q)))
+                    .example(query_example(q)),
             );
         }
         if route.method == Method::POST {

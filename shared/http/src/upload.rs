@@ -44,9 +44,12 @@ pub async fn read(request: &Request, max_rows: usize) -> Result<Upload, ApiError
 }
 
 async fn file_of_form(request: &Request) -> Result<bytes::Bytes, ApiError> {
-    let content_type = request.header("content-type").unwrap_or_default();
+    file_of(request.header("content-type").unwrap_or_default(), request.body.clone()).await
+}
+
+/// The `file` part of a `multipart/form-data` body with this `Content-Type`.
+pub async fn file_of(content_type: &str, body: bytes::Bytes) -> Result<bytes::Bytes, ApiError> {
     let boundary = multer::parse_boundary(content_type).map_err(|_| invalid("The form has no boundary."))?;
-    let body = request.body.clone();
     let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
     let mut form = multer::Multipart::new(stream, boundary);
     while let Some(field) = form
@@ -108,6 +111,34 @@ mod tests {
             if let Ok(read) = rows(&file, 5) {
                 proptest::prop_assert!(read.len() <= 5);
             }
+        }
+
+        /// No form makes reading its file panic, whatever its content type and bytes.
+        #[test]
+        fn no_form_makes_reading_its_file_panic(
+            content_type in "multipart/form-data(; boundary=[a-zA-Z0-9'()+_,./:=? -]{0,30})?",
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        ) {
+            let _ = futures::executor::block_on(file_of(&content_type, body.into()));
+        }
+
+        /// A file sent in a well-formed form, beside other fields, is read back byte for byte.
+        #[test]
+        fn the_file_of_a_form_is_read_as_sent(
+            file in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            before in "[a-z]{0,10}",
+        ) {
+            let boundary = "sb-test-7f3a9c1e";
+            let mut body = format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n{before}\r\n--{boundary}\r\n\
+                 Content-Disposition: form-data; name=\"file\"; filename=\"n.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+            )
+            .into_bytes();
+            body.extend_from_slice(&file);
+            body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+            let content_type = format!("multipart/form-data; boundary={boundary}");
+            let read = futures::executor::block_on(file_of(&content_type, body.into()));
+            proptest::prop_assert_eq!(read.ok().map(|b| b.to_vec()), Some(file));
         }
 
         #[test]

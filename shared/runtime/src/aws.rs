@@ -349,6 +349,7 @@ pub async fn http_platform(
         table(&sdk, &config.table_name, config.pseudonym_key_secret_id.as_deref()),
         key_material(&sdk, &config.jwt_secret_id)
     )?;
+    let store = store.with_rate_limit_scale(config.rate_limit_scale);
     let platform = platform(&store, key.as_bytes(), Clock::System, config.public_rate_limit);
     Ok((sdk, store, platform))
 }

@@ -21,6 +21,17 @@ pub fn public_rate_limit(env: &mut Env) -> u32 {
     limit
 }
 
+/// Multiplies every plan's rate limits: `RATE_LIMIT_SCALE`, 1 to 1000, 1 by default. For load
+/// tests of a deployment (the local test run's schemathesis), whose requests the plan's limits
+/// would otherwise mostly refuse.
+pub fn rate_limit_scale(env: &mut Env) -> u32 {
+    let scale = env.parsed_or("RATE_LIMIT_SCALE", 1);
+    if !(1..=1000).contains(&scale) {
+        env.problem("RATE_LIMIT_SCALE", "must be 1 to 1000");
+    }
+    scale
+}
+
 /// What every HTTP function needs.
 #[cfg(feature = "http")]
 #[derive(Debug, Clone)]
@@ -34,6 +45,7 @@ pub struct HttpConfig {
     pub mode: DeploymentMode,
     /// Requests per minute per client IP on public endpoints that write (signup, login).
     pub public_rate_limit: u32,
+    pub rate_limit_scale: u32,
 }
 
 #[cfg(feature = "http")]
@@ -45,6 +57,7 @@ impl HttpConfig {
             pseudonym_key_secret_id: env.optional(PSEUDONYM_KEY_SECRET_ID),
             mode: env.parsed_or("DEPLOYMENT_MODE", DeploymentMode::Production),
             public_rate_limit: public_rate_limit(env),
+            rate_limit_scale: rate_limit_scale(env),
         }
     }
 

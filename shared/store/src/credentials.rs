@@ -165,8 +165,9 @@ impl Names {
 /// Where a request's limits come from.
 #[derive(Clone, Copy)]
 enum Limits {
-    /// The plan named on the credential item, for the credential and its workspace.
-    Plan,
+    /// The plan named on the credential item, for the credential and its workspace, times
+    /// the deployment's scale.
+    Plan(u32),
     /// A fixed limit for an anonymous client, without a workspace.
     Client(u32),
 }
@@ -194,24 +195,24 @@ impl Counting<'_> {
     }
 
     fn leased(&self) -> bool {
-        matches!(self.limits, Limits::Plan)
+        matches!(self.limits, Limits::Plan(_))
     }
 
     /// The credential's own bucket and its workspace's, as the item says.
     fn buckets<'i>(&self, item: &'i Item) -> Result<(Bucket, Option<(&'i str, Bucket)>), StoreError> {
         match self.limits {
             Limits::Client(limit) => Ok((Bucket { limit }, None)),
-            Limits::Plan => {
+            Limits::Plan(scale) => {
                 let plan = plan_of(item)?;
                 let class = self.usage.class;
                 Ok((
                     Bucket {
-                        limit: plan.rate_limit(class),
+                        limit: plan.rate_limit(class).saturating_mul(scale),
                     },
                     Some((
                         required(item, "workspace_id")?,
                         Bucket {
-                            limit: plan.workspace_rate_limit(class),
+                            limit: plan.workspace_rate_limit(class).saturating_mul(scale),
                         },
                     )),
                 ))
@@ -395,7 +396,7 @@ impl Counting<'_> {
         // Contended past reason: refuse this one rather than loop on.
         let (rate, retry_after) = match self.limits {
             Limits::Client(limit) => Bucket { limit }.refusal(now, now),
-            Limits::Plan => Bucket { limit: 1 }.refusal(now, now),
+            Limits::Plan(_) => Bucket { limit: 1 }.refusal(now, now),
         };
         Ok(Counted::Limited(rate, retry_after))
     }
@@ -762,7 +763,7 @@ async fn count_credential(
         key,
         usage,
         revocable,
-        limits: Limits::Plan,
+        limits: Limits::Plan(store.rate_limit_scale),
     };
     Ok(match counting.count(store).await? {
         Counted::Allowed(item, rate) => Ok((item, rate)),

@@ -54,6 +54,8 @@ pub struct DynamoStore {
     /// What numbers on the phone lists are stored under; functions that never touch the lists
     /// do not read it.
     pseudonyms: Option<Arc<PseudonymKey>>,
+    /// Multiplies every plan's rate limits (1 but in load tests).
+    rate_limit_scale: u32,
 }
 
 impl DynamoStore {
@@ -63,7 +65,14 @@ impl DynamoStore {
             table: table.into(),
             seen_credentials: Arc::default(),
             pseudonyms: None,
+            rate_limit_scale: 1,
         }
+    }
+
+    /// The store, counting requests against `scale` times each plan's rate limits.
+    pub fn with_rate_limit_scale(mut self, scale: u32) -> Self {
+        self.rate_limit_scale = scale.max(1);
+        self
     }
 
     /// The store, storing numbers on the phone lists under pseudonyms made with `key`.

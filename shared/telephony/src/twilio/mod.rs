@@ -506,6 +506,33 @@ pub fn hangup_twiml(text: &str) -> String {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// What we sign verifies, in any order of its parameters; a different token, URL or
+        /// value does not; no header, however malformed, makes checking panic.
+        #[test]
+        fn signatures_verify_exactly_what_was_signed(
+            token in "[a-zA-Z0-9]{1,40}",
+            url in "https://[a-z.]{1,20}/v1/[a-z/?=&_]{0,30}",
+            params in proptest::collection::vec(("[A-Za-z]{1,12}", "\\PC{0,20}"), 0..8),
+            header in "\\PC{0,60}",
+        ) {
+            let params: Vec<(String, String)> = params;
+            let signed = signature(&token, &url, &params);
+            proptest::prop_assert!(verify(&token, &url, &params, Some(&signed)));
+            let mut reversed = params.clone();
+            reversed.reverse();
+            proptest::prop_assert!(verify(&token, &url, &reversed, Some(&signed)));
+            let (other_token, other_url) = (token.clone() + "x", url.clone() + "x");
+            proptest::prop_assert!(!verify(&other_token, &url, &params, Some(&signed)));
+            proptest::prop_assert!(!verify(&token, &other_url, &params, Some(&signed)));
+            let mut changed = params.clone();
+            changed.push(("Extra".into(), "1".into()));
+            proptest::prop_assert!(!verify(&token, &url, &changed, Some(&signed)));
+            proptest::prop_assert!(!verify(&token, &url, &params, None));
+            let _ = verify(&token, &url, &params, Some(&header));
+        }
+    }
+
     fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
