@@ -13,6 +13,7 @@ way Lambda's event source mapping does. Resources come from template.yaml.
 import argparse
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -356,11 +357,10 @@ def test(args):
     bridge = None
     failed = []
     try:
-        # Every client here is 127.0.0.1, and schemathesis sends thousands of requests: raise the
-        # per-IP and per-credential limits (the in-process tests cover the limits themselves).
+        # Every client here is 127.0.0.1, and schemathesis sends thousands of requests: the per-IP
+        # limit at its highest and plans' limits a hundred times over, so that they test what is
+        # behind the limits (the in-process tests cover the limits themselves).
         # A short visibility timeout lets failed messages reach their DLQ in seconds.
-        # Plans' limits a hundred times over: schemathesis's thousands of requests then test what
-        # is behind the limits rather than the limits (tests/api/rate_limits.rs tests those).
         api, env, made, bridge = start_stack(procs, state_dir, ports, f"-{secrets.token_hex(3)}",
                                              {"PUBLIC_RATE_LIMIT_PER_MINUTE": "1000", "RATE_LIMIT_SCALE": "100"},
                                              visibility_timeout=2, reload=False, SignupPlan="enterprise", SimulatorTimeScale="0")
@@ -443,7 +443,6 @@ def operations_exercised(schema, har_files, excluded):
     """What schemathesis got to test: each operation of the document (but those `excluded`
     matches) with the statuses its requests were answered; the operations it never reached or
     that only ever answered 401, 403 or 429 (which test nothing behind the refusal)."""
-    import re
     document = json.loads(Path(schema).read_text())
     operations = []
     for path, methods in document["paths"].items():
@@ -472,7 +471,7 @@ def schemathesis_command(schema, api, credential):
     # The document itself is left out: it takes no input and is checked in-process
     # (tests/api/catalog.rs). So are the answers of tens to hundreds of KB of audio and PDF
     # (voice and agent previews, samples, the weekly report): cargo lambda watch's emulator loses such
-    # answers now and then and sends its own 500 (issue 14); their inputs and outputs are
+    # answers now and then and sends its own 500 (docs/local-stack-lost-answers.md); their inputs and outputs are
     # checked in-process (tests/api/voices.rs, reports.rs, bad_input.rs).
     return [str(VENV_BIN / "schemathesis"), "run", str(schema), "--url", api, "--exclude-path-regex", SCHEMATHESIS_EXCLUDED,
             "--header", f"Authorization: Bearer {credential}",
