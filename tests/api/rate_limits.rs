@@ -185,6 +185,17 @@ async fn a_deployment_may_scale_every_plans_limits() {
     .await;
     let limited = writes.iter().filter(|r| r.status == 429).count();
     assert_eq!(limited, 1, "three times the Starter plan's 20 writes");
+
+    // Past a token a millisecond, the buckets' resolution, a limit stays at that.
+    let app = TestApp::with(Options {
+        rate_limit_scale: 1000,
+        ..Options::default()
+    })
+    .await;
+    let t = app.tenant().await;
+    let res = app.get("/v1/agents").bearer(&t.key).send().await;
+    res.expect(200);
+    assert_eq!(res.header("x-ratelimit-limit"), Some("60000"));
 }
 
 #[tokio::test]

@@ -61,6 +61,9 @@ fn class_suffix(class: RateClass) -> &'static str {
     }
 }
 
+/// The most tokens a bucket refills in a minute: one a millisecond, the buckets' resolution.
+const MAX_LIMIT: u32 = WINDOW_MS as u32;
+
 /// A token bucket of `limit` tokens per minute.
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -68,9 +71,9 @@ struct Bucket {
 }
 
 impl Bucket {
-    /// Milliseconds per token.
+    /// Milliseconds per token (at least one: buckets hold at most [`MAX_LIMIT`]).
     fn period(self) -> i64 {
-        WINDOW_MS / i64::from(self.limit.max(1))
+        (WINDOW_MS / i64::from(self.limit.max(1))).max(1)
     }
 
     /// How long an empty bucket takes to fill.
@@ -207,12 +210,12 @@ impl Counting<'_> {
                 let class = self.usage.class;
                 Ok((
                     Bucket {
-                        limit: plan.rate_limit(class).saturating_mul(scale),
+                        limit: plan.rate_limit(class).saturating_mul(scale).min(MAX_LIMIT),
                     },
                     Some((
                         required(item, "workspace_id")?,
                         Bucket {
-                            limit: plan.workspace_rate_limit(class).saturating_mul(scale),
+                            limit: plan.workspace_rate_limit(class).saturating_mul(scale).min(MAX_LIMIT),
                         },
                     )),
                 ))
