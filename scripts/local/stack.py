@@ -388,12 +388,14 @@ def test(args):
             key, token = seed_workspace(api, "schemathesis@switchboard.local", password)
             hooks = {"SCHEMATHESIS_HOOKS": "schemathesis_hooks", "PYTHONPATH": str(Path(__file__).parent)}
             # Every operation with an API key; then those only a signed-in user may call, with a
-            # session; last, ending a session, with one of its own.
+            # session; last, each way of ending a session, with a session of its own.
             session_only = "^/v1/(api-keys|auth/(me|sessions|change-password)|users|roles|campaigns/[^/]+/compliance)"
+            new_session = lambda: seed_workspace(api, "schemathesis@switchboard.local", password)[1]  # noqa: E731
             runs = [("schemathesis (API key)", lambda: key, []),
-                    ("schemathesis (session)", lambda: token, ["--include-path-regex", session_only]),
-                    ("schemathesis (logout)", lambda: seed_workspace(api, "schemathesis@switchboard.local", password)[1],
-                     ["--include-path", "/v1/auth/logout"])]
+                    ("schemathesis (session)", lambda: token,
+                     ["--include-path-regex", session_only, "--exclude-path", "/v1/auth/sessions/{id}"]),
+                    ("schemathesis (end a session)", new_session, ["--include-path", "/v1/auth/sessions/{id}"]),
+                    ("schemathesis (logout)", new_session, ["--include-path", "/v1/auth/logout"])]
             # The document the catalog function serves (tests/api/catalog.rs keeps them one).
             schema = ROOT / "docs" / "openapi.json"
             reports = state_dir / "schemathesis"
