@@ -45,6 +45,7 @@
 """
 
 import argparse
+import contextlib
 import json
 import os
 import queue
@@ -233,6 +234,26 @@ def ulid(prefix):
     return prefix + "_" + "".join(CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
 
 
+@contextlib.contextmanager
+def dev_stack(name, extra_env):
+    """The local stack as `scripts/dev` runs it (debug builds, all built first, the enterprise
+    plan), on free ports: its URL and environment; stopped on leaving."""
+    state_dir = stack.LOCAL / f"bench-{name}-{os.getpid()}"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    procs = stack.Processes(state_dir / "logs")
+    bridge = None
+    ports = {"dynamodb": stack.free_port(), "moto": stack.free_port(), "api": stack.free_port()}
+    try:
+        subprocess.run(["cargo", "build", "--workspace", "--bins", "--locked"], cwd=ROOT, check=True)
+        api, env, _, bridge = stack.start_stack(procs, state_dir, ports, f"-bench-{secrets.token_hex(3)}", extra_env,
+                                                reload=False, SignupPlan="enterprise")
+        yield api, env
+    finally:
+        if bridge:
+            bridge.stop()
+        procs.stop()
+
+
 def webhooks(args):
     """Writes event items as changes write them, and times each until every receiver has it."""
     received = {}  # (event id, receiver) -> monotonic time
@@ -254,15 +275,7 @@ def webhooks(args):
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return f"http://127.0.0.1:{server.server_address[1]}/"
 
-    state_dir = stack.LOCAL / f"bench-{os.getpid()}"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    procs = stack.Processes(state_dir / "logs")
-    bridge = None
-    ports = {"dynamodb": stack.free_port(), "moto": stack.free_port(), "api": stack.free_port()}
-    try:
-        subprocess.run(["cargo", "build", "--workspace", "--bins", "--locked"], cwd=ROOT, check=True)
-        api, env, made, bridge = stack.start_stack(procs, state_dir, ports, f"-bench-{secrets.token_hex(3)}", {"RUST_LOG": "warn"},
-                                                   reload=False, SignupPlan="enterprise")
+    with dev_stack("webhooks", {"RUST_LOG": "warn"}) as (api, env):
         key, token = stack.seed_workspace(api, f"bench-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(18))
         auth = {"Authorization": f"Bearer {key}"}
         for index in range(args.endpoints):
@@ -308,10 +321,6 @@ def webhooks(args):
         print(f"  delivered {len(latencies)} of {expected} in {last - first:.1f} s ({len(latencies) / (last - first):.0f} deliveries/s)")
         pct = lambda p: latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]  # noqa: E731
         print(f"  event written -> received: p50 {pct(50):.0f} ms   p90 {pct(90):.0f} ms   p99 {pct(99):.0f} ms   max {latencies[-1]:.0f} ms")
-    finally:
-        if bridge:
-            bridge.stop()
-        procs.stop()
 
 
 def cargo_bench(name, runs):
@@ -386,16 +395,8 @@ def lost_answers(args):
     import urllib.error
     import urllib.request
     from concurrent.futures import ThreadPoolExecutor
-    state_dir = stack.LOCAL / f"bench-lost-{os.getpid()}"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    procs = stack.Processes(state_dir / "logs")
-    bridge = None
-    ports = {"dynamodb": stack.free_port(), "moto": stack.free_port(), "api": stack.free_port()}
-    try:
-        subprocess.run(["cargo", "build", "--workspace", "--bins", "--locked"], cwd=ROOT, check=True)
-        extra = {"RUST_LOG": "warn", "PUBLIC_RATE_LIMIT_PER_MINUTE": "1000", "RATE_LIMIT_SCALE": "100"}
-        api, _, _, bridge = stack.start_stack(procs, state_dir, ports, f"-bench-{secrets.token_hex(3)}", extra, reload=False,
-                                              SignupPlan="enterprise")
+    extra = {"RUST_LOG": "warn", "PUBLIC_RATE_LIMIT_PER_MINUTE": "1000", "RATE_LIMIT_SCALE": "100"}
+    with dev_stack("lost-answers", extra) as (api, _):
         key, _ = stack.seed_workspace(api, f"bench-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(18))
         status, agent = stack.http_json("POST", f"{api}/v1/agents", {"name": "bench", "system_prompt": "p"}, {"Authorization": f"Bearer {key}"})
         assert status == 201, agent
@@ -435,10 +436,6 @@ def lost_answers(args):
             print(f"  {name:<13} {len(mine):>6} requests, answers of ~{sizes[len(sizes) // 2] if sizes else 0:>7,} bytes: {lost} lost")
         lost = sum(1 for r in results if r[3])
         print(f"answers not written by the API: {lost} of {args.requests}")
-    finally:
-        if bridge:
-            bridge.stop()
-        procs.stop()
 
 
 FUZZ_TARGETS = ["cursor", "upload", "json_body", "phone", "signatures"]

@@ -78,9 +78,9 @@ pub fn routes() -> Vec<Route<State>> {
             .doc(TAG, "previewAgent", "Hear an agent")
             .describe(
                 "Speaks `text` (at most 300 characters; by default the agent's greeting, recording notice \
-                 included, or the voice's introduction) in the agent's voice as the workspace's calls speak it: with the voice its own \
-                 ElevenLabs account gives the persona, when the workspace brought one (`byok`), else the \
-                 platform's. WAV audio (16-bit mono PCM).",
+                 included, or the voice's introduction) in the agent's voice as the workspace's calls \
+                 speak it: with the voice its own ElevenLabs account gives the persona, when the workspace \
+                 brought one (`byok`), else the platform's. WAV audio (16-bit mono PCM).",
             )
             .optional_body::<AgentPreview>(|| json!({"text": "Hi, this is Amelia from Acme Dental. How can I help?"}))
             .changes_nothing()

@@ -61,13 +61,15 @@ pub fn payment(body: &[u8]) -> Result<Option<Payment>, String> {
 }
 
 fn client() -> reqwest::Client {
+    client_builder().build().expect("an HTTP client builds")
+}
+
+fn client_builder() -> reqwest::ClientBuilder {
     // reqwest takes the process's rustls provider: ring, as the AWS SDK's client uses.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("an HTTP client builds")
 }
 
 /// The payments of a deployment whose live provider is real: test-mode workspaces pay with the

@@ -19,8 +19,14 @@ impl OfflinePayments {
     /// Pays to `webhook_url` (the deployment's `POST /v1/billing/webhooks/payment`), signing
     /// with the payment webhook secret.
     pub fn new(webhook_url: impl Into<String>, secret: impl Into<String>) -> Self {
+        // A new connection for each payment: the deployment's own API may close an idle one
+        // just as it is reused (seen under `cargo lambda watch`), and payments are rare.
+        let client = super::client_builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("an HTTP client builds");
         Self {
-            client: super::client(),
+            client,
             webhook_url: webhook_url.into(),
             secret: secret.into(),
         }
@@ -85,18 +91,29 @@ impl OfflinePayments {
             "data": {"object": object},
         });
         let body = serde_json::to_vec(&event).map_err(|e| ProviderError::Unavailable(e.into()))?;
-        let response = self
-            .client
-            .post(&self.webhook_url)
-            .header("content-type", "application/json")
-            .header(
-                super::SIGNATURE_HEADER,
-                super::sign(&body, &self.secret, now.timestamp()),
-            )
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| ProviderError::Unavailable(anyhow::anyhow!("the payment webhook did not answer: {e}")))?;
+        let send = || {
+            self.client
+                .post(&self.webhook_url)
+                .header("content-type", "application/json")
+                .header(
+                    super::SIGNATURE_HEADER,
+                    super::sign(&body, &self.secret, now.timestamp()),
+                )
+                .body(body.clone())
+                .send()
+        };
+        // Sent again once when no answer came: the webhook credits each payment once, however
+        // often it arrives, as a provider's retries would.
+        let response = match send().await {
+            Ok(response) => Ok(response),
+            Err(_) => send().await,
+        }
+        .map_err(|e| {
+            let cause = std::error::Error::source(&e)
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            ProviderError::Unavailable(anyhow::anyhow!("the payment webhook did not answer: {e}{cause}"))
+        })?;
         if !response.status().is_success() {
             return Err(ProviderError::Unavailable(anyhow::anyhow!(
                 "the payment webhook answered {}",

@@ -56,19 +56,18 @@ impl ElevenLabs {
         }
         let body: serde_json::Value = res.json().await.unwrap_or_default();
         let reason = body["detail"]["message"].as_str().unwrap_or("no message");
-        if status.as_u16() == 401 {
-            Err(ProviderError::Unauthorized(format!(
-                "ElevenLabs answered {status}: {reason}"
-            )))
-        } else if status.is_client_error() && status.as_u16() != 429 {
-            Err(ProviderError::Rejected(format!(
-                "ElevenLabs answered {status}: {reason}"
-            )))
-        } else {
-            Err(ProviderError::Unavailable(anyhow::anyhow!(
-                "ElevenLabs answered {status}: {reason}"
-            )))
-        }
+        Err(refusal(status, format!("ElevenLabs answered {status}: {reason}")))
+    }
+}
+
+/// What an ElevenLabs error answer means: a refused key is the account's to fix, another
+/// refusal is about the request, the rest may pass.
+fn refusal(status: reqwest::StatusCode, reason: String) -> ProviderError {
+    match status.as_u16() {
+        401 => ProviderError::Unauthorized(reason),
+        429 => ProviderError::Unavailable(anyhow::anyhow!(reason)),
+        _ if status.is_client_error() => ProviderError::Rejected(reason),
+        _ => ProviderError::Unavailable(anyhow::anyhow!(reason)),
     }
 }
 
@@ -85,19 +84,11 @@ impl ElevenLabs {
                 .await
                 .map_err(|e| ProviderError::Unavailable(anyhow::anyhow!("ElevenLabs: {e}")))?;
             let status = res.status();
-            match status.as_u16() {
-                200..=299 => {}
-                401 => return Err(ProviderError::Unauthorized(format!("ElevenLabs answered {status}"))),
-                400 | 404 | 422 => {
-                    return Err(ProviderError::Rejected(format!(
-                        "the account has no voice `{voice_id}` (ElevenLabs answered {status})"
-                    )));
-                }
-                _ => {
-                    return Err(ProviderError::Unavailable(anyhow::anyhow!(
-                        "ElevenLabs answered {status}"
-                    )));
-                }
+            if !status.is_success() {
+                return Err(refusal(
+                    status,
+                    format!("the account has no voice `{voice_id}` (ElevenLabs answered {status})"),
+                ));
             }
         }
         Ok(())
@@ -130,13 +121,7 @@ impl TextToSpeech for ElevenLabs {
             .map_err(|e| ProviderError::Unavailable(anyhow::anyhow!("ElevenLabs' answer: {e}")))?;
         if status.is_client_error() {
             let reason = String::from_utf8_lossy(&body).chars().take(300).collect::<String>();
-            let reason = format!("ElevenLabs answered {status}: {reason}");
-            // A refused key is the account's to fix; any other refusal is about the request.
-            return Err(if status.as_u16() == 401 {
-                ProviderError::Unauthorized(reason)
-            } else {
-                ProviderError::Rejected(reason)
-            });
+            return Err(refusal(status, format!("ElevenLabs answered {status}: {reason}")));
         }
         if !status.is_success() {
             return Err(ProviderError::Unavailable(anyhow::anyhow!(
