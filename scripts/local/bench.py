@@ -38,10 +38,10 @@
                                   answers `cargo lambda watch` made itself instead of the API's
                                   (its 500 typed https://httpstatuses.com/500)
   bench.py fuzz [--seconds S] [TARGET...]
-                                  each cargo fuzz target (fuzz/: cursors, uploads, JSON bodies,
+                                  each cargo fuzz target (shared/fuzz: cursors, uploads, JSON bodies,
                                   phone numbers, signature headers) for S seconds with libFuzzer
                                   on the nightly toolchain; runs, executions per second, and any
-                                  crash (kept under fuzz/artifacts/)
+                                  crash (kept under shared/fuzz/artifacts/)
 """
 
 import argparse
@@ -451,7 +451,7 @@ def fuzz(args):
         raise SystemExit(f"no fuzz target {', '.join(sorted(unknown))}: the targets are {', '.join(FUZZ_TARGETS)}")
     crashed = []
     for target in args.targets or FUZZ_TARGETS:
-        run = subprocess.run([str(cargo_fuzz), "fuzz", "run", target, "--", f"-max_total_time={args.seconds}"],
+        run = subprocess.run([str(cargo_fuzz), "fuzz", "run", "--fuzz-dir", "shared/fuzz", target, "--", f"-max_total_time={args.seconds}"],
                              cwd=ROOT, env=env, capture_output=True, text=True)
         done = [line for line in run.stderr.splitlines() if line.startswith("Done ")]
         # libFuzzer's last line: "Done N runs in S second(s)".
@@ -462,7 +462,7 @@ def fuzz(args):
             print(run.stderr[-4000:])
             crashed.append(target)
     if crashed:
-        raise SystemExit(f"crashes in {', '.join(crashed)}: inputs under fuzz/artifacts/")
+        raise SystemExit(f"crashes in {', '.join(crashed)}: inputs under shared/fuzz/artifacts/")
 
 
 def main():
