@@ -223,7 +223,10 @@ def function_env(tpl, made, endpoints, parameters, state_dir):
 
 def start_api(procs, env, port, state_dir, extra, reload, release=False):
     env_file = state_dir / "api.env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in {**env, **extra}.items()))
+    # The functions carry their answers to cargo lambda watch over one kept-alive connection,
+    # which keeps its Runtime API emulator from losing them (docs/local-stack-lost-answers.md).
+    bridge = {"LOCAL_RUNTIME_API_BRIDGE": "1"}
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in {**env, **bridge, **extra}.items()))
     # CORS is the API's own business (--disable-cors); tests run without hot reload, which
     # restarts functions under in-flight requests.
     command = [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
@@ -404,7 +407,7 @@ def test(args):
                 # Run in the state folder: schemathesis keeps a cache in its working directory.
                 if run_step(name, schemathesis_command(schema, api, credential()) + extra + report, hooks, cwd=state_dir) != 0:
                     failed.append(name)
-            statuses, lacking = operations_exercised(schema, sorted(reports.glob("*.har.json")), SCHEMATHESIS_EXCLUDED)
+            statuses, lacking = operations_exercised(schema, sorted(reports.glob("*.har.json")))
             log(f"schemathesis reached {len(statuses) - len(lacking)} of {len(statuses)} operations past authentication and rate limits")
             if lacking:
                 for (method, path), codes in sorted(lacking.items()):
@@ -464,15 +467,13 @@ def check_template_policies():
     return failed
 
 
-def operations_exercised(schema, har_files, excluded):
-    """What schemathesis got to test: each operation of the document (but those `excluded`
-    matches) with the statuses its requests were answered; the operations it never reached or
-    that only ever answered 401, 403 or 429 (which test nothing behind the refusal)."""
+def operations_exercised(schema, har_files):
+    """What schemathesis got to test: each operation of the document with the statuses its
+    requests were answered; the operations it never reached or that only ever answered 401, 403
+    or 429 (which test nothing behind the refusal)."""
     document = json.loads(Path(schema).read_text())
     operations = []
     for path, methods in document["paths"].items():
-        if re.search(excluded, path):
-            continue
         pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
         literal = sum(1 for segment in path.split("/") if not segment.startswith("{"))
         operations += [(method.upper(), path, pattern, literal) for method in methods]
@@ -489,16 +490,8 @@ def operations_exercised(schema, har_files, excluded):
     return statuses, lacking
 
 
-SCHEMATHESIS_EXCLUDED = "^/v1/(openapi\\.json$|voices/|reports/|agents/[^/]+/preview$)"
-
-
 def schemathesis_command(schema, api, credential):
-    # The document itself is left out: it takes no input and is checked in-process
-    # (tests/api/catalog.rs). So are the answers of tens to hundreds of KB of audio and PDF
-    # (voice and agent previews, samples, the weekly report): cargo lambda watch's emulator loses such
-    # answers now and then and sends its own 500 (docs/local-stack-lost-answers.md); their inputs and outputs are
-    # checked in-process (tests/api/voices.rs, reports.rs, bad_input.rs).
-    return [str(VENV_BIN / "schemathesis"), "run", str(schema), "--url", api, "--exclude-path-regex", SCHEMATHESIS_EXCLUDED,
+    return [str(VENV_BIN / "schemathesis"), "run", str(schema), "--url", api,
             "--header", f"Authorization: Bearer {credential}",
             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
             "--max-examples", os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "20"),

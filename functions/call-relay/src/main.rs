@@ -14,7 +14,7 @@ use switchboard_telephony::twilio;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    switchboard_runtime::telemetry::init();
+    switchboard_runtime::init();
     let mut env = Env::process();
     let table_name = env.required("TABLE_NAME");
     let pseudonym_key_secret_id = env.optional(switchboard_runtime::config::PSEUDONYM_KEY_SECRET_ID);

@@ -5,7 +5,7 @@ use switchboard_core::config::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    switchboard_runtime::telemetry::init();
+    switchboard_runtime::init();
     let mut env = Env::process();
     let table_name = env.required("TABLE_NAME");
     let providers = Providers::read(&mut env);

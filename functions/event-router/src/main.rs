@@ -8,7 +8,7 @@ use switchboard_runtime::config::PaymentsConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    switchboard_runtime::telemetry::init();
+    switchboard_runtime::init();
     let mut env = Env::process();
     let table_name = env.required("TABLE_NAME");
     let queue_url = env.required("WEBHOOK_QUEUE_URL");

@@ -5,7 +5,7 @@ use switchboard_mail::MailConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    switchboard_runtime::telemetry::init();
+    switchboard_runtime::init();
     let mut env = Env::process();
     let config = MailConfig::read(&mut env);
     env.finish()?;

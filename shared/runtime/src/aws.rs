@@ -404,7 +404,7 @@ pub async fn http_function<C, S: Send + Sync + 'static>(
     read: impl FnOnce(&mut Env) -> C,
     compose: impl AsyncFnOnce(HttpParts, C) -> anyhow::Result<switchboard_http::Service<S>>,
 ) -> Result<(), lambda_http::Error> {
-    crate::telemetry::init();
+    crate::init();
     let mut env = Env::process();
     let http = config::HttpConfig::read(&mut env);
     let own = read(&mut env);
@@ -430,7 +430,7 @@ pub async fn sqs_function<C, S>(
     compose: impl AsyncFnOnce(Parts, C) -> anyhow::Result<S>,
     handle: impl AsyncFn(&S, SqsMessage) -> anyhow::Result<()>,
 ) -> Result<(), lambda_runtime::Error> {
-    crate::telemetry::init();
+    crate::init();
     let mut env = Env::process();
     let table_name = env.required("TABLE_NAME");
     let pseudonym_key_secret_id = env.optional(config::PSEUDONYM_KEY_SECRET_ID);

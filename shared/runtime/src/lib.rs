@@ -7,8 +7,16 @@
 //! so that a function links only the SDK clients and adapters it uses.
 
 pub mod config;
+mod runtime_api;
 pub mod telemetry;
 pub mod worker;
+
+/// What every function's `main` does first: JSON logging, and under the local stack the bridge
+/// that keeps `cargo lambda watch` from losing answers.
+pub fn init() {
+    telemetry::init();
+    runtime_api::install_if_asked();
+}
 
 #[cfg(feature = "aws")]
 mod aws;
