@@ -347,6 +347,7 @@ async fn a_thousand_calls_ending_at_once_are_each_charged_once_and_the_ledger_ad
         calls: network.calls.as_ref(),
         wallets: network.wallets.as_ref(),
         jobs: network.jobs.as_ref(),
+        campaign_ends: None,
     };
     let now = app.clock.now();
     let report = |status, duration_seconds| StatusReport {

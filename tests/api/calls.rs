@@ -269,6 +269,7 @@ async fn status_reports_only_move_a_call_forward() {
         calls: network.calls.as_ref(),
         wallets: network.wallets.as_ref(),
         jobs: network.jobs.as_ref(),
+        campaign_ends: None,
     };
     let report = |status| StatusReport {
         status,

@@ -487,6 +487,75 @@ async fn a_campaign_calls_its_audience_within_its_slots_and_completes() {
     assert_eq!(res.body["rejected_cooldown"], 1);
 }
 
+/// What the dialer costs per call, counted on the table's operation log: the budget is
+/// 8 DynamoDB requests and 2 call-queue messages; a busy call takes one message (its step) and
+/// settles, refills its slot and ticks where it ends.
+#[tokio::test]
+async fn a_campaign_call_costs_at_most_eight_table_requests_and_one_queue_message() {
+    let app = app_at(noon()).await;
+    let t = app.tenant().await;
+    let calls = 30;
+    let id = started(
+        &app,
+        &t,
+        json!({"max_concurrent_calls": 10}),
+        &phones_ending("0001", calls),
+    )
+    .await;
+    app.ops.take();
+    let mut messages = 0;
+    loop {
+        app.run_dialer_jobs().await;
+        let ran = app.run_call_jobs().await;
+        if ran == 0 {
+            break;
+        }
+        messages += ran;
+    }
+    let requests = app.ops.take().len();
+    let done = campaign(&app, &t, &id).await;
+    assert_eq!(
+        (done["status"].as_str(), done["stats"]["calls_total"].as_u64()),
+        (Some("completed"), Some(calls as u64))
+    );
+    assert_eq!(messages, calls, "one call-queue message per call");
+    assert!(
+        requests <= 8 * calls,
+        "{requests} DynamoDB requests for {calls} calls: {:.1} per call",
+        requests as f64 / calls as f64
+    );
+}
+
+/// A call's end settles its target from the campaign as this instance last saw it, checked
+/// against the campaign's version in the same transaction: a campaign paused meanwhile is read
+/// again, and its freed slot is not refilled.
+#[tokio::test]
+async fn a_campaign_paused_while_its_calls_ring_places_no_call_when_they_end() {
+    let app = app_at(noon()).await;
+    let t = app.tenant().await;
+    let id = started(&app, &t, json!({"max_concurrent_calls": 2}), &phones_ending("0001", 6)).await;
+    app.run_dialer_jobs().await;
+    let ringing = app.queued_call_jobs().await;
+    assert_eq!(ringing.len(), 2);
+    // The first end: the campaign is active (and now known to this worker); its slot is refilled.
+    call_worker::run(&app.call_worker, ringing[0].clone()).await.unwrap();
+    assert_eq!(counters(&app, &t, &id).await.calls_total, 3);
+    act(&app, &t, &id, "pause").await.expect(200);
+    call_worker::run(&app.call_worker, ringing[1].clone()).await.unwrap();
+    app.run_call_jobs().await;
+    let paused = campaign(&app, &t, &id).await;
+    assert_eq!(
+        (
+            paused["status"].as_str(),
+            paused["stats"]["calls_total"].as_u64(),
+            paused["stats"]["in_flight"].as_u64(),
+            paused["stats"]["pending"].as_u64()
+        ),
+        (Some("paused"), Some(3), Some(0), Some(3)),
+        "no call placed after the pause"
+    );
+}
+
 #[tokio::test]
 async fn two_ticks_racing_never_dial_one_target_twice() {
     let app = app_at(noon()).await;

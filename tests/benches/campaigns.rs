@@ -19,10 +19,11 @@ use serde_json::json;
 use switchboard_core::clock::Clock;
 use switchboard_core::error::ProviderError;
 use switchboard_core::model::{AvailableNumber, Call, Campaign, CampaignStatus, ImportStatus, PhoneNumber, Voice};
-use switchboard_core::ports::{CallJob, CallQueue};
+use switchboard_core::ports::{CallJob, CallQueue, CampaignCallEnd};
 use switchboard_core::ports::{
     CampaignStore, DialerJob, NumberSearch, OutboundCall, ProviderCall, Repository, Speech, Telephony,
 };
+use switchboard_domain::calls::CampaignCallEnds;
 use switchboard_sqs::SqsQueue;
 use switchboard_telephony::simulator::Simulator;
 use switchboard_tests::{BenchArgs, Tenant, TestApp, afternoon_zone, draft_campaign};
@@ -173,6 +174,60 @@ async fn import(rows: usize, workers: usize) {
         total.as_secs_f64(),
         rows as f64 / total.as_secs_f64()
     );
+    let raw = raw_batch_writes(rows, workers * 8).await;
+    println!(
+        "  raw BatchWriteItem of 25 items with an index entry each, {} at a time, on the same DynamoDB Local: {:.0} items/s; the import runs at {:.0} % of it",
+        workers * 8,
+        raw,
+        100.0 * rows as f64 / total.as_secs_f64() / raw
+    );
+}
+
+/// Items per second DynamoDB Local writes in BatchWriteItems of 25 (`rows` of them), each with
+/// an entry in GSI1 as the import's targets have.
+async fn raw_batch_writes(rows: usize, concurrency: usize) -> f64 {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    let dynamodb = aws_sdk_dynamodb::Client::new(&switchboard_tests::sdk().await);
+    let table = switchboard_tests::table_name();
+    let run = format!("bench-{}", rand::random::<u32>());
+    let batches = rows.div_ceil(25);
+    let (_, elapsed) = switchboard_tests::timed(batches, concurrency, |b| {
+        let (dynamodb, table, run) = (&dynamodb, &table, &run);
+        async move {
+            let mut requests: Vec<WriteRequest> = (b * 25..(b * 25 + 25).min(rows))
+                .map(|i| {
+                    // Each with an entry in GSI1, as a pending target has in its campaign's queue.
+                    let item = std::collections::HashMap::from([
+                        ("PK".to_owned(), AttributeValue::S(run.clone())),
+                        ("SK".to_owned(), AttributeValue::S(format!("ROW#{i}"))),
+                        ("GSI1PK".to_owned(), AttributeValue::S(format!("{run}#QUEUE"))),
+                        (
+                            "GSI1SK".to_owned(),
+                            AttributeValue::S(format!("2026-06-02T16:00:00Z#+1415{i:07}")),
+                        ),
+                        ("phone".to_owned(), AttributeValue::S(format!("+1415{i:07}"))),
+                    ]);
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
+                        .build()
+                })
+                .collect();
+            while !requests.is_empty() {
+                let out = dynamodb
+                    .batch_write_item()
+                    .request_items(table.clone(), requests)
+                    .send()
+                    .await
+                    .unwrap();
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(table))
+                    .unwrap_or_default();
+            }
+        }
+    })
+    .await;
+    rows as f64 / elapsed.as_secs_f64()
 }
 
 /// Notes when each call is placed.
@@ -205,6 +260,9 @@ impl Telephony for TimedTelephony {
         self.placed.lock().unwrap().push(Instant::now());
         self.inner.place_call(call).await
     }
+    fn call_id_for(&self, call_id: &str) -> Option<String> {
+        self.inner.call_id_for(call_id)
+    }
     async fn hang_up(&self, provider_call_id: &str) -> Result<(), ProviderError> {
         self.inner.hang_up(provider_call_id).await
     }
@@ -219,23 +277,42 @@ impl Telephony for TimedTelephony {
     }
 }
 
-/// Notes when each campaign call ends (its status became final).
-struct TimedJobs {
+/// Counts the call queue's messages.
+struct CountedJobs {
     inner: SqsQueue,
-    /// When each call first ended (a repeated final report queues its end again).
+    messages: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl CallQueue for CountedJobs {
+    async fn enqueue(&self, job: &CallJob, delay: Duration) -> anyhow::Result<()> {
+        self.messages.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.send(std::slice::from_ref(job), delay).await
+    }
+}
+
+/// Notes when each campaign call ends (its status became final), then settles it.
+struct TimedEnds {
+    dialer: switchboard_domain::campaigns::Dialer,
+    /// When each call first ended (a step tried again settles its end again).
     ended: Mutex<(std::collections::HashSet<String>, Vec<Instant>)>,
 }
 
 #[async_trait::async_trait]
-impl CallQueue for TimedJobs {
-    async fn enqueue(&self, job: &CallJob, delay: Duration) -> anyhow::Result<()> {
-        if let CallJob::CampaignCallEnded { call_id, .. } = job {
+impl CampaignCallEnds for TimedEnds {
+    async fn campaign_call_ended(
+        &self,
+        ws: &str,
+        call_id: &str,
+        end: &CampaignCallEnd,
+    ) -> Result<(), switchboard_core::Error> {
+        {
             let mut ended = self.ended.lock().unwrap();
-            if ended.0.insert(call_id.clone()) {
+            if ended.0.insert(call_id.to_owned()) {
                 ended.1.push(Instant::now());
             }
         }
-        self.inner.send(std::slice::from_ref(job), delay).await
+        self.dialer.call_ended(ws, call_id, end).await
     }
 }
 
@@ -256,9 +333,9 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
     app.attest(&t, &campaign).await;
 
     let sqs = app.sqs.clone();
-    let jobs = Arc::new(TimedJobs {
+    let jobs = Arc::new(CountedJobs {
         inner: SqsQueue::new(sqs.clone(), &app.call_queue_url),
-        ended: Mutex::default(),
+        messages: Default::default(),
     });
     let telephony = Arc::new(TimedTelephony {
         inner: Simulator::new(jobs.clone()),
@@ -280,6 +357,10 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
         )
     };
     let campaign_dialer = dialer();
+    let ends = Arc::new(TimedEnds {
+        dialer: dialer(),
+        ended: Mutex::default(),
+    });
     let call_worker = call_worker::State {
         network: Network {
             engine: switchboard_runtime::engine(&store, providers.clone()),
@@ -287,9 +368,10 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
             wallets: Arc::new(store.clone()),
             agents: Arc::new(store.clone()),
             jobs: jobs.clone(),
+            campaign_ends: ends.clone(),
             time_scale: 0.0,
         },
-        dialer: dialer(),
+        dialer: Arc::new(dialer()),
         providers: providers.clone(),
         recordings: app.recordings.clone(),
         accounts: Arc::new(store.clone()),
@@ -304,8 +386,10 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
         .await
         .expect(200);
     // Read from the table: the test app's API runs on a frozen clock, so thousands of polls
-    // would end in its rate limit.
+    // would end in its rate limit. Each poll is one GetItem, taken out of the count below.
+    let polls = std::sync::atomic::AtomicUsize::new(0);
     let status = async || {
+        polls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Repository::<Campaign>::get(&store, &t.workspace_id, &campaign)
             .await
             .unwrap()
@@ -328,9 +412,14 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
     for op in app.ops.take() {
         *operations.entry(op).or_default() += 1;
     }
+    if let Some(gets) = operations.get_mut("GetItem") {
+        *gets -= polls.load(std::sync::atomic::Ordering::Relaxed);
+    }
+    let requests: usize = operations.values().sum();
+    let messages = jobs.messages.load(std::sync::atomic::Ordering::Relaxed);
 
     let placed = telephony.placed.lock().unwrap().clone();
-    let ended = jobs.ended.lock().unwrap().1.clone();
+    let ended = ends.ended.lock().unwrap().1.clone();
     assert_eq!(
         (placed.len(), ended.len()),
         (targets, targets),
@@ -360,10 +449,103 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
     );
     let per_call: Vec<String> = operations
         .iter()
-        .map(|(op, count)| format!("{op} {:.1}", *count as f64 / targets as f64))
+        .map(|(op, count)| format!("{op} {:.2}", *count as f64 / targets as f64))
         .collect();
     println!(
-        "  DynamoDB requests per call (status polling included): {}",
+        "  DynamoDB requests per call: {:.2} ({})",
+        requests as f64 / targets as f64,
         per_call.join(", ")
     );
+    println!(
+        "  call-queue messages per call: {:.2}",
+        messages as f64 / targets as f64
+    );
+    let raw = raw_rates(workers * 8).await;
+    println!(
+        "  raw rates of the same emulators, {} at a time: DynamoDB Local UpdateItem {:.0}/s, moto SQS send + receive + delete {:.0} messages/s",
+        workers * 8,
+        raw.dynamodb,
+        raw.sqs
+    );
+    let dials = targets as f64 / span;
+    println!(
+        "  the dialer's {:.0} DynamoDB requests/s are {:.0} % of the raw UpdateItem rate; its {:.0} call-queue messages/s {:.0} % of the raw SQS rate",
+        dials * requests as f64 / targets as f64,
+        100.0 * dials * requests as f64 / targets as f64 / raw.dynamodb,
+        dials * messages as f64 / targets as f64,
+        100.0 * dials * messages as f64 / targets as f64 / raw.sqs
+    );
+}
+
+struct RawRates {
+    dynamodb: f64,
+    sqs: f64,
+}
+
+/// Requests per second the emulators answer without our code: UpdateItems of distinct items on
+/// DynamoDB Local, and messages through a queue of moto's SQS (sent, received, deleted).
+async fn raw_rates(concurrency: usize) -> RawRates {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let sdk = switchboard_tests::sdk().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let table = switchboard_tests::table_name();
+    let run = format!("bench-{}", rand::random::<u32>());
+    let n = 4_000;
+    let (_, updates) = switchboard_tests::timed(n, concurrency, |i| {
+        let (dynamodb, table, run) = (&dynamodb, &table, &run);
+        async move {
+            dynamodb
+                .update_item()
+                .table_name(table)
+                .key("PK", AttributeValue::S(run.clone()))
+                .key("SK", AttributeValue::S(format!("ITEM#{i}")))
+                .update_expression("ADD n :one")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .send()
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue = sqs
+        .create_queue()
+        .queue_name(&run)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let rounds = 400;
+    let (_, messages) = switchboard_tests::timed(rounds, concurrency, |i| {
+        let (sqs, queue) = (&sqs, &queue);
+        async move {
+            sqs.send_message()
+                .queue_url(queue)
+                .message_body(format!("{{\"n\":{i}}}"))
+                .send()
+                .await
+                .unwrap();
+            let out = sqs
+                .receive_message()
+                .queue_url(queue)
+                .max_number_of_messages(1)
+                .send()
+                .await
+                .unwrap();
+            for message in out.messages.unwrap_or_default() {
+                sqs.delete_message()
+                    .queue_url(queue)
+                    .receipt_handle(message.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    })
+    .await;
+    RawRates {
+        dynamodb: switchboard_tests::rate(n, &updates),
+        sqs: switchboard_tests::rate(rounds, &messages),
+    }
 }

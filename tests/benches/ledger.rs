@@ -95,6 +95,7 @@ async fn settlements(n: usize, concurrency: usize) -> ((Vec<f64>, Duration), BTr
         calls: &app.store,
         wallets: &app.store,
         jobs: &NoJobs,
+        campaign_ends: None,
     };
     app.ops.take();
     let timing = timed(n, concurrency, |i| {

@@ -20,7 +20,7 @@ mod network;
 pub struct State {
     pub network: Network,
     /// Told when a campaign's call ends.
-    pub dialer: Dialer,
+    pub dialer: Arc<Dialer>,
     /// The provider that made the call's recording (the platform's or the workspace's own),
     /// and where it is kept.
     pub providers: Arc<dyn ProviderAccounts>,
@@ -46,6 +46,7 @@ pub fn state(
     clock: Clock,
 ) -> State {
     let Providers { accounts, recordings } = providers;
+    let dialer = Arc::new(dialer);
     State {
         network: Network {
             engine: switchboard_runtime::engine(store, accounts.clone()),
@@ -53,6 +54,7 @@ pub fn state(
             wallets: Arc::new(store.clone()),
             agents: Arc::new(store.clone()),
             jobs: call_jobs,
+            campaign_ends: dialer.clone(),
             time_scale,
         },
         dialer,
@@ -75,9 +77,22 @@ pub async fn run(state: &State, job: CallJob) -> anyhow::Result<()> {
             turn,
             elapsed,
         } => network.step(&workspace_id, &call_id, step, turn, elapsed, now).await?,
-        CallJob::CampaignCallEnded { workspace_id, call_id } => {
-            if let Some(call) = network.calls.get(&workspace_id, &call_id).await? {
-                state.dialer.call_ended(&workspace_id, &call.value).await?;
+        CallJob::CampaignCallEnded {
+            workspace_id,
+            call_id,
+            end,
+        } => {
+            let end = match end {
+                Some(end) => Some(end),
+                // Queued before jobs carried the end: from the call.
+                None => network
+                    .calls
+                    .get(&workspace_id, &call_id)
+                    .await?
+                    .and_then(|call| calls::campaign_end(&call.value)),
+            };
+            if let Some(end) = end {
+                state.dialer.call_ended(&workspace_id, &call_id, &end).await?;
             }
         }
         CallJob::PostCall { workspace_id, call_id } => {

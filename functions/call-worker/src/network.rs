@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use switchboard_core::Error;
 use switchboard_core::model::{Agent, ApprovalStatus, Call, CallStatus, ConversationStatus, Direction, MessageRole};
 use switchboard_core::ports::{CallJob, CallQueue, Repository, SimStep, Wallets};
-use switchboard_domain::calls::{self, CallBook, StatusReport};
+use switchboard_domain::calls::{self, CallBook, CampaignCallEnds, HeldRead, StatusReport};
 use switchboard_domain::conversation::Engine;
 use switchboard_telephony::simulator::{Fate, callee_lines, fate, ringing_time, speaking_time};
 
@@ -24,6 +24,8 @@ pub struct Network {
     pub wallets: Arc<dyn Wallets>,
     pub agents: Arc<dyn Repository<Agent>>,
     pub jobs: Arc<dyn CallQueue>,
+    /// Settles campaign calls as they end (the dialer).
+    pub campaign_ends: Arc<dyn CampaignCallEnds>,
     /// Multiplies the delays between steps: 1 is real time.
     pub time_scale: f64,
 }
@@ -54,10 +56,13 @@ impl Network {
         self.jobs.enqueue(&job, delay).await.map_err(Error::unavailable)
     }
 
+    /// Reports `status` of the call, starting from `read` when the step read it with its hold.
+    #[allow(clippy::too_many_arguments)]
     async fn status(
         &self,
         ws: &str,
         call_id: &str,
+        read: Option<HeldRead>,
         status: CallStatus,
         now: DateTime<Utc>,
         duration: Option<u32>,
@@ -73,8 +78,13 @@ impl Network {
             calls: self.calls.as_ref(),
             wallets: self.wallets.as_ref(),
             jobs: self.jobs.as_ref(),
+            campaign_ends: Some(self.campaign_ends.as_ref()),
         };
-        Ok(calls::report(book, ws, call_id, report).await?.value)
+        let reported = match read {
+            Some(read) => calls::report_to(book, ws, read, report).await?,
+            None => calls::report(book, ws, call_id, report).await?,
+        };
+        Ok(reported.value)
     }
 
     /// Takes one step of a simulated call at `now`.
@@ -87,42 +97,31 @@ impl Network {
         elapsed: u32,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        let Some(call) = self.calls.get(ws, call_id).await? else {
+        // The call with its hold: what ending it needs, in one read.
+        let Some(read) = self.wallets.held_call(ws, call_id).await? else {
             return Ok(());
         };
-        let call = call.value;
+        let call = read.0.value.clone();
         if call.status.is_final() {
+            // A step tried again after its call ended: the settlement may not have been made
+            // (it changes nothing when it was).
+            if let Some(end) = calls::campaign_end(&call) {
+                self.campaign_ends.campaign_call_ended(ws, call_id, &end).await?;
+            }
             return Ok(());
         }
         match step {
             SimStep::Dial => {
-                self.status(ws, call_id, CallStatus::Ringing, now, None, None).await?;
-                self.queue(
-                    ws,
-                    call_id,
-                    SimStep::Outcome,
-                    0,
-                    0,
-                    self.delay(ringing_time(fate_of(&call))),
-                )
-                .await
+                let ringing = self.delay(ringing_time(fate_of(&call)));
+                if ringing.is_zero() {
+                    // Nothing to wait for: the callee's fate at once.
+                    return self.outcome(ws, &call, read, now).await;
+                }
+                self.status(ws, call_id, Some(read), CallStatus::Ringing, now, None, None)
+                    .await?;
+                self.queue(ws, call_id, SimStep::Outcome, 0, 0, ringing).await
             }
-            SimStep::Outcome => {
-                let ended = match fate_of(&call) {
-                    Fate::Busy => CallStatus::Busy,
-                    Fate::NoAnswer => CallStatus::NoAnswer,
-                    Fate::Failed => CallStatus::Failed,
-                    Fate::Voicemail => CallStatus::Voicemail,
-                    Fate::Answered => {
-                        self.status(ws, call_id, CallStatus::InProgress, now, None, None)
-                            .await?;
-                        return self.queue(ws, call_id, SimStep::Converse, 0, 0, Duration::ZERO).await;
-                    }
-                };
-                let reason = (ended == CallStatus::Failed).then(|| "network_error".to_owned());
-                self.status(ws, call_id, ended, now, None, reason).await?;
-                Ok(())
-            }
+            SimStep::Outcome => self.outcome(ws, &call, read, now).await,
             SimStep::Converse => self.converse(ws, &call, turn, elapsed, now).await,
             SimStep::HangUp => {
                 let reason = match &call.conversation_id {
@@ -134,11 +133,38 @@ impl Network {
                         .and_then(|c| c.value.ended_reason),
                     None => None,
                 };
-                self.status(ws, call_id, CallStatus::Completed, now, Some(elapsed), reason)
-                    .await?;
+                self.status(
+                    ws,
+                    call_id,
+                    Some(read),
+                    CallStatus::Completed,
+                    now,
+                    Some(elapsed),
+                    reason,
+                )
+                .await?;
                 Ok(())
             }
         }
+    }
+
+    /// What becomes of the callee's phone: it rings out, is busy, fails, goes to voicemail, or
+    /// is answered and the conversation begins.
+    async fn outcome(&self, ws: &str, call: &Call, read: HeldRead, now: DateTime<Utc>) -> Result<(), Error> {
+        let ended = match fate_of(call) {
+            Fate::Busy => CallStatus::Busy,
+            Fate::NoAnswer => CallStatus::NoAnswer,
+            Fate::Failed => CallStatus::Failed,
+            Fate::Voicemail => CallStatus::Voicemail,
+            Fate::Answered => {
+                self.status(ws, &call.id, Some(read), CallStatus::InProgress, now, None, None)
+                    .await?;
+                return self.queue(ws, &call.id, SimStep::Converse, 0, 0, Duration::ZERO).await;
+            }
+        };
+        let reason = (ended == CallStatus::Failed).then(|| "network_error".to_owned());
+        self.status(ws, &call.id, Some(read), ended, now, None, reason).await?;
+        Ok(())
     }
 
     async fn converse(&self, ws: &str, call: &Call, turn: u32, elapsed: u32, now: DateTime<Utc>) -> Result<(), Error> {
@@ -166,6 +192,7 @@ impl Network {
             self.status(
                 ws,
                 &call.id,
+                None,
                 CallStatus::Completed,
                 now,
                 limit,

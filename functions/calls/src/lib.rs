@@ -72,6 +72,7 @@ impl State {
             calls: self.calls.as_ref(),
             wallets: self.wallets.as_ref(),
             jobs: self.jobs.as_ref(),
+            campaign_ends: None,
         }
     }
 

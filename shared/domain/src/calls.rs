@@ -13,12 +13,17 @@ use switchboard_core::model::{
     EventType, PhoneNumber, Plan, ProviderMode, Sentiment, VOICES, price, recording_declined, voice_by_id,
 };
 use switchboard_core::ports::{
-    AccountStore, CallJob, CallQueue, Charge, Directory, HeldCall, Hold, OutboundCall, ProviderAccounts, Recordings,
-    Repository, Telephony, Unique, Versioned, Wallets,
+    AccountStore, CallJob, CallQueue, CampaignCallEnd, Charge, Directory, HeldCall, Hold, OutboundCall,
+    ProviderAccounts, Recordings, Repository, Telephony, Unique, Versioned, Wallets,
 };
 use switchboard_core::{Error, ErrorCode, StoreError, validate};
 
 use crate::conversation::{Engine, Party};
+
+/// The metadata of a campaign's call naming which of its target's attempts it is.
+pub const METADATA_ATTEMPT: &str = "attempt";
+/// The metadata of a campaign's call naming its target.
+pub const METADATA_TARGET_ID: &str = "target_id";
 
 /// How often a change is re-applied when another write to the call got in first.
 const ATTEMPTS: usize = 8;
@@ -30,6 +35,26 @@ pub struct CallBook<'a> {
     pub calls: &'a dyn Repository<Call>,
     pub wallets: &'a dyn Wallets,
     pub jobs: &'a dyn CallQueue,
+    /// Settles a campaign's call as it ends, where the writer of the end can (the call worker,
+    /// running simulated calls); else the end is queued for the call worker.
+    pub campaign_ends: Option<&'a dyn CampaignCallEnds>,
+}
+
+/// What settles a campaign's call once it ended (the dialer).
+#[async_trait::async_trait]
+pub trait CampaignCallEnds: Send + Sync {
+    async fn campaign_call_ended(&self, workspace_id: &str, call_id: &str, end: &CampaignCallEnd) -> Result<(), Error>;
+}
+
+/// How a campaign's call ended, for settling its target; `None` for a call of no campaign, or
+/// not ended.
+pub fn campaign_end(call: &Call) -> Option<CampaignCallEnd> {
+    Some(CampaignCallEnd {
+        campaign_id: call.campaign_id.clone().filter(|_| call.status.is_final())?,
+        to: call.to.clone(),
+        status: call.status,
+        attempt: call.metadata.get(METADATA_ATTEMPT).and_then(|a| a.parse().ok()),
+    })
 }
 
 /// What a call may cost at most, held on the wallet before it is placed or answered: its
@@ -118,23 +143,34 @@ pub async fn modify(
     now: DateTime<Utc>,
     change: impl FnMut(&mut Call) -> Option<Vec<Event>>,
 ) -> Result<Versioned<Call>, Error> {
-    rewrite(calls, None, workspace_id, call_id, now, change).await
+    rewrite(calls, None, workspace_id, call_id, None, now, change).await
 }
 
-/// `modify`, settling the call's hold on `wallets` in the write that makes it final.
+/// A call as read with what it holds ([`Wallets::held_call`]).
+pub type HeldRead = (Versioned<Call>, Option<HeldCall>);
+
+/// `modify`, settling the call's hold on `wallets` in the write that makes it final; the
+/// first try starts from `read` when given.
 async fn rewrite(
     calls: &dyn Repository<Call>,
     wallets: Option<&dyn Wallets>,
     workspace_id: &str,
     call_id: &str,
+    mut read: Option<HeldRead>,
     now: DateTime<Utc>,
     mut change: impl FnMut(&mut Call) -> Option<Vec<Event>>,
 ) -> Result<Versioned<Call>, Error> {
     for _ in 0..ATTEMPTS {
-        let current = calls
-            .get(workspace_id, call_id)
-            .await?
-            .ok_or_else(|| Error::not_found(ErrorCode::CallNotFound))?;
+        let (current, read_hold) = match read.take() {
+            Some((current, held)) => (current, Some(held)),
+            None => (
+                calls
+                    .get(workspace_id, call_id)
+                    .await?
+                    .ok_or_else(|| Error::not_found(ErrorCode::CallNotFound))?,
+                None,
+            ),
+        };
         let mut next = current.value.clone();
         let Some(events) = change(&mut next) else {
             return Ok(current);
@@ -142,10 +178,11 @@ async fn rewrite(
         next.updated_at = switchboard_core::clock::api_time(now);
         let ends = next.status.is_final() && !current.value.status.is_final();
         let held = match wallets {
-            Some(wallets) if ends => wallets
-                .held_for(workspace_id, call_id)
-                .await?
-                .map(|held| (wallets, held)),
+            Some(wallets) if ends => match read_hold {
+                Some(held) => held,
+                None => wallets.held_for(workspace_id, call_id).await?,
+            }
+            .map(|held| (wallets, held)),
             _ => None,
         };
         let written = match held {
@@ -253,6 +290,13 @@ pub async fn place(
         live: telephony.is_live(),
         ..hold
     };
+    let call = Call {
+        provider_call_id: call
+            .provider_call_id
+            .clone()
+            .or_else(|| telephony.call_id_for(&call.id)),
+        ..call
+    };
     let created = book
         .wallets
         .insert_held_call(workspace_id, &call, &hold)
@@ -276,6 +320,9 @@ pub async fn place(
         max_duration: agent.max_call_duration,
     };
     let failure = match telephony.place_call(&outbound).await {
+        Ok(provider_call_id) if created.value.provider_call_id.as_ref() == Some(&provider_call_id) => {
+            return Ok(created);
+        }
         Ok(provider_call_id) => {
             return modify(book.calls, workspace_id, &call.id, now, |c| {
                 (c.provider_call_id.is_none()).then(|| {
@@ -451,12 +498,35 @@ pub async fn report(
     call_id: &str,
     report: StatusReport,
 ) -> Result<Versioned<Call>, Error> {
+    apply_report(book, workspace_id, call_id, None, report).await
+}
+
+/// [`report`] to a call already read with what it holds: nothing is read again unless another
+/// write got in first.
+pub async fn report_to(
+    book: CallBook<'_>,
+    workspace_id: &str,
+    read: HeldRead,
+    report: StatusReport,
+) -> Result<Versioned<Call>, Error> {
+    let call_id = read.0.value.id.clone();
+    apply_report(book, workspace_id, &call_id, Some(read), report).await
+}
+
+async fn apply_report(
+    book: CallBook<'_>,
+    workspace_id: &str,
+    call_id: &str,
+    read: Option<HeldRead>,
+    report: StatusReport,
+) -> Result<Versioned<Call>, Error> {
     let at = switchboard_core::clock::api_time(report.at);
     let updated = rewrite(
         book.calls,
         Some(book.wallets),
         workspace_id,
         call_id,
+        read,
         report.at,
         |call| {
             if report.status.stage() <= call.status.stage() {
@@ -501,15 +571,21 @@ pub async fn report(
     // Also after a repeated final report: the first one's worker may have died before queueing.
     // Both jobs are idempotent.
     let call = &updated.value;
-    if call.status.is_final() && call.campaign_id.is_some() {
-        let job = CallJob::CampaignCallEnded {
-            workspace_id: workspace_id.to_owned(),
-            call_id: call.id.clone(),
-        };
-        book.jobs
-            .enqueue(&job, Duration::ZERO)
-            .await
-            .map_err(Error::unavailable)?;
+    if let Some(end) = campaign_end(call) {
+        match book.campaign_ends {
+            Some(ends) => ends.campaign_call_ended(workspace_id, &call.id, &end).await?,
+            None => {
+                let job = CallJob::CampaignCallEnded {
+                    workspace_id: workspace_id.to_owned(),
+                    call_id: call.id.clone(),
+                    end: Some(end),
+                };
+                book.jobs
+                    .enqueue(&job, Duration::ZERO)
+                    .await
+                    .map_err(Error::unavailable)?;
+            }
+        }
     }
     if call.status.is_final() && call.conversation_id.is_some() && call.summary.is_none() {
         let job = CallJob::PostCall {

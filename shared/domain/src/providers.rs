@@ -289,6 +289,10 @@ impl Telephony for Watched<dyn Telephony> {
         self.inner.provider()
     }
 
+    fn call_id_for(&self, call_id: &str) -> Option<String> {
+        self.inner.call_id_for(call_id)
+    }
+
     fn is_live(&self) -> bool {
         self.inner.is_live()
     }

@@ -142,6 +142,8 @@ pub fn dialer(
         call_jobs,
         jobs,
         clock,
+        seen: Default::default(),
+        refilling: Default::default(),
     }
 }
 

@@ -31,6 +31,8 @@ use switchboard_core::ports::{
 use switchboard_core::{ErrorCode, StoreError};
 
 use super::keys::{self, entity};
+use super::layout::Layout;
+use super::resources::decode;
 use super::{DynamoStore, Item, NEW_ITEM, from_item, get_n, get_s, item_of, key_map, n, s, sdk_error};
 
 /// The kinds of usage counters, by how they break a day down.
@@ -56,7 +58,7 @@ fn day_number(at: DateTime<Utc>) -> i64 {
 
 /// The wallet as stored: times as epoch seconds and days, so that conditions can compare them.
 #[derive(Serialize, Deserialize)]
-struct WalletItem {
+pub(crate) struct WalletItem {
     balance_minor: i64,
     held_minor: i64,
     available_minor: i64,
@@ -64,7 +66,7 @@ struct WalletItem {
     active_calls: u32,
     funded: bool,
     trial_ends_at: i64,
-    allowed_countries: Vec<String>,
+    pub(crate) allowed_countries: Vec<String>,
     owner_verified: bool,
     daily_limit_minor: i64,
     spend_day: i64,
@@ -264,6 +266,42 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
+    /// The call (when `with_call`) and what it holds with its wallet, in one BatchGetItem.
+    async fn call_items(
+        &self,
+        workspace_id: &str,
+        call_id: &str,
+        with_call: bool,
+    ) -> Result<(Option<Versioned<Call>>, Option<HeldCall>), StoreError> {
+        let hold_key = keys::hold(workspace_id, call_id);
+        let wallet_key = keys::wallet(workspace_id);
+        let call_key = keys::resource(workspace_id, <Call as Layout>::COLLECTION, call_id);
+        let mut wanted = vec![hold_key.clone(), wallet_key.clone()];
+        if with_call {
+            wanted.push(call_key.clone());
+        }
+        let is = |item: &Item, key: &keys::Key| {
+            get_s(item, keys::PK) == Some(key.pk.as_str()) && get_s(item, keys::SK) == Some(key.sk.as_str())
+        };
+        let (mut call, mut hold, mut wallet) = (None, None, None);
+        for item in self.get_many(&wanted).await? {
+            if is(&item, &hold_key) {
+                hold = Some(from_item::<HoldItem>(item)?);
+            } else if is(&item, &wallet_key) {
+                wallet = Some(from_item::<WalletItem>(item)?);
+            } else if is(&item, &call_key) {
+                call = Some(decode::<Call>(item)?);
+            }
+        }
+        let held = hold.map(|h| HeldCall {
+            amount_minor: h.amount_minor,
+            placed_at: h.created_at,
+            available_minor: wallet.as_ref().map_or(0, |w| w.available_minor),
+            low_balance_threshold_minor: wallet.filter(|w| !w.low_balance).map(|w| w.low_balance_threshold_minor),
+        });
+        Ok((call, held))
+    }
+
     async fn wallet_item(&self, workspace_id: &str) -> Result<WalletItem, StoreError> {
         self.get_as(&keys::wallet(workspace_id))
             .await?
@@ -373,22 +411,16 @@ impl Wallets for DynamoStore {
     async fn held_for(&self, workspace_id: &str, call_id: &str) -> Result<Option<HeldCall>, StoreError> {
         // The wallet in the same round trip: what settling leaves available decides whether
         // the balance crossed its low-balance threshold.
-        let (hold_key, wallet_key) = (keys::hold(workspace_id, call_id), keys::wallet(workspace_id));
-        let items = self.get_many(&[hold_key.clone(), wallet_key.clone()]).await?;
-        let (mut hold, mut wallet) = (None, None);
-        for item in items {
-            if get_s(&item, "PK") == Some(hold_key.pk.as_str()) {
-                hold = Some(from_item::<HoldItem>(item)?);
-            } else if get_s(&item, "PK") == Some(wallet_key.pk.as_str()) {
-                wallet = Some(from_item::<WalletItem>(item)?);
-            }
-        }
-        Ok(hold.map(|h| HeldCall {
-            amount_minor: h.amount_minor,
-            placed_at: h.created_at,
-            available_minor: wallet.as_ref().map_or(0, |w| w.available_minor),
-            low_balance_threshold_minor: wallet.filter(|w| !w.low_balance).map(|w| w.low_balance_threshold_minor),
-        }))
+        Ok(self.call_items(workspace_id, call_id, false).await?.1)
+    }
+
+    async fn held_call(
+        &self,
+        workspace_id: &str,
+        call_id: &str,
+    ) -> Result<Option<(Versioned<Call>, Option<HeldCall>)>, StoreError> {
+        let (call, held) = self.call_items(workspace_id, call_id, true).await?;
+        Ok(call.map(|call| (call, held)))
     }
 
     #[tracing::instrument(skip_all, fields(call_id = %value.id))]

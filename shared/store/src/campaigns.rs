@@ -20,14 +20,22 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::keys::{self, entity};
-use super::layout::{CONTACT_PHONE, stamp};
+use super::layout::{CONTACT_PHONE, Layout, stamp};
 use super::{
     DynamoStore, Item, NEW_ITEM, TransactError, from_item, from_items, get_n, get_s, item_of, key_map, n, s, sdk_error,
     start_key,
 };
 use switchboard_core::StoreError;
-use switchboard_core::model::{AudienceCounts, AudienceImport, CampaignStats, ImportStatus, Target, TargetStatus};
-use switchboard_core::ports::{CampaignStore, Claim, Page, PageKey, PageRequest, Settlement};
+use switchboard_core::model::{
+    Agent, AudienceCounts, AudienceImport, Campaign, CampaignStats, ImportStatus, PhoneNumber, Plan, Target,
+    TargetStatus, Workspace,
+};
+use switchboard_core::ports::{
+    CallEnd, CallSettled, CampaignStore, Claim, Dialing, Page, PageKey, PageRequest, Settlement,
+};
+
+use super::billing::WalletItem;
+use super::resources::decode;
 
 /// The attribute of a target naming the import that added it.
 const IMPORT_ID: &str = "import_id";
@@ -73,33 +81,6 @@ fn counters(item: &Item) -> CampaignStats {
 }
 
 impl DynamoStore {
-    /// Targets in the `status` queue, soonest first, up to `until` when given.
-    async fn queued_targets(
-        &self,
-        ws: &str,
-        campaign_id: &str,
-        status: TargetStatus,
-        until: Option<DateTime<Utc>>,
-        limit: u32,
-    ) -> Result<Vec<Target>, StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(keys::GSI1)
-            .expression_attribute_values(":pk", s(keys::target_queue(ws, campaign_id, status)))
-            .limit(limit as i32);
-        query = match until {
-            // "~" sorts after every phone number of the same instant.
-            Some(until) => query
-                .key_condition_expression("GSI1PK = :pk AND GSI1SK <= :until")
-                .expression_attribute_values(":until", s(format!("{}#~", stamp(until)))),
-            None => query.key_condition_expression("GSI1PK = :pk"),
-        };
-        let out = query.send().await.map_err(sdk_error)?;
-        from_items(out.items)
-    }
-
     /// The Update of a transaction that moves `target` from `from` (as last read) to `next`.
     fn move_target(
         &self,
@@ -202,6 +183,20 @@ impl DynamoStore {
     }
 }
 
+/// What a campaign's counters gain when a dialing target moves on to `status`.
+fn settled_counts(status: TargetStatus, settlement: Settlement) -> Vec<(&'static str, i64)> {
+    let mut deltas = vec![("in_flight", -1)];
+    deltas.push(match status {
+        TargetStatus::Pending => ("pending", 1),
+        TargetStatus::Completed => ("calls_completed", 1),
+        _ => ("calls_failed", 1),
+    });
+    if settlement == Settlement::NeverPlaced {
+        deltas.push(("calls_total", -1));
+    }
+    deltas
+}
+
 fn status_name(status: TargetStatus) -> &'static str {
     match status {
         TargetStatus::Pending => "pending",
@@ -299,19 +294,70 @@ impl CampaignStore for DynamoStore {
         })
     }
 
-    async fn due_targets(
+    async fn queue(
         &self,
         ws: &str,
         campaign_id: &str,
         status: TargetStatus,
-        until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Target>, StoreError> {
-        self.queued_targets(ws, campaign_id, status, Some(until), limit).await
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(keys::target_queue(ws, campaign_id, status)))
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        from_items(out.items)
     }
 
-    async fn next_due(&self, ws: &str, campaign_id: &str, status: TargetStatus) -> Result<Option<Target>, StoreError> {
-        Ok(self.queued_targets(ws, campaign_id, status, None, 1).await?.pop())
+    async fn dialing(
+        &self,
+        ws: &str,
+        agent_id: &str,
+        number_id: &str,
+        phones: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Dialing, StoreError> {
+        let agent_key = keys::resource(ws, <Agent as Layout>::COLLECTION, agent_id);
+        let number_key = keys::resource(ws, <PhoneNumber as Layout>::COLLECTION, number_id);
+        let (workspace_key, wallet_key) = (keys::workspace(ws), keys::wallet(ws));
+        // Both lists, whatever their counts: this read brings the rest in the same request.
+        let screen = self.screen_read(ws, phones, [true, true])?;
+        let mut wanted = vec![
+            agent_key.clone(),
+            number_key.clone(),
+            workspace_key.clone(),
+            wallet_key.clone(),
+        ];
+        wanted.extend(screen.keys.iter().cloned());
+        let items = self.get_many(&wanted).await?;
+        let mut dialing = Dialing {
+            agent: None,
+            number: None,
+            plan: Plan::Starter,
+            allowed_countries: Vec::new(),
+            screened: screen.screened(&items, now),
+        };
+        for item in items {
+            let is = |key: &keys::Key| {
+                get_s(&item, keys::PK) == Some(key.pk.as_str()) && get_s(&item, keys::SK) == Some(key.sk.as_str())
+            };
+            if is(&agent_key) {
+                dialing.agent = Some(decode::<Agent>(item)?.value);
+            } else if is(&number_key) {
+                dialing.number = Some(decode::<PhoneNumber>(item)?.value);
+            } else if is(&workspace_key) {
+                dialing.plan = from_item::<Workspace>(item)?.plan;
+            } else if is(&wallet_key) {
+                dialing.allowed_countries = from_item::<WalletItem>(item)?.allowed_countries;
+            }
+        }
+        Ok(dialing)
     }
 
     async fn claim(&self, ws: &str, claims: &[(Target, Target)], max_in_flight: u32) -> Result<Claim, StoreError> {
@@ -334,6 +380,11 @@ impl CampaignStore for DynamoStore {
         for (target, next) in claims {
             items.push(self.move_target(ws, target, next)?);
         }
+        // Cool-downs after the targets: a failed item's index names the target.
+        for (target, next) in claims {
+            let cooldown = self.cooldown_item(ws, &target.phone, &target.campaign_id, next.updated_at)?;
+            items.push(self.tx_put(cooldown, None, Item::new())?);
+        }
         match self.transact(items).await {
             Ok(()) => Ok(Claim::Claimed),
             Err(e) if e.failed_at(0) => Ok(Claim::NoSlot),
@@ -355,22 +406,67 @@ impl CampaignStore for DynamoStore {
         next: &Target,
         settlement: Settlement,
     ) -> Result<bool, StoreError> {
-        let mut deltas = vec![("in_flight", -1)];
-        match next.status {
-            TargetStatus::Pending => deltas.push(("pending", 1)),
-            TargetStatus::Completed => deltas.push(("calls_completed", 1)),
-            _ => deltas.push(("calls_failed", 1)),
-        }
-        if settlement == Settlement::NeverPlaced {
-            deltas.push(("calls_total", -1));
-        }
         let items = vec![
             self.move_target(ws, target, next)?,
-            self.count(ws, &target.campaign_id, &deltas, None)?,
+            self.count(ws, &target.campaign_id, &settled_counts(next.status, settlement), None)?,
         ];
         match self.transact(items).await {
             Ok(()) => Ok(true),
             Err(e) if e.failed_at(0) => Ok(false),
+            Err(e) => Err(e.into_store()),
+        }
+    }
+
+    async fn settle_call(
+        &self,
+        ws: &str,
+        campaign_id: &str,
+        phone: &str,
+        call_id: &str,
+        end: &CallEnd,
+        campaign_version: u64,
+    ) -> Result<CallSettled, StoreError> {
+        let mut values = Item::from([
+            (":to".to_owned(), s(status_name(end.status))),
+            (":now".to_owned(), s(stamp(end.at))),
+            (":outcome".to_owned(), s(end.outcome.as_str())),
+            (":dialing".to_owned(), s(status_name(TargetStatus::Dialing))),
+            (":call".to_owned(), s(call_id)),
+        ]);
+        let mut update = "SET #status = :to, updated_at = :now, last_outcome = :outcome".to_owned();
+        match end.retry_at {
+            Some(at) => {
+                update.push_str(", next_attempt_at = :next_at, GSI1PK = :qpk, GSI1SK = :qsk REMOVE lease_until");
+                values.insert(":next_at".into(), s(stamp(at)));
+                values.insert(
+                    ":qpk".into(),
+                    s(keys::target_queue(ws, campaign_id, TargetStatus::Pending)),
+                );
+                values.insert(":qsk".into(), s(format!("{}#{phone}", stamp(at))));
+            }
+            None => update.push_str(" REMOVE lease_until, GSI1PK, GSI1SK"),
+        }
+        // The call identifies the claim: a target dialing another call (a later attempt) or
+        // none is left alone.
+        let target = self.tx_update(
+            &keys::target(ws, campaign_id, phone),
+            &update,
+            Some("#status = :dialing AND last_call_id = :call"),
+            values,
+        )?;
+        let items = vec![
+            target,
+            self.count(ws, campaign_id, &settled_counts(end.status, Settlement::Ended), None)?,
+            self.tx_check(
+                &keys::resource(ws, <Campaign as Layout>::COLLECTION, campaign_id),
+                "version = :v",
+                Item::from([(":v".to_owned(), n(campaign_version))]),
+            )?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(CallSettled::Settled),
+            Err(e) if e.failed_at(0) => Ok(CallSettled::NotDialing),
+            Err(e) if e.failed_at(2) => Ok(CallSettled::CampaignChanged),
             Err(e) => Err(e.into_store()),
         }
     }
@@ -420,7 +516,9 @@ impl CampaignStore for DynamoStore {
         }
     }
 
-    async fn tick_ran(&self, ws: &str, campaign_id: &str, at: i64) -> Result<(), StoreError> {
+    async fn tick_ran(&self, ws: &str, campaign_id: &str, at: i64) -> Result<Option<CampaignStats>, StoreError> {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+        use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
         let result = self
             .client
             .update_item()
@@ -429,18 +527,17 @@ impl CampaignStore for DynamoStore {
             .update_expression("REMOVE next_tick_at")
             .condition_expression("next_tick_at = :at")
             .expression_attribute_values(":at", n(at))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(sdk_error(err)),
+            Ok(out) => Ok(out.attributes.map(|item| counters(&item))),
+            // Another tick was scheduled meanwhile: it stays; the counters come all the same.
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(e)) => Ok(e.item().map(counters)),
+                _ => Err(sdk_error(err)),
+            },
         }
     }
 

@@ -350,6 +350,12 @@ pub fn import_chunk(ws: &str, import_id: &str, chunk: usize) -> Key {
     Key::new(format!("{ws}#IMPORT_CHUNK"), format!("{import_id}#{chunk:05}"))
 }
 
+/// How many numbers each of a workspace's lists holds (never fewer than it does): screening
+/// skips a list that is empty.
+pub fn phone_list_counts(ws: &str) -> Key {
+    Key::new(format!("{ws}#PHONE_LISTS"), "COUNTS")
+}
+
 /// A number in its 7-day cool-down after a campaign called it.
 pub fn cooldown(ws: &str, pseudonym: &str) -> Key {
     Key::new(format!("{ws}#COOLDOWN"), pseudonym)

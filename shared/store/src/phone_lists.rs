@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use chrono::{DateTime, Duration, Utc};
 
 use super::keys::{self, entity};
@@ -28,8 +29,14 @@ impl DncStore for DynamoStore {
             &self.pseudonym(workspace_id, &entry.phone_e164)?,
         );
         let item = item_of(&key, entity::DNC, entry)?;
-        if self.write(self.tx_put(item.clone(), NEW_ITEM, Item::new())?).await? {
-            return Ok(true);
+        let added = vec![
+            self.tx_put(item.clone(), NEW_ITEM, Item::new())?,
+            self.count_listed(workspace_id, entry.list, 1)?,
+        ];
+        match self.transact(added).await {
+            Ok(()) => return Ok(true),
+            Err(e) if e.failed_at(0) => {}
+            Err(e) => return Err(e.into_store()),
         }
         // Listed before: the entry is refreshed with this reason and time.
         self.put(item).await?;
@@ -53,8 +60,15 @@ impl DncStore for DynamoStore {
 
     async fn remove_dnc(&self, workspace_id: &str, list: DncList, phone_e164: &str) -> Result<bool, StoreError> {
         let key = keys::dnc(workspace_id, list, &self.pseudonym(workspace_id, phone_e164)?);
-        self.write(self.tx_delete(&key, Some("attribute_exists(PK)"), Item::new())?)
-            .await
+        let removed = vec![
+            self.tx_delete(&key, Some("attribute_exists(PK)"), Item::new())?,
+            self.count_listed(workspace_id, list, -1)?,
+        ];
+        match self.transact(removed).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.failed_at(0) => Ok(false),
+            Err(e) => Err(e.into_store()),
+        }
     }
 
     async fn list_dnc(
@@ -112,6 +126,18 @@ impl DncStore for DynamoStore {
             .map(|(entry, key)| item_of(key, entity::DNC, entry))
             .collect::<Result<_, _>>()?;
         let added = new.len();
+        // Counted before they are written: a list is never counted short of what it holds.
+        for list in [DncList::Dnc, DncList::Registry] {
+            let listed = entries
+                .iter()
+                .zip(&keys)
+                .filter(|(entry, key)| entry.list == list && !existing.contains(&(key.pk.clone(), key.sk.clone())))
+                .count();
+            if listed > 0 {
+                self.write(self.count_listed(workspace_id, list, listed as i64)?)
+                    .await?;
+            }
+        }
         self.put_many(new).await?;
         Ok(added)
     }
@@ -122,38 +148,15 @@ impl DncStore for DynamoStore {
         phones: &[String],
         now: DateTime<Utc>,
     ) -> Result<HashMap<String, Screening>, StoreError> {
-        let mut wanted = Vec::with_capacity(phones.len() * 3);
-        let mut phone_of = HashMap::with_capacity(phones.len());
-        for phone in phones {
-            let pseudonym = self.pseudonym(workspace_id, phone)?;
-            wanted.push(keys::dnc(workspace_id, DncList::Dnc, &pseudonym));
-            wanted.push(keys::dnc(workspace_id, DncList::Registry, &pseudonym));
-            wanted.push(keys::cooldown(workspace_id, &pseudonym));
-            phone_of.insert(pseudonym, phone.as_str());
-        }
-        let mut screened: HashMap<String, Screening> =
-            phones.iter().map(|p| (p.clone(), Screening::default())).collect();
-        let dnc = keys::dnc_partition(workspace_id, DncList::Dnc);
-        let registry = keys::dnc_partition(workspace_id, DncList::Registry);
-        for item in self.get_many(&wanted).await? {
-            let (Some(pk), Some(phone)) = (
-                get_s(&item, keys::PK),
-                get_s(&item, keys::SK).and_then(|sk| phone_of.get(sk)),
-            ) else {
-                continue;
-            };
-            let Some(screening) = screened.get_mut(*phone) else {
-                continue;
-            };
-            if pk == dnc {
-                screening.on_dnc = true;
-            } else if pk == registry {
-                screening.on_registry = true;
-            } else if get_n(&item, keys::TTL).is_some_and(|until| until > now.timestamp()) {
-                screening.cooldown_campaign = get_s(&item, "campaign_id").map(str::to_owned);
-            }
-        }
-        Ok(screened)
+        // Lists known to be empty are not looked in.
+        let counts = self
+            .get_item(&keys::phone_list_counts(workspace_id))
+            .await?
+            .unwrap_or_default();
+        let listed = |list| get_n(&counts, list_name(list)).is_some_and(|n| n > 0);
+        let read = self.screen_read(workspace_id, phones, [listed(DncList::Dnc), listed(DncList::Registry)])?;
+        let items = self.get_many(&read.keys).await?;
+        Ok(read.screened(&items, now))
     }
 
     async fn start_cooldown(
@@ -163,6 +166,101 @@ impl DncStore for DynamoStore {
         campaign_id: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.put(self.cooldown_item(workspace_id, phone_e164, campaign_id, at)?)
+            .await
+    }
+}
+
+/// What screening numbers reads: each number's list entries and cool-down (`keys`), read
+/// alone or with other items.
+pub(crate) struct ScreenRead {
+    pub(crate) keys: Vec<keys::Key>,
+    /// The number each pseudonym stands for.
+    phone_of: HashMap<String, String>,
+    dnc: String,
+    registry: String,
+}
+
+impl ScreenRead {
+    /// What the lists say about each number, from the items read (others are ignored).
+    pub(crate) fn screened(&self, items: &[Item], now: DateTime<Utc>) -> HashMap<String, Screening> {
+        let mut screened: HashMap<String, Screening> = self
+            .phone_of
+            .values()
+            .map(|p| (p.clone(), Screening::default()))
+            .collect();
+        for item in items {
+            let (Some(pk), Some(phone)) = (
+                get_s(item, keys::PK),
+                get_s(item, keys::SK).and_then(|sk| self.phone_of.get(sk)),
+            ) else {
+                continue;
+            };
+            let Some(screening) = screened.get_mut(phone) else {
+                continue;
+            };
+            if pk == self.dnc {
+                screening.on_dnc = true;
+            } else if pk == self.registry {
+                screening.on_registry = true;
+            } else if get_s(item, keys::ENTITY) == Some(entity::COOLDOWN)
+                && get_n(item, keys::TTL).is_some_and(|until| until > now.timestamp())
+            {
+                screening.cooldown_campaign = get_s(item, "campaign_id").map(str::to_owned);
+            }
+        }
+        screened
+    }
+}
+
+impl DynamoStore {
+    /// The read that screens `phones`: the do-not-call list and the registry where `[dnc,
+    /// registry]` say so, and the cool-downs.
+    pub(crate) fn screen_read(
+        &self,
+        workspace_id: &str,
+        phones: &[String],
+        [dnc, registry]: [bool; 2],
+    ) -> Result<ScreenRead, StoreError> {
+        let mut keys = Vec::with_capacity(phones.len() * 3);
+        let mut phone_of = HashMap::with_capacity(phones.len());
+        for phone in phones {
+            let pseudonym = self.pseudonym(workspace_id, phone)?;
+            if dnc {
+                keys.push(keys::dnc(workspace_id, DncList::Dnc, &pseudonym));
+            }
+            if registry {
+                keys.push(keys::dnc(workspace_id, DncList::Registry, &pseudonym));
+            }
+            keys.push(keys::cooldown(workspace_id, &pseudonym));
+            phone_of.insert(pseudonym, phone.clone());
+        }
+        Ok(ScreenRead {
+            keys,
+            phone_of,
+            dnc: keys::dnc_partition(workspace_id, DncList::Dnc),
+            registry: keys::dnc_partition(workspace_id, DncList::Registry),
+        })
+    }
+
+    /// The Update that counts `delta` numbers more on `list`.
+    fn count_listed(&self, workspace_id: &str, list: DncList, delta: i64) -> Result<TransactWriteItem, StoreError> {
+        self.tx_update(
+            &keys::phone_list_counts(workspace_id),
+            &format!("ADD {} :delta", list_name(list)),
+            None,
+            Item::from([(":delta".to_owned(), n(delta))]),
+        )
+    }
+
+    /// The item of a number's cool-down, started by `campaign_id` calling it at `at`.
+    pub(crate) fn cooldown_item(
+        &self,
+        workspace_id: &str,
+        phone_e164: &str,
+        campaign_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Item, StoreError> {
         let mut item = key_map(&keys::cooldown(
             workspace_id,
             &self.pseudonym(workspace_id, phone_e164)?,
@@ -174,6 +272,13 @@ impl DncStore for DynamoStore {
             s(switchboard_core::clock::api_time(at).to_rfc3339()),
         );
         item.insert(keys::TTL.into(), n((at + Duration::days(COOLDOWN_DAYS)).timestamp()));
-        self.put(item).await
+        Ok(item)
+    }
+}
+
+fn list_name(list: DncList) -> &'static str {
+    match list {
+        DncList::Dnc => "dnc",
+        DncList::Registry => "registry",
     }
 }

@@ -92,7 +92,7 @@ fn guard_key(workspace_id: &str, unique: &Guard) -> keys::Key {
     }
 }
 
-fn decode<T: Layout>(item: Item) -> Result<Versioned<T>, StoreError> {
+pub(crate) fn decode<T: Layout>(item: Item) -> Result<Versioned<T>, StoreError> {
     let stored: Stored<T> = from_item(item)?;
     Ok(Versioned {
         value: stored.value,

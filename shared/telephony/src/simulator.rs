@@ -197,6 +197,10 @@ impl Telephony for Simulator {
         Ok(provider_call_id(&call.call_id))
     }
 
+    fn call_id_for(&self, call_id: &str) -> Option<String> {
+        Some(provider_call_id(call_id))
+    }
+
     async fn hang_up(&self, _provider_call_id: &str) -> Result<(), ProviderError> {
         // A simulated call ends by itself at its HangUp step; the status path ignores later reports.
         Ok(())

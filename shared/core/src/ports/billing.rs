@@ -126,6 +126,13 @@ pub trait Wallets: Send + Sync {
     ) -> Result<Versioned<Call>, StoreError>;
     /// What the call holds, if its hold is not settled yet.
     async fn held_for(&self, workspace_id: &str, call_id: &str) -> Result<Option<HeldCall>, StoreError>;
+    /// The call with what it holds (as `held_for` tells), in one read: all that ending it
+    /// needs. `None` when there is no such call.
+    async fn held_call(
+        &self,
+        workspace_id: &str,
+        call_id: &str,
+    ) -> Result<Option<(Versioned<Call>, Option<HeldCall>)>, StoreError>;
     /// Replaces `previous` (if still at its version) by its final state with `events`, and
     /// settles its hold `held`: charges `charge` and releases the rest, and counts the
     /// call in the usage of the day (by day, agent and campaign), in one transaction.

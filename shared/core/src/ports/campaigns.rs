@@ -8,7 +8,10 @@ use chrono::{DateTime, Utc};
 
 use super::{Page, PageRequest};
 use crate::error::StoreError;
-use crate::model::{AudienceCounts, AudienceImport, CampaignStats, Target, TargetStatus};
+use crate::model::{
+    Agent, AudienceCounts, AudienceImport, CallStatus, CampaignStats, PhoneNumber, Plan, Screening, Target,
+    TargetStatus,
+};
 
 /// What claiming targets for calls came to: all of them or none.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,8 +23,41 @@ pub enum Claim {
     Taken(Vec<usize>),
 }
 
-/// Targets a transaction claims at most (with the campaign's counter, within DynamoDB's 100).
-pub const MAX_CLAIM_BATCH: usize = 50;
+/// What becomes of a target whose call ended, decided from its campaign's retry policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallEnd {
+    pub outcome: CallStatus,
+    /// Pending again (a retry), completed or failed.
+    pub status: TargetStatus,
+    /// When a retry is due.
+    pub retry_at: Option<DateTime<Utc>>,
+    pub at: DateTime<Utc>,
+}
+
+/// What settling an ended call came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallSettled {
+    Settled,
+    /// The target was not dialing this call (settled before, or its lease was taken back).
+    NotDialing,
+    /// The campaign changed since the settlement was decided from it.
+    CampaignChanged,
+}
+
+/// What placing a campaign's calls needs ([`CampaignStore::dialing`]).
+#[derive(Debug, Clone)]
+pub struct Dialing {
+    pub agent: Option<Agent>,
+    pub number: Option<PhoneNumber>,
+    pub plan: Plan,
+    pub allowed_countries: Vec<String>,
+    /// By number.
+    pub screened: HashMap<String, Screening>,
+}
+
+/// Targets a transaction claims at most (each with its number's cool-down, and the campaign's
+/// counter: within DynamoDB's 100 items).
+pub const MAX_CLAIM_BATCH: usize = 49;
 
 /// How a target's call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,19 +90,29 @@ pub trait CampaignStore: Send + Sync {
         status: Option<TargetStatus>,
         page: PageRequest,
     ) -> Result<Page<Target>, StoreError>;
-    /// Pending targets due by `until`, or dialing ones whose lease ends by then, soonest first.
-    async fn due_targets(
+    /// Up to `limit` targets waiting in the campaign's `status` queue, soonest first: pending
+    /// ones by when they are due, dialing ones by when their lease runs out.
+    async fn queue(
         &self,
         ws: &str,
         campaign_id: &str,
         status: TargetStatus,
-        until: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Target>, StoreError>;
-    /// The pending target due first, or the dialing one whose lease ends first.
-    async fn next_due(&self, ws: &str, campaign_id: &str, status: TargetStatus) -> Result<Option<Target>, StoreError>;
-    /// Moves each target (as read) to its next state (dialing) and takes a slot for each, in
-    /// one transaction (at most [`MAX_CLAIM_BATCH`] targets of one campaign).
+    /// What placing the campaign's calls to `phones` needs, in one read: its agent and number
+    /// (`None` when gone), the workspace's plan, the countries its wallet allows, and what the
+    /// do-not-call lists and cool-downs say of each number.
+    async fn dialing(
+        &self,
+        ws: &str,
+        agent_id: &str,
+        number_id: &str,
+        phones: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Dialing, StoreError>;
+    /// Moves each target (as read) to its next state (dialing), takes a slot for each and
+    /// starts each number's cool-down, in one transaction (at most [`MAX_CLAIM_BATCH`] targets
+    /// of one campaign).
     async fn claim(&self, ws: &str, claims: &[(Target, Target)], max_in_flight: u32) -> Result<Claim, StoreError>;
     /// Moves a dialing `target` (as read) to `next` and frees its slot; false when the target
     /// had moved on already (its call was settled before).
@@ -79,13 +125,26 @@ pub trait CampaignStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Moves a pending `target` to `next`, skipped; false when it had moved on.
     async fn skip(&self, ws: &str, target: &Target, next: &Target) -> Result<bool, StoreError>;
+    /// Settles the target `phone` of the campaign whose call `call_id` ended, as `end` says,
+    /// without reading it: only while it is dialing that call and the campaign is still at
+    /// `campaign_version` (which `end` was decided from); frees its slot.
+    async fn settle_call(
+        &self,
+        ws: &str,
+        campaign_id: &str,
+        phone: &str,
+        call_id: &str,
+        end: &CallEnd,
+        campaign_version: u64,
+    ) -> Result<CallSettled, StoreError>;
     /// Moves a pending `target` to a later `next_attempt_at`; false when it had moved on.
     async fn defer(&self, ws: &str, target: &Target, next: &Target) -> Result<bool, StoreError>;
     /// Records that the campaign's next tick is due at `at` (unix s), unless one is due no
     /// later (and not before `lost_before`); whether the caller should queue it.
     async fn schedule_tick(&self, ws: &str, campaign_id: &str, at: i64, lost_before: i64) -> Result<bool, StoreError>;
-    /// Forgets the scheduled tick of `at`, which ran.
-    async fn tick_ran(&self, ws: &str, campaign_id: &str, at: i64) -> Result<(), StoreError>;
+    /// Forgets the scheduled tick of `at`, which ran; the campaign's counters, read in the
+    /// same request (`None` before it has any).
+    async fn tick_ran(&self, ws: &str, campaign_id: &str, at: i64) -> Result<Option<CampaignStats>, StoreError>;
     /// Records an import and its chunks of rows (JSON) to screen and write; the campaign
     /// counts them pending.
     async fn create_import(&self, ws: &str, import: &AudienceImport, chunks: &[Vec<String>]) -> Result<(), StoreError>;

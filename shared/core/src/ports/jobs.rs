@@ -7,6 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::model::CallStatus;
+
 /// The longest a queue holds a job back; a job due later is queued again when it comes
 /// (chained delays).
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
@@ -44,7 +46,27 @@ pub enum CallJob {
     /// Store the transcript of an ended call and analyse it.
     PostCall { workspace_id: String, call_id: String },
     /// A campaign's call ended: settle its target, free its slot.
-    CampaignCallEnded { workspace_id: String, call_id: String },
+    CampaignCallEnded {
+        workspace_id: String,
+        call_id: String,
+        /// What settling the target takes, carried so that nothing is read for it (absent
+        /// from jobs queued before it was carried: the call is read then).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        end: Option<CampaignCallEnd>,
+    },
+}
+
+/// How a campaign's call ended, as its target's settlement needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignCallEnd {
+    pub campaign_id: String,
+    /// The number called: the target's key in its campaign.
+    pub to: String,
+    pub status: CallStatus,
+    /// Which of the target's attempts the call was (`None` for calls placed before calls
+    /// carried it: the target is read then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 #[async_trait]

@@ -54,6 +54,11 @@ pub trait Telephony: Send + Sync {
     async fn release_number(&self, number: &PhoneNumber) -> Result<(), ProviderError>;
     /// Starts a call; returns the provider's id for it.
     async fn place_call(&self, call: &OutboundCall) -> Result<String, ProviderError>;
+    /// The id `place_call` will return for our call `call_id`, when the provider can tell it
+    /// beforehand: the call is then recorded with it, and not written again once placed.
+    fn call_id_for(&self, _call_id: &str) -> Option<String> {
+        None
+    }
     async fn hang_up(&self, provider_call_id: &str) -> Result<(), ProviderError>;
     /// What the provider says of a call now (to reconcile a call whose reports were lost);
     /// `None` from a provider that reports everything itself.
