@@ -7,7 +7,7 @@
 //! call's id: a worker that stops between the two leaves a lease that runs out, and the next
 //! tick finds no call under that id and puts the target back. Calls that end settle their target
 //! (completed, failed, or pending again for a retry) and free the slot through `call_ended`,
-//! which queues a tick to refill it. Targets outside their call window are deferred to its next
+//! which refills it at once, as a tick would, in the worker that saw the end. Targets outside their call window are deferred to its next
 //! opening (in the callee's time zone, so DST moves it), and numbers on a do-not-call list, a
 //! registry or in a cool-down are skipped when their turn comes, whenever they were added. The
 //! next tick is scheduled at the earliest due target or lease end, through chained SQS delays;
