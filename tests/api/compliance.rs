@@ -435,6 +435,7 @@ async fn data_subject_requests_need_one_known_subject_and_the_right_credential()
                 404,
                 "contact_not_found",
             ),
+            (json!({"contact_id": ""}), 404, "contact_not_found"),
         ] {
             let res = dsr(&app, &t, action, body.clone()).await;
             assert_eq!(

@@ -42,7 +42,6 @@ pub(crate) fn install_if_asked() {
         return;
     }
     let Ok(api) = std::env::var(RUNTIME_API) else { return };
-    let (address, _) = emulator_address(&api, "");
     let listener = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
         .and_then(TcpListener::from_std)
@@ -54,7 +53,7 @@ pub(crate) fn install_if_asked() {
             return;
         }
     };
-    let (_, bridged) = emulator_address(&api, &local.to_string());
+    let (address, bridged) = emulator_address(&api, &local.to_string());
     // SAFETY: called first thing in `main`; no other thread reads the environment yet.
     unsafe { std::env::set_var(RUNTIME_API, bridged) };
     let emulator = Arc::new(Emulator {

@@ -33,7 +33,7 @@ use switchboard_core::{ErrorCode, StoreError};
 use super::keys::{self, entity};
 use super::layout::Layout;
 use super::resources::decode;
-use super::{DynamoStore, Item, NEW_ITEM, from_item, get_n, get_s, item_of, key_map, n, s, sdk_error};
+use super::{DynamoStore, Item, NEW_ITEM, from_item, get_n, get_s, is_at, item_of, key_map, n, s, sdk_error};
 
 /// The kinds of usage counters, by how they break a day down.
 fn usage_kind(group: UsageGroup) -> &'static str {
@@ -280,16 +280,13 @@ impl DynamoStore {
         if with_call {
             wanted.push(call_key.clone());
         }
-        let is = |item: &Item, key: &keys::Key| {
-            get_s(item, keys::PK) == Some(key.pk.as_str()) && get_s(item, keys::SK) == Some(key.sk.as_str())
-        };
         let (mut call, mut hold, mut wallet) = (None, None, None);
         for item in self.get_many(&wanted).await? {
-            if is(&item, &hold_key) {
+            if is_at(&item, &hold_key) {
                 hold = Some(from_item::<HoldItem>(item)?);
-            } else if is(&item, &wallet_key) {
+            } else if is_at(&item, &wallet_key) {
                 wallet = Some(from_item::<WalletItem>(item)?);
-            } else if is(&item, &call_key) {
+            } else if is_at(&item, &call_key) {
                 call = Some(decode::<Call>(item)?);
             }
         }

@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 use super::keys::{self, entity};
 use super::layout::{CONTACT_PHONE, Layout, stamp};
 use super::{
-    DynamoStore, Item, NEW_ITEM, TransactError, from_item, from_items, get_n, get_s, item_of, key_map, n, s, sdk_error,
-    start_key,
+    DynamoStore, Item, NEW_ITEM, TransactError, from_item, from_items, get_n, get_s, is_at, item_of, key_map, n, s,
+    sdk_error, start_key,
 };
 use switchboard_core::StoreError;
 use switchboard_core::model::{
@@ -344,16 +344,13 @@ impl CampaignStore for DynamoStore {
             screened: screen.screened(&items, now),
         };
         for item in items {
-            let is = |key: &keys::Key| {
-                get_s(&item, keys::PK) == Some(key.pk.as_str()) && get_s(&item, keys::SK) == Some(key.sk.as_str())
-            };
-            if is(&agent_key) {
+            if is_at(&item, &agent_key) {
                 dialing.agent = Some(decode::<Agent>(item)?.value);
-            } else if is(&number_key) {
+            } else if is_at(&item, &number_key) {
                 dialing.number = Some(decode::<PhoneNumber>(item)?.value);
-            } else if is(&workspace_key) {
+            } else if is_at(&item, &workspace_key) {
                 dialing.plan = from_item::<Workspace>(item)?.plan;
-            } else if is(&wallet_key) {
+            } else if is_at(&item, &wallet_key) {
                 dialing.allowed_countries = from_item::<WalletItem>(item)?.allowed_countries;
             }
         }

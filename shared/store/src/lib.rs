@@ -121,6 +121,10 @@ impl switchboard_core::ports::Probe for DynamoStore {
 impl DynamoStore {
     /// A consistent GetItem.
     async fn get_item(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        // An id from input may be empty; no item has an empty key, and DynamoDB refuses to look.
+        if key.pk.is_empty() || key.sk.is_empty() {
+            return Ok(None);
+        }
         let out = self
             .client
             .get_item()
@@ -303,6 +307,8 @@ impl DynamoStore {
 
 /// Batches a bulk read or write runs at once.
 const BULK_CONCURRENCY: usize = 8;
+/// Keys one BatchGetItem reads at most.
+pub(crate) const BATCH_GET_KEYS: usize = 100;
 
 impl DynamoStore {
     /// The items of `keys` that exist (BatchGetItem, 100 keys a request, several at once;
@@ -310,9 +316,10 @@ impl DynamoStore {
     pub(crate) async fn get_many(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         use futures::stream::{self, StreamExt, TryStreamExt};
+        let keys: Vec<&Key> = keys.iter().filter(|k| !k.pk.is_empty() && !k.sk.is_empty()).collect();
         let requests: Vec<Vec<Item>> = keys
-            .chunks(100)
-            .map(|chunk| chunk.iter().map(key_map).collect())
+            .chunks(BATCH_GET_KEYS)
+            .map(|chunk| chunk.iter().map(|k| key_map(k)).collect())
             .collect();
         let batches = stream::iter(requests)
             .map(|mut wanted: Vec<Item>| async move {
@@ -557,6 +564,11 @@ pub(crate) const NEW_ITEM: Option<&str> = Some("attribute_not_exists(PK)");
 
 pub(crate) fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+/// Whether `item` is the one at `key` (to tell apart the items of one BatchGetItem).
+pub(crate) fn is_at(item: &Item, key: &keys::Key) -> bool {
+    get_s(item, keys::PK) == Some(key.pk.as_str()) && get_s(item, keys::SK) == Some(key.sk.as_str())
 }
 
 pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {

@@ -11,7 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::keys::{self, entity};
 use super::{
-    DynamoStore, Item, NEW_ITEM, from_item, from_items, get_n, get_s, item_of, key_map, n, s, sdk_error, start_key,
+    BATCH_GET_KEYS, DynamoStore, Item, NEW_ITEM, from_item, from_items, get_n, get_s, item_of, key_map, n, s,
+    sdk_error, start_key,
 };
 use switchboard_core::StoreError;
 use switchboard_core::model::{COOLDOWN_DAYS, DncEntry, DncList, Screening};
@@ -119,26 +120,25 @@ impl DncStore for DynamoStore {
             .iter()
             .filter_map(|item| Some((get_s(item, keys::PK)?.to_owned(), get_s(item, keys::SK)?.to_owned())))
             .collect();
-        let new: Vec<Item> = entries
+        let new: Vec<(&DncEntry, &keys::Key)> = entries
             .iter()
             .zip(&keys)
             .filter(|(_, key)| !existing.contains(&(key.pk.clone(), key.sk.clone())))
-            .map(|(entry, key)| item_of(key, entity::DNC, entry))
-            .collect::<Result<_, _>>()?;
-        let added = new.len();
+            .collect();
         // Counted before they are written: a list is never counted short of what it holds.
         for list in [DncList::Dnc, DncList::Registry] {
-            let listed = entries
-                .iter()
-                .zip(&keys)
-                .filter(|(entry, key)| entry.list == list && !existing.contains(&(key.pk.clone(), key.sk.clone())))
-                .count();
+            let listed = new.iter().filter(|(entry, _)| entry.list == list).count();
             if listed > 0 {
                 self.write(self.count_listed(workspace_id, list, listed as i64)?)
                     .await?;
             }
         }
-        self.put_many(new).await?;
+        let added = new.len();
+        let items = new
+            .into_iter()
+            .map(|(entry, key)| item_of(key, entity::DNC, entry))
+            .collect::<Result<_, _>>()?;
+        self.put_many(items).await?;
         Ok(added)
     }
 
@@ -148,13 +148,19 @@ impl DncStore for DynamoStore {
         phones: &[String],
         now: DateTime<Utc>,
     ) -> Result<HashMap<String, Screening>, StoreError> {
-        // Lists known to be empty are not looked in.
-        let counts = self
-            .get_item(&keys::phone_list_counts(workspace_id))
-            .await?
-            .unwrap_or_default();
-        let listed = |list| get_n(&counts, list_name(list)).is_some_and(|n| n > 0);
-        let read = self.screen_read(workspace_id, phones, [listed(DncList::Dnc), listed(DncList::Registry)])?;
+        // More numbers than one request reads: the lists' counts first, and a list known to be
+        // empty is not looked in. Fewer: one request, both lists.
+        let lists = if phones.len() * 3 <= BATCH_GET_KEYS {
+            [true, true]
+        } else {
+            let counts = self
+                .get_item(&keys::phone_list_counts(workspace_id))
+                .await?
+                .unwrap_or_default();
+            let listed = |list| get_n(&counts, list_name(list)).is_some_and(|n| n > 0);
+            [listed(DncList::Dnc), listed(DncList::Registry)]
+        };
+        let read = self.screen_read(workspace_id, phones, lists)?;
         let items = self.get_many(&read.keys).await?;
         Ok(read.screened(&items, now))
     }
