@@ -491,7 +491,7 @@ async fn a_campaign_calls_its_audience_within_its_slots_and_completes() {
 /// 8 DynamoDB requests and 2 call-queue messages; a busy call takes one message (its step) and
 /// settles, refills its slot and ticks where it ends.
 #[tokio::test]
-async fn a_campaign_call_costs_at_most_eight_table_requests_and_one_queue_message() {
+async fn a_campaign_call_costs_at_most_eight_table_requests_three_transactions_and_one_queue_message() {
     let app = app_at(noon()).await;
     let t = app.tenant().await;
     let calls = 30;
@@ -512,7 +512,9 @@ async fn a_campaign_call_costs_at_most_eight_table_requests_and_one_queue_messag
         }
         messages += ran;
     }
-    let requests = app.ops.take().len();
+    let operations = app.ops.take();
+    let requests = operations.len();
+    let transactions = operations.iter().filter(|op| *op == "TransactWriteItems").count();
     let done = campaign(&app, &t, &id).await;
     assert_eq!(
         (done["status"].as_str(), done["stats"]["calls_total"].as_u64()),
@@ -523,6 +525,12 @@ async fn a_campaign_call_costs_at_most_eight_table_requests_and_one_queue_messag
         requests <= 8 * calls,
         "{requests} DynamoDB requests for {calls} calls: {:.1} per call",
         requests as f64 / calls as f64
+    );
+    // Placed, ended, and settled in the transaction that claims the next target: three a call
+    // (the first tick's claim and the campaign's completion aside).
+    assert!(
+        transactions <= 3 * calls + 2,
+        "{transactions} transactions for {calls} calls"
     );
 }
 

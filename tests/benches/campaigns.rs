@@ -409,8 +409,15 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
     futures::join!(dialing, calling);
     let total = started.elapsed();
     let mut operations = std::collections::BTreeMap::<String, usize>::new();
-    for op in app.ops.take() {
-        *operations.entry(op).or_default() += 1;
+    let mut latencies = std::collections::BTreeMap::<String, Vec<f64>>::new();
+    for op in app.ops.take_operations() {
+        if let Some(latency) = op.latency {
+            latencies
+                .entry(op.name.clone())
+                .or_default()
+                .push(latency.as_secs_f64() * 1000.0);
+        }
+        *operations.entry(op.name).or_default() += 1;
     }
     if let Some(gets) = operations.get_mut("GetItem") {
         *gets -= polls.load(std::sync::atomic::Ordering::Relaxed);
@@ -455,6 +462,17 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
         "  DynamoDB requests per call: {:.2} ({})",
         requests as f64 / targets as f64,
         per_call.join(", ")
+    );
+    let latency: Vec<String> = latencies
+        .iter_mut()
+        .map(|(op, ms)| {
+            ms.sort_by(f64::total_cmp);
+            format!("{op} {:.0}/{:.0}", percentile(ms, 50.0), percentile(ms, 99.0))
+        })
+        .collect();
+    println!(
+        "  DynamoDB Local's answer times meanwhile, p50/p99 ms: {}",
+        latency.join(", ")
     );
     println!(
         "  call-queue messages per call: {:.2}",

@@ -73,6 +73,16 @@ pub struct Operation {
     pub items: usize,
     /// Whether it writes an audit entry.
     pub audit: bool,
+    /// From sending the request to its answer (`None` until answered).
+    pub latency: Option<std::time::Duration>,
+}
+
+/// Which operation of the log a request is, and when it was sent.
+#[derive(Debug, Clone)]
+struct Sent(usize, std::time::Instant);
+
+impl aws_smithy_types::config_bag::Storable for Sent {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
 }
 
 impl OperationLog {
@@ -115,7 +125,32 @@ impl Intercept for OperationLog {
                 " (audit entry rewritten)"
             });
         }
-        self.0.lock().unwrap().push(Operation { name, items, audit });
+        let mut log = self.0.lock().unwrap();
+        cfg.interceptor_state()
+            .store_put(Sent(log.len(), std::time::Instant::now()));
+        log.push(Operation {
+            name,
+            items,
+            audit,
+            latency: None,
+        });
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef<
+            '_,
+        >,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(Sent(index, at)) = cfg.load::<Sent>() {
+            // A take since it was sent leaves it out.
+            if let Some(op) = self.0.lock().unwrap().get_mut(*index) {
+                op.latency.get_or_insert(at.elapsed());
+            }
+        }
         Ok(())
     }
 }

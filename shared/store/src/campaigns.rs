@@ -31,7 +31,8 @@ use switchboard_core::model::{
     TargetStatus, Workspace,
 };
 use switchboard_core::ports::{
-    CallEnd, CallSettled, CampaignStore, Claim, Dialing, Page, PageKey, PageRequest, Settlement,
+    CampaignStore, Claim, Dialing, EndedCall, MAX_SETTLE_BATCH, Page, PageKey, PageRequest, SettledAndClaimed,
+    Settlement,
 };
 
 use super::billing::WalletItem;
@@ -154,6 +155,43 @@ impl DynamoStore {
     }
 
     /// The Update of a transaction that adds `deltas` to a campaign's counters.
+    /// Settles the target of an ended call as its end says: only while it is dialing that
+    /// call (a target dialing a later attempt, or none, is left alone).
+    fn settle_item(
+        &self,
+        ws: &str,
+        campaign_id: &str,
+        call: &EndedCall,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        let EndedCall { phone, call_id, end } = call;
+        let mut values = Item::from([
+            (":to".to_owned(), s(status_name(end.status))),
+            (":now".to_owned(), s(stamp(end.at))),
+            (":outcome".to_owned(), s(end.outcome.as_str())),
+            (":dialing".to_owned(), s(status_name(TargetStatus::Dialing))),
+            (":call".to_owned(), s(call_id)),
+        ]);
+        let mut update = "SET #status = :to, updated_at = :now, last_outcome = :outcome".to_owned();
+        match end.retry_at {
+            Some(at) => {
+                update.push_str(", next_attempt_at = :next_at, GSI1PK = :qpk, GSI1SK = :qsk REMOVE lease_until");
+                values.insert(":next_at".into(), s(stamp(at)));
+                values.insert(
+                    ":qpk".into(),
+                    s(keys::target_queue(ws, campaign_id, TargetStatus::Pending)),
+                );
+                values.insert(":qsk".into(), s(format!("{}#{phone}", stamp(at))));
+            }
+            None => update.push_str(" REMOVE lease_until, GSI1PK, GSI1SK"),
+        }
+        self.tx_update(
+            &keys::target(ws, campaign_id, phone),
+            &update,
+            Some("#status = :dialing AND last_call_id = :call"),
+            values,
+        )
+    }
+
     fn count(
         &self,
         ws: &str,
@@ -414,58 +452,79 @@ impl CampaignStore for DynamoStore {
         }
     }
 
-    async fn settle_call(
+    async fn settle_and_claim(
         &self,
         ws: &str,
         campaign_id: &str,
-        phone: &str,
-        call_id: &str,
-        end: &CallEnd,
         campaign_version: u64,
-    ) -> Result<CallSettled, StoreError> {
-        let mut values = Item::from([
-            (":to".to_owned(), s(status_name(end.status))),
-            (":now".to_owned(), s(stamp(end.at))),
-            (":outcome".to_owned(), s(end.outcome.as_str())),
-            (":dialing".to_owned(), s(status_name(TargetStatus::Dialing))),
-            (":call".to_owned(), s(call_id)),
-        ]);
-        let mut update = "SET #status = :to, updated_at = :now, last_outcome = :outcome".to_owned();
-        match end.retry_at {
-            Some(at) => {
-                update.push_str(", next_attempt_at = :next_at, GSI1PK = :qpk, GSI1SK = :qsk REMOVE lease_until");
-                values.insert(":next_at".into(), s(stamp(at)));
-                values.insert(
-                    ":qpk".into(),
-                    s(keys::target_queue(ws, campaign_id, TargetStatus::Pending)),
-                );
-                values.insert(":qsk".into(), s(format!("{}#{phone}", stamp(at))));
-            }
-            None => update.push_str(" REMOVE lease_until, GSI1PK, GSI1SK"),
+        ended: &[EndedCall],
+        claims: &[(Target, Target)],
+        max_in_flight: u32,
+    ) -> Result<SettledAndClaimed, StoreError> {
+        if ended.is_empty() && claims.is_empty() {
+            return Ok(SettledAndClaimed::Done);
         }
-        // The call identifies the claim: a target dialing another call (a later attempt) or
-        // none is left alone.
-        let target = self.tx_update(
-            &keys::target(ws, campaign_id, phone),
-            &update,
-            Some("#status = :dialing AND last_call_id = :call"),
-            values,
-        )?;
-        let items = vec![
-            target,
-            self.count(ws, campaign_id, &settled_counts(end.status, Settlement::Ended), None)?,
+        if ended.len() > MAX_SETTLE_BATCH || claims.len() > MAX_SETTLE_BATCH {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "at most {MAX_SETTLE_BATCH} ends and claims at once"
+            )));
+        }
+        // One update of the counters (an item appears once in a transaction): every end's
+        // and every claim's, added up.
+        let mut deltas = std::collections::BTreeMap::<&str, i64>::new();
+        for call in ended {
+            for (name, delta) in settled_counts(call.end.status, Settlement::Ended) {
+                *deltas.entry(name).or_default() += delta;
+            }
+        }
+        let taking = claims.len() as i64;
+        for (name, delta) in [("in_flight", taking), ("pending", -taking), ("calls_total", taking)] {
+            *deltas.entry(name).or_default() += delta;
+        }
+        let deltas: Vec<(&str, i64)> = deltas.into_iter().collect();
+        let more = taking - ended.len() as i64;
+        let slots = (more > 0).then(|| {
+            (
+                "attribute_not_exists(in_flight) OR in_flight <= :most",
+                HashMap::from([(":most".to_owned(), n(i64::from(max_in_flight) - more))]),
+            )
+        });
+        let mut items = vec![
+            self.count(ws, campaign_id, &deltas, slots)?,
             self.tx_check(
                 &keys::resource(ws, <Campaign as Layout>::COLLECTION, campaign_id),
                 "version = :v",
                 Item::from([(":v".to_owned(), n(campaign_version))]),
             )?,
         ];
-        match self.transact(items).await {
-            Ok(()) => Ok(CallSettled::Settled),
-            Err(e) if e.failed_at(0) => Ok(CallSettled::NotDialing),
-            Err(e) if e.failed_at(2) => Ok(CallSettled::CampaignChanged),
-            Err(e) => Err(e.into_store()),
+        for call in ended {
+            items.push(self.settle_item(ws, campaign_id, call)?);
         }
+        for (target, next) in claims {
+            items.push(self.move_target(ws, target, next)?);
+        }
+        // Cool-downs last: a failed item's index names an end or a target.
+        for (target, next) in claims {
+            let cooldown = self.cooldown_item(ws, &target.phone, &target.campaign_id, next.updated_at)?;
+            items.push(self.tx_put(cooldown, None, Item::new())?);
+        }
+        let Err(e) = self.transact(items).await else {
+            return Ok(SettledAndClaimed::Done);
+        };
+        let first_claim = 2 + ended.len();
+        let settled_before: Vec<usize> = (0..ended.len()).filter(|i| e.failed_at(2 + i)).collect();
+        let taken: Vec<usize> = (0..claims.len()).filter(|i| e.failed_at(first_claim + i)).collect();
+        Ok(if e.failed_at(1) {
+            SettledAndClaimed::CampaignChanged
+        } else if !settled_before.is_empty() {
+            SettledAndClaimed::SettledBefore(settled_before)
+        } else if !taken.is_empty() {
+            SettledAndClaimed::Taken(taken)
+        } else if e.failed_at(0) {
+            SettledAndClaimed::NoSlot
+        } else {
+            return Err(e.into_store());
+        })
     }
 
     async fn skip(&self, ws: &str, target: &Target, next: &Target) -> Result<bool, StoreError> {

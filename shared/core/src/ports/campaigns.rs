@@ -34,15 +34,30 @@ pub struct CallEnd {
     pub at: DateTime<Utc>,
 }
 
-/// What settling an ended call came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallSettled {
-    Settled,
-    /// The target was not dialing this call (settled before, or its lease was taken back).
-    NotDialing,
-    /// The campaign changed since the settlement was decided from it.
-    CampaignChanged,
+/// A campaign call's end to settle: its target `phone`, while that is dialing `call_id`.
+#[derive(Debug, Clone)]
+pub struct EndedCall {
+    pub phone: String,
+    pub call_id: String,
+    pub end: CallEnd,
 }
+
+/// What [`CampaignStore::settle_and_claim`] did; nothing was written unless `Done`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettledAndClaimed {
+    Done,
+    /// These ends (their indices) were settled before, or their leases taken back.
+    SettledBefore(Vec<usize>),
+    /// The campaign changed since the ends were decided from it.
+    CampaignChanged,
+    /// Fewer slots are free than the claims need.
+    NoSlot,
+    /// Another refill or tick moved these targets (their indices) first.
+    Taken(Vec<usize>),
+}
+
+/// Ends [`CampaignStore::settle_and_claim`] settles at once, at most; with as many claims.
+pub const MAX_SETTLE_BATCH: usize = 24;
 
 /// What placing a campaign's calls needs ([`CampaignStore::dialing`]).
 #[derive(Debug, Clone)]
@@ -125,18 +140,20 @@ pub trait CampaignStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Moves a pending `target` to `next`, skipped; false when it had moved on.
     async fn skip(&self, ws: &str, target: &Target, next: &Target) -> Result<bool, StoreError>;
-    /// Settles the target `phone` of the campaign whose call `call_id` ended, as `end` says,
-    /// without reading it: only while it is dialing that call and the campaign is still at
-    /// `campaign_version` (which `end` was decided from); frees its slot.
-    async fn settle_call(
+    /// Settles the targets of the campaign's `ended` calls as each end says, without reading
+    /// them (only while each is dialing its call, and the campaign is still at
+    /// `campaign_version`, which the ends were decided from), and claims `claims` (targets as
+    /// read, and claimed) in the slots they free or others free ones: one transaction, at most
+    /// [`MAX_SETTLE_BATCH`] ends and as many claims.
+    async fn settle_and_claim(
         &self,
         ws: &str,
         campaign_id: &str,
-        phone: &str,
-        call_id: &str,
-        end: &CallEnd,
         campaign_version: u64,
-    ) -> Result<CallSettled, StoreError>;
+        ended: &[EndedCall],
+        claims: &[(Target, Target)],
+        max_in_flight: u32,
+    ) -> Result<SettledAndClaimed, StoreError>;
     /// Moves a pending `target` to a later `next_attempt_at`; false when it had moved on.
     async fn defer(&self, ws: &str, target: &Target, next: &Target) -> Result<bool, StoreError>;
     /// Records that the campaign's next tick is due at `at` (unix s), unless one is due no

@@ -5,9 +5,10 @@
 //! transaction with the campaign's counters (no target is claimed twice, no slot counted twice),
 //! and dials them, several at once. A target is claimed before its call is placed, with the
 //! call's id: a worker that stops between the two leaves a lease that runs out, and the next
-//! tick finds no call under that id and puts the target back. Calls that end settle their target
-//! (completed, failed, or pending again for a retry) and free the slot through `call_ended`,
-//! which refills it at once, as a tick would, in the worker that saw the end. Targets outside their call window are deferred to its next
+//! tick finds no call under that id and puts the target back. A call that ends is settled
+//! (its target completed, failed, or pending again for a retry) by `call_ended` in the worker
+//! that saw it, in the same transaction that claims the next target for the slot it frees.
+//! Targets outside their call window are deferred to its next
 //! opening (in the callee's time zone, so DST moves it), and numbers on a do-not-call list, a
 //! registry or in a cool-down are skipped when their turn comes, whenever they were added. The
 //! next tick is scheduled at the earliest due target or lease end, through chained SQS delays;
@@ -26,8 +27,9 @@ use switchboard_core::model::{
     TargetStatus, callee_zone,
 };
 use switchboard_core::ports::{
-    AccountStore, CallEnd, CallQueue, CallSettled, CampaignCallEnd, CampaignStore, Claim, DialerJob, DialerQueue,
-    Dialing, DncStore, MAX_CLAIM_BATCH, MAX_DELAY, ProviderAccounts, Repository, Settlement, Versioned, Wallets,
+    AccountStore, CallEnd, CallQueue, CampaignCallEnd, CampaignStore, Claim, DialerJob, DialerQueue, Dialing, DncStore,
+    EndedCall, MAX_CLAIM_BATCH, MAX_DELAY, MAX_SETTLE_BATCH, ProviderAccounts, Repository, SettledAndClaimed,
+    Settlement, Versioned, Wallets,
 };
 use switchboard_core::{Error, ErrorCode, StoreError, validate};
 
@@ -50,10 +52,13 @@ const TICK_LOST_AFTER: Duration = Duration::minutes(2);
 const TICK_BATCH: u32 = 100;
 /// Expired leases a tick reclaims, at most.
 const RECLAIM_BATCH: u32 = 25;
-/// Targets a tick keeps ready beyond its free slots, for those another tick claims first.
-const SPARE_CLAIMS: u64 = 4;
+/// How long targets a refill's round screened and left over may be claimed by its next
+/// rounds without reading them again (a number listed meanwhile is at most this late to count).
+const READY_FOR: Duration = Duration::seconds(1);
 /// Calls a tick places at once.
 const DIAL_CONCURRENCY: usize = 16;
+/// Refill rounds whose calls are placed at once (each `DIAL_CONCURRENCY` at a time).
+const CLAIMED_ROUNDS_PLACED_AT_ONCE: usize = 4;
 /// Tries at claiming a batch whose targets or slots others took meanwhile.
 const CLAIM_ATTEMPTS: usize = 5;
 /// How long a target waits when the wallet could not hold its call for now (money held by
@@ -117,13 +122,35 @@ impl CampaignCallEnds for Dialer {
     }
 }
 
-/// The campaigns this instance is refilling, each with how many of its calls ended meanwhile
-/// and the campaign as the latest of them found it (its next round starts from that).
+/// The campaigns this instance is refilling, each with the calls' ends that came meanwhile and
+/// the campaign as the latest of them found it (the next round starts from those).
 #[derive(Default)]
-pub struct Refilling(std::sync::Mutex<HashMap<(String, String), Option<(Versioned<Campaign>, u64)>>>);
+pub struct Refilling(std::sync::Mutex<HashMap<(String, String), Option<Waiting>>>);
+
+struct Waiting {
+    campaign: Versioned<Campaign>,
+    ends: Vec<WaitingEnd>,
+}
+
+/// A campaign call's end, to be settled by a refill round.
+struct WaitingEnd {
+    call_id: String,
+    to: String,
+    outcome: CallStatus,
+    attempts: u32,
+    /// Told whether the round that settled it wrote (`None` for the end that started the refill).
+    done: Option<futures::channel::oneshot::Sender<bool>>,
+}
+
+enum Entered<'a> {
+    /// This end starts the refill.
+    Refill(Refill<'a>, WaitingEnd),
+    /// A refill in progress settles it; told when it did.
+    Wait(futures::channel::oneshot::Receiver<bool>),
+}
 
 /// A refill in progress; it ends when it finds nothing more to do, or is dropped (a failed
-/// round: its job is tried again, and settling again refills).
+/// round: its job is tried again, and the ends waiting for it with theirs).
 struct Refill<'a> {
     refilling: &'a Refilling,
     key: (String, String),
@@ -131,32 +158,39 @@ struct Refill<'a> {
 }
 
 impl Refilling {
-    /// The refill of this campaign, unless one is in progress (which is then told to go again).
-    fn enter(&self, ws: &str, campaign: &Versioned<Campaign>) -> Option<Refill<'_>> {
+    /// The refill of this campaign, unless one is in progress (which is then given the end).
+    fn enter(&self, ws: &str, campaign: &Versioned<Campaign>, mut end: WaitingEnd) -> Entered<'_> {
         let key = (ws.to_owned(), campaign.value.id.clone());
         let mut refilling = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(again) = refilling.get_mut(&key) {
-            let (latest, ended) = match again.take() {
-                Some((seen, ended)) if seen.version > campaign.version => (seen, ended + 1),
-                Some((_, ended)) => (campaign.clone(), ended + 1),
-                None => (campaign.clone(), 1),
-            };
-            *again = Some((latest, ended));
-            return None;
+        if let Some(waiting) = refilling.get_mut(&key) {
+            let (done, told) = futures::channel::oneshot::channel();
+            end.done = Some(done);
+            let waiting = waiting.get_or_insert_with(|| Waiting {
+                campaign: campaign.clone(),
+                ends: Vec::new(),
+            });
+            if campaign.version > waiting.campaign.version {
+                waiting.campaign = campaign.clone();
+            }
+            waiting.ends.push(end);
+            return Entered::Wait(told);
         }
         refilling.insert(key.clone(), None);
-        Some(Refill {
-            refilling: self,
-            key,
-            left: false,
-        })
+        Entered::Refill(
+            Refill {
+                refilling: self,
+                key,
+                left: false,
+            },
+            end,
+        )
     }
 }
 
 impl Refill<'_> {
-    /// The campaign to refill again from and how many calls ended since the last round; else
-    /// the refill ends (under the same lock: an end arriving after it starts a refill of its own).
-    fn again(&mut self) -> Option<(Versioned<Campaign>, u64)> {
+    /// The ends that came since the last round, with the latest campaign; else the refill ends
+    /// (under the same lock: an end arriving after it starts a refill of its own).
+    fn again(&mut self) -> Option<Waiting> {
         let mut refilling = self.refilling.0.lock().unwrap_or_else(|e| e.into_inner());
         let again = refilling.get_mut(&self.key).and_then(Option::take);
         if again.is_none() {
@@ -176,6 +210,70 @@ impl Drop for Refill<'_> {
     }
 }
 
+/// Targets screened and due, with what claiming and dialling them needs.
+struct Ready {
+    agent: Agent,
+    number: PhoneNumber,
+    plan: Plan,
+    targets: Vec<Target>,
+    screened_at: DateTime<Utc>,
+}
+
+/// A target as read, and as claimed.
+type Claiming = (Target, Target);
+
+impl Ready {
+    /// Up to `free` of the targets still in their call window, each with its claimed form, and
+    /// the rest as spares. Refills running at once see the same soonest targets: each starts
+    /// at a place of its own among them, and takes a spare one when another got there first.
+    fn pick(&self, campaign: &Campaign, free: u64, now: DateTime<Utc>) -> (Vec<Claiming>, Vec<Claiming>) {
+        let at = switchboard_core::clock::api_time(now);
+        let lease = Duration::seconds(i64::from(self.agent.max_call_duration)) + LEASE_GRACE;
+        let mut ready: Vec<Claiming> = self
+            .targets
+            .iter()
+            .filter(|t| campaign.call_window.contains(now, callee_zone(t, campaign)))
+            .map(|target| {
+                let claimed = Target {
+                    status: TargetStatus::Dialing,
+                    attempts: target.attempts + 1,
+                    lease_until: Some(at + lease),
+                    last_call_id: Some(ids::new_id_at(prefix::CALL, now)),
+                    updated_at: at,
+                    ..target.clone()
+                };
+                (target.clone(), claimed)
+            })
+            .collect();
+        if ready.len() as u64 > free {
+            let start = rand::random_range(0..ready.len());
+            ready.rotate_left(start);
+        }
+        let spares = ready.split_off((free as usize).min(ready.len()));
+        (ready, spares)
+    }
+
+    /// The spares left after a round, ready for the next one while fresh.
+    fn left(&self, spares: Vec<Claiming>) -> Option<Ready> {
+        (!spares.is_empty()).then(|| Ready {
+            agent: self.agent.clone(),
+            number: self.number.clone(),
+            plan: self.plan,
+            targets: spares.into_iter().map(|(target, _)| target).collect(),
+            screened_at: self.screened_at,
+        })
+    }
+}
+
+/// Targets claimed, with what placing their calls needs.
+struct Claimed {
+    campaign: Campaign,
+    agent: Agent,
+    number: PhoneNumber,
+    plan: Plan,
+    targets: Vec<Target>,
+}
+
 /// What a tick's dialing saw and did.
 #[derive(Debug, Default)]
 struct Dialed {
@@ -190,6 +288,22 @@ struct Dialed {
     next_due: Option<DateTime<Utc>>,
     /// When the first lease it took runs out.
     next_lease: Option<DateTime<Utc>>,
+}
+
+/// Removes the items at `indices`.
+fn remove_at<T>(items: &mut Vec<T>, indices: &[usize]) {
+    let mut index = 0;
+    items.retain(|_| {
+        index += 1;
+        !indices.contains(&(index - 1))
+    });
+}
+
+/// Puts spares in the place of the claims (their indices) another refill or tick took first.
+fn replace_taken(batch: &mut Vec<Claiming>, taken: &[usize], spares: &mut Vec<Claiming>) {
+    remove_at(batch, taken);
+    let room = taken.len().min(spares.len());
+    batch.extend(spares.drain(..room));
 }
 
 fn sooner(at: Option<DateTime<Utc>>, other: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -340,6 +454,61 @@ impl Dialer {
 
     /// Claims up to `free` slots for the targets that are due, and dials them.
     async fn dial_due(&self, ws: &str, campaign: &Campaign, free: u64, now: DateTime<Utc>) -> Result<Dialed, Error> {
+        let (mut dialed, claimed) = self.claim_due(ws, campaign, free, now).await?;
+        if let Some(claimed) = claimed
+            && self.place_claimed(ws, claimed, now).await?
+        {
+            // The refused targets wait; the next tick is when they are due again.
+            dialed.next_due = sooner(dialed.next_due, now + HOLD_RETRY);
+        }
+        Ok(dialed)
+    }
+
+    /// Claims up to `free` slots for the targets that are due: what it saw, and the calls to
+    /// place.
+    async fn claim_due(
+        &self,
+        ws: &str,
+        campaign: &Campaign,
+        free: u64,
+        now: DateTime<Utc>,
+    ) -> Result<(Dialed, Option<Claimed>), Error> {
+        let (mut dialed, ready) = self.screen_due(ws, campaign, free, now).await?;
+        let Some(ready) = ready else {
+            return Ok((dialed, None));
+        };
+        let (batch, mut spares) = ready.pick(campaign, free, now);
+        dialed.more_due |= !spares.is_empty();
+        let mut targets = Vec::new();
+        for batch in batch.chunks(MAX_CLAIM_BATCH) {
+            let (claimed, slots_left) = self.claim(ws, campaign, batch.to_vec(), &mut spares).await?;
+            targets.extend(claimed);
+            if !slots_left {
+                break;
+            }
+        }
+        dialed.claimed = targets.len() as u64;
+        dialed.next_lease = targets.iter().filter_map(|t| t.lease_until).min();
+        let claimed = (!targets.is_empty()).then(|| Claimed {
+            campaign: campaign.clone(),
+            agent: ready.agent,
+            number: ready.number,
+            plan: ready.plan,
+            targets,
+        });
+        Ok((dialed, claimed))
+    }
+
+    /// Reads the targets that are due (up to twice `free`) and what dialling them needs, skips
+    /// those the workspace may not call and defers those outside their call window: the rest,
+    /// ready to claim.
+    async fn screen_due(
+        &self,
+        ws: &str,
+        campaign: &Campaign,
+        free: u64,
+        now: DateTime<Utc>,
+    ) -> Result<(Dialed, Option<Ready>), Error> {
         let limit = TICK_BATCH.min(free as u32 * 2).max(10);
         let mut queue = self.store.queue(ws, &campaign.id, TargetStatus::Pending, limit).await?;
         let mut dialed = Dialed {
@@ -354,7 +523,7 @@ impl Dialer {
         queue.truncate(due_now);
         let due = queue;
         if due.is_empty() {
-            return Ok(dialed);
+            return Ok((dialed, None));
         }
         let phones: Vec<String> = due.iter().map(|t| t.phone.clone()).collect();
         let Dialing {
@@ -369,19 +538,15 @@ impl Dialer {
             .await?;
         let Some(agent) = agent else {
             self.pause_itself(ws, &campaign.id, "agent_deleted", now).await?;
-            return Ok(Dialed::default());
+            return Ok((Dialed::default(), None));
         };
         let Some(number) = number else {
             self.pause_itself(ws, &campaign.id, "number_deleted", now).await?;
-            return Ok(Dialed::default());
+            return Ok((Dialed::default(), None));
         };
         let at = switchboard_core::clock::api_time(now);
-        let mut ready = Vec::new();
+        let mut targets = Vec::new();
         for target in due {
-            if ready.len() as u64 == free + SPARE_CLAIMS {
-                dialed.more_due = true;
-                break;
-            }
             // Numbers the workspace may never call are skipped whatever the time.
             let destination = validate::destination(&target.phone);
             let not_allowed = if destination.special_service.is_some() {
@@ -440,54 +605,44 @@ impl Dialer {
                 self.store.skip(ws, &target, &next).await?;
                 continue;
             }
-            let claimed = Target {
-                status: TargetStatus::Dialing,
-                attempts: target.attempts + 1,
-                lease_until: Some(at + Duration::seconds(i64::from(agent.max_call_duration)) + LEASE_GRACE),
-                last_call_id: Some(ids::new_id_at(prefix::CALL, now)),
-                updated_at: at,
-                ..target.clone()
-            };
-            ready.push((target, claimed));
+            targets.push(target);
         }
-        // Refills running at once see the same soonest targets: each starts at a place of its
-        // own among them, and takes a spare one when another got there first.
-        if ready.len() as u64 > free {
-            let start = rand::random_range(0..ready.len());
-            ready.rotate_left(start);
+        let ready = (!targets.is_empty()).then_some(Ready {
+            agent,
+            number,
+            plan,
+            targets,
+            screened_at: now,
+        });
+        Ok((dialed, ready))
+    }
+
+    /// Places the calls of claimed targets; whether the wallet refused some (they wait again,
+    /// or the campaign pauses itself when no call ending will lift the refusal).
+    async fn place_claimed(&self, ws: &str, claimed: Claimed, now: DateTime<Utc>) -> Result<bool, Error> {
+        let Claimed {
+            campaign,
+            agent,
+            number,
+            plan,
+            targets,
+        } = claimed;
+        let placed: Vec<Result<Option<ErrorCode>, Error>> = stream::iter(targets)
+            .map(|target| self.dial(ws, &campaign, &agent, &number, plan, target, now))
+            .buffer_unordered(DIAL_CONCURRENCY)
+            .collect()
+            .await;
+        let refusals: Vec<ErrorCode> = placed
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        if refusals.is_empty() {
+            return Ok(false);
         }
-        let mut spares = ready.split_off((free as usize).min(ready.len()));
-        if !spares.is_empty() {
-            dialed.more_due = true;
-        }
-        for batch in ready.chunks(MAX_CLAIM_BATCH) {
-            let (claimed, slots_left) = self.claim(ws, campaign, batch.to_vec(), &mut spares).await?;
-            dialed.claimed += claimed.len() as u64;
-            if let Some(lease) = claimed.iter().filter_map(|t| t.lease_until).min() {
-                dialed.next_lease = sooner(dialed.next_lease, lease);
-            }
-            let placed: Vec<Result<Option<ErrorCode>, Error>> = stream::iter(claimed)
-                .map(|target| self.dial(ws, campaign, &agent, &number, plan, target, now))
-                .buffer_unordered(DIAL_CONCURRENCY)
-                .collect()
-                .await;
-            let refusals: Vec<ErrorCode> = placed
-                .into_iter()
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .flatten()
-                .collect();
-            if !refusals.is_empty() {
-                // The refused targets wait; the next tick is when they are due again.
-                dialed.next_due = sooner(dialed.next_due, now + HOLD_RETRY);
-                self.wallet_refused(ws, campaign, &agent, plan, &refusals, now).await?;
-                return Ok(dialed);
-            }
-            if !slots_left {
-                break;
-            }
-        }
-        Ok(dialed)
+        self.wallet_refused(ws, &campaign, &agent, plan, &refusals, now).await?;
+        Ok(true)
     }
 
     /// The wallet refused to hold calls of this tick: the campaign pauses itself when no money
@@ -534,8 +689,8 @@ impl Dialer {
         &self,
         ws: &str,
         campaign: &Campaign,
-        mut batch: Vec<(Target, Target)>,
-        spares: &mut Vec<(Target, Target)>,
+        mut batch: Vec<Claiming>,
+        spares: &mut Vec<Claiming>,
     ) -> Result<(Vec<Target>, bool), Error> {
         for _ in 0..CLAIM_ATTEMPTS {
             if batch.is_empty() {
@@ -543,15 +698,7 @@ impl Dialer {
             }
             match self.store.claim(ws, &batch, campaign.max_concurrent_calls).await? {
                 Claim::Claimed => return Ok((batch.into_iter().map(|(_, claimed)| claimed).collect(), true)),
-                Claim::Taken(taken) => {
-                    let mut index = 0;
-                    batch.retain(|_| {
-                        index += 1;
-                        !taken.contains(&(index - 1))
-                    });
-                    let room = taken.len().min(spares.len());
-                    batch.extend(spares.drain(..room));
-                }
+                Claim::Taken(taken) => replace_taken(&mut batch, &taken, spares),
                 // Slots were taken since the tick counted them: claim as many as are free.
                 Claim::NoSlot => {
                     let in_flight = self.stats(ws, &campaign.id).await?.in_flight;
@@ -705,67 +852,223 @@ impl Dialer {
 
     /// A campaign's call ended: settles its target and lets the campaign go on.
     pub async fn call_ended(&self, ws: &str, call_id: &str, end: &CampaignCallEnd) -> Result<(), Error> {
-        let now = self.clock.now();
-        for _ in 0..CLAIM_ATTEMPTS {
-            let campaign = match self.seen.get(ws, &end.campaign_id) {
-                Some(seen) => seen,
-                None => match self.campaign(ws, &end.campaign_id).await? {
-                    Some(read) => {
-                        self.seen.keep(ws, &read);
-                        read
+        let campaign = match self.seen.get(ws, &end.campaign_id) {
+            Some(seen) => seen,
+            None => match self.campaign(ws, &end.campaign_id).await? {
+                Some(read) => {
+                    self.seen.keep(ws, &read);
+                    read
+                }
+                None => return Ok(()),
+            },
+        };
+        let attempts = match end.attempt {
+            Some(attempt) => attempt,
+            None => match self.store.target(ws, &end.campaign_id, &end.to).await? {
+                Some(target) => target.attempts,
+                None => return Ok(()),
+            },
+        };
+        let ended = WaitingEnd {
+            call_id: call_id.to_owned(),
+            to: end.to.clone(),
+            outcome: end.status,
+            attempts,
+            done: None,
+        };
+        match self.refilling.enter(ws, &campaign, ended) {
+            Entered::Refill(refill, ended) => self.refill(ws, campaign, refill, ended).await,
+            Entered::Wait(told) => match told.await {
+                Ok(true) => Ok(()),
+                // Its job is tried again, and settles it then.
+                _ => Err(Error::unavailable(anyhow::anyhow!(
+                    "the refill that was to settle this call's end failed"
+                ))),
+            },
+        }
+    }
+
+    /// Settles calls' ends and fills the slots they free, here and now: each round settles the
+    /// ends that came and claims as many targets in one transaction, as a tick claims, from the
+    /// campaign as the ends found it. The ends this instance sees meanwhile wait for its next
+    /// round (refills running at once in one instance would race for the same targets); rounds
+    /// claim while the calls of earlier rounds are being placed. Expired leases are left to the
+    /// scheduled ticks (every lease has one, queued by the tick that took it or one before);
+    /// when nothing was due, the refill completes the campaign or schedules its next tick.
+    async fn refill(
+        &self,
+        ws: &str,
+        campaign: Versioned<Campaign>,
+        mut refill: Refill<'_>,
+        first: WaitingEnd,
+    ) -> Result<(), Error> {
+        let (claimed_tx, claimed_rx) = futures::channel::mpsc::unbounded::<Claimed>();
+        let claiming = async move {
+            let (mut campaign, mut ends, mut ready) = (campaign, vec![first], None);
+            loop {
+                while !ends.is_empty() {
+                    let rest = ends.split_off(ends.len().min(MAX_SETTLE_BATCH));
+                    let round = self.settle_round(ws, &mut campaign, &ends, ready.take()).await;
+                    for end in std::mem::replace(&mut ends, rest) {
+                        if let Some(done) = end.done {
+                            let _ = done.send(round.is_ok());
+                        }
                     }
-                    None => return Ok(()),
-                },
-            };
-            let attempts = match end.attempt {
-                Some(attempt) => attempt,
-                None => match self.store.target(ws, &end.campaign_id, &end.to).await? {
-                    Some(target) => target.attempts,
-                    None => return Ok(()),
-                },
-            };
-            let settlement = call_end(&campaign.value, attempts, end.status, now);
-            let settled = self
-                .store
-                .settle_call(ws, &end.campaign_id, &end.to, call_id, &settlement, campaign.version)
-                .await?;
-            if settled == CallSettled::CampaignChanged {
-                self.seen.forget(ws, &end.campaign_id);
-                continue;
+                    let (claimed, left) = round?;
+                    ready = left;
+                    if let Some(claimed) = claimed {
+                        let _ = claimed_tx.unbounded_send(claimed);
+                    }
+                }
+                match refill.again() {
+                    Some(waiting) => {
+                        if waiting.campaign.version > campaign.version {
+                            campaign = waiting.campaign;
+                        }
+                        ends = waiting.ends;
+                    }
+                    None => return Ok::<_, Error>(()),
+                }
             }
-            return self.refill(ws, campaign).await;
+        };
+        let placing = async {
+            let rounds: Vec<Result<(String, bool), Error>> = claimed_rx
+                .map(|claimed| async {
+                    let campaign_id = claimed.campaign.id.clone();
+                    let refused = self.place_claimed(ws, claimed, self.clock.now()).await?;
+                    Ok((campaign_id, refused))
+                })
+                .buffer_unordered(CLAIMED_ROUNDS_PLACED_AT_ONCE)
+                .collect()
+                .await;
+            for round in rounds {
+                if let (campaign_id, true) = round? {
+                    // The refused targets wait; a tick comes when they are due again.
+                    let now = self.clock.now();
+                    self.schedule(ws, &campaign_id, now + HOLD_RETRY, now).await?;
+                }
+            }
+            Ok(())
+        };
+        let (claimed, placed) = futures::join!(claiming, placing);
+        claimed.and(placed)
+    }
+
+    /// The targets a round may claim for `free` slots of an active campaign: `fresh` ones an
+    /// earlier round left, or those due now.
+    async fn candidates(
+        &self,
+        ws: &str,
+        campaign: &Campaign,
+        free: usize,
+        fresh: Option<Ready>,
+        now: DateTime<Utc>,
+    ) -> Result<(Dialed, Option<Ready>), Error> {
+        if campaign.status != CampaignStatus::Active || free == 0 {
+            return Ok((Dialed::default(), None));
+        }
+        match fresh {
+            Some(ready) => Ok((
+                Dialed {
+                    found: true,
+                    ..Dialed::default()
+                },
+                Some(ready),
+            )),
+            None => self.screen_due(ws, campaign, free as u64, now).await,
+        }
+    }
+
+    /// Settles `ends` (at most [`MAX_SETTLE_BATCH`]) and claims as many targets due in the
+    /// slots they free, in one transaction: the calls to place, and the targets left ready.
+    /// `ready` are those an earlier round screened and left, claimed while fresh.
+    async fn settle_round(
+        &self,
+        ws: &str,
+        campaign: &mut Versioned<Campaign>,
+        ends: &[WaitingEnd],
+        ready: Option<Ready>,
+    ) -> Result<(Option<Claimed>, Option<Ready>), Error> {
+        let now = self.clock.now();
+        let mut ends: Vec<&WaitingEnd> = ends.iter().collect();
+        let fresh = ready.filter(|r| now - r.screened_at < READY_FOR && r.targets.len() >= ends.len());
+        let (mut dialed, mut candidates) = self.candidates(ws, &campaign.value, ends.len(), fresh, now).await?;
+        let (mut batch, mut spares) = match &candidates {
+            Some(ready) => ready.pick(&campaign.value, ends.len() as u64, now),
+            None => (Vec::new(), Vec::new()),
+        };
+        for _ in 0..CLAIM_ATTEMPTS * 2 {
+            let settled: Vec<EndedCall> = ends
+                .iter()
+                .map(|e| EndedCall {
+                    phone: e.to.clone(),
+                    call_id: e.call_id.clone(),
+                    end: call_end(&campaign.value, e.attempts, e.outcome, now),
+                })
+                .collect();
+            let outcome = self
+                .store
+                .settle_and_claim(
+                    ws,
+                    &campaign.value.id,
+                    campaign.version,
+                    &settled,
+                    &batch,
+                    campaign.value.max_concurrent_calls,
+                )
+                .await?;
+            match outcome {
+                SettledAndClaimed::Done => {
+                    let left = candidates.as_ref().and_then(|ready| ready.left(spares));
+                    if batch.is_empty() {
+                        if campaign.value.status == CampaignStatus::Active {
+                            self.plan_next(ws, campaign, CampaignStats::default(), None, dialed, now)
+                                .await?;
+                        }
+                        return Ok((None, left));
+                    }
+                    let claimed = candidates.map(|ready| Claimed {
+                        campaign: campaign.value.clone(),
+                        agent: ready.agent,
+                        number: ready.number,
+                        plan: ready.plan,
+                        targets: batch.into_iter().map(|(_, claimed)| claimed).collect(),
+                    });
+                    return Ok((claimed, left));
+                }
+                // Settled already (a repeated message, a lease taken back): fewer slots free.
+                SettledAndClaimed::SettledBefore(before) => {
+                    remove_at(&mut ends, &before);
+                    let room = ends.len().min(batch.len());
+                    spares.splice(0..0, batch.drain(room..));
+                }
+                SettledAndClaimed::CampaignChanged => {
+                    self.seen.forget(ws, &campaign.value.id);
+                    let Some(read) = self.campaign(ws, &campaign.value.id).await? else {
+                        return Ok((None, None));
+                    };
+                    self.seen.keep(ws, &read);
+                    *campaign = read;
+                    // Claimed as the campaign now says (agent, window, slots), if at all.
+                    (dialed, candidates) = self.candidates(ws, &campaign.value, ends.len(), None, now).await?;
+                    (batch, spares) = match &candidates {
+                        Some(ready) => ready.pick(&campaign.value, ends.len() as u64, now),
+                        None => (Vec::new(), Vec::new()),
+                    };
+                }
+                SettledAndClaimed::NoSlot => {
+                    let in_flight = self.stats(ws, &campaign.value.id).await?.in_flight;
+                    let room = (u64::from(campaign.value.max_concurrent_calls) + ends.len() as u64)
+                        .saturating_sub(in_flight) as usize;
+                    batch.truncate(room);
+                }
+                SettledAndClaimed::Taken(taken) => replace_taken(&mut batch, &taken, &mut spares),
+            }
         }
         Err(Error::refused(
             ErrorCode::ConcurrentModification,
             ErrorCode::ConcurrentModification.description(),
         ))
-    }
-
-    /// Fills the slots calls' ends freed, here and now: the targets due are claimed and dialled
-    /// as a tick does, from the campaign as the settlement found it. The ends this instance sees
-    /// meanwhile are filled by its next round (refills running at once in one instance would
-    /// race for the same targets). Expired leases are left to the scheduled ticks (every lease
-    /// has one, queued by the tick that took it or one before); when nothing was due, the refill
-    /// completes the campaign or schedules its next tick.
-    async fn refill(&self, ws: &str, campaign: Versioned<Campaign>) -> Result<(), Error> {
-        let Some(mut refill) = self.refilling.enter(ws, &campaign) else {
-            return Ok(());
-        };
-        let (mut campaign, mut freed) = (campaign, 1);
-        loop {
-            if campaign.value.status == CampaignStatus::Active {
-                let now = self.clock.now();
-                let dialed = self.dial_due(ws, &campaign.value, freed, now).await?;
-                if dialed.claimed == 0 {
-                    self.plan_next(ws, &campaign, CampaignStats::default(), None, dialed, now)
-                        .await?;
-                }
-            }
-            match refill.again() {
-                Some((seen, ended)) => (campaign, freed) = (seen, ended),
-                None => return Ok(()),
-            }
-        }
     }
 
     async fn pause_itself(&self, ws: &str, campaign_id: &str, reason: &str, now: DateTime<Utc>) -> Result<(), Error> {
