@@ -949,3 +949,64 @@ async fn a_number_on_the_list_mid_campaign_is_skipped_not_dialled() {
     );
     assert!(runs(&app, &t, &id).await.iter().all(|c| c["to"] != phones[2].as_str()));
 }
+
+/// An import larger than one read looks in the cool-downs and the contacts' numbers only when
+/// the workspace has any: when it has, a number cooling down is refused and a contact's number
+/// is linked to its contact, as in a small import.
+#[tokio::test]
+async fn a_large_import_screens_cool_downs_and_links_contacts() {
+    let app = app_at(noon()).await;
+    let t = app.tenant().await;
+    let phones = phones_ending("0200", 150);
+    let id = draft_campaign(&app, &t, json!({})).await;
+    // Neither yet: nothing to refuse or link, and only the campaign's own targets are read.
+    app.ops.take();
+    let fresh = upload(&app, &t, &id, &phones[..120]).await;
+    assert_eq!(
+        (
+            fresh.status,
+            fresh.body["accepted"].as_u64(),
+            fresh.body["rejected_cooldown"].as_u64()
+        ),
+        (201, Some(120), Some(0)),
+        "{}",
+        fresh.text
+    );
+    let bulk_reads = app.ops.take().iter().filter(|op| *op == "BatchGetItem").count();
+    // The 120 targets' keys in two, the answer's one; 7 when cool-downs and contacts were read.
+    assert_eq!(bulk_reads, 3);
+    let contact = app
+        .post("/v1/contacts")
+        .bearer(&t.key)
+        .json(json!({"phone": phones[140], "name": "Ada"}))
+        .send()
+        .await;
+    contact.expect(201);
+    app.store
+        .start_cooldown(
+            &t.workspace_id,
+            &phones[130],
+            "cmp_01JD3QZ9R6X4Y7T2W8V5N1M0KA",
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+    let other = draft_campaign(&app, &t, json!({})).await;
+    let res = upload(&app, &t, &other, &phones[..150]).await;
+    assert_eq!(
+        (
+            res.status,
+            res.body["accepted"].as_u64(),
+            res.body["rejected_cooldown"].as_u64()
+        ),
+        (201, Some(149), Some(1)),
+        "{}",
+        res.text
+    );
+    let linked = targets(&app, &t, &other)
+        .await
+        .into_iter()
+        .find(|x| x.phone == phones[140])
+        .unwrap();
+    assert_eq!(linked.contact_id.as_deref(), contact.body["id"].as_str());
+}

@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 use super::keys::{self, entity};
 use super::layout::{CONTACT_PHONE, Layout, stamp};
 use super::{
-    DynamoStore, Item, NEW_ITEM, TransactError, from_item, from_items, get_n, get_s, is_at, item_of, key_map, n, s,
-    sdk_error, start_key,
+    BATCH_GET_KEYS, DynamoStore, Item, NEW_ITEM, TransactError, from_item, from_items, get_n, get_s, is_at, item_of,
+    key_map, n, s, sdk_error, start_key,
 };
 use switchboard_core::StoreError;
 use switchboard_core::model::{
@@ -365,7 +365,7 @@ impl CampaignStore for DynamoStore {
         let number_key = keys::resource(ws, <PhoneNumber as Layout>::COLLECTION, number_id);
         let (workspace_key, wallet_key) = (keys::workspace(ws), keys::wallet(ws));
         // Both lists, whatever their counts: this read brings the rest in the same request.
-        let screen = self.screen_read(ws, phones, [true, true])?;
+        let screen = self.screen_read(ws, phones, [true; 3])?;
         let mut wanted = vec![
             agent_key.clone(),
             number_key.clone(),
@@ -712,6 +712,10 @@ impl CampaignStore for DynamoStore {
         ws: &str,
         phones: &[String],
     ) -> Result<HashMap<String, (String, Option<String>)>, StoreError> {
+        // A workspace with no contact's number has none to look up.
+        if phones.len() > BATCH_GET_KEYS && !self.any_in(&keys::unique(ws, CONTACT_PHONE, "").pk).await? {
+            return Ok(HashMap::new());
+        }
         let guards: Vec<keys::Key> = phones.iter().map(|p| keys::unique(ws, CONTACT_PHONE, p)).collect();
         let owners: HashMap<String, String> = self
             .get_many(&guards)

@@ -137,6 +137,24 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Whether the partition `pk` holds any item (a consistent Query of one key): a bulk read
+    /// of keys in a partition known to be empty is skipped.
+    pub(crate) async fn any_in(&self, pk: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .projection_expression("PK")
+            .limit(1)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.count > 0)
+    }
+
     /// A consistent GetItem, decoded.
     async fn get_as<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>, StoreError> {
         self.get_item(key).await?.map(from_item).transpose()

@@ -148,19 +148,19 @@ impl DncStore for DynamoStore {
         phones: &[String],
         now: DateTime<Utc>,
     ) -> Result<HashMap<String, Screening>, StoreError> {
-        // More numbers than one request reads: the lists' counts first, and a list known to be
-        // empty is not looked in. Fewer: one request, both lists.
-        let lists = if phones.len() * 3 <= BATCH_GET_KEYS {
-            [true, true]
+        // More numbers than one request reads: the lists' counts first, and whether any
+        // cool-down runs; a list known to be empty is not looked in. Fewer: one request, all.
+        let looked_in = if phones.len() * 3 <= BATCH_GET_KEYS {
+            [true; 3]
         } else {
-            let counts = self
-                .get_item(&keys::phone_list_counts(workspace_id))
-                .await?
-                .unwrap_or_default();
+            let counts_key = keys::phone_list_counts(workspace_id);
+            let cooldowns = keys::cooldown(workspace_id, "").pk;
+            let (counts, cooldowns) = futures::try_join!(self.get_item(&counts_key), self.any_in(&cooldowns))?;
+            let counts = counts.unwrap_or_default();
             let listed = |list| get_n(&counts, list_name(list)).is_some_and(|n| n > 0);
-            [listed(DncList::Dnc), listed(DncList::Registry)]
+            [listed(DncList::Dnc), listed(DncList::Registry), cooldowns]
         };
-        let read = self.screen_read(workspace_id, phones, lists)?;
+        let read = self.screen_read(workspace_id, phones, looked_in)?;
         let items = self.get_many(&read.keys).await?;
         Ok(read.screened(&items, now))
     }
@@ -220,13 +220,13 @@ impl ScreenRead {
 }
 
 impl DynamoStore {
-    /// The read that screens `phones`: the do-not-call list and the registry where `[dnc,
-    /// registry]` say so, and the cool-downs.
+    /// The read that screens `phones`: the do-not-call list, the registry and the cool-downs,
+    /// where `[dnc, registry, cooldown]` say so.
     pub(crate) fn screen_read(
         &self,
         workspace_id: &str,
         phones: &[String],
-        [dnc, registry]: [bool; 2],
+        [dnc, registry, cooldown]: [bool; 3],
     ) -> Result<ScreenRead, StoreError> {
         let mut keys = Vec::with_capacity(phones.len() * 3);
         let mut phone_of = HashMap::with_capacity(phones.len());
@@ -238,7 +238,9 @@ impl DynamoStore {
             if registry {
                 keys.push(keys::dnc(workspace_id, DncList::Registry, &pseudonym));
             }
-            keys.push(keys::cooldown(workspace_id, &pseudonym));
+            if cooldown {
+                keys.push(keys::cooldown(workspace_id, &pseudonym));
+            }
             phone_of.insert(pseudonym, phone.clone());
         }
         Ok(ScreenRead {
