@@ -959,19 +959,17 @@ async fn a_large_import_screens_cool_downs_and_links_contacts() {
     let t = app.tenant().await;
     let phones = phones_ending("0200", 150);
     let id = draft_campaign(&app, &t, json!({})).await;
+    let counted = |res: &Res| {
+        (
+            res.status,
+            res.body["accepted"].as_u64(),
+            res.body["rejected_cooldown"].as_u64(),
+        )
+    };
     // Neither yet: nothing to refuse or link, and only the campaign's own targets are read.
     app.ops.take();
     let fresh = upload(&app, &t, &id, &phones[..120]).await;
-    assert_eq!(
-        (
-            fresh.status,
-            fresh.body["accepted"].as_u64(),
-            fresh.body["rejected_cooldown"].as_u64()
-        ),
-        (201, Some(120), Some(0)),
-        "{}",
-        fresh.text
-    );
+    assert_eq!(counted(&fresh), (201, Some(120), Some(0)), "{}", fresh.text);
     let bulk_reads = app.ops.take().iter().filter(|op| *op == "BatchGetItem").count();
     // The 120 targets' keys in two, the answer's one; 7 when cool-downs and contacts were read.
     assert_eq!(bulk_reads, 3);
@@ -993,16 +991,7 @@ async fn a_large_import_screens_cool_downs_and_links_contacts() {
         .unwrap();
     let other = draft_campaign(&app, &t, json!({})).await;
     let res = upload(&app, &t, &other, &phones[..150]).await;
-    assert_eq!(
-        (
-            res.status,
-            res.body["accepted"].as_u64(),
-            res.body["rejected_cooldown"].as_u64()
-        ),
-        (201, Some(149), Some(1)),
-        "{}",
-        res.text
-    );
+    assert_eq!(counted(&res), (201, Some(149), Some(1)), "{}", res.text);
     let linked = targets(&app, &t, &other)
         .await
         .into_iter()

@@ -62,7 +62,14 @@ pub fn table_name() -> String {
 
 /// Every DynamoDB operation a client sent, in order (retries count again).
 #[derive(Debug, Clone, Default)]
-pub struct OperationLog(Arc<Mutex<Vec<Operation>>>);
+pub struct OperationLog(Arc<Mutex<Log>>);
+
+#[derive(Debug, Default)]
+struct Log {
+    operations: Vec<Operation>,
+    /// Operations taken before the first of `operations`.
+    taken: usize,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operation {
@@ -77,7 +84,7 @@ pub struct Operation {
     pub latency: Option<std::time::Duration>,
 }
 
-/// Which operation of the log a request is, and when it was sent.
+/// Which operation of the log a request is (counting those taken), and when it was sent.
 #[derive(Debug, Clone)]
 struct Sent(usize, std::time::Instant);
 
@@ -92,7 +99,9 @@ impl OperationLog {
     }
 
     pub fn take_operations(&self) -> Vec<Operation> {
-        std::mem::take(&mut self.0.lock().unwrap())
+        let mut log = self.0.lock().unwrap();
+        log.taken += log.operations.len();
+        std::mem::take(&mut log.operations)
     }
 }
 
@@ -127,8 +136,8 @@ impl Intercept for OperationLog {
         }
         let mut log = self.0.lock().unwrap();
         cfg.interceptor_state()
-            .store_put(Sent(log.len(), std::time::Instant::now()));
-        log.push(Operation {
+            .store_put(Sent(log.taken + log.operations.len(), std::time::Instant::now()));
+        log.operations.push(Operation {
             name,
             items,
             audit,
@@ -146,8 +155,9 @@ impl Intercept for OperationLog {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(Sent(index, at)) = cfg.load::<Sent>() {
-            // A take since it was sent leaves it out.
-            if let Some(op) = self.0.lock().unwrap().get_mut(*index) {
+            let mut log = self.0.lock().unwrap();
+            // Taken since it was sent: no longer in the log.
+            if let Some(op) = index.checked_sub(log.taken).and_then(|i| log.operations.get_mut(i)) {
                 op.latency.get_or_insert(at.elapsed());
             }
         }

@@ -154,7 +154,6 @@ impl DynamoStore {
         self.tx_update(&target_key(ws, from), &update, Some(&condition), values)
     }
 
-    /// The Update of a transaction that adds `deltas` to a campaign's counters.
     /// Settles the target of an ended call as its end says: only while it is dialing that
     /// call (a target dialing a later attempt, or none, is left alone).
     fn settle_item(
@@ -192,6 +191,25 @@ impl DynamoStore {
         )
     }
 
+    /// A transaction's claims: each target moved as claimed, then each number's cool-down
+    /// (after all the targets, so a failed item's index names a target).
+    fn claim_items(
+        &self,
+        ws: &str,
+        claims: &[(Target, Target)],
+    ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
+        let mut items = Vec::with_capacity(claims.len() * 2);
+        for (target, next) in claims {
+            items.push(self.move_target(ws, target, next)?);
+        }
+        for (target, next) in claims {
+            let cooldown = self.cooldown_item(ws, &target.phone, &target.campaign_id, next.updated_at)?;
+            items.push(self.tx_put(cooldown, None, Item::new())?);
+        }
+        Ok(items)
+    }
+
+    /// The Update of a transaction that adds `deltas` to a campaign's counters.
     fn count(
         &self,
         ws: &str,
@@ -222,6 +240,19 @@ impl DynamoStore {
 }
 
 /// What a campaign's counters gain when a dialing target moves on to `status`.
+/// What claiming `taking` targets adds to the counters.
+fn claimed_counts(taking: i64) -> [(&'static str, i64); 3] {
+    [("in_flight", taking), ("pending", -taking), ("calls_total", taking)]
+}
+
+/// The counters' condition that `more` slots are free.
+fn slots_free(max_in_flight: u32, more: i64) -> (&'static str, Item) {
+    (
+        "attribute_not_exists(in_flight) OR in_flight <= :most",
+        HashMap::from([(":most".to_owned(), n(i64::from(max_in_flight) - more))]),
+    )
+}
+
 fn settled_counts(status: TargetStatus, settlement: Settlement) -> Vec<(&'static str, i64)> {
     let mut deltas = vec![("in_flight", -1)];
     deltas.push(match status {
@@ -406,20 +437,10 @@ impl CampaignStore for DynamoStore {
         let mut items = vec![self.count(
             ws,
             &first.campaign_id,
-            &[("in_flight", taking), ("pending", -taking), ("calls_total", taking)],
-            Some((
-                "attribute_not_exists(in_flight) OR in_flight <= :most",
-                HashMap::from([(":most".to_owned(), n(i64::from(max_in_flight) - taking))]),
-            )),
+            &claimed_counts(taking),
+            Some(slots_free(max_in_flight, taking)),
         )?];
-        for (target, next) in claims {
-            items.push(self.move_target(ws, target, next)?);
-        }
-        // Cool-downs after the targets: a failed item's index names the target.
-        for (target, next) in claims {
-            let cooldown = self.cooldown_item(ws, &target.phone, &target.campaign_id, next.updated_at)?;
-            items.push(self.tx_put(cooldown, None, Item::new())?);
-        }
+        items.extend(self.claim_items(ws, claims)?);
         match self.transact(items).await {
             Ok(()) => Ok(Claim::Claimed),
             Err(e) if e.failed_at(0) => Ok(Claim::NoSlot),
@@ -478,19 +499,18 @@ impl CampaignStore for DynamoStore {
             }
         }
         let taking = claims.len() as i64;
-        for (name, delta) in [("in_flight", taking), ("pending", -taking), ("calls_total", taking)] {
+        for (name, delta) in claimed_counts(taking) {
             *deltas.entry(name).or_default() += delta;
         }
         let deltas: Vec<(&str, i64)> = deltas.into_iter().collect();
         let more = taking - ended.len() as i64;
-        let slots = (more > 0).then(|| {
-            (
-                "attribute_not_exists(in_flight) OR in_flight <= :most",
-                HashMap::from([(":most".to_owned(), n(i64::from(max_in_flight) - more))]),
-            )
-        });
         let mut items = vec![
-            self.count(ws, campaign_id, &deltas, slots)?,
+            self.count(
+                ws,
+                campaign_id,
+                &deltas,
+                (more > 0).then(|| slots_free(max_in_flight, more)),
+            )?,
             self.tx_check(
                 &keys::resource(ws, <Campaign as Layout>::COLLECTION, campaign_id),
                 "version = :v",
@@ -500,14 +520,7 @@ impl CampaignStore for DynamoStore {
         for call in ended {
             items.push(self.settle_item(ws, campaign_id, call)?);
         }
-        for (target, next) in claims {
-            items.push(self.move_target(ws, target, next)?);
-        }
-        // Cool-downs last: a failed item's index names an end or a target.
-        for (target, next) in claims {
-            let cooldown = self.cooldown_item(ws, &target.phone, &target.campaign_id, next.updated_at)?;
-            items.push(self.tx_put(cooldown, None, Item::new())?);
-        }
+        items.extend(self.claim_items(ws, claims)?);
         let Err(e) = self.transact(items).await else {
             return Ok(SettledAndClaimed::Done);
         };

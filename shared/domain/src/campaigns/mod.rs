@@ -8,11 +8,11 @@
 //! tick finds no call under that id and puts the target back. A call that ends is settled
 //! (its target completed, failed, or pending again for a retry) by `call_ended` in the worker
 //! that saw it, in the same transaction that claims the next target for the slot it frees.
-//! Targets outside their call window are deferred to its next
-//! opening (in the callee's time zone, so DST moves it), and numbers on a do-not-call list, a
-//! registry or in a cool-down are skipped when their turn comes, whenever they were added. The
-//! next tick is scheduled at the earliest due target or lease end, through chained SQS delays;
-//! when no target is pending and no call is in flight, the campaign is completed.
+//! Targets outside their call window are deferred to its next opening (in the callee's time
+//! zone, so DST moves it), and numbers on a do-not-call list, a registry or in a cool-down are
+//! skipped when their turn comes, whenever they were added. The next tick is scheduled at the
+//! earliest due target or lease end, through chained SQS delays; when no target is pending and
+//! no call is in flight, the campaign is completed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -993,10 +993,10 @@ impl Dialer {
         let mut ends: Vec<&WaitingEnd> = ends.iter().collect();
         let fresh = ready.filter(|r| now - r.screened_at < READY_FOR && r.targets.len() >= ends.len());
         let (mut dialed, mut candidates) = self.candidates(ws, &campaign.value, ends.len(), fresh, now).await?;
-        let (mut batch, mut spares) = match &candidates {
-            Some(ready) => ready.pick(&campaign.value, ends.len() as u64, now),
-            None => (Vec::new(), Vec::new()),
-        };
+        let (mut batch, mut spares) = candidates
+            .as_ref()
+            .map(|ready| ready.pick(&campaign.value, ends.len() as u64, now))
+            .unwrap_or_default();
         for _ in 0..CLAIM_ATTEMPTS * 2 {
             let settled: Vec<EndedCall> = ends
                 .iter()
@@ -1051,10 +1051,10 @@ impl Dialer {
                     *campaign = read;
                     // Claimed as the campaign now says (agent, window, slots), if at all.
                     (dialed, candidates) = self.candidates(ws, &campaign.value, ends.len(), None, now).await?;
-                    (batch, spares) = match &candidates {
-                        Some(ready) => ready.pick(&campaign.value, ends.len() as u64, now),
-                        None => (Vec::new(), Vec::new()),
-                    };
+                    (batch, spares) = candidates
+                        .as_ref()
+                        .map(|ready| ready.pick(&campaign.value, ends.len() as u64, now))
+                        .unwrap_or_default();
                 }
                 SettledAndClaimed::NoSlot => {
                     let in_flight = self.stats(ws, &campaign.value.id).await?.in_flight;
