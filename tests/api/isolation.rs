@@ -3,8 +3,8 @@
 
 use http::Method;
 use serde_json::json;
-use switchboard_http::Access;
 use switchboard_http::openapi::RouteInfo;
+use switchboard_http::{Access, acts_for_customers};
 use switchboard_tests::{Req, Tenant, TestApp, phone_ending};
 
 /// Every route of every function.
@@ -111,6 +111,8 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
         let name = format!("MINE_{}", rand::random::<u32>());
         app.create(tenant, "/v1/secrets", json!({"name": name, "value": "mine"}))
             .await
+    } else if path.starts_with("/v1/customers/") {
+        app.create(tenant, "/v1/customers", json!({"name": "mine"})).await
     } else if path.starts_with("/v1/audit/") {
         app.create(tenant, "/v1/agents", json!({"name": "audited", "system_prompt": "p"}))
             .await;
@@ -132,13 +134,13 @@ pub fn call<'a>(app: &'a TestApp, route: &RouteInfo, path: &str, tenant: &Tenant
     }
 }
 
-#[tokio::test]
-async fn another_workspaces_resources_are_not_found() {
-    let app = TestApp::unlimited().await;
-    let (owner, intruder) = (app.tenant().await, app.tenant().await);
+/// Makes a resource of `owner` for every route with `{id}` that `reaches` and sends that route
+/// with the intruder's credential: 404, and the owner's data unchanged. Returns how many
+/// routes were walked.
+async fn walk(app: &TestApp, owner: &Tenant, intruder: &Tenant, reaches: impl Fn(&str) -> bool) -> usize {
     let mut checked = 0;
-    for route in routes().iter().filter(|r| r.path.contains("{id}")) {
-        let id = make(&app, &owner, route.path).await;
+    for route in routes().iter().filter(|r| r.path.contains("{id}") && reaches(r.path)) {
+        let id = make(app, owner, route.path).await;
         let required: Vec<String> = route
             .query
             .iter()
@@ -151,7 +153,7 @@ async fn another_workspaces_resources_are_not_found() {
             format!("{}?{}", route.path.replace("{id}", &id), required.join("&"))
         };
         let before = app.snapshot(&owner.workspace_id).await;
-        let mut req = call(&app, route, &path, &intruder);
+        let mut req = call(app, route, &path, intruder);
         if let Some(example) = route.doc.example {
             req = req.json(example());
         }
@@ -172,7 +174,29 @@ async fn another_workspaces_resources_are_not_found() {
         checked += 1;
         app.clock.advance(chrono::Duration::seconds(61));
     }
+    checked
+}
+
+#[tokio::test]
+async fn another_workspaces_resources_are_not_found() {
+    let app = TestApp::unlimited().await;
+    let (owner, intruder) = (app.tenant().await, app.tenant().await);
+    let checked = walk(&app, &owner, &intruder, |_| true).await;
     assert!(checked >= 7, "only {checked} routes were checked");
+}
+
+#[tokio::test]
+async fn an_agency_acting_for_one_customer_cannot_reach_another() {
+    let app = TestApp::unlimited().await;
+    let agency = app.tenant().await;
+    let (a, b) = (app.customer(&agency).await, app.customer(&agency).await);
+    let checked = walk(&app, &a, &b, acts_for_customers).await;
+    let customer_scoped = routes()
+        .iter()
+        .filter(|r| r.path.contains("{id}") && acts_for_customers(r.path))
+        .count();
+    assert_eq!(checked, customer_scoped);
+    assert!(checked >= 20, "only {checked} routes were checked");
 }
 
 #[tokio::test]

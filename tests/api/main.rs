@@ -18,6 +18,7 @@ mod compliance;
 mod contacts;
 mod conventions;
 mod credentials;
+mod customers;
 mod dnc;
 mod idempotency;
 mod isolation;

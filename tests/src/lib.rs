@@ -330,6 +330,8 @@ pub struct TestApp {
     pub dialer_queue_url: String,
     /// Scheduled ticks not due yet on the test's clock; [`TestApp::advance`] lets them go.
     timers: Mutex<Vec<DialerJob>>,
+    /// Credentials that act for a customer: requests sent with one carry `Switchboard-Customer`.
+    acting: Mutex<HashMap<String, String>>,
 }
 
 /// The dialer queue of tests: every job is visible at once, whatever its delay, since the
@@ -654,6 +656,7 @@ impl TestApp {
             dialer,
             dialer_queue_url,
             timers: Mutex::default(),
+            acting: Mutex::default(),
         }
     }
 
@@ -808,6 +811,52 @@ impl TestApp {
             token,
             key: key.body["secret"].as_str().unwrap().to_owned(),
             key_id: key.body["id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A new customer of `agency` with $1,000 on its wallet, as a tenant whose credentials (a
+    /// session and an admin API key of the agency's) act for the customer: every request sent
+    /// with them names it in `Switchboard-Customer`, so any helper taking a tenant works in
+    /// its workspace.
+    pub async fn customer(&self, agency: &Tenant) -> Tenant {
+        let customer = self.unfunded_customer(agency).await;
+        self.fund(&customer, 100_000).await;
+        customer
+    }
+
+    /// A new customer of `agency` as [`TestApp::customer`] makes it, its wallet empty.
+    pub async fn unfunded_customer(&self, agency: &Tenant) -> Tenant {
+        let created = self
+            .post("/v1/customers")
+            .bearer(&agency.key)
+            .json(json!({"name": format!("Customer {}", random_suffix())}))
+            .send()
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let customer_id = created.id().to_owned();
+        let token = self.login(&agency.email, &agency.password).await.body["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let key = self
+            .post("/v1/api-keys")
+            .bearer(&token)
+            .json(json!({"name": "acting", "scope": "admin"}))
+            .send()
+            .await;
+        assert_eq!(key.status, 201, "{}", key.text);
+        let secret = key.body["secret"].as_str().unwrap().to_owned();
+        let mut acting = self.acting.lock().unwrap();
+        acting.insert(token.clone(), customer_id.clone());
+        acting.insert(secret.clone(), customer_id.clone());
+        Tenant {
+            workspace_id: customer_id,
+            user_id: agency.user_id.clone(),
+            email: agency.email.clone(),
+            password: agency.password.clone(),
+            token,
+            key: secret,
+            key_id: key.id().to_owned(),
         }
     }
 
@@ -1647,7 +1696,16 @@ impl Req<'_> {
         self
     }
 
-    pub async fn send(self) -> Res {
+    pub async fn send(mut self) -> Res {
+        let named = |name: &str| self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+        let acting_for = named("authorization")
+            .and_then(|(_, value)| value.strip_prefix("Bearer "))
+            .and_then(|credential| self.app.acting.lock().unwrap().get(credential).cloned())
+            .filter(|_| named(switchboard_core::model::CUSTOMER_HEADER).is_none());
+        if let Some(customer) = acting_for {
+            self.headers
+                .push((switchboard_core::model::CUSTOMER_HEADER.to_owned(), customer));
+        }
         let mut builder = http::Request::builder().method(self.method.clone()).uri(&self.path);
         for (name, value) in &self.headers {
             builder = builder.header(name, value);

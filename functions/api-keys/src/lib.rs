@@ -160,6 +160,7 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         workspace_id: principal.workspace_id.clone(),
         plan: principal.plan,
         secret_hash: secret::sha256_hex(&secret),
+        creator_workspace_id: principal.home_workspace_id().to_owned(),
         creator_role: role.clone(),
         creator_grants: principal.grants.clone(),
     };

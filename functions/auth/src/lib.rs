@@ -280,6 +280,7 @@ async fn signup(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         plan: state.signup_plan,
         country,
         status: WorkspaceStatus::Active,
+        parent_workspace_id: None,
         created_at: now,
         updated_at: now,
     };

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_core::ErrorCode;
 use switchboard_core::model::{
     Agent, Call, CallStatus, Contact, Direction, NumberStatus, PhoneNumber, VOICES, voice_by_id,
 };
@@ -15,6 +14,7 @@ use switchboard_core::ports::{
     AccountStore, CallJob, CallQueue, Directory, DncStore, ListBy, ListQuery, ProviderAccounts, Recordings, Repository,
     SimStep, Wallets,
 };
+use switchboard_core::{ErrorCode, validate};
 use switchboard_domain::calls::{self, CallBook, Inbound, NewCall};
 use switchboard_domain::phones;
 use switchboard_http::crud;
@@ -89,7 +89,6 @@ impl State {
 }
 
 const TAG: &str = "Calls";
-const MAX_METADATA_KEYS: usize = 20;
 
 pub fn routes() -> Vec<Route<State>> {
     vec![
@@ -242,28 +241,10 @@ async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     Ok(req.list_versioned(found, &filters))
 }
 
-fn check_metadata(metadata: &BTreeMap<String, String>) -> Result<(), ApiError> {
-    if metadata.len() > MAX_METADATA_KEYS {
-        return Err(ApiError::validation(
-            "metadata",
-            format!("At most {MAX_METADATA_KEYS} metadata keys."),
-        ));
-    }
-    for (key, value) in metadata {
-        if key.is_empty() || key.chars().count() > 40 || value.chars().count() > 500 {
-            return Err(ApiError::validation(
-                format!("metadata.{key}"),
-                "Metadata keys are 1 to 40 characters and values at most 500.",
-            ));
-        }
-    }
-    Ok(())
-}
-
 async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let input: CreateCall = req.json()?;
     let ws = req.workspace_id()?;
-    check_metadata(&input.metadata)?;
+    validate::metadata(&input.metadata)?;
     let contact = match &input.contact_id {
         Some(id) => Some(
             crud::find(state.contacts.as_ref(), &req, id)

@@ -1,5 +1,5 @@
-//! `team`: the workspace's members, invitations, roles, audit log and secrets (`/v1/users`,
-//! `/v1/roles`, `/v1/audit`, `/v1/secrets`).
+//! `team`: the workspace's members, invitations, roles, audit log, secrets and customers
+//! (`/v1/users`, `/v1/roles`, `/v1/audit`, `/v1/secrets`, `/v1/customers`).
 //!
 //! Only signed-in people manage people: API keys are refused here. Owners alone make, unmake
 //! or remove owners, and the workspace always keeps one.
@@ -13,10 +13,10 @@ use serde_json::json;
 use switchboard_core::clock::api_time;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
-    AuditEntry, CustomRole, Grants, Invitation, InvitationObject, InvitationStatus, Role, RoleObject, RoleView, Scope,
-    StoredSecret, User,
+    AuditEntry, CustomRole, Customer, Grants, Invitation, InvitationObject, InvitationStatus, Role, RoleObject,
+    RoleView, Scope, StoredSecret, User,
 };
-use switchboard_core::ports::{CredentialKind, ListBy, ListQuery, Mail, Mailer, Repository, Team};
+use switchboard_core::ports::{CredentialKind, Customers, ListBy, ListQuery, Mail, Mailer, Repository, Team};
 use switchboard_core::{ErrorCode, StoreError, secret, validate};
 use switchboard_domain::sealing::WorkspaceKeys;
 use switchboard_http::crud::Deleted;
@@ -25,6 +25,7 @@ use switchboard_runtime::config::MailConfig;
 use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
+pub mod customers;
 pub mod secrets;
 
 pub struct State {
@@ -33,6 +34,8 @@ pub struct State {
     pub mailer: Arc<dyn Mailer>,
     pub mail_links: MailConfig,
     pub secrets: Arc<dyn Repository<StoredSecret>>,
+    pub customers: Arc<dyn Repository<Customer>>,
+    pub customer_accounts: Arc<dyn Customers>,
     /// Seal secrets' values, each workspace's under its own key.
     pub keys: WorkspaceKeys,
 }
@@ -51,6 +54,8 @@ pub fn service(
         mailer,
         mail_links,
         secrets: Arc::new(store.clone()),
+        customers: Arc::new(store.clone()),
+        customer_accounts: Arc::new(store.clone()),
         keys,
     };
     Service::new(platform, state, routes())
@@ -133,6 +138,7 @@ pub fn routes() -> Vec<Route<State>> {
     ]
     .into_iter()
     .chain(secrets::routes())
+    .chain(customers::routes())
     .collect()
 }
 

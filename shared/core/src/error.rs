@@ -69,6 +69,8 @@ error_codes! {
     InvalidPaymentSignature = 400, "invalid_payment_signature";
     /// The email verification, invitation or password-reset token is unknown, used or expired.
     InvalidToken = 400, "invalid_token";
+    /// This route acts on the caller's own workspace: send it without `Switchboard-Customer`.
+    CustomerHeaderNotAllowed = 400, "customer_header_not_allowed";
     /// No credential was sent.
     MissingCredential = 401, "missing_credential";
     /// The credential is not valid (unknown key, bad signature, ended session).
@@ -103,6 +105,8 @@ error_codes! {
     EmailNotVerified = 403, "email_not_verified";
     /// A provider callback whose signature does not verify.
     InvalidSignature = 403, "invalid_signature";
+    /// A customer's own credentials cannot manage customers: only its agency can.
+    CustomersNotAllowed = 403, "customers_not_allowed";
     /// No route matches the path.
     RouteNotFound = 404, "route_not_found";
     /// The agent does not exist in this workspace.
@@ -117,6 +121,8 @@ error_codes! {
     RoleNotFound = 404, "role_not_found";
     /// No secret with this id in the workspace.
     SecretNotFound = 404, "secret_not_found";
+    /// No customer with this id belongs to the workspace (also for the `Switchboard-Customer` header).
+    CustomerNotFound = 404, "customer_not_found";
     /// No onboarding provider has this id: `GET /v1/onboarding/providers` lists them.
     ProviderNotFound = 404, "provider_not_found";
     /// The workspace brought no credential for this provider.

@@ -33,6 +33,7 @@ pub mod prefix {
     pub const INVITATION: &str = "inv";
     pub const AUDIT_ENTRY: &str = "aud";
     pub const SECRET: &str = "sec";
+    pub const CUSTOMER: &str = "cus";
 }
 
 /// A new id created at `at`. Ids made in the same millisecond by this process are increasing,

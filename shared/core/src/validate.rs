@@ -39,6 +39,28 @@ pub fn phone(param: &str, raw: &str, default_region: Option<country::Id>) -> Res
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
+/// Keys a `metadata` map may hold.
+pub const MAX_METADATA_KEYS: usize = 20;
+
+/// A `metadata` map: the client's own labels, kept as given and never read by us.
+pub fn metadata(metadata: &std::collections::BTreeMap<String, String>) -> Result<(), Error> {
+    if metadata.len() > MAX_METADATA_KEYS {
+        return Err(Error::validation(
+            "metadata",
+            format!("At most {MAX_METADATA_KEYS} metadata keys."),
+        ));
+    }
+    for (key, value) in metadata {
+        if key.is_empty() || key.chars().count() > 40 || value.chars().count() > 500 {
+            return Err(Error::validation(
+                format!("metadata.{key}"),
+                "Metadata keys are 1 to 40 characters and values at most 500.",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Where a call to a number goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {

@@ -11,7 +11,9 @@ use switchboard_core::model::AuditEntry;
 /// string fields): a creation's entry names what it made. A resource without an `id` (a
 /// do-not-call entry) is known by its number.
 pub fn created_id<'a>(kind: &str, field: impl Fn(&str) -> Option<&'a str>) -> Option<&'a str> {
-    (field("object") == Some(kind))
+    // Stored resources name their type in `object`, or (those kept apart from their views)
+    // in the `entity` of their item.
+    (field("object").or_else(|| field("entity")) == Some(kind))
         .then(|| field("id").or_else(|| field("phone_e164")))
         .flatten()
 }

@@ -31,7 +31,7 @@ use tracing::Instrument;
 
 use switchboard_core::clock::Clock;
 use switchboard_core::ids::{self, prefix};
-use switchboard_core::model::{AuditEntry, Family, Scope};
+use switchboard_core::model::{AuditEntry, CUSTOMER_HEADER, Family, Scope, customer_workspace_id};
 use switchboard_core::ports::{
     CredentialCheck, CredentialKind, CredentialRecord, CredentialStore, IdempotencyStart, IdempotencyStore, RateWindow,
     Repository, StoredResponse, Usage,
@@ -60,7 +60,7 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// Headers a browser script may read on a cross-origin response.
 const EXPOSED_HEADERS: &str =
     "ETag, Idempotent-Replayed, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-Request-Id";
-const ALLOWED_HEADERS: &str = "Authorization, Content-Type, Idempotency-Key, If-Match";
+const ALLOWED_HEADERS: &str = "Authorization, Content-Type, Idempotency-Key, If-Match, Switchboard-Customer";
 
 /// What the pipeline needs, built once per cold start.
 pub struct Platform {
@@ -328,7 +328,22 @@ impl<S: Send + Sync + 'static> Service<S> {
                 }
             }
             Access::Session(_) | Access::Scoped(_) => {
-                let (credential, rate) = self.authenticate(headers, &usage).await?;
+                let customer = customer_of(route.path, headers).map_err(|e| (e, None))?;
+                // The customer's agency is read beside the credential: one round trip.
+                let agency = async {
+                    match customer {
+                        Some(id) if ids::is_valid(prefix::CUSTOMER, id) => {
+                            self.platform.credentials.customer_agency(id).await
+                        }
+                        _ => Ok(None),
+                    }
+                };
+                let (authenticated, agency) = futures::join!(self.authenticate(headers, &usage), agency);
+                let (mut credential, rate) = authenticated?;
+                if let Some(customer_id) = customer {
+                    let agency = agency.map_err(|e| (e.into(), Some(rate)))?;
+                    act_for_customer(&mut credential, customer_id, agency.as_deref()).map_err(|e| (e, Some(rate)))?;
+                }
                 authorize(route.access, route.path, &credential).map_err(|e| (e, Some(rate)))?;
                 Ok((Some(credential), Some(rate)))
             }
@@ -576,6 +591,48 @@ fn credential_of(headers: &HeaderMap) -> Option<Result<String, ()>> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == SESSION_COOKIE)
         .map(|(_, value)| Ok(value.to_owned()))
+}
+
+/// Whether the route at `path` may act for a customer: all but those that manage people,
+/// sessions and customers, which act on the caller's own workspace.
+pub fn acts_for_customers(path: &str) -> bool {
+    !["/v1/auth/", "/v1/users", "/v1/roles", "/v1/customers"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+}
+
+/// The customer a request acts for (`Switchboard-Customer`), on routes that allow one.
+fn customer_of<'h>(path: &str, headers: &'h HeaderMap) -> Result<Option<&'h str>, ApiError> {
+    let Some(value) = headers.get(CUSTOMER_HEADER) else {
+        return Ok(None);
+    };
+    if !acts_for_customers(path) {
+        return Err(ApiError::param(
+            ErrorCode::CustomerHeaderNotAllowed,
+            "Switchboard-Customer",
+            format!("{path} acts on your own workspace: send it without `Switchboard-Customer`."),
+        ));
+    }
+    Ok(Some(value.to_str().unwrap_or_default().trim()))
+}
+
+/// Moves the credential into the workspace of its customer `customer_id`, whose agency is
+/// `agency` (`None`: no such customer). Another workspace's customer is not found.
+fn act_for_customer(
+    credential: &mut CredentialRecord,
+    customer_id: &str,
+    agency: Option<&str>,
+) -> Result<(), ApiError> {
+    if agency != Some(credential.workspace_id.as_str()) {
+        return Err(ApiError::param(
+            ErrorCode::CustomerNotFound,
+            "Switchboard-Customer",
+            format!("No customer `{customer_id}` belongs to this workspace."),
+        ));
+    }
+    let customer_workspace = customer_workspace_id(customer_id, &credential.workspace_id);
+    credential.agency_workspace_id = Some(std::mem::replace(&mut credential.workspace_id, customer_workspace));
+    Ok(())
 }
 
 /// Refuses credentials whose kind, scope or role the route does not accept: the one place

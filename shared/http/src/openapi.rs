@@ -155,6 +155,11 @@ The Switchboard control plane: voice agents, contacts, calls, campaigns and webh
 or `Bearer <JWT>` from `POST /v1/auth/login`, or the `sb_session` cookie. Credentials in the query \
 string are refused.
 
+**Customers.** An agency's credential acts for one of its customers (`POST /v1/customers`) by adding \
+`Switchboard-Customer: cus_...`: the request then runs in the customer's workspace (404 \
+`customer_not_found` for another workspace's customer). Routes under `/v1/auth`, `/v1/users`, \
+`/v1/roles` and `/v1/customers` act on the caller's own workspace and refuse the header.
+
 **Conventions.** JSON in and out, `snake_case` fields, ISO 8601 UTC times, type-prefixed ids. Lists \
 return `{\"object\":\"list\",\"data\":[...],\"has_more\":...,\"next_cursor\":...}`; pass `next_cursor` \
 as `cursor` for the next page. Every response carries `X-Request-Id` and, for credentials, \

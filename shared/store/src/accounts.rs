@@ -8,6 +8,7 @@ use switchboard_core::model::{Role, User, Workspace};
 use switchboard_core::ports::{AccountStore, LoginRecord, NewAccount, NewSession, SessionRecord, Verification};
 use switchboard_core::{ErrorCode, StoreError};
 
+use super::billing::Opening;
 use super::credentials::{GRANTS, credential_attributes, grants_value};
 use super::keys::{self, entity};
 use super::{DynamoStore, Item, NEW_ITEM, conditional, from_item, get_n, get_s, item_of, key_map, n, s, sdk_error};
@@ -90,11 +91,13 @@ impl AccountStore for DynamoStore {
                 Item::new(),
             )?,
         ];
-        items.extend(self.new_wallet_writes(
-            &account.workspace,
-            account.trial_credit_minor,
-            &account.ledger_entry_id,
-        )?);
+        let opening = Opening {
+            credit_minor: account.trial_credit_minor,
+            entry_id: &account.ledger_entry_id,
+            owner_verified: false,
+            allowed_countries: account.workspace.country.iter().cloned().collect(),
+        };
+        items.extend(self.new_wallet_writes(&account.workspace, opening)?);
         match self.transact(items).await {
             Ok(()) => Ok(()),
             Err(e) if e.failed_at(0) => Err(StoreError::Conflict(ErrorCode::EmailTaken)),

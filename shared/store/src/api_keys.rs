@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::billing::Opening;
 use super::credentials::{GRANTS, credential_attributes, grants_value};
 use super::keys::{self, entity};
 use super::{DynamoStore, Item, NEW_ITEM, from_items, get_s, item_of, key_map, n, s, sdk_error};
@@ -84,7 +85,13 @@ impl DynamoStore {
             Item::new(),
         )?];
         let entry_id = ids::new_id_at(ids::prefix::LEDGER_ENTRY, at);
-        items.extend(self.new_wallet_writes(&twin, TEST_CREDIT_MINOR, &entry_id)?);
+        let opening = Opening {
+            credit_minor: TEST_CREDIT_MINOR,
+            entry_id: &entry_id,
+            owner_verified: false,
+            allowed_countries: twin.country.iter().cloned().collect(),
+        };
+        items.extend(self.new_wallet_writes(&twin, opening)?);
         match self.transact_items(items).await {
             Err(e) if e.failed_at(0) => Ok(()),
             made => made.map_err(|e| e.into_store()),
@@ -125,7 +132,7 @@ impl DynamoStore {
             )?,
             // The creator still holds the role whose grants the key carries.
             self.tx_check(
-                &keys::user(&new.workspace_id, &new.key.created_by_user_id),
+                &keys::user(&new.creator_workspace_id, &new.key.created_by_user_id),
                 "#role = :role",
                 HashMap::from([(":role".into(), s(new.creator_role.as_str()))]),
             )?,

@@ -157,15 +157,31 @@ fn stamp(at: DateTime<Utc>) -> String {
     switchboard_core::clock::api_time(at).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// What a new wallet starts with.
+pub(crate) struct Opening<'a> {
+    /// Trial credit, or test money; no ledger entry when zero.
+    pub credit_minor: i64,
+    pub entry_id: &'a str,
+    /// Whether the owner verified their email (live calls need it).
+    pub owner_verified: bool,
+    /// The countries calls may go to.
+    pub allowed_countries: Vec<String>,
+}
+
 impl DynamoStore {
     /// The Put of a new workspace's wallet with its trial credit, and the credit's entry. A
     /// test-mode twin's wallet holds test money that never expires.
     pub(crate) fn new_wallet_writes(
         &self,
         workspace: &Workspace,
-        trial_credit_minor: i64,
-        entry_id: &str,
+        opening: Opening<'_>,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let Opening {
+            credit_minor: trial_credit_minor,
+            entry_id,
+            owner_verified,
+            allowed_countries,
+        } = opening;
         let test = switchboard_core::model::is_test_workspace(&workspace.id);
         let ws = &workspace.id;
         let at = workspace.created_at;
@@ -177,8 +193,8 @@ impl DynamoStore {
             active_calls: 0,
             funded: test,
             trial_ends_at: (at + Duration::days(TRIAL_DAYS)).timestamp(),
-            allowed_countries: workspace.country.iter().cloned().collect(),
-            owner_verified: false,
+            allowed_countries,
+            owner_verified,
             daily_limit_minor: NO_LIMIT,
             spend_day: day_number(at),
             day_room_minor: NO_LIMIT,
@@ -189,21 +205,22 @@ impl DynamoStore {
             payment_customer: None,
             updated_at: at,
         };
-        let entry = entry(
-            entry_id,
-            LedgerKind::TrialCredit,
-            trial_credit_minor,
-            if test { "Test-mode credit" } else { "Trial credit" },
-            at,
-        );
-        Ok(vec![
-            self.tx_put(
-                item_of(&keys::wallet(ws), entity::WALLET, &wallet)?,
-                NEW_ITEM,
-                Item::new(),
-            )?,
-            self.entry_put(ws, &entry)?,
-        ])
+        let mut writes = vec![self.tx_put(
+            item_of(&keys::wallet(ws), entity::WALLET, &wallet)?,
+            NEW_ITEM,
+            Item::new(),
+        )?];
+        if trial_credit_minor != 0 {
+            let entry = entry(
+                entry_id,
+                LedgerKind::TrialCredit,
+                trial_credit_minor,
+                if test { "Test-mode credit" } else { "Trial credit" },
+                at,
+            );
+            writes.push(self.entry_put(ws, &entry)?);
+        }
+        Ok(writes)
     }
 
     /// The Put of a new ledger entry.

@@ -679,6 +679,7 @@ impl CredentialStore for DynamoStore {
             },
             // Keys made before roles could differ were made by owners.
             grants: grants_of(&item).unwrap_or_else(|| Grants::all(Scope::Admin)),
+            agency_workspace_id: None,
         };
         Ok(CredentialCheck::Allowed { credential, rate })
     }
@@ -700,6 +701,7 @@ impl CredentialStore for DynamoStore {
             workspace_id: workspace_id.to_owned(),
             plan: plan_of(&item)?,
             grants,
+            agency_workspace_id: None,
             kind: CredentialKind::Session {
                 session_id: session_id.to_owned(),
                 user_id: required(&item, "user_id")?.to_owned(),
@@ -710,6 +712,15 @@ impl CredentialStore for DynamoStore {
             },
         };
         Ok(CredentialCheck::Allowed { credential, rate })
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn customer_agency(&self, customer_id: &str) -> Result<Option<String>, StoreError> {
+        let guard = keys::global_unique(crate::layout::CUSTOMER, customer_id);
+        Ok(self
+            .get_item(&guard)
+            .await?
+            .and_then(|item| get_s(&item, "workspace_id").map(str::to_owned)))
     }
 
     #[tracing::instrument(skip_all)]

@@ -4,7 +4,7 @@
 //! Tenant items have partition keys that begin with the workspace id (`ws_...`), so a request
 //! holding one workspace's id cannot address another's items. The few global items (`LOGIN#`,
 //! `VERIFY#`, `APIKEY#`, `CLIENTIP#`, `PUBLIC#`, `PAYMENT#`, the global guards `NUMBER#` and
-//! `PROVIDER_CALL#`, `RELAY#`) are looked up before a workspace is known and hold only what
+//! `PROVIDER_CALL#`, `CUSTOMER#`, `RELAY#`) are looked up before a workspace is known and hold only what
 //! leads to it.
 
 pub const PK: &str = "PK";
@@ -56,6 +56,7 @@ pub const WORKSPACE_PARTITIONS: &[&str] = &[
     "#IMPORT_CHUNK",
     "#SECRET",
     "#SECRET_NAME",
+    "#CUSTOMER",
 ];
 
 /// A primary key.

@@ -7,7 +7,7 @@ use switchboard_core::ErrorCode;
 use switchboard_core::ids;
 use switchboard_core::model::{
     Agent, Appointment, AppointmentStatus, Approval, AuditEntry, Call, Campaign, Channel, Contact, Conversation,
-    DELIVERY_RETENTION_DAYS, Delivery, LedgerEntry, NumberStatus, PhoneNumber, SLOT_MINUTES, StoredSecret,
+    Customer, DELIVERY_RETENTION_DAYS, Delivery, LedgerEntry, NumberStatus, PhoneNumber, SLOT_MINUTES, StoredSecret,
     WebhookEndpoint,
 };
 use switchboard_core::ports::{ListBy, Resource, Unique};
@@ -49,6 +49,8 @@ pub const SECRET_NAME: &str = "SECRET_NAME";
 pub const APPOINTMENT_SLOT: &str = "APPOINTMENT_SLOT";
 pub const NUMBER: &str = "NUMBER";
 pub const PROVIDER_CALL: &str = "PROVIDER_CALL";
+/// The global guard of a customer's id, leading to its agency.
+pub const CUSTOMER: &str = "CUSTOMER";
 
 /// How a resource is stored.
 pub trait Layout: Resource {
@@ -139,6 +141,19 @@ impl Layout for StoredSecret {
 
     fn guards(&self) -> Vec<Guard> {
         vec![guard_of(&Unique::SecretName(self.name.clone()))]
+    }
+}
+
+impl Layout for Customer {
+    const COLLECTION: &'static str = CUSTOMER;
+
+    fn guards(&self) -> Vec<Guard> {
+        vec![Guard {
+            kind: CUSTOMER,
+            value: self.id.clone(),
+            conflict: ErrorCode::ConcurrentModification,
+            global: true,
+        }]
     }
 }
 

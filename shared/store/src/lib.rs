@@ -12,6 +12,7 @@ mod audit;
 mod billing;
 mod campaigns;
 mod credentials;
+mod customers;
 mod directory;
 mod erasure;
 mod idempotency;

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_core::model::{CustomRole, Grants, Invitation, Role, User};
+use switchboard_core::model::{CustomRole, Grants, Invitation, Role, User, customer_workspace_id};
 use switchboard_core::ports::{Acceptance, AccountStore, ApiKeyStore, PendingInvitation, Team};
 use switchboard_core::{ErrorCode, StoreError};
 
@@ -102,13 +102,31 @@ impl DynamoStore {
         ]);
         self.update_credentials(session_keys, &format!("SET #role = :role, {GRANTS} = :grants"), &values)
             .await?;
-        let lookups = self.key_lookups_of(workspace_id, Some(user_id)).await?;
+        let mut lookups = Vec::new();
+        for workspace in self.reached_by_members(workspace_id).await? {
+            lookups.extend(self.key_lookups_of(&workspace, Some(user_id)).await?);
+        }
         self.update_credentials(
             lookups.into_iter().map(|(_, key)| key).collect(),
             &format!("SET {GRANTS} = :grants"),
             &Item::from([(":grants".into(), grants_value(grants))]),
         )
         .await
+    }
+
+    /// The workspace and those of its customers: where its members' API keys may act.
+    async fn reached_by_members(&self, workspace_id: &str) -> Result<Vec<String>, StoreError> {
+        let customers = self
+            .query_all(&keys::collection(workspace_id, crate::layout::CUSTOMER), "")
+            .await?;
+        Ok(std::iter::once(workspace_id.to_owned())
+            .chain(
+                customers
+                    .iter()
+                    .filter_map(|item| get_s(item, "id"))
+                    .map(|id| customer_workspace_id(id, workspace_id)),
+            )
+            .collect())
     }
 
     /// The writes that keep the workspace's owner count and a custom role's member count as a
@@ -404,9 +422,11 @@ impl Team for DynamoStore {
                 self.end_session(workspace_id, id).await?;
             }
         }
-        for (key_id, _) in self.key_lookups_of(workspace_id, Some(&user.id)).await? {
-            self.revoke_key(workspace_id, &key_id, Some("member removed".into()), at)
-                .await?;
+        for workspace in self.reached_by_members(workspace_id).await? {
+            for (key_id, _) in self.key_lookups_of(&workspace, Some(&user.id)).await? {
+                self.revoke_key(&workspace, &key_id, Some("member removed".into()), at)
+                    .await?;
+            }
         }
         // The person's list of workspaces, which password changes end sessions in.
         self.client

@@ -27,10 +27,12 @@ pub fn test_workspace_id(live: &str) -> String {
     format!("{live}{TEST_SUFFIX}")
 }
 
-/// Whether `workspace_id` has the shape of a workspace's id, or of its test-mode twin's.
+/// Whether `workspace_id` has the shape of a workspace's id (a customer's among them), or of
+/// its test-mode twin's.
 pub fn is_workspace_id(workspace_id: &str) -> bool {
     let live = workspace_id.strip_suffix(TEST_SUFFIX).unwrap_or(workspace_id);
     crate::ids::is_valid(crate::ids::prefix::WORKSPACE, live)
+        || crate::ids::is_valid(crate::ids::prefix::CUSTOMER, live)
 }
 
 /// Whether `workspace_id` is a test-mode twin.
@@ -56,6 +58,9 @@ pub struct Workspace {
     /// ISO 3166-1 alpha-2; the default region for phone numbers written without a country code.
     pub country: Option<String>,
     pub status: WorkspaceStatus,
+    /// The agency whose customer this workspace is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_workspace_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -26,6 +26,7 @@ mod call;
 mod campaign;
 mod contact;
 mod conversation;
+mod customer;
 mod dnc;
 mod event;
 mod number;
@@ -63,6 +64,7 @@ pub use campaign::{
 };
 pub use contact::{AttributeValue, Contact, ContactObject, MAX_ATTRIBUTES};
 pub use conversation::{Channel, Conversation, ConversationObject, ConversationStatus, Message, MessageRole};
+pub use customer::{CUSTOMER_HEADER, Customer, CustomerObject, customer_workspace_id, is_customer_workspace};
 pub use dnc::{COOLDOWN_DAYS, DncEntry, DncEntryObject, DncList, DncSource, Screening};
 pub use event::{Event, EventObject, EventType};
 pub use number::{

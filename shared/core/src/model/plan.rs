@@ -115,6 +115,16 @@ impl Plan {
         }
     }
 
+    /// Customers an agency workspace may have.
+    pub fn max_customers(self) -> u32 {
+        match self {
+            Plan::Starter => 5,
+            Plan::Professional => 50,
+            Plan::Business => 250,
+            Plan::Enterprise => 2500,
+        }
+    }
+
     pub fn max_agents(self) -> u32 {
         match self {
             Plan::Starter => 10,

@@ -62,7 +62,7 @@ impl Family {
             "billing" => Family::Billing,
             "webhooks" => Family::Webhooks,
             "api-keys" => Family::ApiKeys,
-            "users" | "roles" | "audit" | "secrets" | "onboarding" => Family::Workspace,
+            "users" | "roles" | "audit" | "secrets" | "onboarding" | "customers" => Family::Workspace,
             _ => return None,
         })
     }

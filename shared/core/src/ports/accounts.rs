@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Page, PageRequest};
+use super::{Page, PageRequest, Quota, Versioned};
 use crate::error::StoreError;
-use crate::model::{ApiKey, CustomRole, Grants, Invitation, Plan, RateClass, Role, Scope, User, Workspace};
+use crate::model::{ApiKey, CustomRole, Customer, Grants, Invitation, Plan, RateClass, Role, Scope, User, Workspace};
 
 /// One request about to use a credential.
 #[derive(Debug, Clone)]
@@ -25,6 +25,16 @@ pub struct CredentialRecord {
     /// What the person behind it may do: their role's grants (for an API key, its creator's,
     /// which the key's scope narrows further).
     pub grants: Grants,
+    /// The credential's own workspace when it acts for one of its customers: `workspace_id`
+    /// is then the customer's.
+    pub agency_workspace_id: Option<String>,
+}
+
+impl CredentialRecord {
+    /// The workspace the credential belongs to, whichever it acts in.
+    pub fn home_workspace_id(&self) -> &str {
+        self.agency_workspace_id.as_deref().unwrap_or(&self.workspace_id)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +90,8 @@ pub trait CredentialStore: Send + Sync {
         session_id: &str,
         usage: &Usage,
     ) -> Result<CredentialCheck, StoreError>;
+    /// The agency workspace the customer `customer_id` belongs to, if it exists.
+    async fn customer_agency(&self, customer_id: &str) -> Result<Option<String>, StoreError>;
     /// Counts a request of an anonymous client (public endpoints) against `limit` per minute.
     async fn use_client_ip(
         &self,
@@ -211,6 +223,8 @@ pub struct NewApiKey {
     pub workspace_id: String,
     pub plan: Plan,
     pub secret_hash: String,
+    /// The workspace the creator is a member of: the agency's, for a key of its customer.
+    pub creator_workspace_id: String,
     /// The creator's role when they made it, checked in the same write, and its grants.
     pub creator_role: Role,
     pub creator_grants: Grants,
@@ -255,6 +269,22 @@ pub struct Acceptance {
 
 /// Members, their roles and invitations. Changes that affect what someone may do reach their
 /// sessions and API keys before the call returns: their next request is judged by the change.
+/// Customers of agency workspaces: what needs more than their row (read, listed and renamed
+/// through `Repository<Customer>`).
+#[async_trait]
+pub trait Customers: Send + Sync {
+    /// Creates `customer` of the agency `agency_workspace_id` (counted in `quota`) with its
+    /// own workspace and that workspace's wallet, empty (test money for a test-mode agency's),
+    /// in one transaction. The agency's owner having verified their email carries over.
+    async fn create_customer(
+        &self,
+        agency_workspace_id: &str,
+        customer: &Customer,
+        plan: Plan,
+        quota: Quota,
+    ) -> Result<Versioned<Customer>, StoreError>;
+}
+
 #[async_trait]
 pub trait Team: Send + Sync {
     /// The workspace's members, with when each was last seen.
