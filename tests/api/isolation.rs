@@ -111,6 +111,20 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
         let name = format!("MINE_{}", rand::random::<u32>());
         app.create(tenant, "/v1/secrets", json!({"name": name, "value": "mine"}))
             .await
+    } else if path.starts_with("/v1/connectors/") {
+        app.create(
+            tenant,
+            "/v1/connectors",
+            json!({"name": "mine", "base_url": "https://crm.example.com", "auth": {"type": "bearer"}}),
+        )
+        .await
+    } else if path.starts_with("/v1/connections/") {
+        app.create(
+            tenant,
+            "/v1/connections",
+            json!({"connector_id": "hubspot", "name": "mine", "credentials": {"token": "t"}}),
+        )
+        .await
     } else if path.starts_with("/v1/customers/") {
         app.create(tenant, "/v1/customers", json!({"name": "mine"})).await
     } else if path.starts_with("/v1/audit/") {

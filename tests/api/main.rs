@@ -8,6 +8,7 @@ mod approvals;
 mod architecture;
 mod audit;
 mod auth;
+mod automation;
 mod bad_input;
 mod billing;
 mod calls;

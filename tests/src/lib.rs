@@ -171,6 +171,7 @@ pub enum Function {
     Auth,
     ApiKeys,
     Team,
+    Automation,
     Onboarding,
     Agents,
     Contacts,
@@ -290,6 +291,7 @@ pub struct TestApp {
     auth: Service<auth::State>,
     api_keys: Service<api_keys::State>,
     team: Service<team::State>,
+    automation: Service<automation::State>,
     onboarding: Service<onboarding::State>,
     /// Each workspace's providers, as every function that calls them resolves them.
     pub providers: Arc<switchboard_domain::providers::Accounts>,
@@ -470,6 +472,12 @@ impl TestApp {
         let auth = auth::service(platform.clone(), &store, mailer.clone(), &auth_config);
         let keys = switchboard_domain::sealing::WorkspaceKeys::new(&rand::random::<[u8; 32]>());
         let team = team::service(platform.clone(), &store, mailer, mail_links, keys.clone());
+        let automation = automation::service(
+            platform.clone(),
+            &store,
+            switchboard_runtime::outbound_http(DeploymentMode::Local),
+            keys.clone(),
+        );
         let deployment = Arc::new(Deployment::new(
             ProviderConfig {
                 twilio_api_base: options.twilio_api.clone(),
@@ -587,6 +595,7 @@ impl TestApp {
         add(paths(auth.routes()), Function::Auth);
         add(paths(api_keys.routes()), Function::ApiKeys);
         add(paths(team.routes()), Function::Team);
+        add(paths(automation.routes()), Function::Automation);
         add(paths(onboarding.routes()), Function::Onboarding);
         add(paths(agents.routes()), Function::Agents);
         add(paths(contacts.routes()), Function::Contacts);
@@ -625,6 +634,7 @@ impl TestApp {
             ip,
             auth,
             team,
+            automation,
             onboarding,
             providers,
             api_keys,
@@ -706,6 +716,7 @@ impl TestApp {
             Function::Auth => self.auth.handle(request).await,
             Function::ApiKeys => self.api_keys.handle(request).await,
             Function::Team => self.team.handle(request).await,
+            Function::Automation => self.automation.handle(request).await,
             Function::Onboarding => self.onboarding.handle(request).await,
             Function::Agents => self.agents.handle(request).await,
             Function::Contacts => self.contacts.handle(request).await,
@@ -1477,6 +1488,7 @@ pub fn all_routes() -> Vec<(&'static str, Vec<RouteInfo>)> {
         ("auth", infos(auth::routes())),
         ("api-keys", infos(api_keys::routes())),
         ("team", infos(team::routes())),
+        ("automation", infos(automation::routes())),
         ("onboarding", infos(onboarding::routes())),
         ("agents", infos(agents::routes())),
         ("contacts", infos(contacts::routes())),

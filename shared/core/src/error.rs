@@ -121,6 +121,10 @@ error_codes! {
     RoleNotFound = 404, "role_not_found";
     /// No secret with this id in the workspace.
     SecretNotFound = 404, "secret_not_found";
+    /// No connector with this id (or built-in name) in the workspace.
+    ConnectorNotFound = 404, "connector_not_found";
+    /// No connection with this id in the workspace.
+    ConnectionNotFound = 404, "connection_not_found";
     /// No customer with this id belongs to the workspace (also for the `Switchboard-Customer` header).
     CustomerNotFound = 404, "customer_not_found";
     /// No onboarding provider has this id: `GET /v1/onboarding/providers` lists them.
@@ -203,6 +207,10 @@ error_codes! {
     IdempotencyKeyInUse = 409, "idempotency_key_in_use";
     /// The person is on a call or being dialled now; erase them once it ends.
     SubjectBusy = 409, "subject_busy";
+    /// Built-in connectors are the same for everyone: they cannot be changed or deleted.
+    BuiltInConnector = 409, "built_in_connector";
+    /// Connections use this connector: delete them first.
+    ConnectorInUse = 409, "connector_in_use";
     /// The resource changed while this request was applied; fetch it and retry.
     ConcurrentModification = 409, "concurrent_modification";
     /// The If-Match entity tag does not match the current version.

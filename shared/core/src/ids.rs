@@ -34,6 +34,11 @@ pub mod prefix {
     pub const AUDIT_ENTRY: &str = "aud";
     pub const SECRET: &str = "sec";
     pub const CUSTOMER: &str = "cus";
+    pub const CONNECTOR: &str = "cnr";
+    pub const CONNECTION: &str = "cxn";
+    pub const WORKFLOW: &str = "wf";
+    pub const TRIGGER: &str = "trg";
+    pub const EXECUTION: &str = "exe";
 }
 
 /// A new id created at `at`. Ids made in the same millisecond by this process are increasing,

@@ -10,6 +10,7 @@
 pub mod appointments;
 pub mod approvals;
 pub mod audit;
+pub mod automation;
 pub mod calls;
 pub mod campaigns;
 pub mod conversation;

@@ -340,6 +340,12 @@ pub fn dispatcher(
     }
 }
 
+/// Requests to outside APIs (workflow steps, connection tests), behind the webhooks' address guard.
+#[cfg(feature = "webhooks")]
+pub fn outbound_http(mode: switchboard_core::config::DeploymentMode) -> Arc<dyn switchboard_core::ports::OutboundHttp> {
+    Arc::new(switchboard_webhook_sender::HttpTransport::new(mode))
+}
+
 /// The store and the request pipeline of an HTTP function: the pipeline's stores and the key
 /// that signs session JWTs and list cursors.
 #[cfg(feature = "http")]

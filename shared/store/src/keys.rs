@@ -57,6 +57,8 @@ pub const WORKSPACE_PARTITIONS: &[&str] = &[
     "#SECRET",
     "#SECRET_NAME",
     "#CUSTOMER",
+    "#CONNECTOR",
+    "#CONNECTION",
 ];
 
 /// A primary key.

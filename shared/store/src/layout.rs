@@ -6,9 +6,9 @@ use chrono::{DateTime, Duration, Utc};
 use switchboard_core::ErrorCode;
 use switchboard_core::ids;
 use switchboard_core::model::{
-    Agent, Appointment, AppointmentStatus, Approval, AuditEntry, Call, Campaign, Channel, Contact, Conversation,
-    Customer, DELIVERY_RETENTION_DAYS, Delivery, LedgerEntry, NumberStatus, PhoneNumber, SLOT_MINUTES, StoredSecret,
-    WebhookEndpoint,
+    Agent, Appointment, AppointmentStatus, Approval, AuditEntry, Call, Campaign, Channel, Connector, Contact,
+    Conversation, Customer, DELIVERY_RETENTION_DAYS, Delivery, LedgerEntry, NumberStatus, PhoneNumber, SLOT_MINUTES,
+    StoredConnection, StoredSecret, WebhookEndpoint,
 };
 use switchboard_core::ports::{ListBy, Resource, Unique};
 
@@ -142,6 +142,14 @@ impl Layout for StoredSecret {
     fn guards(&self) -> Vec<Guard> {
         vec![guard_of(&Unique::SecretName(self.name.clone()))]
     }
+}
+
+impl Layout for Connector {
+    const COLLECTION: &'static str = "CONNECTOR";
+}
+
+impl Layout for StoredConnection {
+    const COLLECTION: &'static str = "CONNECTION";
 }
 
 impl Layout for Customer {

@@ -1,4 +1,5 @@
-//! The webhook transport over HTTP(S): deliveries go out with no redirects, a 10 s timeout and,
+//! The webhook transport over HTTP(S), also the way workflow steps reach outside APIs:
+//! requests go out with no redirects, a 10 s timeout and,
 //! in production, through a resolver that only hands out public addresses, so that a name
 //! re-pointed at a private address after its endpoint was saved still reaches nothing inside.
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use switchboard_core::config::DeploymentMode;
-use switchboard_core::ports::{Receipt, WebhookTransport};
+use switchboard_core::ports::{OutboundHttp, OutboundRequest, OutboundResponse, Receipt, WebhookTransport};
 use switchboard_domain::webhooks::guard::{self, is_public};
 use url::Url;
 
@@ -66,6 +67,42 @@ impl WebhookTransport for HttpTransport {
             text.chars().take(EXCERPT_CHARS).collect()
         };
         Ok(Receipt { status, body_excerpt })
+    }
+}
+
+/// The most of an outside API's answer a step keeps.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
+#[async_trait]
+impl OutboundHttp for HttpTransport {
+    async fn check_destination(&self, url: &str) -> Result<String, String> {
+        WebhookTransport::check_destination(self, url).await
+    }
+
+    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, String> {
+        let url = guard::check_url(&request.url, self.mode)?;
+        let method = reqwest::Method::from_bytes(request.method.as_str().as_bytes()).map_err(|e| e.to_string())?;
+        let mut builder = self.client.request(method, url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(body) = request.body {
+            builder = builder.body(body);
+        }
+        let mut response = builder.send().await.map_err(describe)?;
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(describe)? {
+            body.extend_from_slice(&chunk);
+            if body.len() >= MAX_ANSWER_BYTES {
+                body.truncate(MAX_ANSWER_BYTES);
+                break;
+            }
+        }
+        Ok(OutboundResponse {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
     }
 }
 

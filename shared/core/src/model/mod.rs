@@ -21,6 +21,7 @@ mod api_key;
 mod appointment;
 mod approval;
 mod audit;
+mod automation;
 mod billing;
 mod call;
 mod campaign;
@@ -50,6 +51,10 @@ pub use api_key::{ApiKey, ApiKeyObject, ApiKeyStatus, KeyMode, Scope};
 pub use appointment::{Appointment, AppointmentObject, AppointmentStatus, MAX_APPOINTMENT, SLOT_MINUTES, on_slot};
 pub use approval::{Approval, ApprovalObject, ApprovalStatus, ProposedAction};
 pub use audit::{Actor, ActorKind, AuditEntry, AuditEntryObject, AuditOrigin, AuditSubject};
+pub use automation::{
+    Connection, ConnectionObject, ConnectionStatus, ConnectionTest, ConnectionTestObject, Connector, ConnectorAction,
+    ConnectorAuth, ConnectorKind, ConnectorObject, HttpMethod, MAX_CONNECTIONS, MAX_CONNECTORS, StoredConnection,
+};
 pub use billing::{
     AutoCharge, AutoChargeObject, Balance, BalanceObject, CURRENCY, LedgerEntry, LedgerEntryObject, LedgerKind,
     Precheck, PrecheckObject, PrecheckStatus, QuotaLine, Quotas, QuotasObject, SpendingControls,

@@ -295,6 +295,32 @@ pub trait WebhookTransport: Send + Sync {
     async fn post(&self, url: &str, headers: &[(&'static str, String)], body: Vec<u8>) -> Result<Receipt, String>;
 }
 
+/// A request to an outside API, made for a workflow step or a connection's test.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboundRequest {
+    pub method: crate::model::HttpMethod,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+/// What an outside API answered: its status and (the start of) its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Requests to outside APIs, with the guard webhook deliveries have: no redirects, a timeout,
+/// and in production public addresses only.
+#[async_trait]
+pub trait OutboundHttp: Send + Sync {
+    /// `url` as requests will call it, if they may (as [`WebhookTransport::check_destination`]).
+    async fn check_destination(&self, url: &str) -> Result<String, String>;
+    /// Sends `request`; what went wrong when no answer came.
+    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, String>;
+}
+
 /// A top-up to collect through the payment provider.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopUpRequest {

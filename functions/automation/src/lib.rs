@@ -1,0 +1,42 @@
+//! `automation`: connectors (`/v1/connectors`: the built-in catalogue and the workspace's own)
+//! and connections (`/v1/connections`: a connector with credentials, sealed and never shown).
+
+use std::sync::Arc;
+
+use switchboard_core::model::{Connector, StoredConnection};
+use switchboard_core::ports::{OutboundHttp, Repository};
+use switchboard_domain::sealing::WorkspaceKeys;
+use switchboard_http::{Platform, Route, Service};
+use switchboard_store::DynamoStore;
+
+pub mod connections;
+pub mod connectors;
+
+pub struct State {
+    pub connectors: Arc<dyn Repository<Connector>>,
+    pub connections: Arc<dyn Repository<StoredConnection>>,
+    /// Outside APIs, behind the address guard webhook deliveries use.
+    pub http: Arc<dyn OutboundHttp>,
+    /// Seal connections' credentials, each workspace's under its own key.
+    pub keys: WorkspaceKeys,
+}
+
+/// The function over its adapters: what `main.rs` runs and the tests call.
+pub fn service(
+    platform: Arc<Platform>,
+    store: &DynamoStore,
+    http: Arc<dyn OutboundHttp>,
+    keys: WorkspaceKeys,
+) -> Service<State> {
+    let state = State {
+        connectors: Arc::new(store.clone()),
+        connections: Arc::new(store.clone()),
+        http,
+        keys,
+    };
+    Service::new(platform, state, routes())
+}
+
+pub fn routes() -> Vec<Route<State>> {
+    connectors::routes().into_iter().chain(connections::routes()).collect()
+}

@@ -1,0 +1,5 @@
+//! Automation: templates filled from a run's data, the built-in connectors and how a
+//! connection calls an outside API.
+
+pub mod connectors;
+pub mod template;
