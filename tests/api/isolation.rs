@@ -125,6 +125,13 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
             json!({"connector_id": "hubspot", "name": "mine", "credentials": {"token": "t"}}),
         )
         .await
+    } else if path.starts_with("/v1/workflows/") {
+        app.create(
+            tenant,
+            "/v1/workflows",
+            json!({"name": "mine", "steps": [{"id": "w", "type": "wait", "minutes": 5}]}),
+        )
+        .await
     } else if path.starts_with("/v1/customers/") {
         app.create(tenant, "/v1/customers", json!({"name": "mine"})).await
     } else if path.starts_with("/v1/audit/") {

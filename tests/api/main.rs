@@ -39,3 +39,4 @@ mod twilio;
 mod voices;
 mod webhooks;
 mod weekly_reports;
+mod workflows;

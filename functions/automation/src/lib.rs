@@ -1,9 +1,10 @@
-//! `automation`: connectors (`/v1/connectors`: the built-in catalogue and the workspace's own)
-//! and connections (`/v1/connections`: a connector with credentials, sealed and never shown).
+//! `automation`: connectors (`/v1/connectors`: the built-in catalogue and the workspace's own),
+//! connections (`/v1/connections`: a connector with credentials, sealed and never shown) and
+//! workflows (`/v1/workflows`).
 
 use std::sync::Arc;
 
-use switchboard_core::model::{Connector, StoredConnection};
+use switchboard_core::model::{Agent, Connector, PhoneNumber, StoredConnection, Workflow};
 use switchboard_core::ports::{OutboundHttp, Repository};
 use switchboard_domain::sealing::WorkspaceKeys;
 use switchboard_http::{Platform, Route, Service};
@@ -11,10 +12,15 @@ use switchboard_store::DynamoStore;
 
 pub mod connections;
 pub mod connectors;
+pub mod workflows;
 
 pub struct State {
     pub connectors: Arc<dyn Repository<Connector>>,
     pub connections: Arc<dyn Repository<StoredConnection>>,
+    pub workflows: Arc<dyn Repository<Workflow>>,
+    /// What steps name, checked when a workflow is saved.
+    pub agents: Arc<dyn Repository<Agent>>,
+    pub numbers: Arc<dyn Repository<PhoneNumber>>,
     /// Outside APIs, behind the address guard webhook deliveries use.
     pub http: Arc<dyn OutboundHttp>,
     /// Seal connections' credentials, each workspace's under its own key.
@@ -31,6 +37,9 @@ pub fn service(
     let state = State {
         connectors: Arc::new(store.clone()),
         connections: Arc::new(store.clone()),
+        workflows: Arc::new(store.clone()),
+        agents: Arc::new(store.clone()),
+        numbers: Arc::new(store.clone()),
         http,
         keys,
     };
@@ -38,5 +47,9 @@ pub fn service(
 }
 
 pub fn routes() -> Vec<Route<State>> {
-    connectors::routes().into_iter().chain(connections::routes()).collect()
+    connectors::routes()
+        .into_iter()
+        .chain(connections::routes())
+        .chain(workflows::routes())
+        .collect()
 }

@@ -125,6 +125,8 @@ error_codes! {
     ConnectorNotFound = 404, "connector_not_found";
     /// No connection with this id in the workspace.
     ConnectionNotFound = 404, "connection_not_found";
+    /// No workflow with this id in the workspace.
+    WorkflowNotFound = 404, "workflow_not_found";
     /// No customer with this id belongs to the workspace (also for the `Switchboard-Customer` header).
     CustomerNotFound = 404, "customer_not_found";
     /// No onboarding provider has this id: `GET /v1/onboarding/providers` lists them.
@@ -211,6 +213,8 @@ error_codes! {
     BuiltInConnector = 409, "built_in_connector";
     /// Connections use this connector: delete them first.
     ConnectorInUse = 409, "connector_in_use";
+    /// A retired workflow cannot be changed or run.
+    WorkflowRetired = 409, "workflow_retired";
     /// The resource changed while this request was applied; fetch it and retry.
     ConcurrentModification = 409, "concurrent_modification";
     /// The If-Match entity tag does not match the current version.

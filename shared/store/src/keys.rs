@@ -59,6 +59,7 @@ pub const WORKSPACE_PARTITIONS: &[&str] = &[
     "#CUSTOMER",
     "#CONNECTOR",
     "#CONNECTION",
+    "#WORKFLOW",
 ];
 
 /// A primary key.

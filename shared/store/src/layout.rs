@@ -8,7 +8,7 @@ use switchboard_core::ids;
 use switchboard_core::model::{
     Agent, Appointment, AppointmentStatus, Approval, AuditEntry, Call, Campaign, Channel, Connector, Contact,
     Conversation, Customer, DELIVERY_RETENTION_DAYS, Delivery, LedgerEntry, NumberStatus, PhoneNumber, SLOT_MINUTES,
-    StoredConnection, StoredSecret, WebhookEndpoint,
+    StoredConnection, StoredSecret, WebhookEndpoint, Workflow,
 };
 use switchboard_core::ports::{ListBy, Resource, Unique};
 
@@ -146,6 +146,10 @@ impl Layout for StoredSecret {
 
 impl Layout for Connector {
     const COLLECTION: &'static str = "CONNECTOR";
+}
+
+impl Layout for Workflow {
+    const COLLECTION: &'static str = "WORKFLOW";
 }
 
 impl Layout for StoredConnection {

@@ -39,6 +39,7 @@ mod secret;
 mod team;
 mod voice;
 mod webhook;
+mod workflow;
 
 pub use account::{
     TEST_CREDIT_MINOR, User, UserObject, UserStatus, Workspace, WorkspaceObject, WorkspaceStatus, is_test_workspace,
@@ -96,4 +97,8 @@ pub use voice::{Gender, VOICES, Voice, VoiceObject, voice_by_id, voice_ids};
 pub use webhook::{
     Attempt, DELIVERY_RETENTION_DAYS, Delivery, DeliveryObject, DeliveryStatus, SealedSecret, WebhookEndpoint,
     WebhookEndpointObject, WebhookEndpointView, WebhookStatus,
+};
+pub use workflow::{
+    AddToDncStep, Comparison, ConditionStep, HttpStep, MAX_STEPS, MAX_WAIT_MINUTES, MAX_WORKFLOWS,
+    SendAgentMessageStep, StartCallStep, Step, UpsertContactStep, WaitStep, Workflow, WorkflowObject, WorkflowStatus,
 };

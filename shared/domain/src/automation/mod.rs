@@ -3,3 +3,4 @@
 
 pub mod connectors;
 pub mod template;
+pub mod workflows;
