@@ -122,6 +122,8 @@ async fn successful(app: &TestApp, t: &Tenant, route: &RouteInfo) -> (String, Op
         ("POST", "/v1/numbers/provision" | "/v1/numbers/import") => {
             let mut body = example.unwrap();
             body.as_object_mut().unwrap().remove("agent_id");
+            // Numbers are unique across workspaces, and the table outlives one run.
+            body["phone_number"] = json!(unique_phone());
             (route.path.to_owned(), Some(body))
         }
         ("POST", "/v1/telephony/simulator/inbound-calls") => {
@@ -165,6 +167,23 @@ async fn successful(app: &TestApp, t: &Tenant, route: &RouteInfo) -> (String, Op
                 .await
                 .expect(200);
             (path, None)
+        }
+        ("POST", "/v1/workflows") | ("PUT", "/v1/workflows/{id}") => {
+            let connection = app
+                .create(
+                    t,
+                    "/v1/connections",
+                    json!({"connector_id": "chat_webhook", "name": "chat",
+                           "credentials": {"url": "https://hooks.example.com/services/x"}}),
+                )
+                .await;
+            let mut body = example.unwrap();
+            body["steps"][1]["connection_id"] = json!(connection);
+            let path = match route.path.contains("{id}") {
+                true => at(&id_of(route.path).await),
+                false => route.path.to_owned(),
+            };
+            (path, Some(body))
         }
         (_, path) if path.contains("{id}") => (at(&id_of(path).await), example),
         _ => (route.path.to_owned(), example),

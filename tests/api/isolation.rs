@@ -5,7 +5,7 @@ use http::Method;
 use serde_json::json;
 use switchboard_http::openapi::RouteInfo;
 use switchboard_http::{Access, acts_for_customers};
-use switchboard_tests::{Req, Tenant, TestApp, phone_ending};
+use switchboard_tests::{Req, Tenant, TestApp, phone_ending, unique_phone};
 
 /// Every route of every function.
 pub fn routes() -> Vec<RouteInfo> {
@@ -30,15 +30,11 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
         app.create(tenant, "/v1/agents", json!({"name": "mine", "system_prompt": "p"}))
             .await
     } else if path.starts_with("/v1/contacts/") {
-        let phone = format!("+1415555{:04}", rand::random::<u16>() % 10_000);
+        let phone = unique_phone();
         app.create(tenant, "/v1/contacts", json!({"phone": phone})).await
     } else if path.starts_with("/v1/appointments/") {
         let contact = app
-            .create(
-                tenant,
-                "/v1/contacts",
-                json!({"phone": format!("+1415555{:04}", rand::random::<u16>() % 10_000)}),
-            )
+            .create(tenant, "/v1/contacts", json!({"phone": unique_phone()}))
             .await;
         let hour = rand::random::<u32>() % 10_000;
         let start = chrono::DateTime::<chrono::Utc>::from_timestamp(1_899_999_900 + i64::from(hour) * 3600, 0).unwrap();
@@ -57,7 +53,8 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
         )
         .await
     } else if path.starts_with("/v1/numbers/") {
-        let number = format!("+1415555{:04}", 1000 + rand::random::<u16>() % 9000);
+        // Numbers are unique across workspaces, and tests share the table.
+        let number = unique_phone();
         app.create_at(tenant, "/v1/numbers/import", json!({"phone_number": number}))
             .await
     } else if path.starts_with("/v1/calls/") {
@@ -132,6 +129,16 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
             json!({"name": "mine", "steps": [{"id": "w", "type": "wait", "minutes": 5}]}),
         )
         .await
+    } else if path.starts_with("/v1/executions/") {
+        let workflow = app
+            .create(
+                tenant,
+                "/v1/workflows",
+                json!({"name": "mine", "steps": [{"id": "w", "type": "wait", "minutes": 5}]}),
+            )
+            .await;
+        app.create(tenant, &format!("/v1/workflows/{workflow}/run"), json!({}))
+            .await
     } else if path.starts_with("/v1/customers/") {
         app.create(tenant, "/v1/customers", json!({"name": "mine"})).await
     } else if path.starts_with("/v1/audit/") {

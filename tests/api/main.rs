@@ -21,6 +21,7 @@ mod conventions;
 mod credentials;
 mod customers;
 mod dnc;
+mod executions;
 mod idempotency;
 mod isolation;
 mod layout;

@@ -1103,3 +1103,52 @@ async fn a_workspace_that_brings_its_own_accounts_calls_through_them() {
     .await;
     assert_eq!(ended["status"], "completed", "{ended}");
 }
+
+/// A workflow run through the stack: the `automation` function starts it, the SQS bridge feeds
+/// its steps to the `workflow-runner`, which posts through a connection to a local receiver and
+/// records the contact.
+#[tokio::test]
+async fn a_workflow_run_posts_through_its_connection_over_the_stack() {
+    let http = client();
+    let s = new_workspace().await;
+    let receiver =
+        switchboard_tests::fake::FakeServer::start(|_, _| (200, "application/json", r#"{"ok": true}"#.into())).await;
+    let connection = post_json(
+        &http,
+        &s,
+        "/v1/connections",
+        json!({"connector_id": "http", "name": "receiver", "base_url": receiver.url}),
+    )
+    .await;
+    let phone = switchboard_tests::unique_phone();
+    let workflow = post_json(
+        &http,
+        &s,
+        "/v1/workflows",
+        json!({"name": "Booked", "status": "live", "steps": [
+            {"id": "tell", "type": "http", "connection_id": connection["id"], "action": "post",
+             "input": {"path": "/booked", "body": {"to": "{{trigger.data.to}}"}}},
+            {"id": "contact", "type": "upsert_contact", "phone": "{{trigger.data.to}}", "name": "Booked caller"}]}),
+    )
+    .await;
+    let started = post_json(
+        &http,
+        &s,
+        &format!("/v1/workflows/{}/run", workflow["id"].as_str().unwrap()),
+        json!({"data": {"to": phone}}),
+    )
+    .await;
+    let path = format!("/v1/executions/{}", started["id"].as_str().unwrap());
+    let done = eventually("the run finishes", Duration::from_secs(60), || async {
+        get_json(&http, &s.key, &path)
+            .await
+            .filter(|e| e["status"] != "running")
+    })
+    .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let sent = receiver.requests();
+    assert_eq!((sent.len(), sent[0].path.as_str()), (1, "/booked"));
+    assert_eq!(sent[0].json(), json!({"to": phone}));
+    let contacts = get_json(&http, &s.key, "/v1/contacts").await.unwrap();
+    assert_eq!(contacts["data"][0]["phone"], phone.as_str());
+}

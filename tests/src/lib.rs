@@ -26,7 +26,9 @@ use switchboard_apigw::ApiGatewayConnections;
 use switchboard_core::clock::Clock;
 use switchboard_core::config::DeploymentMode;
 use switchboard_core::model::Plan;
-use switchboard_core::ports::{CallJob, DeliveryJob, DeliveryQueue, DialerJob, DialerQueue, LiveCalls, Llm, Telephony};
+use switchboard_core::ports::{
+    CallJob, DeliveryJob, DeliveryQueue, DialerJob, DialerQueue, LiveCalls, Llm, Telephony, WorkflowJob, WorkflowQueue,
+};
 use switchboard_domain::campaigns::Dialer;
 use switchboard_domain::providers::PlatformProviders;
 use switchboard_domain::webhooks::RetrySchedule;
@@ -326,6 +328,9 @@ pub struct TestApp {
     pub event_router: event_router::Router,
     pub dispatcher: Dispatcher,
     pub delivery_queue_url: String,
+    /// The `workflow-runner`, fed by [`TestApp::run_workflows`].
+    pub workflow_runner: workflow_runner::Runner,
+    pub workflow_queue_url: String,
     routed: Mutex<std::collections::HashSet<String>>,
     /// The `campaign-dialer`, fed by [`TestApp::run_dialing`].
     pub dialer: Dialer,
@@ -343,6 +348,15 @@ struct AtOnce(SqsQueue);
 #[async_trait::async_trait]
 impl DialerQueue for AtOnce {
     async fn enqueue(&self, jobs: &[DialerJob], _delay: std::time::Duration) -> anyhow::Result<()> {
+        self.0.send(jobs, std::time::Duration::ZERO).await
+    }
+}
+
+/// Workflow jobs are visible at once too: the runner puts off those not yet due on the test's
+/// clock, and [`TestApp::run_workflows`] stops when only such are left.
+#[async_trait::async_trait]
+impl WorkflowQueue for AtOnce {
+    async fn enqueue(&self, jobs: &[WorkflowJob], _delay: std::time::Duration) -> anyhow::Result<()> {
         self.0.send(jobs, std::time::Duration::ZERO).await
     }
 }
@@ -399,6 +413,15 @@ impl TestApp {
             .expect("moto creates queues")
             .queue_url
             .unwrap();
+        let workflow_queue_url = sqs
+            .create_queue()
+            .queue_name(format!("test-workflows-{}", random_suffix()))
+            .send()
+            .await
+            .expect("moto creates queues")
+            .queue_url
+            .unwrap();
+        let workflow_queue: Arc<dyn WorkflowQueue> = Arc::new(AtOnce(SqsQueue::new(sqs.clone(), &workflow_queue_url)));
         let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
         let files_bucket = format!("test-recordings-{}", random_suffix());
         s3.create_bucket()
@@ -476,7 +499,15 @@ impl TestApp {
             platform.clone(),
             &store,
             switchboard_runtime::outbound_http(DeploymentMode::Local),
+            workflow_queue.clone(),
             keys.clone(),
+        );
+        let workflow_runner = workflow_runner::runner(
+            &store,
+            workflow_queue,
+            switchboard_runtime::outbound_http(DeploymentMode::Local),
+            keys.clone(),
+            clock.clone(),
         );
         let deployment = Arc::new(Deployment::new(
             ProviderConfig {
@@ -662,6 +693,8 @@ impl TestApp {
             event_router,
             dispatcher,
             delivery_queue_url,
+            workflow_runner,
+            workflow_queue_url,
             routed: Mutex::default(),
             dialer,
             dialer_queue_url,
@@ -1249,6 +1282,29 @@ impl TestApp {
                 outcomes.push(self.dispatcher.run(&job).await.unwrap());
                 self.delete_message(&self.delivery_queue_url, receipt).await;
                 assert!(outcomes.len() < 1000, "deliveries do not stop");
+            }
+        }
+    }
+
+    /// Runs the workflow jobs queued, and those they queue, until none is due on the test's
+    /// clock; what each came to, in order.
+    pub async fn run_workflows(&self) -> Vec<workflow_runner::Ran> {
+        let mut ran = Vec::new();
+        loop {
+            let messages: Vec<(WorkflowJob, String)> = self.receive(&self.workflow_queue_url).await;
+            if messages.is_empty() {
+                return ran;
+            }
+            let mut progressed = false;
+            for (job, receipt) in messages {
+                let outcome = self.workflow_runner.run(&job).await.unwrap();
+                progressed |= outcome != workflow_runner::Ran::NotDue;
+                ran.push(outcome);
+                self.delete_message(&self.workflow_queue_url, receipt).await;
+                assert!(ran.len() < 1000, "workflow jobs do not stop");
+            }
+            if !progressed {
+                return ran;
             }
         }
     }

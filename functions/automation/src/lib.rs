@@ -1,23 +1,28 @@
 //! `automation`: connectors (`/v1/connectors`: the built-in catalogue and the workspace's own),
 //! connections (`/v1/connections`: a connector with credentials, sealed and never shown) and
-//! workflows (`/v1/workflows`).
+//! workflows (`/v1/workflows`) and their runs (`/v1/executions`), whose steps the
+//! `workflow-runner` function runs.
 
 use std::sync::Arc;
 
-use switchboard_core::model::{Agent, Connector, PhoneNumber, StoredConnection, Workflow};
-use switchboard_core::ports::{OutboundHttp, Repository};
+use switchboard_core::model::{Agent, Connector, Execution, PhoneNumber, StoredConnection, Workflow};
+use switchboard_core::ports::{OutboundHttp, Repository, WorkflowQueue};
 use switchboard_domain::sealing::WorkspaceKeys;
 use switchboard_http::{Platform, Route, Service};
 use switchboard_store::DynamoStore;
 
 pub mod connections;
 pub mod connectors;
+pub mod executions;
 pub mod workflows;
 
 pub struct State {
     pub connectors: Arc<dyn Repository<Connector>>,
     pub connections: Arc<dyn Repository<StoredConnection>>,
     pub workflows: Arc<dyn Repository<Workflow>>,
+    pub executions: Arc<dyn Repository<Execution>>,
+    /// Where runs' steps are queued for the `workflow-runner`.
+    pub queue: Arc<dyn WorkflowQueue>,
     /// What steps name, checked when a workflow is saved.
     pub agents: Arc<dyn Repository<Agent>>,
     pub numbers: Arc<dyn Repository<PhoneNumber>>,
@@ -32,12 +37,15 @@ pub fn service(
     platform: Arc<Platform>,
     store: &DynamoStore,
     http: Arc<dyn OutboundHttp>,
+    queue: Arc<dyn WorkflowQueue>,
     keys: WorkspaceKeys,
 ) -> Service<State> {
     let state = State {
         connectors: Arc::new(store.clone()),
         connections: Arc::new(store.clone()),
         workflows: Arc::new(store.clone()),
+        executions: Arc::new(store.clone()),
+        queue,
         agents: Arc::new(store.clone()),
         numbers: Arc::new(store.clone()),
         http,
@@ -51,5 +59,6 @@ pub fn routes() -> Vec<Route<State>> {
         .into_iter()
         .chain(connections::routes())
         .chain(workflows::routes())
+        .chain(executions::routes())
         .collect()
 }

@@ -11,6 +11,7 @@ use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde::Serialize;
 use switchboard_core::ports::{
     CallJob, CallQueue, DeliveryJob, DeliveryQueue, DialerJob, DialerQueue, MAX_DELAY, ReportJob, ReportQueue,
+    WorkflowJob, WorkflowQueue,
 };
 
 pub use self::mail::SqsMailer;
@@ -81,6 +82,13 @@ impl DialerQueue for SqsQueue {
 #[async_trait]
 impl DeliveryQueue for SqsQueue {
     async fn enqueue(&self, jobs: &[DeliveryJob], delay: Duration) -> anyhow::Result<()> {
+        self.send(jobs, delay).await
+    }
+}
+
+#[async_trait]
+impl WorkflowQueue for SqsQueue {
+    async fn enqueue(&self, jobs: &[WorkflowJob], delay: Duration) -> anyhow::Result<()> {
         self.send(jobs, delay).await
     }
 }

@@ -60,6 +60,7 @@ pub const WORKSPACE_PARTITIONS: &[&str] = &[
     "#CONNECTOR",
     "#CONNECTION",
     "#WORKFLOW",
+    "#EXECUTION",
 ];
 
 /// A primary key.

@@ -7,8 +7,8 @@ use switchboard_core::ErrorCode;
 use switchboard_core::ids;
 use switchboard_core::model::{
     Agent, Appointment, AppointmentStatus, Approval, AuditEntry, Call, Campaign, Channel, Connector, Contact,
-    Conversation, Customer, DELIVERY_RETENTION_DAYS, Delivery, LedgerEntry, NumberStatus, PhoneNumber, SLOT_MINUTES,
-    StoredConnection, StoredSecret, WebhookEndpoint, Workflow,
+    Conversation, Customer, DELIVERY_RETENTION_DAYS, Delivery, Execution, LedgerEntry, NumberStatus, PhoneNumber,
+    SLOT_MINUTES, StoredConnection, StoredSecret, WebhookEndpoint, Workflow,
 };
 use switchboard_core::ports::{ListBy, Resource, Unique};
 
@@ -150,6 +150,26 @@ impl Layout for Connector {
 
 impl Layout for Workflow {
     const COLLECTION: &'static str = "WORKFLOW";
+}
+
+impl Layout for Execution {
+    const COLLECTION: &'static str = "EXECUTION";
+
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        vec![IndexEntry {
+            index: Index::Gsi1,
+            partition: format!("WORKFLOW#{}", self.workflow_id),
+            sort: self.id.clone(),
+        }]
+    }
+
+    fn list_index(by: &ListBy) -> Option<Option<(Index, String)>> {
+        match by {
+            ListBy::All => Some(None),
+            ListBy::Workflow(workflow) => Some(Some((Index::Gsi1, format!("WORKFLOW#{workflow}")))),
+            _ => None,
+        }
+    }
 }
 
 impl Layout for StoredConnection {

@@ -30,6 +30,7 @@ mod conversation;
 mod customer;
 mod dnc;
 mod event;
+mod execution;
 mod number;
 mod object;
 mod objection;
@@ -73,6 +74,7 @@ pub use conversation::{Channel, Conversation, ConversationObject, ConversationSt
 pub use customer::{CUSTOMER_HEADER, Customer, CustomerObject, customer_workspace_id, is_customer_workspace};
 pub use dnc::{COOLDOWN_DAYS, DncEntry, DncEntryObject, DncList, DncSource, Screening};
 pub use event::{Event, EventObject, EventType};
+pub use execution::{Execution, ExecutionObject, ExecutionStatus, StepAttempt, StepRun, StepStatus, TriggerType};
 pub use number::{
     AvailableNumber, AvailableNumberObject, NUMBER_MONTHLY_FEE_MINOR, NumberSource, NumberStatus, PAST_DUE_DAYS,
     PhoneNumber, PhoneNumberObject,

@@ -114,6 +114,24 @@ pub trait DeliveryQueue: Send + Sync {
     async fn enqueue(&self, jobs: &[DeliveryJob], delay: Duration) -> anyhow::Result<()>;
 }
 
+/// A step of a workflow run to make (or wait on), carried by the workflow queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowJob {
+    pub workspace_id: String,
+    pub execution_id: String,
+    /// The step's index: a job for a step the run has moved past is stale.
+    pub step: usize,
+    /// When the step is due (unix s): waits and retries longer than a queue's delay allows
+    /// are carried by a chain of jobs.
+    #[serde(default)]
+    pub not_before: i64,
+}
+
+#[async_trait]
+pub trait WorkflowQueue: Send + Sync {
+    async fn enqueue(&self, jobs: &[WorkflowJob], delay: Duration) -> anyhow::Result<()>;
+}
+
 /// Work of the weekly report mail, carried by the report queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "job", rename_all = "snake_case")]

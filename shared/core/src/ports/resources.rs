@@ -70,6 +70,8 @@ pub enum ListBy {
     AuditResource(String),
     /// Audit entries of one actor (a user's or an API key's id).
     Actor(String),
+    /// A workflow's executions.
+    Workflow(String),
 }
 
 /// Which resources to list: how, in what time range, filtered on which fields, in what order.

@@ -2,5 +2,6 @@
 //! connection calls an outside API.
 
 pub mod connectors;
+pub mod executions;
 pub mod template;
 pub mod workflows;

@@ -1,0 +1,90 @@
+//! Starting a workflow run: its execution is written with the steps of the workflow's current
+//! revision, then its first step is queued. What a step's placeholders read is the run's
+//! `trigger` input and the outputs of the steps before it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+use switchboard_core::Error;
+use switchboard_core::ids::{self, prefix};
+use switchboard_core::model::{
+    Execution, ExecutionObject, ExecutionStatus, StepRun, StepStatus, TriggerType, Workflow,
+};
+use switchboard_core::ports::{Repository, Versioned, WorkflowJob, WorkflowQueue};
+
+/// The name of a step's type, as executions show it.
+pub fn kind_of(step: &switchboard_core::model::Step) -> String {
+    serde_json::to_value(step)
+        .ok()
+        .and_then(|v| v["type"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Starts a run of `workflow` with `input` (what `{{trigger...}}` reads).
+pub async fn start(
+    executions: &dyn Repository<Execution>,
+    queue: &dyn WorkflowQueue,
+    workspace_id: &str,
+    workflow: &Workflow,
+    trigger: TriggerType,
+    input: Value,
+    now: DateTime<Utc>,
+) -> Result<Versioned<Execution>, Error> {
+    let at = switchboard_core::clock::api_time(now);
+    let execution = Execution {
+        id: ids::new_id_at(prefix::EXECUTION, now),
+        object: ExecutionObject,
+        workflow_id: workflow.id.clone(),
+        workflow_revision: workflow.revision,
+        trigger,
+        input,
+        status: ExecutionStatus::Running,
+        cursor: 0,
+        steps: workflow
+            .steps
+            .iter()
+            .map(|step| StepRun {
+                id: step.id().to_owned(),
+                kind: kind_of(step),
+                status: StepStatus::Pending,
+                input: None,
+                output: None,
+                attempts: Vec::new(),
+                retry_at: None,
+                resume_at: None,
+                started_at: None,
+                finished_at: None,
+            })
+            .collect(),
+        error: None,
+        definition: workflow.steps.clone(),
+        started_at: at,
+        finished_at: None,
+        updated_at: at,
+    };
+    let created = executions.insert(workspace_id, &execution, None, &[]).await?;
+    let job = WorkflowJob {
+        workspace_id: workspace_id.to_owned(),
+        execution_id: execution.id.clone(),
+        step: 0,
+        not_before: 0,
+    };
+    queue.enqueue(&[job], Duration::ZERO).await.map_err(Error::internal)?;
+    Ok(created)
+}
+
+/// What the placeholders of the run's step `index` read: `trigger` and the earlier steps'
+/// outputs (`steps.<id>.output`).
+pub fn scope(execution: &Execution, index: usize) -> Value {
+    let steps: Map<String, Value> = execution.steps[..index]
+        .iter()
+        .map(|run| {
+            (
+                run.id.clone(),
+                json!({"output": run.output.clone().unwrap_or(Value::Null), "status": run.status}),
+            )
+        })
+        .collect();
+    json!({"trigger": execution.input, "steps": steps})
+}
