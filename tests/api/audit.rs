@@ -185,6 +185,12 @@ async fn successful(app: &TestApp, t: &Tenant, route: &RouteInfo) -> (String, Op
             };
             (path, Some(body))
         }
+        ("POST", "/v1/triggers") => {
+            let workflow = id_of("/v1/workflows/{id}").await;
+            let mut body = example.unwrap();
+            body["workflow_id"] = json!(workflow);
+            (route.path.to_owned(), Some(body))
+        }
         (_, path) if path.contains("{id}") => (at(&id_of(path).await), example),
         _ => (route.path.to_owned(), example),
     };

@@ -20,7 +20,13 @@ async fn malformed_bodies_are_refused_with_their_parameter_and_change_nothing() 
     let app = TestApp::unlimited().await;
     let t = app.tenant().await;
     let mut checked = 0;
-    for route in routes().into_iter().filter(|r| r.doc.request.is_some()) {
+    // An inbound trigger's URL checks the request's signature before its body: its own tests
+    // send it bodies of every shape.
+    let signed = |path: &str| path.ends_with("/inbound");
+    for route in routes()
+        .into_iter()
+        .filter(|r| r.doc.request.is_some() && !signed(r.path))
+    {
         let path = if route.path.contains("{id}") {
             route.path.replace("{id}", &make(&app, &t, route.path).await)
         } else {

@@ -36,6 +36,7 @@ mod spending;
 mod team;
 mod test_mode;
 mod timeline;
+mod triggers;
 mod twilio;
 mod voices;
 mod webhooks;

@@ -504,7 +504,7 @@ impl TestApp {
         );
         let workflow_runner = workflow_runner::runner(
             &store,
-            workflow_queue,
+            workflow_queue.clone(),
             switchboard_runtime::outbound_http(DeploymentMode::Local),
             keys.clone(),
             clock.clone(),
@@ -615,7 +615,7 @@ impl TestApp {
             recordings: recordings.clone(),
         };
         let call_worker = call_worker::state(&store, worker_providers, jobs.clone(), 0.0, new_dialer(), clock.clone());
-        let event_router = event_router::router(&store, deliveries.clone(), payments.clone());
+        let event_router = event_router::router(&store, deliveries.clone(), workflow_queue.clone(), payments.clone());
         let dispatcher = dispatcher();
         let mut router = matchit::Router::new();
         let mut add = |paths: Vec<&'static str>, function| {

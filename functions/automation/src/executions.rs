@@ -81,6 +81,7 @@ async fn run(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         &workflow,
         TriggerType::Manual,
         trigger,
+        None,
         req.now,
     )
     .await?;

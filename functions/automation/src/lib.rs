@@ -1,12 +1,12 @@
 //! `automation`: connectors (`/v1/connectors`: the built-in catalogue and the workspace's own),
 //! connections (`/v1/connections`: a connector with credentials, sealed and never shown) and
-//! workflows (`/v1/workflows`) and their runs (`/v1/executions`), whose steps the
+//! workflows (`/v1/workflows`), their triggers (`/v1/triggers`) and runs (`/v1/executions`), whose steps the
 //! `workflow-runner` function runs.
 
 use std::sync::Arc;
 
-use switchboard_core::model::{Agent, Connector, Execution, PhoneNumber, StoredConnection, Workflow};
-use switchboard_core::ports::{OutboundHttp, Repository, WorkflowQueue};
+use switchboard_core::model::{Agent, Connector, Execution, PhoneNumber, StoredConnection, StoredTrigger, Workflow};
+use switchboard_core::ports::{Directory, OutboundHttp, Repository, WorkflowQueue};
 use switchboard_domain::sealing::WorkspaceKeys;
 use switchboard_http::{Platform, Route, Service};
 use switchboard_store::DynamoStore;
@@ -14,6 +14,7 @@ use switchboard_store::DynamoStore;
 pub mod connections;
 pub mod connectors;
 pub mod executions;
+pub mod triggers;
 pub mod workflows;
 
 pub struct State {
@@ -21,6 +22,9 @@ pub struct State {
     pub connections: Arc<dyn Repository<StoredConnection>>,
     pub workflows: Arc<dyn Repository<Workflow>>,
     pub executions: Arc<dyn Repository<Execution>>,
+    pub triggers: Arc<dyn Repository<StoredTrigger>>,
+    /// Finds an inbound trigger's workspace from its id.
+    pub trigger_owners: Arc<dyn Directory>,
     /// Where runs' steps are queued for the `workflow-runner`.
     pub queue: Arc<dyn WorkflowQueue>,
     /// What steps name, checked when a workflow is saved.
@@ -45,6 +49,8 @@ pub fn service(
         connections: Arc::new(store.clone()),
         workflows: Arc::new(store.clone()),
         executions: Arc::new(store.clone()),
+        triggers: Arc::new(store.clone()),
+        trigger_owners: Arc::new(store.clone()),
         queue,
         agents: Arc::new(store.clone()),
         numbers: Arc::new(store.clone()),
@@ -60,5 +66,6 @@ pub fn routes() -> Vec<Route<State>> {
         .chain(connections::routes())
         .chain(workflows::routes())
         .chain(executions::routes())
+        .chain(triggers::routes())
         .collect()
 }

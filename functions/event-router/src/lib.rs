@@ -1,5 +1,6 @@
-//! `event-router`: reads the table's stream and hands each new event to the webhook
-//! [`Router`] (which also starts the auto-charges low balances call for). Records are taken in order; at the first that fails, the batch reports it, and
+//! `event-router`: reads the table's stream and hands each new event to the [`Router`]
+//! (webhook deliveries, the workflow runs event triggers start, the auto-charges low balances
+//! call for). Records are taken in order; at the first that fails, the batch reports it, and
 //! Lambda retries the stream from there (earlier records are not routed twice).
 
 use aws_lambda_events::event::dynamodb::{Event as StreamEvent, EventRecord};
@@ -8,7 +9,7 @@ use std::sync::Arc;
 
 use switchboard_core::clock::Clock;
 use switchboard_core::model::Event;
-use switchboard_core::ports::{DeliveryQueue, Payments};
+use switchboard_core::ports::{DeliveryQueue, Payments, WorkflowQueue};
 use switchboard_store::DynamoStore;
 
 pub use self::router::Router;
@@ -16,13 +17,22 @@ pub use self::router::Router;
 mod router;
 
 /// The function over its adapters: what `main.rs` runs and the tests call.
-pub fn router(store: &DynamoStore, queue: Arc<dyn DeliveryQueue>, payments: Arc<dyn Payments>) -> Router {
+pub fn router(
+    store: &DynamoStore,
+    queue: Arc<dyn DeliveryQueue>,
+    workflow_queue: Arc<dyn WorkflowQueue>,
+    payments: Arc<dyn Payments>,
+) -> Router {
     Router {
         endpoints: Arc::new(store.clone()),
         deliveries: Arc::new(store.clone()),
         queue,
         wallets: Arc::new(store.clone()),
         payments,
+        triggers: Arc::new(store.clone()),
+        workflows: Arc::new(store.clone()),
+        executions: Arc::new(store.clone()),
+        workflow_queue,
     }
 }
 

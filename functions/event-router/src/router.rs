@@ -1,5 +1,6 @@
 //! Routing an event: a delivery for every enabled endpoint of its workspace subscribed to its
-//! type, queued for the dispatcher; and for `billing.low_balance`, the auto-charge it calls for.
+//! type, queued for the dispatcher; a run of every live workflow whose event trigger wants it;
+//! and for `billing.low_balance`, the auto-charge it calls for.
 //!
 //! A retried stream batch routes its events again: a delivery's id is derived from its event
 //! and endpoint, so the second time finds the first's delivery instead of making another, and
@@ -9,10 +10,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde_json::json;
 use switchboard_core::StoreError;
 use switchboard_core::error::ProviderError;
-use switchboard_core::model::{Delivery, Event, EventType, WebhookEndpoint};
-use switchboard_core::ports::{DeliveryJob, DeliveryQueue, ListQuery, Payments, Repository, SavedCardCharge, Wallets};
+use switchboard_core::ids::{self, prefix};
+use switchboard_core::model::{
+    Delivery, Event, EventType, Execution, StoredTrigger, TriggerType, WebhookEndpoint, Workflow, WorkflowStatus,
+};
+use switchboard_core::ports::{
+    DeliveryJob, DeliveryQueue, ListBy, ListQuery, Payments, Repository, SavedCardCharge, Wallets, WorkflowQueue,
+};
+use switchboard_domain::automation::executions;
 use switchboard_domain::webhooks::delivery::{delivery_id, new_delivery};
 
 pub struct Router {
@@ -21,6 +29,10 @@ pub struct Router {
     pub queue: Arc<dyn DeliveryQueue>,
     pub wallets: Arc<dyn Wallets>,
     pub payments: Arc<dyn Payments>,
+    pub triggers: Arc<dyn Repository<StoredTrigger>>,
+    pub workflows: Arc<dyn Repository<Workflow>>,
+    pub executions: Arc<dyn Repository<Execution>>,
+    pub workflow_queue: Arc<dyn WorkflowQueue>,
 }
 
 impl Router {
@@ -77,6 +89,49 @@ impl Router {
             .collect())
     }
 
+    /// Starts a run of each live workflow whose enabled event trigger wants `event`. A run's id
+    /// derives from the event and the trigger, so a batch routed twice finds the first's run.
+    /// Runs never start runs: `workflow.execution.finished` triggers nothing.
+    async fn start_runs(&self, workspace_id: &str, event: &Event, now: DateTime<Utc>) -> anyhow::Result<usize> {
+        if event.event == EventType::WorkflowExecutionFinished {
+            return Ok(0);
+        }
+        let query = ListQuery {
+            by: ListBy::TriggerEvent(event.event),
+            limit: 100,
+            ..ListQuery::default()
+        };
+        let mut started = 0;
+        for trigger in self.triggers.query_all(workspace_id, query).await? {
+            let trigger = trigger.value;
+            if !trigger.enabled || !trigger.matches(&event.data) {
+                continue;
+            }
+            let Some(workflow) = self.workflows.get(workspace_id, &trigger.workflow_id).await? else {
+                continue;
+            };
+            if workflow.value.status != WorkflowStatus::Live {
+                continue;
+            }
+            let input = json!({"type": "event", "event": event.event, "event_id": event.id,
+                               "trigger_id": trigger.id, "data": event.data});
+            let id = ids::derived(prefix::EXECUTION, &event.id, &trigger.id);
+            executions::start(
+                self.executions.as_ref(),
+                self.workflow_queue.as_ref(),
+                workspace_id,
+                &workflow.value,
+                TriggerType::Event,
+                input,
+                Some(id),
+                now,
+            )
+            .await?;
+            started += 1;
+        }
+        Ok(started)
+    }
+
     /// Records and queues the deliveries of one event (after the auto-charge it may call for);
     /// returns how many were queued.
     pub async fn route(&self, workspace_id: &str, event: &Event, now: DateTime<Utc>) -> anyhow::Result<usize> {
@@ -103,6 +158,7 @@ impl Router {
             }
         }
         self.queue.enqueue(&jobs, Duration::ZERO).await?;
+        self.start_runs(workspace_id, event, now).await?;
         Ok(jobs.len())
     }
 }

@@ -36,6 +36,9 @@ use switchboard_domain::automation::workflows::DEFAULT_ATTEMPTS;
 use switchboard_domain::sealing::WorkspaceKeys;
 use switchboard_store::DynamoStore;
 
+/// The largest output a step keeps: a run is one item, which DynamoDB caps at 400 KB.
+const MAX_OUTPUT_BYTES: usize = 32 * 1024;
+
 /// Waits before the second, third... attempt of a failing step.
 const BACKOFF_SECS: [i64; 5] = [30, 120, 600, 1800, 3600];
 
@@ -315,14 +318,21 @@ impl Runner {
             credentials: &credentials,
         };
         let key = format!("{execution_id}:{}", http.id);
-        connectors::call(self.http.as_ref(), &connector, &access, Some(action), input, Some(&key))
+        let output = connectors::call(self.http.as_ref(), &connector, &access, Some(action), input, Some(&key))
             .await
             .map(|result| result.output)
             .map_err(|failure| Outcome::Failed {
                 error: failure.message,
                 status_code: failure.status,
                 retryable: true,
-            })
+            })?;
+        if serde_json::to_vec(&output).map_or(0, |bytes| bytes.len()) > MAX_OUTPUT_BYTES {
+            return Err(permanent(format!(
+                "the answer is larger than {} KB: name the fields to keep in the action's `outputs`",
+                MAX_OUTPUT_BYTES / 1024
+            )));
+        }
+        Ok(output)
     }
 
     /// Creates the contact of the step's phone number, or sets the fields the step gives.

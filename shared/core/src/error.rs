@@ -129,6 +129,8 @@ error_codes! {
     WorkflowNotFound = 404, "workflow_not_found";
     /// No execution with this id in the workspace.
     ExecutionNotFound = 404, "execution_not_found";
+    /// No trigger with this id in the workspace.
+    TriggerNotFound = 404, "trigger_not_found";
     /// No customer with this id belongs to the workspace (also for the `Switchboard-Customer` header).
     CustomerNotFound = 404, "customer_not_found";
     /// No onboarding provider has this id: `GET /v1/onboarding/providers` lists them.

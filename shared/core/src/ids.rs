@@ -85,6 +85,22 @@ pub fn time_range(prefix: &str, from: Option<DateTime<Utc>>, to: Option<DateTime
     )
 }
 
+/// An id of `prefix` derived from `source` (an id) and `salt`: the same for the same two, made
+/// in the millisecond of `source` — for work a retry must find rather than repeat (the
+/// delivery of an event to an endpoint, the run an event starts through a trigger).
+pub fn derived(prefix: &str, source: &str, salt: &str) -> String {
+    use sha2::Digest;
+    let ms = source
+        .rsplit('_')
+        .next()
+        .and_then(|ulid| Ulid::from_string(ulid).ok())
+        .map_or(0, |ulid| ulid.timestamp_ms());
+    let digest = sha2::Sha256::digest(format!("{source}/{salt}"));
+    let mut random = [0u8; 16];
+    random[6..].copy_from_slice(&digest[..10]);
+    format!("{prefix}_{}", Ulid::from_parts(ms, u128::from_be_bytes(random)))
+}
+
 pub fn is_valid(prefix: &str, id: &str) -> bool {
     id.strip_prefix(prefix)
         .and_then(|rest| rest.strip_prefix('_'))

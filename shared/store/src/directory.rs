@@ -6,7 +6,7 @@ use switchboard_core::StoreError;
 use switchboard_core::ports::{Directory, RelaySessions};
 
 use super::keys::{self, entity};
-use super::layout::{NUMBER, PROVIDER_CALL, provider_call_value};
+use super::layout::{NUMBER, PROVIDER_CALL, TRIGGER, provider_call_value};
 use super::{DynamoStore, Item, get_s, key_map, n, s};
 
 impl DynamoStore {
@@ -37,6 +37,13 @@ impl Directory for DynamoStore {
     ) -> Result<Option<(String, String)>, StoreError> {
         self.owner_of(PROVIDER_CALL, &provider_call_value(provider, provider_call_id))
             .await
+    }
+
+    async fn trigger_owner(&self, trigger_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .owner_of(TRIGGER, trigger_id)
+            .await?
+            .map(|(workspace, _)| workspace))
     }
 }
 

@@ -61,6 +61,7 @@ pub const WORKSPACE_PARTITIONS: &[&str] = &[
     "#CONNECTION",
     "#WORKFLOW",
     "#EXECUTION",
+    "#TRIGGER",
 ];
 
 /// A primary key.

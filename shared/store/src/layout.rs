@@ -7,8 +7,8 @@ use switchboard_core::ErrorCode;
 use switchboard_core::ids;
 use switchboard_core::model::{
     Agent, Appointment, AppointmentStatus, Approval, AuditEntry, Call, Campaign, Channel, Connector, Contact,
-    Conversation, Customer, DELIVERY_RETENTION_DAYS, Delivery, Execution, LedgerEntry, NumberStatus, PhoneNumber,
-    SLOT_MINUTES, StoredConnection, StoredSecret, WebhookEndpoint, Workflow,
+    Conversation, Customer, DELIVERY_RETENTION_DAYS, Delivery, EventType, Execution, LedgerEntry, NumberStatus,
+    PhoneNumber, SLOT_MINUTES, StoredConnection, StoredSecret, StoredTrigger, TriggerType, WebhookEndpoint, Workflow,
 };
 use switchboard_core::ports::{ListBy, Resource, Unique};
 
@@ -49,6 +49,8 @@ pub const SECRET_NAME: &str = "SECRET_NAME";
 pub const APPOINTMENT_SLOT: &str = "APPOINTMENT_SLOT";
 pub const NUMBER: &str = "NUMBER";
 pub const PROVIDER_CALL: &str = "PROVIDER_CALL";
+/// The global guard of an inbound trigger's id, leading to its workspace.
+pub const TRIGGER: &str = "TRIGGER";
 /// The global guard of a customer's id, leading to its agency.
 pub const CUSTOMER: &str = "CUSTOMER";
 
@@ -150,6 +152,50 @@ impl Layout for Connector {
 
 impl Layout for Workflow {
     const COLLECTION: &'static str = "WORKFLOW";
+}
+
+impl Layout for StoredTrigger {
+    const COLLECTION: &'static str = TRIGGER;
+
+    /// An inbound trigger is found from its URL, before its workspace is known.
+    fn guards(&self) -> Vec<Guard> {
+        (self.kind == TriggerType::Inbound)
+            .then(|| Guard {
+                kind: TRIGGER,
+                value: self.id.clone(),
+                conflict: ErrorCode::ConcurrentModification,
+                global: true,
+            })
+            .into_iter()
+            .collect()
+    }
+
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        self.event
+            .iter()
+            .map(|event| IndexEntry {
+                index: Index::Gsi1,
+                partition: format!("EVENT#{}", event_name(*event)),
+                sort: self.id.clone(),
+            })
+            .collect()
+    }
+
+    fn list_index(by: &ListBy) -> Option<Option<(Index, String)>> {
+        match by {
+            ListBy::All => Some(None),
+            ListBy::TriggerEvent(event) => Some(Some((Index::Gsi1, format!("EVENT#{}", event_name(*event))))),
+            _ => None,
+        }
+    }
+}
+
+/// An event type's name (`call.ended`).
+fn event_name(event: EventType) -> String {
+    serde_json::to_value(event)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 impl Layout for Execution {

@@ -89,7 +89,6 @@ pub struct ConnectorAction {
     /// The JSON body. A string that is one placeholder takes the input's value as it is;
     /// placeholders inside longer strings are written into them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub body: Option<serde_json::Value>,
     /// What the step outputs: names for JSON pointers into the answer (`"id": "/id"`).
     #[serde(default)]

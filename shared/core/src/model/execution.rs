@@ -67,7 +67,7 @@ pub struct StepRun {
     /// The step's fields with its placeholders filled.
     #[schema(value_type = Option<Object>)]
     pub input: Option<Value>,
-    #[schema(value_type = Option<Object>)]
+    /// What the step gave (an HTTP step: the action's outputs, or the API's JSON answer).
     pub output: Option<Value>,
     pub attempts: Vec<StepAttempt>,
     pub retry_at: Option<DateTime<Utc>>,

@@ -38,6 +38,7 @@ mod onboarding;
 mod plan;
 mod secret;
 mod team;
+mod trigger;
 mod voice;
 mod webhook;
 mod workflow;
@@ -95,6 +96,7 @@ pub use secret::{MAX_SECRET_BYTES, MAX_SECRETS, Secret, SecretObject, StoredSecr
 pub use team::{
     CustomRole, Family, Grants, Invitation, InvitationObject, InvitationStatus, Role, RoleObject, RoleView,
 };
+pub use trigger::{MAX_TRIGGERS, StoredTrigger, Trigger, TriggerObject};
 pub use voice::{Gender, VOICES, Voice, VoiceObject, voice_by_id, voice_ids};
 pub use webhook::{
     Attempt, DELIVERY_RETENTION_DAYS, Delivery, DeliveryObject, DeliveryStatus, SealedSecret, WebhookEndpoint,

@@ -141,7 +141,6 @@ pub struct ConditionStep {
     pub comparison: Comparison,
     /// What `value` is compared with (not for `exists`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub with: Option<Value>,
     /// The later step to go to when the condition does not hold; `null`: the run ends.
     pub otherwise: Option<String>,

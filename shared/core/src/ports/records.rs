@@ -73,6 +73,8 @@ pub trait Directory: Send + Sync {
         provider: &str,
         provider_call_id: &str,
     ) -> Result<Option<(String, String)>, StoreError>;
+    /// The workspace of the inbound trigger `trigger_id`.
+    async fn trigger_owner(&self, trigger_id: &str) -> Result<Option<String>, StoreError>;
 }
 
 #[async_trait]

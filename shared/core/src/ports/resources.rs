@@ -72,6 +72,8 @@ pub enum ListBy {
     Actor(String),
     /// A workflow's executions.
     Workflow(String),
+    /// The event triggers of one type of event.
+    TriggerEvent(crate::model::EventType),
 }
 
 /// Which resources to list: how, in what time range, filtered on which fields, in what order.

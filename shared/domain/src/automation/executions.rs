@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
-use switchboard_core::Error;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
     Execution, ExecutionObject, ExecutionStatus, StepRun, StepStatus, TriggerType, Workflow,
 };
 use switchboard_core::ports::{Repository, Versioned, WorkflowJob, WorkflowQueue};
+use switchboard_core::{Error, StoreError};
 
 /// The name of a step's type, as executions show it.
 pub fn kind_of(step: &switchboard_core::model::Step) -> String {
@@ -21,7 +21,10 @@ pub fn kind_of(step: &switchboard_core::model::Step) -> String {
         .unwrap_or_default()
 }
 
-/// Starts a run of `workflow` with `input` (what `{{trigger...}}` reads).
+/// Starts a run of `workflow` with `input` (what `{{trigger...}}` reads). With an `id` (one
+/// derived from what started it), starting again finds the first run, and queues its first
+/// step again only if it never ran.
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     executions: &dyn Repository<Execution>,
     queue: &dyn WorkflowQueue,
@@ -29,11 +32,12 @@ pub async fn start(
     workflow: &Workflow,
     trigger: TriggerType,
     input: Value,
+    id: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<Versioned<Execution>, Error> {
     let at = switchboard_core::clock::api_time(now);
     let execution = Execution {
-        id: ids::new_id_at(prefix::EXECUTION, now),
+        id: id.unwrap_or_else(|| ids::new_id_at(prefix::EXECUTION, now)),
         object: ExecutionObject,
         workflow_id: workflow.id.clone(),
         workflow_revision: workflow.revision,
@@ -63,7 +67,20 @@ pub async fn start(
         finished_at: None,
         updated_at: at,
     };
-    let created = executions.insert(workspace_id, &execution, None, &[]).await?;
+    let created = match executions.insert(workspace_id, &execution, None, &[]).await {
+        Err(StoreError::AlreadyExists) => {
+            let found = executions
+                .get(workspace_id, &execution.id)
+                .await?
+                .ok_or_else(|| Error::internal(anyhow::anyhow!("a run both exists and does not")))?;
+            let started = found.value.cursor > 0 || found.value.steps.first().is_some_and(|s| !s.attempts.is_empty());
+            if started {
+                return Ok(found);
+            }
+            found
+        }
+        created => created?,
+    };
     let job = WorkflowJob {
         workspace_id: workspace_id.to_owned(),
         execution_id: execution.id.clone(),

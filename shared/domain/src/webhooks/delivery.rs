@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use sha2::{Digest, Sha256};
 use switchboard_core::StoreError;
 use switchboard_core::clock::Clock;
 use switchboard_core::ids::prefix;
@@ -16,26 +15,13 @@ use switchboard_core::model::{Attempt, Delivery, DeliveryObject, DeliveryStatus,
 use switchboard_core::ports::{
     DeliveryJob, DeliveryQueue, EventStore, MAX_DELAY, Repository, Versioned, WebhookTransport,
 };
-use ulid::Ulid;
 
 use super::secrets::SecretBox;
 use super::{RetrySchedule, signature};
 
 /// The id of the delivery of `event_id` to `webhook_id`: the event's time, and a hash of both.
 pub fn delivery_id(event_id: &str, webhook_id: &str) -> String {
-    let ms = event_id
-        .rsplit('_')
-        .next()
-        .and_then(|ulid| Ulid::from_string(ulid).ok())
-        .map_or(0, |ulid| ulid.timestamp_ms());
-    let digest = Sha256::digest(format!("{event_id}/{webhook_id}"));
-    let mut random = [0u8; 16];
-    random[6..].copy_from_slice(&digest[..10]);
-    format!(
-        "{}_{}",
-        prefix::DELIVERY,
-        Ulid::from_parts(ms, u128::from_be_bytes(random))
-    )
+    switchboard_core::ids::derived(prefix::DELIVERY, event_id, webhook_id)
 }
 
 /// A new delivery of `event` to `webhook_id`.
@@ -236,6 +222,7 @@ pub fn event_name(event: &Event) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ulid::Ulid;
 
     #[test]
     fn a_delivery_id_is_the_same_for_the_same_event_and_endpoint() {

@@ -1,0 +1,274 @@
+//! Triggers: an event of the workspace, filtered on its data, starts a run of a live workflow
+//! (once, however often its stream batch is routed); a signed POST to an inbound trigger's URL
+//! starts one with its body.
+
+use serde_json::{Value, json};
+use switchboard_tests::fake::FakeServer;
+use switchboard_tests::{Tenant, TestApp, phone_ending};
+
+/// A live workflow posting the call's number to a local receiver, then noting the contact.
+async fn booked_calls_workflow(app: &TestApp, t: &Tenant, receiver: &FakeServer) -> String {
+    let connection = app
+        .create(
+            t,
+            "/v1/connections",
+            json!({"connector_id": "http", "name": "crm", "base_url": receiver.url}),
+        )
+        .await;
+    app.create(
+        t,
+        "/v1/workflows",
+        json!({"name": "Answered calls", "status": "live", "steps": [
+            {"id": "crm", "type": "http", "connection_id": connection, "action": "post",
+             "input": {"path": "/calls", "body": {"to": "{{trigger.data.to}}", "call": "{{trigger.data.id}}"}}},
+            {"id": "contact", "type": "upsert_contact", "phone": "{{trigger.data.to}}", "attributes": {"last_call": "{{trigger.data.id}}"}}]}),
+    )
+    .await
+}
+
+async fn call(app: &TestApp, t: &Tenant, line: &(String, String, String), to: &str) -> String {
+    let id = app
+        .create(
+            t,
+            "/v1/calls",
+            json!({"agent_id": line.0, "phone_number_id": line.1, "to": to}),
+        )
+        .await;
+    app.run_call_jobs_until_final(t, &id).await;
+    id
+}
+
+#[tokio::test]
+async fn a_call_ended_event_matching_the_filter_runs_the_workflow_once() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let receiver = FakeServer::start(|_, _| (200, "application/json", "{}".into())).await;
+    let workflow = booked_calls_workflow(&app, &t, &receiver).await;
+    let trigger = app
+        .post("/v1/triggers")
+        .bearer(&t.key)
+        .json(
+            json!({"workflow_id": workflow, "type": "event", "event": "call.ended", "filter": {"status": "completed"}}),
+        )
+        .send()
+        .await;
+    trigger.expect(201);
+    assert!(trigger.body.get("secret").is_none());
+    let line = app.phone_line(&t).await;
+    let answered = phone_ending("0100");
+    let call_id = call(&app, &t, &line, &answered).await;
+    call(&app, &t, &line, &phone_ending("0001")).await; // busy: filtered out
+    app.route_events(&t.workspace_id).await;
+    app.run_workflows().await;
+
+    let runs = app.get("/v1/executions").bearer(&t.key).send().await;
+    let runs = runs.body["data"].as_array().unwrap().clone();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(
+        (&runs[0]["status"], &runs[0]["trigger"]),
+        (&json!("succeeded"), &json!("event"))
+    );
+    assert_eq!(runs[0]["input"]["event"], "call.ended");
+    let sent = receiver.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].json(), json!({"to": answered, "call": call_id}));
+    let contacts = app.get("/v1/contacts").bearer(&t.key).send().await;
+    let noted: Vec<&Value> = contacts.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["phone"] == answered.as_str())
+        .collect();
+    assert_eq!(noted[0]["attributes"]["last_call"], call_id.as_str());
+
+    // The stream hands a batch out again: the same run is found, none is added.
+    let events = app.events(&t.workspace_id).await;
+    let ended: switchboard_core::model::Event = serde_json::from_value(
+        events
+            .into_iter()
+            .find(|e| e["event"] == "call.ended" && e["data"]["id"] == call_id.as_str())
+            .unwrap(),
+    )
+    .unwrap();
+    app.event_router
+        .route(&t.workspace_id, &ended, app.clock.now())
+        .await
+        .unwrap();
+    app.run_workflows().await;
+    let again = app.get("/v1/executions").bearer(&t.key).send().await;
+    assert_eq!(again.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(receiver.requests().len(), 1);
+
+    // Turned off, it starts nothing.
+    app.patch(&format!("/v1/triggers/{}", trigger.id()))
+        .bearer(&t.key)
+        .json(json!({"enabled": false}))
+        .send()
+        .await
+        .expect(200);
+    call(&app, &t, &line, &phone_ending("0100")).await;
+    app.route_events(&t.workspace_id).await;
+    app.run_workflows().await;
+    assert_eq!(
+        app.get("/v1/executions").bearer(&t.key).send().await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+fn signed(secret: &str, body: &str, t: i64) -> String {
+    let (header, _) = switchboard_domain::webhooks::signature::headers(&[secret.to_owned()], body.as_bytes(), t);
+    header
+}
+
+#[tokio::test]
+async fn a_signed_post_to_an_inbound_trigger_starts_a_run_with_its_body() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let receiver = FakeServer::start(|_, _| (200, "application/json", "{}".into())).await;
+    let workflow = booked_calls_workflow(&app, &t, &receiver).await;
+    let created = app
+        .post("/v1/triggers")
+        .bearer(&t.key)
+        .json(json!({"workflow_id": workflow, "type": "inbound"}))
+        .send()
+        .await;
+    created.expect(201);
+    let secret = created.body["secret"].as_str().unwrap().to_owned();
+    let path = created.body["inbound_path"].as_str().unwrap().to_owned();
+    let fetched = app
+        .get(&format!("/v1/triggers/{}", created.id()))
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert!(fetched.body.get("secret").is_none() && !fetched.text.contains(&secret));
+    for item in app.whole_table().await {
+        assert!(!item.contains(&secret), "{item}");
+    }
+
+    let body = json!({"to": "+14155550111", "id": "order-7"}).to_string();
+    let now = app.clock.now().timestamp();
+    let fired = app
+        .post(&path)
+        .header("switchboard-signature", &signed(&secret, &body, now))
+        .raw("application/json", body.clone())
+        .send()
+        .await;
+    fired.expect(202);
+    app.run_workflows().await;
+    let run = app
+        .get(&format!(
+            "/v1/executions/{}",
+            fired.body["execution_id"].as_str().unwrap()
+        ))
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(
+        (&run.body["status"], &run.body["trigger"]),
+        (&json!("succeeded"), &json!("inbound")),
+        "{}",
+        run.text
+    );
+    assert_eq!(
+        receiver.requests()[0].json(),
+        json!({"to": "+14155550111", "call": "order-7"})
+    );
+
+    for header in [
+        signed("whsec_wrong", &body, now),
+        signed(&secret, &body, now - 3600),
+        String::new(),
+    ] {
+        app.post(&path)
+            .header("switchboard-signature", &header)
+            .raw("application/json", body.clone())
+            .send()
+            .await
+            .expect_error(403, "invalid_signature");
+    }
+    app.post("/v1/triggers/trg_01JD3QZ9R6X4Y7T2W8V5N1M0KA/inbound")
+        .header("switchboard-signature", &signed(&secret, &body, now))
+        .raw("application/json", body.clone())
+        .send()
+        .await
+        .expect_error(404, "trigger_not_found");
+    assert_eq!(receiver.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn triggers_refuse_bad_input_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let workflow = app
+        .create(
+            &t,
+            "/v1/workflows",
+            json!({"name": "w", "steps": [{"id": "w", "type": "wait", "minutes": 1}]}),
+        )
+        .await;
+    let before = app.snapshot(&t.workspace_id).await;
+    for (body, status, code, param) in [
+        (
+            json!({"workflow_id": workflow, "type": "event"}),
+            400,
+            "missing_field",
+            "event",
+        ),
+        (
+            json!({"workflow_id": workflow, "type": "event", "event": "workflow.execution.finished"}),
+            422,
+            "validation_failed",
+            "event",
+        ),
+        (
+            json!({"workflow_id": workflow, "type": "event", "event": "call.exploded"}),
+            400,
+            "invalid_type",
+            "event",
+        ),
+        (
+            json!({"workflow_id": workflow, "type": "event", "event": "call.ended", "filter": {"bad path!": 1}}),
+            422,
+            "validation_failed",
+            "filter.bad path!",
+        ),
+        (
+            json!({"workflow_id": workflow, "type": "inbound", "filter": {"status": "x"}}),
+            422,
+            "validation_failed",
+            "event",
+        ),
+        (
+            json!({"workflow_id": workflow, "type": "schedule"}),
+            422,
+            "validation_failed",
+            "type",
+        ),
+        (
+            json!({"workflow_id": workflow, "type": "manual"}),
+            422,
+            "validation_failed",
+            "type",
+        ),
+        (
+            json!({"workflow_id": "wf_01JD3QZ9R6X4Y7T2W8V5N1M0KA", "type": "inbound"}),
+            404,
+            "workflow_not_found",
+            "workflow_id",
+        ),
+        (
+            json!({"workflow_id": workflow, "type": "inbound", "colour": "red"}),
+            400,
+            "unknown_field",
+            "colour",
+        ),
+    ] {
+        let res = app.post("/v1/triggers").bearer(&t.key).json(body).send().await;
+        res.expect_error(status, code);
+        assert_eq!(res.param(), param, "{}", res.text);
+    }
+    assert_eq!(app.snapshot(&t.workspace_id).await, before);
+}
