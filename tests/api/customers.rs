@@ -220,13 +220,7 @@ async fn a_customer_pays_from_its_own_wallet_which_starts_empty() {
 async fn a_test_mode_agencys_customers_are_test_mode_workspaces() {
     let app = TestApp::spawn().await;
     let agency = app.tenant().await;
-    let test = app
-        .post("/v1/api-keys")
-        .bearer(&agency.token)
-        .json(json!({"name": "sandbox", "scope": "admin", "mode": "test"}))
-        .send()
-        .await;
-    let test = test.body["secret"].as_str().unwrap().to_owned();
+    let test = crate::test_mode::test_key(&app, &agency).await;
     let created = app
         .post("/v1/customers")
         .bearer(&test)

@@ -123,30 +123,13 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
         )
         .await
     } else if path.starts_with("/v1/workflows/") {
-        app.create(
-            tenant,
-            "/v1/workflows",
-            json!({"name": "mine", "steps": [{"id": "w", "type": "wait", "minutes": 5}]}),
-        )
-        .await
+        draft_workflow(app, tenant).await
     } else if path.starts_with("/v1/executions/") {
-        let workflow = app
-            .create(
-                tenant,
-                "/v1/workflows",
-                json!({"name": "mine", "steps": [{"id": "w", "type": "wait", "minutes": 5}]}),
-            )
-            .await;
+        let workflow = draft_workflow(app, tenant).await;
         app.create(tenant, &format!("/v1/workflows/{workflow}/run"), json!({}))
             .await
     } else if path.starts_with("/v1/triggers/") {
-        let workflow = app
-            .create(
-                tenant,
-                "/v1/workflows",
-                json!({"name": "mine", "steps": [{"id": "w", "type": "wait", "minutes": 5}]}),
-            )
-            .await;
+        let workflow = draft_workflow(app, tenant).await;
         app.create(
             tenant,
             "/v1/triggers",
@@ -164,6 +147,16 @@ pub async fn make(app: &TestApp, tenant: &Tenant, path: &str) -> String {
     } else {
         panic!("no factory for {path}: add one so its isolation and bad-input tests run")
     }
+}
+
+/// A workflow of one step, a draft.
+async fn draft_workflow(app: &TestApp, tenant: &Tenant) -> String {
+    app.create(
+        tenant,
+        "/v1/workflows",
+        json!({"name": "mine", "steps": [{"id": "w", "type": "wait", "minutes": 5}]}),
+    )
+    .await
 }
 
 /// A request on `route` with the credential it needs.

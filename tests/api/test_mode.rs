@@ -10,7 +10,7 @@ use switchboard_tests::{Options, Tenant, TestApp, phone_ending};
 use crate::twilio::{created_call, twilio_answer};
 
 /// A test-mode key of the tenant, made by its owner.
-async fn test_key(app: &TestApp, t: &Tenant) -> String {
+pub(crate) async fn test_key(app: &TestApp, t: &Tenant) -> String {
     let res = app
         .post("/v1/api-keys")
         .bearer(&t.token)

@@ -1104,11 +1104,12 @@ async fn a_workspace_that_brings_its_own_accounts_calls_through_them() {
     assert_eq!(ended["status"], "completed", "{ended}");
 }
 
-/// A workflow run through the stack: the `automation` function starts it, the SQS bridge feeds
-/// its steps to the `workflow-runner`, which posts through a connection to a local receiver and
-/// records the contact.
+/// A workflow run started by an event, through the stack: a simulated call ends, the table's
+/// stream hands its `call.ended` to the event router, whose trigger (filtered on the call's
+/// status) starts a run; the SQS bridge feeds its steps to the `workflow-runner`, which posts
+/// through a connection to a local receiver and notes the contact.
 #[tokio::test]
-async fn a_workflow_run_posts_through_its_connection_over_the_stack() {
+async fn a_call_ended_event_runs_a_live_workflow_over_the_stack() {
     let http = client();
     let s = new_workspace().await;
     let receiver =
@@ -1120,35 +1121,57 @@ async fn a_workflow_run_posts_through_its_connection_over_the_stack() {
         json!({"connector_id": "http", "name": "receiver", "base_url": receiver.url}),
     )
     .await;
-    let phone = switchboard_tests::unique_phone();
     let workflow = post_json(
         &http,
         &s,
         "/v1/workflows",
-        json!({"name": "Booked", "status": "live", "steps": [
+        json!({"name": "Answered calls", "status": "live", "steps": [
             {"id": "tell", "type": "http", "connection_id": connection["id"], "action": "post",
-             "input": {"path": "/booked", "body": {"to": "{{trigger.data.to}}"}}},
-            {"id": "contact", "type": "upsert_contact", "phone": "{{trigger.data.to}}", "name": "Booked caller"}]}),
+             "input": {"path": "/answered", "body": {"to": "{{trigger.data.to}}", "call": "{{trigger.data.id}}"}}},
+            {"id": "contact", "type": "upsert_contact", "phone": "{{trigger.data.to}}",
+             "attributes": {"last_call": "{{trigger.data.id}}"}}]}),
     )
     .await;
-    let started = post_json(
+    let trigger = post_json(
         &http,
         &s,
-        &format!("/v1/workflows/{}/run", workflow["id"].as_str().unwrap()),
-        json!({"data": {"to": phone}}),
+        "/v1/triggers",
+        json!({"workflow_id": workflow["id"], "type": "event", "event": "call.ended", "filter": {"status": "completed"}}),
     )
     .await;
-    let path = format!("/v1/executions/{}", started["id"].as_str().unwrap());
-    let done = eventually("the run finishes", Duration::from_secs(60), || async {
-        get_json(&http, &s.key, &path)
-            .await
-            .filter(|e| e["status"] != "running")
+    assert_eq!(trigger["object"], "trigger", "{trigger}");
+    let (agent, number) =
+        agent_on_a_number(&http, &s, json!({"name": "Sarah", "system_prompt": "You are Sarah."})).await;
+    let to = switchboard_tests::phone_ending("0100");
+    let call = post_json(
+        &http,
+        &s,
+        "/v1/calls",
+        json!({"agent_id": agent["id"], "phone_number_id": number["id"], "to": to}),
+    )
+    .await;
+    let run = eventually("the call's end runs the workflow", Duration::from_secs(90), || async {
+        let runs = get_json(&http, &s.key, "/v1/executions?status=succeeded").await?;
+        runs["data"].as_array()?.first().cloned()
     })
     .await;
-    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        (&run["trigger"], &run["input"]["event"]),
+        (&json!("event"), &json!("call.ended")),
+        "{run}"
+    );
     let sent = receiver.requests();
-    assert_eq!((sent.len(), sent[0].path.as_str()), (1, "/booked"));
-    assert_eq!(sent[0].json(), json!({"to": phone}));
+    assert_eq!((sent.len(), sent[0].path.as_str()), (1, "/answered"));
+    assert_eq!(sent[0].json(), json!({"to": to, "call": call["id"]}));
     let contacts = get_json(&http, &s.key, "/v1/contacts").await.unwrap();
-    assert_eq!(contacts["data"][0]["phone"], phone.as_str());
+    let noted = contacts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["phone"] == to.as_str())
+        .cloned();
+    assert_eq!(
+        noted.map(|c| c["attributes"]["last_call"].clone()),
+        Some(call["id"].clone())
+    );
 }
