@@ -31,6 +31,10 @@
                                   in-process, against DynamoDB Local and moto)
   bench.py dsr [--calls N]        export and erasure of a person with N calls (transcripts and
                                   conversations), in-process (tests/benches/dsr.rs)
+  bench.py workflows [--runs N] [--workers W] [--events M]
+                                  executions per second of a three-step workflow through the
+                                  real queue and W runner workers, and event -> first step
+                                  latency, in-process (tests/benches/workflows.rs)
   bench.py lost-answers [--requests N] [--concurrency C]
                                   N mixed requests (the OpenAPI document plain and gzipped, the
                                   reference page, voice previews and samples, agents, health)
@@ -391,6 +395,10 @@ def dsr(args):
     cargo_bench("dsr", [["--calls", str(args.calls)]])
 
 
+def workflows(args):
+    cargo_bench("workflows", [["--runs", str(args.runs), "--workers", str(args.workers), "--events", str(args.events)]])
+
+
 def lost_answers(args):
     import urllib.error
     import urllib.request
@@ -500,6 +508,11 @@ def main():
     d = sub.add_parser("dsr")
     d.add_argument("--calls", type=int, default=1000)
     d.set_defaults(run=dsr)
+    w = sub.add_parser("workflows")
+    w.add_argument("--runs", type=int, default=500)
+    w.add_argument("--workers", type=int, default=8)
+    w.add_argument("--events", type=int, default=200)
+    w.set_defaults(run=workflows)
     la = sub.add_parser("lost-answers")
     la.add_argument("--requests", type=int, default=10_000)
     la.add_argument("--concurrency", type=int, default=4)
