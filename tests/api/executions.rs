@@ -344,3 +344,36 @@ async fn runs_refuse_bad_input_and_paused_workflows() {
         .await
         .expect_error(404, "execution_not_found");
 }
+
+#[tokio::test]
+async fn a_path_from_the_data_cannot_move_a_request_off_its_connections_host() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let server = FakeServer::start(|_, _| ok("x")).await;
+    let connection = app
+        .create(
+            &t,
+            "/v1/connections",
+            json!({"connector_id": "http", "name": "crm", "base_url": server.url}),
+        )
+        .await;
+    let flow = workflow(
+        &app,
+        &t,
+        json!([{"id": "get", "type": "http", "connection_id": connection, "action": "get",
+                "input": {"path": "{{trigger.data.path}}"}}]),
+    )
+    .await;
+    for path in [".evil.example.net/x", "//evil.example.net/x", "@evil.example.net/x"] {
+        let id = run(&app, &t, &flow, json!({"path": path})).await;
+        app.run_workflows().await;
+        let done = execution(&app, &t, &id).await;
+        assert_eq!(done["status"], "failed", "{path}: {done}");
+        assert!(done["error"].as_str().unwrap().contains("is not a path"), "{done}");
+    }
+    assert!(server.requests().is_empty());
+    let id = run(&app, &t, &flow, json!({"path": "/fine?x=1"})).await;
+    app.run_workflows().await;
+    assert_eq!(execution(&app, &t, &id).await["status"], "succeeded");
+    assert_eq!(server.requests()[0].path, "/fine?x=1");
+}

@@ -324,7 +324,7 @@ impl Runner {
             .map_err(|failure| Outcome::Failed {
                 error: failure.message,
                 status_code: failure.status,
-                retryable: true,
+                retryable: failure.retryable,
             })?;
         if serde_json::to_vec(&output).map_or(0, |bytes| bytes.len()) > MAX_OUTPUT_BYTES {
             return Err(permanent(format!(

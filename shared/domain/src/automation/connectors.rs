@@ -178,6 +178,8 @@ pub struct ActionError {
     pub status: Option<u16>,
     pub message: String,
     pub latency_ms: u64,
+    /// Whether trying again may succeed: not for a request that cannot be made as written.
+    pub retryable: bool,
 }
 
 /// Runs `action` of `connector` through `access` with `input`; `idempotency_key`, when given,
@@ -191,14 +193,22 @@ pub async fn call(
     idempotency_key: Option<&str>,
 ) -> Result<ActionResult, ActionError> {
     let started = Instant::now();
-    let fail = |status, message: String| ActionError {
+    let fail = |status, message: String, retryable| ActionError {
         status,
         message,
         latency_ms: started.elapsed().as_millis() as u64,
+        retryable,
     };
-    let request = prepare(http, connector, access, action, input, idempotency_key)
-        .await
-        .map_err(|message| fail(None, message))?;
+    let token = match &connector.auth {
+        ConnectorAuth::Oauth2ClientCredentials { token_url, scope } => Some(
+            client_credentials_token(http, access, token_url, scope.as_deref())
+                .await
+                .map_err(|message| fail(None, message, true))?,
+        ),
+        _ => None,
+    };
+    let request = prepare(connector, access, action, input, token, idempotency_key)
+        .map_err(|message| fail(None, message, false))?;
     // What an API echoes of the credentials (or of the headers made from them) is never kept.
     let secrets: Vec<String> = access
         .credentials
@@ -221,12 +231,13 @@ pub async fn call(
     let answer = http
         .send(request)
         .await
-        .map_err(|message| fail(None, redacted(message)))?;
+        .map_err(|message| fail(None, redacted(message), true))?;
     if !(200..300).contains(&answer.status) {
         let excerpt: String = answer.body.chars().take(200).collect();
         return Err(fail(
             Some(answer.status),
             redacted(format!("the API answered {}: {excerpt}", answer.status)),
+            true,
         ));
     }
     let body: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
@@ -265,12 +276,12 @@ fn credential<'a>(access: &'a Access<'_>, name: &str) -> Result<&'a str, String>
 }
 
 /// The request of `action` (a GET of the base URL when none): URL, headers and body.
-async fn prepare(
-    http: &dyn OutboundHttp,
+fn prepare(
     connector: &Connector,
     access: &Access<'_>,
     action: Option<&ConnectorAction>,
     input: &Value,
+    token: Option<String>,
     idempotency_key: Option<&str>,
 ) -> Result<OutboundRequest, String> {
     let base = match &connector.auth {
@@ -294,6 +305,11 @@ async fn prepare(
         })?,
         None => String::new(),
     };
+    // What follows the base URL stays below it: a path or a query, never a longer host name
+    // (`.example.net`) or another authority.
+    if !(path.is_empty() || path.starts_with('/') || path.starts_with('?')) || path.starts_with("//") {
+        return Err(format!("`{path}` is not a path: it starts with `/` (or `?`)"));
+    }
     let url = format!("{}{}", base.trim_end_matches('/'), path);
     let mut headers = vec![("accept".to_owned(), "application/json".to_owned())];
     match &connector.auth {
@@ -314,8 +330,8 @@ async fn prepare(
             let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
             headers.push(("authorization".into(), format!("Basic {encoded}")));
         }
-        ConnectorAuth::Oauth2ClientCredentials { token_url, scope } => {
-            let token = client_credentials_token(http, access, token_url, scope.as_deref()).await?;
+        ConnectorAuth::Oauth2ClientCredentials { .. } => {
+            let token = token.ok_or("no token was bought")?;
             headers.push(("authorization".into(), format!("Bearer {token}")));
         }
     }
