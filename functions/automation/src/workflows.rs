@@ -142,9 +142,9 @@ async fn check_references(state: &State, req: &Request, steps: &[Step]) -> Resul
                 }
             }
             Step::StartCall(call) => {
-                agent_exists(state, ws, &call.agent_id)
-                    .await
-                    .map_err(|_| missing(i, "agent_id", "no agent of the workspace has this id"))?;
+                if !agent_exists(state, ws, &call.agent_id).await? {
+                    return Err(missing(i, "agent_id", "no agent of the workspace has this id"));
+                }
                 let number = match ids::is_valid(prefix::NUMBER, &call.phone_number_id) {
                     true => state.numbers.get(ws, &call.phone_number_id).await?,
                     false => None,
@@ -161,9 +161,9 @@ async fn check_references(state: &State, req: &Request, steps: &[Step]) -> Resul
             Step::AddToDnc(dnc) => literal_phone(i, "phone", &dnc.phone)?,
             Step::UpsertContact(contact) => literal_phone(i, "phone", &contact.phone)?,
             Step::SendAgentMessage(message) => {
-                agent_exists(state, ws, &message.agent_id)
-                    .await
-                    .map_err(|_| missing(i, "agent_id", "no agent of the workspace has this id"))?;
+                if !agent_exists(state, ws, &message.agent_id).await? {
+                    return Err(missing(i, "agent_id", "no agent of the workspace has this id"));
+                }
             }
             Step::Wait(_) | Step::Condition(_) => {}
         }
@@ -171,14 +171,9 @@ async fn check_references(state: &State, req: &Request, steps: &[Step]) -> Resul
     Ok(())
 }
 
-async fn agent_exists(state: &State, ws: &str, id: &str) -> Result<(), ()> {
-    if !ids::is_valid(prefix::AGENT, id) {
-        return Err(());
-    }
-    match state.agents.get(ws, id).await {
-        Ok(Some(_)) => Ok(()),
-        _ => Err(()),
-    }
+/// Whether the workspace has the agent `id` (a store that fails is an error of ours, not a 422).
+async fn agent_exists(state: &State, ws: &str, id: &str) -> Result<bool, ApiError> {
+    Ok(ids::is_valid(prefix::AGENT, id) && state.agents.get(ws, id).await?.is_some())
 }
 
 /// A phone number written out (not a placeholder) must be one.
