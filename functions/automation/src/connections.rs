@@ -219,26 +219,12 @@ async fn delete(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     Ok(Reply::ok(&Deleted::new(&deleted.value.id, "connection")))
 }
 
-/// The connection's credentials, opened.
-pub fn credentials(
-    state: &State,
-    workspace_id: &str,
-    connection: &StoredConnection,
-) -> Result<BTreeMap<String, String>, ApiError> {
-    state
-        .keys
-        .of(workspace_id)
-        .open(&connection.sealed_credentials)
-        .ok()
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a connection's credentials do not open")))
-}
-
 async fn test(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let ws = req.workspace_id()?;
     let current = crud::find(state.connections.as_ref(), &req, req.param("id")).await?;
     let connector = crate::connectors::find(&state, &req, &current.value.connector_id).await?;
-    let credentials = credentials(&state, ws, &current.value)?;
+    let credentials = connectors::open_credentials(&state.keys, ws, &current.value)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a connection's credentials do not open")))?;
     let access = Access {
         base_url: current.value.base_url.as_deref(),
         credentials: &credentials,

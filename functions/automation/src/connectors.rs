@@ -215,10 +215,9 @@ async fn checked(
 
 /// The connector `id` of the workspace, built-in or custom.
 pub async fn find(state: &State, req: &Request, id: &str) -> Result<Connector, ApiError> {
-    match connectors::built_in_connector(id) {
-        Some(built_in) => Ok(built_in),
-        None => Ok(crud::find(state.connectors.as_ref(), req, id).await?.value),
-    }
+    connectors::find(state.connectors.as_ref(), req.workspace_id()?, id)
+        .await?
+        .ok_or_else(|| ApiError::of(ErrorCode::ConnectorNotFound))
 }
 
 async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {

@@ -90,16 +90,8 @@ async fn run(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
 
 async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let workflow = req.query("workflow_id");
+    req.query_as::<ExecutionStatus>("status", "one of `running`, `succeeded`, `failed`")?;
     let status = req.query("status");
-    if let Some(status) = status
-        && serde_json::from_value::<ExecutionStatus>(Value::String(status.to_owned())).is_err()
-    {
-        return Err(ApiError::param(
-            ErrorCode::InvalidParameter,
-            "status",
-            "`status` is one of `running`, `succeeded`, `failed`.",
-        ));
-    }
     let from = req.query_time("from", false)?;
     let to = req.query_time("to", true)?;
     let filters = format!("workflow={workflow:?}&status={status:?}&from={from:?}&to={to:?}");

@@ -186,16 +186,8 @@ fn literal_phone(i: usize, field: &str, value: &str) -> Result<(), ApiError> {
 }
 
 async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    req.query_as::<WorkflowStatus>("status", "one of `draft`, `live`, `paused`, `retired`")?;
     let status = req.query("status");
-    if let Some(status) = status
-        && serde_json::from_value::<WorkflowStatus>(Value::String(status.to_owned())).is_err()
-    {
-        return Err(ApiError::param(
-            ErrorCode::InvalidParameter,
-            "status",
-            "`status` is one of `draft`, `live`, `paused`, `retired`.",
-        ));
-    }
     let filters = status.map(|s| format!("status={s}")).unwrap_or_default();
     let mut query = ListQuery::from(req.page(&filters)?);
     query.equals.extend(status.map(|s| ("status", s.to_owned())));

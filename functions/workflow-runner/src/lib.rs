@@ -32,7 +32,7 @@ use switchboard_core::{StoreError, ids, validate};
 use switchboard_domain::automation::connectors::{self, Access};
 use switchboard_domain::automation::executions::scope;
 use switchboard_domain::automation::template;
-use switchboard_domain::automation::workflows::DEFAULT_ATTEMPTS;
+use switchboard_domain::automation::workflows::{DEFAULT_ATTEMPTS, step_fields};
 use switchboard_domain::sealing::WorkspaceKeys;
 use switchboard_store::DynamoStore;
 
@@ -292,23 +292,11 @@ impl Runner {
             .map_err(|e| retryable(e.to_string()))?
             .ok_or_else(|| permanent("the connection no longer exists".into()))?
             .value;
-        let connector = match connectors::built_in_connector(&connection.connector_id) {
-            Some(connector) => connector,
-            None => {
-                self.connectors
-                    .get(ws, &connection.connector_id)
-                    .await
-                    .map_err(|e| retryable(e.to_string()))?
-                    .ok_or_else(|| permanent("the connection's connector no longer exists".into()))?
-                    .value
-            }
-        };
-        let credentials = self
-            .keys
-            .of(ws)
-            .open(&connection.sealed_credentials)
-            .ok()
-            .and_then(|json| serde_json::from_str(&json).ok())
+        let connector = connectors::find(self.connectors.as_ref(), ws, &connection.connector_id)
+            .await
+            .map_err(|e| retryable(e.to_string()))?
+            .ok_or_else(|| permanent("the connection's connector no longer exists".into()))?;
+        let credentials = connectors::open_credentials(&self.keys, ws, &connection)
             .ok_or_else(|| permanent("the connection's credentials do not open".into()))?;
         let action = connector
             .action(&http.action)
@@ -533,16 +521,6 @@ fn attempt(
         status_code,
         error,
     }
-}
-
-/// A step's fields, whose placeholders a run fills.
-fn step_fields(step: &Step) -> Value {
-    let mut fields = serde_json::to_value(step).unwrap_or_default();
-    if let Value::Object(map) = &mut fields {
-        map.remove("type");
-        map.remove("id");
-    }
-    fields
 }
 
 /// Whether a condition holds.

@@ -7,10 +7,14 @@ use std::time::Instant;
 
 use base64::Engine;
 use serde_json::{Value, json};
-use switchboard_core::model::{Connector, ConnectorAction, ConnectorAuth, ConnectorKind, ConnectorObject, HttpMethod};
-use switchboard_core::ports::{OutboundHttp, OutboundRequest};
+use switchboard_core::StoreError;
+use switchboard_core::model::{
+    Connector, ConnectorAction, ConnectorAuth, ConnectorKind, ConnectorObject, HttpMethod, StoredConnection,
+};
+use switchboard_core::ports::{OutboundHttp, OutboundRequest, Repository};
 
 use super::template;
+use crate::sealing::WorkspaceKeys;
 
 fn built_in(
     id: &str,
@@ -155,6 +159,31 @@ pub fn built_ins() -> Vec<Connector> {
 /// The built-in connector `id`.
 pub fn built_in_connector(id: &str) -> Option<Connector> {
     built_ins().into_iter().find(|c| c.id == id)
+}
+
+/// The connector `id` of the workspace: built in, or one of its own.
+pub async fn find(
+    connectors: &dyn Repository<Connector>,
+    workspace_id: &str,
+    id: &str,
+) -> Result<Option<Connector>, StoreError> {
+    if let Some(built_in) = built_in_connector(id) {
+        return Ok(Some(built_in));
+    }
+    if !switchboard_core::ids::is_valid(switchboard_core::ids::prefix::CONNECTOR, id) {
+        return Ok(None);
+    }
+    Ok(connectors.get(workspace_id, id).await?.map(|found| found.value))
+}
+
+/// A connection's credentials, opened with its workspace's key; `None` when they do not open.
+pub fn open_credentials(
+    keys: &WorkspaceKeys,
+    workspace_id: &str,
+    connection: &StoredConnection,
+) -> Option<BTreeMap<String, String>> {
+    let json = keys.of(workspace_id).open(&connection.sealed_credentials).ok()?;
+    serde_json::from_str(&json).ok()
 }
 
 /// What a connection brings to its connector's requests.

@@ -29,6 +29,17 @@ fn id_ok(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A step's own fields (without `type` and `id`): what its placeholders are in, and what a
+/// run fills.
+pub fn step_fields(step: &Step) -> Value {
+    let mut fields = serde_json::to_value(step).unwrap_or_default();
+    if let Value::Object(map) = &mut fields {
+        map.remove("type");
+        map.remove("id");
+    }
+    fields
+}
+
 /// The steps of `raw`, checked.
 pub fn checked_steps(raw: &[Value]) -> Result<Vec<Step>, Error> {
     if raw.is_empty() || raw.len() > MAX_STEPS {
@@ -60,12 +71,9 @@ pub fn checked_steps(raw: &[Value]) -> Result<Vec<Step>, Error> {
                 "Each step has its own id: letters, digits and `_`, at most 64.",
             ));
         }
-        let mut fields = serde_json::to_value(step).unwrap_or_default();
-        if let Value::Object(map) = &mut fields {
-            map.remove("type");
-            map.remove("id");
-        }
-        for (param, path) in template::paths_of(&fields, &format!("steps[{i}]")).map_err(|(p, why)| refused(p, why))? {
+        for (param, path) in
+            template::paths_of(&step_fields(step), &format!("steps[{i}]")).map_err(|(p, why)| refused(p, why))?
+        {
             let root = path.first().map(String::as_str);
             let named_step = path.get(1).map(String::as_str);
             let known = match root {
