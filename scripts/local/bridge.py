@@ -1,4 +1,5 @@
-"""The local stand-ins for Lambda's event source mappings: SQS queues and the table's stream.
+"""The local stand-ins for Lambda's event source mappings (SQS queues and the table's stream)
+and for EventBridge Scheduler's rate schedules.
 
 For each SQS event of template.yaml, several pollers long-poll the queue, hand each batch to the function
 through `cargo lambda watch`'s invoke API, then deletes the messages that succeeded. Failed
@@ -46,10 +47,20 @@ class Bridge:
         self.threads = []
         self.streams = []
 
+    def add_schedule(self, mapping, speedup):
+        """Invokes the function every `mapping.period / speedup` seconds, as the schedule would."""
+        def run():
+            while not self.stopping.wait(mapping.period / speedup):
+                self.call(mapping.function, mapping.input)
+        thread = threading.Thread(target=run, name=f"schedule-{mapping.function}", daemon=True)
+        self.threads.append(thread)
+
     def add_stream(self, mapping, stream_arn, endpoints, on_failure_url):
         self.streams.append(StreamBridge(mapping, stream_arn, endpoints, self.invoke, self.region, on_failure_url))
 
     def start(self):
+        for thread in self.threads:
+            thread.start()
         for mapping in self.mappings:
             for n in range(self.pollers):
                 thread = threading.Thread(target=self._run, args=(mapping,), name=f"bridge-{mapping.function}-{n}", daemon=True)
@@ -65,8 +76,8 @@ class Bridge:
         for thread in self.threads:
             thread.join(timeout=5)
 
-    def invoke(self, function, event, key="messageId"):
-        """The ids of the records that failed, or None when the whole invocation failed."""
+    def call(self, function, event):
+        """The function's answer, or None when the invocation or the function failed."""
         request = urllib.request.Request(f"{self.api_url}/2015-03-31/functions/{function}/invocations", data=json.dumps(event).encode(),
                                          method="POST", headers={"Content-Type": "application/json"})
         try:
@@ -77,6 +88,13 @@ class Bridge:
             return None
         if not isinstance(body, dict) or "errorType" in body or "errorMessage" in body:
             print(f"[bridge] {function}: function error: {body}", flush=True)
+            return None
+        return body
+
+    def invoke(self, function, event, key="messageId"):
+        """The ids of the records that failed, or None when the whole invocation failed."""
+        body = self.call(function, event)
+        if body is None:
             return None
         failures = body.get("batchItemFailures") or []
         ids = {f.get("itemIdentifier") for f in failures}

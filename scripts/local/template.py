@@ -1,5 +1,5 @@
 """Reads template.yaml: the table, queues and secret to create locally, the functions'
-environment, their SQS event sources, and their HTTP API routes."""
+environment, their SQS, stream and schedule event sources, and their HTTP API routes."""
 
 import json
 import re
@@ -55,6 +55,16 @@ class StreamMapping:
     filters: list  # event-filtering patterns (parsed JSON)
     max_retries: int
     on_failure: str | None  # logical id of the on-failure queue
+
+
+@dataclass
+class ScheduleMapping:
+    function: str  # binary name
+    period: float  # seconds between invocations, from the `rate(...)` expression
+    input: dict
+
+
+RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
 @dataclass
@@ -128,6 +138,20 @@ class Template:
                     target = p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
                     out.append(StreamMapping(self.binary(fn), int(p.get("BatchSize", 100)), filters,
                                              int(p.get("MaximumRetryAttempts", 3)), target.value.split(".")[0] if target else None))
+        return out
+
+    def schedule_mappings(self):
+        """The EventBridge Scheduler `rate(...)` event sources of the functions."""
+        out = []
+        for fn in self.functions().values():
+            for event in fn["Properties"].get("Events", {}).values():
+                if event["Type"] == "ScheduleV2":
+                    p = event["Properties"]
+                    rate = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", p["ScheduleExpression"])
+                    if not rate:
+                        raise SystemExit(f"[stack] only rate(...) schedules run locally: {p['ScheduleExpression']}")
+                    period = int(rate.group(1)) * RATE_UNITS[rate.group(2)]
+                    out.append(ScheduleMapping(self.binary(fn), period, json.loads(p.get("Input", "{}"))))
         return out
 
     def routes(self):

@@ -230,6 +230,30 @@ async fn a_wait_longer_than_a_queue_delay_resumes_when_due() {
 }
 
 #[tokio::test]
+async fn a_wait_due_within_a_second_is_not_dropped_by_its_own_job() {
+    // Half a second into a second: a wait's due time then falls within a second too, and its
+    // job (which names whole seconds) must not come back before it and be taken for a stale copy.
+    let start = chrono::DateTime::parse_from_rfc3339("2026-12-03T10:00:00.500Z")
+        .unwrap()
+        .to_utc();
+    let app = TestApp::with(switchboard_tests::Options {
+        start,
+        ..Default::default()
+    })
+    .await;
+    let t = app.tenant().await;
+    let flow = workflow(&app, &t, json!([{"id": "pause", "type": "wait", "minutes": 1}])).await;
+    let id = run(&app, &t, &flow, json!({})).await;
+    assert!(app.run_workflows().await.contains(&Ran::Waiting));
+    app.clock.advance(chrono::Duration::milliseconds(59_700));
+    app.run_workflows().await;
+    app.clock.advance(chrono::Duration::minutes(1));
+    app.run_workflows().await;
+    let done = execution(&app, &t, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+}
+
+#[tokio::test]
 async fn a_worker_killed_mid_step_is_resumed_and_the_run_finishes_exactly_once() {
     let app = TestApp::spawn().await;
     let t = app.tenant().await;

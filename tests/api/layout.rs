@@ -243,18 +243,22 @@ async fn the_sample_relay_message_is_a_relay_event() {
 }
 
 #[test]
-fn the_sample_schedule_event_is_what_the_schedule_sends() {
-    let (_, renewals) = functions(&template())
-        .into_iter()
-        .find(|(binary, _)| binary == "number-renewals")
-        .unwrap();
-    let input = renewals["Properties"]["Events"]["Daily"]["Properties"]["Input"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let sample = std::fs::read_to_string(root().join("events/number-renewals.json")).unwrap();
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&input).unwrap(),
-        serde_json::from_str::<serde_json::Value>(&sample).unwrap()
-    );
+fn the_sample_schedule_events_are_what_the_schedules_send() {
+    let functions = functions(&template());
+    for (binary, event, sample) in [
+        ("number-renewals", "Daily", "number-renewals.json"),
+        ("workflow-scheduler", "EveryMinute", "workflow-scheduler-tick.json"),
+    ] {
+        let (_, function) = functions.iter().find(|(b, _)| b == binary).unwrap();
+        let input = function["Properties"]["Events"][event]["Properties"]["Input"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let sample = std::fs::read_to_string(root().join("events").join(sample)).unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&input).unwrap(),
+            serde_json::from_str::<serde_json::Value>(&sample).unwrap(),
+            "{binary}"
+        );
+    }
 }

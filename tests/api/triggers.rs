@@ -1,10 +1,12 @@
 //! Triggers: an event of the workspace, filtered on its data, starts a run of a live workflow
-//! (once, however often its stream batch is routed); a signed POST to an inbound trigger's URL
-//! starts one with its body.
+//! (once, however often its stream batch is routed); a schedule starts one at each minute it
+//! falls on in its zone (once, however many ticks race); a signed POST to an inbound trigger's
+//! URL starts one with its body.
 
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use switchboard_tests::fake::FakeServer;
-use switchboard_tests::{Tenant, TestApp, phone_ending};
+use switchboard_tests::{Options, Tenant, TestApp, phone_ending};
 
 /// A live workflow posting the call's number to a local receiver, then noting the contact.
 async fn booked_calls_workflow(app: &TestApp, t: &Tenant, receiver: &FakeServer) -> String {
@@ -243,9 +245,39 @@ async fn triggers_refuse_bad_input_and_write_nothing() {
         ),
         (
             json!({"workflow_id": workflow, "type": "schedule"}),
+            400,
+            "missing_field",
+            "cron",
+        ),
+        (
+            json!({"workflow_id": workflow, "type": "schedule", "cron": "*/5 * * * * *"}),
             422,
             "validation_failed",
-            "type",
+            "cron",
+        ),
+        (
+            json!({"workflow_id": workflow, "type": "schedule", "cron": "0 25 * * *"}),
+            422,
+            "validation_failed",
+            "cron",
+        ),
+        (
+            json!({"workflow_id": workflow, "type": "schedule", "cron": "0 9 * * *", "timezone": "Europe/Atlantis"}),
+            422,
+            "validation_failed",
+            "timezone",
+        ),
+        (
+            json!({"workflow_id": workflow, "type": "schedule", "cron": "0 9 * * *", "event": "call.ended"}),
+            422,
+            "validation_failed",
+            "event",
+        ),
+        (
+            json!({"workflow_id": workflow, "type": "event", "event": "call.ended", "cron": "0 9 * * *"}),
+            422,
+            "validation_failed",
+            "cron",
         ),
         (
             json!({"workflow_id": workflow, "type": "manual"}),
@@ -271,4 +303,142 @@ async fn triggers_refuse_bad_input_and_write_nothing() {
         assert_eq!(res.param(), param, "{}", res.text);
     }
     assert_eq!(app.snapshot(&t.workspace_id).await, before);
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_schedule_starts_one_run_at_each_minute_it_falls_on_in_its_zone() {
+    // 08:58:30 in New York (UTC-5 in December). The scheduler reads the table's global lists
+    // and keeps one cursor: a table of this test's own keeps other tests' clocks out of it.
+    let app = TestApp::with(Options {
+        start: at("2026-12-03T13:58:30Z"),
+        own_table: true,
+        ..Default::default()
+    })
+    .await;
+    let t = app.tenant().await;
+    let receiver = FakeServer::start(|_, _| (200, "application/json", "{}".into())).await;
+    let connection = app
+        .create(
+            &t,
+            "/v1/connections",
+            json!({"connector_id": "http", "name": "team", "base_url": receiver.url}),
+        )
+        .await;
+    let workflow = app
+        .create(
+            &t,
+            "/v1/workflows",
+            json!({"name": "Morning digest", "status": "live", "steps": [
+                {"id": "post", "type": "http", "connection_id": connection, "action": "post",
+                 "input": {"path": "/digest", "body": {"for": "{{trigger.data.scheduled_for}}"}}}]}),
+        )
+        .await;
+    let created = app
+        .post("/v1/triggers")
+        .bearer(&t.key)
+        .json(json!({"workflow_id": workflow, "type": "schedule", "cron": "0 9 * * *", "timezone": "America/New_York"}))
+        .send()
+        .await;
+    created.expect(201);
+    assert_eq!(created.body["next_run_at"], "2026-12-03T14:00:00Z", "{}", created.text);
+    let trigger = format!("/v1/triggers/{}", created.id());
+    let next_run = async || app.get(&trigger).bearer(&t.key).send().await.body["next_run_at"].clone();
+    let runs = async || {
+        app.get(&format!("/v1/executions?workflow_id={workflow}"))
+            .bearer(&t.key)
+            .send()
+            .await
+            .body["data"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+
+    // Not due yet.
+    assert_eq!(app.tick_schedules().await.started, 0);
+    assert!(runs().await.is_empty());
+
+    // 09:00:20 New York: two ticks at once (EventBridge delivers at least once) start one run.
+    app.clock.advance(Duration::seconds(110));
+    let (a, b) = tokio::join!(app.tick_schedules(), app.tick_schedules());
+    assert!(a.started + b.started >= 1, "{a:?} {b:?}");
+    assert_eq!(runs().await.len(), 1);
+    assert_eq!(next_run().await, "2026-12-04T14:00:00Z");
+    app.run_workflows().await;
+    let run = &runs().await[0];
+    assert_eq!(
+        (&run["status"], &run["trigger"]),
+        (&json!("succeeded"), &json!("schedule"))
+    );
+    assert_eq!(receiver.requests().len(), 1);
+    assert_eq!(receiver.requests()[0].json(), json!({"for": "2026-12-03T14:00:00Z"}));
+    // A tick later in the minute finds nothing more to do.
+    assert_eq!(app.tick_schedules().await.started, 0);
+
+    // Hourly at :15 (every minute the scheduler reads costs a query: the rest of the test
+    // moves by hours, not days).
+    let hourly = app
+        .patch(&trigger)
+        .bearer(&t.key)
+        .json(json!({"cron": "15 * * * *"}))
+        .send()
+        .await;
+    hourly.expect(200);
+    assert_eq!(hourly.body["next_run_at"], "2026-12-03T14:15:00Z");
+
+    // Paused, its minute passes without a run, and it moves on to the next.
+    let set_status = async |status: &str| {
+        let path = format!("/v1/workflows/{workflow}");
+        let mut body = app.get(&path).bearer(&t.key).send().await.body;
+        body["status"] = json!(status);
+        let body = json!({"name": body["name"], "status": body["status"], "steps": body["steps"]});
+        app.put(&path).bearer(&t.key).json(body).send().await.expect(200);
+    };
+    set_status("paused").await;
+    app.clock.advance(Duration::minutes(15));
+    assert_eq!(app.tick_schedules().await.skipped, 1);
+    assert_eq!(runs().await.len(), 1);
+    assert_eq!(next_run().await, "2026-12-03T15:15:00Z");
+
+    // Turned off, it is due nowhere; turned on again, it counts from now.
+    set_status("live").await;
+    let off = app
+        .patch(&trigger)
+        .bearer(&t.key)
+        .json(json!({"enabled": false}))
+        .send()
+        .await;
+    off.expect(200);
+    assert_eq!(off.body["next_run_at"], Value::Null);
+    app.clock.advance(Duration::hours(1));
+    assert_eq!(app.tick_schedules().await.started, 0);
+    app.patch(&trigger)
+        .bearer(&t.key)
+        .json(json!({"enabled": true, "cron": "0 * * * *", "timezone": "Asia/Kolkata"}))
+        .send()
+        .await
+        .expect(200);
+    // Now 15:15:20 UTC; the hour begins at :30 UTC in Kolkata (UTC+5:30).
+    assert_eq!(next_run().await, "2026-12-03T15:30:00Z");
+
+    // Three hours with no tick at all (the scheduler down): one run, not three, then on from now.
+    app.clock.advance(Duration::hours(3));
+    let ticked = app.tick_schedules().await;
+    assert_eq!(ticked.started, 1, "{ticked:?}");
+    assert_eq!(runs().await.len(), 2);
+    assert_eq!(next_run().await, "2026-12-03T18:30:00Z");
+
+    // Deleted, it leaves nothing due behind.
+    app.delete(&trigger).bearer(&t.key).send().await.expect(200);
+    app.clock.advance(Duration::hours(1));
+    let ticked = app.tick_schedules().await;
+    assert_eq!((ticked.started, ticked.skipped), (0, 0));
+    assert!(
+        !app.whole_table().await.iter().any(|item| item.contains("SCHEDULE#")),
+        "a deleted trigger's minute entry is gone"
+    );
 }

@@ -1182,3 +1182,124 @@ async fn a_call_ended_event_runs_a_live_workflow_over_the_stack() {
         Some(call["id"].clone())
     );
 }
+
+#[tokio::test]
+async fn a_scheduled_workflow_starts_on_its_minute_over_the_stack() {
+    let http = client();
+    let s = new_workspace().await;
+    let workflow = post_json(
+        &http,
+        &s,
+        "/v1/workflows",
+        json!({"name": "Every minute", "status": "live", "steps": [
+            {"id": "note", "type": "upsert_contact", "phone": "+14155550123",
+             "attributes": {"digest_for": "{{trigger.data.scheduled_for}}"}}]}),
+    )
+    .await;
+    let trigger = post_json(
+        &http,
+        &s,
+        "/v1/triggers",
+        json!({"workflow_id": workflow["id"], "type": "schedule", "cron": "* * * * *", "timezone": "Europe/Berlin"}),
+    )
+    .await;
+    let due = trigger["next_run_at"]
+        .as_str()
+        .expect("a schedule's next minute")
+        .to_owned();
+    let due_at: chrono::DateTime<chrono::Utc> = due.parse().unwrap();
+    // The stack's scheduler ticks every 2 s (30 times a minute, where AWS ticks once).
+    let run = eventually(
+        "the schedule's minute starts a run",
+        Duration::from_secs(90),
+        || async {
+            let runs = get_json(&http, &s.key, "/v1/executions?status=succeeded").await?;
+            runs["data"].as_array()?.last().cloned()
+        },
+    )
+    .await;
+    assert_eq!(
+        (&run["trigger"], &run["input"]["data"]["scheduled_for"]),
+        (&json!("schedule"), &json!(due)),
+        "{run}"
+    );
+    let started: chrono::DateTime<chrono::Utc> = run["started_at"].as_str().unwrap().parse().unwrap();
+    let late = started - due_at;
+    assert!(
+        late >= chrono::Duration::zero() && late < chrono::Duration::seconds(15),
+        "started {late} after its minute"
+    );
+    // Off again: it would start a run every minute for the rest of the stack's life.
+    let off = http
+        .patch(url(&format!("/v1/triggers/{}", trigger["id"].as_str().unwrap())))
+        .bearer_auth(&s.key)
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), 200);
+}
+
+#[tokio::test]
+async fn a_wait_resumes_and_a_failing_step_is_retried_then_fails_over_the_stack() {
+    let http = client();
+    let s = new_workspace().await;
+    let receiver =
+        switchboard_tests::fake::FakeServer::start(|_, _| (503, "application/json", r#"{"error": "down"}"#.into()))
+            .await;
+    let connection = post_json(
+        &http,
+        &s,
+        "/v1/connections",
+        json!({"connector_id": "http", "name": "down", "base_url": receiver.url}),
+    )
+    .await;
+    let workflow = post_json(
+        &http,
+        &s,
+        "/v1/workflows",
+        json!({"name": "Wait, then tell", "status": "live", "steps": [
+            {"id": "pause", "type": "wait", "minutes": 1},
+            {"id": "tell", "type": "http", "connection_id": connection["id"], "action": "post",
+             "input": {"path": "/hook", "body": {"n": 1}}, "max_attempts": 3}]}),
+    )
+    .await;
+    let started = post_json(
+        &http,
+        &s,
+        &format!("/v1/workflows/{}/run", workflow["id"].as_str().unwrap()),
+        json!({"data": {}}),
+    )
+    .await;
+    let path = format!("/v1/executions/{}", started["id"].as_str().unwrap());
+    // The test stack runs workflow time at 1/20: the minute's wait is 3 s, backoff 1.5 s, 6 s.
+    let run = eventually("the run ends", Duration::from_secs(90), || async {
+        let run = get_json(&http, &s.key, &path).await?;
+        (run["status"] != "running").then_some(run)
+    })
+    .await;
+    assert_eq!(run["status"], "failed", "{run}");
+    let (pause, tell) = (&run["steps"][0], &run["steps"][1]);
+    assert_eq!(pause["status"], "succeeded", "{run}");
+    let waited = pause["finished_at"]
+        .as_str()
+        .unwrap()
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .unwrap()
+        - pause["started_at"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap();
+    assert!(
+        waited >= chrono::Duration::seconds(2),
+        "the wait resumed after {waited}"
+    );
+    assert_eq!(tell["status"], "failed", "{run}");
+    let attempts = tell["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3, "{run}");
+    for attempt in attempts {
+        assert_eq!(attempt["status_code"], 503, "{attempt}");
+    }
+    assert!(receiver.requests().len() >= 3);
+}

@@ -213,6 +213,9 @@ pub struct Options {
     pub elevenlabs_api: Option<String>,
     /// Multiplies every plan's rate limits (`RATE_LIMIT_SCALE`).
     pub rate_limit_scale: u32,
+    /// A table of the test's own (made like the shared one): for what reads the table's
+    /// global lists, which other tests' items would otherwise share.
+    pub own_table: bool,
 }
 
 impl Default for Options {
@@ -228,8 +231,41 @@ impl Default for Options {
             anthropic_api: None,
             elevenlabs_api: None,
             rate_limit_scale: 1,
+            own_table: false,
         }
     }
+}
+
+/// A new table with the shared table's keys and indexes; its name.
+async fn table_like_the_shared_one(dynamodb: &aws_sdk_dynamodb::Client) -> String {
+    let shared = dynamodb
+        .describe_table()
+        .table_name(table_name())
+        .send()
+        .await
+        .expect("the shared table exists")
+        .table
+        .unwrap();
+    let name = format!("test-own-{}", random_suffix());
+    let indexes = shared.global_secondary_indexes().iter().map(|gsi| {
+        aws_sdk_dynamodb::types::GlobalSecondaryIndex::builder()
+            .index_name(gsi.index_name().unwrap())
+            .set_key_schema(gsi.key_schema.clone())
+            .set_projection(gsi.projection.clone())
+            .build()
+            .unwrap()
+    });
+    dynamodb
+        .create_table()
+        .table_name(&name)
+        .billing_mode(aws_sdk_dynamodb::types::BillingMode::PayPerRequest)
+        .set_attribute_definitions(shared.attribute_definitions.clone())
+        .set_key_schema(shared.key_schema.clone())
+        .set_global_secondary_indexes(Some(indexes.collect()))
+        .send()
+        .await
+        .expect("DynamoDB Local creates tables");
+    name
 }
 
 /// The same providers for every workspace: for tests and benchmarks with scripted ones.
@@ -331,6 +367,9 @@ pub struct TestApp {
     /// The `workflow-runner`, fed by [`TestApp::run_workflows`].
     pub workflow_runner: workflow_runner::Runner,
     pub workflow_queue_url: String,
+    /// The `workflow-scheduler`: ticks with [`TestApp::tick_schedules`] (on a table of the
+    /// test's own: `Options::own_table`).
+    pub workflow_scheduler: workflow_scheduler::Scheduler,
     routed: Mutex<std::collections::HashSet<String>>,
     /// The `campaign-dialer`, fed by [`TestApp::run_dialing`].
     pub dialer: Dialer,
@@ -384,7 +423,11 @@ impl TestApp {
                 .interceptor(ops.clone())
                 .build(),
         );
-        let store = DynamoStore::new(dynamodb, table_name())
+        let table = match options.own_table {
+            true => table_like_the_shared_one(&dynamodb).await,
+            false => table_name(),
+        };
+        let store = DynamoStore::new(dynamodb, table)
             .with_pseudonyms(switchboard_store::PseudonymKey::derive(&rand::random::<[u8; 32]>()))
             .with_rate_limit_scale(options.rate_limit_scale);
         let sqs = aws_sdk_sqs::Client::new(sdk);
@@ -509,6 +552,7 @@ impl TestApp {
             keys.clone(),
             clock.clone(),
         );
+        let workflow_scheduler = workflow_scheduler::scheduler(&store, workflow_queue.clone());
         let deployment = Arc::new(Deployment::new(
             ProviderConfig {
                 twilio_api_base: options.twilio_api.clone(),
@@ -695,6 +739,7 @@ impl TestApp {
             delivery_queue_url,
             workflow_runner,
             workflow_queue_url,
+            workflow_scheduler,
             routed: Mutex::default(),
             dialer,
             dialer_queue_url,
@@ -1310,6 +1355,21 @@ impl TestApp {
             self.delete_message(&self.workflow_queue_url, receipt).await;
         }
         ran
+    }
+
+    /// The workflow scheduler's ticks at the test clock's time, as many as it takes to read
+    /// up to that minute; what they did together.
+    pub async fn tick_schedules(&self) -> workflow_scheduler::Ticked {
+        let mut total = workflow_scheduler::Ticked::default();
+        loop {
+            let ticked = self.workflow_scheduler.tick(self.clock.now()).await.unwrap();
+            total.minutes_read += ticked.minutes_read;
+            total.started += ticked.started;
+            total.skipped += ticked.skipped;
+            if ticked.minutes_read < workflow_scheduler::MAX_MINUTES_PER_TICK {
+                return total;
+            }
+        }
     }
 
     /// Runs the daily number renewals at the test clock's time, for the numbers of `tenant`

@@ -1,5 +1,6 @@
-//! Triggers (`/v1/triggers`): an event of the workspace, filtered on its data, or a signed
-//! POST to the trigger's own URL, starts a run of a live workflow. An inbound trigger's signing
+//! Triggers (`/v1/triggers`): an event of the workspace, filtered on its data, a schedule, or a
+//! signed POST to the trigger's own URL, starts a run of a live workflow. A schedule's next
+//! minute is kept on the trigger and in that minute's global list, which the scheduler reads. An inbound trigger's signing
 //! secret is shown once and kept sealed; requests to its URL are signed as webhook deliveries
 //! are (`Switchboard-Signature: t=<unix>,v1=<HMAC-SHA256(secret, "<t>.<body>")>`).
 
@@ -14,6 +15,7 @@ use switchboard_core::model::{EventType, MAX_TRIGGERS, Scope, StoredTrigger, Tri
 use switchboard_core::ports::{ListQuery, Quota};
 use switchboard_core::{ErrorCode, StoreError};
 use switchboard_domain::automation::executions;
+use switchboard_domain::automation::schedules::Schedule;
 use switchboard_domain::webhooks::{secrets, signature};
 use switchboard_http::crud::{self, Deleted};
 use switchboard_http::{Access, ApiError, QueryParam, Reply, Request, Route};
@@ -44,7 +46,8 @@ pub fn routes() -> Vec<Route<State>> {
             .describe(
                 "`type: event` starts a run of the workflow for each event of type `event` whose `data` holds \
                  every value of `filter` (dotted paths: `{\"status\": \"completed\"}`); `{{trigger.data...}}` \
-                 reads the event's data. `type: inbound` gives a URL (`inbound_path`) and a signing secret \
+                 reads the event's data. `type: schedule` starts one at each minute `cron` falls on in \
+                 `timezone` (IANA, `UTC` by default), with `{{trigger.data.scheduled_for}}`. `type: inbound` gives a URL (`inbound_path`) and a signing secret \
                  (shown once): a POST signed with it starts a run with its JSON body as the data. Only live \
                  workflows start runs. At most 200 per workspace.",
             )
@@ -59,7 +62,10 @@ pub fn routes() -> Vec<Route<State>> {
         Route::new(Method::PATCH, "/v1/triggers/{id}", update)
             .access(Access::Scoped(Scope::Write))
             .doc(TAG, "updateTrigger", "Update a trigger")
-            .describe("Turns it on or off, or replaces its filter. Honours `If-Match`.")
+            .describe(
+                "Turns it on or off, or replaces an event trigger's filter or a schedule's `cron` and \
+                 `timezone` (its next run is counted again from now). Honours `If-Match`.",
+            )
             .body::<UpdateTrigger>(|| json!({"enabled": false}))
             .returns::<Trigger>(200, "The trigger."),
         Route::new(Method::DELETE, "/v1/triggers/{id}", delete)
@@ -83,13 +89,17 @@ pub fn routes() -> Vec<Route<State>> {
 #[serde(deny_unknown_fields)]
 pub struct CreateTrigger {
     pub workflow_id: String,
-    /// `event` or `inbound`.
+    /// `event`, `schedule` or `inbound`.
     #[serde(rename = "type")]
     pub kind: TriggerType,
     pub event: Option<EventType>,
     #[serde(default)]
     #[schema(value_type = Object)]
     pub filter: BTreeMap<String, Value>,
+    /// For `schedule`: minute, hour, day of month, month, day of week (`0 9 * * MON-FRI`).
+    pub cron: Option<String>,
+    /// For `schedule`: an IANA time zone; `UTC` by default.
+    pub timezone: Option<String>,
     /// `true` by default.
     pub enabled: Option<bool>,
 }
@@ -100,6 +110,23 @@ pub struct UpdateTrigger {
     pub enabled: Option<bool>,
     #[schema(value_type = Option<Object>)]
     pub filter: Option<BTreeMap<String, Value>>,
+    pub cron: Option<String>,
+    pub timezone: Option<String>,
+}
+
+fn checked_schedule(cron: &str, timezone: &str) -> Result<Schedule, ApiError> {
+    Schedule::parse(cron, timezone).map_err(|refused| ApiError::validation(refused.field, refused.message))
+}
+
+/// When an enabled schedule trigger is next due after `now`; `None` for other triggers.
+fn next_run(
+    trigger: &StoredTrigger,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    match (&trigger.cron, &trigger.timezone) {
+        (Some(cron), Some(zone)) if trigger.enabled => Ok(checked_schedule(cron, zone)?.next_after(now)),
+        _ => Ok(None),
+    }
 }
 
 fn checked_filter(filter: &BTreeMap<String, Value>) -> Result<(), ApiError> {
@@ -156,6 +183,21 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             ));
         }
         (TriggerType::Event, Some(_)) => {}
+        (TriggerType::Schedule, None) if input.filter.is_empty() => {
+            if input.cron.is_none() {
+                return Err(ApiError::param(
+                    ErrorCode::MissingField,
+                    "cron",
+                    "A schedule trigger names its `cron`.",
+                ));
+            }
+        }
+        (TriggerType::Schedule, _) => {
+            return Err(ApiError::validation(
+                "event",
+                "A schedule trigger takes no `event` or `filter`.",
+            ));
+        }
         (TriggerType::Inbound, None) if input.filter.is_empty() => {}
         (TriggerType::Inbound, _) => {
             return Err(ApiError::validation(
@@ -169,12 +211,12 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
                 "Manual runs need no trigger: POST /v1/workflows/{id}/run.",
             ));
         }
-        (TriggerType::Schedule, _) => {
-            return Err(ApiError::validation(
-                "type",
-                "Scheduled triggers are not available yet.",
-            ));
-        }
+    }
+    if input.kind != TriggerType::Schedule && (input.cron.is_some() || input.timezone.is_some()) {
+        return Err(ApiError::validation(
+            "cron",
+            "Only a schedule trigger takes `cron` and `timezone`.",
+        ));
     }
     let ws = req.workspace_id()?;
     let workflow = crud::find(state.workflows.as_ref(), &req, &input.workflow_id)
@@ -188,18 +230,23 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     }
     let secret = (input.kind == TriggerType::Inbound).then(secrets::generate);
     let at = switchboard_core::clock::api_time(req.now);
-    let trigger = StoredTrigger {
+    let scheduled = input.kind == TriggerType::Schedule;
+    let mut trigger = StoredTrigger {
         id: ids::new_id_at(prefix::TRIGGER, req.now),
         workflow_id: workflow.value.id,
         kind: input.kind,
         event: input.event,
         filter: input.filter,
         enabled: input.enabled.unwrap_or(true),
+        cron: input.cron,
+        timezone: scheduled.then(|| input.timezone.unwrap_or_else(|| "UTC".to_owned())),
+        next_run_at: None,
         sealed_secret: secret.as_ref().map(|s| state.keys.of(ws).seal(s)),
         secret_hint: secret.as_deref().map(secrets::hint),
         created_at: at,
         updated_at: at,
     };
+    trigger.next_run_at = next_run(&trigger, req.now)?;
     let created = state
         .triggers
         .insert(ws, &trigger, Some(QUOTA), &[])
@@ -224,12 +271,25 @@ async fn update(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let at = switchboard_core::clock::api_time(req.now);
     let updated = crud::update(state.triggers.as_ref(), &req, req.param("id"), |mut trigger| {
         if let Some(filter) = &patch.filter {
-            if trigger.kind == TriggerType::Inbound && !filter.is_empty() {
-                return Err(ApiError::validation("filter", "An inbound trigger takes no filter."));
+            if trigger.kind != TriggerType::Event && !filter.is_empty() {
+                return Err(ApiError::validation("filter", "Only an event trigger takes a filter."));
             }
             trigger.filter.clone_from(filter);
         }
+        if trigger.kind != TriggerType::Schedule && (patch.cron.is_some() || patch.timezone.is_some()) {
+            return Err(ApiError::validation(
+                "cron",
+                "Only a schedule trigger takes `cron` and `timezone`.",
+            ));
+        }
+        if patch.cron.is_some() {
+            trigger.cron.clone_from(&patch.cron);
+        }
+        if patch.timezone.is_some() {
+            trigger.timezone.clone_from(&patch.timezone);
+        }
         switchboard_http::set(&mut trigger.enabled, &patch.enabled);
+        trigger.next_run_at = next_run(&trigger, req.now)?;
         trigger.updated_at = at;
         Ok((trigger, Vec::new()))
     })

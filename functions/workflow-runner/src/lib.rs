@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use aws_lambda_events::event::sqs::SqsMessage;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Value, json};
 use switchboard_core::clock::Clock;
 use switchboard_core::model::{
@@ -52,6 +52,8 @@ pub struct Runner {
     pub keys: WorkspaceKeys,
     pub queue: Arc<dyn WorkflowQueue>,
     pub clock: Clock,
+    /// Multiplies waits and retry backoff (1 = real time; less on a local stack).
+    pub time_scale: f64,
 }
 
 /// The runner over its adapters: what `main.rs` runs and the tests call.
@@ -72,6 +74,7 @@ pub fn runner(
         keys,
         queue,
         clock,
+        time_scale: 1.0,
     }
 }
 
@@ -190,6 +193,18 @@ impl Runner {
         })))
     }
 
+    /// `seconds` (scaled) after `now`, rounded up to a whole second: a job's `not_before` is
+    /// in whole seconds, and must not come before the due time the run records.
+    fn after(&self, now: DateTime<Utc>, seconds: i64) -> DateTime<Utc> {
+        let due = now + chrono::Duration::milliseconds((seconds as f64 * 1000.0 * self.time_scale) as i64);
+        let whole = due.trunc_subsecs(0);
+        if whole < due {
+            whole + chrono::Duration::seconds(1)
+        } else {
+            whole
+        }
+    }
+
     /// A job behind the run's cursor: when the cursor's step never started (its job was lost
     /// between a recorded step and the next queueing), it is queued again.
     async fn rekick(&self, job: &WorkflowJob, execution: &Execution, now: DateTime<Utc>) -> anyhow::Result<()> {
@@ -226,7 +241,7 @@ impl Runner {
             retryable: false,
         };
         match step {
-            Step::Wait(wait) => Outcome::Wait(now + chrono::Duration::minutes(i64::from(wait.minutes))),
+            Step::Wait(wait) => Outcome::Wait(self.after(now, i64::from(wait.minutes) * 60)),
             Step::Condition(condition) => {
                 if holds(condition.comparison, &input["value"], input.get("with")) {
                     Outcome::Done(json!({"held": true}))
@@ -440,7 +455,7 @@ impl Runner {
                     .push(attempt(number, timing, status_code, Some(error.clone())));
                 if retryable && run.attempts.len() < max_attempts as usize {
                     let wait = BACKOFF_SECS[(run.attempts.len() - 1).min(BACKOFF_SECS.len() - 1)];
-                    let due = now + chrono::Duration::seconds(wait);
+                    let due = self.after(now, wait);
                     run.status = StepStatus::Retrying;
                     run.retry_at = Some(due);
                     next_job = Some(due);

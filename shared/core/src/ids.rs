@@ -89,13 +89,24 @@ pub fn time_range(prefix: &str, from: Option<DateTime<Utc>>, to: Option<DateTime
 /// in the millisecond of `source` — for work a retry must find rather than repeat (the
 /// delivery of an event to an endpoint, the run an event starts through a trigger).
 pub fn derived(prefix: &str, source: &str, salt: &str) -> String {
-    use sha2::Digest;
     let ms = source
         .rsplit('_')
         .next()
         .and_then(|ulid| Ulid::from_string(ulid).ok())
         .map_or(0, |ulid| ulid.timestamp_ms());
-    let digest = sha2::Sha256::digest(format!("{source}/{salt}"));
+    derived_in(prefix, ms, &format!("{source}/{salt}"))
+}
+
+/// An id of `prefix` made in the millisecond of `at`, the same for the same `at` and `source`
+/// (the run a schedule starts at a given minute).
+pub fn derived_at(prefix: &str, at: DateTime<Utc>, source: &str) -> String {
+    let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    derived_in(prefix, ms, &format!("{source}@{}", at.timestamp()))
+}
+
+fn derived_in(prefix: &str, ms: u64, seed: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(seed);
     let mut random = [0u8; 16];
     random[6..].copy_from_slice(&digest[..10]);
     format!("{prefix}_{}", Ulid::from_parts(ms, u128::from_be_bytes(random)))

@@ -7,7 +7,7 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use aws_types::SdkConfig;
 use switchboard_core::clock::Clock;
 use switchboard_core::config::Env;
-use switchboard_core::ports::{CallQueue, DialerQueue, Llm, ProviderAccounts, Telephony};
+use switchboard_core::ports::{CallQueue, DialerQueue, ProviderAccounts};
 use switchboard_domain::campaigns::Dialer;
 use switchboard_domain::conversation::Engine;
 use switchboard_store::DynamoStore;
@@ -161,7 +161,7 @@ pub fn mail_queue(sdk: &SdkConfig, url: &str) -> Arc<dyn switchboard_core::ports
 
 /// The language model the configuration names.
 #[cfg(feature = "llm")]
-pub async fn llm(sdk: &SdkConfig, config: &config::LlmConfig) -> anyhow::Result<Arc<dyn Llm>> {
+pub async fn llm(sdk: &SdkConfig, config: &config::LlmConfig) -> anyhow::Result<Arc<dyn switchboard_core::ports::Llm>> {
     use switchboard_llm::{anthropic::Anthropic, offline::Offline};
     Ok(match (config.provider.as_str(), &config.anthropic_secret_id) {
         ("anthropic", Some(secret_id)) => {
@@ -180,8 +180,8 @@ pub async fn llm(sdk: &SdkConfig, config: &config::LlmConfig) -> anyhow::Result<
 /// calls go through, and with Twilio what checks its webhooks.
 #[cfg(feature = "telephony")]
 pub struct PlatformTelephony {
-    pub telephony: Arc<dyn Telephony>,
-    pub simulator: Arc<dyn Telephony>,
+    pub telephony: Arc<dyn switchboard_core::ports::Telephony>,
+    pub simulator: Arc<dyn switchboard_core::ports::Telephony>,
     pub webhooks: Option<switchboard_telephony::twilio::Webhooks>,
 }
 
@@ -193,6 +193,7 @@ pub async fn telephony(
     call_jobs: Arc<dyn CallQueue>,
     recording_speech: Option<Arc<dyn switchboard_core::ports::TextToSpeech>>,
 ) -> anyhow::Result<PlatformTelephony> {
+    use switchboard_core::ports::Telephony;
     use switchboard_telephony::{simulator::Simulator, twilio};
     let simulator: Arc<dyn Telephony> = Arc::new(match recording_speech {
         Some(speech) => Simulator::new(call_jobs).recording_with(speech),

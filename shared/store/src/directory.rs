@@ -1,13 +1,16 @@
-//! Global lookups (what workspace a number or a provider's call belongs to) and relay sessions.
+//! Global lookups (what workspace a number or a provider's call belongs to), the schedule
+//! triggers due, and relay sessions.
 
 use async_trait::async_trait;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
 use switchboard_core::StoreError;
-use switchboard_core::ports::{Directory, RelaySessions};
+use switchboard_core::ports::{Directory, DueSchedules, RelaySessions};
 
 use super::keys::{self, entity};
-use super::layout::{NUMBER, PROVIDER_CALL, TRIGGER, provider_call_value};
-use super::{DynamoStore, Item, get_s, key_map, n, s};
+use super::layout::{NUMBER, PROVIDER_CALL, SCHEDULE, TRIGGER, provider_call_value, schedule_minute};
+use super::{DynamoStore, Item, get_s, key_map, n, s, sdk_error};
 
 impl DynamoStore {
     /// The workspace and owner id a global guard leads to.
@@ -44,6 +47,59 @@ impl Directory for DynamoStore {
             .owner_of(TRIGGER, trigger_id)
             .await?
             .map(|(workspace, _)| workspace))
+    }
+}
+
+#[async_trait]
+impl DueSchedules for DynamoStore {
+    async fn due_in(&self, minute: DateTime<Utc>) -> Result<Vec<(String, String)>, StoreError> {
+        let partition = keys::listed_partition(SCHEDULE, &schedule_minute(minute));
+        let mut due = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(&partition))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            due.extend(out.items().iter().filter_map(|item| {
+                Some((
+                    get_s(item, "workspace_id")?.to_owned(),
+                    get_s(item, "owner_id")?.to_owned(),
+                ))
+            }));
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(due),
+            }
+        }
+    }
+
+    async fn read_through(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let Some(item) = self.get_item(&keys::scheduler_cursor()).await? else {
+            return Ok(None);
+        };
+        get_s(&item, "through")
+            .map(|at| DateTime::parse_from_rfc3339(at).map(|at| at.with_timezone(&Utc)))
+            .transpose()
+            .map_err(|e| StoreError::Other(e.into()))
+    }
+
+    async fn set_read_through(&self, minute: DateTime<Utc>) -> Result<(), StoreError> {
+        let at = minute.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let update = self.tx_update(
+            &keys::scheduler_cursor(),
+            "SET through = :at",
+            Some("attribute_not_exists(through) OR through < :at"),
+            Item::from([(":at".to_owned(), AttributeValue::S(at))]),
+        )?;
+        // A later tick that got there first has already moved it on.
+        self.write(update).await.map(|_| ())
     }
 }
 

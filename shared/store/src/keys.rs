@@ -3,8 +3,9 @@
 //!
 //! Tenant items have partition keys that begin with the workspace id (`ws_...`), so a request
 //! holding one workspace's id cannot address another's items. The few global items (`LOGIN#`,
-//! `VERIFY#`, `APIKEY#`, `CLIENTIP#`, `PUBLIC#`, `PAYMENT#`, the global guards `NUMBER#` and
-//! `PROVIDER_CALL#`, `CUSTOMER#`, `RELAY#`) are looked up before a workspace is known and hold only what
+//! `VERIFY#`, `APIKEY#`, `CLIENTIP#`, `PUBLIC#`, `PAYMENT#`, the global guards `NUMBER#`,
+//! `PROVIDER_CALL#`, `CUSTOMER#` and `TRIGGER#`, `RELAY#`, and the lists by day or minute
+//! `RENEWAL#` and `SCHEDULE#`) are looked up before a workspace is known and hold only what
 //! leads to it.
 
 pub const PK: &str = "PK";
@@ -290,6 +291,16 @@ pub fn global_unique(kind: &str, value: &str) -> Key {
     Key::new(format!("{kind}#{value}"), "OWNER")
 }
 
+/// Global: a resource's entry in the list `<kind>#<value>` (the schedule triggers due in one
+/// minute), sorted by its workspace and id.
+pub fn listed(kind: &str, value: &str, ws: &str, owner_id: &str) -> Key {
+    Key::new(listed_partition(kind, value), format!("{ws}#{owner_id}"))
+}
+
+pub fn listed_partition(kind: &str, value: &str) -> String {
+    format!("{kind}#{value}")
+}
+
 /// The secondary-index partition `partition` of a collection (`ws_..#CONTACT#EMAIL#a@b.co`).
 pub fn index_partition(ws: &str, collection_name: &str, partition: &str) -> String {
     format!("{ws}#{collection_name}#{partition}")
@@ -298,6 +309,11 @@ pub fn index_partition(ws: &str, collection_name: &str, partition: &str) -> Stri
 /// GSI3 partition of one contact's timeline (`ws_..#TIMELINE#con_..`).
 pub fn timeline(ws: &str, contact_id: &str) -> String {
     format!("{ws}#TIMELINE#{contact_id}")
+}
+
+/// Global: the last minute the workflow scheduler's ticks have read the due lists through.
+pub fn scheduler_cursor() -> Key {
+    Key::new("SCHEDULER", "CURSOR")
 }
 
 /// Global: the call a relay connection carries (its messages name only the connection).

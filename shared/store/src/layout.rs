@@ -31,8 +31,8 @@ pub struct IndexEntry {
     pub sort: String,
 }
 
-/// A value only one resource may hold: in its workspace, or across all of them (`global`; the
-/// guard then also leads from the value to its workspace).
+/// An item written, moved and deleted with a resource, in the same transaction: a value only
+/// one resource may hold, or the resource's entry in a global list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Guard {
     /// Names the kind of value; part of the guard item's key.
@@ -40,7 +40,19 @@ pub struct Guard {
     pub value: String,
     /// Answered when another resource holds the value.
     pub conflict: ErrorCode,
-    pub global: bool,
+    pub reach: Reach,
+}
+
+/// Where a guard's item lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Unique among the workspace's values of its kind.
+    Workspace,
+    /// Unique among every workspace's; the item also leads from the value to its workspace.
+    Global,
+    /// Not unique: one of many entries in the global partition of the value (the triggers
+    /// due in one minute), each keyed by its workspace and resource.
+    Listed,
 }
 
 /// The kinds of guards.
@@ -53,6 +65,13 @@ pub const PROVIDER_CALL: &str = "PROVIDER_CALL";
 pub const TRIGGER: &str = "TRIGGER";
 /// The global guard of a customer's id, leading to its agency.
 pub const CUSTOMER: &str = "CUSTOMER";
+/// The global list of the schedule triggers due in a minute (`SCHEDULE#2026-12-03T05:31`).
+pub const SCHEDULE: &str = "SCHEDULE";
+
+/// The list a schedule trigger due at `at` is in.
+pub fn schedule_minute(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M").to_string()
+}
 
 /// How a resource is stored.
 pub trait Layout: Resource {
@@ -110,13 +129,13 @@ pub(crate) fn guard_of(unique: &Unique) -> Guard {
             kind: CONTACT_PHONE,
             value: phone.clone(),
             conflict: ErrorCode::PhoneNumberTaken,
-            global: false,
+            reach: Reach::Workspace,
         },
         Unique::SecretName(name) => Guard {
             kind: SECRET_NAME,
             value: name.clone(),
             conflict: ErrorCode::SecretNameTaken,
-            global: false,
+            reach: Reach::Workspace,
         },
     }
 }
@@ -157,17 +176,22 @@ impl Layout for Workflow {
 impl Layout for StoredTrigger {
     const COLLECTION: &'static str = TRIGGER;
 
-    /// An inbound trigger is found from its URL, before its workspace is known.
+    /// An inbound trigger is found from its URL, before its workspace is known; a schedule
+    /// trigger, from the list of the minute it is next due in.
     fn guards(&self) -> Vec<Guard> {
-        (self.kind == TriggerType::Inbound)
-            .then(|| Guard {
-                kind: TRIGGER,
-                value: self.id.clone(),
-                conflict: ErrorCode::ConcurrentModification,
-                global: true,
-            })
-            .into_iter()
-            .collect()
+        let inbound = (self.kind == TriggerType::Inbound).then(|| Guard {
+            kind: TRIGGER,
+            value: self.id.clone(),
+            conflict: ErrorCode::ConcurrentModification,
+            reach: Reach::Global,
+        });
+        let due = self.next_run_at.filter(|_| self.enabled).map(|at| Guard {
+            kind: SCHEDULE,
+            value: schedule_minute(at),
+            conflict: ErrorCode::ConcurrentModification,
+            reach: Reach::Listed,
+        });
+        inbound.into_iter().chain(due).collect()
     }
 
     fn index_entries(&self) -> Vec<IndexEntry> {
@@ -230,7 +254,7 @@ impl Layout for Customer {
             kind: CUSTOMER,
             value: self.id.clone(),
             conflict: ErrorCode::ConcurrentModification,
-            global: true,
+            reach: Reach::Global,
         }]
     }
 }
@@ -280,7 +304,7 @@ impl Layout for Appointment {
                 kind: APPOINTMENT_SLOT,
                 value: stamp(slot),
                 conflict: ErrorCode::AppointmentConflict,
-                global: false,
+                reach: Reach::Workspace,
             });
             slot += Duration::minutes(SLOT_MINUTES);
         }
@@ -394,7 +418,7 @@ impl Layout for PhoneNumber {
                 kind: NUMBER,
                 value: self.phone_number.clone(),
                 conflict: ErrorCode::NumberInUse,
-                global: true,
+                reach: Reach::Global,
             }],
             NumberStatus::Released => Vec::new(),
         }
@@ -412,7 +436,7 @@ impl Layout for Call {
                 kind: PROVIDER_CALL,
                 value: provider_call_value(&self.provider, id),
                 conflict: ErrorCode::ConcurrentModification,
-                global: true,
+                reach: Reach::Global,
             })
             .collect()
     }

@@ -17,7 +17,7 @@ use switchboard_core::ports::{
 };
 
 use super::keys::{self, entity};
-use super::layout::{Guard, Index, Layout, guard_of, timeline_sort};
+use super::layout::{Guard, Index, Layout, Reach, guard_of, timeline_sort};
 use super::{DynamoStore, Item, NEW_ITEM, TransactError, from_item, get_s, item_of, n, s, sdk_error, start_key};
 
 /// Items read per Query when a filter may drop some, and Queries per page at most: a page of a
@@ -84,11 +84,11 @@ pub(crate) fn resource_item<T: Layout>(workspace_id: &str, value: &T, version: u
     Ok(item)
 }
 
-fn guard_key(workspace_id: &str, unique: &Guard) -> keys::Key {
-    if unique.global {
-        keys::global_unique(unique.kind, &unique.value)
-    } else {
-        keys::unique(workspace_id, unique.kind, &unique.value)
+fn guard_key(workspace_id: &str, unique: &Guard, owner_id: &str) -> keys::Key {
+    match unique.reach {
+        Reach::Workspace => keys::unique(workspace_id, unique.kind, &unique.value),
+        Reach::Global => keys::global_unique(unique.kind, &unique.value),
+        Reach::Listed => keys::listed(unique.kind, &unique.value, workspace_id, owner_id),
     }
 }
 
@@ -115,7 +115,7 @@ fn position(item: &Item, index: Option<Index>) -> PageKey {
 
 impl DynamoStore {
     fn guard_put(&self, workspace_id: &str, unique: &Guard, owner_id: &str) -> Result<TransactWriteItem, StoreError> {
-        let mut item = super::key_map(&guard_key(workspace_id, unique));
+        let mut item = super::key_map(&guard_key(workspace_id, unique, owner_id));
         item.insert(keys::ENTITY.into(), s(entity::UNIQUE));
         item.insert("owner_id".into(), s(owner_id));
         item.insert("workspace_id".into(), s(workspace_id));
@@ -129,7 +129,7 @@ impl DynamoStore {
         owner_id: &str,
     ) -> Result<TransactWriteItem, StoreError> {
         self.tx_delete(
-            &guard_key(workspace_id, unique),
+            &guard_key(workspace_id, unique, owner_id),
             Some("owner_id = :owner"),
             HashMap::from([(":owner".into(), s(owner_id))]),
         )
@@ -423,7 +423,11 @@ impl<T: Layout> Repository<T> for DynamoStore {
     }
 
     async fn find_unique(&self, workspace_id: &str, unique: &Unique) -> Result<Option<Versioned<T>>, StoreError> {
-        let Some(guard) = self.get_item(&guard_key(workspace_id, &guard_of(unique))).await? else {
+        let guard = guard_of(unique);
+        let Some(guard) = self
+            .get_item(&keys::unique(workspace_id, guard.kind, &guard.value))
+            .await?
+        else {
             return Ok(None);
         };
         let owner = get_s(&guard, "owner_id")

@@ -1,5 +1,6 @@
 //! Triggers: what starts a workflow's runs besides `POST /v1/workflows/{id}/run` — an event of
-//! the workspace (with a filter on its data), or a signed request to the trigger's own URL.
+//! the workspace (with a filter on its data), a schedule (cron in a time zone), or a signed
+//! request to the trigger's own URL.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +29,13 @@ pub struct StoredTrigger {
     #[serde(default)]
     pub filter: BTreeMap<String, Value>,
     pub enabled: bool,
+    #[serde(default)]
+    pub cron: Option<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// For an enabled schedule: when it next starts a run.
+    #[serde(default)]
+    pub next_run_at: Option<DateTime<Utc>>,
     pub sealed_secret: Option<String>,
     pub secret_hint: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -43,7 +51,7 @@ pub struct Trigger {
     pub id: String,
     pub object: TriggerObject,
     pub workflow_id: String,
-    /// `event` or `inbound`.
+    /// `event`, `schedule` or `inbound`.
     #[serde(rename = "type")]
     pub kind: TriggerType,
     /// For `event`: the type of event that starts a run.
@@ -52,6 +60,14 @@ pub struct Trigger {
     #[schema(value_type = Object)]
     pub filter: BTreeMap<String, Value>,
     pub enabled: bool,
+    /// For `schedule`: minute, hour, day of month, month, day of week (`0 9 * * MON-FRI`).
+    #[schema(example = "0 9 * * MON-FRI")]
+    pub cron: Option<String>,
+    /// For `schedule`: the IANA time zone `cron` is read in.
+    #[schema(example = "America/New_York")]
+    pub timezone: Option<String>,
+    /// For an enabled `schedule`: when it next starts a run.
+    pub next_run_at: Option<DateTime<Utc>>,
     /// For `inbound`: the path a signed POST starts a run at.
     pub inbound_path: Option<String>,
     /// For `inbound`: the first characters of its signing secret.
@@ -73,6 +89,9 @@ impl StoredTrigger {
             event: self.event,
             filter: self.filter.clone(),
             enabled: self.enabled,
+            cron: self.cron.clone(),
+            timezone: self.timezone.clone(),
+            next_run_at: self.next_run_at,
             inbound_path: (self.kind == TriggerType::Inbound).then(|| format!("/v1/triggers/{}/inbound", self.id)),
             secret_hint: self.secret_hint.clone(),
             secret: None,

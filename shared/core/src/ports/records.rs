@@ -77,6 +77,18 @@ pub trait Directory: Send + Sync {
     async fn trigger_owner(&self, trigger_id: &str) -> Result<Option<String>, StoreError>;
 }
 
+/// The schedule triggers due, across workspaces, as the scheduler's tick reads them.
+#[async_trait]
+pub trait DueSchedules: Send + Sync {
+    /// The (workspace, trigger id) of each enabled schedule trigger next due in the minute
+    /// that begins at `minute`.
+    async fn due_in(&self, minute: DateTime<Utc>) -> Result<Vec<(String, String)>, StoreError>;
+    /// The last minute ticks have read through.
+    async fn read_through(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Records that ticks have read through `minute`; never moves it back.
+    async fn set_read_through(&self, minute: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
 #[async_trait]
 pub trait DncStore: Send + Sync {
     /// Adds the number to the entry's list, or refreshes its reason and time (idempotent);

@@ -1,7 +1,8 @@
 //! Automation: templates filled from a run's data, the built-in connectors and how a
-//! connection calls an outside API.
+//! connection calls an outside API, schedules.
 
 pub mod connectors;
 pub mod executions;
+pub mod schedules;
 pub mod template;
 pub mod workflows;
