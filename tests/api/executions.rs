@@ -401,3 +401,108 @@ async fn a_path_from_the_data_cannot_move_a_request_off_its_connections_host() {
     assert_eq!(execution(&app, &t, &id).await["status"], "succeeded");
     assert_eq!(server.requests()[0].path, "/fine?x=1");
 }
+
+#[tokio::test]
+async fn a_run_places_one_call_and_sends_one_agent_message_however_often_its_steps_run() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let (agent, number, _) = app.phone_line(&t).await;
+    let to = switchboard_tests::phone_ending("0100");
+    let flow = workflow(
+        &app,
+        &t,
+        json!([
+            {"id": "call", "type": "start_call", "agent_id": agent, "phone_number_id": number,
+             "to": "{{trigger.data.to}}", "metadata": {"lead": "{{trigger.data.lead}}"}},
+            {"id": "ask", "type": "send_agent_message", "agent_id": agent,
+             "content": "We just called {{steps.call.output.to}}. Can I book an appointment for tomorrow?"}]),
+    )
+    .await;
+    let id = run(&app, &t, &flow, json!({"to": to, "lead": "L-7"})).await;
+    let job = |step| WorkflowJob {
+        workspace_id: t.workspace_id.clone(),
+        execution_id: id.clone(),
+        step,
+        not_before: 0,
+    };
+    // Each step is made, then its worker dies before recording it; the job comes again.
+    for step in [0, 1] {
+        let Due::Attempted(_lost) = app.workflow_runner.attempt(&job(step)).await.unwrap() else {
+            panic!("step {step} was due");
+        };
+        app.run_workflow_batch().await;
+    }
+    app.run_workflows().await;
+    let done = execution(&app, &t, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+
+    let calls = app.get("/v1/calls").bearer(&t.key).send().await.body["data"].clone();
+    let calls = calls.as_array().unwrap();
+    assert_eq!(calls.len(), 1, "one call, however often the step ran: {calls:?}");
+    assert_eq!(done["steps"][0]["output"]["call_id"], calls[0]["id"]);
+    assert_eq!(
+        (&calls[0]["to"], &calls[0]["metadata"]["lead"]),
+        (&json!(to), &json!("L-7"))
+    );
+    let balance = app.get("/v1/billing/balance").bearer(&t.key).send().await.body;
+    assert!(
+        balance["held_minor"].as_i64().unwrap() > 0,
+        "the wallet holds the call: {balance}"
+    );
+
+    let said = &done["steps"][1]["output"];
+    let conversation = said["conversation_id"].as_str().unwrap();
+    assert!(!said["reply"].as_str().unwrap_or_default().is_empty(), "{said}");
+    let messages = app
+        .get(&format!("/v1/agents/{agent}/messages?conversation_id={conversation}"))
+        .bearer(&t.key)
+        .send()
+        .await;
+    let asked: Vec<&Value> = messages.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .collect();
+    assert_eq!(asked.len(), 1, "said once: {}", messages.text);
+    assert_eq!(
+        asked[0]["content"],
+        format!("We just called {to}. Can I book an appointment for tomorrow?")
+    );
+}
+
+#[tokio::test]
+async fn a_call_step_to_a_listed_number_fails_at_once() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let (agent, number, _) = app.phone_line(&t).await;
+    let to = unique_phone();
+    app.post("/v1/dnc")
+        .bearer(&t.key)
+        .json(json!({"phone_e164": to}))
+        .send()
+        .await
+        .expect(201);
+    let flow = workflow(
+        &app,
+        &t,
+        json!([{"id": "call", "type": "start_call", "agent_id": agent, "phone_number_id": number, "to": "{{trigger.data.to}}"}]),
+    )
+    .await;
+    let id = run(&app, &t, &flow, json!({"to": to})).await;
+    app.run_workflows().await;
+    let done = execution(&app, &t, &id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let attempts = done["steps"][0]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "a refusal is not retried: {done}");
+    assert!(
+        attempts[0]["error"].as_str().unwrap().starts_with("number_on_dnc"),
+        "{done}"
+    );
+    assert!(
+        app.get("/v1/calls").bearer(&t.key).send().await.body["data"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

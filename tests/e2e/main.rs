@@ -1303,3 +1303,56 @@ async fn a_wait_resumes_and_a_failing_step_is_retried_then_fails_over_the_stack(
     }
     assert!(receiver.requests().len() >= 3);
 }
+
+#[tokio::test]
+async fn a_workflow_places_a_call_messages_the_agent_and_lists_the_number_over_the_stack() {
+    let http = client();
+    let s = new_workspace().await;
+    let (agent, number) =
+        agent_on_a_number(&http, &s, json!({"name": "Sarah", "system_prompt": "You are Sarah."})).await;
+    let to = switchboard_tests::phone_ending("0100");
+    let workflow = post_json(
+        &http,
+        &s,
+        "/v1/workflows",
+        json!({"name": "Call the lead", "status": "live", "steps": [
+            {"id": "call", "type": "start_call", "agent_id": agent["id"], "phone_number_id": number["id"],
+             "to": "{{trigger.data.to}}"},
+            {"id": "brief", "type": "send_agent_message", "agent_id": agent["id"],
+             "content": "Hello, can I book an appointment tomorrow?"},
+            {"id": "done", "type": "add_to_dnc", "phone": "{{steps.call.output.to}}", "reason": "called once"}]}),
+    )
+    .await;
+    let started = post_json(
+        &http,
+        &s,
+        &format!("/v1/workflows/{}/run", workflow["id"].as_str().unwrap()),
+        json!({"data": {"to": to}}),
+    )
+    .await;
+    let path = format!("/v1/executions/{}", started["id"].as_str().unwrap());
+    let run = eventually("the run ends", Duration::from_secs(90), || async {
+        let run = get_json(&http, &s.key, &path).await?;
+        (run["status"] != "running").then_some(run)
+    })
+    .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let call_id = run["steps"][0]["output"]["call_id"].as_str().unwrap();
+    let call = get_json(&http, &s.key, &format!("/v1/calls/{call_id}")).await.unwrap();
+    assert_eq!(call["to"], json!(to), "{call}");
+    assert!(
+        !run["steps"][1]["output"]["reply"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "{run}"
+    );
+    let check = get_json(
+        &http,
+        &s.key,
+        &format!("/v1/dnc/check?phone_e164={}", to.replace('+', "%2B")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(check["on_dnc"], true, "{check}");
+}

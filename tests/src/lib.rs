@@ -545,14 +545,6 @@ impl TestApp {
             workflow_queue.clone(),
             keys.clone(),
         );
-        let workflow_runner = workflow_runner::runner(
-            &store,
-            workflow_queue.clone(),
-            switchboard_runtime::outbound_http(DeploymentMode::Local),
-            keys.clone(),
-            clock.clone(),
-        );
-        let workflow_scheduler = workflow_scheduler::scheduler(&store, workflow_queue.clone());
         let deployment = Arc::new(Deployment::new(
             ProviderConfig {
                 twilio_api_base: options.twilio_api.clone(),
@@ -580,6 +572,16 @@ impl TestApp {
             },
             clock.clone(),
         ));
+        let workflow_runner = workflow_runner::runner(
+            &store,
+            workflow_queue.clone(),
+            switchboard_runtime::outbound_http(DeploymentMode::Local),
+            keys.clone(),
+            clock.clone(),
+            providers.clone(),
+            jobs.clone(),
+        );
+        let workflow_scheduler = workflow_scheduler::scheduler(&store, workflow_queue.clone());
         let onboarding = onboarding::service(platform.clone(), &store, deployment, keys.clone());
         let api_keys = api_keys::service(platform.clone(), &store);
         let agents = agents::service(platform.clone(), &store, providers.clone());

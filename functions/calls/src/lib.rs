@@ -7,15 +7,13 @@ use std::sync::Arc;
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_core::model::{
-    Agent, Call, CallStatus, Contact, Direction, NumberStatus, PhoneNumber, VOICES, voice_by_id,
-};
+use switchboard_core::model::{Agent, Call, CallStatus, Contact, Direction, PhoneNumber, VOICES, voice_by_id};
 use switchboard_core::ports::{
     AccountStore, CallJob, CallQueue, Directory, DncStore, ListBy, ListQuery, ProviderAccounts, Recordings, Repository,
     SimStep, Wallets,
 };
 use switchboard_core::{ErrorCode, validate};
-use switchboard_domain::calls::{self, CallBook, Inbound, NewCall};
+use switchboard_domain::calls::{self, CallBook, CallRequest, Inbound, Outbound};
 use switchboard_domain::phones;
 use switchboard_http::crud;
 use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service};
@@ -73,6 +71,17 @@ impl State {
             wallets: self.wallets.as_ref(),
             jobs: self.jobs.as_ref(),
             campaign_ends: None,
+        }
+    }
+
+    fn outbound(&self) -> Outbound<'_> {
+        Outbound {
+            agents: self.agents.as_ref(),
+            numbers: self.numbers.as_ref(),
+            contacts: self.contacts.as_ref(),
+            dnc: self.dnc.as_ref(),
+            providers: self.providers.as_ref(),
+            book: self.book(),
         }
     }
 
@@ -273,62 +282,15 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             "`to` is not the number of the contact `contact_id`.",
         ));
     }
-    let agent = calls::active_agent(state.agents.as_ref(), ws, &input.agent_id).await?;
-    let number = crud::find(state.numbers.as_ref(), &req, &input.phone_number_id)
-        .await
-        .map_err(|e| e.with_param("phone_number_id"))?
-        .value;
-    if number.status == NumberStatus::Released {
-        return Err(ApiError::param(
-            ErrorCode::PhoneNumberReleased,
-            "phone_number_id",
-            "This number was released; import it again or use another.",
-        ));
-    }
-    let screening = state
-        .dnc
-        .screen(ws, std::slice::from_ref(&to), req.now)
-        .await?
-        .remove(&to)
-        .unwrap_or_default();
-    if screening.on_dnc || screening.on_registry {
-        return Err(ApiError::param(
-            ErrorCode::NumberOnDnc,
-            "to",
-            "This number is on the workspace's do-not-call list or a registry it imported.",
-        ));
-    }
-    let contact_id = match contact {
-        Some(contact) => Some(contact.id),
-        None => calls::contact_for_phone(state.contacts.as_ref(), ws, &to).await?,
-    };
-    let plan = req.principal()?.plan;
-    let telephony = state.providers.telephony(ws).await?;
-    let mode = state.providers.mode(ws).await?;
-    let record = NewCall {
-        direction: Direction::Outbound,
-        agent: &agent,
-        number: &number,
-        remote: to,
-        contact_id,
-        campaign_id: None,
+    let request = CallRequest {
+        agent_id: input.agent_id,
+        phone_number_id: input.phone_number_id,
+        to,
+        contact_id: contact.map(|c| c.id),
         metadata: input.metadata,
-        plan,
-        mode,
-        provider: telephony.provider().to_owned(),
-        provider_call_id: None,
-    }
-    .record(req.now);
-    let placed = calls::place(
-        state.book(),
-        telephony.as_ref(),
-        ws,
-        record,
-        &agent,
-        calls::hold_for(&agent, plan, mode, req.now),
-        req.now,
-    )
-    .await?;
+        id: None,
+    };
+    let placed = calls::start_outbound(state.outbound(), ws, request, req.principal()?.plan, req.now).await?;
     Ok(Reply::created(&placed.value))
 }
 

@@ -22,19 +22,23 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Value, json};
 use switchboard_core::clock::Clock;
 use switchboard_core::model::{
-    AttributeValue, Comparison, Connector, Contact, ContactObject, DncSource, Event, EventType, Execution,
-    ExecutionStatus, Step, StepAttempt, StepStatus, StoredConnection,
+    Agent, AttributeValue, Call, Comparison, Connector, Contact, ContactObject, DncSource, Event, EventType, Execution,
+    ExecutionStatus, PhoneNumber, Step, StepAttempt, StepStatus, StoredConnection,
 };
 use switchboard_core::ports::{
-    DncStore, MAX_DELAY, OutboundHttp, Repository, Unique, Versioned, WorkflowJob, WorkflowQueue,
+    AccountStore, CallQueue, DncStore, MAX_DELAY, OutboundHttp, ProviderAccounts, Repository, Unique, Versioned,
+    Wallets, WorkflowJob, WorkflowQueue,
 };
 use switchboard_core::{StoreError, ids, validate};
 use switchboard_domain::automation::connectors::{self, Access};
 use switchboard_domain::automation::executions::scope;
 use switchboard_domain::automation::template;
 use switchboard_domain::automation::workflows::{DEFAULT_ATTEMPTS, step_fields};
+use switchboard_domain::conversation::Engine;
 use switchboard_domain::sealing::WorkspaceKeys;
 use switchboard_store::DynamoStore;
+
+mod agent_steps;
 
 /// The largest output a step keeps: a run is one item, which DynamoDB caps at 400 KB.
 const MAX_OUTPUT_BYTES: usize = 32 * 1024;
@@ -54,6 +58,16 @@ pub struct Runner {
     pub clock: Clock,
     /// Multiplies waits and retry backoff (1 = real time; less on a local stack).
     pub time_scale: f64,
+    // What `start_call` and `send_agent_message` steps place calls and talk through.
+    pub agents: Arc<dyn Repository<Agent>>,
+    pub numbers: Arc<dyn Repository<PhoneNumber>>,
+    pub calls: Arc<dyn Repository<Call>>,
+    pub wallets: Arc<dyn Wallets>,
+    pub accounts: Arc<dyn AccountStore>,
+    /// Each workspace's telephony and model: the platform's, or its own.
+    pub providers: Arc<dyn ProviderAccounts>,
+    pub call_jobs: Arc<dyn CallQueue>,
+    pub engine: Engine,
 }
 
 /// The runner over its adapters: what `main.rs` runs and the tests call.
@@ -63,8 +77,18 @@ pub fn runner(
     http: Arc<dyn OutboundHttp>,
     keys: WorkspaceKeys,
     clock: Clock,
+    providers: Arc<dyn ProviderAccounts>,
+    call_jobs: Arc<dyn CallQueue>,
 ) -> Runner {
     Runner {
+        agents: Arc::new(store.clone()),
+        numbers: Arc::new(store.clone()),
+        calls: Arc::new(store.clone()),
+        wallets: Arc::new(store.clone()),
+        accounts: Arc::new(store.clone()),
+        engine: switchboard_runtime::engine(store, providers.clone()),
+        providers,
+        call_jobs,
         executions: Arc::new(store.clone()),
         connections: Arc::new(store.clone()),
         connectors: Arc::new(store.clone()),
@@ -276,9 +300,14 @@ impl Runner {
                     },
                 }
             }
-            Step::StartCall(_) | Step::SendAgentMessage(_) => {
-                permanent("this step type does not run in this version of the runner yet".into())
-            }
+            Step::StartCall(start) => match self.start_call(ws, execution, start, input, now).await {
+                Ok(output) => Outcome::Done(output),
+                Err(outcome) => outcome,
+            },
+            Step::SendAgentMessage(message) => match self.message_agent(ws, execution, message, input, now).await {
+                Ok(output) => Outcome::Done(output),
+                Err(outcome) => outcome,
+            },
         }
     }
 

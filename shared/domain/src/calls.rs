@@ -10,10 +10,11 @@ use switchboard_core::error::ProviderError;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
     Agent, CURRENCY, Call, CallCost, CallObject, CallRecording, CallStatus, Contact, Conversation, Direction, Event,
-    EventType, PhoneNumber, Plan, ProviderMode, Sentiment, VOICES, price, recording_declined, voice_by_id,
+    EventType, NumberStatus, PhoneNumber, Plan, ProviderMode, Sentiment, VOICES, price, recording_declined,
+    voice_by_id,
 };
 use switchboard_core::ports::{
-    AccountStore, CallJob, CallQueue, CampaignCallEnd, Charge, Directory, HeldCall, Hold, OutboundCall,
+    AccountStore, CallJob, CallQueue, CampaignCallEnd, Charge, Directory, DncStore, HeldCall, Hold, OutboundCall,
     ProviderAccounts, Recordings, Repository, Telephony, Unique, Versioned, Wallets,
 };
 use switchboard_core::{Error, ErrorCode, StoreError, validate};
@@ -355,6 +356,113 @@ pub async fn place(
         ProviderError::Rejected(_) | ProviderError::Unauthorized(_) => Ok(failed),
         ProviderError::Unavailable(e) => Err(Error::unavailable(e)),
     }
+}
+
+/// What placing a call on request reads besides its book: the agent and number it names, the
+/// phone lists, the caller's contact, and whose providers carry it.
+#[derive(Clone, Copy)]
+pub struct Outbound<'a> {
+    pub agents: &'a dyn Repository<Agent>,
+    pub numbers: &'a dyn Repository<PhoneNumber>,
+    pub contacts: &'a dyn Repository<Contact>,
+    pub dnc: &'a dyn DncStore,
+    pub providers: &'a dyn ProviderAccounts,
+    pub book: CallBook<'a>,
+}
+
+/// A call asked for by the API or a workflow step.
+#[derive(Debug, Clone)]
+pub struct CallRequest {
+    pub agent_id: String,
+    pub phone_number_id: String,
+    /// E.164, normalised.
+    pub to: String,
+    pub contact_id: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    /// The call's id when the caller derives one (a workflow step placing it again finds it).
+    pub id: Option<String>,
+}
+
+/// Places a call asked for outside a campaign: an active agent, a number the workspace still
+/// holds, a callee on none of its phone lists; its contact found by number when not given; then
+/// as [`place`] does, with the hold of the agent's longest call at the plan's rate.
+pub async fn start_outbound(
+    outbound: Outbound<'_>,
+    workspace_id: &str,
+    request: CallRequest,
+    plan: Plan,
+    now: DateTime<Utc>,
+) -> Result<Versioned<Call>, Error> {
+    let agent = active_agent(outbound.agents, workspace_id, &request.agent_id).await?;
+    let number_not_found = || {
+        Error::invalid(
+            ErrorCode::PhoneNumberNotFound,
+            "phone_number_id",
+            ErrorCode::PhoneNumberNotFound.description(),
+        )
+    };
+    if !ids::is_valid(prefix::NUMBER, &request.phone_number_id) {
+        return Err(number_not_found());
+    }
+    let number = outbound
+        .numbers
+        .get(workspace_id, &request.phone_number_id)
+        .await?
+        .ok_or_else(number_not_found)?
+        .value;
+    if number.status == NumberStatus::Released {
+        return Err(Error::invalid(
+            ErrorCode::PhoneNumberReleased,
+            "phone_number_id",
+            "This number was released; import it again or use another.",
+        ));
+    }
+    let screening = outbound
+        .dnc
+        .screen(workspace_id, std::slice::from_ref(&request.to), now)
+        .await?
+        .remove(&request.to)
+        .unwrap_or_default();
+    if screening.on_dnc || screening.on_registry {
+        return Err(Error::invalid(
+            ErrorCode::NumberOnDnc,
+            "to",
+            "This number is on the workspace's do-not-call list or a registry it imported.",
+        ));
+    }
+    let contact_id = match request.contact_id {
+        Some(id) => Some(id),
+        None => contact_for_phone(outbound.contacts, workspace_id, &request.to).await?,
+    };
+    let telephony = outbound.providers.telephony(workspace_id).await?;
+    let mode = outbound.providers.mode(workspace_id).await?;
+    let mut record = NewCall {
+        direction: Direction::Outbound,
+        agent: &agent,
+        number: &number,
+        remote: request.to,
+        contact_id,
+        campaign_id: None,
+        metadata: request.metadata,
+        plan,
+        mode,
+        provider: telephony.provider().to_owned(),
+        provider_call_id: None,
+    }
+    .record(now);
+    if let Some(id) = request.id {
+        record.id = id;
+    }
+    place(
+        outbound.book,
+        telephony.as_ref(),
+        workspace_id,
+        record,
+        &agent,
+        hold_for(&agent, plan, mode, now),
+        now,
+    )
+    .await
 }
 
 /// What an inbound call needs to find its workspace, number, agent and caller.
