@@ -387,6 +387,8 @@ def test(args):
             "MAIL_DEAD_LETTER_QUEUE_URL": made["MailDeadLetterQueue"]["ref"],
             "WEBHOOK_DEAD_LETTER_QUEUE_URL": made["WebhookDeadLetterQueue"]["ref"],
             "RUST_LOG": os.environ.get("RUST_LOG", "warn"),
+            # Where the stack's functions log: tests read them for what must never be logged.
+            "SWITCHBOARD_STACK_LOGS": str(state_dir / "logs"),
         }
         if run_step("cargo test", ["cargo", "test", "--workspace", "--locked", "--no-fail-fast", *args.cargo_args], test_env) != 0:
             failed.append("cargo test")

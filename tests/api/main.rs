@@ -6,6 +6,7 @@ mod api_keys;
 mod appointments;
 mod approvals;
 mod architecture;
+mod assistant;
 mod audit;
 mod auth;
 mod automation;

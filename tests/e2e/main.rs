@@ -1356,3 +1356,110 @@ async fn a_workflow_places_a_call_messages_the_agent_and_lists_the_number_over_t
     .unwrap();
     assert_eq!(check["on_dnc"], true, "{check}");
 }
+
+#[tokio::test]
+async fn an_ai_built_draft_validates_and_runs_once_made_live_over_the_stack() {
+    let http = client();
+    let s = new_workspace().await;
+    let built = post_json(
+        &http,
+        &s,
+        "/v1/ai/build",
+        json!({"kind": "workflow", "prompt": "Update the contact, then add them to the do not call list."}),
+    )
+    .await;
+    assert_eq!(built["workflow"]["status"], "draft", "{built}");
+    let mut workflow = built["workflow"].clone();
+    workflow["status"] = json!("live");
+    let created = post_json(&http, &s, "/v1/workflows", workflow).await;
+    let phone = switchboard_tests::phone_ending("0100");
+    let started = post_json(
+        &http,
+        &s,
+        &format!("/v1/workflows/{}/run", created["id"].as_str().unwrap()),
+        json!({"data": {"phone": phone}}),
+    )
+    .await;
+    let path = format!("/v1/executions/{}", started["id"].as_str().unwrap());
+    let run = eventually("the drafted workflow's run ends", Duration::from_secs(90), || async {
+        let run = get_json(&http, &s.key, &path).await?;
+        (run["status"] != "running").then_some(run)
+    })
+    .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let check = get_json(
+        &http,
+        &s.key,
+        &format!("/v1/dnc/check?phone_e164={}", phone.replace('+', "%2B")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(check["on_dnc"], true, "{check}");
+}
+
+#[tokio::test]
+async fn a_connection_s_credentials_appear_in_no_log_line_of_the_stack() {
+    let http = client();
+    let s = new_workspace().await;
+    let receiver =
+        switchboard_tests::fake::FakeServer::start(|_, _| (200, "application/json", r#"{"ok": true}"#.into())).await;
+    let connector = post_json(
+        &http,
+        &s,
+        "/v1/connectors",
+        json!({"name": "Token API", "base_url": receiver.url, "auth": {"type": "bearer"},
+               "actions": [{"name": "note", "method": "POST", "path": "/notes", "body": {"text": "{{input.text}}"}}]}),
+    )
+    .await;
+    let token = format!("tok_{}", switchboard_tests::random_suffix());
+    let connection = post_json(
+        &http,
+        &s,
+        "/v1/connections",
+        json!({"connector_id": connector["id"], "name": "token api", "credentials": {"token": token}}),
+    )
+    .await;
+    let tested = post_json(
+        &http,
+        &s,
+        &format!("/v1/connections/{}/test", connection["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await;
+    assert!(!tested.to_string().contains(&token), "{tested}");
+    let workflow = post_json(
+        &http,
+        &s,
+        "/v1/workflows",
+        json!({"name": "Note", "status": "live", "steps": [
+            {"id": "note", "type": "http", "connection_id": connection["id"], "action": "note", "input": {"text": "hi"}}]}),
+    )
+    .await;
+    let started = post_json(
+        &http,
+        &s,
+        &format!("/v1/workflows/{}/run", workflow["id"].as_str().unwrap()),
+        json!({"data": {}}),
+    )
+    .await;
+    let path = format!("/v1/executions/{}", started["id"].as_str().unwrap());
+    let run = eventually("the run ends", Duration::from_secs(90), || async {
+        let run = get_json(&http, &s.key, &path).await?;
+        (run["status"] != "running").then_some(run)
+    })
+    .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        receiver.requests()[0].header("authorization"),
+        Some(format!("Bearer {token}").as_str()),
+        "the token reached the API"
+    );
+    let logs = std::path::PathBuf::from(env("SWITCHBOARD_STACK_LOGS"));
+    let mut read = 0;
+    for file in std::fs::read_dir(&logs).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap_or_default();
+        read += text.len();
+        assert!(!text.contains(&token), "a log line holds the connection's token");
+    }
+    assert!(read > 0, "the stack's logs are read");
+}

@@ -538,13 +538,6 @@ impl TestApp {
         let auth = auth::service(platform.clone(), &store, mailer.clone(), &auth_config);
         let keys = switchboard_domain::sealing::WorkspaceKeys::new(&rand::random::<[u8; 32]>());
         let team = team::service(platform.clone(), &store, mailer, mail_links, keys.clone());
-        let automation = automation::service(
-            platform.clone(),
-            &store,
-            switchboard_runtime::outbound_http(DeploymentMode::Local),
-            workflow_queue.clone(),
-            keys.clone(),
-        );
         let deployment = Arc::new(Deployment::new(
             ProviderConfig {
                 twilio_api_base: options.twilio_api.clone(),
@@ -572,6 +565,14 @@ impl TestApp {
             },
             clock.clone(),
         ));
+        let automation = automation::service(
+            platform.clone(),
+            &store,
+            switchboard_runtime::outbound_http(DeploymentMode::Local),
+            workflow_queue.clone(),
+            keys.clone(),
+            providers.clone(),
+        );
         let workflow_runner = workflow_runner::runner(
             &store,
             workflow_queue.clone(),

@@ -94,7 +94,7 @@ fn name_ok(name: &str) -> bool {
 
 /// The connector `input` describes, checked: every URL through the outbound guard, action names
 /// unique, placeholders well formed and drawn from `input` only.
-async fn checked(
+pub(crate) async fn checked(
     state: &State,
     input: ConnectorInput,
 ) -> Result<

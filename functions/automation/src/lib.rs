@@ -1,16 +1,17 @@
 //! `automation`: connectors (`/v1/connectors`: the built-in catalogue and the workspace's own),
 //! connections (`/v1/connections`: a connector with credentials, sealed and never shown) and
 //! workflows (`/v1/workflows`), their triggers (`/v1/triggers`) and runs (`/v1/executions`), whose steps the
-//! `workflow-runner` function runs.
+//! `workflow-runner` function runs; and the assistant that drafts them (`/v1/ai`).
 
 use std::sync::Arc;
 
 use switchboard_core::model::{Agent, Connector, Execution, PhoneNumber, StoredConnection, StoredTrigger, Workflow};
-use switchboard_core::ports::{Directory, OutboundHttp, Repository, WorkflowQueue};
+use switchboard_core::ports::{Directory, OutboundHttp, ProviderAccounts, Repository, WorkflowQueue};
 use switchboard_domain::sealing::WorkspaceKeys;
 use switchboard_http::{Platform, Route, Service};
 use switchboard_store::DynamoStore;
 
+pub mod ai;
 pub mod connections;
 pub mod connectors;
 pub mod executions;
@@ -34,6 +35,8 @@ pub struct State {
     pub http: Arc<dyn OutboundHttp>,
     /// Seal connections' credentials, each workspace's under its own key.
     pub keys: WorkspaceKeys,
+    /// Each workspace's language model, for the assistant: the platform's, or its own.
+    pub models: Arc<dyn ProviderAccounts>,
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.
@@ -43,6 +46,7 @@ pub fn service(
     http: Arc<dyn OutboundHttp>,
     queue: Arc<dyn WorkflowQueue>,
     keys: WorkspaceKeys,
+    models: Arc<dyn ProviderAccounts>,
 ) -> Service<State> {
     let state = State {
         connectors: Arc::new(store.clone()),
@@ -56,6 +60,7 @@ pub fn service(
         numbers: Arc::new(store.clone()),
         http,
         keys,
+        models,
     };
     Service::new(platform, state, routes())
 }
@@ -67,5 +72,6 @@ pub fn routes() -> Vec<Route<State>> {
         .chain(workflows::routes())
         .chain(executions::routes())
         .chain(triggers::routes())
+        .chain(ai::routes())
         .collect()
 }

@@ -164,8 +164,8 @@ async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     Ok(Reply::ok(&found.value.view()).etag(found.version))
 }
 
-async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let input: CreateTrigger = req.json()?;
+/// What a trigger's fields must be, whatever its workflow: its type's fields and no others.
+pub(crate) fn check_shape(input: &CreateTrigger) -> Result<(), ApiError> {
     checked_filter(&input.filter)?;
     match (input.kind, input.event) {
         (TriggerType::Event, None) => {
@@ -218,6 +218,15 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             "Only a schedule trigger takes `cron` and `timezone`.",
         ));
     }
+    if let (TriggerType::Schedule, Some(cron)) = (input.kind, &input.cron) {
+        checked_schedule(cron, input.timezone.as_deref().unwrap_or("UTC"))?;
+    }
+    Ok(())
+}
+
+async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
+    let input: CreateTrigger = req.json()?;
+    check_shape(&input)?;
     let ws = req.workspace_id()?;
     let workflow = crud::find(state.workflows.as_ref(), &req, &input.workflow_id)
         .await

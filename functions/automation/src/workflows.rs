@@ -99,7 +99,7 @@ pub struct WorkflowInput {
 }
 
 /// The input's fields, checked, with every step's references found in the workspace.
-async fn checked(
+pub(crate) async fn checked(
     state: &State,
     req: &Request,
     input: WorkflowInput,

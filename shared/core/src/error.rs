@@ -233,6 +233,8 @@ error_codes! {
     LimitReached = 422, "limit_reached";
     /// The rule book written from `nl_prompt` does not pass validation; the message lists why.
     RuleBookInvalid = 422, "rule_book_invalid";
+    /// What the model drafted from `prompt` does not pass validation; the message says why.
+    AiDraftInvalid = 422, "ai_draft_invalid";
     /// The provider refused the credential; the message says what it answered. Nothing was stored.
     CredentialRejected = 422, "credential_rejected";
     /// This Idempotency-Key was used with a different request.

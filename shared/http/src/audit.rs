@@ -18,16 +18,21 @@ const COLLECTIONS: &[(&str, &str)] = &[
     ("approvals", "approval"),
     ("calls", "call"),
     ("campaigns", "campaign"),
+    ("connections", "connection"),
+    ("connectors", "connector"),
     ("contacts", "contact"),
     ("customers", "customer"),
     ("deliveries", "webhook_delivery"),
     ("dnc", "dnc_entry"),
+    ("executions", "execution"),
     ("numbers", "phone_number"),
     ("roles", "role"),
     ("secrets", "secret"),
     ("sessions", "session"),
+    ("triggers", "trigger"),
     ("users", "user"),
     ("webhooks", "webhook_endpoint"),
+    ("workflows", "workflow"),
 ];
 
 /// What a family without collections changes.
@@ -179,6 +184,11 @@ mod tests {
                 "update_spending_controls",
             ),
             (Method::POST, "/v1/users/invite", "user", "invite"),
+            (Method::POST, "/v1/connections", "connection", "create"),
+            (Method::POST, "/v1/connections/{id}/test", "connection", "test"),
+            (Method::PUT, "/v1/workflows/{id}", "workflow", "update"),
+            (Method::POST, "/v1/workflows/{id}/run", "workflow", "run"),
+            (Method::PATCH, "/v1/triggers/{id}", "trigger", "update"),
         ];
         for (method, route, kind, verb) in cases {
             assert_eq!(

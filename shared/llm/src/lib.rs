@@ -2,4 +2,5 @@
 //! Messages API.
 
 pub mod anthropic;
+mod drafts;
 pub mod offline;

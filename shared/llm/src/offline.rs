@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use switchboard_core::error::ProviderError;
 use switchboard_core::model::{OBJECTIONS, ObjectionCategory, objection_heard};
 use switchboard_core::ports::{Llm, LlmMessage, LlmReply, LlmRequest, ToolUse};
+use switchboard_domain::automation::assistant;
 use switchboard_domain::conversation::tools::{
     ADD_TO_DNC, BOOK_APPOINTMENT, END_CALL, RECORD_ANALYSIS, RECORD_RULE_BOOK, REQUEST_APPROVAL,
 };
@@ -351,6 +352,14 @@ impl Llm for Offline {
         }
         if request.force_tool == Some(RECORD_RULE_BOOK) {
             return Ok(rule_book(request));
+        }
+        match request.force_tool {
+            Some(assistant::RECORD_WORKFLOW) => return Ok(crate::drafts::workflow(request)),
+            Some(assistant::RECORD_CONNECTOR) => return Ok(crate::drafts::connector(request)),
+            _ => {}
+        }
+        if request.tools.iter().any(|t| t.name == assistant::LIST_AGENTS) {
+            return Ok(crate::drafts::chat(request));
         }
         Ok(match request.messages.last() {
             Some(LlmMessage::ToolResults { results }) => after_tools(request, results),

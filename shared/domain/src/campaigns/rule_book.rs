@@ -2,11 +2,11 @@
 //! campaign's brief and checked before it is kept.
 
 use chrono::{DateTime, Utc};
-use switchboard_core::error::ProviderError;
 use switchboard_core::model::RuleBook;
 use switchboard_core::ports::{Llm, LlmMessage, LlmRequest};
 use switchboard_core::{Error, ErrorCode};
 
+use crate::automation::assistant::model_error;
 use crate::conversation::tools;
 
 /// What is wrong with a rule book, if anything.
@@ -54,14 +54,7 @@ pub async fn rule_book(llm: &dyn Llm, brief: &str, now: DateTime<Utc>) -> Result
         now,
         max_tokens: 1500,
     };
-    let reply = llm.complete(&request).await.map_err(|e| match e {
-        ProviderError::Rejected(why) => Error::internal(anyhow::anyhow!("the model refused: {why}")),
-        ProviderError::Unauthorized(why) => Error::refused(
-            ErrorCode::ProviderCredentialMissing,
-            format!("The language model refused the workspace's credential: {why}."),
-        ),
-        ProviderError::Unavailable(e) => Error::unavailable(e),
-    })?;
+    let reply = llm.complete(&request).await.map_err(model_error)?;
     let invalid = |problems: String| {
         Error::invalid(
             ErrorCode::RuleBookInvalid,
