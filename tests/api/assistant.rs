@@ -217,14 +217,21 @@ async fn the_assistant_answers_from_the_workspace_s_own_setup_only() {
     let asked = app
         .post("/v1/ai/chat")
         .bearer(&t.key)
-        .json(json!({"messages": [{"role": "user", "content": "Which agents and workflows do I have?"}]}))
+        .json(json!({"messages": [{"role": "user", "content": "Which agents, numbers and workflows do I have?"}]}))
         .send()
         .await;
     asked.expect(200);
-    assert_eq!(asked.body["tools_used"], json!(["list_agents", "list_workflows"]));
+    assert_eq!(
+        asked.body["tools_used"],
+        json!(["list_agents", "list_phone_numbers", "list_workflows"])
+    );
     let reply = asked.body["reply"].as_str().unwrap();
     assert!(
         reply.contains("Morning briefing") && reply.contains("live") && reply.contains("Sarah"),
+        "{reply}"
+    );
+    assert!(
+        reply.contains(&format!("{}, active, answered by {}", line.1, line.0)),
         "{reply}"
     );
     assert!(!reply.contains("Their secret plan"), "{reply}");

@@ -604,6 +604,23 @@ async fn a_simulated_call_ends_with_transcript_analysis_and_recording_over_http(
 
 /// Tops up through the offline payment provider (which posts the signed payment webhook to the
 /// stack) and waits for the credit.
+/// Starts a run of `workflow` (`body`: its `data`) and waits for its end; the execution.
+async fn run_to_end(http: &reqwest::Client, s: &Session, workflow: &Value, body: Value) -> Value {
+    let started = post_json(
+        http,
+        s,
+        &format!("/v1/workflows/{}/run", workflow["id"].as_str().unwrap()),
+        body,
+    )
+    .await;
+    let path = format!("/v1/executions/{}", started["id"].as_str().unwrap());
+    eventually("the run ends", Duration::from_secs(90), || async {
+        let run = get_json(http, &s.key, &path).await?;
+        (run["status"] != "running").then_some(run)
+    })
+    .await
+}
+
 async fn top_up(http: &reqwest::Client, s: &Session, amount_minor: i64) {
     let before = balance(http, s).await["balance_minor"].as_i64().unwrap();
     let checkout = post_json(http, s, "/v1/billing/topup", json!({"amount_minor": amount_minor})).await;
@@ -1264,20 +1281,8 @@ async fn a_wait_resumes_and_a_failing_step_is_retried_then_fails_over_the_stack(
              "input": {"path": "/hook", "body": {"n": 1}}, "max_attempts": 3}]}),
     )
     .await;
-    let started = post_json(
-        &http,
-        &s,
-        &format!("/v1/workflows/{}/run", workflow["id"].as_str().unwrap()),
-        json!({"data": {}}),
-    )
-    .await;
-    let path = format!("/v1/executions/{}", started["id"].as_str().unwrap());
     // The test stack runs workflow time at 1/20: the minute's wait is 3 s, backoff 1.5 s, 6 s.
-    let run = eventually("the run ends", Duration::from_secs(90), || async {
-        let run = get_json(&http, &s.key, &path).await?;
-        (run["status"] != "running").then_some(run)
-    })
-    .await;
+    let run = run_to_end(&http, &s, &workflow, json!({"data": {}})).await;
     assert_eq!(run["status"], "failed", "{run}");
     let (pause, tell) = (&run["steps"][0], &run["steps"][1]);
     assert_eq!(pause["status"], "succeeded", "{run}");
@@ -1323,19 +1328,7 @@ async fn a_workflow_places_a_call_messages_the_agent_and_lists_the_number_over_t
             {"id": "done", "type": "add_to_dnc", "phone": "{{steps.call.output.to}}", "reason": "called once"}]}),
     )
     .await;
-    let started = post_json(
-        &http,
-        &s,
-        &format!("/v1/workflows/{}/run", workflow["id"].as_str().unwrap()),
-        json!({"data": {"to": to}}),
-    )
-    .await;
-    let path = format!("/v1/executions/{}", started["id"].as_str().unwrap());
-    let run = eventually("the run ends", Duration::from_secs(90), || async {
-        let run = get_json(&http, &s.key, &path).await?;
-        (run["status"] != "running").then_some(run)
-    })
-    .await;
+    let run = run_to_end(&http, &s, &workflow, json!({"data": {"to": to}})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let call_id = run["steps"][0]["output"]["call_id"].as_str().unwrap();
     let call = get_json(&http, &s.key, &format!("/v1/calls/{call_id}")).await.unwrap();
@@ -1373,19 +1366,7 @@ async fn an_ai_built_draft_validates_and_runs_once_made_live_over_the_stack() {
     workflow["status"] = json!("live");
     let created = post_json(&http, &s, "/v1/workflows", workflow).await;
     let phone = switchboard_tests::phone_ending("0100");
-    let started = post_json(
-        &http,
-        &s,
-        &format!("/v1/workflows/{}/run", created["id"].as_str().unwrap()),
-        json!({"data": {"phone": phone}}),
-    )
-    .await;
-    let path = format!("/v1/executions/{}", started["id"].as_str().unwrap());
-    let run = eventually("the drafted workflow's run ends", Duration::from_secs(90), || async {
-        let run = get_json(&http, &s.key, &path).await?;
-        (run["status"] != "running").then_some(run)
-    })
-    .await;
+    let run = run_to_end(&http, &s, &created, json!({"data": {"phone": phone}})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let check = get_json(
         &http,
@@ -1435,19 +1416,7 @@ async fn a_connection_s_credentials_appear_in_no_log_line_of_the_stack() {
             {"id": "note", "type": "http", "connection_id": connection["id"], "action": "note", "input": {"text": "hi"}}]}),
     )
     .await;
-    let started = post_json(
-        &http,
-        &s,
-        &format!("/v1/workflows/{}/run", workflow["id"].as_str().unwrap()),
-        json!({"data": {}}),
-    )
-    .await;
-    let path = format!("/v1/executions/{}", started["id"].as_str().unwrap());
-    let run = eventually("the run ends", Duration::from_secs(90), || async {
-        let run = get_json(&http, &s.key, &path).await?;
-        (run["status"] != "running").then_some(run)
-    })
-    .await;
+    let run = run_to_end(&http, &s, &workflow, json!({"data": {}})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(
         receiver.requests()[0].header("authorization"),

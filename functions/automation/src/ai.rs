@@ -376,7 +376,9 @@ async fn look_up(state: &State, req: &Request, used: &ToolUse) -> Result<String,
             "Phone numbers",
             lines(state.numbers.as_ref(), ws, |n| {
                 let agent = n.agent_id.as_deref().unwrap_or("no agent");
-                format!("{} ({}, {:?}, answered by {agent})", n.phone_number, n.id, n.status).to_lowercase()
+                let status = serde_json::to_value(n.status).unwrap_or_default();
+                let status = status.as_str().unwrap_or_default();
+                format!("{} ({}, {status}, answered by {agent})", n.phone_number, n.id)
             })
             .await?,
         ),

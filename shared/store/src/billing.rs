@@ -737,26 +737,9 @@ impl Wallets for DynamoStore {
         let mut due = Vec::new();
         let mut day = from;
         while day <= to {
-            let mut start = None;
-            loop {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression("PK = :pk")
-                    .expression_attribute_values(":pk", s(keys::renewal_partition(day)))
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                for item in out.items() {
-                    if let (Some(ws), Some(id)) = (get_s(item, "workspace_id"), get_s(item, "number_id")) {
-                        due.push((ws.to_owned(), id.to_owned()));
-                    }
-                }
-                match out.last_evaluated_key {
-                    Some(key) => start = Some(key),
-                    None => break,
+            for item in self.query_all(&keys::renewal_partition(day), "").await? {
+                if let (Some(ws), Some(id)) = (get_s(&item, "workspace_id"), get_s(&item, "number_id")) {
+                    due.push((ws.to_owned(), id.to_owned()));
                 }
             }
             let Some(next) = day.succ_opt() else { break };

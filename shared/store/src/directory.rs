@@ -10,7 +10,7 @@ use switchboard_core::ports::{Directory, DueSchedules, RelaySessions};
 
 use super::keys::{self, entity};
 use super::layout::{NUMBER, PROVIDER_CALL, SCHEDULE, TRIGGER, provider_call_value, schedule_minute};
-use super::{DynamoStore, Item, get_s, key_map, n, s, sdk_error};
+use super::{DynamoStore, Item, get_s, key_map, n, s};
 
 impl DynamoStore {
     /// The workspace and owner id a global guard leads to.
@@ -54,30 +54,16 @@ impl Directory for DynamoStore {
 impl DueSchedules for DynamoStore {
     async fn due_in(&self, minute: DateTime<Utc>) -> Result<Vec<(String, String)>, StoreError> {
         let partition = keys::listed_partition(SCHEDULE, &schedule_minute(minute));
-        let mut due = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(&partition))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            due.extend(out.items().iter().filter_map(|item| {
+        let items = self.query_all(&partition, "").await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
                 Some((
                     get_s(item, "workspace_id")?.to_owned(),
                     get_s(item, "owner_id")?.to_owned(),
                 ))
-            }));
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(due),
-            }
-        }
+            })
+            .collect())
     }
 
     async fn read_through(&self) -> Result<Option<DateTime<Utc>>, StoreError> {

@@ -292,7 +292,8 @@ impl DynamoStore {
 
 impl DynamoStore {
     /// Every item of a partition whose sort key starts with `sk_prefix` (all, when empty),
-    /// page after page: for partitions that stay small (a workspace's members, roles, sessions).
+    /// page after page: for partitions that stay small (a workspace's members, roles, sessions;
+    /// the renewals of a day, the schedules due in a minute).
     async fn query_all(&self, pk: &str, sk_prefix: &str) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
