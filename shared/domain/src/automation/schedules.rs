@@ -2,7 +2,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
@@ -58,8 +58,9 @@ impl Schedule {
 
     /// The first minute after `after` the schedule falls on, in UTC.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        // Whole seconds in: the occurrence found keeps the fraction of a second it is given.
         self.cron
-            .find_next_occurrence(&after.with_timezone(&self.zone), false)
+            .find_next_occurrence(&after.trunc_subsecs(0).with_timezone(&self.zone), false)
             .ok()
             .map(|at| at.with_timezone(&Utc))
     }
@@ -90,6 +91,11 @@ mod tests {
         let every_minute = Schedule::parse("* * * * *", "UTC").unwrap();
         assert_eq!(
             every_minute.next_after(Utc.with_ymd_and_hms(2026, 12, 3, 5, 30, 59).unwrap()),
+            Some(at("2026-12-03T05:31:00Z"))
+        );
+        // On the minute, whatever fraction of a second it is asked from.
+        assert_eq!(
+            every_minute.next_after(at("2026-12-03T05:30:59.649Z")),
             Some(at("2026-12-03T05:31:00Z"))
         );
         // Strictly after: a run at 05:31:00 is not due again at 05:31:00.
