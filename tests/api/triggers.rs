@@ -442,3 +442,62 @@ async fn a_schedule_starts_one_run_at_each_minute_it_falls_on_in_its_zone() {
         "a deleted trigger's minute entry is gone"
     );
 }
+
+#[tokio::test]
+async fn a_suspended_workspace_s_triggers_start_no_runs() {
+    use switchboard_core::ports::Team;
+    // A deleted customer's workspace is suspended, its data kept: its schedules and inbound URL
+    // must not go on starting runs (which could place calls on its wallet).
+    let app = TestApp::with(Options {
+        start: at("2026-12-03T13:58:30Z"),
+        own_table: true,
+        ..Default::default()
+    })
+    .await;
+    let t = app.tenant().await;
+    let workflow = app
+        .create(
+            &t,
+            "/v1/workflows",
+            json!({"name": "w", "status": "live", "steps": [{"id": "w", "type": "wait", "minutes": 1}]}),
+        )
+        .await;
+    let schedule = app
+        .post("/v1/triggers")
+        .bearer(&t.key)
+        .json(json!({"workflow_id": workflow, "type": "schedule", "cron": "0 * * * *"}))
+        .send()
+        .await;
+    schedule.expect(201);
+    let inbound = app
+        .post("/v1/triggers")
+        .bearer(&t.key)
+        .json(json!({"workflow_id": workflow, "type": "inbound"}))
+        .send()
+        .await;
+    inbound.expect(201);
+    app.store
+        .set_suspended(&t.workspace_id, true, app.clock.now())
+        .await
+        .unwrap();
+
+    app.clock.advance(Duration::minutes(2));
+    let ticked = app.tick_schedules().await;
+    assert_eq!((ticked.started, ticked.skipped), (0, 1), "{ticked:?}");
+    let body = "{}".to_owned();
+    let secret = inbound.body["secret"].as_str().unwrap();
+    app.post(inbound.body["inbound_path"].as_str().unwrap())
+        .header(
+            "switchboard-signature",
+            &signed(secret, &body, app.clock.now().timestamp()),
+        )
+        .raw("application/json", body)
+        .send()
+        .await
+        .expect_error(404, "trigger_not_found");
+    let snapshot = app.snapshot(&t.workspace_id).await;
+    assert!(
+        !snapshot.keys().any(|key| key.contains("#EXECUTION|")),
+        "no run was started"
+    );
+}

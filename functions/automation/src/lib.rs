@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use switchboard_core::model::{Agent, Connector, Execution, PhoneNumber, StoredConnection, StoredTrigger, Workflow};
-use switchboard_core::ports::{Directory, OutboundHttp, ProviderAccounts, Repository, WorkflowQueue};
+use switchboard_core::ports::{AccountStore, Directory, OutboundHttp, ProviderAccounts, Repository, WorkflowQueue};
 use switchboard_domain::sealing::WorkspaceKeys;
 use switchboard_http::{Platform, Route, Service};
 use switchboard_store::DynamoStore;
@@ -37,6 +37,8 @@ pub struct State {
     pub keys: WorkspaceKeys,
     /// Each workspace's language model, for the assistant: the platform's, or its own.
     pub models: Arc<dyn ProviderAccounts>,
+    /// Whether a workspace is active, for requests that arrive without its credentials.
+    pub accounts: Arc<dyn AccountStore>,
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.
@@ -61,6 +63,7 @@ pub fn service(
         http,
         keys,
         models,
+        accounts: Arc::new(store.clone()),
     };
     Service::new(platform, state, routes())
 }

@@ -11,7 +11,9 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchboard_core::ids::{self, prefix};
-use switchboard_core::model::{EventType, MAX_TRIGGERS, Scope, StoredTrigger, Trigger, TriggerType, WorkflowStatus};
+use switchboard_core::model::{
+    EventType, MAX_TRIGGERS, Scope, StoredTrigger, Trigger, TriggerType, WorkflowStatus, WorkspaceStatus,
+};
 use switchboard_core::ports::{ListQuery, Quota};
 use switchboard_core::{ErrorCode, StoreError};
 use switchboard_domain::automation::executions;
@@ -320,6 +322,11 @@ async fn inbound(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         return Err(not_found());
     }
     let ws = state.trigger_owners.trigger_owner(id).await?.ok_or_else(not_found)?;
+    // A suspended workspace (a deleted customer's) is answered as gone.
+    let active = state.accounts.get_workspace(&ws).await?;
+    if !active.is_some_and(|w| w.status == WorkspaceStatus::Active) {
+        return Err(not_found());
+    }
     let trigger = state.triggers.get(&ws, id).await?.ok_or_else(not_found)?.value;
     let secret = match (&trigger.kind, &trigger.sealed_secret) {
         (TriggerType::Inbound, Some(sealed)) => state.keys.of(&ws).open(sealed).map_err(|_| not_found())?,

@@ -5,7 +5,8 @@
 //! few minutes before where the last tick stopped up to now, starts each trigger's run under
 //! an id derived from the trigger and the minute — a second tick, or a retried one, finds that
 //! run instead of starting another — and then moves the trigger to its next minute, counted
-//! from now: a schedule missed while nothing ticked runs once, not once per miss. Reading a few
+//! from now: a schedule missed while nothing ticked runs once, not once per miss; a paused
+//! workflow's or a suspended workspace's minute passes without a run. Reading a few
 //! minutes again picks up a trigger whose write landed in a minute a tick had already read.
 
 use std::sync::Arc;
@@ -15,8 +16,8 @@ use serde::Serialize;
 use serde_json::json;
 use switchboard_core::StoreError;
 use switchboard_core::ids::{self, prefix};
-use switchboard_core::model::{Execution, StoredTrigger, TriggerType, Workflow, WorkflowStatus};
-use switchboard_core::ports::{DueSchedules, Repository, WorkflowQueue};
+use switchboard_core::model::{Execution, StoredTrigger, TriggerType, Workflow, WorkflowStatus, WorkspaceStatus};
+use switchboard_core::ports::{AccountStore, DueSchedules, Repository, WorkflowQueue};
 use switchboard_domain::automation::executions;
 use switchboard_domain::automation::schedules::Schedule;
 use switchboard_store::DynamoStore;
@@ -32,6 +33,8 @@ pub struct Scheduler {
     pub triggers: Arc<dyn Repository<StoredTrigger>>,
     pub workflows: Arc<dyn Repository<Workflow>>,
     pub executions: Arc<dyn Repository<Execution>>,
+    /// A suspended workspace (a deleted customer's) starts no runs.
+    pub accounts: Arc<dyn AccountStore>,
     pub queue: Arc<dyn WorkflowQueue>,
 }
 
@@ -42,6 +45,7 @@ pub fn scheduler(store: &DynamoStore, queue: Arc<dyn WorkflowQueue>) -> Schedule
         triggers: Arc::new(store.clone()),
         workflows: Arc::new(store.clone()),
         executions: Arc::new(store.clone()),
+        accounts: Arc::new(store.clone()),
         queue,
     }
 }
@@ -52,7 +56,8 @@ pub struct Ticked {
     pub minutes_read: u32,
     /// Runs started (or found started by an earlier tick).
     pub started: u32,
-    /// Due triggers whose workflow was not live: moved on without a run.
+    /// Due triggers whose workflow was not live, or whose workspace is suspended: moved on
+    /// without a run.
     pub skipped: u32,
 }
 
@@ -95,7 +100,15 @@ impl Scheduler {
         if !trigger.enabled || due > now {
             return Ok(None);
         }
-        let workflow = self.workflows.get(workspace_id, &trigger.workflow_id).await?;
+        let active = self
+            .accounts
+            .get_workspace(workspace_id)
+            .await?
+            .is_some_and(|w| w.status == WorkspaceStatus::Active);
+        let workflow = match active {
+            true => self.workflows.get(workspace_id, &trigger.workflow_id).await?,
+            false => None,
+        };
         let live = workflow.filter(|w| w.value.status == WorkflowStatus::Live);
         if let Some(workflow) = &live {
             let input = json!({
