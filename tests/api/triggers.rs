@@ -309,16 +309,21 @@ fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
-#[tokio::test]
-async fn a_schedule_starts_one_run_at_each_minute_it_falls_on_in_its_zone() {
-    // 08:58:30 in New York (UTC-5 in December). The scheduler reads the table's global lists
-    // and keeps one cursor: a table of this test's own keeps other tests' clocks out of it.
-    let app = TestApp::with(Options {
+/// An app at 08:58:30 in New York (13:58:30Z). The scheduler reads the table's global lists and
+/// keeps one cursor: a table of the test's own keeps other tests' clocks out of them.
+async fn scheduling_app() -> TestApp {
+    TestApp::with(Options {
         start: at("2026-12-03T13:58:30Z"),
         own_table: true,
         ..Default::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_schedule_starts_one_run_at_each_minute_it_falls_on_in_its_zone() {
+    // 08:58:30 in New York: UTC-5 in December.
+    let app = scheduling_app().await;
     let t = app.tenant().await;
     let receiver = FakeServer::start(|_, _| (200, "application/json", "{}".into())).await;
     let connection = app
@@ -448,12 +453,7 @@ async fn a_suspended_workspace_s_triggers_start_no_runs() {
     use switchboard_core::ports::Team;
     // A deleted customer's workspace is suspended, its data kept: its schedules and inbound URL
     // must not go on starting runs (which could place calls on its wallet).
-    let app = TestApp::with(Options {
-        start: at("2026-12-03T13:58:30Z"),
-        own_table: true,
-        ..Default::default()
-    })
-    .await;
+    let app = scheduling_app().await;
     let t = app.tenant().await;
     let workflow = app
         .create(
