@@ -169,10 +169,7 @@ def build(target_args=()):
 
 def coldstart(args):
     build()
-    state_dir = stack.LOCAL / f"bench-{os.getpid()}"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    procs = stack.Processes(state_dir / "logs")
-    try:
+    with stack.run_folder(f"bench-{os.getpid()}") as (state_dir, procs):
         tpl = Template(load(ROOT / "template.yaml"))
         endpoints = stack.start_emulators(procs, stack.free_port(), stack.free_port())
         made = stack.provision(tpl, endpoints, f"-bench-{secrets.token_hex(3)}")
@@ -202,8 +199,6 @@ def coldstart(args):
                 print(f"  {name:42} min {runs[0]:6.1f} ms   p50 {statistics.median(runs):6.1f} ms   max {runs[-1]:6.1f} ms")
         print("  the request: an authenticated GET /v1/agents answered 200; init reads the JWT secret from moto, the")
         print("  request makes one UpdateItem (auth + rate limit) and one Query against DynamoDB Local on 127.0.0.1")
-    finally:
-        procs.stop()
 
 
 def sizes(args):
@@ -242,20 +237,17 @@ def ulid(prefix):
 def dev_stack(name, extra_env):
     """The local stack as `scripts/dev` runs it (debug builds, all built first, the enterprise
     plan), on free ports: its URL and environment; stopped on leaving."""
-    state_dir = stack.LOCAL / f"bench-{name}-{os.getpid()}"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    procs = stack.Processes(state_dir / "logs")
-    bridge = None
-    ports = {"dynamodb": stack.free_port(), "moto": stack.free_port(), "api": stack.free_port()}
-    try:
-        subprocess.run(["cargo", "build", "--workspace", "--bins", "--locked"], cwd=ROOT, check=True)
-        api, env, _, bridge = stack.start_stack(procs, state_dir, ports, f"-bench-{secrets.token_hex(3)}", extra_env,
-                                                reload=False, SignupPlan="enterprise")
-        yield api, env
-    finally:
-        if bridge:
-            bridge.stop()
-        procs.stop()
+    with stack.run_folder(f"bench-{name}-{os.getpid()}") as (state_dir, procs):
+        bridge = None
+        ports = {"dynamodb": stack.free_port(), "moto": stack.free_port(), "api": stack.free_port()}
+        try:
+            subprocess.run(["cargo", "build", "--workspace", "--bins", "--locked"], cwd=ROOT, check=True)
+            api, env, _, bridge = stack.start_stack(procs, state_dir, ports, f"-bench-{secrets.token_hex(3)}", extra_env,
+                                                    reload=False, SignupPlan="enterprise")
+            yield api, env
+        finally:
+            if bridge:
+                bridge.stop()
 
 
 def webhooks(args):
@@ -329,10 +321,7 @@ def webhooks(args):
 
 def cargo_bench(name, runs):
     """Runs `cargo bench --bench <name> -- <run>` for each run, against emulators of its own."""
-    state_dir = stack.LOCAL / f"bench-{os.getpid()}"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    procs = stack.Processes(state_dir / "logs")
-    try:
+    with stack.run_folder(f"bench-{os.getpid()}") as (state_dir, procs):
         endpoints = stack.start_emulators(procs, stack.free_port(), stack.free_port())
         made = stack.provision(_TEMPLATE, endpoints, f"-bench-{secrets.token_hex(3)}")
         env = stack.function_env(_TEMPLATE, made, endpoints, _TEMPLATE.parameters(PublicBaseUrl="http://127.0.0.1"), state_dir)
@@ -340,8 +329,6 @@ def cargo_bench(name, runs):
         bench = ["cargo", "bench", "--locked", "-p", "switchboard-tests", "--bench", name, "--"]
         for run in runs:
             subprocess.run([*bench, *run], cwd=ROOT, env={**os.environ, **env}, check=True)
-    finally:
-        procs.stop()
 
 
 # What the API benchmark calls, and what its requests and the stack's schedules set running
@@ -350,37 +337,34 @@ BENCH_API_FUNCTIONS = ["catalog", "auth", "api-keys", "agents", "mailer", "event
 
 
 def api(args):
-    state_dir = stack.LOCAL / f"bench-api-{os.getpid()}"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    procs = stack.Processes(state_dir / "logs")
-    bridge = None
-    try:
-        ports = {"dynamodb": stack.free_port(), "moto": stack.free_port(), "api": stack.free_port()}
-        # As on AWS, a function runs as many instances as requests come at once.
-        stack.CONCURRENCY = args.concurrency
-        # The enterprise plan's buckets, scaled up a hundredfold (the same code counts them), hold
-        # the measured requests: the benchmark times requests, not refusals.
-        url, env, _, bridge = stack.start_stack(procs, state_dir, ports, f"-bench-{secrets.token_hex(3)}", {"RATE_LIMIT_SCALE": "100"}, reload=False,
-                                                release=True, release_binaries=BENCH_API_FUNCTIONS,
-                                                SignupPlan="enterprise")
-        key, token = stack.seed_workspace(url, "bench@switchboard.local", secrets.token_urlsafe(18))
-        keys = [key]
-        for _ in range(2):
-            status, body = stack.http_json("POST", f"{url}/v1/api-keys", {"name": "bench", "scope": "read"}, {"Authorization": f"Bearer {token}"})
-            assert status == 201, body
-            keys.append(body["secret"])
-        status, me = stack.http_json("GET", f"{url}/v1/auth/me", None, {"Authorization": f"Bearer {token}"})
-        assert status == 200, me
-        status, agent = stack.http_json("POST", f"{url}/v1/agents", {"name": "bench", "system_prompt": "p"}, {"Authorization": f"Bearer {key}"})
-        assert status == 201, agent
-        run_env = {**os.environ, **env, "RUST_LOG": "warn", "BENCH_API_URL": url, "BENCH_API_KEYS": ",".join(keys),
-                   "BENCH_WORKSPACE": me["workspace"]["id"], "BENCH_AGENT": agent["id"]}
-        subprocess.run(["cargo", "bench", "--locked", "-p", "switchboard-tests", "--bench", "api", "--",
-                        "--requests", str(args.requests), "--concurrency", str(args.concurrency)], cwd=ROOT, env=run_env, check=True)
-    finally:
-        if bridge:
-            bridge.stop()
-        procs.stop()
+    with stack.run_folder(f"bench-api-{os.getpid()}") as (state_dir, procs):
+        bridge = None
+        try:
+            ports = {"dynamodb": stack.free_port(), "moto": stack.free_port(), "api": stack.free_port()}
+            # As on AWS, a function runs as many instances as requests come at once.
+            stack.CONCURRENCY = args.concurrency
+            # The enterprise plan's buckets, scaled up a hundredfold (the same code counts them), hold
+            # the measured requests: the benchmark times requests, not refusals.
+            url, env, _, bridge = stack.start_stack(procs, state_dir, ports, f"-bench-{secrets.token_hex(3)}", {"RATE_LIMIT_SCALE": "100"}, reload=False,
+                                                    release=True, release_binaries=BENCH_API_FUNCTIONS,
+                                                    SignupPlan="enterprise")
+            key, token = stack.seed_workspace(url, "bench@switchboard.local", secrets.token_urlsafe(18))
+            keys = [key]
+            for _ in range(2):
+                status, body = stack.http_json("POST", f"{url}/v1/api-keys", {"name": "bench", "scope": "read"}, {"Authorization": f"Bearer {token}"})
+                assert status == 201, body
+                keys.append(body["secret"])
+            status, me = stack.http_json("GET", f"{url}/v1/auth/me", None, {"Authorization": f"Bearer {token}"})
+            assert status == 200, me
+            status, agent = stack.http_json("POST", f"{url}/v1/agents", {"name": "bench", "system_prompt": "p"}, {"Authorization": f"Bearer {key}"})
+            assert status == 201, agent
+            run_env = {**os.environ, **env, "RUST_LOG": "warn", "BENCH_API_URL": url, "BENCH_API_KEYS": ",".join(keys),
+                       "BENCH_WORKSPACE": me["workspace"]["id"], "BENCH_AGENT": agent["id"]}
+            subprocess.run(["cargo", "bench", "--locked", "-p", "switchboard-tests", "--bench", "api", "--",
+                            "--requests", str(args.requests), "--concurrency", str(args.concurrency)], cwd=ROOT, env=run_env, check=True)
+        finally:
+            if bridge:
+                bridge.stop()
 
 
 def campaigns(args):

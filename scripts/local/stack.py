@@ -11,10 +11,12 @@ way Lambda's event source mapping does. Resources come from template.yaml.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -361,6 +363,25 @@ def run_step(name, command, env, cwd=ROOT):
     return code
 
 
+@contextlib.contextmanager
+def run_folder(name):
+    """A run's own folder under .local (logs, mail, reports) and its processes, stopped on
+    leaving. The folder goes when the run ends well and stays, for its logs, when it fails:
+    every `cargo lambda watch` instance watches each folder of the checkout, so finished runs'
+    folders would weigh on every later stack."""
+    state_dir = LOCAL / name
+    state_dir.mkdir(parents=True, exist_ok=True)
+    procs = Processes(state_dir / "logs")
+    try:
+        yield state_dir, procs
+    except BaseException:
+        procs.stop()
+        log(f"logs kept in {state_dir / 'logs'}")
+        raise
+    procs.stop()
+    shutil.rmtree(state_dir, ignore_errors=True)
+
+
 def test(args):
     state_dir = LOCAL / f"test-{os.getpid()}"
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -435,6 +456,7 @@ def test(args):
         log(f"FAILED: {', '.join(failed)} (service logs in {state_dir / 'logs'})")
         return 1
     log("all green")
+    shutil.rmtree(state_dir, ignore_errors=True)
     return 0
 
 
