@@ -602,8 +602,6 @@ async fn a_simulated_call_ends_with_transcript_analysis_and_recording_over_http(
     assert_eq!(busy["status"], "busy");
 }
 
-/// Tops up through the offline payment provider (which posts the signed payment webhook to the
-/// stack) and waits for the credit.
 /// Starts a run of `workflow` (`body`: its `data`) and waits for its end; the execution.
 async fn run_to_end(http: &reqwest::Client, s: &Session, workflow: &Value, body: Value) -> Value {
     let started = post_json(
@@ -621,6 +619,8 @@ async fn run_to_end(http: &reqwest::Client, s: &Session, workflow: &Value, body:
     .await
 }
 
+/// Tops up through the offline payment provider (which posts the signed payment webhook to the
+/// stack) and waits for the credit.
 async fn top_up(http: &reqwest::Client, s: &Session, amount_minor: i64) {
     let before = balance(http, s).await["balance_minor"].as_i64().unwrap();
     let checkout = post_json(http, s, "/v1/billing/topup", json!({"amount_minor": amount_minor})).await;

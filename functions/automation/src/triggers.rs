@@ -322,12 +322,12 @@ async fn inbound(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         return Err(not_found());
     }
     let ws = state.trigger_owners.trigger_owner(id).await?.ok_or_else(not_found)?;
+    let (workspace, trigger) = tokio::try_join!(state.accounts.get_workspace(&ws), state.triggers.get(&ws, id))?;
     // A suspended workspace (a deleted customer's) is answered as gone.
-    let active = state.accounts.get_workspace(&ws).await?;
-    if !active.is_some_and(|w| w.status == WorkspaceStatus::Active) {
+    if !workspace.is_some_and(|w| w.status == WorkspaceStatus::Active) {
         return Err(not_found());
     }
-    let trigger = state.triggers.get(&ws, id).await?.ok_or_else(not_found)?.value;
+    let trigger = trigger.ok_or_else(not_found)?.value;
     let secret = match (&trigger.kind, &trigger.sealed_secret) {
         (TriggerType::Inbound, Some(sealed)) => state.keys.of(&ws).open(sealed).map_err(|_| not_found())?,
         _ => return Err(not_found()),

@@ -100,16 +100,12 @@ impl Scheduler {
         if !trigger.enabled || due > now {
             return Ok(None);
         }
-        let active = self
-            .accounts
-            .get_workspace(workspace_id)
-            .await?
-            .is_some_and(|w| w.status == WorkspaceStatus::Active);
-        let workflow = match active {
-            true => self.workflows.get(workspace_id, &trigger.workflow_id).await?,
-            false => None,
-        };
-        let live = workflow.filter(|w| w.value.status == WorkflowStatus::Live);
+        let (workspace, workflow) = tokio::try_join!(
+            self.accounts.get_workspace(workspace_id),
+            self.workflows.get(workspace_id, &trigger.workflow_id)
+        )?;
+        let active = workspace.is_some_and(|w| w.status == WorkspaceStatus::Active);
+        let live = workflow.filter(|w| active && w.value.status == WorkflowStatus::Live);
         if let Some(workflow) = &live {
             let input = json!({
                 "type": "schedule",
