@@ -14,7 +14,7 @@ fn root() -> PathBuf {
 /// crates (every package under `functions/`) form the layer below the tests.
 const LAYERS: &[&[&str]] = &[
     &["switchboard-core"],
-    &["switchboard-domain"],
+    &["switchboard-domain", "switchboard-https"],
     &[
         "switchboard-store",
         "switchboard-http",

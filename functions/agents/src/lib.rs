@@ -11,10 +11,12 @@ use switchboard_core::model::{
     template_schema, voice_by_id, voice_ids, voice_schema,
 };
 use switchboard_core::ports::{PageKey, ProviderAccounts, Quota, Repository, Versioned};
-use switchboard_core::{ErrorCode, StoreError, validate};
+use switchboard_core::{ErrorCode, validate};
 use switchboard_domain::conversation::{Engine, Party};
 use switchboard_http::crud::{self, Deleted};
-use switchboard_http::{Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service, not_null, set};
+use switchboard_http::{
+    Access, ApiError, Platform, QueryParam, Reply, Request, Route, Service, not_null, over_limit, set,
+};
 use switchboard_store::DynamoStore;
 use utoipa::ToSchema;
 
@@ -236,16 +238,12 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         .agents
         .insert(req.workspace_id()?, &agent, Some(quota(plan)), &[])
         .await
-        .map_err(|e| match e {
-            StoreError::LimitReached => ApiError::new(
-                ErrorCode::LimitReached,
-                format!(
-                    "The {plan:?} plan allows {} agents; delete one or upgrade.",
-                    plan.max_agents()
-                ),
-            ),
-            e => e.into(),
-        })?;
+        .map_err(over_limit(|| {
+            format!(
+                "The {plan:?} plan allows {} agents; delete one or upgrade.",
+                plan.max_agents()
+            )
+        }))?;
     Ok(Reply::created_versioned(&stored))
 }
 

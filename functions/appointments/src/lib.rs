@@ -93,8 +93,7 @@ pub struct UpdateAppointment {
 
 async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let status = req.query_as::<AppointmentStatus>("status", "confirmed, cancelled or completed")?;
-    let from = req.query_time("from", false)?;
-    let to = req.query_time("to", true)?;
+    let (from, to) = req.period()?;
     let contact = req.query("contact_id");
     let filters = format!("status={status:?}&from={from:?}&to={to:?}&contact={contact:?}");
     let page = req.page(&filters)?;

@@ -14,10 +14,10 @@ use switchboard_core::model::{
     ConnectionStatus, ConnectionTest, ConnectionTestObject, ConnectorAuth, MAX_CONNECTIONS, Scope, StoredConnection,
 };
 use switchboard_core::ports::{ListQuery, Quota};
-use switchboard_core::{ErrorCode, StoreError, validate};
+use switchboard_core::{ErrorCode, validate};
 use switchboard_domain::automation::connectors::{self, Access};
 use switchboard_http::crud::{self, Deleted};
-use switchboard_http::{Access as RouteAccess, ApiError, Reply, Request, Route};
+use switchboard_http::{Access as RouteAccess, ApiError, Reply, Request, Route, over_limit};
 use utoipa::ToSchema;
 
 use crate::State;
@@ -192,13 +192,9 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         .connections
         .insert(ws, &connection, Some(QUOTA), &[])
         .await
-        .map_err(|e| match e {
-            StoreError::LimitReached => ApiError::new(
-                ErrorCode::LimitReached,
-                format!("A workspace holds at most {MAX_CONNECTIONS} connections; delete one first."),
-            ),
-            e => e.into(),
-        })?;
+        .map_err(over_limit(|| {
+            format!("A workspace holds at most {MAX_CONNECTIONS} connections; delete one first.")
+        }))?;
     Ok(Reply::created(&created.value.view()).etag(created.version))
 }
 

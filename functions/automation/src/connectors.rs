@@ -12,10 +12,10 @@ use switchboard_core::model::{
     Connector, ConnectorAction, ConnectorAuth, ConnectorKind, ConnectorObject, MAX_CONNECTORS, Scope,
 };
 use switchboard_core::ports::{ListQuery, Quota, Versioned};
-use switchboard_core::{ErrorCode, StoreError, validate};
+use switchboard_core::{ErrorCode, validate};
 use switchboard_domain::automation::{connectors, template};
 use switchboard_http::crud::{self, Deleted};
-use switchboard_http::{Access, ApiError, Reply, Request, Route};
+use switchboard_http::{Access, ApiError, Reply, Request, Route, over_limit};
 use utoipa::ToSchema;
 
 use crate::State;
@@ -272,13 +272,9 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         .connectors
         .insert(req.workspace_id()?, &connector, Some(QUOTA), &[])
         .await
-        .map_err(|e| match e {
-            StoreError::LimitReached => ApiError::new(
-                ErrorCode::LimitReached,
-                format!("A workspace defines at most {MAX_CONNECTORS} connectors; delete one first."),
-            ),
-            e => e.into(),
-        })?;
+        .map_err(over_limit(|| {
+            format!("A workspace defines at most {MAX_CONNECTORS} connectors; delete one first.")
+        }))?;
     Ok(Reply::created_versioned(&created))
 }
 

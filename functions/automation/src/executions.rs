@@ -92,8 +92,7 @@ async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let workflow = req.query("workflow_id");
     req.query_as::<ExecutionStatus>("status", "one of `running`, `succeeded`, `failed`")?;
     let status = req.query("status");
-    let from = req.query_time("from", false)?;
-    let to = req.query_time("to", true)?;
+    let (from, to) = req.period()?;
     let filters = format!("workflow={workflow:?}&status={status:?}&from={from:?}&to={to:?}");
     let mut query = ListQuery {
         from,

@@ -10,17 +10,17 @@ use std::sync::Arc;
 use http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use switchboard_core::ErrorCode;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
     EventType, MAX_TRIGGERS, Scope, StoredTrigger, Trigger, TriggerType, WorkflowStatus, WorkspaceStatus,
 };
 use switchboard_core::ports::{ListQuery, Quota};
-use switchboard_core::{ErrorCode, StoreError};
 use switchboard_domain::automation::executions;
 use switchboard_domain::automation::schedules::Schedule;
 use switchboard_domain::webhooks::{secrets, signature};
 use switchboard_http::crud::{self, Deleted};
-use switchboard_http::{Access, ApiError, QueryParam, Reply, Request, Route};
+use switchboard_http::{Access, ApiError, QueryParam, Reply, Request, Route, over_limit};
 use utoipa::ToSchema;
 
 use crate::State;
@@ -262,13 +262,9 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         .triggers
         .insert(ws, &trigger, Some(QUOTA), &[])
         .await
-        .map_err(|e| match e {
-            StoreError::LimitReached => ApiError::new(
-                ErrorCode::LimitReached,
-                format!("A workspace holds at most {MAX_TRIGGERS} triggers; delete one first."),
-            ),
-            e => e.into(),
-        })?;
+        .map_err(over_limit(|| {
+            format!("A workspace holds at most {MAX_TRIGGERS} triggers; delete one first.")
+        }))?;
     let mut view = created.value.view();
     view.secret = secret;
     Ok(Reply::created(&view).etag(created.version))

@@ -12,10 +12,10 @@ use switchboard_core::error::Error;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{MAX_WORKFLOWS, Scope, Step, Workflow, WorkflowObject, WorkflowStatus};
 use switchboard_core::ports::{ListQuery, Quota};
-use switchboard_core::{ErrorCode, StoreError, validate};
+use switchboard_core::{ErrorCode, validate};
 use switchboard_domain::automation::workflows::checked_steps;
 use switchboard_http::crud::{self, Deleted};
-use switchboard_http::{Access, ApiError, QueryParam, Reply, Request, Route};
+use switchboard_http::{Access, ApiError, QueryParam, Reply, Request, Route, over_limit};
 use utoipa::ToSchema;
 
 use crate::State;
@@ -225,13 +225,9 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         .workflows
         .insert(req.workspace_id()?, &workflow, Some(QUOTA), &[])
         .await
-        .map_err(|e| match e {
-            StoreError::LimitReached => ApiError::new(
-                ErrorCode::LimitReached,
-                format!("A workspace holds at most {MAX_WORKFLOWS} workflows; delete one first."),
-            ),
-            e => e.into(),
-        })?;
+        .map_err(over_limit(|| {
+            format!("A workspace holds at most {MAX_WORKFLOWS} workflows; delete one first.")
+        }))?;
     Ok(Reply::created_versioned(&created))
 }
 

@@ -307,20 +307,9 @@ async fn update_spending_controls(state: Arc<State>, req: Request) -> Result<Rep
 }
 
 async fn precheck(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    let expected_seconds = match req.query("expected_seconds") {
-        None => 60,
-        Some(raw) => raw
-            .parse::<u32>()
-            .ok()
-            .filter(|s| (1..=MAX_EXPECTED_SECONDS).contains(s))
-            .ok_or_else(|| {
-                ApiError::param(
-                    ErrorCode::InvalidParameter,
-                    "expected_seconds",
-                    "`expected_seconds` must be a whole number from 1 to 7200.",
-                )
-            })?,
-    };
+    let expected_seconds = req
+        .query_number("expected_seconds", 1..=MAX_EXPECTED_SECONDS)?
+        .unwrap_or(60);
     let mode = state.onboarding.onboarding(req.workspace_id()?).await?.settings.mode;
     let per_minute_minor = req.principal()?.plan.per_minute_minor_in(mode);
     let required_minor = price(expected_seconds, per_minute_minor);
@@ -358,8 +347,7 @@ async fn history(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             })
         })
         .transpose()?;
-    let from = req.query_time("from", false)?;
-    let to = req.query_time("to", true)?;
+    let (from, to) = req.period()?;
     let filters = format!("kind={kind:?}&from={from:?}&to={to:?}");
     let page = req.page(&filters)?;
     let query = ListQuery {

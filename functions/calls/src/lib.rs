@@ -210,8 +210,7 @@ async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         .transpose()?;
     let agent = req.query("agent_id");
     let campaign = req.query("campaign_id");
-    let from = req.query_time("from", false)?;
-    let to = req.query_time("to", true)?;
+    let (from, to) = req.period()?;
     let filters = format!(
         "direction={direction:?}&status={status:?}&agent={agent:?}&campaign={campaign:?}&from={from:?}&to={to:?}"
     );

@@ -15,7 +15,9 @@ use switchboard_core::model::{
     Agent, AvailableNumber, NUMBER_MONTHLY_FEE_MINOR, NumberSource, NumberStatus, PhoneNumber, PhoneNumberObject,
     ProviderMode, Scope,
 };
-use switchboard_core::ports::{AccountStore, Charge, NumberSearch, ProviderAccounts, Repository, Telephony, Wallets};
+use switchboard_core::ports::{
+    AccountStore, Charge, NumberSearch, ProviderAccounts, Repository, Telephony, Versioned, Wallets,
+};
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_domain::{audit, phones};
 use switchboard_http::crud;
@@ -259,24 +261,34 @@ async fn new_number(
     })
 }
 
+/// Claims `number` for the workspace, then has the provider take it (`take`); when the provider
+/// refuses, the claim is undone. The claim comes first: the number's global guard makes another
+/// workspace's number 409 before the provider is asked. Neither write is the change: the audit
+/// entry goes with the write that keeps the number.
+async fn claim<T>(
+    state: &State,
+    ws: &str,
+    number: &PhoneNumber,
+    take: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<(Versioned<PhoneNumber>, T), ApiError> {
+    let claimed = audit::set_aside(state.numbers.insert(ws, number, None, &[]))
+        .await
+        .map_err(store_error)?;
+    match take.await {
+        Ok(taken) => Ok((claimed, taken)),
+        Err(e) => {
+            audit::set_aside(state.numbers.delete(ws, &claimed, None)).await?;
+            Err(provider_error(e))
+        }
+    }
+}
+
 async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let input: ImportNumber = req.json()?;
     let ws = req.workspace_id()?;
     let telephony = state.providers.telephony(ws).await?;
     let number = new_number(&state, &req, input, NumberSource::Imported, telephony.as_ref()).await?;
-    // The claim first: the number's global guard makes another workspace's number 409 before
-    // the provider is asked to point it here. The claim and its undoing when the provider
-    // refuses are not the change: the audit entry goes with the write that keeps the number.
-    let claimed = audit::set_aside(state.numbers.insert(ws, &number, None, &[]))
-        .await
-        .map_err(store_error)?;
-    let provider_id = match telephony.attach_number(&number.phone_number).await {
-        Ok(provider_id) => provider_id,
-        Err(e) => {
-            audit::set_aside(state.numbers.delete(ws, &claimed, None)).await?;
-            return Err(provider_error(e));
-        }
-    };
+    let (claimed, provider_id) = claim(&state, ws, &number, telephony.attach_number(&number.phone_number)).await?;
     if provider_id.is_none() {
         return Ok(Reply::created_versioned(&claimed));
     }
@@ -313,16 +325,7 @@ async fn provision(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     if wallet.balance.available_minor < number.monthly_fee_minor {
         return Err(insufficient());
     }
-    let claimed = audit::set_aside(state.numbers.insert(ws, &number, None, &[]))
-        .await
-        .map_err(store_error)?;
-    let provider_id = match telephony.provision_number(&number.phone_number).await {
-        Ok(provider_id) => provider_id,
-        Err(e) => {
-            audit::set_aside(state.numbers.delete(ws, &claimed, None)).await?;
-            return Err(provider_error(e));
-        }
-    };
+    let (claimed, provider_id) = claim(&state, ws, &number, telephony.provision_number(&number.phone_number)).await?;
     let bought = PhoneNumber {
         provider_id,
         renews_at: (!own_account).then(|| number.created_at + Months::new(1)),

@@ -17,7 +17,7 @@ use switchboard_core::model::{Customer, CustomerObject, Scope, is_customer_works
 use switchboard_core::ports::Quota;
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_http::crud::{self, Deleted};
-use switchboard_http::{Access, ApiError, Patch, Reply, Request, Route};
+use switchboard_http::{Access, ApiError, Patch, Reply, Request, Route, over_limit};
 use utoipa::ToSchema;
 
 use crate::State;
@@ -142,16 +142,12 @@ async fn create(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         .customer_accounts
         .create_customer(ws, &customer, plan, quota(plan.max_customers()))
         .await
-        .map_err(|e| match e {
-            StoreError::LimitReached => ApiError::new(
-                ErrorCode::LimitReached,
-                format!(
-                    "Your plan holds {} customers; delete one or move to a larger plan.",
-                    plan.max_customers()
-                ),
-            ),
-            e => e.into(),
-        })?;
+        .map_err(over_limit(|| {
+            format!(
+                "Your plan holds {} customers; delete one or move to a larger plan.",
+                plan.max_customers()
+            )
+        }))?;
     Ok(Reply::created_versioned(&created))
 }
 

@@ -490,8 +490,7 @@ async fn list_audit(state: Arc<State>, req: Request) -> Result<Reply, ApiError> 
     let resource_id = req.query("resource_id");
     let resource_type = req.query("resource_type");
     let action = req.query("action");
-    let from = req.query_time("from", false)?;
-    let to = req.query_time("to", true)?;
+    let (from, to) = req.period()?;
     let filters = format!(
         "actor={actor:?}&resource_id={resource_id:?}&resource_type={resource_type:?}&action={action:?}&from={from:?}&to={to:?}"
     );

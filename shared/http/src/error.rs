@@ -110,6 +110,15 @@ impl From<Error> for ApiError {
     }
 }
 
+/// What a write refused by a full quota answers: `limit_reached` saying `limit` (which limit,
+/// and how to make room); any other store error as it would be.
+pub fn over_limit(limit: impl FnOnce() -> String) -> impl FnOnce(StoreError) -> ApiError {
+    move |e| match e {
+        StoreError::LimitReached => ApiError::new(ErrorCode::LimitReached, limit()),
+        e => e.into(),
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         Error::from(e).into()

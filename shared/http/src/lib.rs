@@ -42,7 +42,7 @@ use switchboard_domain::webhooks::secrets::SecretBox;
 
 pub use self::body::{Patch, not_null, parse_json, set};
 pub use self::cursor::CursorKey;
-pub use self::error::{ApiError, ErrorBody, ErrorDetail};
+pub use self::error::{ApiError, ErrorBody, ErrorDetail, over_limit};
 use self::jwt::JwtKeys;
 pub use self::request::{IfMatch, List, Reply, Request};
 pub use self::route::{Access, QueryParam, Route};

@@ -1,5 +1,6 @@
 //! What a handler receives ([`Request`]) and returns ([`Reply`]).
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -35,6 +36,9 @@ pub struct Request {
     pub now: DateTime<Utc>,
     pub(crate) cursor_key: Arc<CursorKey>,
 }
+
+/// A list's period, `from` and `to`: open at either end that is not given.
+pub type Period = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// `{"object":"list", ...}`, the body of every list.
 #[derive(Debug, Serialize)]
@@ -99,6 +103,32 @@ impl Request {
             .transpose()?)
     }
 
+    /// A whole-number query parameter within `range`; 400 `invalid_parameter` saying the range
+    /// otherwise.
+    pub fn query_number(&self, name: &str, range: RangeInclusive<u32>) -> Result<Option<u32>, ApiError> {
+        self.query(name)
+            .map(|raw| {
+                raw.parse::<u32>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+                    ApiError::param(
+                        ErrorCode::InvalidParameter,
+                        name,
+                        format!(
+                            "`{name}` must be a whole number from {} to {}.",
+                            range.start(),
+                            range.end()
+                        ),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// `from` and `to`, the bounds of a list's period: times (ISO 8601) or dates, a `to` date
+    /// read as that day's end.
+    pub fn period(&self) -> Result<Period, ApiError> {
+        Ok((self.query_time("from", false)?, self.query_time("to", true)?))
+    }
+
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         super::body::parse_json(&self.body)
     }
@@ -143,20 +173,7 @@ impl Request {
 
     /// Like [`page`](Self::page), with the page size in the parameter `size`.
     pub fn page_of(&self, filters: &str, size: &str) -> Result<PageRequest, ApiError> {
-        let limit = match self.query(size) {
-            None => DEFAULT_LIMIT,
-            Some(raw) => raw
-                .parse::<u32>()
-                .ok()
-                .filter(|l| (1..=MAX_LIMIT).contains(l))
-                .ok_or_else(|| {
-                    ApiError::param(
-                        ErrorCode::InvalidParameter,
-                        size,
-                        format!("`{size}` must be an integer from 1 to {MAX_LIMIT}."),
-                    )
-                })?,
-        };
+        let limit = self.query_number(size, 1..=MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
         let after = match self.query("cursor") {
             None => None,
             Some(cursor) => Some(self.cursor_key.decode(cursor, &self.binding(filters))?),

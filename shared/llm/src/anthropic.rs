@@ -20,14 +20,10 @@ pub struct Anthropic {
 
 impl Anthropic {
     pub fn new(base_url: impl Into<String>, api_key: impl Into<String>, model: impl Into<String>) -> Self {
-        // reqwest takes the process's rustls provider: ring, as the AWS SDK's client uses.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .expect("an HTTP client builds");
         Self {
-            http,
+            http: switchboard_https::client(Duration::from_secs(60))
+                .build()
+                .expect("an HTTP client builds"),
             base_url: base_url.into(),
             api_key: api_key.into(),
             model: model.into(),

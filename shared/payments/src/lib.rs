@@ -65,11 +65,7 @@ fn client() -> reqwest::Client {
 }
 
 fn client_builder() -> reqwest::ClientBuilder {
-    // reqwest takes the process's rustls provider: ring, as the AWS SDK's client uses.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
+    switchboard_https::client(TIMEOUT).redirect(reqwest::redirect::Policy::none())
 }
 
 /// The payments of a deployment whose live provider is real: test-mode workspaces pay with the

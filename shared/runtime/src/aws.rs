@@ -439,6 +439,35 @@ pub async fn sqs_function<C, S>(
     compose: impl AsyncFnOnce(Parts, C) -> anyhow::Result<S>,
     handle: impl AsyncFn(&S, SqsMessage) -> anyhow::Result<()>,
 ) -> Result<(), lambda_runtime::Error> {
+    let state = worker_state(read, compose).await?;
+    crate::worker::run(|message| handle(&state, message)).await
+}
+
+/// The `main` of a function the scheduler starts, made like a worker's: each invocation runs
+/// `run` at the time it starts, logs what it did and answers with it.
+pub async fn scheduled_function<C, S, Done: serde::Serialize + std::fmt::Debug>(
+    read: impl FnOnce(&mut Env) -> C,
+    compose: impl AsyncFnOnce(Parts, C) -> anyhow::Result<S>,
+    run: impl AsyncFn(&S, chrono::DateTime<chrono::Utc>) -> anyhow::Result<Done>,
+) -> Result<(), lambda_runtime::Error> {
+    let state = worker_state(read, compose).await?;
+    let (state, run) = (&state, &run);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |_: lambda_runtime::LambdaEvent<serde::de::IgnoredAny>| async move {
+            let done = run(state, Clock::System.now()).await?;
+            tracing::info!(?done, "scheduled run finished");
+            Ok::<_, lambda_runtime::Error>(done)
+        },
+    ))
+    .await
+}
+
+/// Logging; the table's name and the function's own configuration (`read`), every problem
+/// reported at once; the clients; the state `compose` makes of them.
+async fn worker_state<C, S>(
+    read: impl FnOnce(&mut Env) -> C,
+    compose: impl AsyncFnOnce(Parts, C) -> anyhow::Result<S>,
+) -> Result<S, lambda_runtime::Error> {
     crate::init();
     let mut env = Env::process();
     let table_name = env.required("TABLE_NAME");
@@ -447,6 +476,5 @@ pub async fn sqs_function<C, S>(
     env.finish()?;
     let sdk = sdk_config().await;
     let store = table(&sdk, &table_name, pseudonym_key_secret_id.as_deref()).await?;
-    let state = compose(Parts { sdk, store }, own).await?;
-    crate::worker::run(|message| handle(&state, message)).await
+    Ok(compose(Parts { sdk, store }, own).await?)
 }

@@ -25,14 +25,10 @@ pub struct ElevenLabs {
 
 impl ElevenLabs {
     pub fn new(base_url: impl Into<String>, api_key: impl Into<String>, voices: HashMap<String, String>) -> Self {
-        // reqwest takes the process's rustls provider: ring, as the AWS SDK's client uses.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("an HTTP client builds");
         Self {
-            http,
+            http: switchboard_https::client(Duration::from_secs(30))
+                .build()
+                .expect("an HTTP client builds"),
             base_url: base_url.into(),
             api_key: api_key.into(),
             voices,
@@ -43,13 +39,7 @@ impl ElevenLabs {
 impl ElevenLabs {
     /// Whether ElevenLabs takes the key: `GET /v1/user` answers only to a valid one.
     pub async fn check_key(&self) -> Result<(), ProviderError> {
-        let res = self
-            .http
-            .get(format!("{}/v1/user", self.base_url))
-            .header("xi-api-key", &self.api_key)
-            .send()
-            .await
-            .map_err(|e| ProviderError::Unavailable(anyhow::anyhow!("ElevenLabs: {e}")))?;
+        let res = self.get("/v1/user").await?;
         let status = res.status();
         if status.is_success() {
             return Ok(());
@@ -76,14 +66,7 @@ impl ElevenLabs {
     /// alphanumeric, as the onboarding input checks.
     pub async fn check_voices(&self, voice_ids: impl IntoIterator<Item = &String>) -> Result<(), ProviderError> {
         for voice_id in voice_ids {
-            let res = self
-                .http
-                .get(format!("{}/v1/voices/{voice_id}", self.base_url))
-                .header("xi-api-key", &self.api_key)
-                .send()
-                .await
-                .map_err(|e| ProviderError::Unavailable(anyhow::anyhow!("ElevenLabs: {e}")))?;
-            let status = res.status();
+            let status = self.get(&format!("/v1/voices/{voice_id}")).await?.status();
             if !status.is_success() {
                 return Err(refusal(
                     status,
@@ -92,6 +75,16 @@ impl ElevenLabs {
             }
         }
         Ok(())
+    }
+
+    /// `GET path` with the account's key; the answer whatever its status.
+    async fn get(&self, path: &str) -> Result<reqwest::Response, ProviderError> {
+        self.http
+            .get(format!("{}{path}", self.base_url))
+            .header("xi-api-key", &self.api_key)
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unavailable(anyhow::anyhow!("ElevenLabs: {e}")))
     }
 }
 

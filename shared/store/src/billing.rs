@@ -534,37 +534,30 @@ impl Wallets for DynamoStore {
         to: NaiveDate,
     ) -> Result<Vec<UsageRecord>, StoreError> {
         let kind = usage_kind(group);
-        let mut records = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND SK BETWEEN :low AND :high")
-                .expression_attribute_values(":pk", s(keys::usage_partition(workspace_id)))
-                .expression_attribute_values(":low", s(format!("{kind}#{from}")))
-                .expression_attribute_values(":high", s(format!("{kind}#{to}~")))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items() {
-                let day = get_s(item, "day").and_then(|d| d.parse().ok());
-                let Some(day) = day else { continue };
-                records.push(UsageRecord {
-                    day,
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :low AND :high")
+            .expression_attribute_values(":pk", s(keys::usage_partition(workspace_id)))
+            .expression_attribute_values(":low", s(format!("{kind}#{from}")))
+            .expression_attribute_values(":high", s(format!("{kind}#{to}~")))
+            .into_paginator()
+            .items()
+            .send();
+        let items = items.try_collect().await.map_err(sdk_error)?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                Some(UsageRecord {
+                    day: get_s(item, "day")?.parse().ok()?,
                     key: get_s(item, "usage_key").filter(|k| !k.is_empty()).map(str::to_owned),
                     calls: get_n(item, "calls").unwrap_or(0).max(0) as u64,
                     minutes: get_n(item, "minutes").unwrap_or(0).max(0) as u64,
                     cost_minor: get_n(item, "cost_minor").unwrap_or(0),
-                });
-            }
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(records),
-            }
-        }
+                })
+            })
+            .collect())
     }
 
     #[tracing::instrument(skip_all, fields(payment_id = %credit.payment_id))]

@@ -275,14 +275,27 @@ impl Counting<'_> {
         self.spend_with(store, names, lease).await
     }
 
+    /// Writes `write` with the lease's terms and the time of use: the item as it now is, or
+    /// the one that failed the condition.
     async fn update(
         &self,
         store: &DynamoStore,
-        update: String,
-        condition: String,
-        names: HashMap<String, String>,
-        mut values: HashMap<String, AttributeValue>,
+        names: &Names,
+        lease: Option<Lease>,
+        mut write: Expressions,
     ) -> Result<Result<Item, Option<Item>>, StoreError> {
+        if let Some(lease) = lease {
+            self.lease_terms(names, lease, &mut write);
+        }
+        write.update.push_str(self.last_used());
+        let Expressions {
+            mut update,
+            condition,
+            names,
+            mut values,
+            remove,
+        } = write;
+        update.push_str(remove);
         // DynamoDB refuses placeholders the expressions do not use.
         values.retain(|placeholder, _| mentions(&update, placeholder) || mentions(&condition, placeholder));
         let result = store
@@ -406,33 +419,27 @@ impl Counting<'_> {
 
     /// The lease part of a write: tokens just taken are added to a lease still running, or
     /// start a new one (`renewed`); either way one is spent.
-    fn lease_terms(
-        &self,
-        names: &Names,
-        lease: Lease,
-        update: &mut String,
-        condition: &mut String,
-        attribute_names: &mut HashMap<String, String>,
-        values: &mut HashMap<String, AttributeValue>,
-    ) {
-        attribute_names.insert("#lt".into(), names.lease.clone());
-        attribute_names.insert("#lx".into(), names.lease_until.clone());
+    fn lease_terms(&self, names: &Names, lease: Lease, write: &mut Expressions) {
+        write.names.insert("#lt".into(), names.lease.clone());
+        write.names.insert("#lx".into(), names.lease_until.clone());
         if lease.taken > 0 {
-            update.push_str(", #lg = :lg");
-            attribute_names.insert("#lg".into(), names.granted.clone());
-            values.insert(":lg".into(), n(lease.taken));
+            write.update.push_str(", #lg = :lg");
+            write.names.insert("#lg".into(), names.granted.clone());
+            write.values.insert(":lg".into(), n(lease.taken));
         }
         if lease.renewed {
-            update.push_str(", #lt = :lt, #lx = :lx");
-            values.insert(":lt".into(), n(lease.taken - 1));
-            values.insert(":lx".into(), n(self.now() + LEASE_MS));
-            condition.push_str(" AND (attribute_not_exists(#lx) OR #lx <= :now)");
+            write.update.push_str(", #lt = :lt, #lx = :lx");
+            write.values.insert(":lt".into(), n(lease.taken - 1));
+            write.values.insert(":lx".into(), n(self.now() + LEASE_MS));
+            write
+                .condition
+                .push_str(" AND (attribute_not_exists(#lx) OR #lx <= :now)");
         } else {
-            update.push_str(", #lt = #lt + :added");
-            values.insert(":added".into(), n(lease.taken - 1));
+            write.update.push_str(", #lt = #lt + :added");
+            write.values.insert(":added".into(), n(lease.taken - 1));
             // Never below zero: without tokens in hand, the lease must still hold one.
-            values.insert(":needed".into(), n(1 - lease.taken));
-            condition.push_str(" AND #lx > :now AND #lt >= :needed");
+            write.values.insert(":needed".into(), n(1 - lease.taken));
+            write.condition.push_str(" AND #lx > :now AND #lt >= :needed");
         }
     }
 
@@ -444,22 +451,14 @@ impl Counting<'_> {
         names: &Names,
         lease: Option<Lease>,
     ) -> Result<Result<Item, Option<Item>>, StoreError> {
-        let mut values = self.base_values();
-        let mut update = String::from("SET #n = #n + #p, #f = #f + #p");
-        let mut condition = format!("{} AND #n <= :now AND #f >= :now", self.valid());
-        let mut attribute_names = names.bucket();
-        if let Some(lease) = lease {
-            self.lease_terms(
-                names,
-                lease,
-                &mut update,
-                &mut condition,
-                &mut attribute_names,
-                &mut values,
-            );
-        }
-        update.push_str(self.last_used());
-        self.update(store, update, condition, attribute_names, values).await
+        let write = Expressions {
+            update: String::from("SET #n = #n + #p, #f = #f + #p"),
+            condition: format!("{} AND #n <= :now AND #f >= :now", self.valid()),
+            names: names.bucket(),
+            values: self.base_values(),
+            remove: "",
+        };
+        self.update(store, names, lease, write).await
     }
 
     /// Spends one token of a bucket left alone long enough to be full (read as `z`, and
@@ -473,29 +472,20 @@ impl Counting<'_> {
         z: i64,
         lease: Option<Lease>,
     ) -> Result<Result<Item, Option<Item>>, StoreError> {
-        let mut values = self.base_values();
         let spent = z + bucket.period();
-        values.insert(":next".into(), n(spent + bucket.period()));
-        values.insert(":full".into(), n(spent + bucket.span()));
-        values.insert(":period".into(), n(bucket.period()));
-        let mut attribute_names = names.bucket();
-        let mut update = String::from("SET #n = :next, #f = :full, #p = :period");
-        let mut condition = self.valid();
-        unchanged(&mut condition, &mut values, "#n", ":next_old", get_n(old, &names.next));
-        if let Some(lease) = lease {
-            self.lease_terms(
-                names,
-                lease,
-                &mut update,
-                &mut condition,
-                &mut attribute_names,
-                &mut values,
-            );
-        }
-        update.push_str(self.last_used());
-        // Rate state of the earlier design (timestamp rings), dropped as credentials are used.
-        update.push_str(" REMOVE rl_read, rl_write, rl_start");
-        self.update(store, update, condition, attribute_names, values).await
+        let mut write = Expressions {
+            update: String::from("SET #n = :next, #f = :full, #p = :period"),
+            condition: self.valid(),
+            names: names.bucket(),
+            values: self.base_values(),
+            // Rate state of the earlier design (timestamp rings), dropped as credentials are used.
+            remove: " REMOVE rl_read, rl_write, rl_start",
+        };
+        write.values.insert(":next".into(), n(spent + bucket.period()));
+        write.values.insert(":full".into(), n(spent + bucket.span()));
+        write.values.insert(":period".into(), n(bucket.period()));
+        write.unchanged("#n", ":next_old", get_n(old, &names.next));
+        self.update(store, names, lease, write).await
     }
 }
 
@@ -517,20 +507,26 @@ fn mentions(expression: &str, placeholder: &str) -> bool {
     })
 }
 
-/// Adds to `condition` that the attribute `#name` still holds `value` (or still is missing).
-fn unchanged(
-    condition: &mut String,
-    values: &mut HashMap<String, AttributeValue>,
-    name: &str,
-    placeholder: &str,
-    value: Option<i64>,
-) {
-    match value {
-        Some(v) => {
-            condition.push_str(&format!(" AND {name} = {placeholder}"));
-            values.insert(placeholder.to_owned(), n(v));
+/// The expressions of an UpdateItem of the credential, as a write assembles them.
+struct Expressions {
+    update: String,
+    condition: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+    /// A `REMOVE` clause, after the `SET` one (which the write ends with the time of use).
+    remove: &'static str,
+}
+
+impl Expressions {
+    /// Adds to the condition that the attribute `#name` still holds `value` (or still is missing).
+    fn unchanged(&mut self, name: &str, placeholder: &str, value: Option<i64>) {
+        match value {
+            Some(v) => {
+                self.condition.push_str(&format!(" AND {name} = {placeholder}"));
+                self.values.insert(placeholder.to_owned(), n(v));
+            }
+            None => self.condition.push_str(&format!(" AND attribute_not_exists({name})")),
         }
-        None => condition.push_str(&format!(" AND attribute_not_exists({name})")),
     }
 }
 

@@ -42,56 +42,50 @@ impl ErasureStore for DynamoStore {
     async fn erase_events(&self, workspace_id: &str, needles: &[String]) -> Result<u32, StoreError> {
         let partition = keys::event(workspace_id, "").pk;
         let mut erased = 0;
-        let mut start = None;
         // Page by page: a month of a workspace's events need not fit in memory.
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(&partition))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items.unwrap_or_default() {
-                let Some(data) = item.get("data") else { continue };
-                let data: serde_json::Value = serde_dynamo::from_attribute_value(data.clone())
-                    .map_err(|e| StoreError::Other(anyhow::anyhow!("decode an event's data: {e}")))?;
-                if data.get("erased").is_some() {
-                    continue;
-                }
-                let text = data.to_string();
-                if !needles.iter().any(|needle| text.contains(needle.as_str())) {
-                    continue;
-                }
-                let mut kept = serde_json::Map::new();
-                for field in ["object", "id"] {
-                    if let Some(value) = data.get(field) {
-                        kept.insert(field.to_owned(), value.clone());
-                    }
-                }
-                kept.insert("erased".to_owned(), serde_json::Value::Bool(true));
-                let kept: AttributeValue = serde_dynamo::to_attribute_value(serde_json::Value::Object(kept))
-                    .map_err(|e| StoreError::Other(anyhow::anyhow!("encode an event's data: {e}")))?;
-                let Some(sk) = item.get(keys::SK).and_then(|v| v.as_s().ok()) else {
-                    continue;
-                };
-                let key = keys::event(workspace_id, sk);
-                let update = self.tx_update(
-                    &key,
-                    "SET #data = :data",
-                    Some("attribute_exists(PK)"),
-                    Item::from([(":data".to_owned(), kept)]),
-                )?;
-                erased += u32::from(self.write(update).await?);
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(&partition))
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(sdk_error)?;
+            let Some(data) = item.get("data") else { continue };
+            let data: serde_json::Value = serde_dynamo::from_attribute_value(data.clone())
+                .map_err(|e| StoreError::Other(anyhow::anyhow!("decode an event's data: {e}")))?;
+            if data.get("erased").is_some() {
+                continue;
             }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(erased),
+            let text = data.to_string();
+            if !needles.iter().any(|needle| text.contains(needle.as_str())) {
+                continue;
             }
+            let mut kept = serde_json::Map::new();
+            for field in ["object", "id"] {
+                if let Some(value) = data.get(field) {
+                    kept.insert(field.to_owned(), value.clone());
+                }
+            }
+            kept.insert("erased".to_owned(), serde_json::Value::Bool(true));
+            let kept: AttributeValue = serde_dynamo::to_attribute_value(serde_json::Value::Object(kept))
+                .map_err(|e| StoreError::Other(anyhow::anyhow!("encode an event's data: {e}")))?;
+            let Some(sk) = item.get(keys::SK).and_then(|v| v.as_s().ok()) else {
+                continue;
+            };
+            let key = keys::event(workspace_id, sk);
+            let update = self.tx_update(
+                &key,
+                "SET #data = :data",
+                Some("attribute_exists(PK)"),
+                Item::from([(":data".to_owned(), kept)]),
+            )?;
+            erased += u32::from(self.write(update).await?);
         }
+        Ok(erased)
     }
 
     async fn rewrite_audit_entry(&self, workspace_id: &str, entry: &AuditEntry) -> Result<(), StoreError> {

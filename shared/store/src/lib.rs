@@ -295,33 +295,20 @@ impl DynamoStore {
     /// page after page: for partitions that stay small (a workspace's members, roles, sessions;
     /// the renewals of a day, the schedules due in a minute).
     async fn query_all(&self, pk: &str, sk_prefix: &str) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .expression_attribute_values(":pk", s(pk));
-            let query = if sk_prefix.is_empty() {
-                query.key_condition_expression("PK = :pk")
-            } else {
-                query
-                    .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                    .expression_attribute_values(":prefix", s(sk_prefix))
-            };
-            let out = query
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(items),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", s(pk));
+        let query = if sk_prefix.is_empty() {
+            query.key_condition_expression("PK = :pk")
+        } else {
+            query
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":prefix", s(sk_prefix))
+        };
+        let items = query.consistent_read(true).into_paginator().items().send();
+        items.try_collect().await.map_err(sdk_error)
     }
 }
 
@@ -342,14 +329,10 @@ impl DynamoStore {
             .map(|chunk| chunk.iter().map(|k| key_map(k)).collect())
             .collect();
         let batches = stream::iter(requests)
-            .map(|mut wanted: Vec<Item>| async move {
-                let mut found = Vec::new();
-                for attempt in 0..10 {
-                    if wanted.is_empty() {
-                        return Ok(found);
-                    }
+            .map(|wanted: Vec<Item>| {
+                until_processed(wanted, |wanted| async move {
                     let request = KeysAndAttributes::builder()
-                        .set_keys(Some(std::mem::take(&mut wanted)))
+                        .set_keys(Some(wanted))
                         .consistent_read(true)
                         .build()
                         .map_err(|e| StoreError::Other(e.into()))?;
@@ -360,23 +343,10 @@ impl DynamoStore {
                         .send()
                         .await
                         .map_err(sdk_error)?;
-                    found.extend(
-                        out.responses
-                            .and_then(|mut r| r.remove(&self.table))
-                            .unwrap_or_default(),
-                    );
-                    wanted = out
-                        .unprocessed_keys
-                        .and_then(|mut u| u.remove(&self.table))
-                        .map(|k| k.keys)
-                        .unwrap_or_default();
-                    if !wanted.is_empty() {
-                        tokio::time::sleep(backoff(attempt)).await;
-                    }
-                }
-                Err(StoreError::Throttled(anyhow::anyhow!(
-                    "batch get left keys unprocessed"
-                )))
+                    let found = out.responses.and_then(|mut r| r.remove(&self.table));
+                    let left = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table));
+                    Ok((found.unwrap_or_default(), left.map(|k| k.keys).unwrap_or_default()))
+                })
             })
             .buffer_unordered(BULK_CONCURRENCY)
             .try_collect::<Vec<Vec<Item>>>()
@@ -408,35 +378,55 @@ impl DynamoStore {
             .collect::<Result<_, StoreError>>()?;
         let batches: Vec<Vec<WriteRequest>> = requests.chunks(25).map(<[WriteRequest]>::to_vec).collect();
         stream::iter(batches)
-            .map(|mut pending: Vec<WriteRequest>| async move {
-                for attempt in 0..10 {
-                    if pending.is_empty() {
-                        return Ok(());
-                    }
+            .map(|pending: Vec<WriteRequest>| {
+                until_processed(pending, |pending| async move {
                     let out = self
                         .client
                         .batch_write_item()
-                        .request_items(&self.table, std::mem::take(&mut pending))
+                        .request_items(&self.table, pending)
                         .send()
                         .await
                         .map_err(sdk_error)?;
-                    pending = out
-                        .unprocessed_items
-                        .and_then(|mut u| u.remove(&self.table))
-                        .unwrap_or_default();
-                    if !pending.is_empty() {
-                        tokio::time::sleep(backoff(attempt)).await;
-                    }
-                }
-                Err(StoreError::Throttled(anyhow::anyhow!(
-                    "batch write left items unprocessed"
-                )))
+                    let left = out.unprocessed_items.and_then(|mut u| u.remove(&self.table));
+                    Ok((Vec::new(), left.unwrap_or_default()))
+                })
             })
             .buffer_unordered(BULK_CONCURRENCY)
-            .try_collect::<Vec<()>>()
+            .try_collect::<Vec<_>>()
             .await?;
         Ok(())
     }
+}
+
+/// Requests a batch gets at most: DynamoDB leaves part of one unprocessed when throttled (or
+/// over a response's size), and what it leaves is asked again after a backoff.
+const BATCH_ATTEMPTS: u32 = 10;
+
+/// Sends `pending` by `send` (one BatchGetItem or BatchWriteItem, answering the items it read
+/// and the requests it left unprocessed) until nothing is left, backing off between attempts:
+/// the one retry policy of bulk reads and writes.
+async fn until_processed<T, Fut>(mut pending: Vec<T>, send: impl Fn(Vec<T>) -> Fut) -> Result<Vec<Item>, StoreError>
+where
+    Fut: Future<Output = Result<(Vec<Item>, Vec<T>), StoreError>>,
+{
+    let mut read = Vec::new();
+    let mut attempt = 0;
+    while !pending.is_empty() {
+        if attempt == BATCH_ATTEMPTS {
+            return Err(StoreError::Throttled(anyhow::anyhow!(
+                "a batch request left {} unprocessed after {BATCH_ATTEMPTS} attempts",
+                pending.len()
+            )));
+        }
+        if attempt > 0 {
+            tokio::time::sleep(backoff(attempt - 1)).await;
+        }
+        let (items, left) = send(pending).await?;
+        read.extend(items);
+        pending = left;
+        attempt += 1;
+    }
+    Ok(read)
 }
 
 /// `#name` → `name` for every `#name` in the expressions.
@@ -597,4 +587,49 @@ pub(crate) fn get_n(item: &Item, name: &str) -> Option<i64> {
 
 pub(crate) fn start_key(after: Option<switchboard_core::ports::PageKey>) -> Option<Item> {
     after.map(|key| key.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    fn item(n: u32) -> Item {
+        Item::from([("n".to_owned(), AttributeValue::N(n.to_string()))])
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_a_batch_leaves_unprocessed_is_sent_again_until_nothing_is_left() {
+        let sent = Mutex::new(Vec::new());
+        // Each request does only its first key and leaves the rest.
+        let read = until_processed(vec![1, 2, 3], |pending: Vec<u32>| {
+            sent.lock().unwrap().push(pending.clone());
+            async move { Ok((vec![item(pending[0])], pending[1..].to_vec())) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(read, vec![item(1), item(2), item(3)]);
+        assert_eq!(*sent.lock().unwrap(), vec![vec![1, 2, 3], vec![2, 3], vec![3]]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_left_unprocessed_attempt_after_attempt_fails_as_throttled() {
+        let attempts = Mutex::new(0);
+        let result = until_processed(vec![1], |pending: Vec<u32>| {
+            *attempts.lock().unwrap() += 1;
+            async move { Ok((Vec::new(), pending)) }
+        })
+        .await;
+        assert!(matches!(result, Err(StoreError::Throttled(_))), "{result:?}");
+        assert_eq!(*attempts.lock().unwrap(), BATCH_ATTEMPTS);
+    }
+
+    #[tokio::test]
+    async fn nothing_to_send_sends_nothing() {
+        let read = until_processed(Vec::<u32>::new(), |_| async { panic!("nothing is sent") })
+            .await
+            .unwrap();
+        assert!(read.is_empty());
+    }
 }

@@ -25,10 +25,7 @@ pub struct HttpTransport {
 
 impl HttpTransport {
     pub fn new(mode: DeploymentMode) -> Self {
-        // reqwest takes the process's rustls provider: ring, as the AWS SDK's client uses.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let builder = reqwest::Client::builder()
-            .timeout(TIMEOUT)
+        let builder = switchboard_https::client(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")));
         let builder = match mode {

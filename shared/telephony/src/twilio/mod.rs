@@ -113,14 +113,10 @@ pub struct Twilio {
 
 impl Twilio {
     pub fn new(api_base: &str, account_sid: &str, auth_token: &str, callbacks: Callbacks) -> Self {
-        // reqwest takes the process's rustls provider: ring, as the AWS SDK's client uses.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("an HTTP client builds");
         Self {
-            http,
+            http: switchboard_https::client(Duration::from_secs(10))
+                .build()
+                .expect("an HTTP client builds"),
             api_base: api_base.trim_end_matches('/').to_owned(),
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.to_owned(),
