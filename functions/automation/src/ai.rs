@@ -419,7 +419,7 @@ async fn look_up(state: &State, req: &Request, used: &ToolUse) -> Result<String,
         ),
         LIST_EXECUTIONS => (
             "Latest runs",
-            lines(state.executions.as_ref(), ws, |e| {
+            lines(state.runs.executions.as_ref(), ws, |e| {
                 let status = serde_json::to_value(e.status).unwrap_or_default();
                 let error = e.error.as_deref().map(|err| format!(": {err}")).unwrap_or_default();
                 format!(

@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use switchboard_core::model::{Execution, ExecutionStatus, Scope, TriggerType, WorkflowStatus};
 use switchboard_core::ports::{ListBy, ListQuery};
 use switchboard_core::{ErrorCode, ids};
-use switchboard_domain::automation::executions;
 use switchboard_http::crud;
 use switchboard_http::{Access, ApiError, QueryParam, Reply, Request, Route};
 use utoipa::ToSchema;
@@ -74,17 +73,17 @@ async fn run(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         WorkflowStatus::Draft | WorkflowStatus::Live => {}
     }
     let trigger = json!({"type": "manual", "data": input.data});
-    let started = executions::start(
-        state.executions.as_ref(),
-        state.queue.as_ref(),
-        req.workspace_id()?,
-        &workflow,
-        TriggerType::Manual,
-        trigger,
-        None,
-        req.now,
-    )
-    .await?;
+    let started = state
+        .runs
+        .start(
+            req.workspace_id()?,
+            &workflow,
+            TriggerType::Manual,
+            trigger,
+            None,
+            req.now,
+        )
+        .await?;
     Ok(Reply::created_versioned(&started))
 }
 
@@ -106,10 +105,10 @@ async fn list(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         query.by = ListBy::Workflow(workflow.to_owned());
     }
     query.equals.extend(status.map(|s| ("status", s.to_owned())));
-    let found = state.executions.query(req.workspace_id()?, &query).await?;
+    let found = state.runs.executions.query(req.workspace_id()?, &query).await?;
     Ok(req.list_versioned(found, &filters))
 }
 
 async fn get(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
-    crud::get(state.executions.as_ref(), &req).await
+    crud::get(state.runs.executions.as_ref(), &req).await
 }

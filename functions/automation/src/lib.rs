@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
-use switchboard_core::model::{Agent, Connector, Execution, PhoneNumber, StoredConnection, StoredTrigger, Workflow};
+use switchboard_core::model::{Agent, Connector, PhoneNumber, StoredConnection, StoredTrigger, Workflow};
 use switchboard_core::ports::{AccountStore, Directory, OutboundHttp, ProviderAccounts, Repository, WorkflowQueue};
+use switchboard_domain::automation::executions::Runs;
 use switchboard_domain::sealing::WorkspaceKeys;
 use switchboard_http::{Platform, Route, Service};
 use switchboard_store::DynamoStore;
@@ -22,12 +23,10 @@ pub struct State {
     pub connectors: Arc<dyn Repository<Connector>>,
     pub connections: Arc<dyn Repository<StoredConnection>>,
     pub workflows: Arc<dyn Repository<Workflow>>,
-    pub executions: Arc<dyn Repository<Execution>>,
+    pub runs: Runs,
     pub triggers: Arc<dyn Repository<StoredTrigger>>,
     /// Finds an inbound trigger's workspace from its id.
     pub trigger_owners: Arc<dyn Directory>,
-    /// Where runs' steps are queued for the `workflow-runner`.
-    pub queue: Arc<dyn WorkflowQueue>,
     /// What steps name, checked when a workflow is saved.
     pub agents: Arc<dyn Repository<Agent>>,
     pub numbers: Arc<dyn Repository<PhoneNumber>>,
@@ -54,10 +53,12 @@ pub fn service(
         connectors: Arc::new(store.clone()),
         connections: Arc::new(store.clone()),
         workflows: Arc::new(store.clone()),
-        executions: Arc::new(store.clone()),
+        runs: Runs {
+            executions: Arc::new(store.clone()),
+            queue,
+        },
         triggers: Arc::new(store.clone()),
         trigger_owners: Arc::new(store.clone()),
-        queue,
         agents: Arc::new(store.clone()),
         numbers: Arc::new(store.clone()),
         http,

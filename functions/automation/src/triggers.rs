@@ -16,7 +16,6 @@ use switchboard_core::model::{
     EventType, MAX_TRIGGERS, Scope, StoredTrigger, Trigger, TriggerType, WorkflowStatus, WorkspaceStatus,
 };
 use switchboard_core::ports::{ListQuery, Quota};
-use switchboard_domain::automation::executions;
 use switchboard_domain::automation::schedules::Schedule;
 use switchboard_domain::webhooks::{secrets, signature};
 use switchboard_http::crud::{self, Deleted};
@@ -361,17 +360,10 @@ async fn inbound(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         ));
     }
     let input = json!({"type": "inbound", "trigger_id": trigger.id, "data": data});
-    let started = executions::start(
-        state.executions.as_ref(),
-        state.queue.as_ref(),
-        &ws,
-        &workflow,
-        TriggerType::Inbound,
-        input,
-        None,
-        req.now,
-    )
-    .await?;
+    let started = state
+        .runs
+        .start(&ws, &workflow, TriggerType::Inbound, input, None, req.now)
+        .await?;
     Ok(Reply::json(
         http::StatusCode::ACCEPTED,
         &json!({"execution_id": started.value.id}),

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use switchboard_core::clock::Clock;
 use switchboard_core::model::Event;
 use switchboard_core::ports::{DeliveryQueue, Payments, WorkflowQueue};
+use switchboard_domain::automation::executions::Runs;
 use switchboard_store::DynamoStore;
 
 pub use self::router::Router;
@@ -31,8 +32,10 @@ pub fn router(
         payments,
         triggers: Arc::new(store.clone()),
         workflows: Arc::new(store.clone()),
-        executions: Arc::new(store.clone()),
-        workflow_queue,
+        runs: Runs {
+            executions: Arc::new(store.clone()),
+            queue: workflow_queue,
+        },
     }
 }
 

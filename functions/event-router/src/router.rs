@@ -15,12 +15,12 @@ use switchboard_core::StoreError;
 use switchboard_core::error::ProviderError;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
-    Delivery, Event, EventType, Execution, StoredTrigger, TriggerType, WebhookEndpoint, Workflow, WorkflowStatus,
+    Delivery, Event, EventType, StoredTrigger, TriggerType, WebhookEndpoint, Workflow, WorkflowStatus,
 };
 use switchboard_core::ports::{
-    DeliveryJob, DeliveryQueue, ListBy, ListQuery, Payments, Repository, SavedCardCharge, Wallets, WorkflowQueue,
+    DeliveryJob, DeliveryQueue, ListBy, ListQuery, Payments, Repository, SavedCardCharge, Wallets,
 };
-use switchboard_domain::automation::executions;
+use switchboard_domain::automation::executions::Runs;
 use switchboard_domain::webhooks::delivery::{delivery_id, new_delivery};
 
 pub struct Router {
@@ -31,8 +31,7 @@ pub struct Router {
     pub payments: Arc<dyn Payments>,
     pub triggers: Arc<dyn Repository<StoredTrigger>>,
     pub workflows: Arc<dyn Repository<Workflow>>,
-    pub executions: Arc<dyn Repository<Execution>>,
-    pub workflow_queue: Arc<dyn WorkflowQueue>,
+    pub runs: Runs,
 }
 
 impl Router {
@@ -116,17 +115,9 @@ impl Router {
             let input = json!({"type": "event", "event": event.event, "event_id": event.id,
                                "trigger_id": trigger.id, "data": event.data});
             let id = ids::derived(prefix::EXECUTION, &event.id, &trigger.id);
-            executions::start(
-                self.executions.as_ref(),
-                self.workflow_queue.as_ref(),
-                workspace_id,
-                &workflow.value,
-                TriggerType::Event,
-                input,
-                Some(id),
-                now,
-            )
-            .await?;
+            self.runs
+                .start(workspace_id, &workflow.value, TriggerType::Event, input, Some(id), now)
+                .await?;
             started += 1;
         }
         Ok(started)

@@ -16,9 +16,9 @@ use serde::Serialize;
 use serde_json::json;
 use switchboard_core::StoreError;
 use switchboard_core::ids::{self, prefix};
-use switchboard_core::model::{Execution, StoredTrigger, TriggerType, Workflow, WorkflowStatus, WorkspaceStatus};
+use switchboard_core::model::{StoredTrigger, TriggerType, Workflow, WorkflowStatus, WorkspaceStatus};
 use switchboard_core::ports::{AccountStore, DueSchedules, Repository, WorkflowQueue};
-use switchboard_domain::automation::executions;
+use switchboard_domain::automation::executions::Runs;
 use switchboard_domain::automation::schedules::Schedule;
 use switchboard_store::DynamoStore;
 
@@ -32,10 +32,9 @@ pub struct Scheduler {
     pub due: Arc<dyn DueSchedules>,
     pub triggers: Arc<dyn Repository<StoredTrigger>>,
     pub workflows: Arc<dyn Repository<Workflow>>,
-    pub executions: Arc<dyn Repository<Execution>>,
     /// A suspended workspace (a deleted customer's) starts no runs.
     pub accounts: Arc<dyn AccountStore>,
-    pub queue: Arc<dyn WorkflowQueue>,
+    pub runs: Runs,
 }
 
 /// The scheduler over its adapters: what `main.rs` runs and the tests call.
@@ -44,9 +43,11 @@ pub fn scheduler(store: &DynamoStore, queue: Arc<dyn WorkflowQueue>) -> Schedule
         due: Arc::new(store.clone()),
         triggers: Arc::new(store.clone()),
         workflows: Arc::new(store.clone()),
-        executions: Arc::new(store.clone()),
         accounts: Arc::new(store.clone()),
-        queue,
+        runs: Runs {
+            executions: Arc::new(store.clone()),
+            queue,
+        },
     }
 }
 
@@ -113,17 +114,16 @@ impl Scheduler {
                 "data": {"scheduled_for": due, "timezone": zone},
             });
             let id = ids::derived_at(prefix::EXECUTION, due, &trigger.id);
-            executions::start(
-                self.executions.as_ref(),
-                self.queue.as_ref(),
-                workspace_id,
-                &workflow.value,
-                TriggerType::Schedule,
-                input,
-                Some(id),
-                now,
-            )
-            .await?;
+            self.runs
+                .start(
+                    workspace_id,
+                    &workflow.value,
+                    TriggerType::Schedule,
+                    input,
+                    Some(id),
+                    now,
+                )
+                .await?;
         }
         let mut next = trigger.clone();
         // Saved schedules were checked when saved; one that no longer reads is left off.

@@ -2,6 +2,7 @@
 //! revision, then its first step is queued. What a step's placeholders read is the run's
 //! `trigger` input and the outputs of the steps before it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -21,74 +22,87 @@ pub fn kind_of(step: &switchboard_core::model::Step) -> String {
         .unwrap_or_default()
 }
 
-/// Starts a run of `workflow` with `input` (what `{{trigger...}}` reads). With an `id` (one
-/// derived from what started it), starting again finds the first run, and queues its first
-/// step again only if it never ran.
-#[allow(clippy::too_many_arguments)]
-pub async fn start(
-    executions: &dyn Repository<Execution>,
-    queue: &dyn WorkflowQueue,
-    workspace_id: &str,
-    workflow: &Workflow,
-    trigger: TriggerType,
-    input: Value,
-    id: Option<String>,
-    now: DateTime<Utc>,
-) -> Result<Versioned<Execution>, Error> {
-    let at = switchboard_core::clock::api_time(now);
-    let execution = Execution {
-        id: id.unwrap_or_else(|| ids::new_id_at(prefix::EXECUTION, now)),
-        object: ExecutionObject,
-        workflow_id: workflow.id.clone(),
-        workflow_revision: workflow.revision,
-        trigger,
-        input,
-        status: ExecutionStatus::Running,
-        cursor: 0,
-        steps: workflow
-            .steps
-            .iter()
-            .map(|step| StepRun {
-                id: step.id().to_owned(),
-                kind: kind_of(step),
-                status: StepStatus::Pending,
-                input: None,
-                output: None,
-                attempts: Vec::new(),
-                retry_at: None,
-                resume_at: None,
-                started_at: None,
-                finished_at: None,
-            })
-            .collect(),
-        error: None,
-        definition: workflow.steps.clone(),
-        started_at: at,
-        finished_at: None,
-        updated_at: at,
-    };
-    let created = match executions.insert(workspace_id, &execution, None, &[]).await {
-        Err(StoreError::AlreadyExists) => {
-            let found = executions
-                .get(workspace_id, &execution.id)
-                .await?
-                .ok_or_else(|| Error::internal(anyhow::anyhow!("a run both exists and does not")))?;
-            let started = found.value.cursor > 0 || found.value.steps.first().is_some_and(|s| !s.attempts.is_empty());
-            if started {
-                return Ok(found);
+/// Where workflow runs are kept, and where their steps are queued for the `workflow-runner`:
+/// what starting a run needs.
+#[derive(Clone)]
+pub struct Runs {
+    pub executions: Arc<dyn Repository<Execution>>,
+    pub queue: Arc<dyn WorkflowQueue>,
+}
+
+impl Runs {
+    /// Starts a run of `workflow` with `input` (what `{{trigger...}}` reads). With an `id` (one
+    /// derived from what started it), starting again finds the first run, and queues its first
+    /// step again only if it never ran.
+    pub async fn start(
+        &self,
+        workspace_id: &str,
+        workflow: &Workflow,
+        trigger: TriggerType,
+        input: Value,
+        id: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Versioned<Execution>, Error> {
+        let at = switchboard_core::clock::api_time(now);
+        let execution = Execution {
+            id: id.unwrap_or_else(|| ids::new_id_at(prefix::EXECUTION, now)),
+            object: ExecutionObject,
+            workflow_id: workflow.id.clone(),
+            workflow_revision: workflow.revision,
+            trigger,
+            input,
+            status: ExecutionStatus::Running,
+            cursor: 0,
+            steps: workflow
+                .steps
+                .iter()
+                .map(|step| StepRun {
+                    id: step.id().to_owned(),
+                    kind: kind_of(step),
+                    status: StepStatus::Pending,
+                    input: None,
+                    output: None,
+                    attempts: Vec::new(),
+                    retry_at: None,
+                    resume_at: None,
+                    started_at: None,
+                    finished_at: None,
+                })
+                .collect(),
+            error: None,
+            definition: workflow.steps.clone(),
+            started_at: at,
+            finished_at: None,
+            updated_at: at,
+        };
+        let created = match self.executions.insert(workspace_id, &execution, None, &[]).await {
+            Err(StoreError::AlreadyExists) => {
+                let found = self
+                    .executions
+                    .get(workspace_id, &execution.id)
+                    .await?
+                    .ok_or_else(|| Error::internal(anyhow::anyhow!("a run both exists and does not")))?;
+                let started =
+                    found.value.cursor > 0 || found.value.steps.first().is_some_and(|s| !s.attempts.is_empty());
+                if started {
+                    return Ok(found);
+                }
+                found
             }
-            found
-        }
-        created => created?,
-    };
-    let job = WorkflowJob {
-        workspace_id: workspace_id.to_owned(),
-        execution_id: execution.id.clone(),
-        step: 0,
-        not_before: 0,
-    };
-    queue.enqueue(&[job], Duration::ZERO).await.map_err(Error::internal)?;
-    Ok(created)
+            created => created?,
+        };
+        let job = WorkflowJob {
+            workspace_id: workspace_id.to_owned(),
+            execution_id: execution.id.clone(),
+            step: 0,
+            not_before: 0,
+        };
+        self.queue
+            .enqueue(&[job], Duration::ZERO)
+            .await
+            .map_err(Error::internal)?;
+        Ok(created)
+    }
 }
 
 /// What the placeholders of the run's step `index` read: `trigger` and the earlier steps'
