@@ -8,8 +8,7 @@ async fn mailed_token(app: &TestApp, email: &str, kind: &str) -> Option<String> 
     app.mails()
         .await
         .into_iter()
-        .filter(|m| m.to == email && m.kind == kind)
-        .last()
+        .rfind(|m| m.to == email && m.kind == kind)
         .and_then(|m| {
             let (_, rest) = m.text.split_once("\"token\": \"")?;
             Some(rest.split('"').next()?.to_owned())

@@ -142,8 +142,12 @@ async fn an_export_holds_everything_about_the_person_and_nothing_of_anyone_else(
         res.expect(200);
         let bundle = &res.body;
         assert_eq!(bundle["object"], "dsr_export");
-        assert_eq!(ids(&bundle["contacts"]), [seeded.contact.clone()], "{body}");
-        assert_eq!(ids(&bundle["calls"]), [seeded.call.clone()]);
+        assert_eq!(
+            ids(&bundle["contacts"]),
+            std::slice::from_ref(&seeded.contact),
+            "{body}"
+        );
+        assert_eq!(ids(&bundle["calls"]), std::slice::from_ref(&seeded.call));
         assert!(
             !bundle["calls"][0]["transcript"].as_array().unwrap().is_empty(),
             "with its transcript"

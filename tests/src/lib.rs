@@ -1564,8 +1564,7 @@ impl TestApp {
                 .mails()
                 .await
                 .into_iter()
-                .filter(|m| m.to == email && m.kind == "invitation")
-                .last()
+                .rfind(|m| m.to == email && m.kind == "invitation")
                 .and_then(|m| {
                     let (_, rest) = m.text.split_once("\"token\": \"")?;
                     Some(rest.split('"').next()?.to_owned())

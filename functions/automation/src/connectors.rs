@@ -202,13 +202,13 @@ pub(crate) async fn checked(
             ));
         }
     }
-    if let Some(test) = &input.test_action {
-        if !input.actions.iter().any(|a| &a.name == test) {
-            return Err(ApiError::validation(
-                "test_action",
-                format!("`{test}` is not one of the actions."),
-            ));
-        }
+    if let Some(test) = &input.test_action
+        && !input.actions.iter().any(|a| &a.name == test)
+    {
+        return Err(ApiError::validation(
+            "test_action",
+            format!("`{test}` is not one of the actions."),
+        ));
     }
     Ok((name, description, base_url, auth, input.actions, input.test_action))
 }

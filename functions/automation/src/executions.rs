@@ -6,11 +6,11 @@ use std::sync::Arc;
 use http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use switchboard_core::model::{Execution, ExecutionStatus, Scope, TriggerType, WorkflowStatus};
+use switchboard_core::model::{Execution, ExecutionStatus, TriggerType, WorkflowStatus};
 use switchboard_core::ports::{ListBy, ListQuery};
 use switchboard_core::{ErrorCode, ids};
 use switchboard_http::crud;
-use switchboard_http::{Access, ApiError, QueryParam, Reply, Request, Route};
+use switchboard_http::{ApiError, QueryParam, Reply, Request, Route};
 use utoipa::ToSchema;
 
 use crate::State;
@@ -20,7 +20,6 @@ const TAG: &str = "Executions";
 pub fn routes() -> Vec<Route<State>> {
     vec![
         Route::new(Method::POST, "/v1/workflows/{id}/run", run)
-            .access(Access::Scoped(Scope::Write))
             .doc("Workflows", "runWorkflow", "Run a workflow")
             .describe(
                 "Starts a run of the workflow's current revision now, with `data` as what `{{trigger.data...}}` \

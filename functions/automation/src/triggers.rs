@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use switchboard_core::ErrorCode;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{
-    EventType, MAX_TRIGGERS, Scope, StoredTrigger, Trigger, TriggerType, WorkflowStatus, WorkspaceStatus,
+    EventType, MAX_TRIGGERS, StoredTrigger, Trigger, TriggerType, WorkflowStatus, WorkspaceStatus,
 };
 use switchboard_core::ports::{ListQuery, Quota};
 use switchboard_domain::automation::schedules::Schedule;
@@ -42,7 +42,6 @@ pub fn routes() -> Vec<Route<State>> {
             .doc(TAG, "listTriggers", "List triggers")
             .returns_list::<Trigger>("A page of triggers, newest first."),
         Route::new(Method::POST, "/v1/triggers", create)
-            .access(Access::Scoped(Scope::Write))
             .doc(TAG, "createTrigger", "Create a trigger")
             .describe(
                 "`type: event` starts a run of the workflow for each event of type `event` whose `data` holds \
@@ -61,7 +60,6 @@ pub fn routes() -> Vec<Route<State>> {
             .doc(TAG, "getTrigger", "Get a trigger")
             .returns::<Trigger>(200, "The trigger."),
         Route::new(Method::PATCH, "/v1/triggers/{id}", update)
-            .access(Access::Scoped(Scope::Write))
             .doc(TAG, "updateTrigger", "Update a trigger")
             .describe(
                 "Turns it on or off, or replaces an event trigger's filter or a schedule's `cron` and \
@@ -70,7 +68,6 @@ pub fn routes() -> Vec<Route<State>> {
             .body::<UpdateTrigger>(|| json!({"enabled": false}))
             .returns::<Trigger>(200, "The trigger."),
         Route::new(Method::DELETE, "/v1/triggers/{id}", delete)
-            .access(Access::Scoped(Scope::Write))
             .doc(TAG, "deleteTrigger", "Delete a trigger")
             .returns::<Deleted>(200, "Deleted."),
         Route::new(Method::POST, "/v1/triggers/{id}/inbound", inbound)

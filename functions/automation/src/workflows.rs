@@ -52,7 +52,6 @@ pub fn routes() -> Vec<Route<State>> {
             .doc(TAG, "listWorkflows", "List workflows")
             .returns_list::<Workflow>("A page of workflows, newest first."),
         Route::new(Method::POST, "/v1/workflows", create)
-            .access(Access::Scoped(Scope::Write))
             .doc(TAG, "createWorkflow", "Create a workflow")
             .describe(
                 "Steps run in order: `http` (a connection's action), `start_call`, `add_to_dnc`, `upsert_contact`, \
@@ -68,7 +67,6 @@ pub fn routes() -> Vec<Route<State>> {
             .doc(TAG, "getWorkflow", "Get a workflow")
             .returns::<Workflow>(200, "The workflow."),
         Route::new(Method::PUT, "/v1/workflows/{id}", replace)
-            .access(Access::Scoped(Scope::Write))
             .doc(TAG, "replaceWorkflow", "Replace a workflow")
             .describe(
                 "Replaces name, description, status and steps, checked as on creation; `revision` grows when the \

@@ -88,6 +88,8 @@ pub fn routes() -> Vec<Route<State>> {
 /// An item of a contact's timeline.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
+// A page of a timeline holds at most 200 of them, made and dropped within a request.
+#[allow(clippy::large_enum_variant)]
 pub enum TimelineEntry {
     Call(CallRecord),
     Chat(Chat),

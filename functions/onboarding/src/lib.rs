@@ -57,7 +57,6 @@ const MAX_FIELD: usize = 512;
 pub fn routes() -> Vec<Route<State>> {
     vec![
         Route::new(Method::GET, "/v1/onboarding/status", status)
-            .access(Access::Scoped(Scope::Read))
             .doc(TAG, "getOnboardingStatus", "Get the onboarding status")
             .describe(
                 "The workspace's mode, each provider's credential (missing, valid, or invalid with the provider's \

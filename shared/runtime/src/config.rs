@@ -341,6 +341,11 @@ impl WebhookConfig {
     }
 }
 
+/// `TTS_PROVIDER`: `polly` (default, on AWS) or `offline` (espeak-ng).
+pub fn tts_provider(env: &mut Env) -> String {
+    env.one_of("TTS_PROVIDER", "polly", &["polly", "offline"])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,9 +406,4 @@ mod tests {
         assert!(message.contains("JWT_SECRET_ID is required"), "{message}");
         assert!(message.contains("DEPLOYMENT_MODE is invalid"), "{message}");
     }
-}
-
-/// `TTS_PROVIDER`: `polly` (default, on AWS) or `offline` (espeak-ng).
-pub fn tts_provider(env: &mut Env) -> String {
-    env.one_of("TTS_PROVIDER", "polly", &["polly", "offline"])
 }

@@ -202,7 +202,7 @@ impl Counting<'_> {
     }
 
     /// The credential's own bucket and its workspace's, as the item says.
-    fn buckets<'i>(&self, item: &'i Item) -> Result<(Bucket, Option<(&'i str, Bucket)>), StoreError> {
+    fn buckets<'i>(&self, item: &'i Item) -> Result<Buckets<'i>, StoreError> {
         match self.limits {
             Limits::Client(limit) => Ok((Bucket { limit }, None)),
             Limits::Plan(scale) => {
@@ -235,7 +235,8 @@ impl Counting<'_> {
     }
 
     fn usable(&self, item: &Item) -> bool {
-        !(self.revocable && item.contains_key("revoked_at"))
+        let revoked = self.revocable && item.contains_key("revoked_at");
+        !revoked
             && !item.contains_key(SUSPENDED)
             && get_n(item, "expires_epoch").is_none_or(|e| e > epoch(self.usage.now))
     }
@@ -488,6 +489,9 @@ impl Counting<'_> {
         self.update(store, names, lease, write).await
     }
 }
+
+/// A credential's bucket and, when its plan limits it, its workspace's id and bucket.
+type Buckets<'i> = (Bucket, Option<(&'i str, Bucket)>);
 
 /// Workspace tokens a write hands to the credential's lease.
 #[derive(Clone, Copy)]

@@ -39,6 +39,8 @@ pub struct Voice {
     pub offline_voice: &'static str,
 }
 
+// A row of the voice table: one argument per column.
+#[allow(clippy::too_many_arguments)]
 const fn voice(
     id: &'static str,
     name: &'static str,

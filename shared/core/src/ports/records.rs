@@ -22,6 +22,8 @@ pub trait EventStore: Send + Sync {
 
 /// Something that happened with a contact.
 #[derive(Debug, Clone)]
+// A page of a timeline holds at most 200 of them, made and dropped within a request.
+#[allow(clippy::large_enum_variant)]
 pub enum TimelineItem {
     Call(Call),
     /// A text chat.

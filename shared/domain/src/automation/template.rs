@@ -35,15 +35,19 @@ pub fn paths_in(text: &str) -> Result<Vec<Vec<&str>>, String> {
     Ok(paths)
 }
 
-/// Every placeholder path of a JSON value (in its strings, keys excepted), with where it is
-/// (`body.properties.phone`), in order.
-pub fn paths_of(value: &Value, at: &str) -> Result<Vec<(String, Vec<String>)>, (String, String)> {
+/// Where a placeholder is (`body.properties.phone`), and its path (`steps.s1.output.id`, split at
+/// the dots).
+pub type Placed = (String, Vec<String>);
+
+/// Every placeholder path of a JSON value (in its strings, keys excepted), with where it is, in
+/// order; else where the first malformed placeholder is, and what is wrong with it.
+pub fn paths_of(value: &Value, at: &str) -> Result<Vec<Placed>, (String, String)> {
     let mut found = Vec::new();
     walk(value, at, &mut found)?;
     Ok(found)
 }
 
-fn walk(value: &Value, at: &str, found: &mut Vec<(String, Vec<String>)>) -> Result<(), (String, String)> {
+fn walk(value: &Value, at: &str, found: &mut Vec<Placed>) -> Result<(), (String, String)> {
     match value {
         Value::String(text) => {
             for path in paths_in(text).map_err(|e| (at.to_owned(), e))? {
