@@ -24,7 +24,6 @@ pub fn kind_of(step: &switchboard_core::model::Step) -> String {
 
 /// Where workflow runs are kept, and where their steps are queued for the `workflow-runner`:
 /// what starting a run needs.
-#[derive(Clone)]
 pub struct Runs {
     pub executions: Arc<dyn Repository<Execution>>,
     pub queue: Arc<dyn WorkflowQueue>,
