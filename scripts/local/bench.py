@@ -6,8 +6,8 @@
                                   under a minimal Lambda Runtime API, against DynamoDB Local and
                                   moto (the request: an authenticated GET /v1/agents); with
                                   --against, another build's `agents` (e.g. other profile) too
-  bench.py sizes [--arm64]        stripped release binary sizes (host; --arm64 also builds the
-                                  Lambda bootstrap files with cargo-lambda and Zig)
+  bench.py sizes [--arm64] [fn..] stripped release binary sizes (host; --arm64 instead the deployed
+                                  arm64 bootstraps, zipped, each built in its own crate as sam build does)
   bench.py webhooks [--events N] [--endpoints M]
                                   event -> delivered latency through the local stack (the table's
                                   stream, the event router, the webhook queue, the dispatcher, all
@@ -202,21 +202,24 @@ def coldstart(args):
 
 
 def sizes(args):
-    build()
-    print()
-    print("stripped release binaries (host, x86_64):")
-    for binary in BINARIES:
-        path = ROOT / "target" / "release" / binary
-        print(f"  {binary:10} {path.stat().st_size / 1e6:6.2f} MB")
-    if args.arm64:
+    if not args.arm64:
+        build()
+        print()
+        print("stripped release binaries (host, x86_64):")
+        for binary in BINARIES:
+            path = ROOT / "target" / "release" / binary
+            print(f"  {binary:10} {path.stat().st_size / 1e6:6.2f} MB")
+    else:
         venv_bin = stack.VENV_BIN
         subprocess.run([str(venv_bin / "pip"), "install", "-q", "ziglang"], check=True)
         env = {**os.environ, "PATH": f"{venv_bin}:{os.environ['PATH']}"}
-        print("building arm64 Lambda bootstraps with cargo-lambda + Zig...", flush=True)
-        subprocess.run([str(venv_bin / "cargo-lambda"), "lambda", "build", "--release", "--arm64", *sum((["--bin", b] for b in BINARIES), [])],
-                       cwd=ROOT, env=env, check=True)
+        binaries = args.functions or BINARIES
+        print("building arm64 Lambda bootstraps with cargo-lambda + Zig, each in its own crate as sam build does...", flush=True)
+        for binary in binaries:
+            subprocess.run([str(venv_bin / "cargo-lambda"), "lambda", "build", "--release", "--arm64", "--bin", binary],
+                           cwd=ROOT / "functions" / binary, env=env, check=True)
         print("stripped Lambda bootstraps (arm64, provided.al2023), and zipped as deployed:")
-        for binary in BINARIES:
+        for binary in binaries:
             path = ROOT / "target" / "lambda" / binary / "bootstrap"
             zipped = stack.LOCAL / f"{binary}.zip"
             with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as z:
@@ -472,6 +475,7 @@ def main():
     c.set_defaults(run=coldstart)
     s = sub.add_parser("sizes")
     s.add_argument("--arm64", action="store_true")
+    s.add_argument("functions", nargs="*", help="only these functions' arm64 bootstraps (default: all)")
     s.set_defaults(run=sizes)
     w = sub.add_parser("webhooks")
     w.add_argument("--events", type=int, default=1000)

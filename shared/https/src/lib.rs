@@ -1,12 +1,19 @@
-//! The outbound HTTPS client every provider adapter starts from.
+//! The outbound HTTPS client: every provider adapter starts from it, and the AWS SDK's clients
+//! send through it (`sdk`).
 
 use std::time::Duration;
 
-/// A reqwest client builder with `timeout` on every request. reqwest is built without a
-/// crypto provider of its own and takes the process's: ring, the one the AWS SDK's client
-/// uses, so the binary links a single TLS stack.
-pub fn client(timeout: Duration) -> reqwest::ClientBuilder {
+pub mod sdk;
+
+/// A reqwest client builder. reqwest is built without a crypto provider of its own and takes
+/// the process's: ring, so the binary links a single TLS stack.
+pub fn builder() -> reqwest::ClientBuilder {
     // Installing twice is harmless: the first provider installed stays.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder().timeout(timeout)
+    reqwest::Client::builder()
+}
+
+/// A reqwest client builder with `timeout` on every request.
+pub fn client(timeout: Duration) -> reqwest::ClientBuilder {
+    builder().timeout(timeout)
 }

@@ -24,16 +24,12 @@ use crate::config;
 pub async fn sdk_config() -> SdkConfig {
     use aws_credential_types::Credentials;
     use aws_credential_types::provider::SharedCredentialsProvider;
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
     use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
     use aws_smithy_types::retry::RetryConfig;
     use aws_smithy_types::timeout::TimeoutConfig;
     use aws_types::region::Region;
 
     let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-    let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
     let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).map(Region::new))
@@ -45,7 +41,7 @@ pub async fn sdk_config() -> SdkConfig {
         )
         .time_source(aws_smithy_async::time::SharedTimeSource::default())
         .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("the tokio sleep"))
-        .http_client(https)
+        .http_client(switchboard_https::sdk::http_client())
         .service_config(EndpointsFromEnv);
     if let (Some(id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
         let credentials = Credentials::new(id, secret, var("AWS_SESSION_TOKEN"), None, "Environment");
