@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use switchboard_core::model::{Agent, Connector, PhoneNumber, StoredConnection, StoredTrigger, Workflow};
-use switchboard_core::ports::{AccountStore, Directory, OutboundHttp, ProviderAccounts, Repository, WorkflowQueue};
+use switchboard_core::ports::{Directory, OutboundHttp, ProviderAccounts, Repository, WorkflowQueue, Workspaces};
 use switchboard_domain::automation::executions::Runs;
 use switchboard_domain::sealing::WorkspaceKeys;
 use switchboard_http::{Platform, Route, Service};
@@ -37,7 +37,7 @@ pub struct State {
     /// Each workspace's language model, for the assistant: the platform's, or its own.
     pub models: Arc<dyn ProviderAccounts>,
     /// Whether a workspace is active, for requests that arrive without its credentials.
-    pub accounts: Arc<dyn AccountStore>,
+    pub accounts: Arc<dyn Workspaces>,
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.

@@ -15,8 +15,8 @@ use switchboard_core::model::{
 };
 use switchboard_core::object_name;
 use switchboard_core::ports::{
-    AccountStore, AutoChargeChange, ControlsChange, ListQuery, OnboardingStore, Payments, Repository, TopUpRequest,
-    Wallets,
+    AutoChargeChange, ControlsChange, ListQuery, OnboardingStore, Payments, Repository, TopUpRequest, Wallets,
+    Workspaces,
 };
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_http::{Access, ApiError, Patch, Platform, QueryParam, Reply, Request, Route, Service};
@@ -26,7 +26,7 @@ use utoipa::ToSchema;
 pub struct State {
     pub wallets: Arc<dyn Wallets>,
     pub ledger: Arc<dyn Repository<LedgerEntry>>,
-    pub accounts: Arc<dyn AccountStore>,
+    pub accounts: Arc<dyn Workspaces>,
     pub payments: Arc<dyn Payments>,
     /// The workspace's provider mode, which sets what its minutes cost.
     pub onboarding: Arc<dyn OnboardingStore>,

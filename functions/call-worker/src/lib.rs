@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use aws_lambda_events::event::sqs::SqsMessage;
 use switchboard_core::clock::Clock;
-use switchboard_core::ports::{AccountStore, CallJob, CallQueue, ProviderAccounts, Recordings};
+use switchboard_core::ports::{CallJob, CallQueue, ProviderAccounts, Recordings, Workspaces};
 use switchboard_domain::calls;
 use switchboard_domain::campaigns::Dialer;
 use switchboard_store::DynamoStore;
@@ -25,7 +25,7 @@ pub struct State {
     /// and where it is kept.
     pub providers: Arc<dyn ProviderAccounts>,
     pub recordings: Arc<dyn Recordings>,
-    pub accounts: Arc<dyn AccountStore>,
+    pub accounts: Arc<dyn Workspaces>,
     pub clock: Clock,
 }
 

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::json;
 use switchboard_core::model::{Agent, Call, CallStatus, Contact, Direction, PhoneNumber, VOICES, voice_by_id};
 use switchboard_core::ports::{
-    AccountStore, CallJob, CallQueue, Directory, DncStore, ListBy, ListQuery, ProviderAccounts, Recordings, Repository,
-    SimStep, Wallets,
+    CallJob, CallQueue, Directory, DncStore, ListBy, ListQuery, ProviderAccounts, Recordings, Repository, SimStep,
+    Wallets, Workspaces,
 };
 use switchboard_core::{ErrorCode, validate};
 use switchboard_domain::calls::{self, CallBook, CallRequest, Inbound, Outbound};
@@ -27,7 +27,7 @@ pub struct State {
     pub agents: Arc<dyn Repository<Agent>>,
     pub numbers: Arc<dyn Repository<PhoneNumber>>,
     pub contacts: Arc<dyn Repository<Contact>>,
-    pub accounts: Arc<dyn AccountStore>,
+    pub accounts: Arc<dyn Workspaces>,
     pub directory: Arc<dyn Directory>,
     pub dnc: Arc<dyn DncStore>,
     /// The platform's telephony, or the workspace's own account.

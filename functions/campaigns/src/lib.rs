@@ -13,9 +13,7 @@ use switchboard_core::model::{
     AudienceImport, Call, CallStatus, CallWindow, Campaign, CampaignObject, CampaignStatus, Compliance, PhoneNumber,
     RateClass, RetryPolicy, RuleBook, Scope, Target, TargetStatus,
 };
-use switchboard_core::ports::{
-    AccountStore, CampaignStore, ListBy, ListQuery, ProviderAccounts, Repository, Versioned,
-};
+use switchboard_core::ports::{CampaignStore, ListBy, ListQuery, ProviderAccounts, Repository, Versioned, Workspaces};
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_domain::campaigns::{self, AudienceRow, Dialer, Move, editable, state_conflict};
 use switchboard_domain::phones;
@@ -32,7 +30,7 @@ pub struct State {
     pub agents: Arc<dyn Repository<switchboard_core::model::Agent>>,
     pub numbers: Arc<dyn Repository<PhoneNumber>>,
     pub calls: Arc<dyn Repository<Call>>,
-    pub accounts: Arc<dyn AccountStore>,
+    pub accounts: Arc<dyn Workspaces>,
     /// The model that writes each workspace's rule books.
     pub models: Arc<dyn ProviderAccounts>,
     /// Moves campaigns, ticks them, imports their audiences.

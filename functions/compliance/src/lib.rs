@@ -7,7 +7,7 @@ use http::Method;
 use serde_json::json;
 use switchboard_core::model::{Appointment, Approval, AuditEntry, Call, Campaign, Contact, Conversation, Scope};
 use switchboard_core::ports::{
-    AccountStore, CampaignStore, DncStore, ErasureStore, Exports, Recordings, Repository, TimelineStore,
+    CampaignStore, DncStore, ErasureStore, Exports, Recordings, Repository, TimelineStore, Workspaces,
 };
 use switchboard_http::{Access, Platform, Route, Service};
 use switchboard_store::DynamoStore;
@@ -17,7 +17,7 @@ pub mod export;
 pub mod subject;
 
 pub struct State {
-    pub accounts: Arc<dyn AccountStore>,
+    pub accounts: Arc<dyn Workspaces>,
     pub contacts: Arc<dyn Repository<Contact>>,
     pub calls: Arc<dyn Repository<Call>>,
     pub conversations: Arc<dyn Repository<Conversation>>,

@@ -12,7 +12,7 @@ use switchboard_core::model::{
     Appointment, Approval, AttributeValue, Call as CallRecord, Contact, ContactObject, ConversationObject,
     ConversationStatus, MAX_ATTRIBUTES, Message, Scope,
 };
-use switchboard_core::ports::{AccountStore, ListBy, ListQuery, Repository, TimelineItem, TimelineStore, Unique};
+use switchboard_core::ports::{ListBy, ListQuery, Repository, TimelineItem, TimelineStore, Unique, Workspaces};
 use switchboard_core::{ErrorCode, validate};
 use switchboard_http::crud::{self, Deleted};
 use switchboard_http::{Access, ApiError, Patch, Platform, QueryParam, Reply, Request, Route, Service, not_null};
@@ -23,7 +23,7 @@ pub struct State {
     pub contacts: Arc<dyn Repository<Contact>>,
     pub timeline: Arc<dyn TimelineStore>,
     /// For the workspace's country, the region of numbers written without a country code.
-    pub accounts: Arc<dyn AccountStore>,
+    pub accounts: Arc<dyn Workspaces>,
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use switchboard_core::model::{Country, DncEntry, DncEntryObject, DncList, DncSource, Scope};
 use switchboard_core::object_name;
-use switchboard_core::ports::{AccountStore, DncStore};
+use switchboard_core::ports::{DncStore, Workspaces};
 use switchboard_core::{ErrorCode, validate};
 use switchboard_domain::phones;
 use switchboard_http::upload::{self, Upload};
@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 
 pub struct State {
     pub dnc: Arc<dyn DncStore>,
-    pub accounts: Arc<dyn AccountStore>,
+    pub accounts: Arc<dyn Workspaces>,
 }
 
 /// The function over its adapters: what `main.rs` runs and the tests call.

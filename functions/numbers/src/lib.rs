@@ -16,7 +16,7 @@ use switchboard_core::model::{
     ProviderMode, Scope,
 };
 use switchboard_core::ports::{
-    AccountStore, Charge, NumberSearch, ProviderAccounts, Repository, Telephony, Versioned, Wallets,
+    Charge, NumberSearch, ProviderAccounts, Repository, Telephony, Versioned, Wallets, Workspaces,
 };
 use switchboard_core::{ErrorCode, StoreError, validate};
 use switchboard_domain::{audit, phones};
@@ -28,7 +28,7 @@ use utoipa::ToSchema;
 pub struct State {
     pub numbers: Arc<dyn Repository<PhoneNumber>>,
     pub agents: Arc<dyn Repository<Agent>>,
-    pub accounts: Arc<dyn AccountStore>,
+    pub accounts: Arc<dyn Workspaces>,
     pub wallets: Arc<dyn Wallets>,
     /// The platform's telephony, or the workspace's own account.
     pub providers: Arc<dyn ProviderAccounts>,

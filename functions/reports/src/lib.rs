@@ -7,13 +7,13 @@ use chrono::Duration;
 use http::Method;
 use switchboard_core::ErrorCode;
 use switchboard_core::model::{Approval, Call, Campaign};
-use switchboard_core::ports::{AccountStore, Repository};
+use switchboard_core::ports::{Repository, Workspaces};
 use switchboard_http::{ApiError, Platform, QueryParam, Reply, Request, Route, Service};
 use switchboard_reports::{Sources, pdf};
 use switchboard_store::DynamoStore;
 
 pub struct State {
-    pub accounts: Arc<dyn AccountStore>,
+    pub accounts: Arc<dyn Workspaces>,
     pub calls: Arc<dyn Repository<Call>>,
     pub approvals: Arc<dyn Repository<Approval>>,
     pub campaigns: Arc<dyn Repository<Campaign>>,

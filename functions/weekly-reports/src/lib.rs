@@ -12,7 +12,7 @@ use chrono::{Duration, NaiveDate, NaiveTime};
 use switchboard_core::clock::Clock;
 use switchboard_core::model::{Approval, Call, Campaign, Role, UserStatus};
 use switchboard_core::ports::{
-    AccountStore, Attachment, Mail, Mailer, ReportJob, ReportLog, ReportQueue, Repository, Team,
+    Attachment, Mail, Mailer, ReportJob, ReportLog, ReportQueue, Repository, Team, Workspaces,
 };
 use switchboard_reports::{Sources, pdf, summary::Summary};
 use switchboard_store::DynamoStore;
@@ -21,7 +21,7 @@ use switchboard_store::DynamoStore;
 const NOTE_DAYS: i64 = 60;
 
 pub struct State {
-    pub accounts: Arc<dyn AccountStore>,
+    pub accounts: Arc<dyn Workspaces>,
     pub team: Arc<dyn Team>,
     pub calls: Arc<dyn Repository<Call>>,
     pub approvals: Arc<dyn Repository<Approval>>,

@@ -26,8 +26,8 @@ use switchboard_core::model::{
     ExecutionStatus, PhoneNumber, Step, StepAttempt, StepStatus, StoredConnection,
 };
 use switchboard_core::ports::{
-    AccountStore, CallQueue, DncStore, MAX_DELAY, OutboundHttp, ProviderAccounts, Repository, Unique, Versioned,
-    Wallets, WorkflowJob, WorkflowQueue,
+    CallQueue, DncStore, MAX_DELAY, OutboundHttp, ProviderAccounts, Repository, Unique, Versioned, Wallets,
+    WorkflowJob, WorkflowQueue, Workspaces,
 };
 use switchboard_core::{StoreError, ids, validate};
 use switchboard_domain::automation::connectors::{self, Access};
@@ -63,7 +63,7 @@ pub struct Runner {
     pub numbers: Arc<dyn Repository<PhoneNumber>>,
     pub calls: Arc<dyn Repository<Call>>,
     pub wallets: Arc<dyn Wallets>,
-    pub accounts: Arc<dyn AccountStore>,
+    pub accounts: Arc<dyn Workspaces>,
     /// Each workspace's telephony and model: the platform's, or its own.
     pub providers: Arc<dyn ProviderAccounts>,
     pub call_jobs: Arc<dyn CallQueue>,

@@ -17,7 +17,7 @@ use serde_json::json;
 use switchboard_core::StoreError;
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{StoredTrigger, TriggerType, Workflow, WorkflowStatus, WorkspaceStatus};
-use switchboard_core::ports::{AccountStore, DueSchedules, Repository, WorkflowQueue};
+use switchboard_core::ports::{DueSchedules, Repository, WorkflowQueue, Workspaces};
 use switchboard_domain::automation::executions::Runs;
 use switchboard_domain::automation::schedules::Schedule;
 use switchboard_store::DynamoStore;
@@ -33,7 +33,7 @@ pub struct Scheduler {
     pub triggers: Arc<dyn Repository<StoredTrigger>>,
     pub workflows: Arc<dyn Repository<Workflow>>,
     /// A suspended workspace (a deleted customer's) starts no runs.
-    pub accounts: Arc<dyn AccountStore>,
+    pub accounts: Arc<dyn Workspaces>,
     pub runs: Runs,
 }
 

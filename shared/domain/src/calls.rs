@@ -14,8 +14,8 @@ use switchboard_core::model::{
     voice_by_id,
 };
 use switchboard_core::ports::{
-    AccountStore, CallJob, CallQueue, CampaignCallEnd, Charge, Directory, DncStore, HeldCall, Hold, OutboundCall,
-    ProviderAccounts, Recordings, Repository, Telephony, Unique, Versioned, Wallets,
+    CallJob, CallQueue, CampaignCallEnd, Charge, Directory, DncStore, HeldCall, Hold, OutboundCall, ProviderAccounts,
+    Recordings, Repository, Telephony, Unique, Versioned, Wallets, Workspaces,
 };
 use switchboard_core::{Error, ErrorCode, StoreError, validate};
 
@@ -470,7 +470,7 @@ pub struct Inbound<'a> {
     pub numbers: &'a dyn Repository<PhoneNumber>,
     pub agents: &'a dyn Repository<Agent>,
     pub contacts: &'a dyn Repository<Contact>,
-    pub accounts: &'a dyn AccountStore,
+    pub accounts: &'a dyn Workspaces,
     pub directory: &'a dyn Directory,
     /// Whose providers the workspace's calls go through, which sets their rate.
     pub providers: &'a dyn ProviderAccounts,
@@ -823,7 +823,7 @@ pub async fn finish(
 pub struct Recorder<'a> {
     pub telephony: &'a dyn Telephony,
     pub recordings: &'a dyn Recordings,
-    pub accounts: &'a dyn AccountStore,
+    pub accounts: &'a dyn Workspaces,
 }
 
 /// After the transcript is stored: keeps the recording of an answered call whose agent records

@@ -2,11 +2,11 @@
 
 use switchboard_core::Error;
 use switchboard_core::model::Country;
-use switchboard_core::ports::AccountStore;
+use switchboard_core::ports::Workspaces;
 use switchboard_core::validate;
 
 /// The workspace's country: the region of numbers written without a country code.
-pub async fn region(accounts: &dyn AccountStore, workspace_id: &str) -> Result<Option<Country>, Error> {
+pub async fn region(accounts: &dyn Workspaces, workspace_id: &str) -> Result<Option<Country>, Error> {
     Ok(accounts
         .get_workspace(workspace_id)
         .await?
@@ -15,12 +15,7 @@ pub async fn region(accounts: &dyn AccountStore, workspace_id: &str) -> Result<O
 }
 
 /// `raw` as E.164: international numbers as given, national ones in the workspace's country.
-pub async fn normalize(
-    accounts: &dyn AccountStore,
-    workspace_id: &str,
-    param: &str,
-    raw: &str,
-) -> Result<String, Error> {
+pub async fn normalize(accounts: &dyn Workspaces, workspace_id: &str, param: &str, raw: &str) -> Result<String, Error> {
     let region = if raw.trim_start().starts_with('+') {
         None
     } else {

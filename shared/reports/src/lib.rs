@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use switchboard_core::StoreError;
 use switchboard_core::model::{Approval, Call, Campaign};
-use switchboard_core::ports::{AccountStore, ListQuery, Repository, Resource};
+use switchboard_core::ports::{ListQuery, Repository, Resource, Workspaces};
 
 pub mod pdf;
 pub mod summary;
@@ -18,7 +18,7 @@ const PAGE: u32 = 500;
 /// What a report reads.
 #[derive(Clone, Copy)]
 pub struct Sources<'a> {
-    pub accounts: &'a dyn AccountStore,
+    pub accounts: &'a dyn Workspaces,
     pub calls: &'a dyn Repository<Call>,
     pub approvals: &'a dyn Repository<Approval>,
     pub campaigns: &'a dyn Repository<Campaign>,

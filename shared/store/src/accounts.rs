@@ -5,7 +5,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_core::model::{Role, User, Workspace};
-use switchboard_core::ports::{AccountStore, LoginRecord, NewAccount, NewSession, SessionRecord, Verification};
+use switchboard_core::ports::{
+    AccountStore, LoginRecord, NewAccount, NewSession, SessionRecord, Verification, Workspaces,
+};
 use switchboard_core::{ErrorCode, StoreError};
 
 use super::billing::Opening;
@@ -48,6 +50,26 @@ pub(crate) fn new_login(email: &str, user_id: &str, ws: &str, password_hash: &st
     let mut item = item_of(&keys::login(email), entity::LOGIN, &login)?;
     item.insert(WORKSPACES.into(), AttributeValue::Ss(vec![ws.to_owned()]));
     Ok(item)
+}
+
+#[async_trait]
+impl Workspaces for DynamoStore {
+    async fn get_workspace(&self, workspace_id: &str) -> Result<Option<Workspace>, StoreError> {
+        self.get_as(&keys::workspace(workspace_id)).await
+    }
+
+    async fn holdings(&self, workspace_id: &str) -> Result<std::collections::BTreeMap<&'static str, u64>, StoreError> {
+        let item = self.get_item(&keys::workspace(workspace_id)).await?.unwrap_or_default();
+        // The counters the writes that create and delete these keep on the workspace item.
+        Ok([
+            ("agents", "agent_count"),
+            ("api_keys", "active_api_keys"),
+            ("webhook_endpoints", "webhook_count"),
+        ]
+        .into_iter()
+        .map(|(name, counter)| (name, super::get_n(&item, counter).unwrap_or(0).max(0) as u64))
+        .collect())
+    }
 }
 
 #[async_trait]
@@ -149,23 +171,6 @@ impl AccountStore for DynamoStore {
             .await
             .map_err(sdk_error)?;
         Ok(())
-    }
-
-    async fn get_workspace(&self, workspace_id: &str) -> Result<Option<Workspace>, StoreError> {
-        self.get_as(&keys::workspace(workspace_id)).await
-    }
-
-    async fn holdings(&self, workspace_id: &str) -> Result<std::collections::BTreeMap<&'static str, u64>, StoreError> {
-        let item = self.get_item(&keys::workspace(workspace_id)).await?.unwrap_or_default();
-        // The counters the writes that create and delete these keep on the workspace item.
-        Ok([
-            ("agents", "agent_count"),
-            ("api_keys", "active_api_keys"),
-            ("webhook_endpoints", "webhook_count"),
-        ]
-        .into_iter()
-        .map(|(name, counter)| (name, super::get_n(&item, counter).unwrap_or(0).max(0) as u64))
-        .collect())
     }
 
     async fn get_user_and_workspace(

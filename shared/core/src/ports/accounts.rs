@@ -158,6 +158,16 @@ pub struct NewSession {
     pub client_ip: Option<String>,
 }
 
+/// Workspaces as every function but sign-in reads them: its country, plan and status.
+#[async_trait]
+pub trait Workspaces: Send + Sync {
+    async fn get_workspace(&self, workspace_id: &str) -> Result<Option<Workspace>, StoreError>;
+    /// How many of what the plan caps the workspace holds: `agents`, `api_keys` (active),
+    /// `webhook_endpoints`.
+    async fn holdings(&self, workspace_id: &str) -> Result<std::collections::BTreeMap<&'static str, u64>, StoreError>;
+}
+
+/// Sign-up, sign-in, sessions and passwords: the `auth` function's.
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// Creates workspace, owner, login, verification token and wallet; `Conflict(EmailTaken)`
@@ -168,10 +178,6 @@ pub trait AccountStore: Send + Sync {
     async fn failed_logins(&self, email: &str, window: i64) -> Result<u32, StoreError>;
     /// Counts a failed sign-in for `email` in `window`, forgotten after `expires` (unix seconds).
     async fn count_failed_login(&self, email: &str, window: i64, expires: i64) -> Result<(), StoreError>;
-    async fn get_workspace(&self, workspace_id: &str) -> Result<Option<Workspace>, StoreError>;
-    /// How many of what the plan caps the workspace holds: `agents`, `api_keys` (active),
-    /// `webhook_endpoints`.
-    async fn holdings(&self, workspace_id: &str) -> Result<std::collections::BTreeMap<&'static str, u64>, StoreError>;
     async fn get_user_and_workspace(
         &self,
         workspace_id: &str,

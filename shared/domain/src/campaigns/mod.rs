@@ -27,9 +27,9 @@ use switchboard_core::model::{
     TargetStatus, callee_zone,
 };
 use switchboard_core::ports::{
-    AccountStore, CallEnd, CallQueue, CampaignCallEnd, CampaignStore, Claim, DialerJob, DialerQueue, Dialing, DncStore,
-    EndedCall, MAX_CLAIM_BATCH, MAX_DELAY, MAX_SETTLE_BATCH, ProviderAccounts, Repository, SettledAndClaimed,
-    Settlement, Versioned, Wallets,
+    CallEnd, CallQueue, CampaignCallEnd, CampaignStore, Claim, DialerJob, DialerQueue, Dialing, DncStore, EndedCall,
+    MAX_CLAIM_BATCH, MAX_DELAY, MAX_SETTLE_BATCH, ProviderAccounts, Repository, SettledAndClaimed, Settlement,
+    Versioned, Wallets, Workspaces,
 };
 use switchboard_core::{Error, ErrorCode, StoreError, validate};
 
@@ -70,7 +70,7 @@ pub struct Dialer {
     pub store: Arc<dyn CampaignStore>,
     pub agents: Arc<dyn Repository<Agent>>,
     pub numbers: Arc<dyn Repository<PhoneNumber>>,
-    pub accounts: Arc<dyn AccountStore>,
+    pub accounts: Arc<dyn Workspaces>,
     pub dnc: Arc<dyn DncStore>,
     pub calls: Arc<dyn Repository<Call>>,
     pub wallets: Arc<dyn Wallets>,
