@@ -90,7 +90,7 @@ impl HttpConnector for Connector {
 
 fn to_reqwest(request: HttpRequest) -> Result<reqwest::Request, Box<dyn StdError + Send + Sync>> {
     let (parts, body) = request.try_into_http1x()?.into_parts();
-    // A body in memory is sent with its length and can be sent again on a fresh connection.
+    // A body in memory goes out whole, with its length; a stream as it comes.
     let body = match body.bytes() {
         Some(bytes) => reqwest::Body::from(bytes::Bytes::copy_from_slice(bytes)),
         None => reqwest::Body::wrap(body),
