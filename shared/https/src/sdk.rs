@@ -89,13 +89,9 @@ impl HttpConnector for Connector {
 }
 
 fn to_reqwest(request: HttpRequest) -> Result<reqwest::Request, Box<dyn StdError + Send + Sync>> {
-    let (parts, body) = request.try_into_http1x()?.into_parts();
-    // A body in memory goes out whole, with its length; a stream as it comes.
-    let body = match body.bytes() {
-        Some(bytes) => reqwest::Body::from(bytes::Bytes::copy_from_slice(bytes)),
-        None => reqwest::Body::wrap(body),
-    };
-    Ok(reqwest::Request::try_from(http::Request::from_parts(parts, body))?)
+    // The body's exact size, when it has one, is the request's length.
+    let request = request.try_into_http1x()?.map(reqwest::Body::wrap);
+    Ok(reqwest::Request::try_from(request)?)
 }
 
 /// Which failures the SDK may retry: timeouts and failures of the connection are transient;

@@ -158,7 +158,7 @@ pub struct NewSession {
     pub client_ip: Option<String>,
 }
 
-/// Workspaces as every function but sign-in reads them: its country, plan and status.
+/// Workspaces as every function but sign-in reads them: their country, plan, status and holdings.
 #[async_trait]
 pub trait Workspaces: Send + Sync {
     async fn get_workspace(&self, workspace_id: &str) -> Result<Option<Workspace>, StoreError>;
