@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use switchboard_core::StoreError;
 use switchboard_core::model::Event;
 use switchboard_core::ports::{
@@ -17,7 +16,7 @@ use switchboard_core::ports::{
 };
 
 use super::keys::{self, entity};
-use super::layout::{Guard, Index, Layout, Reach, guard_of, timeline_sort};
+use super::layout::{Guard, Index, IndexEntry, Layout, Reach, guard_of, timeline_sort};
 use super::{DynamoStore, Item, NEW_ITEM, TransactError, from_item, get_s, item_of, n, s, sdk_error, start_key};
 
 /// Items read per Query when a filter may drop some, and Queries per page at most: a page of a
@@ -27,13 +26,8 @@ const MAX_QUERIES_PER_PAGE: usize = 5;
 /// Events are kept this long in the table (the webhook issue delivers them).
 const EVENT_RETENTION_SECS: i64 = 30 * 86_400;
 
-#[derive(Serialize, Deserialize)]
-#[serde(bound = "T: Layout")]
-struct Stored<T> {
-    #[serde(flatten)]
-    value: T,
-    version: u64,
-}
+/// The attribute beside a resource's own that holds its version.
+const VERSION: &str = "version";
 
 fn entity_of<T: Layout>() -> String {
     T::COLLECTION.to_ascii_lowercase()
@@ -57,31 +51,59 @@ fn entry_partition(workspace_id: &str, collection: &str, index: Index, partition
 
 pub(crate) fn resource_item<T: Layout>(workspace_id: &str, value: &T, version: u64) -> Result<Item, StoreError> {
     let key = keys::resource(workspace_id, T::COLLECTION, value.id());
-    let mut item = item_of(
-        &key,
-        &entity_of::<T>(),
-        &Stored {
-            value: value.clone(),
-            version,
-        },
-    )?;
-    if let Some(at) = value.expires_at() {
+    let item = item_of(&key, &entity_of::<T>(), value)?;
+    Ok(with_layout(
+        workspace_id,
+        T::COLLECTION,
+        item,
+        version,
+        value.expires_at(),
+        value.index_entries(),
+    ))
+}
+
+fn with_layout(
+    workspace_id: &str,
+    collection: &str,
+    mut item: Item,
+    version: u64,
+    expires_at: Option<DateTime<Utc>>,
+    entries: Vec<IndexEntry>,
+) -> Item {
+    item.insert(VERSION.into(), n(version));
+    if let Some(at) = expires_at {
         item.insert(keys::TTL.into(), n(at.timestamp()));
     }
-    for entry in value.index_entries() {
+    for entry in entries {
         let (_, pk, sk) = index_keys(entry.index);
         item.insert(
             pk.into(),
-            s(entry_partition(
-                workspace_id,
-                T::COLLECTION,
-                entry.index,
-                &entry.partition,
-            )),
+            s(entry_partition(workspace_id, collection, entry.index, &entry.partition)),
         );
         item.insert(sk.into(), s(entry.sort));
     }
-    Ok(item)
+    item
+}
+
+/// A version of a resource as the table stores it. The writes are built from rows, not from
+/// the resource's type, so that the code of each write is compiled once rather than once per
+/// collection.
+pub(crate) struct Row {
+    collection: &'static str,
+    id: String,
+    item: Item,
+    guards: Vec<Guard>,
+}
+
+impl Row {
+    pub(crate) fn of<T: Layout>(workspace_id: &str, value: &T, version: u64) -> Result<Self, StoreError> {
+        Ok(Self {
+            collection: T::COLLECTION,
+            id: value.id().to_owned(),
+            item: resource_item(workspace_id, value, version)?,
+            guards: value.guards(),
+        })
+    }
 }
 
 fn guard_key(workspace_id: &str, unique: &Guard, owner_id: &str) -> keys::Key {
@@ -92,11 +114,16 @@ fn guard_key(workspace_id: &str, unique: &Guard, owner_id: &str) -> keys::Key {
     }
 }
 
-pub(crate) fn decode<T: Layout>(item: Item) -> Result<Versioned<T>, StoreError> {
-    let stored: Stored<T> = from_item(item)?;
+// The version is read apart rather than through a `#[serde(flatten)]` wrapper, which would
+// buffer every item into serde's generic map before decoding it, in code compiled per type.
+pub(crate) fn decode<T: Layout>(mut item: Item) -> Result<Versioned<T>, StoreError> {
+    let version = item
+        .remove(VERSION)
+        .and_then(|v| v.as_n().ok()?.parse().ok())
+        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("a {} item without its version", T::COLLECTION)))?;
     Ok(Versioned {
-        value: stored.value,
-        version: stored.version,
+        value: from_item(item)?,
+        version,
     })
 }
 
@@ -196,10 +223,20 @@ impl DynamoStore {
         quota: Option<Quota>,
         events: &[Event],
     ) -> Result<Writes, StoreError> {
-        let mut items = vec![self.tx_put(resource_item(workspace_id, value, 1)?, NEW_ITEM, Item::new())?];
+        self.row_insert_writes(workspace_id, Row::of(workspace_id, value, 1)?, quota, events)
+    }
+
+    fn row_insert_writes(
+        &self,
+        workspace_id: &str,
+        row: Row,
+        quota: Option<Quota>,
+        events: &[Event],
+    ) -> Result<Writes, StoreError> {
+        let mut items = vec![self.tx_put(row.item, NEW_ITEM, Item::new())?];
         let mut guards = Vec::new();
-        for unique in value.guards() {
-            items.push(self.guard_put(workspace_id, &unique, value.id())?);
+        for unique in row.guards {
+            items.push(self.guard_put(workspace_id, &unique, &row.id)?);
             guards.push((items.len() - 1, unique));
         }
         let quota_at = quota.map(|_| items.len());
@@ -223,18 +260,27 @@ impl DynamoStore {
         value: &T,
         events: &[Event],
     ) -> Result<Writes, StoreError> {
-        let item = resource_item(workspace_id, value, previous.version + 1)?;
-        let expected = HashMap::from([(":v".to_owned(), n(previous.version))]);
-        let mut items = vec![self.tx_put(item, Some("version = :v"), expected)?];
-        let before = previous.value.guards();
-        let after = value.guards();
+        let row = Row::of(workspace_id, value, previous.version + 1)?;
+        self.row_update_writes(workspace_id, previous.version, &previous.value.guards(), row, events)
+    }
+
+    fn row_update_writes(
+        &self,
+        workspace_id: &str,
+        previous_version: u64,
+        before: &[Guard],
+        row: Row,
+        events: &[Event],
+    ) -> Result<Writes, StoreError> {
+        let expected = HashMap::from([(":v".to_owned(), n(previous_version))]);
+        let mut items = vec![self.tx_put(row.item, Some("version = :v"), expected)?];
         let mut guards = Vec::new();
-        for unique in after.iter().filter(|u| !before.contains(u)) {
-            items.push(self.guard_put(workspace_id, unique, value.id())?);
+        for unique in row.guards.iter().filter(|u| !before.contains(u)) {
+            items.push(self.guard_put(workspace_id, unique, &row.id)?);
             guards.push((items.len() - 1, unique.clone()));
         }
-        for unique in before.iter().filter(|u| !after.contains(u)) {
-            items.push(self.guard_delete(workspace_id, unique, value.id())?);
+        for unique in before.iter().filter(|u| !row.guards.contains(u)) {
+            items.push(self.guard_delete(workspace_id, unique, &row.id)?);
         }
         for event in events {
             items.push(self.event_put(workspace_id, event)?);
@@ -245,73 +291,60 @@ impl DynamoStore {
             quota_at: None,
         })
     }
-}
 
-#[async_trait]
-impl<T: Layout> Repository<T> for DynamoStore {
-    #[tracing::instrument(skip_all, fields(collection = T::COLLECTION))]
-    async fn insert(
+    #[tracing::instrument(skip_all, fields(collection = row.collection))]
+    async fn insert_row(
         &self,
         workspace_id: &str,
-        value: &T,
+        row: Row,
         quota: Option<Quota>,
         events: &[Event],
-    ) -> Result<Versioned<T>, StoreError> {
-        if value.guards().is_empty() && quota.is_none() && events.is_empty() {
-            if !self.put_new(resource_item(workspace_id, value, 1)?).await? {
+    ) -> Result<(), StoreError> {
+        if row.guards.is_empty() && quota.is_none() && events.is_empty() {
+            if !self.put_new(row.item).await? {
                 return Err(StoreError::AlreadyExists);
             }
         } else {
-            let writes = self.insert_writes(workspace_id, value, quota, events)?;
+            let writes = self.row_insert_writes(workspace_id, row, quota, events)?;
             self.transact(writes.items.clone()).await.map_err(|e| writes.error(e))?;
         }
-        Ok(Versioned {
-            value: value.clone(),
-            version: 1,
-        })
+        Ok(())
     }
 
-    async fn get(&self, workspace_id: &str, id: &str) -> Result<Option<Versioned<T>>, StoreError> {
-        self.get_item(&keys::resource(workspace_id, T::COLLECTION, id))
-            .await?
-            .map(decode)
-            .transpose()
-    }
-
-    #[tracing::instrument(skip_all, fields(collection = T::COLLECTION))]
-    async fn update(
+    #[tracing::instrument(skip_all, fields(collection = row.collection))]
+    async fn update_row(
         &self,
         workspace_id: &str,
-        previous: &Versioned<T>,
-        value: &T,
+        previous_version: u64,
+        before: Vec<Guard>,
+        row: Row,
         events: &[Event],
-    ) -> Result<Versioned<T>, StoreError> {
-        let version = previous.version + 1;
-        if previous.value.guards() == value.guards() && events.is_empty() {
-            let expected = HashMap::from([(":v".to_owned(), n(previous.version))]);
-            let put = self.tx_put(
-                resource_item(workspace_id, value, version)?,
-                Some("version = :v"),
-                expected,
-            )?;
+    ) -> Result<(), StoreError> {
+        if before == row.guards && events.is_empty() {
+            let expected = HashMap::from([(":v".to_owned(), n(previous_version))]);
+            let put = self.tx_put(row.item, Some("version = :v"), expected)?;
             if !self.write(put).await? {
                 return Err(StoreError::VersionMismatch);
             }
         } else {
-            let writes = self.update_writes(workspace_id, previous, value, events)?;
+            let writes = self.row_update_writes(workspace_id, previous_version, &before, row, events)?;
             self.transact(writes.items.clone()).await.map_err(|e| writes.error(e))?;
         }
-        Ok(Versioned {
-            value: value.clone(),
-            version,
-        })
+        Ok(())
     }
 
-    #[tracing::instrument(skip_all, fields(collection = T::COLLECTION))]
-    async fn delete(&self, workspace_id: &str, current: &Versioned<T>, quota: Option<Quota>) -> Result<(), StoreError> {
-        let key = keys::resource(workspace_id, T::COLLECTION, current.value.id());
-        let expected = HashMap::from([(":v".to_owned(), n(current.version))]);
-        let uniques = current.value.guards();
+    #[tracing::instrument(skip_all, fields(collection = collection))]
+    async fn delete_row(
+        &self,
+        workspace_id: &str,
+        collection: &'static str,
+        id: &str,
+        version: u64,
+        uniques: Vec<Guard>,
+        quota: Option<Quota>,
+    ) -> Result<(), StoreError> {
+        let key = keys::resource(workspace_id, collection, id);
+        let expected = HashMap::from([(":v".to_owned(), n(version))]);
         if uniques.is_empty() && quota.is_none() {
             return match self
                 .write(self.tx_delete(&key, Some("version = :v"), expected)?)
@@ -323,7 +356,7 @@ impl<T: Layout> Repository<T> for DynamoStore {
         }
         let mut items = vec![self.tx_delete(&key, Some("version = :v"), expected)?];
         for unique in &uniques {
-            items.push(self.guard_delete(workspace_id, unique, current.value.id())?);
+            items.push(self.guard_delete(workspace_id, unique, id)?);
         }
         if let Some(quota) = quota {
             items.push(self.quota_update(workspace_id, quota, -1)?);
@@ -337,9 +370,16 @@ impl<T: Layout> Repository<T> for DynamoStore {
         })
     }
 
-    async fn query(&self, workspace_id: &str, query: &ListQuery) -> Result<Page<Versioned<T>>, StoreError> {
-        let listed = T::list_index(&query.by)
-            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("{} are not listed by {:?}", T::COLLECTION, query.by)))?;
+    /// The items of a page of a collection, read from the collection's partition or from the
+    /// index partition `listed` names, between the sort keys `bounds`; and the page key after it.
+    async fn query_rows(
+        &self,
+        workspace_id: &str,
+        collection: &'static str,
+        listed: Option<(Index, String)>,
+        bounds: Option<(String, String)>,
+        query: &ListQuery,
+    ) -> Result<(Vec<Item>, Option<PageKey>), StoreError> {
         let index = listed.as_ref().map(|(index, _)| *index);
         let (index_name, pk_name, sk_name) = match index {
             None => (None, keys::PK, keys::SK),
@@ -349,14 +389,13 @@ impl<T: Layout> Repository<T> for DynamoStore {
             }
         };
         let partition = match &listed {
-            None => keys::collection(workspace_id, T::COLLECTION),
-            Some((index, suffix)) => entry_partition(workspace_id, T::COLLECTION, *index, suffix),
+            None => keys::collection(workspace_id, collection),
+            Some((index, suffix)) => entry_partition(workspace_id, collection, *index, suffix),
         };
         let mut condition = "#pk = :pk".to_owned();
         let mut names = HashMap::from([("#pk".to_owned(), pk_name.to_owned())]);
         let mut values = HashMap::from([(":pk".to_owned(), s(partition))]);
-        if query.from.is_some() || query.to.is_some() {
-            let (low, high) = T::sort_bounds(query.from, query.to);
+        if let Some((low, high)) = bounds {
             condition.push_str(" AND #sk BETWEEN :low AND :high");
             names.insert("#sk".into(), sk_name.into());
             values.insert(":low".into(), s(low));
@@ -418,11 +457,11 @@ impl<T: Layout> Repository<T> for DynamoStore {
                     .collect()
             })
         };
-        let items = found.into_iter().map(decode).collect::<Result<_, _>>()?;
-        Ok(Page { items, next })
+        Ok((found, next))
     }
 
-    async fn find_unique(&self, workspace_id: &str, unique: &Unique) -> Result<Option<Versioned<T>>, StoreError> {
+    /// The id of the resource holding a unique value, read from its guard.
+    async fn unique_owner(&self, workspace_id: &str, unique: &Unique) -> Result<Option<String>, StoreError> {
         let guard = guard_of(unique);
         let Some(guard) = self
             .get_item(&keys::unique(workspace_id, guard.kind, &guard.value))
@@ -432,7 +471,82 @@ impl<T: Layout> Repository<T> for DynamoStore {
         };
         let owner = get_s(&guard, "owner_id")
             .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unique guard without owner")))?;
-        Repository::<T>::get(self, workspace_id, owner).await
+        Ok(Some(owner.to_owned()))
+    }
+}
+
+// Each method turns the resource into a row (or reads one back) and leaves the rest to the
+// row's methods above.
+#[async_trait]
+impl<T: Layout> Repository<T> for DynamoStore {
+    async fn insert(
+        &self,
+        workspace_id: &str,
+        value: &T,
+        quota: Option<Quota>,
+        events: &[Event],
+    ) -> Result<Versioned<T>, StoreError> {
+        let row = Row::of(workspace_id, value, 1)?;
+        self.insert_row(workspace_id, row, quota, events).await?;
+        Ok(Versioned {
+            value: value.clone(),
+            version: 1,
+        })
+    }
+
+    async fn get(&self, workspace_id: &str, id: &str) -> Result<Option<Versioned<T>>, StoreError> {
+        self.get_item(&keys::resource(workspace_id, T::COLLECTION, id))
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    async fn update(
+        &self,
+        workspace_id: &str,
+        previous: &Versioned<T>,
+        value: &T,
+        events: &[Event],
+    ) -> Result<Versioned<T>, StoreError> {
+        let version = previous.version + 1;
+        let row = Row::of(workspace_id, value, version)?;
+        self.update_row(workspace_id, previous.version, previous.value.guards(), row, events)
+            .await?;
+        Ok(Versioned {
+            value: value.clone(),
+            version,
+        })
+    }
+
+    async fn delete(&self, workspace_id: &str, current: &Versioned<T>, quota: Option<Quota>) -> Result<(), StoreError> {
+        let guards = current.value.guards();
+        self.delete_row(
+            workspace_id,
+            T::COLLECTION,
+            current.value.id(),
+            current.version,
+            guards,
+            quota,
+        )
+        .await
+    }
+
+    async fn query(&self, workspace_id: &str, query: &ListQuery) -> Result<Page<Versioned<T>>, StoreError> {
+        let listed = T::list_index(&query.by)
+            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("{} are not listed by {:?}", T::COLLECTION, query.by)))?;
+        let bounds = (query.from.is_some() || query.to.is_some()).then(|| T::sort_bounds(query.from, query.to));
+        let (found, next) = self
+            .query_rows(workspace_id, T::COLLECTION, listed, bounds, query)
+            .await?;
+        let items = found.into_iter().map(decode).collect::<Result<_, _>>()?;
+        Ok(Page { items, next })
+    }
+
+    async fn find_unique(&self, workspace_id: &str, unique: &Unique) -> Result<Option<Versioned<T>>, StoreError> {
+        match self.unique_owner(workspace_id, unique).await? {
+            Some(owner) => Repository::<T>::get(self, workspace_id, &owner).await,
+            None => Ok(None),
+        }
     }
 }
 
