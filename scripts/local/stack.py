@@ -223,6 +223,10 @@ def function_env(tpl, made, endpoints, parameters, state_dir):
     return env
 
 
+# Built into the functions the local stack runs, and into no deployed one.
+LOCAL_FEATURES = "switchboard-runtime/local-bridge"
+
+
 def start_api(procs, env, port, state_dir, extra, reload, release=False):
     env_file = state_dir / "api.env"
     # The functions carry their answers to cargo lambda watch over one kept-alive connection,
@@ -232,7 +236,7 @@ def start_api(procs, env, port, state_dir, extra, reload, release=False):
     # CORS is the API's own business (--disable-cors); tests run without hot reload, which
     # restarts functions under in-flight requests.
     command = [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
-               "--env-file", str(env_file), "--disable-cors", "--concurrency", str(CONCURRENCY)]
+               "--env-file", str(env_file), "--disable-cors", "--concurrency", str(CONCURRENCY), "--features", LOCAL_FEATURES]
     if not reload:
         command.append("--ignore-changes")
     if release:
@@ -282,7 +286,7 @@ def start_stack(procs, state_dir, ports, suffix, extra_env, visibility_timeout=N
         binaries = release_binaries or sorted(tpl.binary(f) for f in tpl.functions().values())
         log(f"building {len(binaries)} release binaries (LTO; about a minute each on 2 cores)...")
         for binary in binaries:
-            subprocess.run(["cargo", "build", "--release", "--locked", "--bin", binary], cwd=ROOT, check=True)
+            subprocess.run(["cargo", "build", "--release", "--locked", "--bin", binary, "--features", LOCAL_FEATURES], cwd=ROOT, check=True)
     log("starting the API with cargo lambda watch (the first start compiles the workspace)...")
     api = start_api(procs, env, ports["api"], state_dir, extra_env, reload, release)
     # Each poller long-polls its queue once a second even when idle: more than four per queue

@@ -7,6 +7,7 @@
 //! so that a function links only the SDK clients and adapters it uses.
 
 pub mod config;
+#[cfg(feature = "local-bridge")]
 mod runtime_api;
 pub mod telemetry;
 pub mod worker;
@@ -15,7 +16,13 @@ pub mod worker;
 /// that keeps `cargo lambda watch` from losing answers.
 pub fn init() {
     telemetry::init();
+    #[cfg(feature = "local-bridge")]
     runtime_api::install_if_asked();
+    // Without the bridge the local stack would lose answers now and then: fail at once instead.
+    #[cfg(not(feature = "local-bridge"))]
+    if std::env::var("LOCAL_RUNTIME_API_BRIDGE").as_deref() == Ok("1") {
+        panic!("LOCAL_RUNTIME_API_BRIDGE=1 asks for a bridge this build lacks (-F switchboard-runtime/local-bridge)");
+    }
 }
 
 #[cfg(feature = "aws")]
