@@ -3,6 +3,7 @@
 //! a transaction of two, so that the entry exists exactly when the change does.
 
 use aws_sdk_dynamodb::types::TransactWriteItem;
+use futures::future::BoxFuture;
 use switchboard_core::StoreError;
 use switchboard_domain::audit::{self, Pending};
 
@@ -54,63 +55,65 @@ impl DynamoStore {
 
     /// Runs one write (built as a transaction item): on its own, or with the request's waiting
     /// audit entry in a transaction. `false` when its condition failed.
-    pub(crate) async fn write(&self, write: TransactWriteItem) -> Result<bool, StoreError> {
-        if audit::is_pending() {
-            return match self.transact(vec![write]).await {
-                Ok(()) => Ok(true),
-                Err(e) if e.failed_at(0) => Ok(false),
-                Err(e) => Err(e.into_store()),
+    pub(crate) fn write(&self, write: TransactWriteItem) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async move {
+            if audit::is_pending() {
+                return match self.transact(vec![write]).await {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.failed_at(0) => Ok(false),
+                    Err(e) => Err(e.into_store()),
+                };
+            }
+            let (client, table) = (&self.client, &self.table);
+            let TransactWriteItem {
+                put, update, delete, ..
+            } = write;
+            let outcome = if let Some(put) = put {
+                conditional(
+                    client
+                        .put_item()
+                        .table_name(table)
+                        .set_item(Some(put.item))
+                        .set_condition_expression(put.condition_expression)
+                        .set_expression_attribute_names(put.expression_attribute_names)
+                        .set_expression_attribute_values(put.expression_attribute_values)
+                        .send()
+                        .await,
+                )?
+                .is_ok()
+            } else if let Some(update) = update {
+                conditional(
+                    client
+                        .update_item()
+                        .table_name(table)
+                        .set_key(Some(update.key))
+                        .update_expression(update.update_expression)
+                        .set_condition_expression(update.condition_expression)
+                        .set_expression_attribute_names(update.expression_attribute_names)
+                        .set_expression_attribute_values(update.expression_attribute_values)
+                        .send()
+                        .await,
+                )?
+                .is_ok()
+            } else if let Some(delete) = delete {
+                conditional(
+                    client
+                        .delete_item()
+                        .table_name(table)
+                        .set_key(Some(delete.key))
+                        .set_condition_expression(delete.condition_expression)
+                        .set_expression_attribute_names(delete.expression_attribute_names)
+                        .set_expression_attribute_values(delete.expression_attribute_values)
+                        .send()
+                        .await,
+                )?
+                .is_ok()
+            } else {
+                return Err(StoreError::Other(anyhow::anyhow!(
+                    "a write that neither puts, updates nor deletes"
+                )));
             };
-        }
-        let (client, table) = (&self.client, &self.table);
-        let TransactWriteItem {
-            put, update, delete, ..
-        } = write;
-        let outcome = if let Some(put) = put {
-            conditional(
-                client
-                    .put_item()
-                    .table_name(table)
-                    .set_item(Some(put.item))
-                    .set_condition_expression(put.condition_expression)
-                    .set_expression_attribute_names(put.expression_attribute_names)
-                    .set_expression_attribute_values(put.expression_attribute_values)
-                    .send()
-                    .await,
-            )?
-            .is_ok()
-        } else if let Some(update) = update {
-            conditional(
-                client
-                    .update_item()
-                    .table_name(table)
-                    .set_key(Some(update.key))
-                    .update_expression(update.update_expression)
-                    .set_condition_expression(update.condition_expression)
-                    .set_expression_attribute_names(update.expression_attribute_names)
-                    .set_expression_attribute_values(update.expression_attribute_values)
-                    .send()
-                    .await,
-            )?
-            .is_ok()
-        } else if let Some(delete) = delete {
-            conditional(
-                client
-                    .delete_item()
-                    .table_name(table)
-                    .set_key(Some(delete.key))
-                    .set_condition_expression(delete.condition_expression)
-                    .set_expression_attribute_names(delete.expression_attribute_names)
-                    .set_expression_attribute_values(delete.expression_attribute_values)
-                    .send()
-                    .await,
-            )?
-            .is_ok()
-        } else {
-            return Err(StoreError::Other(anyhow::anyhow!(
-                "a write that neither puts, updates nor deletes"
-            )));
-        };
-        Ok(outcome)
+            Ok(outcome)
+        })
     }
 }

@@ -34,6 +34,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update};
 use aws_smithy_types::error::display::DisplayErrorContext;
+use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -120,22 +121,28 @@ impl switchboard_core::ports::Probe for DynamoStore {
 }
 
 impl DynamoStore {
+    // What the repository's generic code awaits (`get_item`, `transact`, `write` and the row
+    // methods of `resources.rs`) hands back boxed futures: an `async fn`'s body awaited from
+    // generic code is compiled again into each crate that instantiates it; behind a box, once.
+
     /// A consistent GetItem.
-    async fn get_item(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        // An id from input may be empty; no item has an empty key, and DynamoDB refuses to look.
-        if key.pk.is_empty() || key.sk.is_empty() {
-            return Ok(None);
-        }
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_map(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(out.item)
+    fn get_item<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<Item>, StoreError>> {
+        Box::pin(async move {
+            // An id from input may be empty; no item has an empty key, and DynamoDB refuses to look.
+            if key.pk.is_empty() || key.sk.is_empty() {
+                return Ok(None);
+            }
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key_map(key)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            Ok(out.item)
+        })
     }
 
     /// Whether the partition `pk` holds any item (a consistent Query of one key): a bulk read
@@ -233,16 +240,18 @@ impl DynamoStore {
     /// Runs a transaction (with the request's audit entry, when it waits for a write), retrying
     /// when it collided with another one (`TransactionConflict`). A cancelled transaction
     /// returns the code of each item (`None` when that item was fine).
-    async fn transact(&self, mut items: Vec<TransactWriteItem>) -> Result<(), TransactError> {
-        let audit = self.take_audit(&items).map_err(TransactError::Store)?;
-        if let Some((_, put)) = &audit {
-            items.push(put.clone());
-        }
-        let result = self.transact_items(items).await;
-        if let (Err(_), Some((pending, _))) = (&result, audit) {
-            switchboard_domain::audit::put_back(pending);
-        }
-        result
+    fn transact(&self, mut items: Vec<TransactWriteItem>) -> BoxFuture<'_, Result<(), TransactError>> {
+        Box::pin(async move {
+            let audit = self.take_audit(&items).map_err(TransactError::Store)?;
+            if let Some((_, put)) = &audit {
+                items.push(put.clone());
+            }
+            let result = self.transact_items(items).await;
+            if let (Err(_), Some((pending, _))) = (&result, audit) {
+                switchboard_domain::audit::put_back(pending);
+            }
+            result
+        })
     }
 
     async fn transact_items(&self, items: Vec<TransactWriteItem>) -> Result<(), TransactError> {

@@ -8,12 +8,14 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use switchboard_core::StoreError;
 use switchboard_core::model::Event;
 use switchboard_core::ports::{
     EventStore, ListQuery, Page, PageKey, PageRequest, Quota, Repository, TimelineItem, TimelineStore, Unique,
     Versioned,
 };
+use tracing::Instrument;
 
 use super::keys::{self, entity};
 use super::layout::{Guard, Index, IndexEntry, Layout, Reach, guard_of, timeline_sort};
@@ -190,6 +192,9 @@ impl DynamoStore {
     }
 }
 
+/// The items of a page, and the page key after it.
+type Found = (Vec<Item>, Option<PageKey>);
+
 /// The writes of one change of a resource, `[resource, guards..., quota?, events...]`, for one
 /// transaction (to which other writes may be appended), and what their failures mean.
 pub(crate) struct Writes {
@@ -292,186 +297,209 @@ impl DynamoStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(collection = row.collection))]
-    async fn insert_row(
-        &self,
-        workspace_id: &str,
+    fn insert_row<'a>(
+        &'a self,
+        workspace_id: &'a str,
         row: Row,
         quota: Option<Quota>,
-        events: &[Event],
-    ) -> Result<(), StoreError> {
-        if row.guards.is_empty() && quota.is_none() && events.is_empty() {
-            if !self.put_new(row.item).await? {
-                return Err(StoreError::AlreadyExists);
+        events: &'a [Event],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let span = tracing::info_span!("insert_row", collection = row.collection);
+        Box::pin(
+            async move {
+                if row.guards.is_empty() && quota.is_none() && events.is_empty() {
+                    if !self.put_new(row.item).await? {
+                        return Err(StoreError::AlreadyExists);
+                    }
+                } else {
+                    let writes = self.row_insert_writes(workspace_id, row, quota, events)?;
+                    self.transact(writes.items.clone()).await.map_err(|e| writes.error(e))?;
+                }
+                Ok(())
             }
-        } else {
-            let writes = self.row_insert_writes(workspace_id, row, quota, events)?;
-            self.transact(writes.items.clone()).await.map_err(|e| writes.error(e))?;
-        }
-        Ok(())
+            .instrument(span),
+        )
     }
 
-    #[tracing::instrument(skip_all, fields(collection = row.collection))]
-    async fn update_row(
-        &self,
-        workspace_id: &str,
+    fn update_row<'a>(
+        &'a self,
+        workspace_id: &'a str,
         previous_version: u64,
         before: Vec<Guard>,
         row: Row,
-        events: &[Event],
-    ) -> Result<(), StoreError> {
-        if before == row.guards && events.is_empty() {
-            let expected = HashMap::from([(":v".to_owned(), n(previous_version))]);
-            let put = self.tx_put(row.item, Some("version = :v"), expected)?;
-            if !self.write(put).await? {
-                return Err(StoreError::VersionMismatch);
+        events: &'a [Event],
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let span = tracing::info_span!("update_row", collection = row.collection);
+        Box::pin(
+            async move {
+                if before == row.guards && events.is_empty() {
+                    let expected = HashMap::from([(":v".to_owned(), n(previous_version))]);
+                    let put = self.tx_put(row.item, Some("version = :v"), expected)?;
+                    if !self.write(put).await? {
+                        return Err(StoreError::VersionMismatch);
+                    }
+                } else {
+                    let writes = self.row_update_writes(workspace_id, previous_version, &before, row, events)?;
+                    self.transact(writes.items.clone()).await.map_err(|e| writes.error(e))?;
+                }
+                Ok(())
             }
-        } else {
-            let writes = self.row_update_writes(workspace_id, previous_version, &before, row, events)?;
-            self.transact(writes.items.clone()).await.map_err(|e| writes.error(e))?;
-        }
-        Ok(())
+            .instrument(span),
+        )
     }
 
-    #[tracing::instrument(skip_all, fields(collection = collection))]
-    async fn delete_row(
-        &self,
-        workspace_id: &str,
+    fn delete_row<'a>(
+        &'a self,
+        workspace_id: &'a str,
         collection: &'static str,
-        id: &str,
+        id: &'a str,
         version: u64,
         uniques: Vec<Guard>,
         quota: Option<Quota>,
-    ) -> Result<(), StoreError> {
-        let key = keys::resource(workspace_id, collection, id);
-        let expected = HashMap::from([(":v".to_owned(), n(version))]);
-        if uniques.is_empty() && quota.is_none() {
-            return match self
-                .write(self.tx_delete(&key, Some("version = :v"), expected)?)
-                .await?
-            {
-                true => Ok(()),
-                false => Err(StoreError::VersionMismatch),
-            };
-        }
-        let mut items = vec![self.tx_delete(&key, Some("version = :v"), expected)?];
-        for unique in &uniques {
-            items.push(self.guard_delete(workspace_id, unique, id)?);
-        }
-        if let Some(quota) = quota {
-            items.push(self.quota_update(workspace_id, quota, -1)?);
-        }
-        self.transact(items).await.map_err(|e| {
-            if e.failed_at(0) {
-                StoreError::VersionMismatch
-            } else {
-                e.into_store()
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let span = tracing::info_span!("delete_row", collection);
+        Box::pin(
+            async move {
+                let key = keys::resource(workspace_id, collection, id);
+                let expected = HashMap::from([(":v".to_owned(), n(version))]);
+                if uniques.is_empty() && quota.is_none() {
+                    return match self
+                        .write(self.tx_delete(&key, Some("version = :v"), expected)?)
+                        .await?
+                    {
+                        true => Ok(()),
+                        false => Err(StoreError::VersionMismatch),
+                    };
+                }
+                let mut items = vec![self.tx_delete(&key, Some("version = :v"), expected)?];
+                for unique in &uniques {
+                    items.push(self.guard_delete(workspace_id, unique, id)?);
+                }
+                if let Some(quota) = quota {
+                    items.push(self.quota_update(workspace_id, quota, -1)?);
+                }
+                self.transact(items).await.map_err(|e| {
+                    if e.failed_at(0) {
+                        StoreError::VersionMismatch
+                    } else {
+                        e.into_store()
+                    }
+                })
             }
-        })
+            .instrument(span),
+        )
     }
 
     /// The items of a page of a collection, read from the collection's partition or from the
     /// index partition `listed` names, between the sort keys `bounds`; and the page key after it.
-    async fn query_rows(
-        &self,
-        workspace_id: &str,
+    fn query_rows<'a>(
+        &'a self,
+        workspace_id: &'a str,
         collection: &'static str,
         listed: Option<(Index, String)>,
         bounds: Option<(String, String)>,
-        query: &ListQuery,
-    ) -> Result<(Vec<Item>, Option<PageKey>), StoreError> {
-        let index = listed.as_ref().map(|(index, _)| *index);
-        let (index_name, pk_name, sk_name) = match index {
-            None => (None, keys::PK, keys::SK),
-            Some(index) => {
-                let (name, pk, sk) = index_keys(index);
-                (Some(name), pk, sk)
+        query: &'a ListQuery,
+    ) -> BoxFuture<'a, Result<Found, StoreError>> {
+        Box::pin(async move {
+            let index = listed.as_ref().map(|(index, _)| *index);
+            let (index_name, pk_name, sk_name) = match index {
+                None => (None, keys::PK, keys::SK),
+                Some(index) => {
+                    let (name, pk, sk) = index_keys(index);
+                    (Some(name), pk, sk)
+                }
+            };
+            let partition = match &listed {
+                None => keys::collection(workspace_id, collection),
+                Some((index, suffix)) => entry_partition(workspace_id, collection, *index, suffix),
+            };
+            let mut condition = "#pk = :pk".to_owned();
+            let mut names = HashMap::from([("#pk".to_owned(), pk_name.to_owned())]);
+            let mut values = HashMap::from([(":pk".to_owned(), s(partition))]);
+            if let Some((low, high)) = bounds {
+                condition.push_str(" AND #sk BETWEEN :low AND :high");
+                names.insert("#sk".into(), sk_name.into());
+                values.insert(":low".into(), s(low));
+                values.insert(":high".into(), s(high));
             }
-        };
-        let partition = match &listed {
-            None => keys::collection(workspace_id, collection),
-            Some((index, suffix)) => entry_partition(workspace_id, collection, *index, suffix),
-        };
-        let mut condition = "#pk = :pk".to_owned();
-        let mut names = HashMap::from([("#pk".to_owned(), pk_name.to_owned())]);
-        let mut values = HashMap::from([(":pk".to_owned(), s(partition))]);
-        if let Some((low, high)) = bounds {
-            condition.push_str(" AND #sk BETWEEN :low AND :high");
-            names.insert("#sk".into(), sk_name.into());
-            values.insert(":low".into(), s(low));
-            values.insert(":high".into(), s(high));
-        }
-        let mut filter = Vec::new();
-        for (i, (attribute, value)) in query.equals.iter().enumerate() {
-            // `a.b` is the attribute `b` of the map `a`.
-            let mut path = Vec::new();
-            for (j, part) in attribute.split('.').enumerate() {
-                path.push(format!("#f{i}_{j}"));
-                names.insert(format!("#f{i}_{j}"), part.to_owned());
+            let mut filter = Vec::new();
+            for (i, (attribute, value)) in query.equals.iter().enumerate() {
+                // `a.b` is the attribute `b` of the map `a`.
+                let mut path = Vec::new();
+                for (j, part) in attribute.split('.').enumerate() {
+                    path.push(format!("#f{i}_{j}"));
+                    names.insert(format!("#f{i}_{j}"), part.to_owned());
+                }
+                filter.push(format!("{} = :f{i}", path.join(".")));
+                values.insert(format!(":f{i}"), s(value));
             }
-            filter.push(format!("{} = :f{i}", path.join(".")));
-            values.insert(format!(":f{i}"), s(value));
-        }
-        let filtered = !filter.is_empty();
-        let wanted = query.limit as usize + 1;
-        let mut found: Vec<Item> = Vec::new();
-        let mut start = start_key(query.after.clone());
-        for _ in 0..MAX_QUERIES_PER_PAGE {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index_name.map(str::to_owned))
-                .key_condition_expression(&condition)
-                .set_filter_expression(filtered.then(|| filter.join(" AND ")))
-                .set_expression_attribute_names(Some(names.clone()))
-                .set_expression_attribute_values(Some(values.clone()))
-                .scan_index_forward(query.ascending)
-                .limit(if filtered {
-                    FILTERED_BATCH
-                } else {
-                    (wanted - found.len()) as i32
+            let filtered = !filter.is_empty();
+            let wanted = query.limit as usize + 1;
+            let mut found: Vec<Item> = Vec::new();
+            let mut start = start_key(query.after.clone());
+            for _ in 0..MAX_QUERIES_PER_PAGE {
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .set_index_name(index_name.map(str::to_owned))
+                    .key_condition_expression(&condition)
+                    .set_filter_expression(filtered.then(|| filter.join(" AND ")))
+                    .set_expression_attribute_names(Some(names.clone()))
+                    .set_expression_attribute_values(Some(values.clone()))
+                    .scan_index_forward(query.ascending)
+                    .limit(if filtered {
+                        FILTERED_BATCH
+                    } else {
+                        (wanted - found.len()) as i32
+                    })
+                    .set_exclusive_start_key(start.take())
+                    .set_consistent_read(index.is_none().then_some(true))
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                found.extend(out.items.unwrap_or_default());
+                if found.len() >= wanted {
+                    break;
+                }
+                match out.last_evaluated_key {
+                    Some(last) if !last.is_empty() => start = Some(last),
+                    _ => break,
+                }
+            }
+            let next = if found.len() >= wanted {
+                found.truncate(query.limit as usize);
+                found.last().map(|last| position(last, index))
+            } else {
+                // The read budget ran out before the page filled: go on from where it stopped.
+                start.map(|key| {
+                    key.into_iter()
+                        .filter_map(|(k, v)| Some((k, v.as_s().ok()?.clone())))
+                        .collect()
                 })
-                .set_exclusive_start_key(start.take())
-                .set_consistent_read(index.is_none().then_some(true))
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            found.extend(out.items.unwrap_or_default());
-            if found.len() >= wanted {
-                break;
-            }
-            match out.last_evaluated_key {
-                Some(last) if !last.is_empty() => start = Some(last),
-                _ => break,
-            }
-        }
-        let next = if found.len() >= wanted {
-            found.truncate(query.limit as usize);
-            found.last().map(|last| position(last, index))
-        } else {
-            // The read budget ran out before the page filled: go on from where it stopped.
-            start.map(|key| {
-                key.into_iter()
-                    .filter_map(|(k, v)| Some((k, v.as_s().ok()?.clone())))
-                    .collect()
-            })
-        };
-        Ok((found, next))
+            };
+            Ok((found, next))
+        })
     }
 
     /// The id of the resource holding a unique value, read from its guard.
-    async fn unique_owner(&self, workspace_id: &str, unique: &Unique) -> Result<Option<String>, StoreError> {
-        let guard = guard_of(unique);
-        let Some(guard) = self
-            .get_item(&keys::unique(workspace_id, guard.kind, &guard.value))
-            .await?
-        else {
-            return Ok(None);
-        };
-        let owner = get_s(&guard, "owner_id")
-            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unique guard without owner")))?;
-        Ok(Some(owner.to_owned()))
+    fn unique_owner<'a>(
+        &'a self,
+        workspace_id: &'a str,
+        unique: &'a Unique,
+    ) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            let guard = guard_of(unique);
+            let Some(guard) = self
+                .get_item(&keys::unique(workspace_id, guard.kind, &guard.value))
+                .await?
+            else {
+                return Ok(None);
+            };
+            let owner = get_s(&guard, "owner_id")
+                .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unique guard without owner")))?;
+            Ok(Some(owner.to_owned()))
+        })
     }
 }
 
