@@ -29,6 +29,7 @@ mod layout;
 mod numbers;
 mod onboarding;
 mod providers;
+mod queues;
 mod rate_limits;
 mod recordings;
 mod reports;

@@ -6,7 +6,7 @@ use std::io::Cursor;
 use serde_json::json;
 use switchboard_core::model::voice_by_id;
 use switchboard_core::ports::TextToSpeech;
-use switchboard_tests::fake::FakeServer;
+use switchboard_tests::fake::{Answer, FakeServer, Recorded};
 use switchboard_tests::{Options, TestApp};
 
 /// (sample rate, seconds) of a WAV file.
@@ -104,12 +104,9 @@ async fn polly_is_asked_for_the_voices_neural_pcm_and_answers_wav() {
     })
     .await;
     let sdk = switchboard_runtime::sdk_config().await;
-    let client = |url: &str| {
-        aws_sdk_polly::Client::from_conf(aws_sdk_polly::config::Builder::from(&sdk).endpoint_url(url).build())
-    };
-    let polly = switchboard_speech::polly::Polly::new(client(&fake.url));
+    let polly = |url: &str| switchboard_speech::polly::Polly::new(&sdk, Some(url));
     let voice = voice_by_id("kavya").unwrap();
-    let speech = polly.speak(voice, "नमस्ते").await.unwrap();
+    let speech = polly(&fake.url).speak(voice, "नमस्ते").await.unwrap();
     let (rate, seconds) = decode(&speech.audio);
     assert_eq!(rate, 16_000);
     assert!((seconds - "नमस्ते".len() as f64 * 0.02).abs() < 1e-6, "{seconds}");
@@ -146,14 +143,40 @@ async fn polly_is_asked_for_the_voices_neural_pcm_and_answers_wav() {
         )
     })
     .await;
-    let err = switchboard_speech::polly::Polly::new(client(&refusing.url))
-        .speak(voice, "hi")
-        .await
-        .unwrap_err();
+    let err = polly(&refusing.url).speak(voice, "hi").await.unwrap_err();
     assert!(
         matches!(err, switchboard_core::error::ProviderError::Rejected(_)),
         "{err}"
     );
+    assert!(
+        err.to_string().contains("TextLengthExceededException: too long"),
+        "{err}"
+    );
+    assert_eq!(refusing.requests().len(), 1, "a refusal is not sent again");
+
+    // Throttled, it is asked again after a pause, and a third time at the most.
+    fn throttled(_: &Recorded, _: usize) -> Answer {
+        (
+            400,
+            "application/json",
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into(),
+        )
+    }
+    let busy_once = FakeServer::start(move |request, n| match n {
+        0 => throttled(request, n),
+        _ => (200, "audio/pcm", "\0".repeat(640)),
+    })
+    .await;
+    let speech = polly(&busy_once.url).speak(voice, "hi").await.unwrap();
+    assert_eq!(decode(&speech.audio), (16_000, 0.02));
+    assert_eq!(busy_once.requests().len(), 2);
+    let always_busy = FakeServer::start(throttled).await;
+    let err = polly(&always_busy.url).speak(voice, "hi").await.unwrap_err();
+    assert!(
+        matches!(err, switchboard_core::error::ProviderError::Unavailable(_)),
+        "{err}"
+    );
+    assert_eq!(always_busy.requests().len(), 3);
 }
 
 #[tokio::test]

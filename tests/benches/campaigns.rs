@@ -332,9 +332,10 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
     upload(&app, &t, &campaign, &busy_numbers(targets), workers).await;
     app.attest(&t, &campaign).await;
 
-    let sqs = app.sqs.clone();
+    let sdk = switchboard_tests::sdk().await;
+    let sqs_endpoint = switchboard_runtime::endpoint_url("SQS");
     let jobs = Arc::new(CountedJobs {
-        inner: SqsQueue::new(sqs.clone(), &app.call_queue_url),
+        inner: SqsQueue::new(&sdk, sqs_endpoint.as_deref(), &app.call_queue_url),
         messages: Default::default(),
     });
     let telephony = Arc::new(TimedTelephony {
@@ -346,7 +347,7 @@ async fn dial(targets: usize, concurrency: usize, workers: usize) {
         telephony: Some(telephony.clone()),
         llm: Arc::new(switchboard_llm::offline::Offline),
     });
-    let dialer_jobs = Arc::new(SqsQueue::new(sqs.clone(), &app.dialer_queue_url));
+    let dialer_jobs = Arc::new(SqsQueue::new(&sdk, sqs_endpoint.as_deref(), &app.dialer_queue_url));
     let dialer = || {
         switchboard_runtime::dialer(
             &store,

@@ -464,7 +464,10 @@ impl TestApp {
             .expect("moto creates queues")
             .queue_url
             .unwrap();
-        let workflow_queue: Arc<dyn WorkflowQueue> = Arc::new(AtOnce(SqsQueue::new(sqs.clone(), &workflow_queue_url)));
+        // The functions' own SQS adapter, at the endpoint the environment names, as they compose it.
+        let sqs_endpoint = switchboard_runtime::endpoint_url("SQS");
+        let queue = |url: &str| SqsQueue::new(sdk, sqs_endpoint.as_deref(), url);
+        let workflow_queue: Arc<dyn WorkflowQueue> = Arc::new(AtOnce(queue(&workflow_queue_url)));
         let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build());
         let files_bucket = format!("test-recordings-{}", random_suffix());
         s3.create_bucket()
@@ -472,14 +475,14 @@ impl TestApp {
             .send()
             .await
             .expect("moto creates buckets");
-        let files = Arc::new(switchboard_s3::S3Files::new(sdk, &files_bucket, true));
+        let files = switchboard_runtime::files(sdk, &files_bucket);
         let recordings: Arc<dyn switchboard_core::ports::Recordings> = files.clone();
         let secret: [u8; 32] = rand::random();
         let clock = Clock::manual(options.start);
         let platform = switchboard_runtime::platform(&store, &secret, clock.clone(), options.public_rate_limit);
         let jwt = platform.jwt.clone();
         let llm: Arc<dyn Llm> = Arc::new(Offline);
-        let jobs = Arc::new(SqsQueue::new(sqs.clone(), &call_queue_url));
+        let jobs = Arc::new(queue(&call_queue_url));
         // Recorded calls are spoken offline, as under scripts/dev.
         let simulator: Arc<dyn Telephony> =
             Arc::new(Simulator::new(jobs.clone()).recording_with(Arc::new(switchboard_speech::offline::Espeak)));
@@ -507,8 +510,8 @@ impl TestApp {
             .expect("moto creates queues")
             .queue_url
             .unwrap();
-        let dialer_jobs: Arc<dyn DialerQueue> = Arc::new(AtOnce(SqsQueue::new(sqs.clone(), &dialer_queue_url)));
-        let deliveries: Arc<dyn DeliveryQueue> = Arc::new(SqsQueue::new(sqs.clone(), &delivery_queue_url));
+        let dialer_jobs: Arc<dyn DialerQueue> = Arc::new(AtOnce(queue(&dialer_queue_url)));
+        let deliveries: Arc<dyn DeliveryQueue> = Arc::new(queue(&delivery_queue_url));
         let webhook_config = WebhookConfig {
             key_secret_id: String::new(),
             queue_url: delivery_queue_url.clone(),
@@ -530,7 +533,8 @@ impl TestApp {
             mail_queue_url: mail_queue_url.clone(),
             public_base_url: Some("http://switchboard.test".into()),
         };
-        let mailer: Arc<dyn switchboard_core::ports::Mailer> = Arc::new(SqsMailer::new(sqs.clone(), &mail_queue_url));
+        let mailer: Arc<dyn switchboard_core::ports::Mailer> =
+            Arc::new(SqsMailer::new(sdk, sqs_endpoint.as_deref(), &mail_queue_url));
         let auth_config = auth::AuthConfig {
             mail: mail_links.clone(),
             signup_plan: options.signup_plan,

@@ -1,8 +1,9 @@
-//! The outbound HTTPS client: every provider adapter starts from it, and the AWS SDK's clients
-//! send through it (`sdk`).
+//! The outbound HTTPS client: every provider adapter starts from it, the AWS SDK's clients send
+//! through it (`sdk`), and so do the AWS APIs a function calls without the SDK (`aws`).
 
 use std::time::Duration;
 
+pub mod aws;
 pub mod sdk;
 
 /// A reqwest client builder. reqwest is built without a crypto provider of its own and takes

@@ -57,23 +57,38 @@ struct EndpointsFromEnv;
 
 impl aws_types::service_config::LoadServiceConfig for EndpointsFromEnv {
     fn load_config(&self, key: aws_types::service_config::ServiceConfigKey<'_>) -> Option<String> {
-        let service = key.service_id().to_uppercase().replace(' ', "_");
-        std::env::var(format!("{}_{service}", key.env()))
-            .or_else(|_| std::env::var(key.env()))
-            .ok()
+        service_variable(key.env(), key.service_id())
     }
 }
 
-/// The secret string of a Secrets Manager secret.
+/// The endpoint the environment names for a service (by its SDK id: `S3`, `Polly`, `SQS`,
+/// `Secrets Manager`), if any.
+pub fn endpoint_url(service_id: &str) -> Option<String> {
+    service_variable("AWS_ENDPOINT_URL", service_id)
+}
+
+/// `<variable>_<SERVICE>` (the service's SDK id upper-cased, spaces as `_`: `S3`, `POLLY`,
+/// `SECRETS_MANAGER`), else `<variable>`, as the SDK's clients read them.
+fn service_variable(variable: &str, service_id: &str) -> Option<String> {
+    let service = service_id.to_uppercase().replace(' ', "_");
+    [format!("{variable}_{service}"), variable.to_owned()]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+}
+
+/// The secret string of a Secrets Manager secret (its current version).
 pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> anyhow::Result<String> {
-    let client = aws_sdk_secretsmanager::Client::new(config);
-    let out = client
-        .get_secret_value()
-        .secret_id(secret_id)
-        .send()
+    let endpoint = endpoint_url("Secrets Manager");
+    let base = |region: &str| endpoint.unwrap_or_else(|| format!("https://secretsmanager.{region}.amazonaws.com"));
+    let api = switchboard_https::aws::AwsApi::new(config, "secretsmanager", base, std::time::Duration::from_secs(10));
+    let request = serde_json::json!({ "SecretId": secret_id });
+    let secret = api
+        .call("1.1", "secretsmanager.GetSecretValue", &request)
         .await
         .with_context(|| format!("reading secret {secret_id}"))?;
-    out.secret_string
+    secret["SecretString"]
+        .as_str()
+        .map(str::to_owned)
         .with_context(|| format!("secret {secret_id} has no string value"))
 }
 
@@ -146,13 +161,17 @@ pub fn dialer(
 /// An SQS queue of jobs.
 #[cfg(feature = "sqs")]
 pub fn queue(sdk: &SdkConfig, url: &str) -> Arc<switchboard_sqs::SqsQueue> {
-    Arc::new(switchboard_sqs::SqsQueue::new(aws_sdk_sqs::Client::new(sdk), url))
+    Arc::new(switchboard_sqs::SqsQueue::new(sdk, endpoint_url("SQS").as_deref(), url))
 }
 
 /// The mail queue the `mailer` worker delivers from.
 #[cfg(feature = "sqs")]
 pub fn mail_queue(sdk: &SdkConfig, url: &str) -> Arc<dyn switchboard_core::ports::Mailer> {
-    Arc::new(switchboard_sqs::SqsMailer::new(aws_sdk_sqs::Client::new(sdk), url))
+    Arc::new(switchboard_sqs::SqsMailer::new(
+        sdk,
+        endpoint_url("SQS").as_deref(),
+        url,
+    ))
 }
 
 /// The language model the configuration names.
@@ -228,7 +247,10 @@ pub async fn telephony(
 pub fn speech(sdk: &SdkConfig, provider: &str) -> Arc<dyn switchboard_core::ports::TextToSpeech> {
     match provider {
         "offline" => Arc::new(switchboard_speech::offline::Espeak),
-        _ => Arc::new(switchboard_speech::polly::Polly::new(aws_sdk_polly::Client::new(sdk))),
+        _ => Arc::new(switchboard_speech::polly::Polly::new(
+            sdk,
+            endpoint_url("Polly").as_deref(),
+        )),
     }
 }
 
@@ -251,10 +273,7 @@ pub fn mail_transport(
 /// The files bucket: call recordings and large exports.
 #[cfg(feature = "files")]
 pub fn files(sdk: &SdkConfig, bucket: &str) -> Arc<switchboard_s3::S3Files> {
-    let overridden = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
-        .iter()
-        .any(|name| std::env::var(name).is_ok_and(|v| !v.is_empty()));
-    Arc::new(switchboard_s3::S3Files::new(sdk, bucket, overridden))
+    Arc::new(switchboard_s3::S3Files::new(sdk, bucket, endpoint_url("S3").as_deref()))
 }
 
 /// The Twilio account's auth token, from Secrets Manager.

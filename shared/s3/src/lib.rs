@@ -6,9 +6,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_s3::presigning::PresigningConfig;
-use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+use http::Method;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use switchboard_core::ports::{Exports, Recordings, Speech};
+use switchboard_https::aws::AwsApi;
 
 /// The tag the bucket's lifecycle rules read.
 pub const RETENTION_TAG: &str = "retention-days";
@@ -16,67 +18,75 @@ pub const RETENTION_TAG: &str = "retention-days";
 /// Days an export is kept.
 const EXPORT_DAYS: u32 = 1;
 
+/// How long an upload may take.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What a key's segment keeps unencoded in a path: RFC 3986's unreserved characters.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
 pub struct S3Files {
-    client: aws_sdk_s3::Client,
-    bucket: String,
+    api: AwsApi,
 }
 
 impl S3Files {
-    /// Through a client of `sdk`; path-style addressing when the endpoint is overridden (moto
-    /// and other local servers answer no bucket subdomains).
-    pub fn new(sdk: &aws_types::SdkConfig, bucket: &str, path_style: bool) -> Self {
-        let config = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(path_style)
-            .build();
+    /// The bucket at `endpoint` when one is given (moto and other local servers, which answer
+    /// no bucket subdomains: the bucket is the path's first segment), else at its own host in
+    /// the configuration's region.
+    pub fn new(sdk: &aws_types::SdkConfig, bucket: &str, endpoint: Option<&str>) -> Self {
+        let base = |region: &str| match endpoint {
+            Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
+            None => format!("https://{bucket}.s3.{region}.amazonaws.com"),
+        };
         Self {
-            client: aws_sdk_s3::Client::from_conf(config),
-            bucket: bucket.to_owned(),
+            api: AwsApi::new(sdk, "s3", base, TIMEOUT).as_s3(),
         }
     }
 
-    fn key(workspace_id: &str, call_id: &str) -> String {
-        format!("recordings/{workspace_id}/{call_id}")
+    fn recording(workspace_id: &str, call_id: &str) -> String {
+        path(&["recordings", workspace_id, call_id])
     }
 
-    async fn presign(&self, key: String, valid_for: Duration) -> anyhow::Result<String> {
-        let presigned = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .presigned(PresigningConfig::expires_in(valid_for)?)
-            .await?;
-        Ok(presigned.uri().to_owned())
+    async fn put_object(&self, path: &str, content_type: &str, retention_days: u32, body: Bytes) -> anyhow::Result<()> {
+        let tagging = format!("{RETENTION_TAG}={retention_days}");
+        let headers = [("content-type", content_type), ("x-amz-tagging", tagging.as_str())];
+        self.api.send(Method::PUT, path, &headers, body).await?;
+        Ok(())
     }
+
+    async fn presign(&self, path: &str, valid_for: Duration) -> anyhow::Result<String> {
+        self.api.presign(Method::GET, path, valid_for).await
+    }
+}
+
+/// An object's path below the bucket, each segment encoded.
+fn path(segments: &[&str]) -> String {
+    segments
+        .iter()
+        .map(|segment| format!("/{}", utf8_percent_encode(segment, SEGMENT)))
+        .collect()
 }
 
 #[async_trait]
 impl Recordings for S3Files {
     async fn put(&self, workspace_id: &str, call_id: &str, audio: &Speech, retention_days: u32) -> anyhow::Result<()> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(Self::key(workspace_id, call_id))
-            .content_type(audio.content_type)
-            .tagging(format!("{RETENTION_TAG}={retention_days}"))
-            .body(ByteStream::from(audio.audio.clone()))
-            .send()
-            .await?;
-        Ok(())
+        let body = Bytes::from(audio.audio.clone());
+        self.put_object(
+            &Self::recording(workspace_id, call_id),
+            audio.content_type,
+            retention_days,
+            body,
+        )
+        .await
     }
 
     async fn link(&self, workspace_id: &str, call_id: &str, valid_for: Duration) -> anyhow::Result<String> {
-        self.presign(Self::key(workspace_id, call_id), valid_for).await
+        self.presign(&Self::recording(workspace_id, call_id), valid_for).await
     }
 
     async fn delete(&self, workspace_id: &str, call_id: &str) -> anyhow::Result<()> {
         // S3 answers a delete of a missing key as done.
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(Self::key(workspace_id, call_id))
-            .send()
-            .await?;
+        let path = Self::recording(workspace_id, call_id);
+        self.api.send(Method::DELETE, &path, &[], Bytes::new()).await?;
         Ok(())
     }
 }
@@ -91,16 +101,9 @@ impl Exports for S3Files {
         content_type: &str,
         valid_for: Duration,
     ) -> anyhow::Result<String> {
-        let key = format!("exports/{workspace_id}/{export_id}");
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .content_type(content_type)
-            .tagging(format!("{RETENTION_TAG}={EXPORT_DAYS}"))
-            .body(ByteStream::from(body))
-            .send()
+        let path = path(&["exports", workspace_id, export_id]);
+        self.put_object(&path, content_type, EXPORT_DAYS, Bytes::from(body))
             .await?;
-        self.presign(key, valid_for).await
+        self.presign(&path, valid_for).await
     }
 }

@@ -5,7 +5,6 @@
 
 pub mod elevenlabs;
 pub mod offline;
-#[cfg(feature = "polly")]
 pub mod polly;
 
 /// 16-bit little-endian mono PCM at `rate` samples a second, as a WAV file.

@@ -1,54 +1,60 @@
 //! Amazon Polly's SynthesizeSpeech: neural voices, 16 kHz PCM made into WAV.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
-use aws_sdk_polly::error::SdkError;
-use aws_sdk_polly::types::{Engine, LanguageCode, OutputFormat, VoiceId};
+use http::Method;
+use serde_json::json;
 use switchboard_core::error::ProviderError;
 use switchboard_core::model::Voice;
 use switchboard_core::ports::{Speech, TextToSpeech};
+use switchboard_https::aws::{AwsApi, AwsError};
 
 /// The sample rate asked of Polly (its PCM offers 8 and 16 kHz).
 const RATE: u32 = 16_000;
 
+/// How long one line may take to synthesise.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
 pub struct Polly {
-    client: aws_sdk_polly::Client,
+    api: AwsApi,
 }
 
 impl Polly {
-    pub fn new(client: aws_sdk_polly::Client) -> Self {
-        Self { client }
+    /// Polly at `endpoint` when one is given (a local server), else the region's.
+    pub fn new(sdk: &aws_types::SdkConfig, endpoint: Option<&str>) -> Self {
+        let base =
+            |region: &str| endpoint.map_or_else(|| format!("https://polly.{region}.amazonaws.com"), str::to_owned);
+        Self {
+            api: AwsApi::new(sdk, "polly", base, TIMEOUT),
+        }
     }
 }
 
 #[async_trait]
 impl TextToSpeech for Polly {
     async fn speak(&self, voice: &Voice, text: &str) -> Result<Speech, ProviderError> {
-        let out = self
-            .client
-            .synthesize_speech()
-            .engine(Engine::Neural)
-            .language_code(LanguageCode::from(voice.language))
-            .voice_id(VoiceId::from(voice.provider_voice_id))
-            .output_format(OutputFormat::Pcm)
-            .sample_rate(RATE.to_string())
-            .text(text)
-            .send()
+        let request = json!({
+            "Engine": "neural",
+            "LanguageCode": voice.language,
+            "OutputFormat": "pcm",
+            "SampleRate": RATE.to_string(),
+            "Text": text,
+            "VoiceId": voice.provider_voice_id,
+        });
+        let pcm = self
+            .api
+            .send(
+                Method::POST,
+                "/v1/speech",
+                &[("content-type", "application/json")],
+                request.to_string().into(),
+            )
             .await
-            .map_err(|e| match &e {
-                SdkError::ServiceError(service) if service.raw().status().as_u16() < 500 => {
-                    ProviderError::Rejected(format!("Polly: {}", aws_sdk_polly::error::DisplayErrorContext(&e)))
-                }
-                _ => ProviderError::Unavailable(anyhow::anyhow!(
-                    "Polly: {}",
-                    aws_sdk_polly::error::DisplayErrorContext(&e)
-                )),
+            .map_err(|e| match e {
+                AwsError::Refused { .. } => ProviderError::Rejected(e.to_string()),
+                AwsError::Unavailable { .. } => ProviderError::Unavailable(e.into()),
             })?;
-        let pcm = out
-            .audio_stream
-            .collect()
-            .await
-            .map_err(|e| ProviderError::Unavailable(anyhow::anyhow!("Polly's audio stream: {e}")))?
-            .into_bytes();
         Ok(Speech::wav(crate::wav(&pcm, RATE)))
     }
 }

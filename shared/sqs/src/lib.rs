@@ -1,5 +1,6 @@
 //! SQS adapters: a queue of JSON jobs (the call, dialer and webhook queues are each one) and
-//! the mail queue.
+//! the mail queue. Sending is all functions ask of SQS (Lambda receives for them), so they sign
+//! their two operations themselves rather than link the SDK's SQS client.
 
 mod mail;
 
@@ -7,59 +8,61 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde::Serialize;
+use serde_json::json;
 use switchboard_core::ports::{
     CallJob, CallQueue, DeliveryJob, DeliveryQueue, DialerJob, DialerQueue, MAX_DELAY, ReportJob, ReportQueue,
     WorkflowJob, WorkflowQueue,
 };
+use switchboard_https::aws::AwsApi;
 
 pub use self::mail::SqsMailer;
 
+/// The version of the AWS JSON protocol SQS speaks.
+const PROTOCOL: &str = "1.0";
+
+/// SQS's API at `endpoint` when one is given (a local server), else the region's.
+fn sqs(sdk: &aws_types::SdkConfig, endpoint: Option<&str>) -> AwsApi {
+    let base = |region: &str| endpoint.map_or_else(|| format!("https://sqs.{region}.amazonaws.com"), str::to_owned);
+    AwsApi::new(sdk, "sqs", base, Duration::from_secs(10))
+}
+
 pub struct SqsQueue {
-    client: aws_sdk_sqs::Client,
+    api: AwsApi,
     url: String,
 }
 
 impl SqsQueue {
-    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
+    pub fn new(sdk: &aws_types::SdkConfig, endpoint: Option<&str>, url: impl Into<String>) -> Self {
         Self {
-            client,
+            api: sqs(sdk, endpoint),
             url: url.into(),
         }
     }
 
     /// Sends `jobs` as JSON messages, visible after `delay` (at most 15 minutes).
     pub async fn send<T: Serialize>(&self, jobs: &[T], delay: Duration) -> anyhow::Result<()> {
-        let delay = delay.min(MAX_DELAY).as_secs() as i32;
+        let bodies = jobs.iter().map(serde_json::to_string).collect::<Result<Vec<_>, _>>()?;
+        self.send_bodies(&bodies, delay).await
+    }
+
+    async fn send_bodies(&self, bodies: &[String], delay: Duration) -> anyhow::Result<()> {
+        let delay = delay.min(MAX_DELAY).as_secs();
         // SQS takes at most 10 messages a batch.
-        for chunk in jobs.chunks(10) {
-            let entries = chunk
+        for chunk in bodies.chunks(10) {
+            let entries: Vec<_> = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, job)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(serde_json::to_string(job)?)
-                        .delay_seconds(delay)
-                        .build()
-                        .context("a batch entry")
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let out = self
-                .client
-                .send_message_batch()
-                .queue_url(&self.url)
-                .set_entries(Some(entries))
-                .send()
+                .map(|(i, body)| json!({"Id": i.to_string(), "MessageBody": body, "DelaySeconds": delay}))
+                .collect();
+            let request = json!({"QueueUrl": self.url, "Entries": entries});
+            let answer = self
+                .api
+                .call(PROTOCOL, "AmazonSQS.SendMessageBatch", &request)
                 .await
                 .with_context(|| format!("sending to {}", self.url))?;
-            anyhow::ensure!(
-                out.failed.is_empty(),
-                "SQS refused {} messages: {:?}",
-                out.failed.len(),
-                out.failed
-            );
+            let failed = answer["Failed"].as_array().map_or(0, Vec::len);
+            anyhow::ensure!(failed == 0, "SQS refused {failed} messages: {}", answer["Failed"]);
         }
         Ok(())
     }

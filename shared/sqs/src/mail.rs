@@ -3,18 +3,20 @@
 
 use anyhow::Context;
 use async_trait::async_trait;
+use serde_json::json;
 use switchboard_core::ports::{Mail, Mailer};
+use switchboard_https::aws::AwsApi;
 
 /// Sends mail by putting it on the mail queue.
 pub struct SqsMailer {
-    client: aws_sdk_sqs::Client,
+    api: AwsApi,
     queue_url: String,
 }
 
 impl SqsMailer {
-    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+    pub fn new(sdk: &aws_types::SdkConfig, endpoint: Option<&str>, queue_url: impl Into<String>) -> Self {
         Self {
-            client,
+            api: super::sqs(sdk, endpoint),
             queue_url: queue_url.into(),
         }
     }
@@ -23,11 +25,9 @@ impl SqsMailer {
 #[async_trait]
 impl Mailer for SqsMailer {
     async fn send(&self, mail: &Mail) -> anyhow::Result<()> {
-        self.client
-            .send_message()
-            .queue_url(&self.queue_url)
-            .message_body(serde_json::to_string(mail)?)
-            .send()
+        let request = json!({"QueueUrl": self.queue_url, "MessageBody": serde_json::to_string(mail)?});
+        self.api
+            .call(super::PROTOCOL, "AmazonSQS.SendMessage", &request)
             .await
             .with_context(|| format!("enqueueing {} mail", mail.kind))?;
         Ok(())
