@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import json
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -50,6 +51,8 @@ def main():
     parser.add_argument("--tolerance", type=int, default=300, help="seconds a t= stamp may be old")
     args = parser.parse_args()
 
+    printing = threading.Lock()
+
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *_):
             pass
@@ -62,9 +65,13 @@ def main():
                 event = json.loads(raw)
             except ValueError:
                 event = {}
-            print(json.dumps({"id": event.get("id"), "event": event.get("event"),
-                              "delivery_id": self.headers.get("Switchboard-Delivery-Id"),
-                              "simple_signature": simple, "timed_signature": timed}), flush=True)
+            line = json.dumps({"id": event.get("id"), "event": event.get("event"),
+                               "delivery_id": self.headers.get("Switchboard-Delivery-Id"),
+                               "simple_signature": simple, "timed_signature": timed})
+            # Deliveries arrive concurrently (one thread each): one line each, never interleaved.
+            with printing:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
             self.send_response(204 if simple and timed else 401)
             self.end_headers()
 

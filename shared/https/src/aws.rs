@@ -5,7 +5,6 @@
 //! zipped function, for three operations). DynamoDB, whose items `serde_dynamo` reads, stays on
 //! the SDK.
 
-use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -178,7 +177,8 @@ impl AwsApi {
             )
             .await
             .map_err(|e| self.failure(None, format!("{e:#}"), false))?;
-        let http = shared_client().map_err(|e| self.failure(None, format!("{e:#}"), false))?;
+        let http =
+            crate::aws_client(Some(crate::AWS_CONNECT_TIMEOUT), None).map_err(|why| self.failure(None, why, false))?;
         let mut request = http
             .request(method.clone(), url)
             .timeout(self.timeout)
@@ -246,17 +246,6 @@ impl AwsApi {
         let request = SignableRequest::new(method.as_str(), url, headers.iter().copied(), body)?;
         Ok(http_request::sign(request, &params)?.into_parts().0)
     }
-}
-
-/// One client, with one pool of connections, for every API of the process: a function reads a
-/// secret or two at its cold start, and each would otherwise build a TLS configuration anew.
-fn shared_client() -> anyhow::Result<reqwest::Client> {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    if let Some(client) = CLIENT.get() {
-        return Ok(client.clone());
-    }
-    let client = crate::builder().build()?;
-    Ok(CLIENT.get_or_init(|| client).clone())
 }
 
 struct Failure {

@@ -17,20 +17,20 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::body::SdkBody;
 
+use crate::Timeouts;
+
 /// The client to give `SdkConfig::builder().http_client(..)`.
 pub fn http_client() -> SharedHttpClient {
     SharedHttpClient::new(Client::default())
 }
 
-/// One connector per timeout settings the SDK asks for (in practice one per process), each a
-/// reqwest client with its pool of connections.
+/// One connector per timeout settings the SDK asks for (in practice one per process), each over
+/// the process's AWS client for those timeouts (`crate::aws_client`), which the signed requests
+/// share.
 #[derive(Debug, Default)]
 struct Client {
     connectors: Mutex<HashMap<Timeouts, SharedHttpConnector>>,
 }
-
-/// Connect and read timeouts.
-type Timeouts = (Option<Duration>, Option<Duration>);
 
 impl HttpClient for Client {
     fn http_connector(&self, settings: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
@@ -52,18 +52,9 @@ enum Connector {
 
 impl Connector {
     fn new(connect_timeout: Option<Duration>, read_timeout: Option<Duration>) -> Self {
-        // The SDK answers redirects itself (S3's wrong-region answers), and checks the body's
-        // checksum against the bytes AWS sent, so nothing is followed or decompressed here.
-        let mut builder = crate::builder().redirect(reqwest::redirect::Policy::none()).no_gzip();
-        if let Some(timeout) = connect_timeout {
-            builder = builder.connect_timeout(timeout);
-        }
-        if let Some(timeout) = read_timeout {
-            builder = builder.read_timeout(timeout);
-        }
-        match builder.build() {
+        match crate::aws_client(connect_timeout, read_timeout) {
             Ok(client) => Self::Ready(client),
-            Err(e) => Self::Broken(format!("building the HTTP client: {e}")),
+            Err(why) => Self::Broken(why),
         }
     }
 }

@@ -36,7 +36,7 @@ pub async fn sdk_config() -> SdkConfig {
         .retry_config(RetryConfig::standard())
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(std::time::Duration::from_millis(3100))
+                .connect_timeout(switchboard_https::AWS_CONNECT_TIMEOUT)
                 .build(),
         )
         .time_source(aws_smithy_async::time::SharedTimeSource::default())

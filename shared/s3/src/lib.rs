@@ -107,3 +107,41 @@ impl Exports for S3Files {
         self.presign(&path, valid_for).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_types::region::Region;
+
+    use super::*;
+
+    fn sdk() -> aws_types::SdkConfig {
+        let credentials = Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
+        aws_types::SdkConfig::builder()
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .build()
+    }
+
+    #[tokio::test]
+    async fn on_aws_links_name_the_buckets_own_host_and_each_segment_of_the_key_encoded() {
+        let files = S3Files::new(&sdk(), "switchboard-files", None);
+        let link = files.link("ws_1", "call 1/x", Duration::from_secs(60)).await.unwrap();
+        assert!(
+            link.starts_with("https://switchboard-files.s3.eu-west-1.amazonaws.com/recordings/ws_1/call%201%2Fx?"),
+            "{link}"
+        );
+        assert!(link.contains("X-Amz-Expires=60"), "{link}");
+    }
+
+    #[tokio::test]
+    async fn at_a_local_endpoint_the_bucket_is_the_paths_first_segment() {
+        let files = S3Files::new(&sdk(), "files", Some("http://127.0.0.1:5000/"));
+        let link = files.link("ws_1", "call_1", Duration::from_secs(60)).await.unwrap();
+        assert!(
+            link.starts_with("http://127.0.0.1:5000/files/recordings/ws_1/call_1?"),
+            "{link}"
+        );
+    }
+}
