@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         |env| (LlmConfig::read(env), TwilioConfig::read(env), ProviderConfig::read(env)),
         async |parts, (llm, twilio, providers)| {
             let llm = switchboard_runtime::llm(&parts.sdk, &llm).await?;
-            let models = switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, providers, None, Some(llm));
+            let models = switchboard_runtime::providers::model_accounts(&parts.sdk, &parts.store, providers, llm);
             let live_calls = twilio.map(|account| {
                 Arc::new(switchboard_runtime::voice(&parts.sdk, &parts.store, &account)) as Arc<dyn LiveCalls>
             });

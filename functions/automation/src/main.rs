@@ -32,8 +32,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         let http = switchboard_runtime::outbound_http(config.mode);
         let queue = switchboard_runtime::queue(&parts.sdk, &config.queue_url);
         let llm = switchboard_runtime::llm(&parts.sdk, &config.llm).await?;
-        let models =
-            switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, config.providers, None, Some(llm));
+        let models = switchboard_runtime::providers::model_accounts(&parts.sdk, &parts.store, config.providers, llm);
         Ok(automation::service(
             parts.platform,
             &parts.store,

@@ -32,13 +32,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let speech = switchboard_runtime::speech(&parts.sdk, &config.tts_provider);
         let telephony =
             switchboard_runtime::telephony(&parts.sdk, &config.telephony, call_jobs.clone(), Some(speech)).await?;
-        let accounts = switchboard_runtime::providers::accounts(
-            &parts.sdk,
-            &parts.store,
-            config.providers,
-            Some(telephony),
-            Some(llm),
-        );
+        let accounts =
+            switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, config.providers, telephony, Some(llm));
         let dialer_jobs = switchboard_runtime::queue(&parts.sdk, &config.dialer_queue_url);
         let dialer = switchboard_runtime::dialer(
             &parts.store,

@@ -17,8 +17,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         let jobs = switchboard_runtime::queue(&parts.sdk, &config.call_queue_url);
         let telephony = switchboard_runtime::telephony(&parts.sdk, &config, jobs.clone(), None).await?;
         let twilio = telephony.webhooks.clone();
-        let accounts =
-            switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, providers, Some(telephony), None);
+        let accounts = switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, providers, telephony, None);
         let recordings = switchboard_runtime::files(&parts.sdk, &bucket);
         Ok(calls::service(
             parts.platform,

@@ -20,7 +20,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             let call_jobs = switchboard_runtime::queue(&parts.sdk, &telephony.call_queue_url);
             let telephony = switchboard_runtime::telephony(&parts.sdk, &telephony, call_jobs.clone(), None).await?;
             let accounts =
-                switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, providers, Some(telephony), None);
+                switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, providers, telephony, None);
             let jobs = switchboard_runtime::queue(&parts.sdk, &dialer_queue_url);
             Ok(campaign_dialer::dialer(
                 &parts.store,

@@ -19,13 +19,8 @@ async fn main() -> Result<(), lambda_http::Error> {
             let llm = switchboard_runtime::llm(&parts.sdk, &llm).await?;
             let call_jobs = switchboard_runtime::queue(&parts.sdk, &telephony.call_queue_url);
             let telephony = switchboard_runtime::telephony(&parts.sdk, &telephony, call_jobs.clone(), None).await?;
-            let accounts = switchboard_runtime::providers::accounts(
-                &parts.sdk,
-                &parts.store,
-                providers,
-                Some(telephony),
-                Some(llm),
-            );
+            let accounts =
+                switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, providers, telephony, Some(llm));
             let dialer_jobs = switchboard_runtime::queue(&parts.sdk, &dialer_queue_url);
             let dialer =
                 switchboard_runtime::dialer(&parts.store, accounts.clone(), call_jobs, dialer_jobs, Clock::System);

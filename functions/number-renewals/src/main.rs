@@ -12,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let jobs = switchboard_runtime::queue(&parts.sdk, &telephony_config.call_queue_url);
         let telephony = switchboard_runtime::telephony(&parts.sdk, &telephony_config, jobs, None).await?;
         let accounts =
-            switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, provider_config, Some(telephony), None);
+            switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, provider_config, telephony, None);
         Ok(number_renewals::state(&parts.store, accounts))
     };
     switchboard_runtime::scheduled_function(read, compose, number_renewals::run).await

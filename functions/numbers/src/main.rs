@@ -9,8 +9,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     switchboard_runtime::http_function(read, async |parts, (config, providers)| {
         let jobs = switchboard_runtime::queue(&parts.sdk, &config.call_queue_url);
         let telephony = switchboard_runtime::telephony(&parts.sdk, &config, jobs, None).await?;
-        let accounts =
-            switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, providers, Some(telephony), None);
+        let accounts = switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, providers, telephony, None);
         Ok(numbers::service(parts.platform, &parts.store, accounts))
     })
     .await

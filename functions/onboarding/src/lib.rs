@@ -20,7 +20,7 @@ use switchboard_core::model::{
     CredentialState, OnboardingProvider, OnboardingStatus, ProviderCredential, ProviderMode, Scope, StoredCredential,
     voice_by_id, voice_ids,
 };
-use switchboard_core::ports::{OnboardingStore, ProviderFactory};
+use switchboard_core::ports::{OnboardingStore, ProviderChecks};
 use switchboard_domain::providers::seal;
 use switchboard_domain::sealing::WorkspaceKeys;
 use switchboard_http::crud::Deleted;
@@ -31,7 +31,7 @@ use utoipa::ToSchema;
 pub struct State {
     pub store: Arc<dyn OnboardingStore>,
     /// Asks each provider whether it takes a credential.
-    pub checks: Arc<dyn ProviderFactory>,
+    pub checks: Arc<dyn ProviderChecks>,
     pub keys: WorkspaceKeys,
 }
 
@@ -39,7 +39,7 @@ pub struct State {
 pub fn service(
     platform: Arc<Platform>,
     store: &DynamoStore,
-    checks: Arc<dyn ProviderFactory>,
+    checks: Arc<dyn ProviderChecks>,
     keys: WorkspaceKeys,
 ) -> Service<State> {
     let state = State {

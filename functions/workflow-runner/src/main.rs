@@ -45,13 +45,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let call_jobs = switchboard_runtime::queue(&parts.sdk, &config.telephony.call_queue_url);
         let telephony = switchboard_runtime::telephony(&parts.sdk, &config.telephony, call_jobs.clone(), None).await?;
         let llm = switchboard_runtime::llm(&parts.sdk, &config.llm).await?;
-        let providers = switchboard_runtime::providers::accounts(
-            &parts.sdk,
-            &parts.store,
-            config.providers,
-            Some(telephony),
-            Some(llm),
-        );
+        let providers =
+            switchboard_runtime::providers::accounts(&parts.sdk, &parts.store, config.providers, telephony, Some(llm));
         let mut runner = workflow_runner::runner(
             &parts.store,
             queue,

@@ -173,13 +173,13 @@ impl Accounts {
         // Voices of its own are optional: without a valid credential, the platform's speak.
         let voices = match usable("elevenlabs")? {
             Ok((ProviderCredential::Elevenlabs { api_key, voices }, watch)) => {
-                let speech = self.platform.speech.as_ref().map(|platform| {
-                    let own = self.factory.speech(&api_key, &voices);
-                    Arc::new(PersonaSpeech {
+                let speech = self.platform.speech.as_ref().and_then(|platform| {
+                    let own = self.factory.speech(&api_key, &voices)?;
+                    Some(Arc::new(PersonaSpeech {
                         own: Arc::new(Watched { inner: own, watch }),
                         personas: voices.keys().cloned().collect(),
                         platform: platform.clone(),
-                    }) as Arc<dyn TextToSpeech>
+                    }) as Arc<dyn TextToSpeech>)
                 });
                 Voices { own: voices, speech }
             }

@@ -52,27 +52,29 @@ pub struct AwsApi {
     /// The region and the endpoint's base URL, without a trailing `/`.
     target: Option<(String, String)>,
     credentials: Option<SharedCredentialsProvider>,
+    /// The runtime's client for AWS, taken when the API is made (at cold start).
+    http: Result<reqwest::Client, String>,
     timeout: Duration,
     settings: SigningSettings,
 }
 
 impl AwsApi {
-    /// `service` is the name requests are signed for (`s3`, `polly`, `sqs`); `endpoint` gives
-    /// the base URL (scheme, host, and any path prefix) for the region.
-    pub fn new(
-        sdk: &aws_types::SdkConfig,
-        service: &'static str,
-        endpoint: impl FnOnce(&str) -> String,
-        timeout: Duration,
-    ) -> Self {
+    /// `service` is the name requests are signed for (`s3`, `polly`, `sqs`); `endpoint` is the
+    /// base URL (scheme, host, and any path prefix) when one is given (a local server), else the
+    /// service's own host in the configuration's region, `https://<service>.<region>.amazonaws.com`.
+    pub fn new(sdk: &aws_types::SdkConfig, service: &'static str, endpoint: Option<&str>, timeout: Duration) -> Self {
         let target = sdk.region().map(|region| {
-            let base = endpoint(region.as_ref()).trim_end_matches('/').to_owned();
+            let base = endpoint.map_or_else(
+                || format!("https://{service}.{region}.amazonaws.com"),
+                |endpoint| endpoint.trim_end_matches('/').to_owned(),
+            );
             (region.to_string(), base)
         });
         Self {
             service,
             target,
             credentials: sdk.credentials_provider(),
+            http: crate::aws_client(Some(crate::AWS_CONNECT_TIMEOUT), None),
             timeout,
             settings: SigningSettings::default(),
         }
@@ -177,8 +179,10 @@ impl AwsApi {
             )
             .await
             .map_err(|e| self.failure(None, format!("{e:#}"), false))?;
-        let http =
-            crate::aws_client(Some(crate::AWS_CONNECT_TIMEOUT), None).map_err(|why| self.failure(None, why, false))?;
+        let http = self
+            .http
+            .as_ref()
+            .map_err(|why| self.failure(None, why.clone(), false))?;
         let mut request = http
             .request(method.clone(), url)
             .timeout(self.timeout)
@@ -307,7 +311,7 @@ mod tests {
         AwsApi::new(
             &sdk,
             "s3",
-            |_| "https://examplebucket.s3.amazonaws.com".into(),
+            Some("https://examplebucket.s3.amazonaws.com"),
             Duration::from_secs(1),
         )
         .as_s3()
@@ -382,6 +386,24 @@ mod tests {
         assert_eq!(query["X-Amz-SignedHeaders"], "host");
         assert!(query["X-Amz-Credential"].starts_with("AKIAIOSFODNN7EXAMPLE/"), "{link}");
         assert_eq!(query["X-Amz-Signature"].len(), 64);
+    }
+
+    #[test]
+    fn without_an_endpoint_a_service_is_reached_at_its_regional_host() {
+        let sdk = aws_types::SdkConfig::builder()
+            .region(aws_types::region::Region::new("eu-west-1"))
+            .build();
+        let api = AwsApi::new(&sdk, "sqs", None, Duration::from_secs(1));
+        assert_eq!(api.url("/").unwrap(), "https://sqs.eu-west-1.amazonaws.com/");
+        let local = AwsApi::new(&sdk, "sqs", Some("http://127.0.0.1:5000/"), Duration::from_secs(1));
+        assert_eq!(local.url("/").unwrap(), "http://127.0.0.1:5000/");
+        let nowhere = AwsApi::new(
+            &aws_types::SdkConfig::builder().build(),
+            "sqs",
+            None,
+            Duration::from_secs(1),
+        );
+        assert!(nowhere.url("/").is_err(), "no region, no endpoint");
     }
 
     #[test]

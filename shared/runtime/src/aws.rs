@@ -79,8 +79,12 @@ fn service_variable(variable: &str, service_id: &str) -> Option<String> {
 /// The secret string of a Secrets Manager secret (its current version).
 pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> anyhow::Result<String> {
     let endpoint = endpoint_url("Secrets Manager");
-    let base = |region: &str| endpoint.unwrap_or_else(|| format!("https://secretsmanager.{region}.amazonaws.com"));
-    let api = switchboard_https::aws::AwsApi::new(config, "secretsmanager", base, std::time::Duration::from_secs(10));
+    let api = switchboard_https::aws::AwsApi::new(
+        config,
+        "secretsmanager",
+        endpoint.as_deref(),
+        std::time::Duration::from_secs(10),
+    );
     let request = serde_json::json!({ "SecretId": secret_id });
     let secret = api
         .call("1.1", "secretsmanager.GetSecretValue", &request)

@@ -12,7 +12,7 @@ use switchboard_core::clock::Clock;
 use switchboard_core::config::Env;
 use switchboard_core::error::ProviderError;
 use switchboard_core::model::ProviderCredential;
-use switchboard_core::ports::{Llm, ProviderFactory, Telephony, TextToSpeech};
+use switchboard_core::ports::{Llm, ProviderChecks, ProviderFactory, Telephony, TextToSpeech};
 use switchboard_domain::providers::{Accounts, PlatformProviders};
 use switchboard_domain::sealing::{KeySource, WorkspaceKeys};
 use switchboard_llm::{anthropic::Anthropic, offline::Offline};
@@ -61,7 +61,7 @@ impl ProviderConfig {
     }
 }
 
-/// What makes a workspace's adapters from its credentials, in this deployment.
+/// What checks the credentials workspaces bring and makes their adapters, in this deployment.
 pub struct Deployment {
     config: ProviderConfig,
     /// The platform's telephony (the simulator, when it is the deployment's).
@@ -85,7 +85,7 @@ impl Deployment {
 }
 
 #[async_trait]
-impl ProviderFactory for Deployment {
+impl ProviderChecks for Deployment {
     async fn check(&self, credential: &ProviderCredential) -> Result<(), ProviderError> {
         match credential {
             ProviderCredential::Twilio {
@@ -118,7 +118,9 @@ impl ProviderFactory for Deployment {
             },
         }
     }
+}
 
+impl ProviderFactory for Deployment {
     fn telephony(
         &self,
         workspace_id: &str,
@@ -139,14 +141,11 @@ impl ProviderFactory for Deployment {
     }
 
     fn llm(&self, api_key: &str) -> Arc<dyn Llm> {
-        match &self.config.anthropic {
-            Some((base, model)) => Arc::new(Anthropic::new(base, api_key, model)),
-            None => Arc::new(Offline),
-        }
+        model(&self.config, api_key)
     }
 
-    fn speech(&self, api_key: &str, voices: &BTreeMap<String, String>) -> Arc<dyn TextToSpeech> {
-        match &self.config.elevenlabs_base_url {
+    fn speech(&self, api_key: &str, voices: &BTreeMap<String, String>) -> Option<Arc<dyn TextToSpeech>> {
+        Some(match &self.config.elevenlabs_base_url {
             Some(base) => {
                 let voices = voices
                     .iter()
@@ -155,7 +154,33 @@ impl ProviderFactory for Deployment {
                 Arc::new(ElevenLabs::new(base, api_key, voices))
             }
             None => Arc::new(switchboard_speech::offline::Espeak),
-        }
+        })
+    }
+}
+
+/// A workspace's model through its own account.
+fn model(config: &ProviderConfig, api_key: &str) -> Arc<dyn Llm> {
+    match &config.anthropic {
+        Some((base, model)) => Arc::new(Anthropic::new(base, api_key, model)),
+        None => Arc::new(Offline),
+    }
+}
+
+/// Makes workspaces' models alone, for functions that ask for nothing else: unlike
+/// [`Deployment`], it keeps the telephony and voice adapters out of their binaries.
+struct Models(ProviderConfig);
+
+impl ProviderFactory for Models {
+    fn telephony(&self, _: &str, _: &str, _: &str) -> Option<(Arc<dyn Telephony>, Option<String>)> {
+        None
+    }
+
+    fn llm(&self, api_key: &str) -> Arc<dyn Llm> {
+        model(&self.0, api_key)
+    }
+
+    fn speech(&self, _: &str, _: &BTreeMap<String, String>) -> Option<Arc<dyn TextToSpeech>> {
+        None
     }
 }
 
@@ -181,31 +206,42 @@ impl KeySource for LazyKeys {
 }
 
 /// Each workspace's providers, for a function whose own are `telephony` and `llm` (`None`
-/// where it uses none of that kind). Test-mode requests go through the simulator and the
-/// offline model.
+/// where it uses no model). Test-mode requests go through the simulator and the offline model.
 pub fn accounts(
     sdk: &SdkConfig,
     store: &DynamoStore,
     config: ProviderConfig,
-    telephony: Option<crate::PlatformTelephony>,
+    telephony: crate::PlatformTelephony,
     llm: Option<Arc<dyn Llm>>,
 ) -> Arc<Accounts> {
-    let (telephony, test_telephony, callbacks) = match telephony {
-        Some(platform) => (
-            Some(platform.telephony),
-            Some(platform.simulator),
-            platform.webhooks.map(|hooks| hooks.callbacks),
-        ),
-        None => (None, None, None),
-    };
+    let callbacks = telephony.webhooks.map(|hooks| hooks.callbacks);
     let platform = PlatformProviders {
         test_llm: llm.as_ref().map(|_| Arc::new(Offline) as Arc<dyn Llm>),
-        telephony,
+        telephony: Some(telephony.telephony),
         llm,
-        test_telephony,
+        test_telephony: Some(telephony.simulator),
         speech: None,
     };
     accounts_with(sdk, store, config, platform, callbacks)
+}
+
+/// Each workspace's model, for a function whose only provider is its model `llm`: test-mode
+/// requests go to the offline model.
+pub fn model_accounts(
+    sdk: &SdkConfig,
+    store: &DynamoStore,
+    config: ProviderConfig,
+    llm: Arc<dyn Llm>,
+) -> Arc<Accounts> {
+    let platform = PlatformProviders {
+        test_llm: Some(Arc::new(Offline)),
+        llm: Some(llm),
+        telephony: None,
+        test_telephony: None,
+        speech: None,
+    };
+    let secret_id = config.sealing_key_secret_id.clone();
+    assemble(sdk, store, secret_id, Arc::new(Models(config)), platform)
 }
 
 /// [`accounts`] over adapters made elsewhere (the relay's: Twilio's alone, since test-mode
@@ -217,12 +253,23 @@ pub fn accounts_with(
     platform: PlatformProviders,
     callbacks: Option<twilio::Callbacks>,
 ) -> Arc<Accounts> {
+    let secret_id = config.sealing_key_secret_id.clone();
+    let factory = Arc::new(Deployment::new(config, platform.telephony.clone(), callbacks));
+    assemble(sdk, store, secret_id, factory, platform)
+}
+
+fn assemble(
+    sdk: &SdkConfig,
+    store: &DynamoStore,
+    secret_id: String,
+    factory: Arc<dyn ProviderFactory>,
+    platform: PlatformProviders,
+) -> Arc<Accounts> {
     let keys = Arc::new(LazyKeys {
         sdk: sdk.clone(),
-        secret_id: config.sealing_key_secret_id.clone(),
+        secret_id,
         keys: tokio::sync::OnceCell::new(),
     });
-    let factory = Arc::new(Deployment::new(config, platform.telephony.clone(), callbacks));
     Arc::new(Accounts::new(
         Arc::new(store.clone()),
         keys,

@@ -33,12 +33,14 @@ impl S3Files {
     /// no bucket subdomains: the bucket is the path's first segment), else at its own host in
     /// the configuration's region.
     pub fn new(sdk: &aws_types::SdkConfig, bucket: &str, endpoint: Option<&str>) -> Self {
-        let base = |region: &str| match endpoint {
-            Some(endpoint) => format!("{}/{bucket}", endpoint.trim_end_matches('/')),
-            None => format!("https://{bucket}.s3.{region}.amazonaws.com"),
+        let base = match endpoint {
+            Some(endpoint) => Some(format!("{}/{bucket}", endpoint.trim_end_matches('/'))),
+            None => sdk
+                .region()
+                .map(|region| format!("https://{bucket}.s3.{region}.amazonaws.com")),
         };
         Self {
-            api: AwsApi::new(sdk, "s3", base, TIMEOUT).as_s3(),
+            api: AwsApi::new(sdk, "s3", base.as_deref(), TIMEOUT).as_s3(),
         }
     }
 

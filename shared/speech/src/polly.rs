@@ -23,10 +23,8 @@ pub struct Polly {
 impl Polly {
     /// Polly at `endpoint` when one is given (a local server), else the region's.
     pub fn new(sdk: &aws_types::SdkConfig, endpoint: Option<&str>) -> Self {
-        let base =
-            |region: &str| endpoint.map_or_else(|| format!("https://polly.{region}.amazonaws.com"), str::to_owned);
         Self {
-            api: AwsApi::new(sdk, "polly", base, TIMEOUT),
+            api: AwsApi::new(sdk, "polly", endpoint, TIMEOUT),
         }
     }
 }

@@ -23,10 +23,9 @@ const PROTOCOL: &str = "1.0";
 
 /// SQS's API at `endpoint` when one is given (a local server), else the region's.
 fn sqs(sdk: &aws_types::SdkConfig, endpoint: Option<&str>) -> AwsApi {
-    let base = |region: &str| endpoint.map_or_else(|| format!("https://sqs.{region}.amazonaws.com"), str::to_owned);
     // The SDK gave sends no limit but the connect timeout; a send cut short and sent again
     // would be a duplicate job, so this limit is only against a hung connection.
-    AwsApi::new(sdk, "sqs", base, Duration::from_secs(30))
+    AwsApi::new(sdk, "sqs", endpoint, Duration::from_secs(30))
 }
 
 pub struct SqsQueue {

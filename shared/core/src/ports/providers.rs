@@ -380,13 +380,19 @@ pub trait Payments: Send + Sync {
     async fn charge_saved_card(&self, charge: &SavedCardCharge) -> Result<String, ProviderError>;
 }
 
-/// Makes a workspace's own provider adapters from the credentials it brought, and asks each
-/// provider whether it accepts a credential. Each deployment has its own: with the simulator
-/// and the offline model, only test credentials are accepted, as a provider would refuse others.
+/// Asks a provider whether it accepts a credential a workspace brings. Each deployment has its
+/// own: with the simulator and the offline model, only test credentials are accepted, as a
+/// provider would refuse others.
 #[async_trait]
-pub trait ProviderFactory: Send + Sync {
+pub trait ProviderChecks: Send + Sync {
     /// `Rejected` with the provider's reason when it refuses the credential.
     async fn check(&self, credential: &crate::model::ProviderCredential) -> Result<(), ProviderError>;
+}
+
+/// Makes a workspace's own provider adapters from the credentials it brought, for the kinds of
+/// provider the function uses: a function that only asks for models links no telephony or
+/// voice adapter.
+pub trait ProviderFactory: Send + Sync {
     /// The workspace's telephony through its own account, and the key that account signs its
     /// webhooks with (`None` when nothing signs them, as with the simulator); `None` where the
     /// function has no telephony.
@@ -398,12 +404,13 @@ pub trait ProviderFactory: Send + Sync {
         auth_token: &str,
     ) -> Option<(std::sync::Arc<dyn Telephony>, Option<String>)>;
     fn llm(&self, api_key: &str) -> std::sync::Arc<dyn Llm>;
-    /// Speech through the workspace's own voice account, in the voices it chose per persona.
+    /// Speech through the workspace's own voice account, in the voices it chose per persona;
+    /// `None` where the function speaks no voices.
     fn speech(
         &self,
         api_key: &str,
         voices: &std::collections::BTreeMap<String, String>,
-    ) -> std::sync::Arc<dyn TextToSpeech>;
+    ) -> Option<std::sync::Arc<dyn TextToSpeech>>;
 }
 
 /// The text-to-speech voice that speaks a persona on live calls, as the telephony provider is
