@@ -2,9 +2,7 @@
 //! HTTP/2 compiled in (which no AWS endpoint we call needs, and which then rides along in every
 //! hyper client of the binary); sending through reqwest leaves one HTTP/1.1 stack per binary.
 
-use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::http::{
@@ -17,29 +15,20 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::body::SdkBody;
 
-use crate::Timeouts;
-
 /// The client to give `SdkConfig::builder().http_client(..)`.
 pub fn http_client() -> SharedHttpClient {
-    SharedHttpClient::new(Client::default())
+    SharedHttpClient::new(Client)
 }
 
-/// One connector per timeout settings the SDK asks for (in practice one per process), each over
-/// the process's AWS client for those timeouts (`crate::aws_client`), which the signed requests
-/// share.
-#[derive(Debug, Default)]
-struct Client {
-    connectors: Mutex<HashMap<Timeouts, SharedHttpConnector>>,
-}
+/// The SDK asks for a connector for every attempt it sends, with the attempt's timeouts: each
+/// is over the runtime's AWS client for those timeouts (`crate::aws_client`, which keeps it),
+/// the one the signed requests use.
+#[derive(Debug)]
+struct Client;
 
 impl HttpClient for Client {
     fn http_connector(&self, settings: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
-        let key = (settings.connect_timeout(), settings.read_timeout());
-        let mut connectors = self.connectors.lock().unwrap_or_else(PoisonError::into_inner);
-        connectors
-            .entry(key)
-            .or_insert_with(|| SharedHttpConnector::new(Connector::new(key.0, key.1)))
-            .clone()
+        SharedHttpConnector::new(Connector::new(settings.connect_timeout(), settings.read_timeout()))
     }
 }
 
