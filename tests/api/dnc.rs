@@ -114,6 +114,15 @@ async fn registry_numbers_and_cool_downs_are_filtered_too() {
         ),
         (Some(true), Some(true))
     );
+    let call = |to: String| {
+        app.post("/v1/calls")
+            .bearer(&t.key)
+            .json(json!({"agent_id": agent, "phone_number_id": number, "to": to}))
+            .send()
+    };
+    let res = call(cooled.clone()).await;
+    assert_eq!((res.status, res.code(), res.param()), (403, "number_in_cooldown", "to"));
+    assert_eq!(app.get("/v1/calls").bearer(&t.key).send().await.body["data"], json!([]));
     app.clock
         .advance(chrono::Duration::days(7) + chrono::Duration::seconds(1));
     assert_eq!(
@@ -121,6 +130,7 @@ async fn registry_numbers_and_cool_downs_are_filtered_too() {
         false,
         "seven days later"
     );
+    call(cooled).await.expect(201);
 }
 
 #[tokio::test]

@@ -197,6 +197,17 @@ async fn a_signed_post_to_an_inbound_trigger_starts_a_run_with_its_body() {
         .send()
         .await
         .expect_error(404, "trigger_not_found");
+    // The same sending again (a retry, or a captured request replayed within the tolerance)
+    // answers the run it started, and starts no other.
+    let again = app
+        .post(&path)
+        .header("switchboard-signature", &signed(&secret, &body, now))
+        .raw("application/json", body.clone())
+        .send()
+        .await;
+    again.expect(202);
+    assert_eq!(again.body["execution_id"], fired.body["execution_id"]);
+    app.run_workflows().await;
     assert_eq!(receiver.requests().len(), 1);
 }
 

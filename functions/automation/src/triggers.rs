@@ -324,8 +324,8 @@ async fn inbound(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         (TriggerType::Inbound, Some(sealed)) => state.keys.of(&ws).open(sealed).map_err(|_| not_found())?,
         _ => return Err(not_found()),
     };
-    let signed = req.header("switchboard-signature").is_some_and(|header| {
-        signature::verify_timed(
+    let signed_at = req.header("switchboard-signature").and_then(|header| {
+        signature::signed_at(
             header,
             &req.body,
             &secret,
@@ -333,12 +333,12 @@ async fn inbound(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             SIGNATURE_TOLERANCE_SECS,
         )
     });
-    if !signed {
+    let Some(signed_at) = signed_at else {
         return Err(ApiError::new(
             ErrorCode::InvalidSignature,
             "Sign the body with the trigger's secret: Switchboard-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>.",
         ));
-    }
+    };
     let data: serde_json::Map<String, Value> = if req.body.is_empty() {
         Default::default()
     } else {
@@ -357,9 +357,18 @@ async fn inbound(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         ));
     }
     let input = json!({"type": "inbound", "trigger_id": trigger.id, "data": data});
+    // One run per signed sending: the same body signed at the same time, sent again (a retry,
+    // or a replay of a captured request), answers the run it started.
+    let sending = format!(
+        "{}/{}",
+        trigger.id,
+        switchboard_core::secret::sha256_hex(&String::from_utf8_lossy(&req.body))
+    );
+    let signed_at = chrono::DateTime::from_timestamp(signed_at, 0).unwrap_or(req.now);
+    let run_id = ids::derived_at(prefix::EXECUTION, signed_at, &sending);
     let started = state
         .runs
-        .start(&ws, &workflow, TriggerType::Inbound, input, None, req.now)
+        .start(&ws, &workflow, TriggerType::Inbound, input, Some(run_id), req.now)
         .await?;
     Ok(Reply::json(
         http::StatusCode::ACCEPTED,

@@ -119,7 +119,8 @@ pub fn routes() -> Vec<Route<State>> {
             .doc(TAG, "createCall", "Place a call")
             .describe(
                 "The agent calls `to` from the workspace's number `phone_number_id`. Numbers on the do-not-call list are refused \
-                 (403 `number_on_dnc`). The call starts `queued` and moves through `ringing` and `in-progress` to a final status; \
+                 (403 `number_on_dnc`), and so are numbers a campaign called in the last 7 days (403 `number_in_cooldown`). \
+                 The call starts `queued` and moves through `ringing` and `in-progress` to a final status; \
                  its transcript, summary and sentiment follow once it ends. Send an `Idempotency-Key` so a retry never places a \
                  second call. With the simulator, numbers ending 0001 are busy, 0002 do not answer, 0003 fail, 0004 reach \
                  voicemail; any other number answers.",

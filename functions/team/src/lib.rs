@@ -71,7 +71,7 @@ const MAX_CUSTOM_ROLES: usize = 50;
 pub fn routes() -> Vec<Route<State>> {
     vec![
         Route::new(Method::GET, "/v1/users", list_members)
-            .access(Access::Session(Scope::Read))
+            .access(Access::Session(Scope::Admin))
             .doc(USERS, "listUsers", "List members")
             .describe("Everyone in the workspace, with their role, status and when they were last seen.")
             .returns_list::<User>("The members."),
@@ -82,7 +82,7 @@ pub fn routes() -> Vec<Route<State>> {
             .body::<InviteUser>(|| json!({"email": "grace@example.com", "role": "member"}))
             .returns::<Invitation>(201, "The invitation (the link is only in the email)."),
         Route::new(Method::GET, "/v1/users/{id}", get_member)
-            .access(Access::Session(Scope::Read))
+            .access(Access::Session(Scope::Admin))
             .doc(USERS, "getUser", "Get a member")
             .returns::<User>(200, "The member."),
         Route::new(Method::PATCH, "/v1/users/{id}", change_role)
@@ -114,14 +114,14 @@ pub fn routes() -> Vec<Route<State>> {
             .doc(AUDIT, "getAuditEntry", "Get an audit entry")
             .returns::<AuditEntry>(200, "The entry."),
         Route::new(Method::GET, "/v1/roles", list_roles)
-            .access(Access::Session(Scope::Read))
+            .access(Access::Session(Scope::Admin))
             .doc(ROLES, "listRoles", "List roles")
             .describe("The four built-in roles, then the workspace's own, with what each grants per resource family.")
             .returns_list::<RoleView>("The roles."),
         Route::new(Method::POST, "/v1/roles", create_role)
             .access(Access::Session(Scope::Admin))
             .doc(ROLES, "createRole", "Create a custom role")
-            .describe("`grants` maps resource families (agents, calls, campaigns, contacts, numbers, appointments, approvals, billing, webhooks, api_keys, workspace) to `read`, `write` or `admin`; a family left out is out of reach. At most 50 per workspace.")
+            .describe("`grants` maps resource families (agents, calls, campaigns, contacts, numbers, appointments, approvals, billing, webhooks, api_keys, workspace, automation) to `read`, `write` or `admin`; a family left out is out of reach. At most 50 per workspace.")
             .body::<RoleInput>(|| json!({"name": "Campaign manager", "grants": {"campaigns": "write", "contacts": "write", "agents": "read", "calls": "read"}}))
             .returns::<CustomRole>(201, "The role."),
         Route::new(Method::PATCH, "/v1/roles/{id}", update_role)
@@ -181,6 +181,18 @@ fn caller(req: &Request) -> Result<(&str, &Role), ApiError> {
         CredentialKind::Session { user_id, role, .. } => Ok((user_id, role)),
         CredentialKind::ApiKey { .. } => Err(ApiError::of(ErrorCode::SessionRequired)),
     }
+}
+
+/// Refuses giving out, or acting on someone who holds, more than the caller's own role grants:
+/// a role that administers members cannot raise anyone, its holder included, above itself.
+fn within_own_grants(req: &Request, grants: &Grants, what: &str) -> Result<(), ApiError> {
+    if req.principal()?.grants.covers(grants) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::PermissionDenied,
+        format!("Your role cannot {what}: that role grants more than yours does."),
+    ))
 }
 
 fn owners_only(what: &str) -> ApiError {
@@ -283,7 +295,11 @@ async fn invite(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
             "Verify your email address (the link in the welcome email) before inviting people.",
         ));
     }
-    grants_for(&state, &req, &input.role).await?;
+    within_own_grants(
+        &req,
+        &grants_for(&state, &req, &input.role).await?,
+        "invite someone as this",
+    )?;
     let token = secret::new_token();
     let now = api_time(req.now);
     let invitation = Invitation {
@@ -337,7 +353,13 @@ async fn change_role(state: Arc<State>, req: Request) -> Result<Reply, ApiError>
     if (member.role == Role::Owner || input.role == Role::Owner) && *caller_role != Role::Owner {
         return Err(owners_only("make or unmake owners"));
     }
+    within_own_grants(
+        &req,
+        &grants_for(&state, &req, &member.role).await?,
+        "change this member's role",
+    )?;
     let grants = grants_for(&state, &req, &input.role).await?;
+    within_own_grants(&req, &grants, "give this role")?;
     let updated = state
         .team
         .change_role(
@@ -363,6 +385,11 @@ async fn remove_member(state: Arc<State>, req: Request) -> Result<Reply, ApiErro
     if member.role == Role::Owner && *caller_role != Role::Owner {
         return Err(owners_only("remove an owner"));
     }
+    within_own_grants(
+        &req,
+        &grants_for(&state, &req, &member.role).await?,
+        "remove this member",
+    )?;
     state
         .team
         .remove_member(req.workspace_id()?, &member, req.now)
@@ -407,6 +434,7 @@ fn description(text: Option<String>) -> Result<Option<String>, ApiError> {
 
 async fn create_role(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let input: RoleInput = req.json()?;
+    within_own_grants(&req, &input.grants, "create this role")?;
     let workspace_id = req.workspace_id()?;
     if state.team.roles(workspace_id).await?.len() >= MAX_CUSTOM_ROLES {
         return Err(ApiError::new(
@@ -451,6 +479,8 @@ async fn update_role(state: Arc<State>, req: Request) -> Result<Reply, ApiError>
         role.description = description(input.description)?;
     }
     if let Some(grants) = input.grants {
+        within_own_grants(&req, &role.grants, "change this role")?;
+        within_own_grants(&req, &grants, "grant this")?;
         role.grants = grants;
     }
     role.updated_at = api_time(req.now);

@@ -27,6 +27,7 @@ const QUOTA: Quota = Quota {
 pub fn routes() -> Vec<Route<State>> {
     vec![
         Route::new(Method::GET, "/v1/secrets", list)
+            .access(Access::Scoped(Scope::Admin))
             .doc(TAG, "listSecrets", "List secrets")
             .describe("Names and dates only: a secret's value is never shown again.")
             .returns_list::<Secret>("A page of secrets, newest first."),

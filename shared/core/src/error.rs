@@ -97,6 +97,8 @@ error_codes! {
     AccountInactive = 403, "account_inactive";
     /// The number is on the workspace's do-not-call list.
     NumberOnDnc = 403, "number_on_dnc";
+    /// A campaign called the number within the last 7 days.
+    NumberInCooldown = 403, "number_in_cooldown";
     /// Calls to this country are not allowed by the workspace's spending controls.
     DestinationNotAllowed = 403, "destination_not_allowed";
     /// Premium-rate, shared-cost and other special-service numbers are never called.

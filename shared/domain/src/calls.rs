@@ -430,6 +430,13 @@ pub async fn start_outbound(
             "This number is on the workspace's do-not-call list or a registry it imported.",
         ));
     }
+    if !screening.allows(None) {
+        return Err(Error::invalid(
+            ErrorCode::NumberInCooldown,
+            "to",
+            "A campaign called this number within the last 7 days; it is not called again before then.",
+        ));
+    }
     let contact_id = match request.contact_id {
         Some(id) => Some(id),
         None => contact_for_phone(outbound.contacts, workspace_id, &request.to).await?,

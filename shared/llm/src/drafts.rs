@@ -331,7 +331,8 @@ fn wait_of(said: &str) -> Option<(usize, u32)> {
             None
         }
     })?;
-    Some((at, count * unit))
+    // Longer than a workflow may wait is for the workflow's check to refuse, not to overflow.
+    Some((at, count.saturating_mul(unit)))
 }
 
 /// A custom connector from the request: its base URL, auth and the `METHOD /path` actions it names.
@@ -533,5 +534,6 @@ mod tests {
         assert_eq!(wait_of("after 2 hours, post").map(|w| w.1), Some(120));
         assert_eq!(wait_of("wait a day").map(|w| w.1), Some(1440));
         assert_eq!(wait_of("post to the chat"), None);
+        assert_eq!(wait_of("wait 4000000 days").map(|w| w.1), Some(u32::MAX));
     }
 }

@@ -696,7 +696,9 @@ impl CredentialStore for DynamoStore {
             Err(check) => return Ok(check),
         };
         let role: Role = parse(&item, "role")?;
-        let grants = grants_of(&item).or_else(|| role.built_in_grants()).unwrap_or_default();
+        // A built-in role grants what it grants today, families added since the session began
+        // included; a custom role, what it granted when last given or changed.
+        let grants = role.built_in_grants().or_else(|| grants_of(&item)).unwrap_or_default();
         let credential = CredentialRecord {
             workspace_id: workspace_id.to_owned(),
             plan: plan_of(&item)?,

@@ -17,6 +17,9 @@ use url::Url;
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of a receiver's answer is kept.
 const EXCERPT_CHARS: usize = 200;
+/// The most of a refusing receiver's answer read to make that excerpt (four bytes a character
+/// at the most).
+const EXCERPT_BYTES: usize = EXCERPT_CHARS * 4;
 
 pub struct HttpTransport {
     client: reqwest::Client,
@@ -55,13 +58,13 @@ impl WebhookTransport for HttpTransport {
         for (name, value) in headers {
             request = request.header(*name, value);
         }
-        let response = request.send().await.map_err(describe)?;
+        let mut response = request.send().await.map_err(describe)?;
         let status = response.status().as_u16();
         let body_excerpt = if response.status().is_success() {
             String::new()
         } else {
-            let text = response.text().await.unwrap_or_default();
-            text.chars().take(EXCERPT_CHARS).collect()
+            let head = read_at_most(&mut response, EXCERPT_BYTES).await.unwrap_or_default();
+            String::from_utf8_lossy(&head).chars().take(EXCERPT_CHARS).collect()
         };
         Ok(Receipt { status, body_excerpt })
     }
@@ -88,19 +91,26 @@ impl OutboundHttp for HttpTransport {
         }
         let mut response = builder.send().await.map_err(describe)?;
         let status = response.status().as_u16();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(describe)? {
-            body.extend_from_slice(&chunk);
-            if body.len() >= MAX_ANSWER_BYTES {
-                body.truncate(MAX_ANSWER_BYTES);
-                break;
-            }
-        }
+        let body = read_at_most(&mut response, MAX_ANSWER_BYTES).await.map_err(describe)?;
         Ok(OutboundResponse {
             status,
             body: String::from_utf8_lossy(&body).into_owned(),
         })
     }
+}
+
+/// The first `limit` bytes of an answer, read no further: a receiver sending without end holds
+/// no more of our memory than that.
+async fn read_at_most(response: &mut reqwest::Response, limit: usize) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() >= limit {
+            body.truncate(limit);
+            break;
+        }
+    }
+    Ok(body)
 }
 
 /// A failed request in a few words, without internals.
@@ -168,5 +178,47 @@ mod tests {
         assert!(check_resolution(&url, DeploymentMode::Production).await.is_err());
         assert!(check_resolution(&url, DeploymentMode::Local).await.is_ok());
         assert!(public_addresses("localhost", 443).await.is_err());
+    }
+
+    /// A local receiver answering `status` with a body that never ends; its URL.
+    async fn endless_receiver(status: &'static str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let _ = socket.read(&mut [0; 4096]).await;
+            let head = format!("HTTP/1.1 {status}\r\ntransfer-encoding: chunked\r\n\r\n");
+            socket.write_all(head.as_bytes()).await.unwrap();
+            let chunk = format!("400\r\n{}\r\n", "x".repeat(0x400));
+            // Until the client hangs up.
+            while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_refusing_receiver_is_read_only_as_far_as_the_excerpt() {
+        let url = endless_receiver("500 Internal Server Error").await;
+        let transport = HttpTransport::new(DeploymentMode::Local);
+        let receipt = WebhookTransport::post(&transport, &url, &[], b"{}".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(receipt.status, 500);
+        assert_eq!(receipt.body_excerpt, "x".repeat(EXCERPT_CHARS));
+    }
+
+    #[tokio::test]
+    async fn an_outside_api_is_read_only_as_far_as_the_answer_kept() {
+        let url = endless_receiver("200 OK").await;
+        let transport = HttpTransport::new(DeploymentMode::Local);
+        let request = OutboundRequest {
+            method: switchboard_core::model::HttpMethod::Get,
+            url,
+            headers: Vec::new(),
+            body: None,
+        };
+        let answer = OutboundHttp::send(&transport, request).await.unwrap();
+        assert_eq!((answer.status, answer.body.len()), (200, MAX_ANSWER_BYTES));
     }
 }

@@ -30,10 +30,13 @@ pub enum Family {
     ApiKeys,
     /// Members, roles, the audit log and secrets.
     Workspace,
+    /// Workflows with their triggers and runs, connectors, connections and the automation
+    /// assistant.
+    Automation,
 }
 
 impl Family {
-    pub const ALL: [Family; 11] = [
+    pub const ALL: [Family; 12] = [
         Family::Agents,
         Family::Calls,
         Family::Campaigns,
@@ -45,6 +48,7 @@ impl Family {
         Family::Webhooks,
         Family::ApiKeys,
         Family::Workspace,
+        Family::Automation,
     ];
 
     /// The family of a route path; `None` for the caller's own account (`/v1/auth/...`) and
@@ -52,7 +56,7 @@ impl Family {
     pub fn of_path(path: &str) -> Option<Family> {
         let segment = path.strip_prefix("/v1/")?.split('/').next()?;
         Some(match segment {
-            "agents" => Family::Agents,
+            "agents" | "voices" => Family::Agents,
             "calls" | "telephony" | "reports" => Family::Calls,
             "campaigns" => Family::Campaigns,
             "contacts" | "dnc" | "timeline" | "dsr" => Family::Contacts,
@@ -63,6 +67,7 @@ impl Family {
             "webhooks" => Family::Webhooks,
             "api-keys" => Family::ApiKeys,
             "users" | "roles" | "audit" | "secrets" | "onboarding" | "customers" => Family::Workspace,
+            "workflows" | "executions" | "triggers" | "connectors" | "connections" | "ai" => Family::Automation,
             _ => return None,
         })
     }

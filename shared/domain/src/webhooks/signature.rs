@@ -36,6 +36,12 @@ pub fn headers(secrets: &[String], body: &[u8], t: i64) -> (String, String) {
 /// Whether a `Switchboard-Signature` header signs `body` with `secret`, sent within
 /// `tolerance_secs` of `now`: what a receiver checks.
 pub fn verify_timed(header: &str, body: &[u8], secret: &str, now: i64, tolerance_secs: i64) -> bool {
+    signed_at(header, body, secret, now, tolerance_secs).is_some()
+}
+
+/// When a `Switchboard-Signature` header that verifies (as [`verify_timed`] checks) was signed:
+/// its `t`, which with the body tells one sending from its replays.
+pub fn signed_at(header: &str, body: &[u8], secret: &str, now: i64, tolerance_secs: i64) -> Option<i64> {
     use subtle::ConstantTimeEq;
     let mut t = None;
     let mut signatures = Vec::new();
@@ -46,13 +52,16 @@ pub fn verify_timed(header: &str, body: &[u8], secret: &str, now: i64, tolerance
             _ => {}
         }
     }
-    let Some(t) = t.filter(|t| (now - t).abs() <= tolerance_secs) else {
-        return false;
-    };
+    // `t` is the sender's: any i64, so the difference is checked, not assumed to fit.
+    let t = t.filter(|&t| {
+        now.checked_sub(t)
+            .is_some_and(|apart| apart.unsigned_abs() <= tolerance_secs.unsigned_abs())
+    })?;
     let expected = hmac_hex(secret, &[t.to_string().as_bytes(), b".", body]);
     signatures
         .iter()
         .any(|s| bool::from(s.as_bytes().ct_eq(expected.as_bytes())))
+        .then_some(t)
 }
 
 #[cfg(test)]
@@ -70,6 +79,8 @@ mod tests {
             now in proptest::prelude::any::<i64>(),
         ) {
             let _ = verify_timed(&header, &body, SECRET, now, 300);
+            // Any time a sender names, however far from ours.
+            let _ = verify_timed(&format!("t={t},v1=00"), &body, SECRET, now, 300);
             let t = t / 4;
             let (timed, _) = headers(&[SECRET.to_owned()], &body, t);
             proptest::prop_assert!(verify_timed(&timed, &body, SECRET, t, 300));
@@ -79,6 +90,15 @@ mod tests {
 
     const SECRET: &str = "whsec_test_secret";
     const BODY: &[u8] = br#"{"id":"evt_1","event":"call.ended"}"#;
+
+    #[test]
+    fn times_at_the_ends_of_the_range_are_refused() {
+        for t in [i64::MIN, i64::MAX] {
+            let (timed, _) = headers(&[SECRET.to_owned()], BODY, t);
+            assert!(!verify_timed(&timed, BODY, SECRET, 1_700_000_000, 300), "t={t}");
+            assert_eq!(signed_at(&timed, BODY, SECRET, t, 300), Some(t));
+        }
+    }
 
     #[test]
     fn known_vectors() {
