@@ -710,6 +710,65 @@ async fn a_batch_claims_all_its_targets_or_none() {
     assert_eq!(left.iter().filter(|s| **s == TargetStatus::Pending).count(), 1);
 }
 
+/// An ended call's slot goes to another target only while the campaign's cap has room: with
+/// the cap lowered below the calls in flight, ends settle and nothing refills.
+#[tokio::test]
+async fn an_end_refills_its_slot_only_under_the_cap() {
+    use switchboard_core::model::{CallStatus, Campaign};
+    use switchboard_core::ports::{CallEnd, EndedCall, Repository, SettledAndClaimed};
+    let app = app_at(noon()).await;
+    let t = app.tenant().await;
+    let phones = phones_ending("0100", 3);
+    let id = draft_campaign(&app, &t, json!({})).await;
+    upload(&app, &t, &id, &phones).await.expect(201);
+    let now = app.clock.now();
+    let mut claims = Vec::new();
+    for (i, phone) in phones.iter().enumerate() {
+        let target = app.store.target(&t.workspace_id, &id, phone).await.unwrap().unwrap();
+        let claimed = Target {
+            status: TargetStatus::Dialing,
+            attempts: 1,
+            lease_until: Some(now + chrono::Duration::seconds(60)),
+            last_call_id: Some(format!("call_{i}")),
+            ..target.clone()
+        };
+        claims.push((target, claimed));
+    }
+    assert_eq!(
+        app.store.claim(&t.workspace_id, &claims[..2], 2).await.unwrap(),
+        Claim::Claimed
+    );
+    let version = Repository::<Campaign>::get(&app.store, &t.workspace_id, &id)
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+    let ended = [EndedCall {
+        phone: phones[0].clone(),
+        call_id: "call_0".into(),
+        end: CallEnd {
+            outcome: CallStatus::Completed,
+            status: TargetStatus::Completed,
+            retry_at: None,
+            at: now,
+        },
+    }];
+    // The cap lowered to one, with two calls in flight.
+    let settle = async |claims: &[(Target, Target)]| {
+        app.store
+            .settle_and_claim(&t.workspace_id, &id, version, &ended, claims, 1)
+            .await
+    };
+    let stats = async || {
+        let s = counters(&app, &t, &id).await;
+        (s.pending, s.in_flight)
+    };
+    assert_eq!(settle(&claims[2..]).await.unwrap(), SettledAndClaimed::NoSlot);
+    assert_eq!(stats().await, (1, 2), "nothing settled or claimed");
+    assert_eq!(settle(&[]).await.unwrap(), SettledAndClaimed::Done);
+    assert_eq!(stats().await, (1, 1), "the end settled alone");
+}
+
 #[tokio::test]
 async fn a_call_that_overstays_its_lease_is_ended_and_its_slot_taken_back() {
     let app = app_at(noon()).await;

@@ -504,12 +504,14 @@ impl CampaignStore for DynamoStore {
         }
         let deltas: Vec<(&str, i64)> = deltas.into_iter().collect();
         let more = taking - ended.len() as i64;
+        // Any claim is held to the cap, even one that only takes an ended call's slot: the cap
+        // may have been lowered below the calls in flight.
         let mut items = vec![
             self.count(
                 ws,
                 campaign_id,
                 &deltas,
-                (more > 0).then(|| slots_free(max_in_flight, more)),
+                (taking > 0).then(|| slots_free(max_in_flight, more)),
             )?,
             self.tx_check(
                 &keys::resource(ws, <Campaign as Layout>::COLLECTION, campaign_id),
