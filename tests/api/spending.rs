@@ -74,6 +74,10 @@ async fn calls_go_only_to_allowed_countries_and_never_to_special_service_numbers
     let abroad = place(&app, &t, line, "+442071838750").await;
     abroad.expect_error(403, "destination_not_allowed");
     assert_eq!(abroad.param(), "to");
+    // A satellite phone's number belongs to no country: no list allows it.
+    let nowhere = place(&app, &t, line, "+870301234567").await;
+    nowhere.expect_error(403, "destination_not_allowed");
+    assert_eq!(nowhere.param(), "to");
     for (to, kind) in [
         ("+19002345678", "premium-rate"),
         ("+15002345678", "personal"),

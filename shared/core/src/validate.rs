@@ -257,6 +257,7 @@ mod tests {
             "toll-free numbers may be called"
         );
         assert_eq!(of("+442071838750"), (Some("GB".into()), None));
+        assert_eq!(of("+870301234567"), (None, None), "satellite phones: no country");
         assert_eq!(of("+19002345678"), (Some("US".into()), Some("premium_rate")));
         assert_eq!(of("+449012345678"), (Some("GB".into()), Some("premium_rate")));
         assert_eq!(of("+33884012345"), (Some("FR".into()), Some("shared_cost")));

@@ -286,6 +286,15 @@ pub async fn place(
             ),
         ));
     }
+    // International networks (satellite phones, +800 and the like) belong to no country, so no
+    // list of allowed countries takes them.
+    if destination.country.is_none() {
+        return Err(Error::invalid(
+            ErrorCode::DestinationNotAllowed,
+            "to",
+            "This number belongs to no country (an international network, such as satellite phones); such numbers are never called.",
+        ));
+    }
     let hold = Hold {
         destination_country: destination.country.clone(),
         live: telephony.is_live(),
