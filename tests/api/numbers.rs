@@ -376,6 +376,25 @@ async fn a_number_the_wallet_cannot_pay_for_is_not_bought_and_an_unpaid_one_is_r
         app.clock.advance(chrono::Duration::days(1));
         assert_eq!(app.renew_numbers(&t).await.past_due, 1);
     }
+    // The day it is due to go, the workspace's provider cannot be reached (here: it moved to
+    // its own Twilio account and has given no credential): the number stays, due the next day.
+    let mode = |mode: &'static str| {
+        app.put("/v1/onboarding/mode")
+            .bearer(&t.key)
+            .json(json!({ "mode": mode }))
+            .send()
+    };
+    mode("byok").await.expect(200);
+    app.clock.advance(chrono::Duration::days(1));
+    let failed = app.renew_numbers(&t).await;
+    assert_eq!((failed.released, failed.failed), (0, 1));
+    let kept = app
+        .get(&format!("/v1/numbers/{}", bought.id()))
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(kept.body["status"], "active", "{}", kept.text);
+    mode("bundled").await.expect(200);
     app.clock.advance(chrono::Duration::days(1));
     assert_eq!(app.renew_numbers(&t).await.released, 1);
     let gone = app

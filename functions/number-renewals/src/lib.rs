@@ -1,6 +1,7 @@
 //! `number-renewals`: once a day, charges each provisioned number whose month is over its next
 //! month's fee. A number whose fee the wallet cannot pay is tried again each day and, after
-//! seven days unpaid, released at the provider and here.
+//! seven days unpaid, released at the provider and here. A number that cannot be renewed or
+//! released (its provider unreachable) is logged and tried again the next day; the run goes on.
 //!
 //! The numbers due are read from the renewal items of the days up to today (the days of a
 //! week, so that a missed run loses nothing); each renewal is one conditional transaction
@@ -39,6 +40,9 @@ pub struct Renewals {
     pub charged: u32,
     pub past_due: u32,
     pub released: u32,
+    /// Numbers that could not be renewed or released this run (logged); each is tried again
+    /// the next day.
+    pub failed: u32,
 }
 
 /// Renews every number due at `now`.
@@ -63,8 +67,11 @@ pub async fn renew_due(state: &State, due: Vec<(String, String)>, now: DateTime<
             continue;
         };
         let due_now = number.value.status == NumberStatus::Active && number.value.renews_at.is_some_and(|at| at <= now);
-        if due_now {
-            renew(state, &ws, number, now, &mut done).await?;
+        // One number's failure (its provider unreachable, its credential gone) is no reason to
+        // leave the others unrenewed.
+        if due_now && let Err(error) = renew(state, &ws, number, now, &mut done).await {
+            tracing::error!(workspace_id = %ws, number_id = %number_id, error = %error, "number renewal failed");
+            done.failed += 1;
         }
     }
     Ok(done)
@@ -95,12 +102,28 @@ async fn renew(
         Ok(_) => done.charged += 1,
         Err(StoreError::Conflict(ErrorCode::InsufficientFunds)) => {
             let since = current.past_due_since.unwrap_or(at);
-            let next = if at - since >= Duration::days(PAST_DUE_DAYS) {
-                state.providers.telephony(ws).await?.release_number(current).await?;
+            let released = if at - since >= Duration::days(PAST_DUE_DAYS) {
+                let release = async {
+                    let telephony = state.providers.telephony(ws).await?;
+                    anyhow::Ok(telephony.release_number(current).await?)
+                };
+                match release.await {
+                    Ok(()) => true,
+                    // Left due tomorrow, so that the release is tried again.
+                    Err(error) => {
+                        tracing::error!(workspace_id = %ws, number_id = %current.id, error = %error, "releasing an unpaid number failed");
+                        done.failed += 1;
+                        false
+                    }
+                }
+            } else {
+                done.past_due += 1;
+                false
+            };
+            let next = if released {
                 done.released += 1;
                 current.clone().released(now)
             } else {
-                done.past_due += 1;
                 PhoneNumber {
                     renews_at: Some(at + Duration::days(1)),
                     past_due_since: Some(since),
