@@ -319,6 +319,44 @@ async fn connectors_and_connections_refuse_bad_input_and_write_nothing() {
         .send()
         .await
         .expect_error(409, "connector_in_use");
+    // Nor does it move its connections' credentials to another host; a new path on the same
+    // host is fine.
+    let definition = |base_url: &str| {
+        json!({"name": "Clinic CRM", "base_url": base_url,
+               "auth": {"type": "api_key_header", "header": "x-api-key"},
+               "actions": [{"name": "ping", "method": "GET", "path": "/ping"}]})
+    };
+    let replace = |path: String, body: Value| app.put(&path).bearer(&t.key).json(body).send();
+    replace(path.clone(), definition("https://crm.example.com/v2"))
+        .await
+        .expect(200);
+    let oauth = |token_url: &str| {
+        json!({"name": "Ledger", "base_url": "https://ledger.example.com",
+               "auth": {"type": "oauth2_client_credentials", "token_url": token_url},
+               "actions": [{"name": "ping", "method": "GET", "path": "/ping"}]})
+    };
+    let ledger = app
+        .create(&t, "/v1/connectors", oauth("https://ledger.example.com/token"))
+        .await;
+    connection(
+        &app,
+        &t,
+        json!({"connector_id": ledger, "name": "l", "credentials": {"client_id": "i", "client_secret": "s"}}),
+    )
+    .await
+    .expect(201);
+    let before = app.snapshot(&t.workspace_id).await;
+    for (path, body) in [
+        (path.clone(), definition("https://collector.example.net")),
+        (path.clone(), definition("https://crm.example.com:8443/v2")),
+        (
+            format!("/v1/connectors/{ledger}"),
+            oauth("https://collector.example.net/token"),
+        ),
+    ] {
+        replace(path, body).await.expect_error(409, "connector_in_use");
+    }
+    assert_eq!(app.snapshot(&t.workspace_id).await, before);
     app.delete(&format!("/v1/connections/{}", made.id()))
         .bearer(&t.key)
         .send()

@@ -59,7 +59,7 @@ pub fn routes() -> Vec<Route<State>> {
         Route::new(Method::PUT, "/v1/connectors/{id}", replace)
             .access(Access::Scoped(Scope::Admin))
             .doc(TAG, "replaceConnector", "Replace a custom connector")
-            .describe("Replaces its definition whole; its connections keep their credentials. Honours `If-Match`. Built-in connectors cannot be changed (409).")
+            .describe("Replaces its definition whole; its connections keep their credentials, so while any uses it the hosts of its base and token URLs stay as they are (409 `connector_in_use`): credentials go only where they were given for. Honours `If-Match`. Built-in connectors cannot be changed (409).")
             .body::<ConnectorInput>(|| {
                 json!({"name": "Clinic CRM", "base_url": "https://crm.example.com/api/v2",
                        "auth": {"type": "bearer"}, "actions": []})
@@ -291,6 +291,23 @@ async fn replace(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     }
     let input: ConnectorInput = req.json()?;
     let (name, description, base_url, auth, actions, test_action) = checked(&state, input).await?;
+    let current = crud::find(state.connectors.as_ref(), &req, req.param("id"))
+        .await?
+        .value;
+    let moved = connectors::credential_origins(&current)
+        != connectors::credential_origins(&Connector {
+            base_url: Some(base_url.clone()),
+            auth: auth.clone(),
+            ..current.clone()
+        });
+    // Credentials were given for the hosts the connector named then: they are not sent to others.
+    if moved && in_use(&state, &req, &current.id).await? {
+        return Err(ApiError::new(
+            ErrorCode::ConnectorInUse,
+            "Connections use this connector, and their credentials go only to the hosts it named when they were given: \
+             keep its base and token URLs' hosts, or make a new connector for the new host.",
+        ));
+    }
     let at = switchboard_core::clock::api_time(req.now);
     let updated = crud::update(state.connectors.as_ref(), &req, req.param("id"), |connector| {
         Ok((
@@ -311,24 +328,24 @@ async fn replace(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     Ok(Reply::versioned(&updated))
 }
 
+/// Whether connections of the workspace use the connector.
+async fn in_use(state: &State, req: &Request, connector_id: &str) -> Result<bool, ApiError> {
+    let using = ListQuery {
+        equals: vec![("connector_id", connector_id.to_owned())],
+        limit: 1,
+        ..ListQuery::default()
+    };
+    let found = state.connections.query(req.workspace_id()?, &using).await?;
+    Ok(!found.items.is_empty())
+}
+
 async fn delete(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let id = req.param("id");
     if connectors::built_in_connector(id).is_some() {
         return Err(built_in_refused());
     }
     let current = crud::find(state.connectors.as_ref(), &req, id).await?;
-    let using = ListQuery {
-        equals: vec![("connector_id", current.value.id.clone())],
-        limit: 1,
-        ..ListQuery::default()
-    };
-    if !state
-        .connections
-        .query(req.workspace_id()?, &using)
-        .await?
-        .items
-        .is_empty()
-    {
+    if in_use(&state, &req, &current.value.id).await? {
         return Err(ApiError::new(
             ErrorCode::ConnectorInUse,
             "Connections use this connector: delete them first.",

@@ -156,6 +156,17 @@ pub fn built_ins() -> Vec<Connector> {
     ]
 }
 
+/// Where a connector sends its connections' credentials: the origins (scheme, host, port) of
+/// its base URL and, for OAuth, of its token URL.
+pub fn credential_origins(connector: &Connector) -> [Option<String>; 2] {
+    let origin = |raw: &str| url::Url::parse(raw).ok().map(|url| url.origin().ascii_serialization());
+    let token_url = match &connector.auth {
+        ConnectorAuth::Oauth2ClientCredentials { token_url, .. } => origin(token_url),
+        _ => None,
+    };
+    [connector.base_url.as_deref().and_then(origin), token_url]
+}
+
 /// The built-in connector `id`.
 pub fn built_in_connector(id: &str) -> Option<Connector> {
     built_ins().into_iter().find(|c| c.id == id)
