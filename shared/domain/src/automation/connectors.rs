@@ -249,7 +249,8 @@ pub async fn call(
     };
     let request = prepare(connector, access, action, input, token, idempotency_key)
         .map_err(|message| fail(None, message, false))?;
-    // What an API echoes of the credentials (or of the headers made from them) is never kept.
+    // What an API echoes of the credentials (or of the headers made from them) is never kept,
+    // in an error or in an answer.
     let secrets: Vec<String> = access
         .credentials
         .values()
@@ -293,9 +294,24 @@ pub async fn call(
     };
     Ok(ActionResult {
         status: answer.status,
-        output,
+        output: redact_strings(output, &redacted),
         latency_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// `value` with `redact` applied to every string in it, keys included.
+fn redact_strings(value: Value, redact: &impl Fn(String) -> String) -> Value {
+    match value {
+        Value::String(text) => Value::String(redact(text)),
+        Value::Array(items) => Value::Array(items.into_iter().map(|item| redact_strings(item, redact)).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, item)| (redact(key), redact_strings(item, redact)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Whether `name` is a header that carries the connection's credentials.
@@ -428,4 +444,45 @@ async fn client_credentials_token(
         .ok()
         .and_then(|body| body["access_token"].as_str().map(str::to_owned))
         .ok_or_else(|| "the token endpoint's answer has no access_token".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_core::ports::OutboundResponse;
+
+    /// An API that answers 200 with the request's headers.
+    struct Echo;
+
+    #[async_trait::async_trait]
+    impl OutboundHttp for Echo {
+        async fn check_destination(&self, url: &str) -> Result<String, String> {
+            Ok(url.to_owned())
+        }
+
+        async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, String> {
+            let headers: BTreeMap<String, String> = request.headers.into_iter().collect();
+            Ok(OutboundResponse {
+                status: 200,
+                body: json!({"seen": headers, "nested": [{"again": headers.get("authorization")}]}).to_string(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_echoing_a_credential_is_kept_without_it() {
+        let mut connector = built_in_connector("http").unwrap();
+        connector.auth = ConnectorAuth::Bearer;
+        let credentials = BTreeMap::from([("token".to_owned(), "tok-echoed-back".to_owned())]);
+        let access = Access {
+            base_url: Some("https://api.example.com"),
+            credentials: &credentials,
+        };
+        let answer = call(&Echo, &connector, &access, None, &Value::Null, None)
+            .await
+            .unwrap();
+        let kept = answer.output.to_string();
+        assert!(kept.contains("[redacted]"), "{kept}");
+        assert!(!kept.contains("tok-echoed-back"), "{kept}");
+    }
 }
