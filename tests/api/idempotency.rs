@@ -98,7 +98,7 @@ async fn a_request_still_running_makes_its_retry_wait() {
     let body = json!({"name": "slow", "system_prompt": "p"});
     // The fingerprint the pipeline computes for this request.
     let material = format!("POST /v1/agents?\n{}", serde_json::to_string(&body).unwrap());
-    let fingerprint = switchboard_core::secret::sha256_hex(&material);
+    let fingerprint = app.fingerprints.of(&material);
     app.store
         .begin(Some(&t.workspace_id), "k-3", &t.key_id, &fingerprint, app.clock.now())
         .await
@@ -246,6 +246,55 @@ async fn public_posts_are_idempotent_too() {
     again.expect(201);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.body["workspace"]["id"], first.body["workspace"]["id"]);
+}
+
+/// A public request's record (a login's, whose answer holds a session token) can be neither
+/// opened nor used to test guesses of the password with what the table holds: its answer is
+/// sealed under the request itself, and its fingerprint is keyed.
+#[tokio::test]
+async fn a_public_answer_opens_only_with_the_request_that_made_it() {
+    use switchboard_domain::webhooks::secrets::SecretBox;
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let key = format!("login-{}", switchboard_tests::random_suffix());
+    let body = json!({"email": t.email, "password": t.password}).to_string();
+    let login = async || {
+        app.post("/v1/auth/login")
+            .header("idempotency-key", &key)
+            .raw("application/json", body.clone())
+            .send()
+            .await
+    };
+    let first = login().await;
+    first.expect(200);
+    let again = login().await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["token"], first.body["token"]);
+
+    let item = app
+        .store
+        .client()
+        .get_item()
+        .table_name(app.store.table())
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S("PUBLIC#IDEMPOTENCY".into()),
+        )
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(key.clone()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let text = |name: &str| item[name].as_s().unwrap().clone();
+    let token = first.body["token"].as_str().unwrap();
+    assert!(!format!("{item:?}").contains(token));
+    let material = format!("POST /v1/auth/login?\n{body}");
+    assert_ne!(text("fingerprint"), switchboard_core::secret::sha256_hex(&material));
+    assert_eq!(text("fingerprint"), app.fingerprints.of(&material));
+    let from_the_key_alone = SecretBox::derive_for(format!("\n{key}").as_bytes(), b"switchboard idempotent answers v1");
+    assert!(from_the_key_alone.open(&text("response")).is_err());
 }
 
 /// Every idempotency record of the workspace, as stored.

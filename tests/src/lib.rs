@@ -313,6 +313,8 @@ pub struct TestApp {
     pub ops: OperationLog,
     pub store: DynamoStore,
     pub jwt: JwtKeys,
+    /// What idempotency records' fingerprints are keyed with.
+    pub fingerprints: switchboard_http::FingerprintKey,
     pub sqs: aws_sdk_sqs::Client,
     pub mail_queue_url: String,
     /// The call jobs (simulator steps, post-call work) this app's functions enqueue.
@@ -481,6 +483,7 @@ impl TestApp {
         let clock = Clock::manual(options.start);
         let platform = switchboard_runtime::platform(&store, &secret, clock.clone(), options.public_rate_limit);
         let jwt = platform.jwt.clone();
+        let fingerprints = platform.fingerprint_key.clone();
         let llm: Arc<dyn Llm> = Arc::new(Offline);
         let jobs = Arc::new(queue(&call_queue_url));
         // Recorded calls are spoken offline, as under scripts/dev.
@@ -705,6 +708,7 @@ impl TestApp {
             ops,
             store,
             jwt,
+            fingerprints,
             sqs,
             mail_queue_url,
             call_queue_url,

@@ -9,6 +9,7 @@ mod compress;
 pub mod crud;
 mod cursor;
 mod error;
+mod fingerprint;
 pub mod jwt;
 pub mod livemode;
 #[cfg(feature = "openapi")]
@@ -43,6 +44,7 @@ use switchboard_domain::webhooks::secrets::SecretBox;
 pub use self::body::{Patch, not_null, parse_json, set};
 pub use self::cursor::CursorKey;
 pub use self::error::{ApiError, ErrorBody, ErrorDetail, over_limit};
+pub use self::fingerprint::FingerprintKey;
 use self::jwt::JwtKeys;
 pub use self::request::{IfMatch, List, Reply, Request};
 pub use self::route::{Access, QueryParam, Route};
@@ -70,6 +72,7 @@ pub struct Platform {
     pub audit: Arc<dyn Repository<AuditEntry>>,
     pub jwt: JwtKeys,
     pub cursor_key: Arc<CursorKey>,
+    pub fingerprint_key: FingerprintKey,
     pub clock: Clock,
     /// Requests per minute per client IP on `PublicLimited` routes.
     pub public_rate_limit: u32,
@@ -442,8 +445,13 @@ impl<S: Send + Sync + 'static> Service<S> {
         }
         material.push('\n');
         material.push_str(&String::from_utf8_lossy(body));
-        let fingerprint = secret::sha256_hex(&material);
-        let sealer = answer_box(parts, principal.is_some(), &key);
+        let fingerprint = self.platform.fingerprint_key.of(&material);
+        let sealer = answer_box(
+            parts,
+            principal.is_some(),
+            &key,
+            &self.platform.fingerprint_key.sealing(&material),
+        );
         match self
             .platform
             .idempotency
@@ -519,19 +527,20 @@ impl<S: Send + Sync + 'static> Service<S> {
     }
 }
 
-/// The box an idempotent answer is sealed in: its key derives from the request's credential
-/// (and the idempotency key), so a stored answer — an API key's or a webhook's secret among
-/// them — is never at rest in the clear, and opens only for the credential that made it.
-/// Public requests have no credential: their answers open with the idempotency key and the
-/// request itself, which only their sender has.
-fn answer_box(parts: &http::request::Parts, authenticated: bool, key: &str) -> SecretBox {
+/// The box an idempotent answer is sealed in: its key derives from the request's credential,
+/// the idempotency key and `sealing` (made from the request with the service's key, kept
+/// nowhere), so a stored answer — an API key's or a webhook's secret, a session's token among
+/// them — is never at rest in the clear, and opens only for a replay of the request that made
+/// it, sent with its credential. A public request has no credential: what it carries (a
+/// password at login) is what only its sender has.
+fn answer_box(parts: &http::request::Parts, authenticated: bool, key: &str, sealing: &str) -> SecretBox {
     let credential = if authenticated {
         credential_of(&parts.headers).and_then(Result::ok).unwrap_or_default()
     } else {
         String::new()
     };
     SecretBox::derive_for(
-        format!("{credential}\n{key}").as_bytes(),
+        format!("{credential}\n{key}\n{sealing}").as_bytes(),
         b"switchboard idempotent answers v1",
     )
 }

@@ -396,6 +396,7 @@ pub fn platform(
         audit: Arc::new(store.clone()),
         jwt: switchboard_http::jwt::JwtKeys::new(key),
         cursor_key: Arc::new(switchboard_http::CursorKey::derive(key)),
+        fingerprint_key: switchboard_http::FingerprintKey::derive(key),
         clock,
         public_rate_limit,
     })
