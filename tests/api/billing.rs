@@ -1146,3 +1146,45 @@ async fn quotas_show_each_plan_limit_with_what_the_workspace_uses() {
         .unwrap();
     assert_eq!(agents["used"], 0);
 }
+
+/// A call whose end is never reported (a lost callback; here its simulated steps never run)
+/// keeps its hold only until it is overdue, its longest duration and a grace after it began:
+/// then, its provider not knowing it ended, it fails and its hold goes back. Before that, the
+/// check only waits again.
+#[tokio::test]
+async fn a_call_whose_end_is_never_reported_fails_once_overdue_and_its_hold_goes_back() {
+    use switchboard_core::ports::CallJob;
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    let (agent, number) = line(&app, &t, 300).await;
+    let res = place(&app, &t, &agent, &number, &phone_ending("0100")).await;
+    res.expect(201);
+    let id = res.id().to_owned();
+    let due = app.clock.now() + chrono::Duration::seconds(300) + switchboard_domain::calls::OVERDUE_GRACE;
+    let check = CallJob::Overdue {
+        workspace_id: t.workspace_id.clone(),
+        call_id: id.clone(),
+        due_at: due.timestamp(),
+    };
+    let held = |wallet: Value| (wallet["held_minor"].clone(), wallet["active_calls"].clone());
+
+    app.clock.advance(chrono::Duration::seconds(300));
+    call_worker::run(&app.call_worker, check.clone()).await.unwrap();
+    assert_eq!(held(balance(&app, &t).await), (json!(60), json!(1)), "not yet due");
+
+    app.clock.advance(switchboard_domain::calls::OVERDUE_GRACE);
+    call_worker::run(&app.call_worker, check.clone()).await.unwrap();
+    let call = app.get(&format!("/v1/calls/{id}")).bearer(&t.key).send().await;
+    assert_eq!(
+        (&call.body["status"], &call.body["ended_reason"]),
+        (&json!("failed"), &json!("exceeded_max_duration")),
+        "{}",
+        call.text
+    );
+    let after = balance(&app, &t).await;
+    assert_eq!(held(after.clone()), (json!(0), json!(0)));
+    assert_eq!(after["balance_minor"], json!(500), "nothing charged");
+    // Checked again (the queue delivers at least once): nothing more happens.
+    call_worker::run(&app.call_worker, check).await.unwrap();
+    assert_eq!(balance(&app, &t).await, after);
+}

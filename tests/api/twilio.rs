@@ -908,3 +908,49 @@ async fn a_recorded_call_starts_twilios_recording_and_its_copy_moves_to_the_buck
         "fetched, then Twilio's copy deleted"
     );
 }
+
+/// A call whose final status callback never came is ended, once overdue, as Twilio saw it end:
+/// completed, for the seconds Twilio counted, and charged for them.
+#[tokio::test]
+async fn an_overdue_call_ends_as_twilio_saw_it_end() {
+    let fake = FakeServer::start(|request, _| {
+        if request.method == "GET" && request.path.contains("/Calls/CA") {
+            let body = json!({"status": "completed", "duration": "61", "answered_by": null});
+            return (200, "application/json", body.to_string());
+        }
+        twilio_answer(request, &created_call())
+    })
+    .await;
+    let app = app_with(&fake).await;
+    let t = app.tenant().await;
+    let placed = place(&app, &t).await;
+    placed.expect(201);
+    app.clock
+        .advance(chrono::Duration::seconds(600) + switchboard_domain::calls::OVERDUE_GRACE);
+    let check = switchboard_core::ports::CallJob::Overdue {
+        workspace_id: t.workspace_id.clone(),
+        call_id: placed.id().to_owned(),
+        due_at: app.clock.now().timestamp(),
+    };
+    call_worker::run(&app.call_worker, check).await.unwrap();
+    let call = app
+        .get(&format!("/v1/calls/{}", placed.id()))
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(
+        (
+            &call.body["status"],
+            &call.body["duration_seconds"],
+            &call.body["cost"]["billed_minutes"]
+        ),
+        (&json!("completed"), &json!(61), &json!(2)),
+        "{}",
+        call.text
+    );
+    let hung_up = fake
+        .requests()
+        .iter()
+        .any(|r| r.method == "POST" && r.path.contains("/Calls/CA"));
+    assert!(!hung_up, "a call Twilio saw end is not hung up");
+}

@@ -1,6 +1,7 @@
 //! `call-worker`: the background work of calls, fed by the call queue. It takes the steps of
 //! simulated calls and, once any call has ended, stores its transcript and analysis, keeps its
-//! recording, and tells its campaign, if it has one. A job
+//! recording, and tells its campaign, if it has one; a call whose end is never reported, it
+//! ends once overdue. A job
 //! that fails is retried by SQS and ends in the dead-letter queue; it never blocks the others.
 
 use std::sync::Arc;
@@ -94,6 +95,14 @@ pub async fn run(state: &State, job: CallJob) -> anyhow::Result<()> {
             if let Some(end) = end {
                 state.dialer.call_ended(&workspace_id, &call_id, &end).await?;
             }
+        }
+        CallJob::Overdue {
+            workspace_id,
+            call_id,
+            due_at,
+        } => {
+            let providers = state.providers.as_ref();
+            calls::end_if_overdue(network.book(), providers, &workspace_id, &call_id, due_at, now).await?
         }
         CallJob::PostCall { workspace_id, call_id } => {
             let (calls, agents) = (network.calls.as_ref(), network.agents.as_ref());

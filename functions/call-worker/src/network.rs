@@ -31,6 +31,16 @@ pub struct Network {
 }
 
 impl Network {
+    /// Where the calls it ends are written; their campaigns, if any, settled at once.
+    pub fn book(&self) -> CallBook<'_> {
+        CallBook {
+            calls: self.calls.as_ref(),
+            wallets: self.wallets.as_ref(),
+            jobs: self.jobs.as_ref(),
+            campaign_ends: Some(self.campaign_ends.as_ref()),
+        }
+    }
+
     /// `after` simulated seconds, in real time.
     fn delay(&self, after: u32) -> Duration {
         Duration::from_secs_f64(f64::from(after) * self.time_scale)
@@ -74,12 +84,7 @@ impl Network {
             duration_seconds: duration,
             reason,
         };
-        let book = CallBook {
-            calls: self.calls.as_ref(),
-            wallets: self.wallets.as_ref(),
-            jobs: self.jobs.as_ref(),
-            campaign_ends: Some(self.campaign_ends.as_ref()),
-        };
+        let book = self.book();
         let reported = match read {
             Some(read) => calls::report_to(book, ws, read, report).await?,
             None => calls::report(book, ws, call_id, report).await?,

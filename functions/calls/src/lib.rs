@@ -93,6 +93,7 @@ impl State {
             accounts: self.accounts.as_ref(),
             directory: self.directory.as_ref(),
             providers: self.providers.as_ref(),
+            jobs: self.jobs.as_ref(),
         }
     }
 }

@@ -28,6 +28,11 @@ pub const METADATA_TARGET_ID: &str = "target_id";
 
 /// How often a change is re-applied when another write to the call got in first.
 const ATTEMPTS: usize = 8;
+/// How long past its longest duration a call may go unreported before it is taken as lost:
+/// room for the provider's final report to arrive late.
+pub const OVERDUE_GRACE: chrono::Duration = chrono::Duration::minutes(5);
+/// The longest a queue holds a job back; a later check is queued again from there.
+const MAX_QUEUE_DELAY: chrono::Duration = chrono::Duration::minutes(15);
 
 /// Where a call's life is written: its record, the wallet its hold and charge move, and the
 /// queue of the work that follows its end.
@@ -307,6 +312,7 @@ pub async fn place(
             .or_else(|| telephony.call_id_for(&call.id)),
         ..call
     };
+    watch(book.jobs, workspace_id, &call.id, agent, now).await?;
     let created = book
         .wallets
         .insert_held_call(workspace_id, &call, &hold)
@@ -490,6 +496,8 @@ pub struct Inbound<'a> {
     pub directory: &'a dyn Directory,
     /// Whose providers the workspace's calls go through, which sets their rate.
     pub providers: &'a dyn ProviderAccounts,
+    /// Where the check that ends a call whose end is never reported is queued.
+    pub jobs: &'a dyn CallQueue,
 }
 
 /// Records a call coming in to `to` from `from` (both E.164) in the workspace holding `to`
@@ -551,10 +559,109 @@ pub async fn receive(
         provider_call_id,
     }
     .record(now);
+    watch(inbound.jobs, ws, &call.id, &agent, now).await?;
     let created = wallets
         .insert_held_call(ws, &call, &hold_for(&agent, plan, mode, now))
         .await?;
     Ok((workspace_id, created))
+}
+
+/// Queues the check that ends the call `call_id` should its final report never come (a lost
+/// callback, a function that died between writing the call and placing it), so that its hold
+/// is never kept for good. Queued before the call is written: a call is never without one.
+async fn watch(
+    jobs: &dyn CallQueue,
+    workspace_id: &str,
+    call_id: &str,
+    agent: &Agent,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let due = now + chrono::Duration::seconds(i64::from(agent.max_call_duration)) + OVERDUE_GRACE;
+    let job = CallJob::Overdue {
+        workspace_id: workspace_id.to_owned(),
+        call_id: call_id.to_owned(),
+        due_at: due.timestamp(),
+    };
+    jobs.enqueue(&job, until(due, now)).await.map_err(Error::unavailable)
+}
+
+/// How long a job due at `due` waits, at most what a queue holds a job back.
+fn until(due: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
+    (due - now)
+        .clamp(chrono::Duration::zero(), MAX_QUEUE_DELAY)
+        .to_std()
+        .unwrap_or_default()
+}
+
+/// The check [`watch`] queued, at `now`: not yet due, it waits again; due, a call still going
+/// takes the final status its provider reports, or else is hung up and fails
+/// (`exceeded_max_duration`). Either way through [`report`], which settles its hold.
+pub async fn end_if_overdue(
+    book: CallBook<'_>,
+    providers: &dyn ProviderAccounts,
+    workspace_id: &str,
+    call_id: &str,
+    due_at: i64,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let due = DateTime::from_timestamp(due_at, 0).unwrap_or(now);
+    if due > now {
+        let again = CallJob::Overdue {
+            workspace_id: workspace_id.to_owned(),
+            call_id: call_id.to_owned(),
+            due_at,
+        };
+        return book
+            .jobs
+            .enqueue(&again, until(due, now))
+            .await
+            .map_err(Error::unavailable);
+    }
+    let Some(call) = book.calls.get(workspace_id, call_id).await? else {
+        return Ok(());
+    };
+    if call.value.status.is_final() {
+        return Ok(());
+    }
+    let telephony = providers.telephony(workspace_id).await?;
+    let seen = match &call.value.provider_call_id {
+        Some(id) => telephony.fetch_call(id).await.map_err(Error::from)?,
+        None => None,
+    };
+    let end = match seen {
+        Some(seen) if seen.status.is_final() => {
+            // Its answer went unreported too: the seconds the provider counted say when it was.
+            let talked = seen.duration_seconds.filter(|&seconds| seconds > 0);
+            if let (None, Some(seconds)) = (call.value.answered_at, talked) {
+                let answered = StatusReport {
+                    status: CallStatus::InProgress,
+                    at: now - chrono::Duration::seconds(i64::from(seconds)),
+                    duration_seconds: None,
+                    reason: None,
+                };
+                report(book, workspace_id, call_id, answered).await?;
+            }
+            StatusReport {
+                status: seen.status,
+                at: now,
+                duration_seconds: seen.duration_seconds,
+                reason: None,
+            }
+        }
+        _ => {
+            if let Some(id) = &call.value.provider_call_id {
+                // Ended here whatever the provider says; a failed hang-up is its to report.
+                let _ = telephony.hang_up(id).await;
+            }
+            StatusReport {
+                status: CallStatus::Failed,
+                at: now,
+                duration_seconds: None,
+                reason: Some("exceeded_max_duration".into()),
+            }
+        }
+    };
+    report(book, workspace_id, call_id, end).await.map(|_| ())
 }
 
 /// The agent `agent_id` of the workspace, if it may take calls.

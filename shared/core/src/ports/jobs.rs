@@ -45,6 +45,14 @@ pub enum CallJob {
     },
     /// Store the transcript of an ended call and analyse it.
     PostCall { workspace_id: String, call_id: String },
+    /// A call's last chance: still not ended at `due_at` (unix s; its longest duration and a
+    /// grace since it was placed or came in), its final report is taken to be lost, and the
+    /// call ends as its provider saw it end, or failed, releasing its hold.
+    Overdue {
+        workspace_id: String,
+        call_id: String,
+        due_at: i64,
+    },
     /// A campaign's call ended: settle its target, free its slot.
     CampaignCallEnded {
         workspace_id: String,
