@@ -318,3 +318,25 @@ async fn sign_in_locks_an_email_after_ten_failures_known_or_not() {
     app.clock.advance(chrono::Duration::minutes(15));
     app.login(&t.email, &t.password).await;
 }
+
+/// Guesses sent at once get no more tries than guesses sent one by one: each takes its try
+/// before its password is checked.
+#[tokio::test]
+async fn guesses_sent_at_once_get_ten_tries_between_them() {
+    let app = TestApp::unlimited().await;
+    let t = app.trial_tenant().await;
+    let guesses = (0..30).map(|i| {
+        app.post("/v1/auth/login")
+            .json(json!({"email": t.email, "password": format!("guess number {i}")}))
+            .send()
+    });
+    let answers = futures::future::join_all(guesses).await;
+    let tried = answers.iter().filter(|a| a.status == 401).count();
+    let locked = answers.iter().filter(|a| a.code() == "too_many_failed_logins").count();
+    assert_eq!((tried, locked), (10, 20));
+    // A right password is no failure: it gives its try back.
+    let other = app.trial_tenant().await;
+    for _ in 0..12 {
+        app.login(&other.email, &other.password).await.expect(200);
+    }
+}

@@ -395,7 +395,11 @@ async fn login(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let now_s = req.now.timestamp();
     let window = now_s.div_euclid(LOCKOUT_WINDOW_SECS);
     let window_end = (window + 1) * LOCKOUT_WINDOW_SECS;
-    if state.accounts.failed_logins(&email, window).await? >= MAX_FAILED_LOGINS {
+    if !state
+        .accounts
+        .take_login_attempt(&email, window, window_end, MAX_FAILED_LOGINS)
+        .await?
+    {
         let retry_after = u64::try_from(window_end - now_s).unwrap_or(1).max(1);
         let mut locked = ApiError::new(
             ErrorCode::TooManyFailedLogins,
@@ -404,18 +408,16 @@ async fn login(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         locked.retry_after = Some(retry_after);
         return Err(locked);
     }
-    let failed = || async {
-        state.accounts.count_failed_login(&email, window, window_end).await?;
-        Err::<Reply, ApiError>(invalid())
-    };
+    // The attempt taken stays counted as a failure unless the password is right.
     let Some(login) = state.accounts.find_login(&email).await? else {
         blocking(move || password::verify_against_nothing(&password)).await?;
-        return failed().await;
+        return Err(invalid());
     };
     let hash = login.password_hash.clone();
     if !blocking(move || password::verify(&password, &hash)).await? {
-        return failed().await;
+        return Err(invalid());
     }
+    state.accounts.return_login_attempt(&email, window).await?;
     let workspace_id = input.workspace_id.as_deref().unwrap_or(&login.workspace_id);
     let inactive = || {
         ApiError::new(

@@ -149,27 +149,39 @@ impl AccountStore for DynamoStore {
         }))
     }
 
-    async fn failed_logins(&self, email: &str, window: i64) -> Result<u32, StoreError> {
-        let item = self.get_item(&keys::failed_logins(email, window)).await?;
-        Ok(item
-            .and_then(|i| get_n(&i, "failures"))
-            .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
-    }
-
-    async fn count_failed_login(&self, email: &str, window: i64, expires: i64) -> Result<(), StoreError> {
-        self.client
+    async fn take_login_attempt(&self, email: &str, window: i64, expires: i64, max: u32) -> Result<bool, StoreError> {
+        let taken = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_map(&keys::failed_logins(email, window))))
             .update_expression("SET #entity = :entity, #ttl = :ttl ADD failures :one")
+            .condition_expression("attribute_not_exists(failures) OR failures < :max")
             .expression_attribute_names("#entity", keys::ENTITY)
             .expression_attribute_names("#ttl", keys::TTL)
             .expression_attribute_values(":entity", s(entity::FAILED_LOGINS))
             .expression_attribute_values(":ttl", n(expires))
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max))
             .send()
-            .await
-            .map_err(sdk_error)?;
+            .await;
+        Ok(conditional(taken)?.is_ok())
+    }
+
+    async fn return_login_attempt(&self, email: &str, window: i64) -> Result<(), StoreError> {
+        let returned = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_map(&keys::failed_logins(email, window))))
+            .update_expression("ADD failures :minus")
+            // Not below nothing, nor into an item the window's end already removed.
+            .condition_expression("failures > :none")
+            .expression_attribute_values(":minus", n(-1))
+            .expression_attribute_values(":none", n(0))
+            .send()
+            .await;
+        let _not_counted = conditional(returned)?;
         Ok(())
     }
 

@@ -174,10 +174,13 @@ pub trait AccountStore: Send + Sync {
     /// when the email is registered.
     async fn create_account(&self, account: &NewAccount) -> Result<(), StoreError>;
     async fn find_login(&self, email: &str) -> Result<Option<LoginRecord>, StoreError>;
-    /// Failed sign-ins for `email` (registered or not) in the lockout window numbered `window`.
-    async fn failed_logins(&self, email: &str, window: i64) -> Result<u32, StoreError>;
-    /// Counts a failed sign-in for `email` in `window`, forgotten after `expires` (unix seconds).
-    async fn count_failed_login(&self, email: &str, window: i64, expires: i64) -> Result<(), StoreError>;
+    /// Takes one of the `max` sign-ins `email` (registered or not) may fail in the lockout window
+    /// numbered `window`, forgotten after `expires` (unix seconds); false when none is left.
+    /// Taken before the password is checked, so that guesses sent at once cannot all pass a
+    /// count read before any of them failed.
+    async fn take_login_attempt(&self, email: &str, window: i64, expires: i64, max: u32) -> Result<bool, StoreError>;
+    /// Gives back the attempt a sign-in took in `window`: it did not fail.
+    async fn return_login_attempt(&self, email: &str, window: i64) -> Result<(), StoreError>;
     async fn get_user_and_workspace(
         &self,
         workspace_id: &str,
