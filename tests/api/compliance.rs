@@ -289,6 +289,43 @@ async fn assert_erased(app: &TestApp, t: &Tenant, person: &Person, seeded: &Seed
     assert_eq!(erased_event["data"]["contact_ids"], json!([seeded.contact]));
 }
 
+/// Someone the workspace called with no contact of theirs (a number dialled directly) is found
+/// by their number: their call is in the export, and erasure leaves nothing of them on it.
+#[tokio::test]
+async fn a_call_to_a_number_no_contact_has_is_exported_and_erased_by_the_number() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let person = Person::new();
+    let (agent, number, _) = app.phone_line(&t).await;
+    let call = app
+        .create(
+            &t,
+            "/v1/calls",
+            json!({"agent_id": agent, "phone_number_id": number, "to": person.phone}),
+        )
+        .await;
+    app.run_call_jobs_until_final(&t, &call).await;
+    let path = format!("/v1/calls/{call}");
+    let made = app.get(&path).bearer(&t.key).send().await;
+    assert!(made.body["contact_id"].is_null(), "{}", made.text);
+    assert!(!made.body["transcript"].as_array().unwrap().is_empty());
+
+    let subject = json!({"contact_identifier": person.phone});
+    let export = dsr(&app, &t, "export", subject.clone()).await;
+    export.expect(200);
+    assert!(export.text.contains(&call), "{}", export.text);
+    let erased = dsr(&app, &t, "erase", subject).await;
+    erased.expect(200);
+    assert_eq!(erased.body["calls_pseudonymised"], 1, "{}", erased.text);
+    let after = app.get(&path).bearer(&t.key).send().await;
+    assert_eq!(after.body["to"], "+1");
+    assert!(after.body["transcript"].as_array().unwrap().is_empty());
+    assert!(after.body["conversation_id"].is_null());
+    let digits = person.phone.trim_start_matches('+');
+    let left = items_holding(&app, &[digits], "no item holds this").await;
+    assert!(left.is_empty(), "personal data left: {left:#?}");
+}
+
 #[tokio::test]
 async fn erasure_leaves_no_personal_field_and_the_number_blocked() {
     let app = TestApp::spawn().await;

@@ -68,7 +68,7 @@ pub async fn run(
 ) -> Result<DsrErasure, ApiError> {
     let subject = resolved.subject;
     let mut report = DsrErasure::default();
-    let timeline = subject::timeline(state, ws, &subject.contact_ids).await?;
+    let timeline = subject::timeline(state, ws, &subject).await?;
     let targets = subject::targets(state, ws, &subject.phones).await?;
     let live_call = timeline
         .iter()

@@ -113,7 +113,7 @@ pub async fn export(state: std::sync::Arc<State>, req: Request) -> Result<Reply,
     };
     // Audit entries name contacts and the rest by id, do-not-call entries by their number.
     let mut ids: Vec<String> = subject.contact_ids.iter().chain(&subject.phones).cloned().collect();
-    for item in subject::timeline(&state, ws, &subject.contact_ids).await? {
+    for item in subject::timeline(&state, ws, &subject).await? {
         let (kind, at) = match &item {
             TimelineItem::Call(call) => ("call", call.created_at),
             TimelineItem::Conversation(chat) => ("conversation", chat.created_at),

@@ -90,9 +90,10 @@ pub async fn resolve(state: &State, ws: &str, request: SubjectRequest) -> Result
 }
 
 /// Everything on the contacts' timelines (calls, chats, appointments, approvals), newest first.
-pub async fn timeline(state: &State, ws: &str, contact_ids: &[String]) -> Result<Vec<TimelineItem>, StoreError> {
+pub async fn timeline(state: &State, ws: &str, subject: &Subject) -> Result<Vec<TimelineItem>, StoreError> {
     let mut items = Vec::new();
-    for contact in contact_ids {
+    // The contacts' timelines, and the numbers': calls made with no contact.
+    for contact in subject.contact_ids.iter().chain(&subject.phones) {
         let mut page = PageRequest {
             limit: PAGE,
             after: None,

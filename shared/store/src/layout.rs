@@ -7,8 +7,9 @@ use switchboard_core::ErrorCode;
 use switchboard_core::ids;
 use switchboard_core::model::{
     Agent, Appointment, AppointmentStatus, Approval, AuditEntry, Call, Campaign, Channel, Connector, Contact,
-    Conversation, Customer, DELIVERY_RETENTION_DAYS, Delivery, EventType, Execution, LedgerEntry, NumberStatus,
-    PhoneNumber, SLOT_MINUTES, StoredConnection, StoredSecret, StoredTrigger, TriggerType, WebhookEndpoint, Workflow,
+    Conversation, Customer, DELIVERY_RETENTION_DAYS, Delivery, Direction, EventType, Execution, LedgerEntry,
+    NumberStatus, PhoneNumber, SLOT_MINUTES, StoredConnection, StoredSecret, StoredTrigger, TriggerType,
+    WebhookEndpoint, Workflow,
 };
 use switchboard_core::ports::{ListBy, Resource, Unique};
 
@@ -114,6 +115,10 @@ pub(crate) fn timeline_sort(at: DateTime<Utc>, id: &str) -> String {
     format!("{}#{id}", stamp(at))
 }
 
+/// The longest `+<country calling code>`, what an erased call keeps of the other party.
+const MAX_COUNTRY_CODE: usize = 4;
+
+/// On the timeline of a contact (`con_...`) or, for a call with none, of a number (`+...`).
 fn on_timeline(contact_id: &str, at: DateTime<Utc>, id: &str) -> IndexEntry {
     IndexEntry {
         index: Index::Timeline,
@@ -454,8 +459,19 @@ impl Layout for Call {
                 sort: self.id.clone(),
             });
         }
-        if let Some(contact) = &self.contact_id {
-            entries.push(on_timeline(contact, self.created_at, &self.id));
+        // A call with no contact is on its number's timeline, so that what is asked of a number
+        // (an export, an erasure) finds it. An erased call keeps only a country code (`+1`):
+        // on no timeline.
+        let theirs = match self.direction {
+            Direction::Outbound => &self.to,
+            Direction::Inbound => &self.from,
+        };
+        let timeline = self
+            .contact_id
+            .as_deref()
+            .or((theirs.len() > MAX_COUNTRY_CODE).then_some(theirs.as_str()));
+        if let Some(owner) = timeline {
+            entries.push(on_timeline(owner, self.created_at, &self.id));
         }
         entries
     }
