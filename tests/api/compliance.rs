@@ -326,6 +326,44 @@ async fn a_call_to_a_number_no_contact_has_is_exported_and_erased_by_the_number(
     assert!(left.is_empty(), "personal data left: {left:#?}");
 }
 
+/// A call made with no contact before such calls were on their number's timeline is put there
+/// by the upgrade's reindex, once, and then found by number.
+#[tokio::test]
+async fn the_reindex_puts_an_older_call_on_its_numbers_timeline() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let person = Person::new();
+    let (agent, number, _) = app.phone_line(&t).await;
+    let call = app
+        .create(
+            &t,
+            "/v1/calls",
+            json!({"agent_id": agent, "phone_number_id": number, "to": person.phone}),
+        )
+        .await;
+    // As such a call was stored before: on no timeline.
+    app.store
+        .client()
+        .update_item()
+        .table_name(app.store.table())
+        .key("PK", AttributeValue::S(format!("{}#CALL", t.workspace_id)))
+        .key("SK", AttributeValue::S(call.clone()))
+        .update_expression("REMOVE GSI3PK, GSI3SK")
+        .send()
+        .await
+        .unwrap();
+    let subject = json!({"contact_identifier": person.phone});
+    let export = dsr(&app, &t, "export", subject.clone()).await;
+    assert!(!export.text.contains(&call), "not found before the reindex");
+
+    assert!(app.store.reindex_calls().await.unwrap() >= 1);
+    let export = dsr(&app, &t, "export", subject).await;
+    assert!(export.text.contains(&call), "{}", export.text);
+    let stored = app.get(&format!("/v1/calls/{call}")).bearer(&t.key).send().await;
+    assert_eq!(stored.body["to"], person.phone.as_str(), "the call itself unchanged");
+}
+
 #[tokio::test]
 async fn erasure_leaves_no_personal_field_and_the_number_blocked() {
     let app = TestApp::spawn().await;

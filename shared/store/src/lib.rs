@@ -18,6 +18,7 @@ mod erasure;
 mod idempotency;
 pub mod keys;
 pub mod layout;
+mod maintenance;
 mod onboarding;
 mod phone_lists;
 mod pseudonyms;
