@@ -512,3 +512,64 @@ async fn a_suspended_workspace_s_triggers_start_no_runs() {
         "no run was started"
     );
 }
+
+/// A workflow that calls back every ended call's number starts runs only so many generations
+/// deep: the calls runs place carry their run and their place in the chain, and the end of a
+/// call at the chain's end starts no run.
+#[tokio::test]
+async fn a_workflow_calling_on_call_ended_stops_after_a_few_generations() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let line = app.phone_line(&t).await;
+    let (agent, number, _) = &line;
+    let workflow = app
+        .create(
+            &t,
+            "/v1/workflows",
+            json!({"name": "Call back", "status": "live", "steps": [
+                {"id": "again", "type": "start_call", "agent_id": agent, "phone_number_id": number,
+                 "to": "{{trigger.data.to}}"}]}),
+        )
+        .await;
+    app.create(
+        &t,
+        "/v1/triggers",
+        json!({"workflow_id": workflow, "type": "event", "event": "call.ended"}),
+    )
+    .await;
+    call(&app, &t, &line, &phone_ending("0100")).await;
+    for _ in 0..10 {
+        app.route_events(&t.workspace_id).await;
+        app.run_workflows().await;
+        if app.run_call_jobs().await == 0 {
+            break;
+        }
+    }
+    let runs = app.get("/v1/executions").bearer(&t.key).send().await;
+    assert_eq!(
+        runs.body["data"].as_array().unwrap().len(),
+        switchboard_domain::automation::executions::MAX_CHAIN as usize
+    );
+    let calls = app.get("/v1/calls").bearer(&t.key).send().await.body["data"].clone();
+    let mut chain: Vec<&str> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["metadata"]["workflow_chain"].as_str().unwrap_or("placed by hand"))
+        .collect();
+    chain.sort();
+    assert_eq!(chain, ["1", "2", "3", "placed by hand"]);
+    let placed_by_runs = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["metadata"]["workflow_chain"].is_string());
+    for placed in placed_by_runs {
+        assert!(
+            placed["metadata"]["workflow_execution_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("exe_")
+        );
+    }
+}

@@ -20,7 +20,7 @@ use switchboard_core::model::{
 use switchboard_core::ports::{
     DeliveryJob, DeliveryQueue, ListBy, ListQuery, Payments, Repository, SavedCardCharge, Wallets,
 };
-use switchboard_domain::automation::executions::Runs;
+use switchboard_domain::automation::executions::{self, Runs};
 use switchboard_domain::webhooks::delivery::{delivery_id, new_delivery};
 
 pub struct Router {
@@ -90,9 +90,15 @@ impl Router {
 
     /// Starts a run of each live workflow whose enabled event trigger wants `event`. A run's id
     /// derives from the event and the trigger, so a batch routed twice finds the first's run.
-    /// Runs never start runs: `workflow.execution.finished` triggers nothing.
+    /// Runs never start runs: `workflow.execution.finished` triggers nothing, and the calls
+    /// runs place start runs only so many generations deep (`MAX_CHAIN`).
     async fn start_runs(&self, workspace_id: &str, event: &Event, now: DateTime<Utc>) -> anyhow::Result<usize> {
         if event.event == EventType::WorkflowExecutionFinished {
+            return Ok(0);
+        }
+        // A call at the end of a chain of runs, each started by a call the one before placed.
+        if executions::chain_of(&event.data) >= executions::MAX_CHAIN {
+            tracing::warn!(event_id = %event.id, "a chain of workflow runs reached its longest: this event starts none");
             return Ok(0);
         }
         let query = ListQuery {

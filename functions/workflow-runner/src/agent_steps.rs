@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use switchboard_core::ids::{self, prefix};
 use switchboard_core::model::{Call, Channel, Execution, MessageRole, SendAgentMessageStep, StartCallStep};
 use switchboard_core::{Error, ErrorCode, validate};
+use switchboard_domain::automation::executions;
 use switchboard_domain::calls::{self, CallBook, CallRequest, Outbound};
 use switchboard_domain::conversation::Party;
 use switchboard_domain::phones;
@@ -81,9 +82,10 @@ impl Runner {
         )
         .await
         .map_err(failed)?;
-        let metadata: BTreeMap<String, String> =
+        let mut metadata: BTreeMap<String, String> =
             serde_json::from_value(input.get("metadata").cloned().unwrap_or(Value::Null)).unwrap_or_default();
         validate::metadata(&metadata).map_err(failed)?;
+        metadata.extend(executions::placed_by(execution));
         let plan = self
             .accounts
             .get_workspace(ws)

@@ -104,6 +104,38 @@ impl Runs {
     }
 }
 
+/// The metadata of a call a workflow run placed: the run.
+pub const METADATA_EXECUTION: &str = "workflow_execution_id";
+/// The metadata of a call a workflow run placed: how many runs, each started by the events of
+/// a call the one before placed, led to it (1 for a call a run not so started placed).
+pub const METADATA_CHAIN: &str = "workflow_chain";
+/// The longest chain of runs started by calls runs placed: the events of a call at its end
+/// start no run, so that a workflow calling on `call.ended` (or two calling each other's
+/// numbers) cannot call on without end.
+pub const MAX_CHAIN: u32 = 3;
+
+/// How many runs led to the call whose event `data` is (its `workflow_chain`), 0 for a call no
+/// run placed or another event.
+pub fn chain_of(data: &Value) -> u32 {
+    data["metadata"][METADATA_CHAIN]
+        .as_str()
+        .and_then(|chain| chain.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The metadata a call a step of `execution` places carries besides its own: the run, and its
+/// place in a chain of runs started by calls runs placed.
+pub fn placed_by(execution: &Execution) -> [(String, String); 2] {
+    let chain = match execution.trigger {
+        TriggerType::Event => chain_of(&execution.input["data"]),
+        _ => 0,
+    };
+    [
+        (METADATA_EXECUTION.to_owned(), execution.id.clone()),
+        (METADATA_CHAIN.to_owned(), (chain + 1).to_string()),
+    ]
+}
+
 /// What the placeholders of the run's step `index` read: `trigger` and the earlier steps'
 /// outputs (`steps.<id>.output`).
 pub fn scope(execution: &Execution, index: usize) -> Value {
