@@ -312,7 +312,10 @@ pub async fn place(
             .or_else(|| telephony.call_id_for(&call.id)),
         ..call
     };
-    watch(book.jobs, workspace_id, &call.id, agent, now).await?;
+    // A campaign's calls are watched by its dialer already: their targets' leases run out.
+    if call.campaign_id.is_none() {
+        watch(book.jobs, workspace_id, &call.id, agent, now).await?;
+    }
     let created = book
         .wallets
         .insert_held_call(workspace_id, &call, &hold)
