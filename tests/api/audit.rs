@@ -444,21 +444,7 @@ async fn entries_are_immutable_and_leave_after_the_plans_retention() {
     let occurred: chrono::DateTime<chrono::Utc> = serde_json::from_value(entry["occurred_at"].clone()).unwrap();
     let expires: chrono::DateTime<chrono::Utc> = serde_json::from_value(entry["expires_at"].clone()).unwrap();
     assert_eq!(expires - occurred, chrono::Duration::days(plan.audit_retention_days()));
-    let item = app
-        .store
-        .client()
-        .get_item()
-        .table_name(app.store.table())
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("{}#AUDIT", t.workspace_id)),
-        )
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(id.to_owned()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = app.raw_item(&format!("{}#AUDIT", t.workspace_id), id).await.unwrap();
     assert_eq!(item["ttl"].as_n().unwrap(), &expires.timestamp().to_string());
 }
 

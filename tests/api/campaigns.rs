@@ -663,6 +663,25 @@ async fn a_worker_stopping_between_claim_and_dial_loses_no_target_and_no_slot() 
     );
 }
 
+/// Each of the campaign's targets of `phones` as read, and as claimed for its first call
+/// (`call_<i>`).
+async fn dialing_claims(app: &TestApp, t: &Tenant, id: &str, phones: &[String]) -> Vec<(Target, Target)> {
+    let now = app.clock.now();
+    let mut claims = Vec::new();
+    for (i, phone) in phones.iter().enumerate() {
+        let target = app.store.target(&t.workspace_id, id, phone).await.unwrap().unwrap();
+        let claimed = Target {
+            status: TargetStatus::Dialing,
+            attempts: 1,
+            lease_until: Some(now + chrono::Duration::seconds(60)),
+            last_call_id: Some(format!("call_{i}")),
+            ..target.clone()
+        };
+        claims.push((target, claimed));
+    }
+    claims
+}
+
 #[tokio::test]
 async fn a_batch_claims_all_its_targets_or_none() {
     let app = app_at(noon()).await;
@@ -670,18 +689,7 @@ async fn a_batch_claims_all_its_targets_or_none() {
     let phones = phones_ending("0100", 3);
     let id = draft_campaign(&app, &t, json!({})).await;
     upload(&app, &t, &id, &phones).await.expect(201);
-    let now = app.clock.now();
-    let mut claims = Vec::new();
-    for phone in &phones {
-        let target = app.store.target(&t.workspace_id, &id, phone).await.unwrap().unwrap();
-        let claimed = Target {
-            status: TargetStatus::Dialing,
-            attempts: 1,
-            lease_until: Some(now + chrono::Duration::seconds(60)),
-            ..target.clone()
-        };
-        claims.push((target, claimed));
-    }
+    let claims = dialing_claims(&app, &t, &id, &phones).await;
     let stats = async || {
         let s = counters(&app, &t, &id).await;
         (s.pending, s.in_flight)
@@ -722,18 +730,7 @@ async fn an_end_refills_its_slot_only_under_the_cap() {
     let id = draft_campaign(&app, &t, json!({})).await;
     upload(&app, &t, &id, &phones).await.expect(201);
     let now = app.clock.now();
-    let mut claims = Vec::new();
-    for (i, phone) in phones.iter().enumerate() {
-        let target = app.store.target(&t.workspace_id, &id, phone).await.unwrap().unwrap();
-        let claimed = Target {
-            status: TargetStatus::Dialing,
-            attempts: 1,
-            lease_until: Some(now + chrono::Duration::seconds(60)),
-            last_call_id: Some(format!("call_{i}")),
-            ..target.clone()
-        };
-        claims.push((target, claimed));
-    }
+    let claims = dialing_claims(&app, &t, &id, &phones).await;
     assert_eq!(
         app.store.claim(&t.workspace_id, &claims[..2], 2).await.unwrap(),
         Claim::Claimed

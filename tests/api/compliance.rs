@@ -289,6 +289,17 @@ async fn assert_erased(app: &TestApp, t: &Tenant, person: &Person, seeded: &Seed
     assert_eq!(erased_event["data"]["contact_ids"], json!([seeded.contact]));
 }
 
+/// A call to the person's number placed with no contact of theirs.
+async fn call_with_no_contact(app: &TestApp, t: &Tenant, person: &Person) -> String {
+    let (agent, number, _) = app.phone_line(t).await;
+    app.create(
+        t,
+        "/v1/calls",
+        json!({"agent_id": agent, "phone_number_id": number, "to": person.phone}),
+    )
+    .await
+}
+
 /// Someone the workspace called with no contact of theirs (a number dialled directly) is found
 /// by their number: their call is in the export, and erasure leaves nothing of them on it.
 #[tokio::test]
@@ -296,14 +307,7 @@ async fn a_call_to_a_number_no_contact_has_is_exported_and_erased_by_the_number(
     let app = TestApp::spawn().await;
     let t = app.tenant().await;
     let person = Person::new();
-    let (agent, number, _) = app.phone_line(&t).await;
-    let call = app
-        .create(
-            &t,
-            "/v1/calls",
-            json!({"agent_id": agent, "phone_number_id": number, "to": person.phone}),
-        )
-        .await;
+    let call = call_with_no_contact(&app, &t, &person).await;
     app.run_call_jobs_until_final(&t, &call).await;
     let path = format!("/v1/calls/{call}");
     let made = app.get(&path).bearer(&t.key).send().await;
@@ -334,14 +338,7 @@ async fn the_reindex_puts_an_older_call_on_its_numbers_timeline() {
     let app = TestApp::spawn().await;
     let t = app.tenant().await;
     let person = Person::new();
-    let (agent, number, _) = app.phone_line(&t).await;
-    let call = app
-        .create(
-            &t,
-            "/v1/calls",
-            json!({"agent_id": agent, "phone_number_id": number, "to": person.phone}),
-        )
-        .await;
+    let call = call_with_no_contact(&app, &t, &person).await;
     // As such a call was stored before: on no timeline.
     app.store
         .client()

@@ -271,22 +271,7 @@ async fn a_public_answer_opens_only_with_the_request_that_made_it() {
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.body["token"], first.body["token"]);
 
-    let item = app
-        .store
-        .client()
-        .get_item()
-        .table_name(app.store.table())
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S("PUBLIC#IDEMPOTENCY".into()),
-        )
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(key.clone()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = app.raw_item("PUBLIC#IDEMPOTENCY", &key).await.unwrap();
     let text = |name: &str| item[name].as_s().unwrap().clone();
     let token = first.body["token"].as_str().unwrap();
     assert!(!format!("{item:?}").contains(token));

@@ -1076,6 +1076,21 @@ impl TestApp {
         out
     }
 
+    /// The item at `pk`, `sk`, as stored (read consistently).
+    pub async fn raw_item(&self, pk: &str, sk: &str) -> Option<std::collections::HashMap<String, AttributeValue>> {
+        self.store
+            .client()
+            .get_item()
+            .table_name(self.store.table())
+            .key("PK", AttributeValue::S(pk.to_owned()))
+            .key("SK", AttributeValue::S(sk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+    }
+
     /// Every item of the table, of every workspace, each as JSON text: what tests look through
     /// for what must be nowhere.
     pub async fn whole_table(&self) -> Vec<String> {
