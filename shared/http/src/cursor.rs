@@ -24,9 +24,7 @@ pub struct CursorKey(Vec<u8>);
 impl CursorKey {
     /// Derives the cursor key from the service secret, so the two never coincide.
     pub fn derive(secret: &[u8]) -> Self {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-        mac.update(b"switchboard pagination cursor v1");
-        Self(mac.finalize().into_bytes().to_vec())
+        Self(crate::derive_key(secret, b"switchboard pagination cursor v1"))
     }
 
     fn mac(&self, payload: &[u8]) -> Vec<u8> {

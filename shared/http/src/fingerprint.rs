@@ -13,9 +13,7 @@ pub struct FingerprintKey(Vec<u8>);
 impl FingerprintKey {
     /// Derives the key from the service secret, so that it is no other key made from it.
     pub fn derive(secret: &[u8]) -> Self {
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-        mac.update(b"switchboard idempotency fingerprint v1");
-        Self(mac.finalize().into_bytes().to_vec())
+        Self(crate::derive_key(secret, b"switchboard idempotency fingerprint v1"))
     }
 
     /// The fingerprint of a request's `material` (its method, path, query and body), in hex: what

@@ -527,6 +527,14 @@ impl<S: Send + Sync + 'static> Service<S> {
     }
 }
 
+/// A key of its own for `purpose`, derived from the service secret: no two purposes share one.
+fn derive_key(secret: &[u8], purpose: &[u8]) -> Vec<u8> {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(purpose);
+    mac.finalize().into_bytes().to_vec()
+}
+
 /// The box an idempotent answer is sealed in: its key derives from the request's credential,
 /// the idempotency key and `sealing` (made from the request with the service's key, kept
 /// nowhere), so a stored answer — an API key's or a webhook's secret, a session's token among
