@@ -1188,3 +1188,49 @@ async fn a_call_whose_end_is_never_reported_fails_once_overdue_and_its_hold_goes
     call_worker::run(&app.call_worker, check).await.unwrap();
     assert_eq!(balance(&app, &t).await, after);
 }
+
+/// An answered call whose end is never reported is ended once overdue as having talked until
+/// then: charged, never more than it held.
+#[tokio::test]
+async fn an_answered_call_whose_end_is_never_reported_is_charged_what_it_held_once_overdue() {
+    use switchboard_core::ports::CallJob;
+    let app = TestApp::spawn().await;
+    let t = app.trial_tenant().await;
+    let (agent, number) = line(&app, &t, 300).await;
+    let res = place(&app, &t, &agent, &number, &phone_ending("0100")).await;
+    res.expect(201);
+    let id = res.id().to_owned();
+    let answered = StatusReport {
+        status: CallStatus::InProgress,
+        at: app.clock.now(),
+        duration_seconds: None,
+        reason: None,
+    };
+    calls::report(app.call_worker.network.book(), &t.workspace_id, &id, answered)
+        .await
+        .unwrap();
+    app.clock
+        .advance(chrono::Duration::seconds(300) + switchboard_domain::calls::OVERDUE_GRACE);
+    let check = CallJob::Overdue {
+        workspace_id: t.workspace_id.clone(),
+        call_id: id.clone(),
+        due_at: app.clock.now().timestamp(),
+    };
+    call_worker::run(&app.call_worker, check).await.unwrap();
+    let call = app.get(&format!("/v1/calls/{id}")).bearer(&t.key).send().await;
+    assert_eq!(
+        (
+            &call.body["status"],
+            &call.body["ended_reason"],
+            &call.body["cost"]["amount_minor"]
+        ),
+        (&json!("completed"), &json!("exceeded_max_duration"), &json!(60)),
+        "five minutes held, five charged: {}",
+        call.text
+    );
+    let after = balance(&app, &t).await;
+    assert_eq!(
+        (&after["balance_minor"], &after["held_minor"], &after["active_calls"]),
+        (&json!(440), &json!(0), &json!(0))
+    );
+}

@@ -597,8 +597,9 @@ fn until(due: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
 }
 
 /// The check [`watch`] queued, at `now`: not yet due, it waits again; due, a call still going
-/// takes the final status its provider reports, or else is hung up and fails
-/// (`exceeded_max_duration`). Either way through [`report`], which settles its hold.
+/// takes the final status its provider reports, or else is hung up and ends
+/// (`exceeded_max_duration`): completed until now if it was answered, failed if not. Either
+/// way through [`report`], which settles its hold.
 pub async fn end_if_overdue(
     book: CallBook<'_>,
     providers: &dyn ProviderAccounts,
@@ -656,10 +657,17 @@ pub async fn end_if_overdue(
                 // Ended here whatever the provider says; a failed hang-up is its to report.
                 let _ = telephony.hang_up(id).await;
             }
+            // An answered call talked until now, as far as anyone here knows (charged at most
+            // what it held); an unanswered one failed.
+            let answered = call.value.answered_at;
             StatusReport {
-                status: CallStatus::Failed,
+                status: if answered.is_some() {
+                    CallStatus::Completed
+                } else {
+                    CallStatus::Failed
+                },
                 at: now,
-                duration_seconds: None,
+                duration_seconds: answered.map(|at| u32::try_from((now - at).num_seconds()).unwrap_or(0)),
                 reason: Some("exceeded_max_duration".into()),
             }
         }
