@@ -1,8 +1,15 @@
 //! Phone numbers: imported once across all workspaces, answered by an agent, released.
 
+use chrono::{DateTime, NaiveDate, Utc};
 use http::Method;
 use serde_json::json;
-use switchboard_core::ports::Directory;
+use switchboard_core::StoreError;
+use switchboard_core::model::{
+    AutoCharge, Call, Event, PhoneNumber, SpendingControls, UsageGroup, UsageRecord, Wallet,
+};
+use switchboard_core::ports::{
+    AutoChargeChange, Charge, ControlsChange, Credit, Directory, HeldCall, Hold, Versioned, Wallets,
+};
 use switchboard_tests::TestApp;
 
 fn number() -> String {
@@ -446,4 +453,141 @@ async fn provisioning_refuses_bad_input_and_members() {
         .await
         .expect_error(403, "insufficient_scope");
     assert_eq!(app.snapshot(&t.workspace_id).await, before);
+}
+
+/// The wallet port of a numbers function whose table refuses every fee: what a purchase meets
+/// when its function stops between buying a number and charging its first month.
+struct FeesRefused(switchboard_store::DynamoStore);
+
+#[async_trait::async_trait]
+impl Wallets for FeesRefused {
+    async fn wallet(&self, ws: &str, now: DateTime<Utc>) -> Result<Option<Wallet>, StoreError> {
+        self.0.wallet(ws, now).await
+    }
+
+    async fn charge_number(
+        &self,
+        ws: &str,
+        current: &Versioned<PhoneNumber>,
+        next: &PhoneNumber,
+        fee: Option<&Charge>,
+        events: &[Event],
+    ) -> Result<Versioned<PhoneNumber>, StoreError> {
+        match fee {
+            Some(_) => Err(StoreError::Throttled(anyhow::anyhow!("the table is busy"))),
+            None => self.0.charge_number(ws, current, next, None, events).await,
+        }
+    }
+
+    async fn set_spending_controls(
+        &self,
+        ws: &str,
+        change: &ControlsChange,
+        now: DateTime<Utc>,
+    ) -> Result<SpendingControls, StoreError> {
+        self.0.set_spending_controls(ws, change, now).await
+    }
+
+    async fn insert_held_call(&self, ws: &str, call: &Call, hold: &Hold) -> Result<Versioned<Call>, StoreError> {
+        self.0.insert_held_call(ws, call, hold).await
+    }
+
+    async fn held_for(&self, ws: &str, call_id: &str) -> Result<Option<HeldCall>, StoreError> {
+        self.0.held_for(ws, call_id).await
+    }
+
+    async fn held_call(
+        &self,
+        ws: &str,
+        call_id: &str,
+    ) -> Result<Option<(Versioned<Call>, Option<HeldCall>)>, StoreError> {
+        self.0.held_call(ws, call_id).await
+    }
+
+    async fn end_held_call(
+        &self,
+        ws: &str,
+        previous: &Versioned<Call>,
+        value: &Call,
+        events: &[Event],
+        held: HeldCall,
+        charge: &Charge,
+    ) -> Result<Versioned<Call>, StoreError> {
+        self.0.end_held_call(ws, previous, value, events, held, charge).await
+    }
+
+    async fn usage(
+        &self,
+        ws: &str,
+        group: UsageGroup,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<UsageRecord>, StoreError> {
+        self.0.usage(ws, group, from, to).await
+    }
+
+    async fn credit(&self, ws: &str, credit: &Credit, events: &[Event]) -> Result<bool, StoreError> {
+        self.0.credit(ws, credit, events).await
+    }
+
+    async fn set_autocharge(
+        &self,
+        ws: &str,
+        change: &AutoChargeChange,
+        now: DateTime<Utc>,
+    ) -> Result<AutoCharge, StoreError> {
+        self.0.set_autocharge(ws, change, now).await
+    }
+
+    async fn due_renewals(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<(String, String)>, StoreError> {
+        self.0.due_renewals(from, to).await
+    }
+
+    async fn note_low_balance(&self, ws: &str, event: &Event) -> Result<bool, StoreError> {
+        self.0.note_low_balance(ws, event).await
+    }
+}
+
+/// A number bought whose first month was never charged is billed by the next day's renewals,
+/// not kept for nothing.
+#[tokio::test]
+async fn a_bought_number_whose_first_charge_never_landed_is_billed_by_the_renewals() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant().await;
+    let state = numbers::State {
+        numbers: std::sync::Arc::new(app.store.clone()),
+        agents: std::sync::Arc::new(app.store.clone()),
+        accounts: std::sync::Arc::new(app.store.clone()),
+        wallets: std::sync::Arc::new(FeesRefused(app.store.clone())),
+        providers: app.providers.clone(),
+    };
+    let platform = switchboard_runtime::platform(&app.store, b"numbers test key", app.clock.clone(), 1000);
+    let function = switchboard_http::Service::new(platform, state, numbers::routes());
+    let phone = offered(&app, &t).await;
+    let bought = app
+        .post("/v1/numbers/provision")
+        .bearer(&t.key)
+        .json(json!({"phone_number": phone, "label": "Sales"}))
+        .send_to(&function)
+        .await;
+    assert_eq!(bought.status, 503, "{}", bought.text);
+    let listed = app.get("/v1/numbers").bearer(&t.key).send().await;
+    let kept = listed.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["phone_number"] == phone.as_str())
+        .cloned()
+        .expect("the number was bought, and is kept");
+    assert_eq!(number_fees(&app, &t).await, Vec::<i64>::new());
+
+    app.clock.advance(chrono::Duration::days(1));
+    assert_eq!(app.renew_numbers(&t).await.charged, 1);
+    assert_eq!(number_fees(&app, &t).await, [-150]);
+    let renewed = app
+        .get(&format!("/v1/numbers/{}", kept["id"].as_str().unwrap()))
+        .bearer(&t.key)
+        .send()
+        .await;
+    assert_eq!(renewed.body["status"], "active");
 }

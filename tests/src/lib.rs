@@ -1852,7 +1852,19 @@ impl Req<'_> {
         self
     }
 
-    pub async fn send(mut self) -> Res {
+    pub async fn send(self) -> Res {
+        let app = self.app;
+        let request = self.into_request();
+        Res::from(app.dispatch(request).await)
+    }
+
+    /// Sends it to `service` rather than to the app's function of its path: a function built
+    /// over a port of the test's own.
+    pub async fn send_to<S: Send + Sync + 'static>(self, service: &Service<S>) -> Res {
+        Res::from(service.handle(self.into_request()).await)
+    }
+
+    fn into_request(mut self) -> lambda_http::Request {
         let named = |name: &str| self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
         let acting_for = named("authorization")
             .and_then(|(_, value)| value.strip_prefix("Bearer "))
@@ -1881,7 +1893,7 @@ impl Req<'_> {
         description.source_ip = Some(self.ip);
         context.http = description;
         request.extensions_mut().insert(RequestContext::ApiGatewayV2(context));
-        Res::from(self.app.dispatch(request).await)
+        request
     }
 }
 

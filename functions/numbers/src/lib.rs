@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use chrono::Months;
+use chrono::{DateTime, Duration, Months, Utc};
 use http::Method;
 use serde::Deserialize;
 use serde_json::json;
@@ -263,24 +263,57 @@ async fn new_number(
 
 /// Claims `number` for the workspace, then has the provider take it (`take`); when the provider
 /// refuses, the claim is undone. The claim comes first: the number's global guard makes another
-/// workspace's number 409 before the provider is asked. Neither write is the change: the audit
-/// entry goes with the write that keeps the number.
+/// workspace's number 409 before the provider is asked. A number bought for a fee is claimed
+/// due for renewal at `due` already, so that a purchase whose first charge never lands (the
+/// function stopped, the table refused the write) is billed by the daily renewals, or released
+/// unpaid, rather than kept for nothing. Neither write is the change: the audit entry goes with
+/// the write that keeps the number.
 async fn claim<T>(
     state: &State,
     ws: &str,
     number: &PhoneNumber,
+    due: Option<DateTime<Utc>>,
     take: impl Future<Output = Result<T, ProviderError>>,
 ) -> Result<(Versioned<PhoneNumber>, T), ApiError> {
-    let claimed = audit::set_aside(state.numbers.insert(ws, number, None, &[]))
+    let mut claimed = audit::set_aside(state.numbers.insert(ws, number, None, &[]))
         .await
         .map_err(store_error)?;
+    if let Some(due) = due {
+        let renewing = PhoneNumber {
+            renews_at: Some(due),
+            ..number.clone()
+        };
+        match audit::set_aside(state.wallets.charge_number(ws, &claimed, &renewing, None, &[])).await {
+            Ok(renewing) => claimed = renewing,
+            Err(e) => {
+                audit::set_aside(state.numbers.delete(ws, &claimed, None)).await?;
+                return Err(e.into());
+            }
+        }
+    }
     match take.await {
         Ok(taken) => Ok((claimed, taken)),
         Err(e) => {
-            audit::set_aside(state.numbers.delete(ws, &claimed, None)).await?;
+            unclaim(state, ws, claimed).await?;
             Err(provider_error(e))
         }
     }
+}
+
+/// Undoes a claim: its renewal, then the number.
+async fn unclaim(state: &State, ws: &str, claimed: Versioned<PhoneNumber>) -> Result<(), ApiError> {
+    let claimed = match claimed.value.renews_at {
+        Some(_) => {
+            let unscheduled = PhoneNumber {
+                renews_at: None,
+                ..claimed.value.clone()
+            };
+            audit::set_aside(state.wallets.charge_number(ws, &claimed, &unscheduled, None, &[])).await?
+        }
+        None => claimed,
+    };
+    audit::set_aside(state.numbers.delete(ws, &claimed, None)).await?;
+    Ok(())
 }
 
 async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
@@ -288,7 +321,8 @@ async fn import(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     let ws = req.workspace_id()?;
     let telephony = state.providers.telephony(ws).await?;
     let number = new_number(&state, &req, input, NumberSource::Imported, telephony.as_ref()).await?;
-    let (claimed, provider_id) = claim(&state, ws, &number, telephony.attach_number(&number.phone_number)).await?;
+    let (claimed, provider_id) =
+        claim(&state, ws, &number, None, telephony.attach_number(&number.phone_number)).await?;
     if provider_id.is_none() {
         return Ok(Reply::created_versioned(&claimed));
     }
@@ -325,7 +359,15 @@ async fn provision(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
     if wallet.balance.available_minor < number.monthly_fee_minor {
         return Err(insufficient());
     }
-    let (claimed, provider_id) = claim(&state, ws, &number, telephony.provision_number(&number.phone_number)).await?;
+    let due = (!own_account).then(|| number.created_at + Duration::days(1));
+    let (claimed, provider_id) = claim(
+        &state,
+        ws,
+        &number,
+        due,
+        telephony.provision_number(&number.phone_number),
+    )
+    .await?;
     let bought = PhoneNumber {
         provider_id,
         renews_at: (!own_account).then(|| number.created_at + Months::new(1)),
@@ -346,7 +388,7 @@ async fn provision(state: Arc<State>, req: Request) -> Result<Reply, ApiError> {
         // Spent meanwhile: the number goes back, and nothing is kept.
         Err(StoreError::Conflict(ErrorCode::InsufficientFunds)) => {
             telephony.release_number(&bought).await.map_err(provider_error)?;
-            audit::set_aside(state.numbers.delete(ws, &claimed, None)).await?;
+            unclaim(&state, ws, claimed).await?;
             Err(insufficient())
         }
         Err(e) => Err(e.into()),
