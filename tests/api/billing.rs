@@ -101,14 +101,29 @@ async fn a_new_workspace_starts_with_its_trial_credit_on_the_ledger() {
     assert!(entries[0]["id"].as_str().unwrap().starts_with("led_"));
 }
 
+/// A trial workspace and a call placed by its agent of five minutes at most (the call's id).
+async fn five_minute_call(app: &TestApp) -> (Tenant, String) {
+    let t = app.trial_tenant().await;
+    let (agent, number) = line(app, &t, 300).await;
+    let res = place(app, &t, &agent, &number, &phone_ending("0100")).await;
+    res.expect(201);
+    let id = res.id().to_owned();
+    (t, id)
+}
+
+/// The check that ends the call `id` of `t` if it is still going at `due`.
+fn overdue_check(t: &Tenant, id: &str, due: chrono::DateTime<chrono::Utc>) -> switchboard_core::ports::CallJob {
+    switchboard_core::ports::CallJob::Overdue {
+        workspace_id: t.workspace_id.clone(),
+        call_id: id.to_owned(),
+        due_at: due.timestamp(),
+    }
+}
+
 #[tokio::test]
 async fn a_call_holds_its_longest_cost_then_is_charged_per_started_minute() {
     let app = TestApp::spawn().await;
-    let t = app.trial_tenant().await;
-    let (agent, number) = line(&app, &t, 300).await;
-    let res = place(&app, &t, &agent, &number, &phone_ending("0100")).await;
-    res.expect(201);
-    let id = res.id().to_owned();
+    let (t, id) = five_minute_call(&app).await;
     // Five minutes at the starter rate (12 cents a minute), held while the call is on.
     let held = balance(&app, &t).await;
     assert_eq!(
@@ -1153,19 +1168,10 @@ async fn quotas_show_each_plan_limit_with_what_the_workspace_uses() {
 /// check only waits again.
 #[tokio::test]
 async fn a_call_whose_end_is_never_reported_fails_once_overdue_and_its_hold_goes_back() {
-    use switchboard_core::ports::CallJob;
     let app = TestApp::spawn().await;
-    let t = app.trial_tenant().await;
-    let (agent, number) = line(&app, &t, 300).await;
-    let res = place(&app, &t, &agent, &number, &phone_ending("0100")).await;
-    res.expect(201);
-    let id = res.id().to_owned();
+    let (t, id) = five_minute_call(&app).await;
     let due = app.clock.now() + chrono::Duration::seconds(300) + switchboard_domain::calls::OVERDUE_GRACE;
-    let check = CallJob::Overdue {
-        workspace_id: t.workspace_id.clone(),
-        call_id: id.clone(),
-        due_at: due.timestamp(),
-    };
+    let check = overdue_check(&t, &id, due);
     let held = |wallet: Value| (wallet["held_minor"].clone(), wallet["active_calls"].clone());
 
     app.clock.advance(chrono::Duration::seconds(300));
@@ -1193,13 +1199,8 @@ async fn a_call_whose_end_is_never_reported_fails_once_overdue_and_its_hold_goes
 /// then: charged, never more than it held.
 #[tokio::test]
 async fn an_answered_call_whose_end_is_never_reported_is_charged_what_it_held_once_overdue() {
-    use switchboard_core::ports::CallJob;
     let app = TestApp::spawn().await;
-    let t = app.trial_tenant().await;
-    let (agent, number) = line(&app, &t, 300).await;
-    let res = place(&app, &t, &agent, &number, &phone_ending("0100")).await;
-    res.expect(201);
-    let id = res.id().to_owned();
+    let (t, id) = five_minute_call(&app).await;
     let answered = StatusReport {
         status: CallStatus::InProgress,
         at: app.clock.now(),
@@ -1211,11 +1212,7 @@ async fn an_answered_call_whose_end_is_never_reported_is_charged_what_it_held_on
         .unwrap();
     app.clock
         .advance(chrono::Duration::seconds(300) + switchboard_domain::calls::OVERDUE_GRACE);
-    let check = CallJob::Overdue {
-        workspace_id: t.workspace_id.clone(),
-        call_id: id.clone(),
-        due_at: app.clock.now().timestamp(),
-    };
+    let check = overdue_check(&t, &id, app.clock.now());
     call_worker::run(&app.call_worker, check).await.unwrap();
     let call = app.get(&format!("/v1/calls/{id}")).bearer(&t.key).send().await;
     assert_eq!(

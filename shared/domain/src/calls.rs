@@ -580,20 +580,28 @@ async fn watch(
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
     let due = now + chrono::Duration::seconds(i64::from(agent.max_call_duration)) + OVERDUE_GRACE;
+    check_at(jobs, workspace_id, call_id, due, now).await
+}
+
+/// Queues the check of `call_id` due at `due`, to run then or, when that is further than a
+/// queue holds a job back, to wait again.
+async fn check_at(
+    jobs: &dyn CallQueue,
+    workspace_id: &str,
+    call_id: &str,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     let job = CallJob::Overdue {
         workspace_id: workspace_id.to_owned(),
         call_id: call_id.to_owned(),
         due_at: due.timestamp(),
     };
-    jobs.enqueue(&job, until(due, now)).await.map_err(Error::unavailable)
-}
-
-/// How long a job due at `due` waits, at most what a queue holds a job back.
-fn until(due: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
-    (due - now)
+    let delay = (due - now)
         .clamp(chrono::Duration::zero(), MAX_QUEUE_DELAY)
         .to_std()
-        .unwrap_or_default()
+        .unwrap_or_default();
+    jobs.enqueue(&job, delay).await.map_err(Error::unavailable)
 }
 
 /// The check [`watch`] queued, at `now`: not yet due, it waits again; due, a call still going
@@ -610,16 +618,7 @@ pub async fn end_if_overdue(
 ) -> Result<(), Error> {
     let due = DateTime::from_timestamp(due_at, 0).unwrap_or(now);
     if due > now {
-        let again = CallJob::Overdue {
-            workspace_id: workspace_id.to_owned(),
-            call_id: call_id.to_owned(),
-            due_at,
-        };
-        return book
-            .jobs
-            .enqueue(&again, until(due, now))
-            .await
-            .map_err(Error::unavailable);
+        return check_at(book.jobs, workspace_id, call_id, due, now).await;
     }
     let Some(call) = book.calls.get(workspace_id, call_id).await? else {
         return Ok(());
